@@ -1,0 +1,153 @@
+--------------------------------------------------------------------------------
+-- Platform settings: feature flags, system configuration and staff access to
+-- tenants (always explicit, time-boxed and audited).
+--------------------------------------------------------------------------------
+
+create or replace function app_private.rollout_bucket(flag_key text, tenant_id uuid) returns integer
+  language sql immutable strict parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  -- md5 is stable across PostgreSQL versions and platforms (hashtext is not documented to be).
+  select (('x' || substr(md5(flag_key || ':' || tenant_id::text), 1, 8))::bit(32)::bigint % 100)::integer;
+$$;
+comment on function app_private.rollout_bucket(text, uuid) is 'A tenant''s stable bucket (0–99) for one flag: the same tenant always lands in the same bucket for that flag.';
+
+create or replace function app_public.feature_enabled(flag_key text) returns boolean
+  language sql stable security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select coalesce((
+    select f.is_enabled and (
+      f.rollout_percentage = 100
+      or (app_public.current_tenant_id() is not null
+          and app_private.rollout_bucket(f.key, app_public.current_tenant_id()) < f.rollout_percentage)
+    )
+    from app_public.feature_flags f
+    where f.key = flag_key
+  ), false);
+$$;
+comment on function app_public.feature_enabled(text) is 'Whether a feature flag is on for the current tenant: enabled and the tenant''s bucket falls within rollout_percentage. Unknown flags are off.';
+
+create or replace function app_public.enabled_features() returns setof text
+  language sql stable security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select f.key from app_public.feature_flags f
+  where f.is_enabled and (
+    f.rollout_percentage = 100
+    or (app_public.current_tenant_id() is not null
+        and app_private.rollout_bucket(f.key, app_public.current_tenant_id()) < f.rollout_percentage)
+  )
+  order by f.key;
+$$;
+comment on function app_public.enabled_features() is 'The keys of every feature flag that is on for the current tenant.';
+
+create or replace function app_public.set_system_config(
+  key text,
+  value jsonb,
+  is_sensitive boolean default false,
+  description text default null,
+  category text default null
+) returns app_public.system_config
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_row app_public.system_config;
+begin
+  if not app_public.current_staff_has_permission('system_config.manage') then
+    raise exception 'Changing system configuration requires the system_config.manage permission.' using errcode = '42501';
+  end if;
+  insert into app_public.system_config as sc (key, value, is_sensitive, description, category, updated_by)
+    values (set_system_config.key, case when set_system_config.is_sensitive then null else set_system_config.value end,
+            set_system_config.is_sensitive, set_system_config.description, set_system_config.category,
+            app_public.current_user_id())
+  on conflict on constraint system_config_pkey do update set
+    value = excluded.value,
+    is_sensitive = excluded.is_sensitive,
+    description = coalesce(excluded.description, sc.description),
+    category = coalesce(excluded.category, sc.category),
+    updated_by = excluded.updated_by,
+    updated = now()
+  returning * into v_row;
+  if set_system_config.is_sensitive then
+    insert into app_private.system_secrets (key, value) values (set_system_config.key, set_system_config.value)
+      on conflict on constraint system_secrets_pkey do update set value = excluded.value, updated = now();
+  else
+    delete from app_private.system_secrets s where s.key = set_system_config.key;
+  end if;
+  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
+    values (app_public.current_user_id(), 'system_config.set', 'system_config', set_system_config.key,
+            jsonb_build_object('is_sensitive', set_system_config.is_sensitive,
+                               'value', case when set_system_config.is_sensitive then '"[redacted]"'::jsonb else set_system_config.value end));
+  return v_row;
+end;
+$$;
+comment on function app_public.set_system_config(text, jsonb, boolean, text, text) is 'Sets a system configuration value (staff with system_config.manage). A sensitive value is stored in app_private and is never readable again through the API.';
+
+create or replace function app_public.open_tenant_access(
+  tenant_id uuid,
+  reason text,
+  access_mode text default 'read',
+  minutes integer default 60
+) returns uuid
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_session_id uuid;
+  v_permission text := case access_mode when 'write' then 'tenants.write' else 'tenants.read' end;
+begin
+  if access_mode not in ('read', 'write') then
+    raise exception 'access_mode must be read or write, not "%".', access_mode using errcode = '22023';
+  end if;
+  if minutes not between 1 and 480 then
+    raise exception 'An access session lasts between 1 and 480 minutes, not %.', minutes using errcode = '22023';
+  end if;
+  if not app_public.current_staff_has_permission(v_permission) then
+    raise exception 'Opening % access to a tenant requires the % permission.', access_mode, v_permission using errcode = '42501';
+  end if;
+  if not exists (select 1 from app_public.tenants t where t.id = open_tenant_access.tenant_id and t.deleted is null) then
+    raise exception 'There is no tenant %.', open_tenant_access.tenant_id using errcode = 'P0002';
+  end if;
+  if reason is null or length(trim(reason)) < 5 then
+    raise exception 'Say why you need access (at least 5 characters); the tenant will see it in its audit log.' using errcode = '22023';
+  end if;
+
+  insert into app_private.staff_access_sessions (staff_user_id, tenant_id, access_mode, reason, expires_at)
+    values (app_public.current_user_id(), open_tenant_access.tenant_id, access_mode, trim(reason), now() + make_interval(mins => minutes))
+    returning id into v_session_id;
+  -- Visible to the tenant's owners and admins...
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, record_id, reason, changes)
+    values (open_tenant_access.tenant_id, app_public.current_user_id(), true, 'staff_access.opened', v_session_id::text, trim(reason),
+            jsonb_build_object('access_mode', access_mode, 'minutes', minutes));
+  -- ...and to the platform.
+  insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, record_id, reason, changes)
+    values (app_public.current_user_id(), 'staff_access.opened', open_tenant_access.tenant_id, v_session_id::text, trim(reason),
+            jsonb_build_object('access_mode', access_mode, 'minutes', minutes));
+  return v_session_id;
+end;
+$$;
+comment on function app_public.open_tenant_access(uuid, text, text, integer) is 'Staff only: opens a time-boxed read or write session into one tenant, recorded in that tenant''s audit log and the platform audit log. Use a token naming that tenant to act in it.';
+
+create or replace function app_public.close_tenant_access(tenant_id uuid) returns integer
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_count integer;
+begin
+  update app_private.staff_access_sessions s
+    set revoked_at = now()
+    where s.staff_user_id = app_public.current_user_id()
+      and s.tenant_id = close_tenant_access.tenant_id
+      and s.revoked_at is null and s.expires_at > now();
+  get diagnostics v_count = row_count;
+  if v_count > 0 then
+    insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action)
+      values (close_tenant_access.tenant_id, app_public.current_user_id(), true, 'staff_access.closed');
+  end if;
+  return v_count;
+end;
+$$;
+comment on function app_public.close_tenant_access(uuid) is 'Ends your open staff access sessions into a tenant; returns how many were closed.';

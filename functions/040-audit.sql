@@ -1,0 +1,63 @@
+--------------------------------------------------------------------------------
+-- Audit trail for security- and billing-relevant tables: who changed what.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.tg__audit() returns trigger
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row jsonb := coalesce(v_new, v_old);
+  v_changes jsonb;
+  v_record_id text;
+begin
+  if tg_op = 'UPDATE' then
+    select jsonb_object_agg(n.key, jsonb_build_object('from', v_old -> n.key, 'to', n.value))
+      into v_changes
+      from jsonb_each(v_new) n
+      where n.key not in ('updated', 'updated_by') and n.value is distinct from v_old -> n.key;
+    if v_changes is null then
+      return null;
+    end if;
+  else
+    v_changes := v_row - array['updated', 'created'];
+  end if;
+  -- A tenant being hard-deleted takes its rows (and its audit log) with it.
+  if not exists (select 1 from app_public.tenants t where t.id = (v_row ->> 'tenant_id')::uuid) then
+    return null;
+  end if;
+  v_record_id := coalesce(v_row ->> 'id', v_row ->> 'user_id', v_row ->> 'tenant_id');
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+  values (
+    (v_row ->> 'tenant_id')::uuid,
+    app_public.current_user_id(),
+    app_public.current_user_id() is not null and not exists (
+      select 1 from app_public.tenant_users tu
+      where tu.tenant_id = (v_row ->> 'tenant_id')::uuid and tu.user_id = app_public.current_user_id() and tu.deleted is null
+    ),
+    tg_table_name || '.' || lower(tg_op),
+    tg_table_name,
+    v_record_id,
+    v_changes
+  );
+  return null;
+end;
+$$;
+comment on function app_private.tg__audit() is 'Writes one audit_log row per inserted, updated (changed columns only) or deleted row.';
+
+do $$
+declare
+  t text;
+begin
+  foreach t in array array[
+    'tenant_users', 'invitations', 'tenant_policies', 'tenant_config', 'domains',
+    'email_accounts', 'subscriptions', 'subscription_addons', 'companies'
+  ] loop
+    execute format(
+      'create or replace trigger _900_audit after insert or update or delete on app_public.%I for each row execute function app_private.tg__audit()',
+      t);
+  end loop;
+end;
+$$;

@@ -1,0 +1,45 @@
+--------------------------------------------------------------------------------
+-- Campaigns are edited by members; their status only changes through the
+-- lifecycle functions, and enrollments, messages and events are written by
+-- those functions and the worker, so members only read them.
+--------------------------------------------------------------------------------
+
+select app_private.apply_tenant_policies('app_public.campaigns', write_role => 'member');
+grant select, delete on app_public.campaigns to penguinmails_member;
+grant insert (company_id, name, description, scheduled, timezone, use_lead_timezone, send_days, send_window_start,
+    send_window_end, min_gap_seconds, max_gap_seconds, daily_limit, stop_on_reply, track_opens, track_clicks,
+    include_unsubscribe_link, from_name, reply_to),
+  update (company_id, name, description, scheduled, timezone, use_lead_timezone, send_days, send_window_start,
+    send_window_end, min_gap_seconds, max_gap_seconds, daily_limit, stop_on_reply, track_opens, track_clicks,
+    include_unsubscribe_link, from_name, reply_to)
+  on app_public.campaigns to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.campaign_email_accounts', write_role => 'member');
+grant select, delete on app_public.campaign_email_accounts to penguinmails_member;
+grant insert (campaign_id, email_account_id) on app_public.campaign_email_accounts to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.campaign_sequence_steps', write_role => 'member');
+grant select, delete on app_public.campaign_sequence_steps to penguinmails_member;
+grant insert (campaign_id, step_order, step_type, email_account_id, template_id, subject_override, from_name_override,
+    wait_duration_hours, wait_until_date, condition_type, condition_value, send_condition, is_active),
+  update (step_order, step_type, email_account_id, template_id, subject_override, from_name_override,
+    wait_duration_hours, wait_until_date, condition_type, condition_value, send_condition, is_active)
+  on app_public.campaign_sequence_steps to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.campaign_step_variants', write_role => 'member');
+grant select, delete on app_public.campaign_step_variants to penguinmails_member;
+grant insert (step_id, label, subject, weight), update (label, subject, weight)
+  on app_public.campaign_step_variants to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.campaign_targets', write_role => 'member');
+grant select, delete on app_public.campaign_targets to penguinmails_member;
+grant insert (campaign_id, contact_list_id, lead_id) on app_public.campaign_targets to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.campaign_enrollments', write_role => null);
+grant select on app_public.campaign_enrollments to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.messages', write_role => null);
+grant select on app_public.messages to penguinmails_member;
+
+select app_private.apply_tenant_policies('app_public.email_events', write_role => null);
+grant select on app_public.email_events to penguinmails_member;

@@ -1,0 +1,46 @@
+/**
+ * Brings a database to the current schema: committed migrations through
+ * graphile-migrate, then the declarative folders, then graphile-worker's own
+ * schema. `npm start`, the test set-up and the db:* scripts all go through here
+ * (the CLI path runs the same declarative step as .gmrc's afterAllMigrations).
+ */
+import { Logger, migrate, type Settings } from 'graphile-migrate';
+import { runMigrations as runWorkerMigrations } from 'graphile-worker';
+import JSON5 from 'json5';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DatabaseUrls } from './database.ts';
+import { applyDeclarative } from './declarative.ts';
+
+export function loadGmrc(root = process.cwd()): Settings {
+  return JSON5.parse(readFileSync(path.join(root, '.gmrc'), 'utf8')) as Settings;
+}
+
+/** graphile-migrate settings for these URLs, with the .gmrc as the base. */
+export function migrateSettings(urls: DatabaseUrls, quiet = false): Settings {
+  const gmrc = loadGmrc();
+  return {
+    ...gmrc,
+    connectionString: urls.owner,
+    shadowConnectionString: urls.shadow,
+    rootConnectionString: urls.root ?? urls.owner,
+    placeholders: {
+      ...gmrc.placeholders,
+      ':DATABASE_AUTHENTICATOR_PASSWORD': urls.authenticatorPassword,
+    },
+    ...(quiet ? { logger: silentLogger } : {}),
+  };
+}
+
+/** Only warnings and errors: for tests and start-up. */
+const silentLogger = new Logger(() => (level, message) => {
+  if (level === 'error' || level === 'warning') console.error(message);
+});
+
+export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}): Promise<void> {
+  // The declarative step is run directly below rather than as the .gmrc
+  // afterAllMigrations command, so it also runs when no migration was pending.
+  await migrate({ ...migrateSettings(urls, quiet), afterAllMigrations: [] }, false, false);
+  await applyDeclarative(urls.owner);
+  await runWorkerMigrations({ connectionString: urls.owner });
+}
