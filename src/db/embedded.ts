@@ -79,6 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     recent.push(line);
     if (recent.length > 50) recent.shift();
     options.log?.(line);
+    if (process.env.PM_PG_LOG) process.stderr.write(line);
   };
   const server = new EmbeddedPostgres({
     databaseDir,

@@ -8,6 +8,7 @@ import { Logger, migrate, type Settings } from 'graphile-migrate';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import JSON5 from 'json5';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatabaseUrls } from './database.ts';
 import { applyDeclarative } from './declarative.ts';
@@ -37,10 +38,24 @@ const silentLogger = new Logger(() => (level, message) => {
   if (level === 'error' || level === 'warning') console.error(message);
 });
 
+/**
+ * graphile-migrate keeps its pools open briefly after use and exits the
+ * process if one of their idle connections dies, e.g. when the embedded
+ * server stops right after migrating. Close them as soon as we are done.
+ */
+export function releaseMigratePools(): void {
+  const pgReal = createRequire(import.meta.url)('graphile-migrate/dist/pgReal.js') as { clearAllPools(): void };
+  pgReal.clearAllPools();
+}
+
 export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}): Promise<void> {
-  // The declarative step is run directly below rather than as the .gmrc
-  // afterAllMigrations command, so it also runs when no migration was pending.
-  await migrate({ ...migrateSettings(urls, quiet), afterAllMigrations: [] }, false, false);
+  try {
+    // The declarative step is run directly below rather than as the .gmrc
+    // afterAllMigrations command, so it also runs when no migration was pending.
+    await migrate({ ...migrateSettings(urls, quiet), afterAllMigrations: [] }, false, false);
+  } finally {
+    releaseMigratePools();
+  }
   await applyDeclarative(urls.owner);
   await runWorkerMigrations({ connectionString: urls.owner });
 }

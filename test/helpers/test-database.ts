@@ -9,7 +9,7 @@ import path from 'node:path';
 import { readEnv } from '../../src/config.ts';
 import { openDatabase, runRolesScript, type Database } from '../../src/db/database.ts';
 import { applyDeclarative } from '../../src/db/declarative.ts';
-import { migrateSettings } from '../../src/db/migrate.ts';
+import { migrateSettings, releaseMigratePools } from '../../src/db/migrate.ts';
 
 export const TEST_DATABASE_SETTINGS = { 'app.password_hash_cost': '4' };
 
@@ -36,6 +36,7 @@ export async function prepareTestDatabase(): Promise<Database & { serverVersion:
     await reset({ ...settings, afterAllMigrations: [] }, false);
     await runRolesScript(db.urls, [db.urls.databaseName], TEST_DATABASE_SETTINGS);
     await watch({ ...settings, afterCurrent: [] }, true, false);
+    releaseMigratePools();
     await applyDeclarative(db.urls.owner, { force: true });
     await runWorkerMigrations({ connectionString: db.urls.owner });
     const pool = createPool({ connectionString: db.urls.owner, bigIntMode: 'string', poolSize: 1 });

@@ -1,0 +1,530 @@
+--------------------------------------------------------------------------------
+-- Authentication and membership. Every rule lives here: password policy,
+-- lockout, session lifetime, invitations, roles. Operations that hand out a
+-- session return its claims from app_hidden (the API signs them into a JWT);
+-- the rest are ordinary mutations in app_public.
+--
+-- Error codes (SQLSTATE) the API turns into stable GraphQL codes:
+--   CREDS wrong credentials · LOCKD locked out · WEAKP weak password
+--   TAKEN already exists · EXPRD token expired or used · DNIED forbidden
+--   NTFND not found · INVAL invalid input
+--------------------------------------------------------------------------------
+
+-- The effective password policy for a set of tenants: the strictest of each rule.
+create or replace function app_private.password_policy_violation(password text, tenant_ids uuid[]) returns text
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_min integer;
+  v_upper boolean;
+  v_numbers boolean;
+  v_symbols boolean;
+begin
+  select coalesce(max(p.password_min_length), 8), coalesce(bool_or(p.password_require_uppercase), false),
+         coalesce(bool_or(p.password_require_numbers), false), coalesce(bool_or(p.password_require_symbols), false)
+    into v_min, v_upper, v_numbers, v_symbols
+    from app_public.tenant_policies p where p.tenant_id = any (tenant_ids);
+  if password is null or length(password) < v_min then
+    return format('The password must be at least %s characters long.', v_min);
+  elsif length(password) > 200 then
+    return 'The password must be at most 200 characters long.';
+  elsif v_upper and password !~ '[A-Z]' then
+    return 'The password must contain an uppercase letter.';
+  elsif v_numbers and password !~ '[0-9]' then
+    return 'The password must contain a number.';
+  elsif v_symbols and password !~ '[^A-Za-z0-9]' then
+    return 'The password must contain a symbol.';
+  end if;
+  return null;
+end;
+$$;
+comment on function app_private.password_policy_violation(text, uuid[]) is 'Why a password breaks the strictest policy of the given tenants, or null when it complies.';
+
+create or replace function app_private.assert_password_policy(password text, tenant_ids uuid[]) returns void
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_problem text := app_private.password_policy_violation(password, tenant_ids);
+begin
+  if v_problem is not null then
+    raise exception '%', v_problem using errcode = 'WEAKP';
+  end if;
+end;
+$$;
+comment on function app_private.assert_password_policy(text, uuid[]) is 'Raises WEAKP with the broken rule when the password does not satisfy the tenants'' policies.';
+
+create or replace function app_private.active_tenant_ids(user_id uuid) returns uuid[]
+  language sql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select coalesce(array_agg(tu.tenant_id), '{}')
+  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
+  where tu.user_id = active_tenant_ids.user_id and tu.deleted is null;
+$$;
+comment on function app_private.active_tenant_ids(uuid) is 'The tenants a user is an active member of.';
+
+-- Claims of a session in a tenant: lifetime from the tenant's policy.
+create or replace function app_private.session_claims(for_user uuid, in_tenant uuid)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+  language sql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select
+    case when exists (select 1 from app_public.staff_members sm where sm.user_id = for_user) then 'staff' else 'member' end,
+    for_user,
+    in_tenant,
+    now() + make_interval(hours => coalesce(
+      (select p.session_timeout_hours from app_public.tenant_policies p where p.tenant_id = in_tenant), 8));
+$$;
+comment on function app_private.session_claims(uuid, uuid) is 'The claims of a session for a user in a tenant; it lasts the tenant''s session_timeout_hours.';
+
+create or replace function app_private.hash_token(token text) returns bytea
+  language sql immutable strict parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select public.digest(token, 'sha256');
+$$;
+comment on function app_private.hash_token(text) is 'How single-use tokens are stored: SHA-256 of the token.';
+
+create or replace function app_private.new_token() returns text
+  language sql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select translate(encode(public.gen_random_bytes(32), 'base64'), '+/=', '-_');
+$$;
+comment on function app_private.new_token() is 'A new 256-bit random token, URL-safe.';
+
+--------------------------------------------------------------------------------
+-- Register, log in, switch tenant.
+--------------------------------------------------------------------------------
+
+create or replace function app_hidden.register(email text, password text, name text, tenant_name text)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_user app_public.users;
+  v_tenant app_public.tenants;
+begin
+  if email is null or email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
+    raise exception 'Enter a valid email address.' using errcode = 'INVAL';
+  end if;
+  if tenant_name is null or length(trim(tenant_name)) = 0 then
+    raise exception 'Give your organisation a name.' using errcode = 'INVAL';
+  end if;
+  perform app_private.assert_password_policy(password, '{}');
+  if exists (select 1 from app_public.users u where u.email = register.email::citext and u.deleted is null) then
+    raise exception 'An account with this email already exists; sign in instead.' using errcode = 'TAKEN';
+  end if;
+  v_user := app_private.create_user(email, password, nullif(trim(name), ''), false);
+  v_tenant := app_private.create_tenant(trim(tenant_name), v_user.id, 'free');
+  update app_private.user_secrets s set last_login_at = now() where s.user_id = v_user.id;
+  return query select * from app_private.session_claims(v_user.id, v_tenant.id);
+end;
+$$;
+comment on function app_hidden.register(text, text, text, text) is 'Creates a user, their tenant (on the Free plan) and its owner membership, and returns a session in it.';
+
+create or replace function app_hidden.login(email text, password text, requested_tenant uuid default null)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz, error_code text, error_message text)
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+-- Failures are returned, not raised, so that the failed-attempt counter is
+-- committed; the API turns error_code into a GraphQL error.
+declare
+  v_user app_public.users;
+  v_secrets app_private.user_secrets;
+  v_tenant_id uuid;
+  v_policy app_public.tenant_policies;
+begin
+  select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted is null;
+  if v_user.id is null then
+    -- Same work and answer as a wrong password, so accounts cannot be probed.
+    perform public.crypt(coalesce(password, ''), public.gen_salt('bf', 4));
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
+    return;
+  end if;
+  select s.* into v_secrets from app_private.user_secrets s where s.user_id = v_user.id for update;
+
+  -- The tenant to sign in to: the one asked for, or the user's oldest membership.
+  select tu.tenant_id into v_tenant_id
+    from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
+    where tu.user_id = v_user.id and tu.deleted is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
+    order by tu.created limit 1;
+  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
+
+  if v_secrets.locked_until > now() then
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
+      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_secrets.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+    return;
+  end if;
+
+  if v_secrets.password_hash is null or v_secrets.password_hash <> public.crypt(coalesce(password, ''), v_secrets.password_hash) then
+    update app_private.user_secrets s set
+      failed_login_attempts = s.failed_login_attempts + 1,
+      first_failed_login_at = coalesce(s.first_failed_login_at, now()),
+      locked_until = case when s.failed_login_attempts + 1 >= coalesce(v_policy.max_login_attempts, 5)
+                          then now() + make_interval(mins => coalesce(v_policy.lockout_minutes, 15)) end
+      where s.user_id = v_user.id
+      returning * into v_secrets;
+    if v_secrets.locked_until is not null then
+      return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
+        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_secrets.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+    else
+      return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
+    end if;
+    return;
+  end if;
+
+  if v_tenant_id is null and not exists (select 1 from app_public.staff_members sm where sm.user_id = v_user.id) then
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'DNIED',
+      case when requested_tenant is null then 'This account does not belong to any organisation any more.'
+           else 'You are not a member of that organisation.' end;
+    return;
+  end if;
+
+  update app_private.user_secrets s set failed_login_attempts = 0, first_failed_login_at = null, locked_until = null, last_login_at = now()
+    where s.user_id = v_user.id;
+  return query select c.*, null::text, null::text from app_private.session_claims(v_user.id, v_tenant_id) c;
+end;
+$$;
+comment on function app_hidden.login(text, text, uuid) is 'Checks credentials for a session in the chosen tenant (default: the first one). Locks the account for lockout_minutes after the tenant''s max_login_attempts consecutive failures.';
+
+create or replace function app_hidden.switch_tenant(target_tenant uuid)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  if app_public.current_user_id() is null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  end if;
+  -- Reuse the membership/staff-session check of the request context.
+  perform set_config('app.current_tenant_id', target_tenant::text, true);
+  if app_public.current_tenant_id() is null then
+    raise exception 'You are not a member of that organisation.' using errcode = 'DNIED';
+  end if;
+  return query select * from app_private.session_claims(app_public.current_user_id(), target_tenant);
+end;
+$$;
+comment on function app_hidden.switch_tenant(uuid) is 'A session in another tenant the signed-in user belongs to (or holds a staff access session for).';
+
+create or replace function app_public.my_memberships()
+  returns table (tenant_id uuid, tenant_name text, roles text[], joined timestamptz)
+  language sql stable security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select t.id, t.name, tu.roles, tu.created
+  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
+  where tu.user_id = app_public.current_user_id() and tu.deleted is null
+  order by tu.created;
+$$;
+comment on function app_public.my_memberships() is 'The organisations you belong to and your roles in each: what switchTenant can switch to.';
+
+--------------------------------------------------------------------------------
+-- Invitations.
+--------------------------------------------------------------------------------
+
+create or replace function app_public.invite_member(email text, roles text[] default '{member}') returns app_public.invitations
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_invitation app_public.invitations;
+  v_token text := app_private.new_token();
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('admin')
+     and not (app_public.has_tenant_role('member')
+              and roles <@ '{member,viewer}'
+              and (select p.company_allow_member_invites from app_public.tenant_policies p where p.tenant_id = v_tenant_id)) then
+    raise exception 'Only owners and admins can invite people to this organisation.' using errcode = 'DNIED';
+  end if;
+  if 'admin' = any (roles) and not app_public.has_tenant_role('owner') then
+    raise exception 'Only an owner can invite an admin.' using errcode = 'DNIED';
+  end if;
+  if exists (
+    select 1 from app_public.tenant_users tu
+    where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted is null
+  ) then
+    raise exception '% is already a member of this organisation.', email using errcode = 'TAKEN';
+  end if;
+  -- One open invitation per email: a new one replaces the previous one.
+  update app_public.invitations i set revoked_at = now()
+    where i.tenant_id = v_tenant_id and i.email = invite_member.email::citext
+      and i.accepted_at is null and i.revoked_at is null;
+  insert into app_public.invitations (tenant_id, email, roles, invited_by)
+    values (v_tenant_id, invite_member.email, invite_member.roles, app_public.current_user_id())
+    returning * into v_invitation;
+  insert into app_private.invitation_tokens (tenant_id, invitation_id, token_hash)
+    values (v_tenant_id, v_invitation.id, app_private.hash_token(v_token));
+  -- The token travels only in the job payload (owner-only schema) and the email.
+  perform graphile_worker.add_job(
+    'send_invitation_email',
+    json_build_object('tenant_id', v_tenant_id, 'invitation_id', v_invitation.id, 'token', v_token),
+    max_attempts => 10
+  );
+  return v_invitation;
+end;
+$$;
+comment on function app_public.invite_member(text, text[]) is 'Invites someone by email with the given roles (default member). Owners and admins may invite; members may invite members and viewers when the tenant policy allows. Replaces any open invitation for that email and emails a link valid for 7 days.';
+
+create or replace function app_public.revoke_invitation(invitation_id uuid) returns app_public.invitations
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_invitation app_public.invitations;
+begin
+  if not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can revoke invitations.' using errcode = 'DNIED';
+  end if;
+  update app_public.invitations i set revoked_at = now()
+    where i.tenant_id = app_public.current_tenant_id() and i.id = invitation_id
+      and i.accepted_at is null and i.revoked_at is null
+    returning * into v_invitation;
+  if v_invitation.id is null then
+    raise exception 'There is no open invitation %.', invitation_id using errcode = 'NTFND';
+  end if;
+  return v_invitation;
+end;
+$$;
+comment on function app_public.revoke_invitation(uuid) is 'Cancels an open invitation; its link stops working at once.';
+
+create or replace function app_hidden.accept_invitation(token text, password text default null, name text default null)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_invitation app_public.invitations;
+  v_user app_public.users;
+  v_hash text;
+begin
+  select i.* into v_invitation
+    from app_private.invitation_tokens it
+    join app_public.invitations i on i.tenant_id = it.tenant_id and i.id = it.invitation_id
+    where it.token_hash = app_private.hash_token(accept_invitation.token)
+    for update of i;
+  if v_invitation.id is null then
+    raise exception 'This invitation link is not valid.' using errcode = 'NTFND';
+  elsif v_invitation.accepted_at is not null then
+    raise exception 'This invitation has already been accepted.' using errcode = 'EXPRD';
+  elsif v_invitation.revoked_at is not null then
+    raise exception 'This invitation was cancelled. Ask for a new one.' using errcode = 'EXPRD';
+  elsif v_invitation.expires_at <= now() then
+    raise exception 'This invitation expired on %. Ask for a new one.', to_char(v_invitation.expires_at at time zone 'UTC', 'YYYY-MM-DD') using errcode = 'EXPRD';
+  end if;
+
+  select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted is null;
+  if v_user.id is null then
+    perform app_private.assert_password_policy(password, array[v_invitation.tenant_id]);
+    v_user := app_private.create_user(v_invitation.email, password, nullif(trim(name), ''), true);
+  elsif app_public.current_user_id() is distinct from v_user.id then
+    -- An existing account proves itself with its password (or by being signed in).
+    select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user.id;
+    if v_hash is null or password is null or v_hash <> public.crypt(password, v_hash) then
+      raise exception 'An account with % exists: enter its password to accept.', v_invitation.email using errcode = 'CREDS';
+    end if;
+  end if;
+
+  insert into app_public.tenant_users as tu (tenant_id, user_id, roles, email)
+    values (v_invitation.tenant_id, v_user.id, v_invitation.roles, v_user.email)
+  on conflict (tenant_id, user_id) do update set roles = excluded.roles, deleted = null;
+  update app_public.invitations i set accepted_at = now()
+    where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
+  update app_public.users u set email_verified = coalesce(u.email_verified, now()) where u.id = v_user.id;
+  return query select * from app_private.session_claims(v_user.id, v_invitation.tenant_id);
+end;
+$$;
+comment on function app_hidden.accept_invitation(text, text, text) is 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant.';
+
+--------------------------------------------------------------------------------
+-- Members and roles.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) returns void
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  if not exists (
+    select 1 from app_public.tenant_users tu
+    where tu.tenant_id = assert_keeps_an_owner.tenant_id and tu.user_id <> except_user
+      and tu.deleted is null and 'owner' = any (tu.roles)
+  ) then
+    raise exception 'An organisation needs at least one owner; make someone else an owner first.' using errcode = 'DNIED';
+  end if;
+end;
+$$;
+comment on function app_private.assert_keeps_an_owner(uuid, uuid) is 'Raises unless the tenant keeps another active owner besides the given user.';
+
+create or replace function app_public.change_member_roles(user_id uuid, roles text[]) returns app_public.tenant_users
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_member app_public.tenant_users;
+begin
+  if not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can change roles.' using errcode = 'DNIED';
+  end if;
+  select tu.* into v_member from app_public.tenant_users tu
+    where tu.tenant_id = v_tenant_id and tu.user_id = change_member_roles.user_id and tu.deleted is null for update;
+  if v_member.user_id is null then
+    raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
+  end if;
+  if (('owner' = any (roles)) <> ('owner' = any (v_member.roles)) or ('admin' = any (v_member.roles)))
+     and not app_public.has_tenant_role('owner') then
+    raise exception 'Only an owner can grant or take away the owner role, or change an admin.' using errcode = 'DNIED';
+  end if;
+  if 'owner' = any (v_member.roles) and not 'owner' = any (roles) then
+    perform app_private.assert_keeps_an_owner(v_tenant_id, v_member.user_id);
+  end if;
+  update app_public.tenant_users tu set roles = change_member_roles.roles
+    where tu.tenant_id = v_tenant_id and tu.user_id = v_member.user_id
+    returning * into v_member;
+  return v_member;
+end;
+$$;
+comment on function app_public.change_member_roles(uuid, text[]) is 'Sets a member''s roles. Admins manage members and viewers; only owners touch owners and admins; the last owner cannot step down.';
+
+create or replace function app_public.remove_member(user_id uuid) returns app_public.tenant_users
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_member app_public.tenant_users;
+  v_self boolean := remove_member.user_id = app_public.current_user_id();
+begin
+  if v_tenant_id is null or (not v_self and not app_public.has_tenant_role('admin')) then
+    raise exception 'Only owners and admins can remove members.' using errcode = 'DNIED';
+  end if;
+  select tu.* into v_member from app_public.tenant_users tu
+    where tu.tenant_id = v_tenant_id and tu.user_id = remove_member.user_id and tu.deleted is null for update;
+  if v_member.user_id is null then
+    raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
+  end if;
+  if not v_self and v_member.roles && '{owner,admin}' and not app_public.has_tenant_role('owner') then
+    raise exception 'Only an owner can remove an owner or an admin.' using errcode = 'DNIED';
+  end if;
+  if 'owner' = any (v_member.roles) then
+    perform app_private.assert_keeps_an_owner(v_tenant_id, v_member.user_id);
+  end if;
+  update app_public.tenant_users tu set deleted = now()
+    where tu.tenant_id = v_tenant_id and tu.user_id = v_member.user_id
+    returning * into v_member;
+  return v_member;
+end;
+$$;
+comment on function app_public.remove_member(uuid) is 'Removes a member (or yourself) from the organisation. Their access ends with their next request, whatever their token says.';
+
+--------------------------------------------------------------------------------
+-- Passwords.
+--------------------------------------------------------------------------------
+
+create or replace function app_public.request_password_reset(email text) returns boolean
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_user app_public.users;
+  v_token text := app_private.new_token();
+begin
+  select u.* into v_user from app_public.users u where u.email = request_password_reset.email::citext and u.deleted is null;
+  if v_user.id is not null then
+    -- At most three live links per account; older ones stop working.
+    update app_private.password_reset_tokens t set used_at = now()
+      where t.user_id = v_user.id and t.used_at is null
+        and t.id not in (select t2.id from app_private.password_reset_tokens t2
+                         where t2.user_id = v_user.id and t2.used_at is null order by t2.created desc limit 2);
+    insert into app_private.password_reset_tokens (user_id, token_hash, expires_at)
+      values (v_user.id, app_private.hash_token(v_token), now() + interval '1 hour');
+    perform graphile_worker.add_job('send_password_reset_email',
+      json_build_object('user_id', v_user.id, 'token', v_token), max_attempts => 10);
+  end if;
+  -- Same answer either way: this must not reveal which emails have accounts.
+  return true;
+end;
+$$;
+comment on function app_public.request_password_reset(text) is 'Emails a password reset link (valid one hour) if an account exists. Always returns true.';
+
+create or replace function app_public.reset_password(token text, new_password text) returns boolean
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_reset app_private.password_reset_tokens;
+begin
+  select t.* into v_reset from app_private.password_reset_tokens t
+    where t.token_hash = app_private.hash_token(reset_password.token) for update;
+  if v_reset.id is null then
+    raise exception 'This password reset link is not valid.' using errcode = 'NTFND';
+  elsif v_reset.used_at is not null or v_reset.expires_at <= now() then
+    raise exception 'This password reset link has expired or was already used. Request a new one.' using errcode = 'EXPRD';
+  end if;
+  perform app_private.assert_password_policy(new_password, app_private.active_tenant_ids(v_reset.user_id));
+  update app_private.user_secrets s set
+      password_hash = app_private.hash_password(new_password), password_changed_at = now(),
+      failed_login_attempts = 0, first_failed_login_at = null, locked_until = null
+    where s.user_id = v_reset.user_id;
+  update app_private.password_reset_tokens t set used_at = now() where t.user_id = v_reset.user_id and t.used_at is null;
+  return true;
+end;
+$$;
+comment on function app_public.reset_password(text, text) is 'Sets a new password with an emailed reset token (single use, one hour), checked against the strictest policy of the user''s organisations; also lifts a lockout.';
+
+create or replace function app_public.change_password(old_password text, new_password text) returns boolean
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_hash text;
+begin
+  if v_user_id is null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  end if;
+  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
+  if v_hash is null or old_password is null or v_hash <> public.crypt(old_password, v_hash) then
+    raise exception 'Your current password is not correct.' using errcode = 'CREDS';
+  end if;
+  if old_password = new_password then
+    raise exception 'Choose a password different from the current one.' using errcode = 'WEAKP';
+  end if;
+  perform app_private.assert_password_policy(new_password, app_private.active_tenant_ids(v_user_id));
+  update app_private.user_secrets s set password_hash = app_private.hash_password(new_password), password_changed_at = now()
+    where s.user_id = v_user_id;
+  return true;
+end;
+$$;
+comment on function app_public.change_password(text, text) is 'Changes your password after checking the current one, against the strictest policy of your organisations.';
+
+--------------------------------------------------------------------------------
+-- Maintenance (seed 004): expired tokens and invitations.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.cleanup_expired_tokens() returns integer
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_resets integer;
+  v_invitations integer;
+begin
+  delete from app_private.password_reset_tokens t where t.expires_at < now() - interval '7 days';
+  get diagnostics v_resets = row_count;
+  -- Expired invitations keep their row (history) but lose their token.
+  delete from app_private.invitation_tokens it using app_public.invitations i
+    where i.tenant_id = it.tenant_id and i.id = it.invitation_id
+      and (i.expires_at < now() or i.accepted_at is not null or i.revoked_at is not null);
+  get diagnostics v_invitations = row_count;
+  return v_resets + v_invitations;
+end;
+$$;
+comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens and the tokens of closed invitations; run by the scheduled maintenance job.';

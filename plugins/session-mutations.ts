@@ -1,0 +1,133 @@
+/**
+ * The operations that start a session: register, login, switchTenant,
+ * acceptInvitation. Each runs its SQL function (app_hidden, where every rule
+ * lives) and signs the returned claims into a JWT. Login failures are
+ * returned by SQL rather than raised, so the failed-attempt counter is
+ * committed; they become GraphQL errors here, after the commit.
+ */
+import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
+import { lambda, SafeError, type Step } from 'postgraphile/grafast';
+import { extendSchema, gql } from 'postgraphile/utils';
+import type { TokenService } from '../src/auth/jwt.ts';
+
+interface SessionRow {
+  role: 'member' | 'staff';
+  user_id: string;
+  tenant_id: string | null;
+  expires_at: string | Date;
+  error_code?: string | null;
+  error_message?: string | null;
+}
+
+const LOGIN_ERRORS: Record<string, string> = {
+  CREDS: 'INVALID_CREDENTIALS',
+  LOCKD: 'ACCOUNT_LOCKED',
+  DNIED: 'FORBIDDEN',
+};
+
+export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig.Plugin {
+  return extendSchema((build) => {
+    const executor = build.input.pgRegistry.pgExecutors.main!;
+
+    /** Runs `select * from <fn>(args)` in the request's transaction (settings applied). */
+    const callSession = ($input: Step, text: string, values: (input: any) => unknown[]) =>
+      sideEffectWithPgClient(executor, $input, async (client, input) => {
+        const { rows } = await client.query<SessionRow>({ text, values: values(input) });
+        return rows[0] ?? null;
+      });
+
+    const toPayload = ($row: Step<SessionRow | null>) =>
+      lambda($row, async (row) => {
+        if (!row) throw new SafeError('No session could be started.', { code: 'FORBIDDEN' });
+        if (row.error_code) {
+          throw new SafeError(row.error_message ?? 'Sign-in failed.', { code: LOGIN_ERRORS[row.error_code] ?? 'FORBIDDEN' });
+        }
+        const expiresAt = new Date(row.expires_at);
+        return {
+          jwtToken: await tokens.sign({ role: row.role, user_id: row.user_id, tenant_id: row.tenant_id, expires_at: expiresAt }),
+          expiresAt: expiresAt.toISOString(),
+          role: row.role,
+          userId: row.user_id,
+          tenantId: row.tenant_id,
+        };
+      });
+
+    return {
+      typeDefs: gql`
+        """A signed session token and what it grants."""
+        type Session {
+          """Send as \`Authorization: Bearer <jwtToken>\`."""
+          jwtToken: String!
+          expiresAt: Datetime!
+          role: String!
+          userId: UUID!
+          """The organisation this session acts in (null for staff outside any tenant)."""
+          tenantId: UUID
+        }
+        input RegisterInput {
+          email: String!
+          password: String!
+          name: String
+          """Name of the new organisation you will own."""
+          tenantName: String!
+        }
+        input LoginInput {
+          email: String!
+          password: String!
+          """Which of your organisations to sign in to (default: your first)."""
+          tenantId: UUID
+        }
+        input SwitchTenantInput {
+          tenantId: UUID!
+        }
+        input AcceptInvitationInput {
+          """The token from the invitation email."""
+          token: String!
+          """Required for a new account (checked against the organisation's password policy), or to prove an existing one."""
+          password: String
+          name: String
+        }
+        extend type Mutation {
+          """Creates your account and organisation (Free plan) and signs you in."""
+          register(input: RegisterInput!): Session
+          """Signs in to one of your organisations. Repeated failures lock the account for a while."""
+          login(input: LoginInput!): Session
+          """A new session in another of your organisations."""
+          switchTenant(input: SwitchTenantInput!): Session
+          """Joins the organisation that invited you and signs you in to it."""
+          acceptInvitation(input: AcceptInvitationInput!): Session
+        }
+      `,
+      plans: {
+        Mutation: {
+          register(_: unknown, fieldArgs: any) {
+            return toPayload(
+              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.register($1, $2, $3, $4)', (i) => [
+                i.email, i.password, i.name ?? null, i.tenantName,
+              ]),
+            );
+          },
+          login(_: unknown, fieldArgs: any) {
+            return toPayload(
+              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.login($1, $2, $3)', (i) => [
+                i.email, i.password, i.tenantId ?? null,
+              ]),
+            );
+          },
+          switchTenant(_: unknown, fieldArgs: any) {
+            return toPayload(
+              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.switch_tenant($1)', (i) => [i.tenantId]),
+            );
+          },
+          acceptInvitation(_: unknown, fieldArgs: any) {
+            return toPayload(
+              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.accept_invitation($1, $2, $3)', (i) => [
+                i.token, i.password ?? null, i.name ?? null,
+              ]),
+            );
+          },
+        },
+      },
+    };
+  }, 'SessionMutationsPlugin');
+}

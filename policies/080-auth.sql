@@ -1,0 +1,24 @@
+--------------------------------------------------------------------------------
+-- Who may call the authentication and membership operations. Every one of
+-- them checks its own rules (roles, tokens, policy) inside.
+--------------------------------------------------------------------------------
+
+grant usage on schema app_hidden to penguinmails_anonymous, penguinmails_member;
+
+grant execute on function
+  app_hidden.register(text, text, text, text),
+  app_hidden.login(text, text, uuid),
+  app_hidden.accept_invitation(text, text, text),
+  app_public.request_password_reset(text),
+  app_public.reset_password(text, text)
+to penguinmails_anonymous, penguinmails_member;
+
+grant execute on function
+  app_hidden.switch_tenant(uuid),
+  app_public.my_memberships(),
+  app_public.invite_member(text, text[]),
+  app_public.revoke_invitation(uuid),
+  app_public.change_member_roles(uuid, text[]),
+  app_public.remove_member(uuid),
+  app_public.change_password(text, text)
+to penguinmails_member;

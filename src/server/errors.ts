@@ -1,0 +1,157 @@
+/**
+ * Turns every error into a clear GraphQL error with a stable code and no
+ * stack trace. Database errors are classified by SQLSTATE; messages raised by
+ * our own SQL functions are written for users and pass through; anything
+ * unexpected is logged with a reference and answered with INTERNAL.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
+import { isSafeError } from 'postgraphile/grafast';
+
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'INVALID_INPUT'
+  | 'ALREADY_EXISTS'
+  | 'PLAN_LIMIT_REACHED'
+  | 'INVALID_CREDENTIALS'
+  | 'ACCOUNT_LOCKED'
+  | 'WEAK_PASSWORD'
+  | 'TOKEN_EXPIRED'
+  | 'CONFLICT'
+  | 'TIMEOUT'
+  | 'INTERNAL';
+
+/** SQLSTATEs raised by our SQL functions (see functions/050-auth.sql). */
+const OWN_CODES: Record<string, ErrorCode> = {
+  CREDS: 'INVALID_CREDENTIALS',
+  LOCKD: 'ACCOUNT_LOCKED',
+  WEAKP: 'WEAK_PASSWORD',
+  TAKEN: 'ALREADY_EXISTS',
+  EXPRD: 'TOKEN_EXPIRED',
+  DNIED: 'FORBIDDEN',
+  NTFND: 'NOT_FOUND',
+  INVAL: 'INVALID_INPUT',
+  LIMIT: 'PLAN_LIMIT_REACHED',
+  STATE: 'CONFLICT',
+};
+
+/** Friendlier words for constraints users commonly trip over. */
+const CONSTRAINT_MESSAGES: Record<string, string> = {
+  email_address_format: 'That is not a valid email address.',
+  hostname_format: 'That is not a valid domain name (like mail.example.com).',
+  leads_email_key: 'A lead with this email already exists.',
+  domains_domain_key: 'This domain has already been added.',
+  email_accounts_email_key: 'An inbox with this email address already exists.',
+  users_email_key: 'An account with this email already exists.',
+  contact_lists_name_key: 'A list with this name already exists.',
+  templates_name_key: 'A template with this name already exists.',
+  campaign_sequence_steps_order_key: 'This campaign already has a step at that position.',
+  campaign_enrollments_lead_key: 'This lead is already enrolled in the campaign.',
+  email_accounts_smtp_settings_shape: 'SMTP settings must be an object without passwords; set the password with setEmailAccountCredentials.',
+  email_accounts_imap_settings_shape: 'IMAP settings must be an object without passwords; set the password with setEmailAccountCredentials.',
+  campaigns_send_window_check: 'The sending window must end after it starts.',
+  contact_lists_dynamic_has_filter: 'A dynamic list needs filterCriteria, and a static list must not have one.',
+  campaign_targets_one_target: 'A campaign target is either a contact list or a lead, not both.',
+};
+
+interface PgError extends Error {
+  code?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  detail?: string;
+  hint?: string;
+}
+
+export interface ClassifiedError {
+  code: ErrorCode;
+  message: string;
+}
+
+function humanise(identifier: string | undefined): string {
+  return (identifier ?? 'record').replace(/_/g, ' ');
+}
+
+/** Classifies a PostgreSQL error; null when it is not one. */
+export function classifyDatabaseError(error: PgError): ClassifiedError | null {
+  const sqlstate = error.code;
+  if (!sqlstate || !/^[0-9A-Z]{5}$/.test(sqlstate)) return null;
+  const own = OWN_CODES[sqlstate];
+  if (own) return { code: own, message: error.message };
+  const known = error.constraint ? CONSTRAINT_MESSAGES[error.constraint] : undefined;
+  switch (sqlstate) {
+    case '42501':
+      return {
+        code: 'FORBIDDEN',
+        message: /row-level security/.test(error.message)
+          ? `You cannot write this ${humanise(error.message.match(/table "([^"]+)"/)?.[1])} in your current role and organisation.`
+          : /permission denied/.test(error.message)
+            ? `You do not have permission to do this (${error.message.replace(/^permission denied for /, '')}).`
+            : error.message,
+      };
+    case '23505':
+      return { code: 'ALREADY_EXISTS', message: known ?? `This ${humanise(error.table)} already exists (${error.constraint}).` };
+    case '23503':
+      return {
+        code: 'NOT_FOUND',
+        message: /is still referenced/.test(error.detail ?? '')
+          ? `This ${humanise(error.table)} is still in use and cannot be removed.`
+          : `A referenced record does not exist in your organisation (${error.constraint}).`,
+      };
+    case '23514':
+      return { code: 'INVALID_INPUT', message: known ?? `Invalid value: it breaks the rule "${error.constraint}" on ${humanise(error.table)}.` };
+    case '23502':
+      return { code: 'INVALID_INPUT', message: `${humanise(error.column)} is required.` };
+    case '22001':
+      return { code: 'INVALID_INPUT', message: 'A value is too long.' };
+    case '22P02':
+    case '22007':
+    case '22008':
+    case '22003':
+    case '22023':
+    case '22P05':
+    case '2201X':
+    case '2201W':
+      return { code: 'INVALID_INPUT', message: known ?? error.message };
+    case '23P01':
+      return { code: 'CONFLICT', message: known ?? `This conflicts with an existing ${humanise(error.table)}.` };
+    case '40001':
+    case '40P01':
+      return { code: 'CONFLICT', message: 'The request conflicted with a concurrent change; retry it.' };
+    case '57014':
+      return { code: 'TIMEOUT', message: 'The request took too long and was cancelled.' };
+    case 'P0001':
+      return { code: 'INVALID_INPUT', message: error.message };
+    case 'P0002':
+      return { code: 'NOT_FOUND', message: error.message };
+    default:
+      return null;
+  }
+}
+
+const shortHash = (text: string) => createHash('sha1').update(text).digest('base64url').slice(0, 10);
+
+/** grafserv's maskError: every error leaves with extensions.code. */
+export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedError {
+  const base = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
+  const original = error.originalError as (PgError & { extensions?: Record<string, unknown> }) | undefined;
+  if (!original) {
+    // Validation and parse errors, "Cannot return null…": already safe.
+    return new GraphQLError(error.message, { ...base, extensions: { code: error.extensions?.code ?? 'INVALID_INPUT', ...error.extensions } });
+  }
+  if (original instanceof GraphQLError) {
+    return new GraphQLError(original.message, { ...base, extensions: { code: 'INVALID_INPUT', ...original.extensions } });
+  }
+  if (isSafeError(original)) {
+    return new GraphQLError(original.message, { ...base, extensions: { code: 'INVALID_INPUT', ...(original.extensions ?? {}) } });
+  }
+  const classified = classifyDatabaseError(original);
+  if (classified) {
+    return new GraphQLError(classified.message, { ...base, extensions: { code: classified.code } });
+  }
+  const reference = randomBytes(5).toString('hex');
+  console.error(`[graphql] unexpected error ${shortHash(String(original))}/${reference}:`, original);
+  return new GraphQLError(`An unexpected error occurred (reference ${reference}).`, { ...base, extensions: { code: 'INTERNAL', reference } });
+}

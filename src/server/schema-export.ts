@@ -1,0 +1,32 @@
+/**
+ * The GraphQL schema as SDL, built from a migrated database exactly as the
+ * server builds it. `npm run schema:export` writes schema.graphql; a test fails
+ * when the committed file drifts from the live schema.
+ */
+import pg from 'pg';
+import { makeSchema } from 'postgraphile';
+import { lexicographicSortSchema, printSchema } from 'postgraphile/graphql';
+import { makeTokenService } from '../auth/jwt.ts';
+import type { DatabaseUrls } from '../db/database.ts';
+import { makePreset } from './preset.ts';
+
+export async function exportSchemaSDL(urls: DatabaseUrls): Promise<string> {
+  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 2 });
+  try {
+    const preset = makePreset({
+      pool,
+      tokens: makeTokenService({ secret: 'schema-export-only-'.padEnd(40, 'x'), issuer: 'x', audience: 'x' }),
+      production: false,
+      graphiql: false,
+      introspection: true,
+      maxPageSize: 100,
+      maxQueryDepth: 12,
+      maxBodyBytes: 1_000_000,
+      statementTimeoutMs: 10_000,
+    });
+    const { schema } = await makeSchema(preset);
+    return printSchema(lexicographicSortSchema(schema)) + '\n';
+  } finally {
+    await pool.end();
+  }
+}

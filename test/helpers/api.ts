@@ -1,0 +1,113 @@
+/**
+ * A real API server on 127.0.0.1 (random port) over the test database, and a
+ * small GraphQL client that speaks HTTP to it. Data written through it is
+ * committed, so each test creates its own tenants (unique emails).
+ */
+import { readEnv, type Env } from '../../src/config.ts';
+import type { DatabaseUrls } from '../../src/db/database.ts';
+import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
+import { startApiServer, type ApiServer, type Route } from '../../src/server/http.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-for-penguinmails-0123456789abcdef';
+
+export function testUrls(): DatabaseUrls {
+  const owner = process.env.PM_TEST_OWNER_URL;
+  const authenticator = process.env.PM_TEST_AUTH_URL;
+  if (!owner || !authenticator) throw new Error('Run the tests through jest (global setup provides the database).');
+  return {
+    owner,
+    authenticator,
+    root: process.env.PM_TEST_ROOT_URL,
+    databaseName: 'penguinmails_test',
+    ownerRole: 'penguinmails_owner',
+    authenticatorPassword: decodeURIComponent(new URL(authenticator).password),
+  };
+}
+
+export function testEnv(overrides: Record<string, string> = {}): Env {
+  return readEnv({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_SECRET: TEST_JWT_SECRET,
+    PM_DATA_DIR: process.env.PM_DATA_DIR ?? '.data',
+    ...overrides,
+  });
+}
+
+export interface GqlResult<T = any> {
+  status: number;
+  data?: T;
+  errors?: Array<{ message: string; extensions?: { code?: string }; path?: string[] }>;
+  text: string;
+}
+
+export interface TestApi {
+  api: ApiServer;
+  url: string;
+  owner: ConnectionPool;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult<T>>;
+  /** Like gql, but fails the test on any GraphQL error. */
+  ok<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(
+  overrides: Record<string, string> = {},
+  routes?: (api: Pick<ApiServer, 'ownerPool' | 'tokens'>) => Route[],
+): Promise<TestApi> {
+  const api = await startApiServer({ env: testEnv(overrides), urls: testUrls(), jwtSecret: TEST_JWT_SECRET, routes });
+  const owner = createPool({ connectionString: testUrls().owner, bigIntMode: 'string', poolSize: 3 });
+  const gql = async (query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult> => {
+    const response = await fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const text = await response.text();
+    let body: any = {};
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON (e.g. a plain-text HTTP error)
+    }
+    return { status: response.status, data: body.data, errors: body.errors, text };
+  };
+  return {
+    api,
+    url: api.url,
+    owner,
+    gql,
+    async ok(query, variables, token) {
+      const result = await gql(query, variables, token);
+      if (result.errors?.length || result.status !== 200) {
+        throw new Error(`GraphQL request failed (${result.status}): ${result.text}`);
+      }
+      return result.data;
+    },
+    async close() {
+      await owner.dispose();
+      await api.close();
+    },
+  };
+}
+
+let counter = 0;
+export const uniqueEmail = (label: string) =>
+  `${label}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}@example.com`;
+
+/** Registers a user with their own tenant through the API; returns the session. */
+export async function registerUser(t: TestApi, label: string, password = 'correct horse battery') {
+  const email = uniqueEmail(label);
+  const data = await t.ok(
+    `mutation($input: RegisterInput!) { register(input: $input) { jwtToken userId tenantId expiresAt } }`,
+    { input: { email, password, name: `User ${label}`, tenantName: `Org ${label}` } },
+  );
+  return { email, password, ...(data.register as { jwtToken: string; userId: string; tenantId: string; expiresAt: string }) };
+}
+
+/** Direct owner access for arranging data the API would take many steps to build. */
+export async function ownerQuery(t: TestApi, query: ReturnType<typeof sql>) {
+  return t.owner.query(query);
+}
+export { sql };
