@@ -105,6 +105,7 @@ create or replace function app_hidden.register(email text, password text, name t
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 declare
   v_user app_public.users;
   v_tenant app_public.tenants;
@@ -132,6 +133,7 @@ create or replace function app_hidden.login(email text, password text, requested
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 -- Failures are returned, not raised, so that the failed-attempt counter is
 -- committed; the API turns error_code into a GraphQL error.
 declare
@@ -198,6 +200,7 @@ create or replace function app_hidden.switch_tenant(target_tenant uuid)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 begin
   if app_public.current_user_id() is null then
     raise exception 'Sign in first.' using errcode = 'DNIED';
@@ -299,6 +302,7 @@ create or replace function app_hidden.accept_invitation(token text, password tex
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 declare
   v_invitation app_public.invitations;
   v_user app_public.users;
@@ -333,7 +337,7 @@ begin
 
   insert into app_public.tenant_users as tu (tenant_id, user_id, roles, email)
     values (v_invitation.tenant_id, v_user.id, v_invitation.roles, v_user.email)
-  on conflict (tenant_id, user_id) do update set roles = excluded.roles, deleted = null;
+  on conflict on constraint tenant_users_pkey do update set roles = excluded.roles, deleted = null;
   update app_public.invitations i set accepted_at = now()
     where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
   update app_public.users u set email_verified = coalesce(u.email_verified, now()) where u.id = v_user.id;

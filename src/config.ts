@@ -23,6 +23,9 @@ const EnvSchema = z
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     PUBLIC_URL: z.string().url().optional(),
+    APP_URL: z.string().url().default('http://localhost:3000'),
+    SYSTEM_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    MAIL_FROM: z.string().default('PenguinMails <no-reply@penguinmails.localhost>'),
 
     DATABASE_URL: postgresUrl.optional(),
     SHADOW_DATABASE_URL: postgresUrl.optional(),

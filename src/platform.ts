@@ -6,17 +6,22 @@ import type { Env } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
+import { makeSystemMailer } from './mail/system-mailer.ts';
 import { startApiServer, type ApiServer } from './server/http.ts';
+import { startWorker, type WorkerHandle } from './worker/runner.ts';
+import path from 'node:path';
 
 export interface Platform {
   db: Database;
   api: ApiServer;
+  worker?: WorkerHandle;
   stop(): Promise<void>;
 }
 
 export async function startPlatform(env: Env): Promise<Platform> {
   const db = await openDatabase(env);
   let api: ApiServer | undefined;
+  let worker: WorkerHandle | undefined;
   try {
     await migrateDatabase(db.urls, { quiet: true });
     api = await startApiServer({
@@ -24,17 +29,28 @@ export async function startPlatform(env: Env): Promise<Platform> {
       urls: db.urls,
       jwtSecret: env.JWT_SECRET ?? loadDevSecrets(env.PM_DATA_DIR).jwtSecret,
     });
+    if (env.WORKER) {
+      const systemMailer = makeSystemMailer({
+        smtpUrl: env.SYSTEM_SMTP_URL,
+        from: env.MAIL_FROM,
+        outboxDir: path.join(env.PM_DATA_DIR, 'outbox'),
+      });
+      worker = await startWorker(db.urls.owner, { env, systemMailer });
+    }
   } catch (error) {
+    await worker?.stop();
     await api?.close();
     await db.close();
     throw error;
   }
-  console.log(`PenguinMails API on ${api.url}/graphql (${db.embedded ? 'embedded' : 'external'} PostgreSQL, database ${db.urls.databaseName})`);
+  console.log(`PenguinMails API on ${api.url}/graphql (${db.embedded ? 'embedded' : 'external'} PostgreSQL, database ${db.urls.databaseName})${worker ? ', worker running' : ''}`);
   return {
     db,
     api,
+    worker,
     async stop() {
-      await api.close();
+      // Stop taking requests and jobs first; in-flight ones finish.
+      await Promise.all([api.close(), worker?.stop()]);
       await db.close();
     },
   };

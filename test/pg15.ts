@@ -8,14 +8,15 @@ import { existsSync, mkdirSync, rmSync, writeFileSync, chownSync } from 'node:fs
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './helpers/test-database.ts';
 
 const BIN = process.env.PG15_BIN ?? '/usr/lib/postgresql/15/bin';
-const PORT = 54315;
 if (!existsSync(path.join(BIN, 'initdb'))) {
   console.error(`PostgreSQL 15 not found in ${BIN}: install Debian's postgresql-15 (apt-get install postgresql-15).`);
   process.exit(1);
 }
 
+const PORT = await freePort();
 const isRoot = process.getuid?.() === 0;
 const dir = path.join(os.tmpdir(), `penguinmails-pg15-${process.pid}`);
 const password = randomBytes(12).toString('hex');

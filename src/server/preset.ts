@@ -51,7 +51,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       connectionFilterArrays: false,
     },
     grafast: {
-      explain: !options.production,
+      explain: false,
       async context(requestContext) {
         const req = requestContext.node?.req;
         if (!req) return {};

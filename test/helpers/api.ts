@@ -5,23 +5,23 @@
  */
 import { readEnv, type Env } from '../../src/config.ts';
 import type { DatabaseUrls } from '../../src/db/database.ts';
+import { baseTestUrls } from './db.ts';
+import { cloneTemplate, dropDatabase } from './test-database.ts';
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
 import { startApiServer, type ApiServer, type Route } from '../../src/server/http.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-for-penguinmails-0123456789abcdef';
 
-export function testUrls(): DatabaseUrls {
-  const owner = process.env.PM_TEST_OWNER_URL;
-  const authenticator = process.env.PM_TEST_AUTH_URL;
-  if (!owner || !authenticator) throw new Error('Run the tests through jest (global setup provides the database).');
-  return {
-    owner,
-    authenticator,
-    root: process.env.PM_TEST_ROOT_URL,
-    databaseName: 'penguinmails_test',
-    ownerRole: 'penguinmails_owner',
-    authenticatorPassword: decodeURIComponent(new URL(authenticator).password),
-  };
+/**
+ * A private database for one test file, cloned from the migrated template:
+ * what a file commits (or a worker it runs picks up) never meets another
+ * file's data.
+ */
+export async function isolatedDatabase(label: string): Promise<{ urls: DatabaseUrls; drop(): Promise<void> }> {
+  const base = baseTestUrls();
+  const name = `pm_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
+  const urls = await cloneTemplate(base, name);
+  return { urls, drop: () => dropDatabase(base, name) };
 }
 
 export function testEnv(overrides: Record<string, string> = {}): Env {
@@ -44,6 +44,7 @@ export interface GqlResult<T = any> {
 
 export interface TestApi {
   api: ApiServer;
+  urls: DatabaseUrls;
   url: string;
   owner: ConnectionPool;
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult<T>>;
@@ -56,8 +57,10 @@ export async function startTestApi(
   overrides: Record<string, string> = {},
   routes?: (api: Pick<ApiServer, 'ownerPool' | 'tokens'>) => Route[],
 ): Promise<TestApi> {
-  const api = await startApiServer({ env: testEnv(overrides), urls: testUrls(), jwtSecret: TEST_JWT_SECRET, routes });
-  const owner = createPool({ connectionString: testUrls().owner, bigIntMode: 'string', poolSize: 3 });
+  const database = await isolatedDatabase(expect.getState().testPath?.split('/').pop()?.replace(/\.test\.ts$/, '') ?? 'api');
+  const { urls } = database;
+  const api = await startApiServer({ env: testEnv(overrides), urls, jwtSecret: TEST_JWT_SECRET, routes });
+  const owner = createPool({ connectionString: urls.owner, bigIntMode: 'string', poolSize: 3 });
   const gql = async (query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult> => {
     const response = await fetch(`${api.url}/graphql`, {
       method: 'POST',
@@ -75,6 +78,7 @@ export async function startTestApi(
   };
   return {
     api,
+    urls,
     url: api.url,
     owner,
     gql,
@@ -88,6 +92,7 @@ export async function startTestApi(
     async close() {
       await owner.dispose();
       await api.close();
+      await database.drop();
     },
   };
 }

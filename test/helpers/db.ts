@@ -4,17 +4,24 @@
  * switches (SET ROLE, like PostGraphile does per request) to the persona under
  * test: anonymous, a member of a tenant, staff, analytics, or the owner.
  */
+import type { DatabaseUrls } from '../../src/db/database.ts';
 import { createPool, sql, type ConnectionPool, type SQLQuery, type Transaction } from '../../src/db/pg.ts';
+import { withDatabase } from './test-database.ts';
+
+/** The URLs of the test cluster, as set by the global set-up. */
+export function baseTestUrls(): DatabaseUrls {
+  const json = process.env.PM_TEST_URLS;
+  if (!json) throw new Error('PM_TEST_URLS is not set: run the tests through jest (global set-up).');
+  return JSON.parse(json) as DatabaseUrls;
+}
 
 export { sql };
 
 let rootPool: ConnectionPool | undefined;
 
 export function rootDb(): ConnectionPool {
-  const url = process.env.PM_TEST_ROOT_URL;
-  if (!url) throw new Error('PM_TEST_ROOT_URL is not set: run the tests through jest (global setup).');
   rootPool ??= createPool({
-    connectionString: url.replace(/\/[^/?]*(\?|$)/, '/penguinmails_test$1'),
+    connectionString: withDatabase(baseTestUrls().root!, 'penguinmails_test'),
     bigIntMode: 'string',
     poolSize: 4,
   });

@@ -1,50 +1,108 @@
 /**
- * Builds the test database: drop, recreate, migrate (committed + current),
- * declarative folders, worker schema.
+ * Builds the test template database once per run (drop, recreate, migrate
+ * committed + current, declarative folders, worker schema). Nothing connects
+ * to the template; tests use clones of it, which are cheap (a file copy):
+ * `penguinmails_test` for the rolled-back-transaction tests, and a private
+ * clone per test file for anything that commits data or runs a worker.
  */
-import { createPool, sql } from '../../src/db/pg.ts';
 import { reset, watch } from 'graphile-migrate';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { readEnv } from '../../src/config.ts';
-import { openDatabase, runRolesScript, type Database } from '../../src/db/database.ts';
+import { openDatabase, runRolesScript, type Database, type DatabaseUrls } from '../../src/db/database.ts';
 import { applyDeclarative } from '../../src/db/declarative.ts';
 import { migrateSettings, releaseMigratePools } from '../../src/db/migrate.ts';
+import { createPool, sql } from '../../src/db/pg.ts';
 
+export const TEMPLATE_DATABASE = 'penguinmails_template';
 export const TEST_DATABASE_SETTINGS = { 'app.password_hash_cost': '4' };
 
-export async function prepareTestDatabase(): Promise<Database & { serverVersion: string }> {
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export async function prepareTestDatabases(): Promise<Database & { serverVersion: string }> {
   const external = process.env.TEST_DATABASE_URL;
   if (external && !process.env.TEST_ROOT_DATABASE_URL) {
-    throw new Error('TEST_DATABASE_URL needs TEST_ROOT_DATABASE_URL (a superuser) to rebuild the test database.');
+    throw new Error('TEST_DATABASE_URL needs TEST_ROOT_DATABASE_URL (a superuser) to rebuild the test databases.');
   }
   const env = readEnv({
     ...process.env,
     NODE_ENV: 'test',
-    DATABASE_URL: external,
+    DATABASE_URL: external ? withDatabase(external, TEMPLATE_DATABASE) : undefined,
     ROOT_DATABASE_URL: process.env.TEST_ROOT_DATABASE_URL,
     SHADOW_DATABASE_URL: undefined,
   });
   const db = await openDatabase(env, {
-    databaseName: 'penguinmails_test',
-    ephemeral: external ? undefined : { dataDir: path.join(env.PM_DATA_DIR, 'test-postgres'), port: 54339 },
+    databaseName: TEMPLATE_DATABASE,
+    ephemeral: external
+      ? undefined
+      : { dataDir: path.join(os.tmpdir(), `penguinmails-test-pg-${process.pid}`), port: await freePort() },
   });
   try {
     const settings = migrateSettings(db.urls, true);
-    // reset drops and recreates the database, runs afterReset (roles) and
-    // the committed migrations; watch --once adds migrations/current.
+    // reset drops and recreates the database, runs afterReset (roles) and the
+    // committed migrations; watch --once adds migrations/current.
     await reset({ ...settings, afterAllMigrations: [] }, false);
-    await runRolesScript(db.urls, [db.urls.databaseName], TEST_DATABASE_SETTINGS);
     await watch({ ...settings, afterCurrent: [] }, true, false);
     releaseMigratePools();
     await applyDeclarative(db.urls.owner, { force: true });
     await runWorkerMigrations({ connectionString: db.urls.owner });
-    const pool = createPool({ connectionString: db.urls.owner, bigIntMode: 'string', poolSize: 1 });
-    const [{ server_version }] = await pool.query(sql`show server_version`);
-    await pool.dispose();
-    return { ...db, serverVersion: `PostgreSQL ${server_version}` };
+    const root = createPool({ connectionString: db.urls.root!, bigIntMode: 'string', poolSize: 1 });
+    try {
+      // Nobody may stay connected to a template.
+      await root.query(sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${TEMPLATE_DATABASE} and pid <> pg_backend_pid()`);
+      const [{ server_version }] = await root.query(sql`show server_version`);
+      await cloneTemplate(db.urls, 'penguinmails_test');
+      return { ...db, serverVersion: `PostgreSQL ${server_version}` };
+    } finally {
+      await root.dispose();
+    }
   } catch (error) {
     await db.close();
     throw error;
+  }
+}
+
+/** A fresh database cloned from the template, with the test settings; returns its URLs. */
+export async function cloneTemplate(base: DatabaseUrls, name: string): Promise<DatabaseUrls> {
+  const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
+  try {
+    await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);
+    await root.query(sql`create database ${sql.ident(name)} template ${sql.ident(TEMPLATE_DATABASE)} owner ${sql.ident(base.ownerRole)}`);
+  } finally {
+    await root.dispose();
+  }
+  const urls: DatabaseUrls = {
+    ...base,
+    databaseName: name,
+    owner: withDatabase(base.owner, name),
+    authenticator: withDatabase(base.authenticator, name),
+  };
+  await runRolesScript(urls, [name], TEST_DATABASE_SETTINGS);
+  return urls;
+}
+
+export async function dropDatabase(base: DatabaseUrls, name: string): Promise<void> {
+  const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
+  try {
+    await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);
+  } finally {
+    await root.dispose();
   }
 }

@@ -1,0 +1,60 @@
+/**
+ * Emails the platform sends on behalf of the auth functions: invitations and
+ * password resets. The SQL function queues the job with the single-use token;
+ * this task looks up the rest (who invited, which organisation) and sends it.
+ */
+import { z } from 'zod';
+import type { Task } from 'graphile-worker';
+import type { WorkerDeps } from '../src/worker/context.ts';
+
+const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
+const PasswordResetPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function sendInvitationEmail(deps: WorkerDeps): Task {
+  return async (rawPayload, helpers) => {
+    const payload = InvitationPayload.parse(rawPayload);
+    const { rows } = await helpers.query<{ email: string; tenant_name: string; inviter: string | null; expires_at: Date; open: boolean }>(
+      `select i.email::text, t.name as tenant_name, coalesce(u.name, u.email::text) as inviter, i.expires_at,
+              (i.accepted_at is null and i.revoked_at is null and i.expires_at > now()) as open
+       from app_public.invitations i
+       join app_public.tenants t on t.id = i.tenant_id
+       left join app_public.users u on u.id = i.invited_by
+       where i.tenant_id = $1 and i.id = $2`,
+      [payload.tenant_id, payload.invitation_id],
+    );
+    const invitation = rows[0];
+    if (!invitation?.open) {
+      helpers.logger.info(`invitation ${payload.invitation_id} is no longer open; not sending`);
+      return;
+    }
+    const link = `${deps.env.APP_URL}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
+    const who = invitation.inviter ?? 'Someone';
+    await deps.systemMailer.send({
+      to: invitation.email,
+      subject: `${who} invited you to ${invitation.tenant_name} on PenguinMails`,
+      text: `${who} invited you to join ${invitation.tenant_name} on PenguinMails.\n\nAccept the invitation: ${link}\n\nThe link expires on ${invitation.expires_at.toISOString().slice(0, 10)}.`,
+      html: `<p>${escapeHtml(who)} invited you to join <strong>${escapeHtml(invitation.tenant_name)}</strong> on PenguinMails.</p><p><a href="${escapeHtml(link)}">Accept the invitation</a></p><p>The link expires on ${invitation.expires_at.toISOString().slice(0, 10)}.</p>`,
+    });
+  };
+}
+
+export function sendPasswordResetEmail(deps: WorkerDeps): Task {
+  return async (rawPayload, helpers) => {
+    const payload = PasswordResetPayload.parse(rawPayload);
+    const { rows } = await helpers.query<{ email: string; name: string | null }>(
+      `select email::text, name from app_public.users where id = $1 and deleted is null`,
+      [payload.user_id],
+    );
+    const user = rows[0];
+    if (!user) return;
+    const link = `${deps.env.APP_URL}/reset-password?token=${encodeURIComponent(payload.token)}`;
+    await deps.systemMailer.send({
+      to: user.email,
+      subject: 'Reset your PenguinMails password',
+      text: `Hi ${user.name ?? 'there'},\n\nSomeone (hopefully you) asked to reset your password. Choose a new one here within the hour: ${link}\n\nIf it was not you, ignore this email; your password stays as it is.`,
+      html: `<p>Hi ${escapeHtml(user.name ?? 'there')},</p><p>Someone (hopefully you) asked to reset your password. <a href="${escapeHtml(link)}">Choose a new one</a> within the hour.</p><p>If it was not you, ignore this email; your password stays as it is.</p>`,
+    });
+  };
+}
