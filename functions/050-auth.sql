@@ -382,9 +382,12 @@ begin
   if v_member.user_id is null then
     raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
   end if;
-  if (('owner' = any (roles)) <> ('owner' = any (v_member.roles)) or ('admin' = any (v_member.roles)))
+  -- Same rule as invitations: only owners create admins or owners.
+  if (('owner' = any (roles)) <> ('owner' = any (v_member.roles))
+      or ('admin' = any (roles)) <> ('admin' = any (v_member.roles))
+      or ('admin' = any (v_member.roles)))
      and not app_public.has_tenant_role('owner') then
-    raise exception 'Only an owner can grant or take away the owner role, or change an admin.' using errcode = 'DNIED';
+    raise exception 'Only an owner can grant or take away the owner or admin role, or change an admin.' using errcode = 'DNIED';
   end if;
   if 'owner' = any (v_member.roles) and not 'owner' = any (roles) then
     perform app_private.assert_keeps_an_owner(v_tenant_id, v_member.user_id);
@@ -395,7 +398,7 @@ begin
   return v_member;
 end;
 $$;
-comment on function app_public.change_member_roles(uuid, text[]) is 'Sets a member''s roles. Admins manage members and viewers; only owners touch owners and admins; the last owner cannot step down.';
+comment on function app_public.change_member_roles(uuid, text[]) is 'Sets a member''s roles. Admins move people between member and viewer; only owners grant or remove admin and owner; the last owner cannot step down.';
 
 create or replace function app_public.remove_member(user_id uuid) returns app_public.tenant_users
   language plpgsql volatile security definer

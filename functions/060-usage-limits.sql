@@ -2,14 +2,30 @@
 -- Plan limits and metered usage. A limit is the plan's column plus every
 -- active add-on of that type; null means unlimited. Metered events (emails
 -- sent, campaigns started, warm-ups) are counted per billing period in
--- sharded counters so concurrent senders do not queue on one row.
+-- sharded counters so concurrent senders do not queue on one row; gauges
+-- (contacts, domains, email accounts, members) are in
+-- functions/250-billing-gauges.sql.
 --
--- Exactness without a hot row: a writer only takes the tenant's advisory lock
--- when the remaining allowance is small. Far from the limit, at most
--- max_connections transactions can be in flight, each adding `amount`, so a
--- writer that saw more than max_connections * amount remaining cannot push
--- the total over the limit; near the limit, writers serialise on the lock and
--- re-count.
+-- Exactness without a hot row. Writers far from the limit take the tenant's
+-- metric lock in SHARED mode (they do not wait for each other) and add to the
+-- counter shard of their backend; near the limit they take it EXCLUSIVELY,
+-- which waits until every shared holder has committed or rolled back, and
+-- re-count. A shared ("lockless") writer must re-read the usage after taking
+-- the lock and find more than N·B remaining, where N is the most transactions
+-- that can be open at once (max_connections + max_prepared_transactions) and
+-- B the most one transaction may add without the exclusive lock
+-- (usage_lockless_budget(), tracked per transaction). Why that is exact: take
+-- the last shared re-read R before an exclusive holder (or now). Everything
+-- committed before it is in R's count u; everything added later by shared
+-- writers comes from transactions open at that moment (no shared writer reads
+-- after R), at most N of them, at most B each, so the total stays at most
+-- u + N·B < limit. An exclusive holder sees every committed event (no shared
+-- holder is left) and checks exactly. A per-transaction budget also means a
+-- transaction that sends many messages eventually asks for the exclusive
+-- lock while holding the shared one; two such transactions meeting at the
+-- limit make PostgreSQL pick one as a deadlock victim (40P01, retried) -- the
+-- limit still holds. The count must be re-read with a fresh snapshot, so the
+-- function refuses to run under REPEATABLE READ or SERIALIZABLE.
 --------------------------------------------------------------------------------
 
 create or replace function app_private.limit_column(metric text) returns text
@@ -53,7 +69,7 @@ begin
   $q$, v_column, v_column) using effective_limit.tenant_id;
 end;
 $$;
-comment on function app_private.effective_limit(uuid, text) is 'The tenant''s current plan name and its limit for a metric, add-ons included (null limit: unlimited).';
+comment on function app_private.effective_limit(uuid, text) is 'The tenant''s current plan name and its limit for a metric, add-ons included (null limit: unlimited). No row when the tenant has no current subscription.';
 
 create or replace function app_private.open_usage_period(tenant_id uuid) returns timestamptz
   language sql stable
@@ -74,60 +90,171 @@ as $$
 $$;
 comment on function app_private.metered_usage(uuid, text, timestamptz) is 'Events counted so far in a billing period (default: the open one).';
 
-create or replace function app_private.limit_exceeded_message(plan_name text, metric text, limit_value bigint, used bigint) returns text
+create or replace function app_private.usage_noun(metric text, quantity bigint) returns text
+  language sql immutable strict parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select case metric
+    when 'emails_sent' then case when quantity = 1 then 'email per month' else 'emails per month' end
+    when 'campaigns_started' then case when quantity = 1 then 'campaign start per month' else 'campaign starts per month' end
+    when 'warmups' then case when quantity = 1 then 'inbox warming up' else 'inboxes warming up' end
+    when 'contacts' then case when quantity = 1 then 'contact' else 'contacts' end
+    when 'domains' then case when quantity = 1 then 'sending domain' else 'sending domains' end
+    when 'email_accounts' then case when quantity = 1 then 'email account' else 'email accounts' end
+    when 'users' then case when quantity = 1 then 'member' else 'members' end
+  end;
+$$;
+comment on function app_private.usage_noun(text, bigint) is 'What a quantity of a metric is called in messages ("1 sending domain", "500 emails per month").';
+
+create or replace function app_private.limit_exceeded_message(
+  plan_name text,
+  metric text,
+  limit_value bigint,
+  used bigint,
+  requested bigint default 1
+) returns text
   language sql immutable
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select format('Your %s plan allows %s %s; %s already used. Upgrade the plan or buy an add-on to go further.',
-    plan_name, to_char(limit_value, 'FM999,999,999,990'),
-    case metric
-      when 'emails_sent' then 'emails per month'
-      when 'campaigns_started' then 'campaign starts per month'
-      when 'warmups' then 'inboxes warming up'
-      when 'contacts' then 'contacts'
-      when 'domains' then 'sending domains'
-      when 'email_accounts' then 'email accounts'
-      when 'users' then 'members'
-    end,
-    to_char(used, 'FM999,999,999,990'));
+  select format('Your %s plan allows %s %s; %s already used%s. Upgrade the plan or buy an add-on to go further.',
+    plan_name, to_char(limit_value, 'FM999,999,999,990'), app_private.usage_noun(metric, limit_value),
+    to_char(used, 'FM999,999,999,990'),
+    case when requested > 1 then format(', so %s more do not fit', to_char(requested, 'FM999,999,999,990')) else '' end);
 $$;
-comment on function app_private.limit_exceeded_message(text, text, bigint, bigint) is 'The PLAN_LIMIT_REACHED message: names the plan, the limit and the current usage.';
+comment on function app_private.limit_exceeded_message(text, text, bigint, bigint, bigint) is 'The PLAN_LIMIT_REACHED message: names the plan, the limit and the current usage (and how many were asked for, when more than one).';
+
+create or replace function app_private.raise_limit_exceeded(
+  plan_name text,
+  metric text,
+  limit_value bigint,
+  used bigint,
+  requested bigint default 1
+) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  raise exception '%', app_private.limit_exceeded_message(plan_name, metric, limit_value, used, requested)
+    using errcode = 'LIMIT',
+          detail = json_build_object('metric', metric, 'plan', plan_name, 'limit', limit_value, 'used', used, 'requested', requested)::text;
+end;
+$$;
+comment on function app_private.raise_limit_exceeded(text, text, bigint, bigint, bigint) is 'Raises the PLAN_LIMIT_REACHED error (SQLSTATE LIMIT) with a machine-readable DETAIL {metric, plan, limit, used, requested}.';
+
+create or replace function app_private.usage_lockless_budget() returns bigint
+  language sql immutable parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select 25::bigint;
+$$;
+comment on function app_private.usage_lockless_budget() is 'B: how many events of one metric one transaction may count without the exclusive lock (see the header of functions/060-usage-limits.sql).';
+
+create or replace function app_private.usage_lockless_margin() returns bigint
+  language sql stable parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select (current_setting('max_connections')::bigint + current_setting('max_prepared_transactions')::bigint)
+         * app_private.usage_lockless_budget();
+$$;
+comment on function app_private.usage_lockless_margin() is 'N·B: writers count without the exclusive lock only while more than this much of the limit remains.';
+
+create or replace function app_private.assert_may_send(tenant_id uuid, metric text) returns void
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_subscription app_public.subscriptions;
+  v_plan text;
+begin
+  select s.* into v_subscription from app_public.subscriptions s
+    where s.tenant_id = assert_may_send.tenant_id and s.status <> 'canceled';
+  if v_subscription.id is null then
+    raise exception 'This organisation has no active subscription; choose a plan to continue.' using errcode = 'LIMIT';
+  end if;
+  if v_subscription.status = 'unpaid' and metric in ('emails_sent', 'campaigns_started') then
+    select p.name into v_plan from app_public.plans p where p.id = v_subscription.plan_id;
+    raise exception 'Sending is suspended: the payment for your % plan is overdue (since %). Pay the open invoice or update your payment method; sending resumes as soon as the payment succeeds.',
+        v_plan, to_char(coalesce(v_subscription.past_due_since, v_subscription.updated) at time zone 'UTC', 'YYYY-MM-DD')
+      using errcode = 'LIMIT',
+            detail = json_build_object('metric', metric, 'plan', v_plan, 'status', 'unpaid')::text;
+  end if;
+end;
+$$;
+comment on function app_private.assert_may_send(uuid, text) is 'Refuses (LIMIT) metered work for a tenant without a current subscription, and sends or campaign starts while the subscription is unpaid (dunning).';
+
+create or replace function app_private.count_usage_event(tenant_id uuid, period_start timestamptz, metric text, amount integer) returns void
+  language sql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  -- One shard per backend: a transaction that counts several times always
+  -- updates the same row, so two of them cannot deadlock on shard rows.
+  insert into app_private.usage_counters as c (tenant_id, period_start, metric, shard, value)
+    values (count_usage_event.tenant_id, count_usage_event.period_start, count_usage_event.metric,
+            (pg_backend_pid() % 16)::smallint, amount)
+  on conflict on constraint usage_counters_pkey do update set value = c.value + excluded.value;
+$$;
+comment on function app_private.count_usage_event(uuid, timestamptz, text, integer) is 'Adds to this backend''s shard of a metered counter.';
 
 create or replace function app_private.consume_usage(tenant_id uuid, metric text, amount integer default 1) returns bigint
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_period timestamptz := app_private.open_usage_period(tenant_id);
+  v_period timestamptz;
   v_plan text;
   v_limit bigint;
   v_used bigint;
+  v_lock bigint;
+  v_spent_key text;
+  v_spent jsonb;
 begin
-  if metric not in ('emails_sent', 'campaigns_started', 'warmups') then
-    raise exception 'Metric "%" is not metered.', metric using errcode = 'INVAL';
+  if metric is null or metric not in ('emails_sent', 'campaigns_started', 'warmups') then
+    raise exception 'Metric "%" is not metered; expected emails_sent, campaigns_started or warmups.', metric using errcode = 'INVAL';
   end if;
+  if amount is null or amount < 1 then
+    raise exception 'Usage is counted in positive amounts, not %.', amount using errcode = 'INVAL';
+  end if;
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'consume_usage needs READ COMMITTED (it re-reads the count after locking), not %.', current_setting('transaction_isolation')
+      using errcode = '25001';
+  end if;
+  perform app_private.assert_may_send(tenant_id, metric);
+  v_period := app_private.open_usage_period(tenant_id);
   if v_period is null then
     raise exception 'This organisation has no open billing period.' using errcode = 'LIMIT';
   end if;
   select l.plan_name, l.limit_value into v_plan, v_limit from app_private.effective_limit(tenant_id, metric) l;
-  if v_plan is null then
-    raise exception 'This organisation has no active subscription.' using errcode = 'LIMIT';
+
+  if v_limit is null then
+    perform app_private.count_usage_event(tenant_id, v_period, metric, amount);
+    return app_private.metered_usage(tenant_id, metric, v_period);
   end if;
-  if v_limit is not null then
+
+  v_lock := hashtextextended('usage:' || tenant_id::text || ':' || metric, 0);
+  v_spent_key := tenant_id::text || ':' || metric;
+  v_spent := coalesce(nullif(current_setting('penguinmails.usage_lockless', true), ''), '{}')::jsonb;
+  v_used := app_private.metered_usage(tenant_id, metric, v_period);
+  if coalesce((v_spent ->> v_spent_key)::bigint, 0) + amount <= app_private.usage_lockless_budget()
+     and v_limit - v_used > app_private.usage_lockless_margin() then
+    perform pg_advisory_xact_lock_shared(v_lock);
     v_used := app_private.metered_usage(tenant_id, metric, v_period);
-    if v_limit - v_used <= current_setting('max_connections')::bigint * amount then
-      perform pg_advisory_xact_lock(hashtextextended('usage:' || tenant_id::text || ':' || metric, 0));
-      v_used := app_private.metered_usage(tenant_id, metric, v_period);
-    end if;
-    if v_used + amount > v_limit then
-      raise exception '%', app_private.limit_exceeded_message(v_plan, metric, v_limit, v_used)
-        using errcode = 'LIMIT', detail = json_build_object('metric', metric, 'limit', v_limit, 'used', v_used)::text;
+    if v_limit - v_used > app_private.usage_lockless_margin() then
+      perform set_config('penguinmails.usage_lockless',
+        jsonb_set(v_spent, array[v_spent_key], to_jsonb(coalesce((v_spent ->> v_spent_key)::bigint, 0) + amount))::text, true);
+      perform app_private.count_usage_event(tenant_id, v_period, metric, amount);
+      return v_used + amount;
     end if;
   end if;
-  insert into app_private.usage_counters as c (tenant_id, period_start, metric, shard, value)
-    values (consume_usage.tenant_id, v_period, metric, floor(random() * 16)::smallint, amount)
-  on conflict on constraint usage_counters_pkey do update set value = c.value + excluded.value;
-  return coalesce(v_used, 0) + amount;
+
+  -- Near the limit (or past this transaction's budget): wait for every
+  -- writer in flight, then count exactly.
+  perform pg_advisory_xact_lock(v_lock);
+  v_used := app_private.metered_usage(tenant_id, metric, v_period);
+  if v_used + amount > v_limit then
+    perform app_private.raise_limit_exceeded(v_plan, metric, v_limit, v_used, amount);
+  end if;
+  perform app_private.count_usage_event(tenant_id, v_period, metric, amount);
+  return v_used + amount;
 end;
 $$;
-comment on function app_private.consume_usage(uuid, text, integer) is 'Counts `amount` of a metered event in the open period, refusing (LIMIT, nothing counted) when it would exceed the plan limit. Exact under concurrency; see the header of this file.';
+comment on function app_private.consume_usage(uuid, text, integer) is 'Counts `amount` of a metered event (emails_sent, campaigns_started, warmups) in the open period and returns the new total; refuses with LIMIT (nothing counted) when it would exceed the plan limit, or when sending while the subscription is unpaid. Exact under concurrency; see the header of functions/060-usage-limits.sql.';

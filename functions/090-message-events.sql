@@ -30,7 +30,10 @@ begin
     if old.status in ('bounced', 'failed', 'cancelled', 'received') then
       raise exception 'Message % is % and cannot become %.', old.id, old.status, new.status using errcode = 'STATE';
     end if;
+    -- sending -> queued is the one step back: the SMTP server deferred the
+    -- attempt (4xx, connection refused), so nothing was delivered yet.
     if new.status not in ('bounced', 'failed', 'cancelled')
+       and not (old.status = 'sending' and new.status = 'queued')
        and app_private.message_status_rank(new.status) < app_private.message_status_rank(old.status) then
       raise exception 'Message % cannot go back from % to %.', old.id, old.status, new.status using errcode = 'STATE';
     end if;
@@ -41,7 +44,7 @@ begin
   return new;
 end;
 $$;
-comment on function app_private.tg_messages__status_forward() is 'Refuses status changes that go backwards or leave a terminal status.';
+comment on function app_private.tg_messages__status_forward() is 'Refuses status changes that go backwards or leave a terminal status (except sending -> queued when an attempt was deferred).';
 create or replace trigger _200_status_forward
   before update of status on app_public.messages
   for each row execute function app_private.tg_messages__status_forward();
@@ -111,6 +114,12 @@ begin
             coalesce(record_email_event.metadata, '{}'))
     returning id into v_event_id;
 
+  -- Opens and clicks by self-declared automated clients (link scanners,
+  -- crawlers; see app_private.automated_agent) are kept as evidence only.
+  if event_type in ('open', 'click') and coalesce(metadata ->> 'automated', 'false') = 'true' then
+    return v_event_id;
+  end if;
+
   -- Advance the message (never backwards; terminal states stay terminal).
   update app_public.messages m set
       status = case
@@ -122,6 +131,7 @@ begin
         when event_type = 'reply' and m.status <> 'replied' then 'replied'
         when event_type = 'bounce' and m.status <> 'replied' then 'bounced'
         when event_type = 'failed' and m.status in ('queued', 'sending') then 'failed'
+        when event_type = 'deferred' and m.status = 'sending' then 'queued'
         else m.status
       end,
       sent_at = case when event_type = 'sent' then coalesce(m.sent_at, now()) else m.sent_at end,
@@ -164,4 +174,4 @@ begin
   return v_event_id;
 end;
 $$;
-comment on function app_private.record_email_event(uuid, uuid, text, inet, text, text, jsonb) is 'Records what happened to a message and applies it: advances the status (forward only), stops the sequence on reply (if the campaign says so), and on a hard bounce, complaint or unsubscribe suppresses the lead everywhere. The one way events are written.';
+comment on function app_private.record_email_event(uuid, uuid, text, inet, text, text, jsonb) is 'Records what happened to a message and applies it: advances the status (forward only), stops the sequence on reply (if the campaign says so), and on a hard bounce, complaint or unsubscribe suppresses the lead everywhere. Opens and clicks with metadata {"automated": true} are recorded but change nothing. The one way events are written.';

@@ -1,24 +1,46 @@
 /**
  * Every connection is paginated: without `first`/`last` a page holds
- * `defaultPageSize` rows, and asking for more than `maxPageSize` is an
- * INVALID_INPUT error. One client cannot read a million rows in one request.
+ * `defaultPageSize` rows, and asking for more than `maxPageSize` (or a
+ * negative number) is an INVALID_INPUT error on that field. One client cannot
+ * read a million rows in one request.
+ *
+ * graphile-build runs the field hook before the argument hook, so the field
+ * plan is wrapped for every connection field and decides at planning time
+ * whether the field really has pagination arguments; the argument hook
+ * removes the stock `first`/`last` appliers, whose job the wrapper takes over.
  */
 import 'graphile-config';
 import 'postgraphile';
-import { lambda, SafeError } from 'postgraphile/grafast';
+import { constant, lambda, SafeError, type FieldArgs, type FieldInfo, type Step } from 'postgraphile/grafast';
 
-export function makePageSizePlugin({ defaultPageSize, maxPageSize }: { defaultPageSize: number; maxPageSize: number }): GraphileConfig.Plugin {
-  const check = (name: string) => (raw: unknown): number | null | undefined => {
-    const value = raw as number | null | undefined;
-    if (value != null && (value < 0 || value > maxPageSize)) {
-      throw new SafeError(`\`${name}\` must be between 0 and ${maxPageSize}; got ${value}.`, { code: 'INVALID_INPUT' });
+export interface PageSizeOptions {
+  defaultPageSize: number;
+  maxPageSize: number;
+}
+
+/** What a connection step offers for pagination (grafast's ConnectionStep). */
+interface Paginated {
+  setFirst(step: Step<number | null>): void;
+  setLast(step: Step<number | null>): void;
+}
+
+const isPaginated = (step: unknown): step is Paginated =>
+  typeof (step as Paginated | null)?.setFirst === 'function' && typeof (step as Paginated).setLast === 'function';
+
+export function makePageSizePlugin({ defaultPageSize, maxPageSize }: PageSizeOptions): GraphileConfig.Plugin {
+  const check = (name: string, value: unknown): number | null => {
+    if (value == null) return null;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maxPageSize) {
+      throw new SafeError(`\`${name}\` must be a whole number between 0 and ${maxPageSize}; got ${String(value)}.`, {
+        code: 'INVALID_INPUT',
+      });
     }
     return value;
   };
-  const checkFirst = check('first');
-  const checkLast = check('last');
-  const resolveFirst = ([first, last]: readonly [unknown, unknown]) =>
-    checkFirst(first) ?? (last == null ? defaultPageSize : undefined);
+  /** The page size to apply: `first`, or the default unless paginating backwards with `last`. */
+  const firstOf = ([first, last]: readonly unknown[]): number | null =>
+    check('first', first) ?? (check('last', last) == null ? defaultPageSize : null);
+  const lastOf = (last: unknown): number | null => check('last', last);
 
   return {
     name: 'PageSizePlugin',
@@ -27,31 +49,27 @@ export function makePageSizePlugin({ defaultPageSize, maxPageSize }: { defaultPa
     after: ['PgFirstLastBeforeAfterArgsPlugin'],
     schema: {
       hooks: {
-        GraphQLObjectType_fields_field_args(args, _build, context) {
-          if (!context.scope.isPgFieldConnection || !args.first) return args;
-          // `first` is applied by the field plan below, together with its default.
-          args.first = { ...args.first, applyPlan: undefined };
-          if (args.last) {
-            args.last = {
-              ...args.last,
-              applyPlan(_: unknown, $connection: any, arg: any) {
-                $connection.setLast(lambda(arg.getRaw(), checkLast, true));
-              },
-            };
-          }
-          return args;
-        },
         GraphQLObjectType_fields_field(field, _build, context) {
-          if (!context.scope.isPgFieldConnection || !field.plan || !field.args?.first) return field;
+          if (!context.scope.isPgFieldConnection || typeof field.plan !== 'function') return field;
           const plan = field.plan;
-          field.plan = function (this: unknown, $parent: any, fieldArgs: any, info: any) {
-            const $connection = (plan as any).call(this, $parent, fieldArgs, info);
-            if ($connection && typeof $connection.setFirst === 'function') {
-              $connection.setFirst(lambda([fieldArgs.getRaw('first'), fieldArgs.getRaw('last')], resolveFirst, true));
+          field.plan = function (this: unknown, $parent: Step, fieldArgs: FieldArgs, info: FieldInfo) {
+            const $connection: unknown = plan.call(this, $parent, fieldArgs, info);
+            const argNames = new Set(info.field.args.map((a) => a.name));
+            if (argNames.has('first') && isPaginated($connection)) {
+              const $last = argNames.has('last') ? fieldArgs.getRaw('last') : constant(null);
+              $connection.setFirst(lambda([fieldArgs.getRaw('first'), $last], firstOf));
+              if (argNames.has('last')) $connection.setLast(lambda($last, lastOf));
             }
             return $connection;
           } as typeof field.plan;
           return field;
+        },
+        GraphQLObjectType_fields_field_args(args, _build, context) {
+          if (!context.scope.isPgFieldConnection || !args.first) return args;
+          // Applied by the field plan above, with the default and the limits.
+          args.first = { ...args.first, applyPlan: undefined };
+          if (args.last) args.last = { ...args.last, applyPlan: undefined };
+          return args;
         },
       },
     },

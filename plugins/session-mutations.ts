@@ -6,7 +6,7 @@
  * committed; they become GraphQL errors here, after the commit.
  */
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
-import { lambda, SafeError, type Step } from 'postgraphile/grafast';
+import { lambda, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { TokenService } from '../src/auth/jwt.ts';
 
@@ -17,6 +17,26 @@ interface SessionRow {
   expires_at: string | Date;
   error_code?: string | null;
   error_message?: string | null;
+}
+
+interface RegisterInput {
+  email: string;
+  password: string;
+  name?: string | null;
+  tenantName: string;
+}
+interface LoginInput {
+  email: string;
+  password: string;
+  tenantId?: string | null;
+}
+interface SwitchTenantInput {
+  tenantId: string;
+}
+interface AcceptInvitationInput {
+  token: string;
+  password?: string | null;
+  name?: string | null;
 }
 
 const LOGIN_ERRORS: Record<string, string> = {
@@ -30,7 +50,7 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
     const executor = build.input.pgRegistry.pgExecutors.main!;
 
     /** Runs `select * from <fn>(args)` in the request's transaction (settings applied). */
-    const callSession = ($input: Step, text: string, values: (input: any) => unknown[]) =>
+    const callSession = <T>($input: Step<T>, text: string, values: (input: T) => unknown[]) =>
       sideEffectWithPgClient(executor, $input, async (client, input) => {
         const { rows } = await client.query<SessionRow>({ text, values: values(input) });
         return rows[0] ?? null;
@@ -100,28 +120,28 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
       `,
       plans: {
         Mutation: {
-          register(_: unknown, fieldArgs: any) {
+          register(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
-              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.register($1, $2, $3, $4)', (i) => [
+              callSession(fieldArgs.getRaw('input') as Step<RegisterInput>, 'select * from app_hidden.register($1, $2, $3, $4)', (i) => [
                 i.email, i.password, i.name ?? null, i.tenantName,
               ]),
             );
           },
-          login(_: unknown, fieldArgs: any) {
+          login(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
-              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.login($1, $2, $3)', (i) => [
+              callSession(fieldArgs.getRaw('input') as Step<LoginInput>, 'select * from app_hidden.login($1, $2, $3)', (i) => [
                 i.email, i.password, i.tenantId ?? null,
               ]),
             );
           },
-          switchTenant(_: unknown, fieldArgs: any) {
+          switchTenant(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
-              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.switch_tenant($1)', (i) => [i.tenantId]),
+              callSession(fieldArgs.getRaw('input') as Step<SwitchTenantInput>, 'select * from app_hidden.switch_tenant($1)', (i) => [i.tenantId]),
             );
           },
-          acceptInvitation(_: unknown, fieldArgs: any) {
+          acceptInvitation(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
-              callSession(fieldArgs.getRaw('input'), 'select * from app_hidden.accept_invitation($1, $2, $3)', (i) => [
+              callSession(fieldArgs.getRaw('input') as Step<AcceptInvitationInput>, 'select * from app_hidden.accept_invitation($1, $2, $3)', (i) => [
                 i.token, i.password ?? null, i.name ?? null,
               ]),
             );

@@ -3,6 +3,7 @@
  * bad setting stops start-up with a message naming the variable.
  */
 import { z } from 'zod';
+import { loadDevSecrets } from './dev-secrets.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -54,6 +55,26 @@ const EnvSchema = z
     MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_000_000),
     STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    TRUST_PROXY: bool.default(false), // take client IPs (tracking events) from X-Forwarded-For: only behind your own reverse proxy
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0), // GraphQL requests per user (or IP) per minute; 0 = off
+    IMPORT_MAX_BYTES: z.coerce.number().int().min(1024).default(200 * 1024 * 1024), // largest CSV accepted by POST /imports/leads
+
+    // Billing: Stripe (secret key for outgoing calls, signing secret for webhooks; the API host is for tests and proxies) and dunning.
+    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]+$/, 'must be a Stripe secret or restricted key (sk_… / rk_…)').optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a Stripe webhook signing secret (whsec_…)').optional(),
+    STRIPE_API_HOST: z.string().min(1).optional(),
+    STRIPE_API_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+    STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(20_000),
+    DUNNING_GRACE_DAYS: z.coerce.number().int().min(0).max(90).default(7), // days past_due before a subscription becomes unpaid (sending stops)
+
+    // Deliverability: the DNS servers domain checks and blocklist lookups ask (empty: the system's), per-query timeout and tries;
+    // the blocklist zones IPs are checked against; the size of new DKIM keys. Expected SPF/MX/DMARC values are system_config deliverability.*.
+    DNS_SERVERS: csv.pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:.]+)(:\d{1,5})?$/, 'must be IP[:port] entries'))).default([]),
+    DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    DNS_TRIES: z.coerce.number().int().min(1).max(10).default(2),
+    DNSBL_ZONES: csv.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be DNS zone names'))).default(['zen.spamhaus.org', 'bl.spamcop.net', 'b.barracudacentral.org']),
+    DKIM_KEY_BITS: z.coerce.number().int().min(2048).max(4096).default(2048),
 
     WORKER: bool.default(true),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
@@ -70,6 +91,11 @@ const EnvSchema = z
   });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** The application secrets key (hex): PM_SECRETS_KEY, or in development the one generated in the data folder. */
+export function secretsKeyOf(env: Env): string {
+  return env.PM_SECRETS_KEY ?? loadDevSecrets(env.PM_DATA_DIR).secretsKey;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

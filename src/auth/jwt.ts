@@ -107,6 +107,7 @@ function toAuthError(error: unknown): AuthError {
   if (error instanceof errors.JWTExpired) return new AuthError('TOKEN_EXPIRED', 'The token has expired; sign in again.');
   if (error instanceof errors.JWTClaimValidationFailed) {
     const claim = error.claim;
+    if (error.reason === 'missing') return new AuthError('INVALID_TOKEN', `The token has no "${claim}" claim.`);
     if (claim === 'nbf') return new AuthError('INVALID_TOKEN', 'The token is not valid yet (nbf is in the future).');
     if (claim === 'aud') return new AuthError('INVALID_TOKEN', 'The token was issued for another audience.');
     if (claim === 'iss') return new AuthError('INVALID_TOKEN', 'The token was issued by an unknown issuer.');
@@ -114,6 +115,8 @@ function toAuthError(error: unknown): AuthError {
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) return new AuthError('INVALID_TOKEN', 'The token signature is invalid.');
   if (error instanceof errors.JOSEAlgNotAllowed) return new AuthError('INVALID_TOKEN', 'The token is signed with an algorithm that is not accepted.');
+  if (error instanceof errors.JWKSNoMatchingKey) return new AuthError('INVALID_TOKEN', 'No key of the identity provider matches this token (unknown "kid").');
+  if (error instanceof errors.JWKSTimeout) return new AuthError('INVALID_TOKEN', "The identity provider's keys could not be fetched in time; try again.");
   if (error instanceof errors.JOSEError) return new AuthError('INVALID_TOKEN', 'The bearer token is not a valid JWT.');
   return new AuthError('INVALID_TOKEN', 'The bearer token could not be verified.');
 }

@@ -1,15 +1,59 @@
-/** `npm run schema:export`: writes schema.graphql from the migrated database. */
+/**
+ * `npm run schema:export`: writes schema.graphql, the API's schema as the
+ * code in this checkout builds it. By default it builds a throw-away
+ * embedded database from every migration (committed and current), the
+ * declarative folders and the worker schema, exactly as the test set-up does,
+ * so the file matches what the tests see. With DATABASE_URL it reads that
+ * (already migrated) database instead.
+ */
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { reset, watch } from 'graphile-migrate';
+import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { readEnv } from '../config.ts';
-import { openDatabase } from '../db/database.ts';
-import { migrateDatabase } from '../db/migrate.ts';
+import { openDatabase, type Database } from '../db/database.ts';
+import { applyDeclarative } from '../db/declarative.ts';
+import { migrateSettings, releaseMigratePools } from '../db/migrate.ts';
 import { exportSchemaSDL } from '../server/schema-export.ts';
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A new database with committed + current migrations, functions/, policies/ and the worker schema. */
+async function buildThrowAwayDatabase(): Promise<Database> {
+  const env = readEnv({ ...process.env, DATABASE_URL: undefined, NODE_ENV: 'development' });
+  const db = await openDatabase(env, {
+    databaseName: 'penguinmails_schema_export',
+    ephemeral: { dataDir: path.join(os.tmpdir(), `penguinmails-schema-export-${process.pid}`), port: await freePort() },
+  });
+  try {
+    const settings = migrateSettings(db.urls, true);
+    await reset({ ...settings, afterAllMigrations: [] }, false);
+    await watch({ ...settings, afterCurrent: [] }, true, false);
+    releaseMigratePools();
+    await applyDeclarative(db.urls.owner, { force: true });
+    await runWorkerMigrations({ connectionString: db.urls.owner });
+    return db;
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
 const env = readEnv();
-const db = await openDatabase(env);
+const db = env.DATABASE_URL ? await openDatabase(env) : await buildThrowAwayDatabase();
 let code = 0;
 try {
-  await migrateDatabase(db.urls, { quiet: true });
   const sdl = await exportSchemaSDL(db.urls);
   writeFileSync('schema.graphql', sdl);
   console.log(`schema.graphql written (${sdl.split('\n').length} lines).`);

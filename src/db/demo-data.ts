@@ -225,6 +225,18 @@ export async function populateTenant(
     returning id
   `)).id;
   await db.query(sql`update app_public.campaign_enrollments set thread_message_id = ${ids.message} where tenant_id = ${tenantId} and id = ${ids.enrollment}`);
+  // A second lead whose first email is booked for the inbox's next slot (the engine's current_message_id).
+  ids.enrollment2 = (await one(sql`
+    insert into app_public.campaign_enrollments (tenant_id, campaign_id, lead_id, status, current_step_order, email_account_id, next_run_at)
+    values (${tenantId}, ${ids.campaign}, ${ids.lead2}, 'active', 1, ${ids.inbox2}, now() + interval '10 minutes') returning id
+  `)).id;
+  ids.bookedMessage = (await one(sql`
+    insert into app_public.messages (tenant_id, direction, status, email_account_id, campaign_id, enrollment_id, step_id, lead_id, from_email, to_email, scheduled_for)
+    select ${tenantId}, 'outbound', 'queued', ${ids.inbox2}, ${ids.campaign}, ${ids.enrollment2}, ${ids.step1}, l.id, ${'hello@' + domain}, l.email, now() + interval '10 minutes'
+    from app_public.leads l where l.tenant_id = ${tenantId} and l.id = ${ids.lead2}
+    returning id
+  `)).id;
+  await db.query(sql`update app_public.campaign_enrollments set current_message_id = ${ids.bookedMessage} where tenant_id = ${tenantId} and id = ${ids.enrollment2}`);
   ids.reply = (await one(sql`
     insert into app_public.messages (tenant_id, direction, message_type, status, email_account_id, campaign_id, lead_id, parent_message_id,
       from_email, to_email, subject, rfc_message_id, in_reply_to, body_text)

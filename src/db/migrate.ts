@@ -17,6 +17,12 @@ export function loadGmrc(root = process.cwd()): Settings {
   return JSON5.parse(readFileSync(path.join(root, '.gmrc'), 'utf8')) as Settings;
 }
 
+function maintenanceUrl(url: string): string {
+  const u = new URL(url);
+  u.pathname = '/postgres';
+  return u.toString();
+}
+
 /** graphile-migrate settings for these URLs, with the .gmrc as the base. */
 export function migrateSettings(urls: DatabaseUrls, quiet = false): Settings {
   const gmrc = loadGmrc();
@@ -24,7 +30,9 @@ export function migrateSettings(urls: DatabaseUrls, quiet = false): Settings {
     ...gmrc,
     connectionString: urls.owner,
     shadowConnectionString: urls.shadow,
-    rootConnectionString: urls.root ?? urls.owner,
+    // Without a superuser URL, graphile-migrate still wants a root URL distinct
+    // from the database it migrates; only `reset` would use it.
+    rootConnectionString: urls.root ?? maintenanceUrl(urls.owner),
     placeholders: {
       ...gmrc.placeholders,
       ':DATABASE_AUTHENTICATOR_PASSWORD': urls.authenticatorPassword,

@@ -10,6 +10,7 @@ import { isSafeError } from 'postgraphile/grafast';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
+  | 'INVALID_TOKEN'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'INVALID_INPUT'
@@ -21,6 +22,14 @@ export type ErrorCode =
   | 'TOKEN_EXPIRED'
   | 'CONFLICT'
   | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMITED'
+  | 'QUERY_TOO_COMPLEX'
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'INTROSPECTION_DISABLED'
   | 'INTERNAL';
 
 /** SQLSTATEs raised by our SQL functions (see functions/050-auth.sql). */
@@ -54,6 +63,7 @@ const CONSTRAINT_MESSAGES: Record<string, string> = {
   campaigns_send_window_check: 'The sending window must end after it starts.',
   contact_lists_dynamic_has_filter: 'A dynamic list needs filterCriteria, and a static list must not have one.',
   campaign_targets_one_target: 'A campaign target is either a contact list or a lead, not both.',
+  lead_imports_tenant_id_contact_list_id_fkey: 'That contact list does not exist in your organisation.',
 };
 
 interface PgError extends Error {
@@ -75,9 +85,15 @@ function humanise(identifier: string | undefined): string {
 }
 
 /** Classifies a PostgreSQL error; null when it is not one. */
+const UNAVAILABLE: ClassifiedError = { code: 'UNAVAILABLE', message: 'The database is not reachable right now; try again shortly.' };
+
 export function classifyDatabaseError(error: PgError): ClassifiedError | null {
   const sqlstate = error.code;
+  // The database itself is down or unreachable (socket errors, or class 08 / shutdown).
+  if (sqlstate && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(sqlstate)) return UNAVAILABLE;
+  if (/^Connection terminated/.test(error.message)) return UNAVAILABLE;
   if (!sqlstate || !/^[0-9A-Z]{5}$/.test(sqlstate)) return null;
+  if (sqlstate.startsWith('08') || ['57P01', '57P02', '57P03'].includes(sqlstate)) return UNAVAILABLE;
   const own = OWN_CODES[sqlstate];
   if (own) return { code: own, message: error.message };
   const known = error.constraint ? CONSTRAINT_MESSAGES[error.constraint] : undefined;
@@ -86,7 +102,7 @@ export function classifyDatabaseError(error: PgError): ClassifiedError | null {
       return {
         code: 'FORBIDDEN',
         message: /row-level security/.test(error.message)
-          ? `You cannot write this ${humanise(error.message.match(/table "([^"]+)"/)?.[1])} in your current role and organisation.`
+          ? `Your role in this organisation does not allow you to write ${humanise(error.message.match(/table "([^"]+)"/)?.[1])}.`
           : /permission denied/.test(error.message)
             ? `You do not have permission to do this (${error.message.replace(/^permission denied for /, '')}).`
             : error.message,
@@ -98,7 +114,7 @@ export function classifyDatabaseError(error: PgError): ClassifiedError | null {
         code: 'NOT_FOUND',
         message: /is still referenced/.test(error.detail ?? '')
           ? `This ${humanise(error.table)} is still in use and cannot be removed.`
-          : `A referenced record does not exist in your organisation (${error.constraint}).`,
+          : (known ?? `A referenced record does not exist in your organisation (${error.constraint}).`),
       };
     case '23514':
       return { code: 'INVALID_INPUT', message: known ?? `Invalid value: it breaks the rule "${error.constraint}" on ${humanise(error.table)}.` };

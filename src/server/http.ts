@@ -1,19 +1,25 @@
 /**
  * The HTTP server: GraphQL (grafserv) at /graphql, Ruru at /graphiql (and /),
  * health and readiness probes, CORS, and the extra routes other subsystems
- * register (tracking, webhooks, uploads). Shuts down gracefully: in-flight
- * requests finish, then connections and pools close.
+ * register (tracking, webhooks, uploads). In front of GraphQL it rejects, with
+ * a JSON error and before any database access: bad bearer tokens (401),
+ * bodies over MAX_BODY_BYTES (413) and clients over their request budget
+ * (429). Shuts down gracefully: in-flight requests finish, new connections are
+ * refused, then pools close.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/node';
-import { makeTokenService, type TokenService } from '../auth/jwt.ts';
+import { AuthError, makeTokenService, type Claims, type TokenService } from '../auth/jwt.ts';
 import type { Env } from '../config.ts';
 import type { DatabaseUrls } from '../db/database.ts';
 import { migrationStatus } from '../db/status.ts';
+import { authenticate } from './context.ts';
+import type { ErrorCode } from './errors.ts';
 import { makePreset } from './preset.ts';
+import { makeRateLimiter } from './rate-limit.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -37,17 +43,45 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** What extra routes get to work with. */
+export type RouteContext = Pick<ApiServer, 'ownerPool' | 'tokens' | 'pool'>;
+
 export interface ApiOptions {
   env: Env;
   urls: DatabaseUrls;
   jwtSecret: string;
-  routes?: (api: Pick<ApiServer, 'ownerPool' | 'tokens'>) => Route[];
+  routes?: (api: RouteContext) => Route[];
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const payload = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(payload.length), ...headers });
   res.end(payload);
+}
+
+/** An error in the shape GraphQL clients already read: `{ errors: [{ message, extensions: { code } }] }`. */
+export function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] }, headers);
+}
+
+/** 401 for a token that failed verification, with the reason in the body and the WWW-Authenticate header. */
+export function sendAuthError(res: ServerResponse, error: AuthError): void {
+  const description = error.message.replace(/["\\]/g, "'");
+  sendError(res, 401, error.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN', error.message, {
+    'www-authenticate': `Bearer error="invalid_token", error_description="${description}"`,
+  });
+}
+
+/** Verifies the request's bearer token; answers 401 itself and returns undefined when it is bad. */
+export async function authenticateOrReply(req: IncomingMessage, res: ServerResponse, tokens: TokenService): Promise<Claims | null | undefined> {
+  try {
+    return await authenticate(req, tokens);
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error;
+    req.resume();
+    sendAuthError(res, error);
+    return undefined;
+  }
 }
 
 export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
@@ -70,7 +104,6 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const preset = makePreset({
     pool,
     tokens,
-    production,
     graphiql,
     introspection: env.INTROSPECTION ?? !production,
     maxPageSize: env.MAX_PAGE_SIZE,
@@ -81,7 +114,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
-  const extraRoutes = options.routes?.({ ownerPool, tokens }) ?? [];
+  const extraRoutes = options.routes?.({ ownerPool, tokens, pool }) ?? [];
+  const rateLimiter = makeRateLimiter(env.RATE_LIMIT_PER_MINUTE);
 
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handler: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -108,7 +142,10 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     return true;
   };
 
+  let shuttingDown = false;
   const server = createServer((req, res) => {
+    // While shutting down, no connection is kept alive after its response.
+    if (shuttingDown) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://localhost');
     const corsAllowed = applyCors(req, res);
     if (req.method === 'OPTIONS') {
@@ -121,7 +158,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     if (route) {
       Promise.resolve(route.handler(req, res, url)).catch((error: Error) => {
         console.error(`[api] ${req.method} ${url.pathname} failed:`, error);
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'The request could not be handled.');
         else res.end();
       });
       return;
@@ -131,16 +168,48 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
       else sendJson(res, 200, { service: 'penguinmails', graphql: '/graphql' });
       return;
     }
+    if (url.pathname === '/graphql') {
+      void serveGraphQL(req, res).catch((error: Error) => {
+        console.error('[api] request failed:', error);
+        if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'The request could not be handled.');
+        else res.end();
+      });
+      return;
+    }
+    passToGrafserv(req, res, url);
+  });
+  server.keepAliveTimeout = 5_000;
+
+  function passToGrafserv(req: IncomingMessage, res: ServerResponse, url: URL) {
     graphqlHandler(req, res, (error?: Error) => {
       if (error) {
         console.error('[api] request failed:', error);
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'The request could not be handled.');
         return;
       }
-      sendJson(res, 404, { error: `Nothing at ${req.method} ${url.pathname}. GraphQL is served at POST /graphql.` });
+      sendError(res, 404, 'NOT_FOUND', `Nothing at ${req.method} ${url.pathname}. GraphQL is served at POST /graphql.`);
     });
-  });
-  server.keepAliveTimeout = 5_000;
+  }
+
+  /** The checks in front of GraphQL: none of them touches the database. */
+  async function serveGraphQL(req: IncomingMessage, res: ServerResponse) {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > env.MAX_BODY_BYTES) {
+      req.resume();
+      sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The request body is ${length} bytes; the limit is ${env.MAX_BODY_BYTES} bytes.`, { connection: 'close' });
+      return;
+    }
+    const claims = await authenticateOrReply(req, res, tokens);
+    if (claims === undefined) return;
+    const wait = rateLimiter.take(claims ? `user:${claims.user_id}:${claims.tenant_id ?? ''}` : `ip:${req.socket.remoteAddress}`);
+    if (wait !== null) {
+      req.resume();
+      sendError(res, 429, 'RATE_LIMITED', `Too many requests: the limit is ${env.RATE_LIMIT_PER_MINUTE} per minute. Retry in ${wait} s.`, { 'retry-after': String(wait) });
+      return;
+    }
+    passToGrafserv(req, res, new URL(req.url ?? '/', 'http://localhost'));
+  }
+
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -163,10 +232,14 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     ownerPool,
     close() {
       closing ??= (async () => {
+        shuttingDown = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive connections close as soon as their request is done; stragglers after 10 s.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), 10_000);
         await closed;
+        clearInterval(sweep);
         clearTimeout(force);
         await serv.release(); // also releases the PostGraphile instance
         await Promise.all([pool.end(), ownerPool.end()]);

@@ -9,34 +9,56 @@ import type pg from 'pg';
 import { makePgService } from 'postgraphile/adaptors/pg';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
+import { ApiShapePlugin } from '../../plugins/api-shape.ts';
+import { MutationGuardsPlugin } from '../../plugins/mutation-guards.ts';
 import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
+import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
+import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
+import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
+import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
 import { maskError } from './errors.ts';
 
+/**
+ * Filter operators an index can serve (btree equality and ranges, GIN
+ * containment for JSONB); pattern matching and the like are left out.
+ */
+export const FILTER_OPERATORS = [
+  'isNull', 'equalTo', 'notEqualTo', 'distinctFrom', 'notDistinctFrom', 'in', 'notIn',
+  'lessThan', 'lessThanOrEqualTo', 'greaterThan', 'greaterThanOrEqualTo', 'contains',
+];
+
 export interface PresetOptions {
   pool: pg.Pool;
   tokens: TokenService;
-  production: boolean;
   graphiql: boolean;
   introspection: boolean;
   maxPageSize: number;
   maxQueryDepth: number;
   maxBodyBytes: number;
   statementTimeoutMs: number;
+  /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage; default: from the environment. */
+  sending?: SendingApiOptions;
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
+  const sending = resolveSendingApiOptions(options.sending);
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PgAggregatesPreset, PostGraphileConnectionFilterPreset],
     plugins: [
       TenantScopedKeysPlugin,
+      ApiShapePlugin,
+      MutationGuardsPlugin,
       makeSessionMutationsPlugin(options.tokens),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
+      makeValidationCodesPlugin({ introspection: options.introspection }),
+      makeEmailAccountCredentialsPlugin(sending.secretBox),
+      makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
     ],
     disablePlugins: ['PgJWTPlugin'],
     pgServices: [makePgService({ pool: options.pool, schemas: ['app_public'] })],
@@ -47,8 +69,19 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       connectionFilterAllowEmptyObjectInput: false,
       connectionFilterRelations: false,
       connectionFilterComputedColumns: false,
-      connectionFilterSetofFunctions: false,
+      connectionFilterSetofFunctions: true,
       connectionFilterArrays: false,
+      connectionFilterAllowedOperators: FILTER_OPERATORS,
+      // Ordering or filtering by a related table's aggregates is an unindexed
+      // subquery per row: not offered. Grouped aggregates come without
+      // `having`, and aggregates without the statistical variances: less
+      // schema, nothing a dashboard needs.
+      defaultBehavior: [
+        '-aggregates:orderBy',
+        '-aggregates:filterBy',
+        '-resource:groupedAggregates:having',
+        ...['stddevSample', 'stddevPopulation', 'varianceSample', 'variancePopulation'].map((spec) => `-${spec}:resource:aggregates`),
+      ].join(' '),
     },
     grafast: {
       explain: false,
@@ -57,6 +90,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         if (!req) return {};
         return {
           pgSettings: await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs }),
+          requestOrigin: `http://${req.headers.host ?? 'localhost'}`, // previewMessage's tracking base when PUBLIC_URL is unset
         };
       },
     },

@@ -16,7 +16,6 @@ export async function exportSchemaSDL(urls: DatabaseUrls): Promise<string> {
     const preset = makePreset({
       pool,
       tokens: makeTokenService({ secret: 'schema-export-only-'.padEnd(40, 'x'), issuer: 'x', audience: 'x' }),
-      production: false,
       graphiql: false,
       introspection: true,
       maxPageSize: 100,

@@ -4,8 +4,23 @@
  */
 import type { Env } from '../config.ts';
 import type { SystemMailer } from '../mail/system-mailer.ts';
+import type { ImapPollerDeps } from '../imap/poller.ts';
+import type { StripeFactory } from '../billing/stripe-client.ts';
+import type { SecretBox } from '../crypto/secrets.ts';
+import type { DnsResolver } from '../dns/resolver.ts';
+import type { SendingDeps } from '../sending/deps.ts';
 
 export interface WorkerDeps {
   env: Env;
   systemMailer: SystemMailer;
+  /** IMAP polling (reply and bounce detection); default: the secrets key from the environment, system TLS trust. */
+  imap?: ImapPollerDeps;
+  /** Stripe client for billing jobs; default: built from STRIPE_SECRET_KEY / STRIPE_API_* (src/billing/stripe-client.ts). */
+  stripe?: StripeFactory;
+  /** The one DNS resolver of domain checks and blocklist lookups; default: DNS_SERVERS / DNS_TIMEOUT_MS / DNS_TRIES (src/dns/resolver.ts). */
+  dns?: DnsResolver;
+  /** Seals secrets at rest (DKIM private keys); default: makeSecretBox(secretsKeyOf(env)). */
+  secretBox?: SecretBox;
+  /** The campaign engine's SMTP delivery (tracking base URL, SMTP TLS trust and timeouts); default: src/sending/deps.ts from env. */
+  sending?: Partial<SendingDeps>;
 }

@@ -9,6 +9,7 @@ import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
 import { registerUser, sql, startTestApi, testEnv, uniqueEmail, type TestApi } from '../helpers/api.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { putTenantOnPlan } from '../helpers/billing.ts';
 
 let t: TestApi;
 let smtp: TestSmtpServer;
@@ -33,6 +34,7 @@ const tokenIn = (text: string, route: string) => new RegExp(`${route}\\?token=([
 
 test('an owner invites someone, the email carries the link, and accepting joins with the invited roles', async () => {
   const owner = await registerUser(t, 'inviter');
+  await putTenantOnPlan(t.owner, owner.tenantId, 'pro'); // Free allows one member
   const email = uniqueEmail('newbie');
   const { inviteMember } = await t.ok(INVITE, { email, roles: ['member'] }, owner.jwtToken);
   expect(inviteMember.result).toMatchObject({ email, roles: ['member'] });
@@ -58,6 +60,7 @@ test('an owner invites someone, the email carries the link, and accepting joins 
 
 test('inviting again replaces the open invitation; revoked and expired links stop working', async () => {
   const owner = await registerUser(t, 'reinviter');
+  await putTenantOnPlan(t.owner, owner.tenantId, 'pro'); // Free allows one member
   const email = uniqueEmail('twice');
   await t.ok(INVITE, { email }, owner.jwtToken);
   const first = tokenIn((await smtp.waitFor((m) => m.to.includes(email))).parsed.text ?? '', '/accept-invitation');
@@ -91,6 +94,7 @@ test('inviting again replaces the open invitation; revoked and expired links sto
 
 test('an existing account accepts by proving its password; members and viewers cannot invite admins', async () => {
   const owner = await registerUser(t, 'org');
+  await putTenantOnPlan(t.owner, owner.tenantId, 'pro'); // Free allows one member
   const existing = await registerUser(t, 'existing');
   await t.ok(INVITE, { email: existing.email, roles: ['admin'] }, owner.jwtToken);
   const token = tokenIn((await smtp.waitFor((m) => m.to.includes(existing.email))).parsed.text ?? '', '/accept-invitation');

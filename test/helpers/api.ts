@@ -8,7 +8,7 @@ import type { DatabaseUrls } from '../../src/db/database.ts';
 import { baseTestUrls } from './db.ts';
 import { cloneTemplate, dropDatabase } from './test-database.ts';
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
-import { startApiServer, type ApiServer, type Route } from '../../src/server/http.ts';
+import { startApiServer, type ApiServer, type Route, type RouteContext } from '../../src/server/http.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-for-penguinmails-0123456789abcdef';
 
@@ -55,7 +55,7 @@ export interface TestApi {
 
 export async function startTestApi(
   overrides: Record<string, string> = {},
-  routes?: (api: Pick<ApiServer, 'ownerPool' | 'tokens'>) => Route[],
+  routes?: (api: RouteContext) => Route[],
 ): Promise<TestApi> {
   const database = await isolatedDatabase(expect.getState().testPath?.split('/').pop()?.replace(/\.test\.ts$/, '') ?? 'api');
   const { urls } = database;

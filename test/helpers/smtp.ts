@@ -21,7 +21,13 @@ export interface TestSmtpServer {
   close(): Promise<void>;
 }
 
-export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}): Promise<TestSmtpServer> {
+/** Optional test hooks around a received message. */
+export interface SmtpServerHooks {
+  /** Runs after the message is stored, before the server answers 250 (e.g. to kill the sending process in that window). */
+  beforeAccept?: (mail: ReceivedMail) => Promise<void> | void;
+}
+
+export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, hooks: SmtpServerHooks = {}): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   const server = new SMTPServer({
@@ -35,13 +41,15 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}):
       stream.on('end', async () => {
         const raw = Buffer.concat(chunks);
         const parsed = await PostalMime.parse(raw);
-        messages.push({
+        const mail: ReceivedMail = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
           parsed,
-        });
+        };
+        messages.push(mail);
         for (const wake of waiters) wake();
+        if (hooks.beforeAccept) await hooks.beforeAccept(mail);
         callback();
       });
     },

@@ -1,0 +1,283 @@
+--------------------------------------------------------------------------------
+-- Sending engine, part 4: delivering one message, exactly once in effect.
+--
+--   queued ──claim──▶ sending ──SMTP 250──▶ sent            (record_delivery)
+--     ▲                 │  ├──4xx / no connection──▶ queued  (record_deferral, backoff)
+--     └─────────────────┘  ├──5xx to RCPT/DATA──▶ bounced    (record_bounce: suppresses)
+--                          └──anything final──▶ failed       (record_send_failure)
+--
+-- The worker takes a session advisory lock on the message (send_lock_key),
+-- then claims it (queued → sending, one more attempt, committed on its own)
+-- before it opens the SMTP connection, and records the outcome afterwards.
+-- If the worker dies in between, the message stays "sending" with a free
+-- lock (the lock died with its connection). The retried job finds it there
+-- and must not send again: the SMTP server may already have accepted it, and
+-- a duplicate cold email is worse than a missing confirmation. So
+-- resolve_interrupted_send() records it as sent, marked unconfirmed, and the
+-- sequence goes on (see docs/sending.md).
+--
+-- Plan limits: the first claim of a message counts one email against the
+-- plan (consume_usage). When the plan refuses, the message stays queued with
+-- the reason, and the tenant's campaigns are paused by the system with that
+-- reason; resuming them (by the tenant, or by billing through
+-- resume_tenant_campaigns) picks the message up again. Nothing is dropped.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.send_max_attempts() returns integer
+  language sql immutable parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select 6;
+$$;
+comment on function app_private.send_max_attempts() is 'SMTP attempts per message before a temporary failure becomes final.';
+
+create or replace function app_private.send_retry_delay(attempt integer) returns interval
+  language sql immutable strict parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select least(interval '5 minutes' * power(2, greatest(attempt, 1) - 1), interval '6 hours');
+$$;
+comment on function app_private.send_retry_delay(integer) is 'Exponential backoff after the n-th deferred attempt: 5 min, 10, 20, 40, 80 min…, at most 6 hours.';
+
+create or replace function app_private.delivery_envelope(tenant_id uuid, message_id uuid)
+  returns table (
+    id uuid,
+    status text,
+    step_id uuid,
+    lead_id uuid,
+    campaign_id uuid,
+    enrollment_id uuid,
+    send_attempts integer,
+    email_account_id uuid,
+    from_email text,
+    to_email text,
+    reply_to text,
+    smtp_settings jsonb,
+    smtp_password_encrypted bytea,
+    domain text,
+    dkim_selector text,
+    dkim_private_key_encrypted bytea,
+    rfc_message_id text,
+    thread_rfc_message_id text
+  )
+  language sql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select m.id, m.status, m.step_id, m.lead_id, m.campaign_id, m.enrollment_id, m.send_attempts,
+         ea.id, ea.email::text, m.to_email::text, c.reply_to::text,
+         ea.smtp_settings, cr.smtp_password_encrypted,
+         d.domain::text, d.dkim_selector, k.private_key_encrypted,
+         coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text),
+         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text))
+  from app_public.messages m
+  join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
+  join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
+  left join app_public.campaigns c on c.tenant_id = m.tenant_id and c.id = m.campaign_id
+  left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
+  left join app_private.domain_dkim_keys k on k.tenant_id = d.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector
+  left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
+  left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
+  where m.tenant_id = delivery_envelope.tenant_id and m.id = delivery_envelope.message_id;
+$$;
+comment on function app_private.delivery_envelope(uuid, uuid) is 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID. Owner only (secrets, still encrypted).';
+
+create or replace function app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) returns text
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+  v_campaign_status text;
+  v_lead app_public.leads;
+  v_block text;
+  v_refused text;
+  v_envelope record;
+begin
+  select x.* into m from app_public.messages x
+    where x.tenant_id = claim_message.tenant_id and x.id = claim_message.message_id
+    for no key update;
+  if m.id is null or m.status <> 'queued' then
+    return 'gone';
+  end if;
+  select c.status into v_campaign_status from app_public.campaigns c where c.tenant_id = m.tenant_id and c.id = m.campaign_id;
+  if v_campaign_status is distinct from 'sending' then
+    return 'paused';
+  end if;
+  select l.* into v_lead from app_public.leads l where l.tenant_id = m.tenant_id and l.id = m.lead_id;
+  v_block := app_private.lead_block_reason(m.tenant_id, m.to_email::text, v_lead.status);
+  if v_block is not null then
+    update app_public.messages x set status = 'cancelled', error_message = format('Not sent: %s.', v_block)
+      where x.tenant_id = m.tenant_id and x.id = m.id;
+    perform app_private.stop_enrollment(m.tenant_id, m.enrollment_id, 'cancelled', format('Not sent: %s.', v_block));
+    return 'gone';
+  end if;
+  if m.send_attempts = 0 then
+    begin
+      perform app_private.consume_usage(m.tenant_id, 'emails_sent', 1);
+    exception when sqlstate 'LIMIT' then
+      get stacked diagnostics v_refused = message_text;
+      update app_public.messages x set error_message = left('Waiting: ' || v_refused, 2000)
+        where x.tenant_id = m.tenant_id and x.id = m.id;
+      perform app_private.pause_tenant_campaigns(m.tenant_id, v_refused);
+      return 'limit';
+    end;
+  end if;
+  select * into v_envelope from app_private.delivery_envelope(m.tenant_id, m.id);
+  update app_public.messages x
+    set status = 'sending',
+        send_attempts = x.send_attempts + 1,
+        processed = now(),
+        subject = left(claim_message.subject, 998),
+        body_text = claim_message.body_text,
+        rfc_message_id = v_envelope.rfc_message_id,
+        in_reply_to = v_envelope.thread_rfc_message_id,
+        references_header = v_envelope.thread_rfc_message_id,
+        error_message = null
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  return 'claimed';
+end;
+$$;
+comment on function app_private.claim_message(uuid, uuid, text, text) is 'Claims a queued message for one SMTP attempt (queued → sending) and stores what is being sent. Returns claimed; gone (no longer queued, or the recipient is suppressed now); paused (the campaign is not sending); or limit (the plan refused the email: the message stays queued and the tenant''s campaigns are paused with the reason). The first attempt counts against the plan.';
+
+create or replace function app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x where x.tenant_id = record_delivery.tenant_id and x.id = record_delivery.message_id;
+  if m.status is distinct from 'sending' then
+    raise exception 'Message % is %, not sending; only a claimed message can be recorded as delivered.', message_id, coalesce(m.status, 'missing')
+      using errcode = 'STATE';
+  end if;
+  perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
+    metadata => jsonb_build_object('smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts));
+  update app_public.messages x set smtp_response = left(record_delivery.smtp_response, 1000)
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  update app_public.email_accounts ea set last_sent_at = app_private.engine_now()
+    where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.advance_after_send(m.tenant_id, m.id);
+end;
+$$;
+comment on function app_private.record_delivery(uuid, uuid, text) is 'The SMTP server accepted a claimed message: records the sent event with the server''s answer and moves the enrollment past the step.';
+
+create or replace function app_private.resolve_interrupted_send(tenant_id uuid, message_id uuid) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x
+    where x.tenant_id = resolve_interrupted_send.tenant_id and x.id = resolve_interrupted_send.message_id
+    for no key update;
+  if m.status is distinct from 'sending' then
+    return;
+  end if;
+  perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
+    metadata => jsonb_build_object('unconfirmed', true, 'attempt', m.send_attempts,
+      'reason', 'the worker stopped after claiming the message and before recording the SMTP answer'));
+  update app_public.messages x
+    set error_message = 'Delivery not confirmed: the worker stopped while handing this message to the SMTP server. It was not sent again, because a duplicate is worse than a missing confirmation.'
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed)
+    where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.advance_after_send(m.tenant_id, m.id);
+end;
+$$;
+comment on function app_private.resolve_interrupted_send(uuid, uuid) is 'A message left "sending" by a worker that died (its send lock is free): records it as sent but unconfirmed, never sends it again, and lets the sequence continue.';
+
+create or replace function app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text default null) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x where x.tenant_id = record_send_failure.tenant_id and x.id = record_send_failure.message_id;
+  if m.status is null or m.status not in ('queued', 'sending') then
+    return;
+  end if;
+  perform app_private.record_email_event(m.tenant_id, m.id, 'failed', metadata => jsonb_build_object('reason', left(reason, 1000)));
+  update app_public.messages x set error_message = left(reason, 2000) where x.tenant_id = m.tenant_id and x.id = m.id;
+  if inbox_error is not null then
+    update app_public.email_accounts ea set last_error = left(inbox_error, 1000)
+      where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  end if;
+  perform app_private.stop_enrollment(m.tenant_id, m.enrollment_id, 'failed', left(reason, 1000));
+end;
+$$;
+comment on function app_private.record_send_failure(uuid, uuid, text, text) is 'A message cannot be delivered (its template does not render, the server refused the sender, retries ran out): the message fails with the reason, the lead''s sequence stops as failed, and an inbox problem is noted on the inbox.';
+
+create or replace function app_private.record_deferral(
+  tenant_id uuid,
+  message_id uuid,
+  smtp_code integer,
+  smtp_response text,
+  inbox_error text default null
+) returns timestamptz
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+  v_next timestamptz;
+begin
+  select x.* into m from app_public.messages x where x.tenant_id = record_deferral.tenant_id and x.id = record_deferral.message_id;
+  if m.status is distinct from 'sending' then
+    raise exception 'Message % is %, not sending; only a claimed message can be deferred.', message_id, coalesce(m.status, 'missing')
+      using errcode = 'STATE';
+  end if;
+  if inbox_error is not null then
+    update app_public.email_accounts ea set last_error = left(inbox_error, 1000)
+      where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  end if;
+  if m.send_attempts >= app_private.send_max_attempts() then
+    perform app_private.record_send_failure(m.tenant_id, m.id,
+      format('Gave up after %s attempts; the last answer was: %s', m.send_attempts, coalesce(smtp_response, 'no answer')));
+    return null;
+  end if;
+  perform app_private.record_email_event(m.tenant_id, m.id, 'deferred',
+    metadata => jsonb_build_object('smtp_code', smtp_code, 'smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts));
+  v_next := app_private.engine_now() + app_private.send_retry_delay(m.send_attempts);
+  update app_public.messages x
+    set scheduled_for = v_next,
+        smtp_response = left(record_deferral.smtp_response, 1000),
+        error_message = left(format('Attempt %s was deferred (%s); the next attempt is at %s.',
+          m.send_attempts, coalesce(record_deferral.smtp_response, 'no answer'), to_char(v_next at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')), 2000)
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  perform app_private.schedule_enrollment(m.tenant_id, m.enrollment_id, v_next);
+  return v_next;
+end;
+$$;
+comment on function app_private.record_deferral(uuid, uuid, integer, text, text) is 'A temporary SMTP failure (4xx, no connection, timeout): the message goes back to queued and the enrollment retries after an exponential backoff, until send_max_attempts() attempts have failed. Returns the next attempt''s time (null when it gave up).';
+
+create or replace function app_private.record_bounce(tenant_id uuid, message_id uuid, smtp_code integer, smtp_response text) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x where x.tenant_id = record_bounce.tenant_id and x.id = record_bounce.message_id;
+  if m.status is distinct from 'sending' then
+    raise exception 'Message % is %, not sending; only a claimed message can bounce at SMTP time.', message_id, coalesce(m.status, 'missing')
+      using errcode = 'STATE';
+  end if;
+  update app_public.messages x
+    set smtp_response = left(record_bounce.smtp_response, 1000),
+        error_message = left(format('The recipient''s server refused the message: %s', coalesce(record_bounce.smtp_response, smtp_code::text)), 2000)
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  -- A hard bounce suppresses the lead and stops every sequence it is in.
+  perform app_private.record_email_event(m.tenant_id, m.id, 'bounce',
+    metadata => jsonb_build_object('bounce_type', 'hard', 'smtp_code', smtp_code, 'smtp_response', left(smtp_response, 500), 'source', 'smtp'));
+end;
+$$;
+comment on function app_private.record_bounce(uuid, uuid, integer, text) is 'A permanent SMTP refusal of the recipient or the message (5xx): the message bounces, which suppresses the lead and ends its sequences.';

@@ -1,0 +1,195 @@
+/**
+ * Polls one inbox: logs in over IMAP (imapflow), reads only what arrived
+ * after the last UID it saw (or, on the first poll and after a UIDVALIDITY
+ * change, everything since a day before the inbox's first outbound message),
+ * and hands each message to record_inbound_message() together with the
+ * progress past its UID, in one transaction. The mailbox is opened read-only:
+ * nothing is marked as read, moved or deleted.
+ *
+ * Failures the inbox owner can fix (bad settings, no or wrong password, an
+ * unreachable server) end the poll and are written to the inbox's
+ * last_error, without secrets; database errors are thrown so the job is
+ * retried.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { ImapFlow, type FetchMessageObject, type MailboxObject } from 'imapflow';
+import type { SecretBox } from '../crypto/secrets.ts';
+import { parseInbound, type InboundMail } from './parse.ts';
+import { ImapSettingsError, imapFlowOptions, resolveImapSettings, type ResolvedImapSettings } from './settings.ts';
+import {
+  loadPollTarget,
+  queuePoll,
+  recordFailure,
+  recordPolledMessage,
+  recordProgress,
+  type InboundOutcome,
+  type InboxRef,
+  type WithClient,
+} from './store.ts';
+
+export interface ImapPollerDeps {
+  /** Opens the sealed IMAP passwords (the application secrets key). */
+  secretBox: SecretBox;
+  /** Extra TLS options, e.g. a private CA in tests. */
+  tls?: ConnectionOptions;
+  /** Connection and greeting timeout (default 20 s). */
+  timeoutMs?: number;
+  /** Messages read per poll before the rest is left to an immediate follow-up poll (default 200). */
+  batchSize?: number;
+  /** Largest part of a message read, in bytes (default 2 MB); headers, text and DSN parts come first. */
+  maxMessageBytes?: number;
+}
+
+export type PollOutcome = InboundOutcome | 'unparseable' | 'vanished';
+
+export interface PollSummary {
+  status: 'ok' | 'failed' | 'skipped';
+  /** Why the poll failed or was skipped (the text stored in last_error for failures). */
+  reason?: string;
+  uidValidity?: string;
+  examined: number;
+  outcomes: Partial<Record<PollOutcome, number>>;
+  /** More messages wait; a follow-up poll was queued. */
+  more: boolean;
+}
+
+const INBOX = 'INBOX';
+
+interface ImapErrorShape {
+  code?: string;
+  authenticationFailed?: boolean;
+  responseText?: string;
+  serverResponseCode?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** A last_error text for an IMAP failure: what failed, where, and what to do; never the password. */
+export function describeImapFailure(
+  error: unknown,
+  settings: ResolvedImapSettings,
+  password: string,
+  stage: 'connect' | 'read' = 'connect',
+): string {
+  const e = (error ?? {}) as ImapErrorShape;
+  const where = `${settings.host}:${settings.port}`;
+  const scrub = (s: string) => (password ? s.split(password).join('***') : s).replace(/\s+/g, ' ').trim().slice(0, 300);
+  if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
+    const server = e.responseText ? ` (server said: ${scrub(e.responseText)})` : '';
+    return `IMAP login failed for ${settings.username} at ${where}: the server rejected the username or password${server}. Check the inbox's IMAP username and password.`;
+  }
+  const detail = scrub([e.code, e.responseText ?? e.reason ?? e.message].filter(Boolean).join(': ') || 'unknown error');
+  if (stage === 'read') return `IMAP reading ${INBOX} at ${where} failed: ${detail}.`;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL|wrong version number/i.test(detail)) {
+    return `IMAP connection to ${where} failed: TLS could not be established (${detail}). Check the port and the "secure" setting (true for port 993).`;
+  }
+  return `IMAP connection to ${where} failed: ${detail}.`;
+}
+
+const count = (summary: PollSummary, outcome: PollOutcome) => {
+  summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
+};
+
+export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, ref: InboxRef): Promise<PollSummary> {
+  const summary: PollSummary = { status: 'ok', examined: 0, outcomes: {}, more: false };
+  const batchSize = deps.batchSize ?? 200;
+  const maxBytes = deps.maxMessageBytes ?? 2_000_000;
+
+  return withClient(async (db) => {
+    const fail = async (reason: string): Promise<PollSummary> => {
+      await recordFailure(db, ref, reason);
+      return { ...summary, status: 'failed', reason };
+    };
+
+    const target = await loadPollTarget(db, ref);
+    if (!target) return { ...summary, status: 'skipped', reason: 'the inbox no longer exists' };
+    if (target.status !== 'active') return { ...summary, status: 'skipped', reason: `the inbox is ${target.status}` };
+
+    let settings: ResolvedImapSettings;
+    try {
+      settings = resolveImapSettings(target.imapSettings, target.email);
+    } catch (error) {
+      if (error instanceof ImapSettingsError) return fail(error.message);
+      throw error;
+    }
+    if (!target.sealedPassword) {
+      return fail('IMAP password is not set for this inbox; set it with setEmailAccountCredentials.');
+    }
+    let password: string;
+    try {
+      password = deps.secretBox.decrypt(target.sealedPassword);
+    } catch {
+      return fail('IMAP password cannot be decrypted with the current secrets key (PM_SECRETS_KEY); set the password again.');
+    }
+
+    const client = new ImapFlow(imapFlowOptions(settings, password, { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000 }));
+    // Socket errors also reject the pending command; without a listener they would crash the worker.
+    client.on('error', () => undefined);
+    try {
+      try {
+        await client.connect();
+      } catch (error) {
+        return await fail(describeImapFailure(error, settings, password));
+      }
+
+      let mailbox: MailboxObject;
+      let uids: number[];
+      try {
+        mailbox = await client.mailboxOpen(INBOX, { readOnly: true });
+        const sameValidity = target.uidValidity !== null && target.uidValidity === mailbox.uidValidity.toString();
+        if (sameValidity) {
+          const from = (target.lastUid ?? 0) + 1;
+          const nothingNew = mailbox.uidNext !== undefined && from >= mailbox.uidNext;
+          uids = nothingNew ? [] : (await client.search({ uid: `${from}:*` }, { uid: true })) || [];
+          // "n:*" always includes the last message, even below n.
+          uids = uids.filter((uid) => uid >= from);
+        } else if (target.scanSince) {
+          uids = (await client.search({ since: target.scanSince }, { uid: true })) || [];
+        } else {
+          uids = []; // this inbox has sent nothing, so nothing in it can answer us
+        }
+      } catch (error) {
+        return await fail(describeImapFailure(error, settings, password, 'read'));
+      }
+      uids.sort((a, b) => a - b);
+      summary.uidValidity = mailbox.uidValidity.toString();
+      summary.more = uids.length > batchSize;
+      const batch = uids.slice(0, batchSize);
+
+      for (const uid of batch) {
+        let mail: InboundMail | null = null;
+        let fetched: FetchMessageObject | false;
+        try {
+          fetched = await client.fetchOne(String(uid), { uid: true, source: { maxLength: maxBytes } }, { uid: true });
+        } catch (error) {
+          return await fail(describeImapFailure(error, settings, password, 'read'));
+        }
+        summary.examined++;
+        if (!fetched || !fetched.source) {
+          count(summary, 'vanished'); // expunged since the search
+        } else {
+          try {
+            mail = await parseInbound(fetched.source);
+          } catch {
+            count(summary, 'unparseable'); // kept on the server, skipped here so one message cannot block the inbox
+          }
+        }
+        const outcome = await recordPolledMessage(db, ref, { uidValidity: mailbox.uidValidity, uid }, mail);
+        if (outcome) count(summary, outcome);
+      }
+
+      if (summary.more) {
+        await queuePoll(db, ref);
+      } else {
+        // Everything below UIDNEXT was examined or is older than anything we sent.
+        // (With the same UIDVALIDITY the stored value never moves back.)
+        const seen = Math.max(batch.at(-1) ?? 0, (mailbox.uidNext ?? 1) - 1);
+        await recordProgress(db, ref, mailbox.uidValidity, seen);
+      }
+      return summary;
+    } finally {
+      if (client.usable) await client.logout().catch(() => client.close());
+      else client.close();
+    }
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * Which CSV column fills which lead field. An explicit mapping (CSV header →
+ * field or custom.<key>) wins; otherwise a header is recognised by its
+ * normalised name ("First Name" → first_name, "E-mail" → email, …), and a
+ * header matching one of the tenant's custom field keys fills that custom
+ * field. Other columns are ignored. The importable fields themselves are
+ * decided in SQL (app_hidden.lead_import_fields()).
+ */
+
+/** "First Name" → "first_name". */
+export function normaliseHeader(header: string): string {
+  return header
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+/** Common spellings of the lead fields in exported spreadsheets. */
+const ALIASES: Record<string, string> = {
+  e_mail: 'email',
+  email_address: 'email',
+  mail: 'email',
+  full_name: 'name',
+  firstname: 'first_name',
+  given_name: 'first_name',
+  lastname: 'last_name',
+  surname: 'last_name',
+  family_name: 'last_name',
+  company_name: 'company',
+  organisation: 'company',
+  organization: 'company',
+  job_title: 'title',
+  position: 'title',
+  phone_number: 'phone',
+  telephone: 'phone',
+  url: 'website',
+  web_site: 'website',
+  homepage: 'website',
+  time_zone: 'timezone',
+  tz: 'timezone',
+};
+
+export type Target = { kind: 'field'; field: string } | { kind: 'custom'; key: string };
+
+export interface ColumnPlan {
+  /** For each CSV column (by position), where its value goes; null = ignored. */
+  targets: Array<Target | null>;
+  /** The lead fields, in the staging table's column order, that some column fills. */
+  fields: string[];
+}
+
+export class MappingError extends Error {
+  override name = 'MappingError';
+}
+
+export function planColumns(
+  headers: string[],
+  { mapping = {}, importableFields, customFieldKeys }: { mapping?: Record<string, string>; importableFields: string[]; customFieldKeys: string[] },
+): ColumnPlan {
+  const known = new Set(Object.keys(mapping));
+  for (const header of known) {
+    if (!headers.includes(header)) {
+      throw new MappingError(`The mapping names a column "${header}" that the file does not have; its columns are: ${headers.join(', ')}.`);
+    }
+  }
+  const custom = new Set(customFieldKeys);
+  const fields = new Set(importableFields);
+  const targets = headers.map((header): Target | null => {
+    const explicit = mapping[header];
+    if (explicit) {
+      return explicit.startsWith('custom.') ? { kind: 'custom', key: explicit.slice('custom.'.length) } : { kind: 'field', field: explicit };
+    }
+    const name = normaliseHeader(header);
+    const field = fields.has(name) ? name : ALIASES[name];
+    if (field && fields.has(field)) return { kind: 'field', field };
+    if (custom.has(name)) return { kind: 'custom', key: name };
+    return null;
+  });
+  const seen = new Map<string, string>();
+  targets.forEach((t, i) => {
+    if (t?.kind !== 'field') return;
+    const previous = seen.get(t.field);
+    if (previous !== undefined) {
+      throw new MappingError(`Both "${previous}" and "${headers[i]}" would fill ${t.field}; map one of them elsewhere.`);
+    }
+    seen.set(t.field, headers[i]!);
+  });
+  if (!seen.has('email')) {
+    throw new MappingError(
+      `The file has no email column (columns: ${headers.join(', ') || 'none'}). Name one "email" or map it, e.g. mapping={"${headers[0] ?? 'E-mail'}":"email"}.`,
+    );
+  }
+  return { targets, fields: importableFields.filter((f) => seen.has(f)) };
+}

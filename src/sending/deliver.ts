@@ -1,0 +1,170 @@
+/**
+ * Delivers one booked message (functions/130-delivery.sql has the state
+ * machine): render it, decrypt the inbox password and DKIM key, take the
+ * message's send lock, claim it (queued → sending, committed), talk SMTP, and
+ * record the answer. The lock is a session-level advisory lock held for the
+ * whole SMTP conversation, so a retried job can tell "another worker is on
+ * it" (lock taken) from "the worker that claimed it died" (lock free).
+ */
+import type { PoolClient } from 'pg';
+import { ZodError } from 'zod';
+import type { SendingDeps } from './deps.ts';
+import { renderMessage, TemplateRenderError } from './render.ts';
+import { loadRenderInput, type RunQuery } from './render-input.ts';
+import { assertSigningKey, sendSmtp, SmtpSettings, type SmtpOutcome } from './smtp.ts';
+
+export type DeliveryResult =
+  | 'sent'
+  | 'deferred'
+  | 'bounced'
+  | 'failed'
+  /** The message was no longer queued, or its recipient is suppressed now. */
+  | 'gone'
+  /** The campaign is not sending (paused, or just paused because the plan refused the email). */
+  | 'paused'
+  | 'limit'
+  /** Another worker holds the message's send lock. */
+  | 'busy';
+
+interface EnvelopeRow {
+  id: string;
+  status: string;
+  step_id: string;
+  lead_id: string;
+  to_email: string;
+  from_email: string;
+  reply_to: string | null;
+  smtp_settings: unknown;
+  smtp_password_encrypted: Buffer | null;
+  domain: string;
+  dkim_selector: string;
+  dkim_private_key_encrypted: Buffer | null;
+  rfc_message_id: string;
+  thread_rfc_message_id: string | null;
+}
+
+export function queryRows(client: Pick<PoolClient, 'query'>): RunQuery {
+  return async <R extends object>(text: string, values: unknown[]) => (await client.query<R & Record<string, unknown>>(text, values)).rows as R[];
+}
+
+export interface DeliveryLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** A problem that makes the message undeliverable before any SMTP talk (its reason is user-facing). */
+class Undeliverable extends Error {
+  readonly inboxError: string | undefined;
+  constructor(reason: string, inboxError?: string) {
+    super(reason);
+    this.inboxError = inboxError;
+  }
+}
+
+function prepare(envelope: EnvelopeRow, deps: SendingDeps) {
+  const settings = SmtpSettings.safeParse(envelope.smtp_settings);
+  if (!settings.success) {
+    const problem = settings.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`).join('; ');
+    throw new Undeliverable(`The SMTP settings of ${envelope.from_email} are invalid (${problem}).`, `Invalid SMTP settings: ${problem}`);
+  }
+  if (!envelope.dkim_private_key_encrypted) {
+    throw new Undeliverable(`The domain ${envelope.domain} has no DKIM key for selector "${envelope.dkim_selector}".`);
+  }
+  if (settings.data.username && !envelope.smtp_password_encrypted) {
+    throw new Undeliverable(`${envelope.from_email} has an SMTP username but no password.`, 'No SMTP password is set.');
+  }
+  let password: string | null = null;
+  let dkimKey: string;
+  try {
+    password = envelope.smtp_password_encrypted ? deps.secretBox.decrypt(envelope.smtp_password_encrypted) : null;
+    dkimKey = deps.secretBox.decrypt(envelope.dkim_private_key_encrypted);
+  } catch {
+    throw new Undeliverable(
+      `The stored secrets of ${envelope.from_email} cannot be decrypted with this server's key (was PM_SECRETS_KEY changed?).`,
+      'Stored secrets cannot be decrypted with the current key.',
+    );
+  }
+  try {
+    assertSigningKey(dkimKey, envelope.domain);
+  } catch (error) {
+    throw new Undeliverable((error as Error).message);
+  }
+  return { settings: settings.data, password, dkimKey };
+}
+
+async function record(query: RunQuery, tenantId: string, messageId: string, outcome: SmtpOutcome): Promise<DeliveryResult> {
+  switch (outcome.kind) {
+    case 'accepted':
+      await query('select app_private.record_delivery($1, $2, $3)', [tenantId, messageId, outcome.response]);
+      return 'sent';
+    case 'deferred': {
+      const [row] = await query<{ next: Date | null }>('select app_private.record_deferral($1, $2, $3, $4, $5) as next', [
+        tenantId, messageId, outcome.code, outcome.response, outcome.inboxError ?? null,
+      ]);
+      return row?.next ? 'deferred' : 'failed';
+    }
+    case 'rejected':
+      await query('select app_private.record_bounce($1, $2, $3, $4)', [tenantId, messageId, outcome.code, outcome.response]);
+      return 'bounced';
+    case 'failed':
+      await query('select app_private.record_send_failure($1, $2, $3, $4)', [tenantId, messageId, outcome.reason, outcome.inboxError ?? null]);
+      return 'failed';
+  }
+}
+
+export async function deliverMessage(
+  client: Pick<PoolClient, 'query'>,
+  deps: SendingDeps,
+  tenantId: string,
+  messageId: string,
+  log: DeliveryLog,
+): Promise<DeliveryResult> {
+  const query = queryRows(client);
+  const [envelope] = await query<EnvelopeRow>('select * from app_private.delivery_envelope($1, $2)', [tenantId, messageId]);
+  if (!envelope || envelope.status !== 'queued') return 'gone';
+
+  let rendered;
+  let prepared;
+  try {
+    rendered = renderMessage(await loadRenderInput(query, tenantId, envelope.step_id, envelope.lead_id), deps);
+    prepared = prepare(envelope, deps);
+  } catch (error) {
+    if (!(error instanceof TemplateRenderError || error instanceof Undeliverable || error instanceof ZodError)) throw error;
+    const reason = error instanceof ZodError ? `The message's data is malformed: ${error.message}` : error.message;
+    log.warn(`message ${messageId} cannot be sent: ${reason}`);
+    await query('select app_private.record_send_failure($1, $2, $3, $4)', [
+      tenantId, messageId, reason, error instanceof Undeliverable ? (error.inboxError ?? null) : null,
+    ]);
+    return 'failed';
+  }
+
+  const [lock] = await query<{ locked: boolean }>('select pg_try_advisory_lock(app_private.send_lock_key($1)) as locked', [messageId]);
+  if (!lock?.locked) return 'busy';
+  try {
+    const [claim] = await query<{ outcome: 'claimed' | 'gone' | 'paused' | 'limit' }>(
+      'select app_private.claim_message($1, $2, $3, $4) as outcome',
+      [tenantId, messageId, rendered.subject, rendered.text],
+    );
+    if (claim?.outcome !== 'claimed') return claim?.outcome ?? 'gone';
+    // From here until the outcome is recorded the message is "sending":
+    // if this process dies now, the retry must not send it again.
+    const outcome = await sendSmtp(prepared.settings, prepared.password, {
+      fromName: rendered.fromName,
+      fromAddress: envelope.from_email,
+      to: envelope.to_email,
+      replyTo: envelope.reply_to,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      messageId: envelope.rfc_message_id,
+      inReplyTo: envelope.thread_rfc_message_id,
+      unsubscribeUrl: rendered.unsubscribeUrl,
+      dkim: { domainName: envelope.domain, keySelector: envelope.dkim_selector, privateKey: prepared.dkimKey },
+    }, deps.smtp);
+    const result = await record(query, tenantId, messageId, outcome);
+    if (outcome.kind !== 'accepted') log.info(`message ${messageId}: ${result} (${'response' in outcome ? outcome.response : outcome.reason})`);
+    return result;
+  } finally {
+    await query('select pg_advisory_unlock(app_private.send_lock_key($1))', [messageId]);
+  }
+}

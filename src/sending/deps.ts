@@ -1,0 +1,51 @@
+/**
+ * What the sending engine needs from the outside world, resolved once from
+ * the environment; tests override parts (their SMTP TLS trust, timeouts).
+ */
+import { secretsKeyOf, type Env } from '../config.ts';
+import { makeSecretBox, type SecretBox } from '../crypto/secrets.ts';
+import { loadDevSecrets } from '../dev-secrets.ts';
+import { makeTrackingTokens, trackingKeyFrom, type TrackingTokens } from '../tracking/tokens.ts';
+import type { SmtpOptions } from './smtp.ts';
+
+export interface SendingDeps {
+  /** Decrypts SMTP passwords and DKIM keys (inside the worker only). */
+  secretBox: SecretBox;
+  /** Signs open, click and unsubscribe links. */
+  tracking: TrackingTokens;
+  /** Base URL of the tracking endpoints: PUBLIC_URL, else the API server's URL. */
+  publicUrl: string;
+  smtp: SmtpOptions;
+}
+
+export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {}): SendingDeps {
+  const key = secretsKeyOf(env);
+  return {
+    secretBox: overrides.secretBox ?? makeSecretBox(key),
+    tracking: overrides.tracking ?? makeTrackingTokens(trackingKeyFrom(key)),
+    publicUrl: (overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${env.HOST}:${env.PORT}`).replace(/\/$/, ''),
+    smtp: overrides.smtp ?? {},
+  };
+}
+
+/** What the API's sending plugins need (setEmailAccountCredentials, previewMessage). */
+export interface SendingApiOptions {
+  /** Hex application key (PM_SECRETS_KEY). */
+  secretsKey?: string;
+  /** Base URL of the tracking endpoints (PUBLIC_URL); unset: the URL each request came to. */
+  publicUrl?: string;
+}
+
+/**
+ * Fills in what the server did not pass from the process environment, the
+ * same way resolveSendingDeps reads it for the worker (PM_SECRETS_KEY, else
+ * the development key in PM_DATA_DIR; PUBLIC_URL).
+ */
+export function resolveSendingApiOptions(given: SendingApiOptions = {}): { secretBox: SecretBox; tracking: TrackingTokens; publicUrl?: string } {
+  const key = given.secretsKey ?? process.env.PM_SECRETS_KEY ?? loadDevSecrets(process.env.PM_DATA_DIR ?? '.data').secretsKey;
+  return {
+    secretBox: makeSecretBox(key),
+    tracking: makeTrackingTokens(trackingKeyFrom(key)),
+    publicUrl: (given.publicUrl ?? process.env.PUBLIC_URL)?.replace(/\/$/, ''),
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * One SMTP delivery through the inbox's own server (nodemailer): TLS as the
+ * inbox's settings require (implicit TLS with `secure`, STARTTLS enforced
+ * with `require_tls`, opportunistic otherwise), DKIM-signed with the domain's
+ * key over the headers that matter (RFC 8058 one-click unsubscribe needs
+ * List-Unsubscribe and List-Unsubscribe-Post signed), a stable Message-ID,
+ * and threading headers for follow-ups. The server's answer is classified
+ * into what the engine does next; nothing here touches the database, and no
+ * secret is ever logged or put into an error.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import nodemailer from 'nodemailer';
+import { z } from 'zod';
+
+/** email_accounts.smtp_settings (connection settings only; the password is stored encrypted elsewhere). */
+export const SmtpSettings = z.object({
+  host: z.string().min(1, 'the SMTP host is missing'),
+  port: z.coerce.number().int().min(1).max(65535).optional(),
+  secure: z.boolean().optional(),
+  require_tls: z.boolean().optional(),
+  username: z.string().optional(),
+});
+export type SmtpSettings = z.infer<typeof SmtpSettings>;
+
+/** The headers the DKIM signature covers. */
+export const DKIM_SIGNED_HEADERS = [
+  'From', 'To', 'Subject', 'Date', 'Message-ID', 'Reply-To', 'In-Reply-To', 'References',
+  'MIME-Version', 'Content-Type', 'List-Unsubscribe', 'List-Unsubscribe-Post',
+] as const;
+
+export interface OutgoingMail {
+  fromName: string | null;
+  fromAddress: string;
+  to: string;
+  replyTo: string | null;
+  subject: string;
+  html: string;
+  text: string;
+  /** Without angle brackets: <uuid>@<sending domain>. */
+  messageId: string;
+  /** The thread's first Message-ID (follow-ups), without angle brackets. */
+  inReplyTo: string | null;
+  unsubscribeUrl: string;
+  dkim: { domainName: string; keySelector: string; privateKey: string };
+}
+
+export interface SmtpOptions {
+  /** Extra TLS options for every connection (tests trust their own CA here). */
+  tls?: ConnectionOptions;
+  /** Connection, greeting and socket timeout. */
+  timeoutMs?: number;
+}
+
+export type SmtpOutcome =
+  | { kind: 'accepted'; response: string }
+  | { kind: 'deferred'; code: number | null; response: string; inboxError?: string }
+  | { kind: 'rejected'; code: number; response: string }
+  | { kind: 'failed'; reason: string; inboxError?: string };
+
+interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROTOCOL', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND',
+]);
+
+/** What an SMTP failure means for the message. */
+export function classifySmtpError(error: SmtpError, host: string): SmtpOutcome {
+  const response = (error.response ?? error.message).replace(/\s+/g, ' ').trim();
+  const code = typeof error.responseCode === 'number' ? error.responseCode : null;
+  if (error.code === 'EAUTH' || error.code === 'ENOAUTH') {
+    // The inbox's credentials, not the recipient: retried, and shown on the inbox.
+    return { kind: 'deferred', code, response, inboxError: `SMTP login to ${host} failed: ${response}` };
+  }
+  if (error.code === 'ETLS' || error.command === 'STARTTLS') {
+    // TLS the inbox requires could not be set up: nothing was sent in clear text.
+    return { kind: 'deferred', code, response: `TLS could not be started: ${response}`, inboxError: `${host} could not start TLS: ${response}` };
+  }
+  if (code !== null && code >= 500) {
+    if (error.command === 'RCPT TO' || error.command === 'DATA' || error.code === 'EMESSAGE') {
+      return { kind: 'rejected', code, response };
+    }
+    return { kind: 'failed', reason: `${host} refused the sender (${error.command ?? 'SMTP'}): ${response}`, inboxError: `${host} refused the sender: ${response}` };
+  }
+  if (code !== null && code >= 400) return { kind: 'deferred', code, response };
+  if (error.code && TRANSIENT_CODES.has(error.code)) {
+    return { kind: 'deferred', code: null, response: `${error.code}: ${response}` };
+  }
+  return { kind: 'failed', reason: `Delivery through ${host} failed: ${response}` };
+}
+
+/** Checks a PEM private key before sending: nodemailer would otherwise send the message unsigned. */
+export function assertSigningKey(pem: string, domain: string): void {
+  try {
+    createPrivateKey(pem);
+  } catch {
+    throw new Error(`The DKIM private key of ${domain} cannot be read.`);
+  }
+}
+
+export async function sendSmtp(settings: SmtpSettings, password: string | null, mail: OutgoingMail, options: SmtpOptions = {}): Promise<SmtpOutcome> {
+  const secure = settings.secure ?? false;
+  const timeout = options.timeoutMs ?? 60_000;
+  const transport = nodemailer.createTransport({
+    host: settings.host,
+    port: settings.port ?? (secure ? 465 : 587),
+    secure,
+    requireTLS: settings.require_tls ?? false,
+    auth: settings.username ? { user: settings.username, pass: password ?? '' } : undefined,
+    name: mail.dkim.domainName,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    tls: { ...(isIP(settings.host) ? {} : { servername: settings.host }), ...options.tls },
+    logger: false,
+    debug: false,
+  });
+  try {
+    const info = await transport.sendMail({
+      from: { name: mail.fromName ?? '', address: mail.fromAddress },
+      to: mail.to,
+      replyTo: mail.replyTo ?? undefined,
+      subject: mail.subject,
+      html: mail.html,
+      text: mail.text,
+      messageId: `<${mail.messageId}>`,
+      inReplyTo: mail.inReplyTo ? `<${mail.inReplyTo}>` : undefined,
+      references: mail.inReplyTo ? [`<${mail.inReplyTo}>`] : undefined,
+      headers: {
+        'List-Unsubscribe': { prepared: true, value: `<${mail.unsubscribeUrl}>` },
+        'List-Unsubscribe-Post': { prepared: true, value: 'List-Unsubscribe=One-Click' },
+      },
+      envelope: { from: mail.fromAddress, to: [mail.to] },
+      dkim: {
+        domainName: mail.dkim.domainName,
+        keySelector: mail.dkim.keySelector,
+        privateKey: mail.dkim.privateKey,
+        headerFieldNames: DKIM_SIGNED_HEADERS.join(':'),
+      },
+    });
+    return { kind: 'accepted', response: String(info.response ?? '250 OK') };
+  } catch (error) {
+    return classifySmtpError(error as SmtpError, settings.host);
+  } finally {
+    transport.close();
+  }
+}

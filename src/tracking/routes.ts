@@ -1,0 +1,156 @@
+/**
+ * The public tracking endpoints on the API server. No authentication: the
+ * signed message token is the authority, and it is verified before any
+ * database access, so a forged or damaged token costs nothing and records
+ * nothing.
+ *
+ *   GET  /t/o/<token>.gif             open pixel: answers at once, then records an open
+ *   GET  /t/c/<token>?u=<url>&s=<sig> click: records a click, 302 to the signed target only
+ *   GET  /u/<token>                   unsubscribe confirmation page (changes nothing)
+ *   POST /u/<token>                   RFC 8058 one-click unsubscribe (List-Unsubscribe=One-Click)
+ *
+ * HEAD requests (link scanners) get the same answer and record nothing.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type pg from 'pg';
+import type { Route } from '../server/http.ts';
+import {
+  sendBadRequestPage,
+  sendConfirmationPage,
+  sendInvalidLinkPage,
+  sendUnsubscribedPage,
+} from './pages.ts';
+import { PIXEL_HEADERS, NO_STORE_HEADERS, TRANSPARENT_GIF } from './pixel.ts';
+import { FormError, clientIp, readForm, userAgent } from './request.ts';
+import { makeTrackingStore, type Requester } from './store.ts';
+import type { MessageRef, TrackingTokens } from './tokens.ts';
+
+export const OPEN_PREFIX = '/t/o/';
+export const CLICK_PREFIX = '/t/c/';
+export const UNSUBSCRIBE_PREFIX = '/u/';
+
+/** RFC 8058: the body a mail client POSTs for a one-click unsubscribe. */
+const ONE_CLICK_FIELD = 'List-Unsubscribe';
+const ONE_CLICK_VALUE = 'One-Click';
+const MAX_FORM_BYTES = 8 * 1024;
+
+export interface TrackingRouteOptions {
+  /** The API's owner pool: the endpoints only call functions/150-tracking.sql. */
+  pool: pg.Pool;
+  tokens: TrackingTokens;
+  /** Take the client address from X-Forwarded-For (only behind a reverse proxy you run). */
+  trustProxy?: boolean;
+  /** Where failures to record an open or a click are reported (the recipient gets the image or the redirect anyway). */
+  onError?: (error: Error) => void;
+}
+
+/** The token from /prefix/<token>[suffix]; null when the path holds anything else. */
+function tokenFrom(pathname: string, prefix: string, suffix = ''): string | null {
+  let token = pathname.slice(prefix.length);
+  if (suffix && token.endsWith(suffix)) token = token.slice(0, -suffix.length);
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) ? token : null;
+}
+
+/** Only web links are followed, whatever was signed. */
+function safeTarget(target: string): string | null {
+  try {
+    const url = new URL(target);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? target : null;
+  } catch {
+    return null;
+  }
+}
+
+export function trackingRoutes(options: TrackingRouteOptions): Route[] {
+  const { tokens } = options;
+  const store = makeTrackingStore(options.pool);
+  const onError = options.onError ?? ((error: Error) => console.error('[tracking] recording failed:', error.message));
+  const who = (req: IncomingMessage): Requester => ({ ip: clientIp(req, options.trustProxy ?? false), userAgent: userAgent(req) });
+  const verify = (pathname: string, prefix: string, suffix?: string): { token: string; ref: MessageRef } | null => {
+    const token = tokenFrom(pathname, prefix, suffix);
+    const ref = token ? tokens.parseMessageToken(token) : null;
+    return token && ref ? { token, ref } : null;
+  };
+
+  const openPixel = (record: boolean) => (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    // The image goes out first, whatever the token: mail clients wait for it.
+    res.writeHead(200, PIXEL_HEADERS);
+    res.end(TRANSPARENT_GIF);
+    const verified = verify(url.pathname, OPEN_PREFIX, '.gif');
+    if (!record || !verified) return;
+    store.recordEngagement(verified.ref, 'open', who(req)).catch(onError);
+  };
+
+  const click = (record: boolean) => async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const verified = verify(url.pathname, CLICK_PREFIX);
+    const target = url.searchParams.get('u');
+    const signature = url.searchParams.get('s');
+    if (!verified || target === null || signature === null || !tokens.verifyTarget(verified.token, target, signature)) {
+      sendInvalidLinkPage(res, 400);
+      return;
+    }
+    const location = safeTarget(target);
+    if (!location) {
+      sendBadRequestPage(res, 400, 'INVALID_TARGET', 'This link does not lead to a web page (only http and https links are followed).');
+      return;
+    }
+    // A valid signature means we wrote this link: follow it even if the
+    // message is gone (then nothing is recorded) or the recording fails.
+    if (record) await store.recordEngagement(verified.ref, 'click', who(req), target).catch(onError);
+    res.writeHead(302, { location, 'referrer-policy': 'no-referrer', ...NO_STORE_HEADERS });
+    res.end();
+  };
+
+  const confirmationPage = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const verified = verify(url.pathname, UNSUBSCRIBE_PREFIX);
+    const preview = verified ? await store.unsubscribePreview(verified.ref) : null;
+    if (!preview) {
+      sendInvalidLinkPage(res);
+      return;
+    }
+    sendConfirmationPage(res, preview);
+  };
+
+  const unsubscribe = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const verified = verify(url.pathname, UNSUBSCRIBE_PREFIX);
+    if (!verified) {
+      req.resume();
+      sendInvalidLinkPage(res);
+      return;
+    }
+    let form: URLSearchParams;
+    try {
+      form = await readForm(req, MAX_FORM_BYTES);
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      if (error.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
+      sendBadRequestPage(res, error.status, error.code, error.message);
+      return;
+    }
+    if (form.get(ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) {
+      sendBadRequestPage(
+        res,
+        400,
+        'MISSING_ONE_CLICK',
+        `An unsubscribe request must carry the form field ${ONE_CLICK_FIELD}=${ONE_CLICK_VALUE} (RFC 8058). Open the link in a browser to confirm instead.`,
+      );
+      return;
+    }
+    const method = form.get('via') === 'page' ? 'confirmation_page' : 'one_click';
+    const outcome = await store.unsubscribe(verified.ref, who(req), method);
+    if (outcome === 'unknown_message') {
+      sendInvalidLinkPage(res);
+      return;
+    }
+    sendUnsubscribedPage(res);
+  };
+
+  return [
+    { method: 'GET', path: OPEN_PREFIX, handler: openPixel(true) },
+    { method: 'HEAD', path: OPEN_PREFIX, handler: openPixel(false) },
+    { method: 'GET', path: CLICK_PREFIX, handler: click(true) },
+    { method: 'HEAD', path: CLICK_PREFIX, handler: click(false) },
+    { method: 'GET', path: UNSUBSCRIBE_PREFIX, handler: confirmationPage },
+    { method: 'POST', path: UNSUBSCRIBE_PREFIX, handler: unsubscribe },
+  ];
+}

@@ -1,0 +1,129 @@
+/**
+ * Exactly-once in effect. A worker in its own process is killed (SIGKILL)
+ * after the SMTP server has received the message and before the worker could
+ * record the answer; the job is retried by another worker, which finds the
+ * message "sending" with nobody holding its send lock, records it as sent
+ * (unconfirmed) instead of sending it again, and the sequence goes on.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { eventually } from '../helpers/smtp.ts';
+import {
+  advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql, startWorld, type World,
+} from './support/world.ts';
+
+let w: World;
+let child: ChildProcess | null = null;
+let killOnAccept = false;
+
+async function killChild(): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+beforeAll(async () => {
+  w = await startWorld({
+    worker: false,
+    smtpHooks: {
+      // The message is stored; the sending process dies before it can read "250".
+      async beforeAccept() {
+        if (killOnAccept) {
+          killOnAccept = false;
+          await killChild();
+        }
+      },
+    },
+  });
+});
+afterAll(async () => {
+  await killChild();
+  await w.close();
+});
+
+async function startChildWorker(): Promise<void> {
+  child = spawn(process.execPath, ['test/sending/support/worker-process.ts'], {
+    env: { ...process.env, NODE_OPTIONS: '', PM_CHILD_DATABASE_URL: w.t.urls.owner, PM_CHILD_PUBLIC_URL: w.publicUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child!.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('ready\n')) resolve();
+    });
+    child!.once('exit', (code) => reject(new Error(`the worker process exited early (${code}): ${output}`)));
+  });
+}
+
+test('a worker killed between the SMTP accept and the database update: the retry does not send again', async () => {
+  const tenant = await createTenant(w, 'crash');
+  const sender = await createSender(w, tenant.tenantId);
+  const { campaignId, leads } = await createCampaign(w, tenant.tenantId, {
+    inboxIds: [sender.inboxes[0]!.id],
+    steps: [{ type: 'email', subject: 'First' }, { type: 'wait', hours: 1 }, { type: 'email', subject: 'Second' }],
+    leads: [{}],
+  });
+  const lead = leads[0]!;
+
+  await startChildWorker();
+  killOnAccept = true;
+  expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
+  await w.smtp.waitFor((m) => m.to.includes(lead.email));
+  await once(child!, 'exit');
+  expect(child!.signalCode).toBe('SIGKILL');
+
+  // The database still says "sending": the worker never recorded the answer.
+  const [inFlight] = await messagesOf(w, campaignId);
+  expect(inFlight).toMatchObject({ status: 'sending', send_attempts: 1 });
+  const locked = await w.t.owner.query(sql`select distinct locked_by from graphile_worker._private_jobs where locked_by is not null`);
+  expect(locked).toHaveLength(1);
+  // graphile-worker frees a dead worker's jobs after 4 hours; an operator (here the test) can free them at once.
+  await w.t.owner.query(sql`select graphile_worker.force_unlock_workers(${locked.map((r) => r.locked_by)}::text[])`);
+
+  await w.startWorker();
+  const [resolved] = await eventually(async () => {
+    const rows = await messagesOf(w, campaignId);
+    return rows[0]?.status === 'sent' && rows;
+  });
+  expect(resolved.error_message).toBe(
+    'Delivery not confirmed: the worker stopped while handing this message to the SMTP server. It was not sent again, because a duplicate is worse than a missing confirmation.',
+  );
+  const [sentEvent] = await w.t.owner.query(sql`select metadata from app_public.email_events where message_id = ${resolved.id} and event_type = 'sent'`);
+  expect(sentEvent.metadata).toMatchObject({ unconfirmed: true, attempt: 1 });
+  await eventually(async () => (await enrollmentsOf(w, campaignId))[0].current_step_order === 3);
+  expect(w.smtp.messages.filter((m) => m.to.includes(lead.email))).toHaveLength(1);
+
+  // The sequence goes on, threaded to the message that did go out.
+  await advanceClock(w, '1 hour');
+  const second = await w.smtp.waitFor((m) => m.to.includes(lead.email) && m.parsed.subject === 'Second');
+  expect(header(second, 'in-reply-to')).toBe(`<${resolved.rfc_message_id}>`);
+  expect(w.smtp.messages.filter((m) => m.to.includes(lead.email)).map((m) => m.parsed.subject)).toEqual(['First', 'Second']);
+});
+
+test('while a worker holds the send lock, another run of the same enrollment leaves the message alone', async () => {
+  await w.stopWorker();
+  const tenant = await createTenant(w, 'busy');
+  const sender = await createSender(w, tenant.tenantId);
+  const { campaignId } = await createCampaign(w, tenant.tenantId, { inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads: [{}] });
+  await lifecycle(w, tenant.token, 'start', campaignId);
+  const [enrollment] = await enrollmentsOf(w, campaignId);
+  const [first] = await w.t.owner.query(sql`select * from app_private.run_enrollment(${tenant.tenantId}, ${enrollment.id})`);
+  expect(first.action).toBe('send');
+  // A worker claims it and is talking SMTP (it holds the lock on its own connection).
+  await w.t.owner.task(async (worker) => {
+    await worker.query(sql`select pg_advisory_lock(app_private.send_lock_key(${first.message_id}))`);
+    await worker.query(sql`select app_private.claim_message(${tenant.tenantId}, ${first.message_id}, 'Subject', 'Body')`);
+    const [again] = await w.t.owner.query(sql`select * from app_private.run_enrollment(${tenant.tenantId}, ${enrollment.id})`);
+    expect(again).toMatchObject({ action: 'busy', message_id: first.message_id });
+    const [message] = await messagesOf(w, campaignId);
+    expect(message.status).toBe('sending');
+    await worker.query(sql`select app_private.record_delivery(${tenant.tenantId}, ${first.message_id}, '250 OK')`);
+    await worker.query(sql`select pg_advisory_unlock(app_private.send_lock_key(${first.message_id}))`);
+  });
+  const [done] = await w.t.owner.query(sql`select * from app_private.run_enrollment(${tenant.tenantId}, ${enrollment.id})`);
+  expect(done.action).toBe('done');
+  const [{ events }] = await w.t.owner.query(sql`select array_agg(event_type) as events from app_public.email_events where message_id = ${first.message_id}`);
+  expect(events).toEqual(['sent']);
+});
