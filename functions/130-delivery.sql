@@ -140,6 +140,24 @@ end;
 $$;
 comment on function app_private.claim_message(uuid, uuid, text, text) is 'Claims a queued message for one SMTP attempt (queued → sending) and stores what is being sent. Returns claimed; gone (no longer queued, or the recipient is suppressed now); paused (the campaign is not sending); or limit (the plan refused the email: the message stays queued and the tenant''s campaigns are paused with the reason). The first attempt counts against the plan.';
 
+create or replace function app_private.claimed_message(tenant_id uuid, message_id uuid, outcome text) returns app_public.messages
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x where x.tenant_id = claimed_message.tenant_id and x.id = claimed_message.message_id;
+  if m.status is distinct from 'sending' then
+    raise exception 'Message % is %, not sending; only a claimed message can %.', message_id, coalesce(m.status, 'missing'), outcome
+      using errcode = 'STATE';
+  end if;
+  return m;
+end;
+$$;
+comment on function app_private.claimed_message(uuid, uuid, text) is 'The message being sent (status sending), or STATE naming what was attempted (`outcome`) when it is not.';
+
 create or replace function app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) returns void
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
@@ -148,11 +166,7 @@ as $$
 declare
   m app_public.messages;
 begin
-  select x.* into m from app_public.messages x where x.tenant_id = record_delivery.tenant_id and x.id = record_delivery.message_id;
-  if m.status is distinct from 'sending' then
-    raise exception 'Message % is %, not sending; only a claimed message can be recorded as delivered.', message_id, coalesce(m.status, 'missing')
-      using errcode = 'STATE';
-  end if;
+  m := app_private.claimed_message(record_delivery.tenant_id, record_delivery.message_id, 'be recorded as delivered');
   perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
     metadata => jsonb_build_object('smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts));
   update app_public.messages x set smtp_response = left(record_delivery.smtp_response, 1000)
@@ -229,11 +243,7 @@ declare
   m app_public.messages;
   v_next timestamptz;
 begin
-  select x.* into m from app_public.messages x where x.tenant_id = record_deferral.tenant_id and x.id = record_deferral.message_id;
-  if m.status is distinct from 'sending' then
-    raise exception 'Message % is %, not sending; only a claimed message can be deferred.', message_id, coalesce(m.status, 'missing')
-      using errcode = 'STATE';
-  end if;
+  m := app_private.claimed_message(record_deferral.tenant_id, record_deferral.message_id, 'be deferred');
   if inbox_error is not null then
     update app_public.email_accounts ea set last_error = left(inbox_error, 1000)
       where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
@@ -266,11 +276,7 @@ as $$
 declare
   m app_public.messages;
 begin
-  select x.* into m from app_public.messages x where x.tenant_id = record_bounce.tenant_id and x.id = record_bounce.message_id;
-  if m.status is distinct from 'sending' then
-    raise exception 'Message % is %, not sending; only a claimed message can bounce at SMTP time.', message_id, coalesce(m.status, 'missing')
-      using errcode = 'STATE';
-  end if;
+  m := app_private.claimed_message(record_bounce.tenant_id, record_bounce.message_id, 'bounce at SMTP time');
   update app_public.messages x
     set smtp_response = left(record_bounce.smtp_response, 1000),
         error_message = left(format('The recipient''s server refused the message: %s', coalesce(record_bounce.smtp_response, smtp_code::text)), 2000)
