@@ -48,6 +48,7 @@ grant execute on function
   app_public.current_tenant_id(),
   app_public.current_tenant_roles(),
   app_public.has_tenant_role(text),
+  app_public.current_tenant_id_for_role(text),
   app_public.current_staff_has_permission(text),
   -- column defaults and generated columns of messages and events
   app_public.uuid_v7(timestamptz),
@@ -68,10 +69,8 @@ create or replace function app_private.apply_tenant_policies(
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_read text := format(
-    'tenant_id = (select app_public.current_tenant_id()) and (select app_public.has_tenant_role(%L))', read_role);
-  v_write text := format(
-    'tenant_id = (select app_public.current_tenant_id()) and (select app_public.has_tenant_role(%L))', write_role);
+  v_read text := format('tenant_id = (select app_public.current_tenant_id_for_role(%L))', read_role);
+  v_write text := format('tenant_id = (select app_public.current_tenant_id_for_role(%L))', write_role);
 begin
   execute format('create policy tenant_select on %s for select using (%s)', tbl, v_read);
   execute format('comment on policy tenant_select on %s is %L', tbl,

@@ -21,7 +21,7 @@ grant update (name, family_name, given_name, picture) on app_public.users to pen
 create policy select_current on app_public.tenants for select using (id = (select app_public.current_tenant_id()));
 comment on policy select_current on app_public.tenants is 'Only the tenant named by your token, while you may act in it.';
 create policy update_by_owner on app_public.tenants for update using (
-  id = (select app_public.current_tenant_id()) and (select app_public.has_tenant_role('owner'))
+  id = (select app_public.current_tenant_id_for_role('owner'))
 );
 comment on policy update_by_owner on app_public.tenants is 'Only an owner may rename the tenant.';
 grant select on app_public.tenants to penguinmails_member;
