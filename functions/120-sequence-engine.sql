@@ -158,13 +158,21 @@ begin
   -- The inbox: the message's, the step's, the enrollment's, or by rotation.
   v_inbox := coalesce(v_existing.email_account_id, s.email_account_id, e.email_account_id);
   if v_inbox is null then
-    select ea2.id into v_inbox
-      from app_public.campaign_email_accounts a
-      join app_public.email_accounts ea2 on ea2.tenant_id = a.tenant_id and ea2.id = a.email_account_id
-      where a.tenant_id = c.tenant_id and a.campaign_id = c.id
-        and app_private.inbox_unusable_reason(ea2.tenant_id, ea2.id) is null
-        and app_private.inbox_remaining(ea2.tenant_id, ea2.id, now_at) > 0
-      order by app_private.inbox_remaining(ea2.tenant_id, ea2.id, now_at) desc, ea2.next_send_at asc nulls first, ea2.email
+    -- The campaign's inboxes first, then each function once per inbox: with
+    -- the calls in a WHERE clause the planner may push them into the scan of
+    -- all the tenant's inboxes (benchmark finding: ~10x the calls).
+    with inboxes as materialized (
+      select ea2.id, ea2.next_send_at, ea2.email,
+             app_private.inbox_unusable_reason(ea2.tenant_id, ea2.id) as unusable,
+             app_private.inbox_remaining(ea2.tenant_id, ea2.id, now_at) as remaining
+        from app_public.campaign_email_accounts a
+        join app_public.email_accounts ea2 on ea2.tenant_id = a.tenant_id and ea2.id = a.email_account_id
+        where a.tenant_id = c.tenant_id and a.campaign_id = c.id
+    )
+    select i.id into v_inbox
+      from inboxes i
+      where i.unusable is null and i.remaining > 0
+      order by i.remaining desc, i.next_send_at asc nulls first, i.email
       limit 1;
     if v_inbox is null then
       select min(app_private.next_local_midnight(now_at, ea2.timezone)) into retry_at
