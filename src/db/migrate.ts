@@ -17,9 +17,10 @@ export function loadGmrc(root = process.cwd()): Settings {
   return JSON5.parse(readFileSync(path.join(root, '.gmrc'), 'utf8')) as Settings;
 }
 
+/** Another database on the same server (graphile-migrate refuses a root URL equal to the one it migrates). */
 function maintenanceUrl(url: string): string {
   const u = new URL(url);
-  u.pathname = '/postgres';
+  u.pathname = u.pathname === '/postgres' ? '/template1' : '/postgres';
   return u.toString();
 }
 
