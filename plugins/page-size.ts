@@ -8,10 +8,24 @@
  * plan is wrapped for every connection field and decides at planning time
  * whether the field really has pagination arguments; the argument hook
  * removes the stock `first`/`last` appliers, whose job the wrapper takes over.
+ *
+ * Where the default goes matters. grafast's ConnectionStep only fetches a
+ * page when something reads it (`nodes`, `edges`, `pageInfo`); `totalCount`,
+ * `aggregates` and `groupedAggregates` run on a clone of the collection
+ * without pagination. But `ConnectionStep.setFirst()` marks the page as
+ * needed, so calling it for the default made every aggregate-only query also
+ * fetch a page of rows nobody read (docs/performance.md, finding 4). So:
+ *
+ * - when the client gave `first` or `last`, they go through the connection
+ *   as PostGraphile's own appliers do, checked against the limits (an error
+ *   on the field even if only `totalCount` was asked for);
+ * - when it gave neither, the default is set on the collection step itself
+ *   (the PgSelectStep: where the rows are selected). It caps the page
+ *   whenever one is fetched, and when none is, nothing is fetched at all.
  */
 import 'graphile-config';
 import 'postgraphile';
-import { constant, lambda, SafeError, type FieldArgs, type FieldInfo, type Step } from 'postgraphile/grafast';
+import { constant, ConstantStep, lambda, SafeError, type FieldArgs, type FieldInfo, type Step } from 'postgraphile/grafast';
 
 export interface PageSizeOptions {
   defaultPageSize: number;
@@ -22,10 +36,23 @@ export interface PageSizeOptions {
 interface Paginated {
   setFirst(step: Step<number | null>): void;
   setLast(step: Step<number | null>): void;
+  getSubplan?(): unknown;
+}
+
+/** A collection step that applies its own pagination (PgSelectStep, PgUnionAllStep). */
+interface FullyPaginated {
+  paginationSupport: { full?: boolean };
+  setFirst(step: Step<number | null>): unknown;
 }
 
 const isPaginated = (step: unknown): step is Paginated =>
   typeof (step as Paginated | null)?.setFirst === 'function' && typeof (step as Paginated).setLast === 'function';
+
+const isFullyPaginated = (step: unknown): step is FullyPaginated =>
+  (step as FullyPaginated | null)?.paginationSupport?.full === true && typeof (step as FullyPaginated).setFirst === 'function';
+
+/** The argument is not in the document (or is a literal null). */
+const absent = ($arg: Step): boolean => $arg instanceof ConstantStep && $arg.data == null;
 
 export function makePageSizePlugin({ defaultPageSize, maxPageSize }: PageSizeOptions): GraphileConfig.Plugin {
   const check = (name: string, value: unknown): number | null => {
@@ -56,9 +83,16 @@ export function makePageSizePlugin({ defaultPageSize, maxPageSize }: PageSizeOpt
             const $connection: unknown = plan.call(this, $parent, fieldArgs, info);
             const argNames = new Set(info.field.args.map((a) => a.name));
             if (argNames.has('first') && isPaginated($connection)) {
+              const $first = fieldArgs.getRaw('first');
               const $last = argNames.has('last') ? fieldArgs.getRaw('last') : constant(null);
-              $connection.setFirst(lambda([fieldArgs.getRaw('first'), $last], firstOf));
-              if (argNames.has('last')) $connection.setLast(lambda($last, lastOf));
+              const $collection = $connection.getSubplan?.();
+              if (absent($first) && absent($last) && isFullyPaginated($collection)) {
+                // Only the default: a limit on the rows, without asking for them.
+                $collection.setFirst(constant(defaultPageSize));
+              } else {
+                $connection.setFirst(lambda([$first, $last], firstOf));
+                if (argNames.has('last')) $connection.setLast(lambda($last, lastOf));
+              }
             }
             return $connection;
           } as typeof field.plan;

@@ -5,6 +5,7 @@
  * Each refusal is a clear error with a stable code, and nothing is written.
  */
 import { request } from 'node:http';
+import type pg from 'pg';
 import { getNamedType, type GraphQLObjectType } from 'postgraphile/graphql';
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
 import { demoTenant, ownedTenant, putTenantOnPlan, type DemoTenant } from './fixtures.ts';
@@ -12,11 +13,41 @@ import { liveSchema, relationFields, requiredArgs, rootConnections } from './sch
 
 const LONG = 120_000;
 
+/**
+ * Records the text of every statement the API's own pool sends while `run`
+ * runs (the API serves nothing else meanwhile): what PostgreSQL was asked.
+ */
+function statementRecorder(pool: pg.Pool) {
+  const wrapped = new WeakSet<pg.PoolClient>();
+  let recording: string[] | null = null;
+  pool.on('acquire', (client) => {
+    if (wrapped.has(client)) return;
+    wrapped.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const first = args[0] as string | { text?: string } | undefined;
+      recording?.push(typeof first === 'string' ? first : (first?.text ?? ''));
+      return query(...args);
+    }) as typeof client.query;
+  });
+  return async (run: () => Promise<unknown>): Promise<string[]> => {
+    recording = [];
+    try {
+      await run();
+      return recording.filter((text) => !/^(begin|commit|rollback)\b|set_config|^set /i.test(text));
+    } finally {
+      recording = null;
+    }
+  };
+}
+
 describe('page size', () => {
   let t: TestApi;
   let org: DemoTenant;
+  let statementsOf: ReturnType<typeof statementRecorder>;
   beforeAll(async () => {
     t = await startTestApi({ MAX_PAGE_SIZE: '60' });
+    statementsOf = statementRecorder(t.api.pool);
     org = await demoTenant(t, 'pages', 'pages.example');
     // 70 more leads, all at one CRM account.
     await t.owner.query(sql`
@@ -42,6 +73,73 @@ describe('page size', () => {
     // `last` alone pages from the end without the default first.
     expect((await t.ok(`{ leads(last: 3) { nodes { rowId } } }`, {}, org.token)).leads.nodes).toHaveLength(3);
     expect((await t.ok(`{ leads(first: 60) { nodes { rowId } } }`, {}, org.token)).leads.nodes).toHaveLength(60);
+  }, LONG);
+
+  test('aggregate-only selections (totalCount, aggregates, groupedAggregates) send no LIMIT: no page of rows is fetched', async () => {
+    const queries = [
+      `{ leads { totalCount } }`,
+      `{ leads { aggregates { distinctCount { email } } } }`,
+      `{ messages { groupedAggregates(groupBy: [STATUS]) { keys distinctCount { rowId } } } }`,
+      `{ campaign(rowId: "${org.ids.campaign}") { messages { totalCount groupedAggregates(groupBy: [STATUS]) { keys distinctCount { rowId } } } } }`,
+      `{ crmAccount(rowId: "${org.ids.crmAccount}") { leads { totalCount aggregates { distinctCount { email } } } } }`,
+      `{ searchLeads(query: "bulk1") { totalCount } }`,
+    ];
+    for (const query of queries) {
+      const statements = await statementsOf(() => t.ok(query, {}, org.token));
+      expect(statements.length).toBeGreaterThan(0);
+      expect({ query, limits: statements.filter((text) => /\blimit\b/i.test(text)) }).toEqual({ query, limits: [] });
+    }
+    // The counts are still the whole collection's.
+    const data = await t.ok(
+      `{ leads { totalCount aggregates { distinctCount { email } } }
+         crmAccount(rowId: "${org.ids.crmAccount}") { leads { totalCount } } }`,
+      {},
+      org.token,
+    );
+    expect(data.leads).toEqual({ totalCount: 80, aggregates: { distinctCount: { email: '80' } } });
+    expect(data.crmAccount.leads.totalCount).toBe(71);
+    // Inside a list: the outer page is the only one fetched.
+    const nested = await statementsOf(() => t.ok(`{ crmAccounts { nodes { rowId leads { totalCount } } } }`, {}, org.token));
+    expect(nested.join('\n').match(/\blimit\b/gi)).toHaveLength(1);
+  }, LONG);
+
+  test('where a page is read (nodes, edges, pageInfo) the SQL caps it at the default, in nested connections too', async () => {
+    for (const [query, limit] of [
+      [`{ leads { totalCount nodes { rowId } } }`, 'limit 50'],
+      [`{ leads { edges { cursor } } }`, 'limit 50'],
+      [`{ leads { pageInfo { hasNextPage } } }`, 'limit 51'], // one more, to know there is a next page
+      [`{ leads { totalCount pageInfo { endCursor } } }`, 'limit 50'],
+    ] as const) {
+      const statements = await statementsOf(() => t.ok(query, {}, org.token));
+      expect({ query, sql: statements.join('\n') }).toEqual({ query, sql: expect.stringContaining(limit) });
+    }
+    expect((await t.ok(`{ leads { pageInfo { hasNextPage } } }`, {}, org.token)).leads.pageInfo.hasNextPage).toBe(true);
+    // A connection inside every row of another one gets the default page as well.
+    const data = await t.ok(`{ crmAccounts { nodes { rowId leads { totalCount nodes { rowId } } } } }`, {}, org.token);
+    const account = data.crmAccounts.nodes.find((a: { rowId: string }) => a.rowId === org.ids.crmAccount);
+    expect(account.leads.totalCount).toBe(71);
+    expect(account.leads.nodes).toHaveLength(50);
+    // Aggregates beside a page still count the whole collection.
+    const both = await t.ok(`{ leads(first: 5) { totalCount aggregates { distinctCount { email } } nodes { rowId } } }`, {}, org.token);
+    expect(both.leads).toEqual({ totalCount: 80, aggregates: { distinctCount: { email: '80' } }, nodes: expect.any(Array) });
+    expect(both.leads.nodes).toHaveLength(5);
+  }, LONG);
+
+  test('first/last out of range is INVALID_INPUT on that field, whatever the selection', async () => {
+    for (const selection of ['totalCount', 'aggregates { distinctCount { email } }', 'nodes { rowId }', '__typename']) {
+      for (const [pagination, name] of [['first: 61', 'first'], ['first: -1', 'first'], ['last: 61', 'last'], ['last: -3', 'last']]) {
+        const result = await t.gql(`{ leads(${pagination}) { ${selection} } }`, {}, org.token);
+        expect({ selection, pagination, errors: result.errors }).toEqual({
+          selection,
+          pagination,
+          errors: [expect.objectContaining({ path: ['leads'], extensions: { code: 'INVALID_INPUT' }, message: expect.stringContaining(`\`${name}\` must be a whole number between 0 and 60`) })],
+        });
+      }
+    }
+    // Through variables too, and a null variable means the default.
+    const viaVariable = await t.gql(`query($n: Int) { leads(first: $n) { totalCount } }`, { n: 1000 }, org.token);
+    expect(viaVariable.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+    expect((await t.ok(`query($n: Int) { leads(first: $n) { nodes { rowId } } }`, { n: null }, org.token)).leads.nodes).toHaveLength(50);
   }, LONG);
 
   test('asking any connection for more than the maximum is INVALID_INPUT naming the limit', async () => {
