@@ -4,7 +4,10 @@
  * message's send lock, claim it (queued → sending, committed), talk SMTP, and
  * record the answer. The lock is a session-level advisory lock held for the
  * whole SMTP conversation, so a retried job can tell "another worker is on
- * it" (lock taken) from "the worker that claimed it died" (lock free).
+ * it" (lock taken) from "the worker that claimed it died" (lock free). The
+ * SMTP connection itself may be one the inbox already has open (the worker's
+ * transport pool): the claim is committed before the message is handed to it
+ * and the answer recorded after, whichever connection carries it.
  */
 import type { PoolClient } from 'pg';
 import { ZodError } from 'zod';
@@ -160,7 +163,7 @@ export async function deliverMessage(
       inReplyTo: envelope.thread_rfc_message_id,
       unsubscribeUrl: rendered.unsubscribeUrl,
       dkim: { domainName: envelope.domain, keySelector: envelope.dkim_selector, privateKey: prepared.dkimKey },
-    }, deps.smtp);
+    }, deps.smtp, deps.smtpPool);
     const result = await record(query, tenantId, messageId, outcome);
     if (outcome.kind !== 'accepted') log.info(`message ${messageId}: ${result} (${'response' in outcome ? outcome.response : outcome.reason})`);
     return result;

@@ -6,6 +6,7 @@ import { secretsKeyOf, type Env } from '../config.ts';
 import { makeSecretBox, type SecretBox } from '../crypto/secrets.ts';
 import { loadDevSecrets } from '../dev-secrets.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingTokens } from '../tracking/tokens.ts';
+import type { SmtpTransportPool } from './smtp-pool.ts';
 import type { SmtpOptions } from './smtp.ts';
 
 export interface SendingDeps {
@@ -16,6 +17,11 @@ export interface SendingDeps {
   /** Base URL of the tracking endpoints: PUBLIC_URL, else the API server's URL. */
   publicUrl: string;
   smtp: SmtpOptions;
+  /**
+   * Reused SMTP connections (one per inbox connection identity); the worker
+   * makes one and closes it when it stops. Unset: a connection per message.
+   */
+  smtpPool?: SmtpTransportPool;
 }
 
 export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {}): SendingDeps {
@@ -25,6 +31,7 @@ export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {
     tracking: overrides.tracking ?? makeTrackingTokens(trackingKeyFrom(key)),
     publicUrl: (overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${env.HOST}:${env.PORT}`).replace(/\/$/, ''),
     smtp: overrides.smtp ?? {},
+    smtpPool: overrides.smtpPool,
   };
 }
 

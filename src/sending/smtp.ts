@@ -7,12 +7,20 @@
  * and threading headers for follow-ups. The server's answer is classified
  * into what the engine does next; nothing here touches the database, and no
  * secret is ever logged or put into an error.
+ *
+ * With a transport pool (src/sending/smtp-pool.ts, one per worker) consecutive
+ * messages with the same connection identity reuse one connection; after an
+ * error that says the connection or the login is bad, that transport is
+ * retired so the next message connects and logs in afresh. Without one, each
+ * message gets its own connection.
  */
 import { createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
+import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { z } from 'zod';
+import type { SmtpTransportPool } from './smtp-pool.ts';
 
 /** email_accounts.smtp_settings (connection settings only; the password is stored encrypted elsewhere). */
 export const SmtpSettings = z.object({
@@ -104,10 +112,23 @@ export function assertSigningKey(pem: string, domain: string): void {
   }
 }
 
-export async function sendSmtp(settings: SmtpSettings, password: string | null, mail: OutgoingMail, options: SmtpOptions = {}): Promise<SmtpOutcome> {
+/**
+ * Whether the connection (and login) can serve the next message after this
+ * error: only when the server refused this one message (an envelope or DATA
+ * answer other than 421, after which nodemailer resets the session). Anything
+ * else (login, TLS, timeouts, dropped or refused connections, protocol
+ * errors) retires the pooled transport. The outcome is classified the same
+ * either way.
+ */
+export function keepsConnection(error: SmtpError): boolean {
+  return (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && error.responseCode !== 421;
+}
+
+/** The nodemailer options of one inbox's connection (without pool settings). */
+function transportOptions(settings: SmtpSettings, password: string | null, mail: OutgoingMail, options: SmtpOptions): SMTPTransportOptions {
   const secure = settings.secure ?? false;
   const timeout = options.timeoutMs ?? 60_000;
-  const transport = nodemailer.createTransport({
+  return {
     host: settings.host,
     port: settings.port ?? (secure ? 465 : 587),
     secure,
@@ -120,7 +141,24 @@ export async function sendSmtp(settings: SmtpSettings, password: string | null, 
     tls: { ...(isIP(settings.host) ? {} : { servername: settings.host }), ...options.tls },
     logger: false,
     debug: false,
-  });
+  };
+}
+
+/**
+ * Sends one message: over the pool's transport for this connection identity
+ * when a pool is given, else over a connection of its own.
+ */
+export async function sendSmtp(
+  settings: SmtpSettings,
+  password: string | null,
+  mail: OutgoingMail,
+  options: SmtpOptions = {},
+  pool?: SmtpTransportPool,
+): Promise<SmtpOutcome> {
+  const connection = transportOptions(settings, password, mail, options);
+  const lease = pool?.acquire(connection);
+  const transport = lease?.transport ?? nodemailer.createTransport(connection);
+  let broken = false;
   try {
     const info = await transport.sendMail({
       from: { name: mail.fromName ?? '', address: mail.fromAddress },
@@ -146,8 +184,10 @@ export async function sendSmtp(settings: SmtpSettings, password: string | null, 
     });
     return { kind: 'accepted', response: String(info.response ?? '250 OK') };
   } catch (error) {
+    broken = !keepsConnection(error as SmtpError);
     return classifySmtpError(error as SmtpError, settings.host);
   } finally {
-    transport.close();
+    if (lease) lease.release(broken);
+    else transport.close();
   }
 }

@@ -21,6 +21,9 @@ export interface WorkerDeps {
   dns?: DnsResolver;
   /** Seals secrets at rest (DKIM private keys); default: makeSecretBox(secretsKeyOf(env)). */
   secretBox?: SecretBox;
-  /** The campaign engine's SMTP delivery (tracking base URL, SMTP TLS trust and timeouts); default: src/sending/deps.ts from env. */
+  /**
+   * The campaign engine's SMTP delivery (tracking base URL, SMTP TLS trust and timeouts); default: src/sending/deps.ts from env.
+   * `smtpPool`: default, one made by startWorker and closed by its stop(); one passed here is the caller's to close.
+   */
   sending?: Partial<SendingDeps>;
 }
