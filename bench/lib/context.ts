@@ -76,8 +76,7 @@ export async function makeContext(db: BenchDatabase, options: BenchOptions, data
     HOST: '127.0.0.1',
     PORT: '0',
     DATABASE_URL: db.urls.owner,
-    // src/db/migrate.ts falls back to the owner URL as graphile-migrate's root connection, which graphile-migrate
-    // refuses ("connectionString cannot be the same value as rootConnectionString"): give it the real one.
+    // The API's start-up would also work without it (src/db/migrate.ts derives a root URL); pass the real one.
     ...(db.urls.root ? { ROOT_DATABASE_URL: db.urls.root } : {}),
     AUTHENTICATOR_PASSWORD: db.urls.authenticatorPassword,
     JWT_SECRET: db.jwtSecret,
