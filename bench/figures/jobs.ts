@@ -165,10 +165,10 @@ export async function jobs(ctx: BenchContext): Promise<Omit<FigureResult, 'key' 
     return r;
   };
   const comparisons: Comparison[] = [
-    compare('jobs/s: ours vs defaults', get('ours').throughput, get('defaults').throughput, 'value', (x) => `ours ×${round1(1 / x)} the defaults' rate`),
+    compare('jobs/s: ours vs defaults', get('ours').throughput, get('defaults').throughput, 'value', (_, r) => `ours ×${round1(r)} the defaults' rate`),
     compare('add_job → start p50: ours vs defaults', get('ours').latency, get('defaults').latency, 'p50', (x) => `×${x}`),
     compare('add_job → start p99: ours vs defaults', get('ours').latency, get('defaults').latency, 'p99', (x) => `×${x}`),
-    compare('jobs/s: ours vs ours without the local queue', get('ours').throughput, get('ours-no-queue').throughput, 'value', (x) => `the local queue ×${round1(1 / x)} the rate`),
+    compare('jobs/s: ours vs ours without the local queue', get('ours').throughput, get('ours-no-queue').throughput, 'value', (_, r) => `the local queue ×${round1(r)} the rate`),
     compare('add_job → start p50: ours vs ours without the local queue', get('ours').latency, get('ours-no-queue').latency, 'p50', (x) => `×${x}`),
   ];
   const best = [...results.values()].sort((a, b) => (b.throughput.value ?? 0) - (a.throughput.value ?? 0))[0]!;

@@ -65,7 +65,10 @@ function valueOf(m: Measurement, metric: Metric): number {
  * Compares a product measurement with its anchor on one metric. For rates
  * the reading is the slowdown anchor/product; for latencies product/anchor.
  */
-export function compare(label: string, product: Measurement, anchor: Measurement, metric: Metric, wording?: (slowdown: number) => string): Comparison {
+/** `wording` gets the slowdown (≥ 1 when the product is slower, whatever the metric) and the ratio (product / anchor). */
+export function compare(
+  label: string, product: Measurement, anchor: Measurement, metric: Metric, wording?: (slowdown: number, ratio: number) => string,
+): Comparison {
   const p = valueOf(product, metric);
   const a = valueOf(anchor, metric);
   const higherIsBetter = metric === 'perSecond' || (metric === 'value' && /\/s$/.test(product.unit ?? ''));
@@ -78,7 +81,7 @@ export function compare(label: string, product: Measurement, anchor: Measurement
     productValue: round(p, 3),
     anchorValue: round(a, 3),
     ratio: round(p / a, 3),
-    reading: wording ? wording(round(slowdown, 2)) : `×${round(slowdown, 2)} ${slowdown >= 1 ? 'slower' : 'faster'} than the anchor`,
+    reading: wording ? wording(round(slowdown, 2), round(p / a, 2)) : `×${round(slowdown, 2)} ${slowdown >= 1 ? 'slower' : 'faster'} than the anchor`,
   };
 }
 
