@@ -4,7 +4,8 @@
 -- sent, campaigns started, warm-ups) are counted per billing period in
 -- sharded counters so concurrent senders do not queue on one row; gauges
 -- (contacts, domains, email accounts, members) are in
--- functions/250-billing-gauges.sql.
+-- functions/250-billing-gauges.sql; the contacts gauge uses the scheme below
+-- too, with its own lock and budget key.
 --
 -- Exactness without a hot row. Writers far from the limit take the tenant's
 -- metric lock in SHARED mode (they do not wait for each other) and add to the
@@ -158,6 +159,26 @@ as $$
 $$;
 comment on function app_private.usage_lockless_margin() is 'N·B: writers count without the exclusive lock only while more than this much of the limit remains.';
 
+create or replace function app_private.lockless_budget_left(budget_key text, amount bigint) returns boolean
+  language sql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select coalesce((nullif(current_setting('penguinmails.usage_lockless', true), '')::jsonb ->> budget_key)::bigint, 0) + amount
+         <= app_private.usage_lockless_budget();
+$$;
+comment on function app_private.lockless_budget_left(text, bigint) is 'True while this transaction may still add `amount` to the counter named `budget_key` under the shared lock (B per transaction; see the header).';
+
+create or replace function app_private.spend_lockless_budget(budget_key text, amount bigint) returns void
+  language sql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select set_config('penguinmails.usage_lockless',
+    jsonb_set(coalesce(nullif(current_setting('penguinmails.usage_lockless', true), ''), '{}')::jsonb, array[budget_key],
+              to_jsonb(coalesce((nullif(current_setting('penguinmails.usage_lockless', true), '')::jsonb ->> budget_key)::bigint, 0) + amount))::text,
+    true);
+$$;
+comment on function app_private.spend_lockless_budget(text, bigint) is 'Records, for the rest of the transaction, that `amount` was added to `budget_key` under the shared lock.';
+
 create or replace function app_private.assert_may_send(tenant_id uuid, metric text) returns void
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
@@ -206,7 +227,6 @@ declare
   v_used bigint;
   v_lock bigint;
   v_spent_key text;
-  v_spent jsonb;
 begin
   if metric is null or metric not in ('emails_sent', 'campaigns_started', 'warmups') then
     raise exception 'Metric "%" is not metered; expected emails_sent, campaigns_started or warmups.', metric using errcode = 'INVAL';
@@ -232,15 +252,12 @@ begin
 
   v_lock := hashtextextended('usage:' || tenant_id::text || ':' || metric, 0);
   v_spent_key := tenant_id::text || ':' || metric;
-  v_spent := coalesce(nullif(current_setting('penguinmails.usage_lockless', true), ''), '{}')::jsonb;
   v_used := app_private.metered_usage(tenant_id, metric, v_period);
-  if coalesce((v_spent ->> v_spent_key)::bigint, 0) + amount <= app_private.usage_lockless_budget()
-     and v_limit - v_used > app_private.usage_lockless_margin() then
+  if app_private.lockless_budget_left(v_spent_key, amount) and v_limit - v_used > app_private.usage_lockless_margin() then
     perform pg_advisory_xact_lock_shared(v_lock);
     v_used := app_private.metered_usage(tenant_id, metric, v_period);
     if v_limit - v_used > app_private.usage_lockless_margin() then
-      perform set_config('penguinmails.usage_lockless',
-        jsonb_set(v_spent, array[v_spent_key], to_jsonb(coalesce((v_spent ->> v_spent_key)::bigint, 0) + amount))::text, true);
+      perform app_private.spend_lockless_budget(v_spent_key, amount);
       perform app_private.count_usage_event(tenant_id, v_period, metric, amount);
       return v_used + amount;
     end if;

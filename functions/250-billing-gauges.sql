@@ -5,9 +5,14 @@
 -- statement, so a bulk insert of 100k leads costs one pass, not 100k), and
 -- checked against the plan at the moment of the write.
 --
--- The gauge row is updated in the same statement that adds the rows and stays
--- locked until commit, so two transactions adding rows for one tenant
--- serialise on it: the second sees the first's total and cannot overshoot.
+-- Domains, inboxes and members: the gauge row is updated in the same
+-- statement that adds the rows and stays locked until commit, so two
+-- transactions adding rows for one tenant serialise on it: the second sees
+-- the first's total and cannot overshoot. Contacts, written far more often
+-- (API, imports, CRM syncs), are sharded per backend and kept exact like
+-- metered usage (functions/060-usage-limits.sql): far from the limit writers
+-- share a lock and do not wait for each other; near it they take it
+-- exclusively and count exactly.
 -- Only growth is checked: after a downgrade, a tenant above its new limit
 -- keeps everything it has and can delete freely, but cannot add until it is
 -- back under the limit. tenant_id never changes on these tables (composite
@@ -21,45 +26,89 @@
 -- may not fit any more).
 --------------------------------------------------------------------------------
 
-create or replace function app_private.gauge_change(tenant_id uuid, resource text, delta bigint) returns bigint
+-- (It returned the new value once; a return type cannot be replaced in place.)
+drop function if exists app_private.gauge_change(uuid, text, bigint);
+create function app_private.gauge_change(tenant_id uuid, resource text, delta bigint) returns void
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_value bigint;
+  v_used bigint;
   v_plan text;
   v_limit bigint;
+  v_lock bigint;
+  v_budget_key text;
 begin
   if delta = 0 then
-    return null;
+    return;
+  end if;
+  if resource <> 'contacts' then
+    -- One row per tenant, locked until commit: writers of one tenant queue here.
+    if delta < 0 then
+      update app_private.resource_counts rc set value = rc.value + delta
+        where rc.tenant_id = gauge_change.tenant_id and rc.resource = gauge_change.resource and rc.shard = 0;
+      return;
+    end if;
+    insert into app_private.resource_counts as rc (tenant_id, resource, value)
+      values (gauge_change.tenant_id, gauge_change.resource, delta)
+    on conflict on constraint resource_counts_pkey do update set value = rc.value + excluded.value
+    returning rc.value into v_used;
+    select l.plan_name, l.limit_value into v_plan, v_limit from app_private.effective_limit(gauge_change.tenant_id, gauge_change.resource) l;
+    if v_limit is not null and v_used > v_limit then
+      perform app_private.raise_limit_exceeded(v_plan, resource, v_limit, v_used - delta, delta);
+    end if;
+    return;
+  end if;
+
+  -- Contacts: sharded, exact the way consume_usage is (functions/060-usage-limits.sql).
+  if delta > 0 then
+    select l.plan_name, l.limit_value into v_plan, v_limit from app_private.effective_limit(gauge_change.tenant_id, 'contacts') l;
+  end if;
+  if v_limit is not null then
+    v_lock := hashtextextended('gauge:' || tenant_id::text || ':contacts', 0);
+    v_budget_key := 'gauge:' || tenant_id::text || ':contacts';
+    v_used := app_private.gauge_value(tenant_id, 'contacts');
+    if app_private.lockless_budget_left(v_budget_key, delta) and v_limit - v_used > app_private.usage_lockless_margin() then
+      perform pg_advisory_xact_lock_shared(v_lock);
+      v_used := app_private.gauge_value(tenant_id, 'contacts');
+    end if;
+    if v_limit - v_used > app_private.usage_lockless_margin() and app_private.lockless_budget_left(v_budget_key, delta) then
+      perform app_private.spend_lockless_budget(v_budget_key, delta);
+    else
+      -- Near the limit (or past this transaction's budget): wait for every writer in flight, then count exactly.
+      perform pg_advisory_xact_lock(v_lock);
+      v_used := app_private.gauge_value(tenant_id, 'contacts');
+      if v_used + delta > v_limit then
+        perform app_private.raise_limit_exceeded(v_plan, 'contacts', v_limit, v_used, delta);
+      end if;
+    end if;
   end if;
   if delta < 0 then
+    -- Into a shard that exists (this backend's if it has one): an insert here
+    -- would fail while the tenant itself is being deleted.
     update app_private.resource_counts rc set value = rc.value + delta
-      where rc.tenant_id = gauge_change.tenant_id and rc.resource = gauge_change.resource
-      returning rc.value into v_value;
-    return v_value;
+      where (rc.tenant_id, rc.resource, rc.shard) = (
+        select x.tenant_id, x.resource, x.shard from app_private.resource_counts x
+        where x.tenant_id = gauge_change.tenant_id and x.resource = 'contacts'
+        order by x.shard = pg_backend_pid() % 16 desc, x.shard
+        limit 1);
+    return;
   end if;
-  insert into app_private.resource_counts as rc (tenant_id, resource, value)
-    values (gauge_change.tenant_id, gauge_change.resource, delta)
-  on conflict on constraint resource_counts_pkey do update set value = rc.value + excluded.value
-  returning rc.value into v_value;
-  select l.plan_name, l.limit_value into v_plan, v_limit from app_private.effective_limit(gauge_change.tenant_id, gauge_change.resource) l;
-  if v_limit is not null and v_value > v_limit then
-    perform app_private.raise_limit_exceeded(v_plan, resource, v_limit, v_value - delta, delta);
-  end if;
-  return v_value;
+  insert into app_private.resource_counts as rc (tenant_id, resource, shard, value)
+    values (gauge_change.tenant_id, 'contacts', pg_backend_pid() % 16, delta)
+  on conflict on constraint resource_counts_pkey do update set value = rc.value + excluded.value;
 end;
 $$;
-comment on function app_private.gauge_change(uuid, text, bigint) is 'Adds delta to a tenant''s gauge (locking its row until commit) and, when it grows past the plan limit, raises PLAN_LIMIT_REACHED so the statement that grew it is undone.';
+comment on function app_private.gauge_change(uuid, text, bigint) is 'Adds delta to a tenant''s gauge and, when it would grow past the plan limit, raises PLAN_LIMIT_REACHED so the statement that grew it is undone. Domains, inboxes and members: one row locked until commit. Contacts: the backend''s shard, exact under concurrency like consume_usage.';
 
 create or replace function app_private.gauge_value(tenant_id uuid, resource text) returns bigint
   language sql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select coalesce((select rc.value from app_private.resource_counts rc
+  select coalesce((select sum(rc.value) from app_private.resource_counts rc
                    where rc.tenant_id = gauge_value.tenant_id and rc.resource = gauge_value.resource), 0)::bigint;
 $$;
-comment on function app_private.gauge_value(uuid, text) is 'How many of a resource (contacts, domains, email_accounts, users) the tenant has now.';
+comment on function app_private.gauge_value(uuid, text) is 'How many of a resource (contacts, domains, email_accounts, users) the tenant has now (the sum over its shards).';
 
 create or replace function app_private.tg__gauge_count() returns trigger
   language plpgsql volatile security definer

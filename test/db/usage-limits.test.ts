@@ -385,6 +385,50 @@ describe('concurrency (committed transactions on separate connections)', () => {
     expect([real, gauge]).toEqual([500, 500]);
   });
 
+  test('far from the contacts limit, writers of one tenant do not wait for each other; near it they wait for the one in flight', async () => {
+    const tenantId = await committedTenant('leadflight', 'free');
+    const [{ margin }] = await pool.query(sql`select app_private.usage_lockless_margin()::int as margin`);
+    // Limit = 500 + margin + 5 - 500 = margin + 5: the first inserts are far from it.
+    await pool.query(sql`
+      insert into app_public.subscription_addons (tenant_id, subscription_id, addon_type, quantity)
+      select tenant_id, id, 'max_contacts', ${margin + 5 - 500} from app_public.subscriptions where tenant_id = ${tenantId}
+    `);
+    const limit = margin + 5;
+    let releaseFirst!: () => void;
+    const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstInserted!: () => void;
+    const inserted = new Promise<void>((resolve) => (firstInserted = resolve));
+    const first = pool.tx(async (tx) => {
+      await tx.query(sql`insert into app_public.leads (tenant_id, email) values (${tenantId}, 'open@flight.example')`);
+      firstInserted();
+      await firstMayCommit;
+    });
+    await inserted;
+    // Another writer of the same tenant is not held up by the open transaction…
+    await pool.query(sql`insert into app_public.leads (tenant_id, email) values (${tenantId}, 'second@flight.example')`);
+    // …but filling the rest of the allowance needs the exact count: it waits for the open writer…
+    let settled = false;
+    const rest = pool.query(insertLeads(tenantId, 1, limit - 1)).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    releaseFirst();
+    await first;
+    // …and then sees its lead: 2 exist, limit - 1 more do not fit, and nothing of the statement is written.
+    await expect(rest).rejects.toMatchObject({ code: 'LIMIT' });
+    await pool.query(insertLeads(tenantId, 1, limit - 2));
+    await expect(pool.query(sql`insert into app_public.leads (tenant_id, email) values (${tenantId}, 'one-more@flight.example')`))
+      .rejects.toMatchObject({ code: 'LIMIT' });
+    const [{ real, gauge }] = await pool.query(sql`
+      select (select count(*) from app_public.leads where tenant_id = ${tenantId})::int as real,
+             app_private.gauge_value(${tenantId}, 'contacts')::int as gauge
+    `);
+    expect([real, gauge]).toEqual([limit, limit]);
+    // Deleting through any backend keeps the sum exact.
+    await pool.query(sql`delete from app_public.leads where tenant_id = ${tenantId} and email like 'lead%@limits.example'`);
+    const [{ after }] = await pool.query(sql`select app_private.gauge_value(${tenantId}, 'contacts')::int as after`);
+    expect(after).toBe(2);
+  });
+
   test('concurrent domain inserts and invitations cannot exceed their limits either', async () => {
     const tenantId = await committedTenant('domainrace', 'starter');
     const domains = await Promise.allSettled(
