@@ -38,6 +38,7 @@ declare
   v_limit bigint;
   v_lock bigint;
   v_budget_key text;
+  v_exact boolean;
 begin
   if delta = 0 then
     return;
@@ -68,11 +69,13 @@ begin
     v_lock := hashtextextended('gauge:' || tenant_id::text || ':contacts', 0);
     v_budget_key := 'gauge:' || tenant_id::text || ':contacts';
     v_used := app_private.gauge_value(tenant_id, 'contacts');
+    v_exact := true;
     if app_private.lockless_budget_left(v_budget_key, delta) and v_limit - v_used > app_private.usage_lockless_margin() then
       perform pg_advisory_xact_lock_shared(v_lock);
       v_used := app_private.gauge_value(tenant_id, 'contacts');
+      v_exact := v_limit - v_used <= app_private.usage_lockless_margin();
     end if;
-    if v_limit - v_used > app_private.usage_lockless_margin() and app_private.lockless_budget_left(v_budget_key, delta) then
+    if not v_exact then
       perform app_private.spend_lockless_budget(v_budget_key, delta);
     else
       -- Near the limit (or past this transaction's budget): wait for every writer in flight, then count exactly.

@@ -5,7 +5,7 @@
  * downgraded tenant keeps its data but cannot add; unpaid tenants cannot
  * send; and concurrent writers cannot overshoot.
  */
-import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
+import { createPool, sql, type ConnectionPool, type SQLQuery } from '../../src/db/pg.ts';
 import { addAddon, putTenantOnPlan, usageOf } from '../helpers/billing.ts';
 import { baseTestUrls, closeDb, randomSuffix, withTx, type TestTx } from '../helpers/db.ts';
 import { withDatabase } from '../helpers/test-database.ts';
@@ -314,6 +314,30 @@ describe('concurrency (committed transactions on separate connections)', () => {
     return id;
   }
 
+  /** A committed tenant whose limit for `addonType` is `usage_lockless_margin() + 5`: far from it at first. */
+  async function tenantJustPastTheMargin(label: string, addonType: string): Promise<{ tenantId: string; limit: number }> {
+    const tenantId = await committedTenant(label, 'free');
+    const [{ margin }] = await pool.query(sql`select app_private.usage_lockless_margin()::int as margin`);
+    // Free allows 500 of both metrics used here; the add-on makes it margin + 5.
+    await addAddon(pool, tenantId, addonType, margin + 5 - 500);
+    return { tenantId, limit: margin + 5 };
+  }
+
+  /** Runs `statement` in a transaction on its own connection and leaves it open until `commit()`. */
+  async function openTransaction(statement: SQLQuery): Promise<{ commit(): Promise<void> }> {
+    let release!: () => void;
+    const mayCommit = new Promise<void>((resolve) => (release = resolve));
+    let ran!: () => void;
+    const done = new Promise<void>((resolve) => (ran = resolve));
+    const tx = pool.tx(async (t) => {
+      await t.query(statement);
+      ran();
+      await mayCommit;
+    });
+    await Promise.race([done, tx]);
+    return { commit: () => (release(), tx) };
+  }
+
   test('40 concurrent senders for the last 10 emails: exactly 10 succeed', async () => {
     const tenantId = await committedTenant('race', 'free');
     await pool.query(sql`select app_private.consume_usage(${tenantId}, 'emails_sent', 490)`);
@@ -332,24 +356,8 @@ describe('concurrency (committed transactions on separate connections)', () => {
   });
 
   test('far from the limit senders do not wait for each other; a sender still in flight is waited for near the limit', async () => {
-    const tenantId = await committedTenant('inflight', 'free');
-    const [{ margin }] = await pool.query(sql`select app_private.usage_lockless_margin()::int as margin`);
-    // Limit = margin + 5: the first send is far from the limit (lockless).
-    await pool.query(sql`
-      insert into app_public.subscription_addons (tenant_id, subscription_id, addon_type, quantity)
-      select tenant_id, id, 'max_emails_per_month', ${margin + 5 - 500} from app_public.subscriptions where tenant_id = ${tenantId}
-    `);
-    const limit = margin + 5;
-    let releaseFirst!: () => void;
-    const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
-    let firstCounted!: () => void;
-    const counted = new Promise<void>((resolve) => (firstCounted = resolve));
-    const first = pool.tx(async (tx) => {
-      await tx.query(sql`select app_private.consume_usage(${tenantId}, 'emails_sent', 1)`);
-      firstCounted();
-      await firstMayCommit;
-    });
-    await counted;
+    const { tenantId, limit } = await tenantJustPastTheMargin('inflight', 'max_emails_per_month');
+    const first = await openTransaction(sql`select app_private.consume_usage(${tenantId}, 'emails_sent', 1)`);
     // Another far-from-the-limit sender is not held up by the open transaction.
     await pool.query(sql`select app_private.consume_usage(${tenantId}, 'emails_sent', 1)`);
     // Asking for the whole allowance needs the exact count: it waits for the open sender…
@@ -357,8 +365,7 @@ describe('concurrency (committed transactions on separate connections)', () => {
     const whole = pool.query(sql`select app_private.consume_usage(${tenantId}, 'emails_sent', ${limit - 1})`).finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(settled).toBe(false);
-    releaseFirst();
-    await first;
+    await first.commit();
     // …and then sees its email: 2 used, limit - 1 more do not fit.
     await expect(whole).rejects.toMatchObject({ code: 'LIMIT', message: expect.stringContaining('; 2 already used, so') });
     await pool.query(sql`select app_private.consume_usage(${tenantId}, 'emails_sent', ${limit - 2})`);
@@ -386,24 +393,8 @@ describe('concurrency (committed transactions on separate connections)', () => {
   });
 
   test('far from the contacts limit, writers of one tenant do not wait for each other; near it they wait for the one in flight', async () => {
-    const tenantId = await committedTenant('leadflight', 'free');
-    const [{ margin }] = await pool.query(sql`select app_private.usage_lockless_margin()::int as margin`);
-    // Limit = 500 + margin + 5 - 500 = margin + 5: the first inserts are far from it.
-    await pool.query(sql`
-      insert into app_public.subscription_addons (tenant_id, subscription_id, addon_type, quantity)
-      select tenant_id, id, 'max_contacts', ${margin + 5 - 500} from app_public.subscriptions where tenant_id = ${tenantId}
-    `);
-    const limit = margin + 5;
-    let releaseFirst!: () => void;
-    const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
-    let firstInserted!: () => void;
-    const inserted = new Promise<void>((resolve) => (firstInserted = resolve));
-    const first = pool.tx(async (tx) => {
-      await tx.query(sql`insert into app_public.leads (tenant_id, email) values (${tenantId}, 'open@flight.example')`);
-      firstInserted();
-      await firstMayCommit;
-    });
-    await inserted;
+    const { tenantId, limit } = await tenantJustPastTheMargin('leadflight', 'max_contacts');
+    const first = await openTransaction(sql`insert into app_public.leads (tenant_id, email) values (${tenantId}, 'open@flight.example')`);
     // Another writer of the same tenant is not held up by the open transaction…
     await pool.query(sql`insert into app_public.leads (tenant_id, email) values (${tenantId}, 'second@flight.example')`);
     // …but filling the rest of the allowance needs the exact count: it waits for the open writer…
@@ -411,8 +402,7 @@ describe('concurrency (committed transactions on separate connections)', () => {
     const rest = pool.query(insertLeads(tenantId, 1, limit - 1)).finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(settled).toBe(false);
-    releaseFirst();
-    await first;
+    await first.commit();
     // …and then sees its lead: 2 exist, limit - 1 more do not fit, and nothing of the statement is written.
     await expect(rest).rejects.toMatchObject({ code: 'LIMIT' });
     await pool.query(insertLeads(tenantId, 1, limit - 2));
