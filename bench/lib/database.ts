@@ -7,13 +7,10 @@
  * folders and graphile-worker's schema, so the benchmark measures the
  * product as it stands in the working tree.
  */
-import { reset, watch } from 'graphile-migrate';
-import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import pg from 'pg';
 import { readEnv, type Env } from '../../src/config.ts';
 import { openDatabase, type DatabaseUrls } from '../../src/db/database.ts';
-import { applyDeclarative } from '../../src/db/declarative.ts';
-import { migrateSettings, releaseMigratePools } from '../../src/db/migrate.ts';
+import { rebuildDatabase } from '../../src/db/migrate.ts';
 import { loadDevSecrets } from '../../src/dev-secrets.ts';
 
 export interface BenchDatabase {
@@ -63,15 +60,7 @@ export async function rebuildSchema(urls: DatabaseUrls): Promise<void> {
   if (!urls.root) {
     throw new Error('Rebuilding the benchmark database needs a superuser connection: set ROOT_DATABASE_URL along with DATABASE_URL.');
   }
-  const settings = migrateSettings(urls, true);
-  try {
-    await reset({ ...settings, afterAllMigrations: [] }, false);
-    await watch({ ...settings, afterCurrent: [] }, true, false);
-  } finally {
-    releaseMigratePools();
-  }
-  await applyDeclarative(urls.owner, { force: true });
-  await runWorkerMigrations({ connectionString: urls.owner });
+  await rebuildDatabase(urls);
 }
 
 /** Server settings the benchmark records (and, on its own cluster, sets for bulk loading). */

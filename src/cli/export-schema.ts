@@ -7,27 +7,13 @@
  * (already migrated) database instead.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { reset, watch } from 'graphile-migrate';
-import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { readEnv } from '../config.ts';
 import { openDatabase, type Database } from '../db/database.ts';
-import { applyDeclarative } from '../db/declarative.ts';
-import { migrateSettings, releaseMigratePools } from '../db/migrate.ts';
+import { freePort } from '../db/embedded.ts';
+import { rebuildDatabase } from '../db/migrate.ts';
 import { exportSchemaSDL } from '../server/schema-export.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A new database with committed + current migrations, functions/, policies/ and the worker schema. */
 async function buildThrowAwayDatabase(): Promise<Database> {
@@ -37,12 +23,7 @@ async function buildThrowAwayDatabase(): Promise<Database> {
     ephemeral: { dataDir: path.join(os.tmpdir(), `penguinmails-schema-export-${process.pid}`), port: await freePort() },
   });
   try {
-    const settings = migrateSettings(db.urls, true);
-    await reset({ ...settings, afterAllMigrations: [] }, false);
-    await watch({ ...settings, afterCurrent: [] }, true, false);
-    releaseMigratePools();
-    await applyDeclarative(db.urls.owner, { force: true });
-    await runWorkerMigrations({ connectionString: db.urls.owner });
+    await rebuildDatabase(db.urls);
     return db;
   } catch (error) {
     await db.close();

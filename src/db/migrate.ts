@@ -4,7 +4,7 @@
  * schema. `npm start`, the test set-up and the db:* scripts all go through here
  * (the CLI path runs the same declarative step as .gmrc's afterAllMigrations).
  */
-import { Logger, migrate, type Settings } from 'graphile-migrate';
+import { Logger, migrate, reset, watch, type Settings } from 'graphile-migrate';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import JSON5 from 'json5';
 import { readFileSync } from 'node:fs';
@@ -66,5 +66,24 @@ export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}
     releaseMigratePools();
   }
   await applyDeclarative(urls.owner);
+  await runWorkerMigrations({ connectionString: urls.owner });
+}
+
+/**
+ * Drops and rebuilds a database the way the working tree describes it: the
+ * committed migrations (reset also runs afterReset, the roles), then
+ * migrations/current, then the declarative folders and graphile-worker's
+ * schema. The test template, `npm run schema:export` and the benchmark build
+ * their databases with it; it needs a root URL (reset recreates the database).
+ */
+export async function rebuildDatabase(urls: DatabaseUrls): Promise<void> {
+  const settings = migrateSettings(urls, true);
+  try {
+    await reset({ ...settings, afterAllMigrations: [] }, false);
+    await watch({ ...settings, afterCurrent: [] }, true, false);
+  } finally {
+    releaseMigratePools();
+  }
+  await applyDeclarative(urls.owner, { force: true });
   await runWorkerMigrations({ connectionString: urls.owner });
 }

@@ -5,30 +5,19 @@
  * `penguinmails_test` for the rolled-back-transaction tests, and a private
  * clone per test file for anything that commits data or runs a worker.
  */
-import { reset, watch } from 'graphile-migrate';
-import { runMigrations as runWorkerMigrations } from 'graphile-worker';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { readEnv } from '../../src/config.ts';
 import { openDatabase, runRolesScript, type Database, type DatabaseUrls } from '../../src/db/database.ts';
-import { applyDeclarative } from '../../src/db/declarative.ts';
-import { migrateSettings, releaseMigratePools } from '../../src/db/migrate.ts';
+import { freePort } from '../../src/db/embedded.ts';
+import { rebuildDatabase } from '../../src/db/migrate.ts';
 import { createPool, sql } from '../../src/db/pg.ts';
+
+/** Test peers (dovecot, the PostgreSQL 15 cluster) take their ports from here too. */
+export { freePort };
 
 export const TEMPLATE_DATABASE = 'penguinmails_template';
 export const TEST_DATABASE_SETTINGS = { 'app.password_hash_cost': '4' };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -55,14 +44,7 @@ export async function prepareTestDatabases(): Promise<Database & { serverVersion
       : { dataDir: path.join(os.tmpdir(), `penguinmails-test-pg-${process.pid}`), port: await freePort() },
   });
   try {
-    const settings = migrateSettings(db.urls, true);
-    // reset drops and recreates the database, runs afterReset (roles) and the
-    // committed migrations; watch --once adds migrations/current.
-    await reset({ ...settings, afterAllMigrations: [] }, false);
-    await watch({ ...settings, afterCurrent: [] }, true, false);
-    releaseMigratePools();
-    await applyDeclarative(db.urls.owner, { force: true });
-    await runWorkerMigrations({ connectionString: db.urls.owner });
+    await rebuildDatabase(db.urls);
     const root = createPool({ connectionString: db.urls.root!, bigIntMode: 'string', poolSize: 1 });
     try {
       // Nobody may stay connected to a template.
