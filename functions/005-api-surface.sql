@@ -14,27 +14,3 @@ comment on function app_public.current_tenant_roles() is 'Your roles in the orga
 
 -- "Subscription" is GraphQL's root type for subscriptions.
 comment on table app_public.subscriptions is E'@name billing_subscription\nA tenant''s subscription to a plan; pending_plan_id takes effect at the end of the current period.';
-
---------------------------------------------------------------------------------
--- The tenant check of every standard policy, in one call: the policy
--- `tenant_id = (select app_public.current_tenant_id_for_role('member'))` is a
--- single InitPlan that reads the memberships once per statement, where
--- `current_tenant_id() and has_tenant_role(…)` read them twice (benchmark
--- figure 3: the fixed cost of RLS on a sub-millisecond query).
---------------------------------------------------------------------------------
-
-create or replace function app_public.current_tenant_id_for_role(minimum text) returns uuid
-  language sql stable parallel safe
-  set search_path to pg_catalog, public, pg_temp
-as $$
-  select case
-    when app_public.current_tenant_roles() && case minimum
-      when 'viewer' then array['owner', 'admin', 'member', 'viewer']
-      when 'member' then array['owner', 'admin', 'member']
-      when 'admin' then array['owner', 'admin']
-      when 'owner' then array['owner']
-    end
-    then nullif(current_setting('app.current_tenant_id', true), '')::uuid
-  end;
-$$;
-comment on function app_public.current_tenant_id_for_role(text) is E'@behavior -*\nThe tenant of this request when the current user holds at least the given role in it (owner > admin > member > viewer); null otherwise. The standard tenant policies compare tenant_id against it.';

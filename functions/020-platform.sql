@@ -125,6 +125,7 @@ begin
   insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, record_id, reason, changes)
     values (app_public.current_user_id(), 'staff_access.opened', open_tenant_access.tenant_id, v_session_id::text, trim(reason),
             jsonb_build_object('access_mode', access_mode, 'minutes', minutes));
+  perform app_private.reenter_request();
   return v_session_id;
 end;
 $$;
@@ -147,6 +148,7 @@ begin
     insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action)
       values (close_tenant_access.tenant_id, app_public.current_user_id(), true, 'staff_access.closed');
   end if;
+  perform app_private.reenter_request();
   return v_count;
 end;
 $$;

@@ -205,9 +205,9 @@ begin
   if app_public.current_user_id() is null then
     raise exception 'Sign in first.' using errcode = 'DNIED';
   end if;
-  -- Reuse the membership/staff-session check of the request context.
-  perform set_config('app.current_tenant_id', target_tenant::text, true);
-  if app_public.current_tenant_id() is null then
+  -- The membership/staff-session check of the request context.
+  if cardinality(app_private.tenant_roles_of(
+       app_public.current_user_id(), target_tenant, app_private.staff_permissions_of(app_public.current_user_id()))) = 0 then
     raise exception 'You are not a member of that organisation.' using errcode = 'DNIED';
   end if;
   return query select * from app_private.session_claims(app_public.current_user_id(), target_tenant);

@@ -122,8 +122,7 @@ begin
   end if;
   -- From here on the transaction acts as the member who uploaded the file:
   -- column defaults, triggers and the role check below see them.
-  perform set_config('app.current_user_id', coalesce(v_import.created_by::text, ''), true),
-          set_config('app.current_tenant_id', v_import.tenant_id::text, true);
+  perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
   if not app_public.has_tenant_role('member') then
     raise exception 'The person who uploaded this file can no longer add leads to this organisation.' using errcode = 'DNIED';
   end if;

@@ -54,6 +54,8 @@ grant execute on function
   app_public.uuid_v7(timestamptz),
   app_public.uuid_v7_time(uuid)
 to penguinmails_anonymous, penguinmails_member, penguinmails_analytics;
+-- The first statement of every request (functions/001-request-context.sql).
+grant execute on function app_hidden.enter_request(uuid, uuid) to penguinmails_anonymous, penguinmails_member;
 
 --------------------------------------------------------------------------------
 -- The standard policy set of a tenant-owned table, so each table's access is
@@ -69,8 +71,8 @@ create or replace function app_private.apply_tenant_policies(
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_read text := format('tenant_id = (select app_public.current_tenant_id_for_role(%L))', read_role);
-  v_write text := format('tenant_id = (select app_public.current_tenant_id_for_role(%L))', write_role);
+  v_read text := format('tenant_id = app_public.current_tenant_id_for_role(%L)', read_role);
+  v_write text := format('tenant_id = app_public.current_tenant_id_for_role(%L)', write_role);
 begin
   execute format('create policy tenant_select on %s for select using (%s)', tbl, v_read);
   execute format('comment on policy tenant_select on %s is %L', tbl,

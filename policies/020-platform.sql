@@ -10,8 +10,8 @@ grant insert (name, workspace_name, logo_url, status, industry, company_size),
 
 -- Feature flag definitions belong to staff; tenants ask feature_enabled().
 create policy manage on app_public.feature_flags for all
-  using ((select app_public.current_staff_has_permission('feature_flags.manage')))
-  with check ((select app_public.current_staff_has_permission('feature_flags.manage')));
+  using (app_public.current_staff_has_permission('feature_flags.manage'))
+  with check (app_public.current_staff_has_permission('feature_flags.manage'));
 comment on policy manage on app_public.feature_flags is 'Only staff with feature_flags.manage see and change flag definitions.';
 grant select, delete on app_public.feature_flags to penguinmails_staff;
 grant insert (key, description, is_enabled, rollout_percentage, updated_by),
@@ -21,7 +21,7 @@ grant execute on function app_public.feature_enabled(text), app_public.enabled_f
 
 -- System configuration: staff only, and sensitive values are not in this table.
 create policy manage on app_public.system_config for select
-  using ((select app_public.current_staff_has_permission('system_config.manage')));
+  using (app_public.current_staff_has_permission('system_config.manage'));
 comment on policy manage on app_public.system_config is 'Only staff with system_config.manage read system configuration; values of sensitive keys are never stored here.';
 grant select on app_public.system_config to penguinmails_staff;
 grant execute on function app_public.set_system_config(text, jsonb, boolean, text, text) to penguinmails_staff;
@@ -31,7 +31,7 @@ select app_private.apply_tenant_policies('app_public.audit_log', write_role => n
 grant select on app_public.audit_log to penguinmails_member;
 
 create policy audit_readers on app_public.platform_audit_log for select
-  using ((select app_public.current_staff_has_permission('audit.read')));
+  using (app_public.current_staff_has_permission('audit.read'));
 comment on policy audit_readers on app_public.platform_audit_log is 'Only staff with audit.read.';
 grant select on app_public.platform_audit_log to penguinmails_staff;
 

@@ -4,11 +4,11 @@
 -- staff with billing.manage. Members never write billing rows directly.
 --------------------------------------------------------------------------------
 
-create policy select_signed_in on app_public.plans for select using ((select app_public.current_user_id()) is not null);
+create policy select_signed_in on app_public.plans for select using (app_public.current_user_id() is distinct from null);
 comment on policy select_signed_in on app_public.plans is 'Every signed-in user can read the plans.';
 create policy manage on app_public.plans for all
-  using ((select app_public.current_staff_has_permission('plans.manage')))
-  with check ((select app_public.current_staff_has_permission('plans.manage')));
+  using (app_public.current_staff_has_permission('plans.manage'))
+  with check (app_public.current_staff_has_permission('plans.manage'));
 comment on policy manage on app_public.plans is 'Only staff with plans.manage create or change plans.';
 grant select on app_public.plans to penguinmails_member;
 grant insert (name, slug, description, max_users, max_domains, max_campaigns_per_month, api_rate_limit,
@@ -27,12 +27,12 @@ grant select on app_public.subscriptions, app_public.subscription_addons, app_pu
   to penguinmails_member;
 
 create policy billing_staff on app_public.subscriptions for all
-  using ((select app_public.current_staff_has_permission('billing.manage')))
-  with check ((select app_public.current_staff_has_permission('billing.manage')));
+  using (app_public.current_staff_has_permission('billing.manage'))
+  with check (app_public.current_staff_has_permission('billing.manage'));
 comment on policy billing_staff on app_public.subscriptions is 'Staff with billing.manage may change any subscription.';
 create policy billing_staff on app_public.subscription_addons for all
-  using ((select app_public.current_staff_has_permission('billing.manage')))
-  with check ((select app_public.current_staff_has_permission('billing.manage')));
+  using (app_public.current_staff_has_permission('billing.manage'))
+  with check (app_public.current_staff_has_permission('billing.manage'));
 comment on policy billing_staff on app_public.subscription_addons is 'Staff with billing.manage may add or change add-ons.';
 grant update (plan_id, pending_plan_id, status, cancel_at_period_end, billing_contact_user_id)
   on app_public.subscriptions to penguinmails_staff;

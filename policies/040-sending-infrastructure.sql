@@ -5,8 +5,8 @@
 --------------------------------------------------------------------------------
 
 create policy manage on app_public.vps_instances for all
-  using ((select app_public.current_staff_has_permission('infrastructure.manage')))
-  with check ((select app_public.current_staff_has_permission('infrastructure.manage')));
+  using (app_public.current_staff_has_permission('infrastructure.manage'))
+  with check (app_public.current_staff_has_permission('infrastructure.manage'));
 comment on policy manage on app_public.vps_instances is 'Only staff with infrastructure.manage.';
 grant select, delete on app_public.vps_instances to penguinmails_staff;
 grant insert (hostwinds_instance_id, ip_address, region, status, monthly_cost, approximate_cost, hostwinds_billing_day,
@@ -16,8 +16,8 @@ grant insert (hostwinds_instance_id, ip_address, region, status, monthly_cost, a
   on app_public.vps_instances to penguinmails_staff;
 
 create policy manage on app_public.smtp_ip_addresses for all
-  using ((select app_public.current_staff_has_permission('infrastructure.manage')))
-  with check ((select app_public.current_staff_has_permission('infrastructure.manage')));
+  using (app_public.current_staff_has_permission('infrastructure.manage'))
+  with check (app_public.current_staff_has_permission('infrastructure.manage'));
 comment on policy manage on app_public.smtp_ip_addresses is 'Only staff with infrastructure.manage change IPs; status changes go through the lifecycle functions.';
 create policy select_assigned on app_public.smtp_ip_addresses for select using (
   id in (select a.smtp_ip_address_id from app_public.domain_ip_assignments a where a.status <> 'expired')
@@ -29,8 +29,8 @@ grant insert (vps_instance_id, ip_address, approximate_cost), update (vps_instan
 
 select app_private.apply_tenant_policies('app_public.domain_ip_assignments', write_role => null);
 create policy manage on app_public.domain_ip_assignments for all
-  using ((select app_public.current_staff_has_permission('infrastructure.manage')))
-  with check ((select app_public.current_staff_has_permission('infrastructure.manage')));
+  using (app_public.current_staff_has_permission('infrastructure.manage'))
+  with check (app_public.current_staff_has_permission('infrastructure.manage'));
 comment on policy manage on app_public.domain_ip_assignments is 'Staff with infrastructure.manage assign IPs to any tenant''s domains.';
 grant select on app_public.domain_ip_assignments to penguinmails_member;
 

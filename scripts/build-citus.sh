@@ -14,12 +14,10 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 tarball="${CITUS_TARBALL:-$here/../shared/vendor/citus-$CITUS_VERSION.tar.gz}"
 cache="${PM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/penguinmails}/citus-$CITUS_VERSION-pg$PG_MAJOR"
 
+# The marker `make install` leaves: the library and the control file of this version.
 installed() {
   [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/citus.so" ] &&
-    [ -f "/usr/share/postgresql/$PG_MAJOR/extension/citus--$CITUS_VERSION.sql" ] ||
-    ls "/usr/share/postgresql/$PG_MAJOR/extension/citus.control" >/dev/null 2>&1 &&
-    grep -q "default_version = '${CITUS_VERSION%.*}" "/usr/share/postgresql/$PG_MAJOR/extension/citus.control" 2>/dev/null &&
-    [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/citus.so" ]
+    grep -qs "default_version = '$CITUS_VERSION" "/usr/share/postgresql/$PG_MAJOR/extension/citus.control"
 }
 
 if installed; then
@@ -47,6 +45,13 @@ if [ ! -f "$cache/src/citus.so" ]; then
   rm -rf "$cache"
   mkdir -p "$cache/src"
   tar -xzf "$tarball" -C "$cache/src" --strip-components=1
+  # PostgreSQL 15.20 exports have_createdb_privilege(), for which Citus 13.2.2
+  # still defines a static fallback on 15 ("static declaration follows
+  # non-static declaration"). When the server headers declare it, use theirs.
+  if grep -qs 'extern bool have_createdb_privilege' "/usr/include/postgresql/$PG_MAJOR/server/commands/dbcommands.h"; then
+    perl -0pi -e 's/static inline bool\nhave_createdb_privilege\(void\)\n\{.*?\n\}\n/#include "commands\/dbcommands.h"\n/s' \
+      "$cache/src/src/include/pg_version_compat.h"
+  fi
   (
     cd "$cache/src"
     ./configure PG_CONFIG="$PG_CONFIG" --quiet >"$cache/configure.log" 2>&1

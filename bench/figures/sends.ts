@@ -204,7 +204,7 @@ async function profileEngineSql(ctx: BenchContext): Promise<NestedStatement[] | 
       tenantId = tenant.tenantId;
       const sender = await createSender(client, tenantId, 2525, ctx.db.secretsKey);
       const campaignId = await createCampaign(client, tenantId, sender, 20);
-      await client.query(`select set_config('role', 'penguinmails_member', true), set_config('app.current_user_id', $1, true), set_config('app.current_tenant_id', $2, true)`, [tenant.userId, tenantId]);
+      await client.query(`select app_hidden.enter_request($1, $2), set_config('role', 'penguinmails_member', true)`, [tenant.userId, tenantId]);
       await client.query('select app_public.start_campaign($1)', [campaignId]);
       await client.query('reset role');
       enrollments = (await client.query<{ id: string }>(`select id from app_public.campaign_enrollments where tenant_id = $1 order by id`, [tenantId])).rows.map((r) => r.id);

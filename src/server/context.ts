@@ -47,7 +47,11 @@ export function authenticate(req: RequestLike, tokens: TokenService): Promise<Cl
   return result;
 }
 
-/** The settings applied (set_config(…, true)) inside the transaction of a request acting for these claims. */
+/**
+ * The settings of a request acting for these claims. `role` and
+ * `statement_timeout` are applied with set_config(…, true); the user and
+ * tenant go to app_hidden.enter_request (see `requestEntry`).
+ */
 export function pgSettingsForClaims(claims: Claims | null, statementTimeoutMs: number): PgSettings {
   const base = { statement_timeout: String(statementTimeoutMs) };
   if (!claims) return { ...base, role: ANONYMOUS_ROLE };
@@ -67,4 +71,19 @@ export interface ContextOptions {
 /** The settings PostGraphile applies inside the request's transaction. */
 export async function pgSettingsFor(req: RequestLike, options: ContextOptions): Promise<PgSettings> {
   return pgSettingsForClaims(await authenticate(req, options.tokens), options.statementTimeoutMs);
+}
+
+/**
+ * How a request's transaction starts, whoever runs it (PostGraphile's adaptor
+ * in src/server/pg-service.ts, withUserSession, the test personas): the role
+ * and timeouts by set_config, then `app_hidden.enter_request(user, tenant)`,
+ * which resolves the user's roles in the tenant once and records everything
+ * as SET LOCAL settings (functions/001-request-context.sql). Null when the
+ * settings name no user (anonymous): nothing to enter.
+ */
+export const ENTER_REQUEST_SQL = 'select app_hidden.enter_request($1::uuid, $2::uuid)';
+
+export function requestEntry(settings: PgSettings): { config: PgSettings; enter: [string, string | null] | null } {
+  const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, ...config } = settings;
+  return { config, enter: userId ? [userId, tenantId || null] : null };
 }

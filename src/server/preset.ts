@@ -6,7 +6,6 @@
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
 import type pg from 'pg';
-import { makePgService } from 'postgraphile/adaptors/pg';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import { ApiShapePlugin } from '../../plugins/api-shape.ts';
@@ -21,6 +20,7 @@ import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
+import { makeRequestPgService } from './pg-service.ts';
 import { maskError } from './errors.ts';
 
 /**
@@ -61,7 +61,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
     ],
     disablePlugins: ['PgJWTPlugin'],
-    pgServices: [makePgService({ pool: options.pool, schemas: ['app_public'] })],
+    pgServices: [makeRequestPgService(options.pool, ['app_public'])],
     schema: {
       retryOnInitFail: false,
       pgForbidSetofFunctionsToReturnNull: true,

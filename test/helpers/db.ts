@@ -86,10 +86,9 @@ export class TestTx {
     const userId = 'userId' in persona ? persona.userId : '';
     const tenantId = 'tenantId' in persona ? (persona.tenantId ?? '') : '';
     await this.tx.query(sql`reset role`);
-    await this.tx.query(sql`
-      select set_config('app.current_user_id', ${userId}, true),
-             set_config('app.current_tenant_id', ${tenantId}, true)
-    `);
+    // As a request starts (src/server/context.ts, requestEntry): the user and
+    // tenant entered (their roles resolved once), and the role.
+    await this.tx.query(sql`select app_hidden.enter_request(${userId || null}::uuid, ${tenantId || null}::uuid)`);
     if (role) await this.tx.query(sql`select set_config('role', ${role}, true)`);
   }
 

@@ -1,0 +1,160 @@
+--------------------------------------------------------------------------------
+-- The request context. Every request (the API's, a test persona's, a psql
+-- session acting as a user) starts its transaction with
+--
+--   select app_hidden.enter_request(user_id, tenant_id);
+--
+-- which looks up, once, what the user may do in the tenant their token names
+-- (an active membership of a live tenant, or a staff access session) and
+-- records it in transaction-local settings. Every policy and helper below then
+-- reads those settings only and never a table: so policies cost the same on
+-- every row, and they can be evaluated on Citus worker nodes, where a policy
+-- that queried another table would be a distributed query from a shard.
+-- `SET LOCAL` (not set_config) is what Citus forwards to the workers.
+--
+-- A removed member, a revoked staff session or a deleted tenant loses access
+-- on the next request: the lookup runs at the start of every request.
+--
+-- The signatures come from the first migration (column defaults use them);
+-- the bodies live here.
+--------------------------------------------------------------------------------
+
+create or replace function app_public.current_user_id() returns uuid
+  language sql stable parallel safe
+as $$
+  select nullif(pg_catalog.current_setting('app.current_user_id', true), '')::uuid;
+$$;
+
+create or replace function app_public.current_tenant_roles() returns text[]
+  language sql stable parallel safe
+as $$
+  select coalesce(nullif(pg_catalog.current_setting('app.current_tenant_roles', true), '')::text[], '{}'::text[]);
+$$;
+
+create or replace function app_public.current_tenant_id() returns uuid
+  language sql stable parallel safe
+as $$
+  select case
+    when pg_catalog.cardinality(app_public.current_tenant_roles()) > 0
+    then nullif(pg_catalog.current_setting('app.current_tenant_id', true), '')::uuid
+  end;
+$$;
+
+create or replace function app_public.has_tenant_role(minimum text) returns boolean
+  language sql stable parallel safe
+as $$
+  select app_public.current_tenant_roles() operator(pg_catalog.&&) case minimum
+    when 'viewer' then array['owner', 'admin', 'member', 'viewer']
+    when 'member' then array['owner', 'admin', 'member']
+    when 'admin' then array['owner', 'admin']
+    when 'owner' then array['owner']
+  end;
+$$;
+
+-- The tenant check of every standard policy, in one call:
+-- `tenant_id = app_public.current_tenant_id_for_role('member')`. The function
+-- is inlined into the policy (plain SQL, no SET clause), so the planner sees a
+-- stable expression it computes once per scan and can use as an index key.
+create or replace function app_public.current_tenant_id_for_role(minimum text) returns uuid
+  language sql stable parallel safe
+as $$
+  select case
+    when app_public.has_tenant_role(minimum)
+    then nullif(pg_catalog.current_setting('app.current_tenant_id', true), '')::uuid
+  end;
+$$;
+
+comment on function app_public.current_tenant_id_for_role(text) is E'@behavior -*\nThe tenant of this request when the current user holds at least the given role in it (owner > admin > member > viewer); null otherwise. The standard tenant policies compare tenant_id against it.';
+
+create or replace function app_public.current_staff_has_permission(permission text) returns boolean
+  language sql stable parallel safe
+as $$
+  select permission operator(pg_catalog.=) any (
+    coalesce(nullif(pg_catalog.current_setting('app.current_staff_permissions', true), '')::text[], '{}'::text[])
+  );
+$$;
+
+--------------------------------------------------------------------------------
+-- The look-ups behind the settings, run once per request by enter_request.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.staff_permissions_of(user_id uuid) returns text[]
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  return coalesce((
+    select array_agg(p.name order by p.name)
+    from app_public.staff_members sm
+    join app_public.users u on u.id = sm.user_id and u.deleted is null
+    join app_public.staff_role_permissions srp on srp.role_id = sm.role_id
+    join app_public.permissions p on p.id = srp.permission_id
+    where sm.user_id = staff_permissions_of.user_id
+  ), '{}');
+end;
+$$;
+comment on function app_private.staff_permissions_of(uuid) is 'The platform permissions the user''s staff role grants (empty for non-staff or deleted users).';
+
+create or replace function app_private.tenant_roles_of(user_id uuid, tenant_id uuid, staff_permissions text[]) returns text[]
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_roles text[];
+begin
+  if user_id is null or tenant_id is null then
+    return '{}';
+  end if;
+  select tu.roles into v_roles
+  from app_public.tenant_users tu
+  join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
+  join app_public.users u on u.id = tu.user_id and u.deleted is null
+  where tu.tenant_id = tenant_roles_of.tenant_id
+    and tu.user_id = tenant_roles_of.user_id
+    and tu.deleted is null;
+  if v_roles is not null then
+    return v_roles;
+  end if;
+  -- A staff access session acts as viewer (read) or admin (write), while the
+  -- staff role still grants the matching permission.
+  select case when bool_or(s.access_mode = 'write') then array['admin'] else array['viewer'] end into v_roles
+  from app_private.staff_access_sessions s
+  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
+  where s.tenant_id = tenant_roles_of.tenant_id
+    and s.staff_user_id = tenant_roles_of.user_id
+    and s.revoked_at is null
+    and s.expires_at > now()
+    and (case s.access_mode when 'write' then 'tenants.write' else 'tenants.read' end) = any (staff_permissions)
+  having count(*) > 0;
+  return coalesce(v_roles, '{}');
+end;
+$$;
+comment on function app_private.tenant_roles_of(uuid, uuid, text[]) is 'The user''s roles in the tenant: their active membership''s roles in a live tenant, or viewer/admin for a live staff access session their staff role still permits; empty otherwise.';
+
+create or replace function app_hidden.enter_request(user_id uuid, tenant_id uuid) returns text[]
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_permissions text[] := case when user_id is null then '{}' else app_private.staff_permissions_of(user_id) end;
+  v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
+begin
+  -- SET LOCAL rather than set_config: Citus forwards it to the worker nodes.
+  execute format('set local app.current_user_id = %L', coalesce(user_id::text, ''));
+  execute format('set local app.current_tenant_id = %L', coalesce(tenant_id::text, ''));
+  execute format('set local app.current_tenant_roles = %L', v_roles::text);
+  execute format('set local app.current_staff_permissions = %L', v_permissions::text);
+  return v_roles;
+end;
+$$;
+comment on function app_hidden.enter_request(uuid, uuid) is 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles.';
+
+create or replace function app_private.reenter_request() returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  perform app_hidden.enter_request(app_public.current_user_id(), nullif(current_setting('app.current_tenant_id', true), '')::uuid);
+end;
+$$;
+comment on function app_private.reenter_request() is 'Resolves the current request''s roles again, for functions that change the caller''s own access (opening or closing a staff access session) and take effect within the same request.';
