@@ -12,6 +12,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // test/citus/ needs a Citus cluster: npm run test:citus starts one and runs it.
+  testPathIgnorePatterns: process.env.TEST_CITUS_WORKER_ROOT_URLS ? [] : ['<rootDir>/test/citus/'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   testTimeout: 30000,

@@ -158,3 +158,31 @@ begin
 end;
 $$;
 comment on function app_private.reenter_request() is 'Resolves the current request''s roles again, for functions that change the caller''s own access (opening or closing a staff access session) and take effect within the same request.';
+
+create or replace function app_hidden.visible_user_ids() returns uuid[]
+  language plpgsql stable security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  return array(
+    select app_public.current_user_id() where app_public.current_user_id() is not null
+    union
+    select tu.user_id from app_public.tenant_users tu
+    where tu.tenant_id = app_public.current_tenant_id() and tu.deleted is null
+  );
+end;
+$$;
+comment on function app_hidden.visible_user_ids() is 'The users the current user may see: themselves and the active members of their current tenant. The users policy compares against it (`id = any (…)`), which an index scan evaluates once per statement; a policy may not query another table itself (Citus evaluates policies on the nodes).';
+
+create or replace function app_hidden.assigned_ip_ids() returns uuid[]
+  language plpgsql stable security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  return array(
+    select distinct a.smtp_ip_address_id from app_public.domain_ip_assignments a
+    where a.tenant_id = app_public.current_tenant_id() and a.status <> 'expired'
+  );
+end;
+$$;
+comment on function app_hidden.assigned_ip_ids() is 'The platform IPs currently assigned to the current tenant''s domains: the IPs it may see.';

@@ -12,6 +12,7 @@ declare
   v_row jsonb := coalesce(v_new, v_old);
   v_changes jsonb;
   v_record_id text;
+  v_staff boolean;
 begin
   if tg_op = 'UPDATE' then
     select jsonb_object_agg(n.key, jsonb_build_object('from', v_old -> n.key, 'to', n.value))
@@ -29,19 +30,15 @@ begin
     return null;
   end if;
   v_record_id := coalesce(v_row ->> 'id', v_row ->> 'user_id', v_row ->> 'tenant_id');
-  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
-  values (
-    (v_row ->> 'tenant_id')::uuid,
-    app_public.current_user_id(),
-    app_public.current_user_id() is not null and not exists (
+  -- The actor is staff when they act in the tenant without being a member of
+  -- it (an access session). The table is named by the trigger's argument: on
+  -- Citus the trigger runs on a shard, whose name is not the table's.
+  select app_public.current_user_id() is not null and not exists (
       select 1 from app_public.tenant_users tu
       where tu.tenant_id = (v_row ->> 'tenant_id')::uuid and tu.user_id = app_public.current_user_id() and tu.deleted is null
-    ),
-    tg_table_name || '.' || lower(tg_op),
-    tg_table_name,
-    v_record_id,
-    v_changes
-  );
+    ) into v_staff;
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+  values ((v_row ->> 'tenant_id')::uuid, app_public.current_user_id(), v_staff, tg_argv[0] || '.' || lower(tg_op), tg_argv[0], v_record_id, v_changes);
   return null;
 end;
 $$;
@@ -56,8 +53,8 @@ begin
     'email_accounts', 'subscriptions', 'subscription_addons', 'companies'
   ] loop
     execute format(
-      'create or replace trigger _900_audit after insert or update or delete on app_public.%I for each row execute function app_private.tg__audit()',
-      t);
+      'create or replace trigger _900_audit after insert or update or delete on app_public.%I for each row execute function app_private.tg__audit(%L)',
+      t, t);
   end loop;
 end;
 $$;

@@ -5,16 +5,13 @@
 
 -- users: yourself, and the people who share your current tenant.
 create policy select_self_and_colleagues on app_public.users for select using (
-  id = app_public.current_user_id()
-  or id in (
-    select tu.user_id from app_public.tenant_users tu
-    where tu.tenant_id = app_public.current_tenant_id() and tu.deleted is null
-  )
+  id = any (app_hidden.visible_user_ids())
 );
 comment on policy select_self_and_colleagues on app_public.users is 'You see your own account and the members of your current tenant.';
 create policy update_self on app_public.users for update using (id = app_public.current_user_id());
 comment on policy update_self on app_public.users is 'You may edit only your own profile.';
 grant select on app_public.users to penguinmails_member;
+grant execute on function app_hidden.visible_user_ids() to penguinmails_member;
 grant update (name, family_name, given_name, picture) on app_public.users to penguinmails_member;
 
 -- tenants: the current one; its owner may rename it.

@@ -19,11 +19,10 @@ create policy manage on app_public.smtp_ip_addresses for all
   using (app_public.current_staff_has_permission('infrastructure.manage'))
   with check (app_public.current_staff_has_permission('infrastructure.manage'));
 comment on policy manage on app_public.smtp_ip_addresses is 'Only staff with infrastructure.manage change IPs; status changes go through the lifecycle functions.';
-create policy select_assigned on app_public.smtp_ip_addresses for select using (
-  id in (select a.smtp_ip_address_id from app_public.domain_ip_assignments a where a.status <> 'expired')
-);
-comment on policy select_assigned on app_public.smtp_ip_addresses is 'A tenant sees the IPs currently assigned to its domains (the assignments table is itself tenant-scoped).';
+create policy select_assigned on app_public.smtp_ip_addresses for select using (id = any (app_hidden.assigned_ip_ids()));
+comment on policy select_assigned on app_public.smtp_ip_addresses is 'A tenant sees the IPs currently assigned to its domains.';
 grant select on app_public.smtp_ip_addresses to penguinmails_member;
+grant execute on function app_hidden.assigned_ip_ids() to penguinmails_member;
 grant insert (vps_instance_id, ip_address, approximate_cost), update (vps_instance_id, approximate_cost), delete
   on app_public.smtp_ip_addresses to penguinmails_staff;
 

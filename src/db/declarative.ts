@@ -51,6 +51,10 @@ export async function applyDeclarative(
       await tx.query(sql`select pg_advisory_xact_lock(hashtext('penguinmails.declarative'))`);
       const [state] = await tx.query(sql`select hash from app_private.declarative_state where id = 1`);
       if (!force && state?.hash === hash) return { applied: false, hash };
+      // On Citus, DDL that touches distributed tables runs over one
+      // connection per node, so one transaction may change many of them.
+      const [citus] = await tx.query(sql`select 1 as yes from pg_extension where extname = 'citus'`);
+      if (citus) await tx.query(sql`set local citus.multi_shard_modify_mode = 'sequential'`);
       for (const file of files) {
         try {
           await tx.query(sql.__dangerous__rawValue(file.text));

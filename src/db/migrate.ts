@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatabaseUrls } from './database.ts';
+import { distributeForCitus } from './citus-distribution.ts';
 import { applyDeclarative } from './declarative.ts';
 
 export function loadGmrc(root = process.cwd()): Settings {
@@ -65,6 +66,7 @@ export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}
   } finally {
     releaseMigratePools();
   }
+  await distributeForCitus(urls.owner, quiet ? undefined : (line) => console.log(line));
   await applyDeclarative(urls.owner);
   await runWorkerMigrations({ connectionString: urls.owner });
 }
@@ -72,18 +74,25 @@ export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}
 /**
  * Drops and rebuilds a database the way the working tree describes it: the
  * committed migrations (reset also runs afterReset, the roles), then
- * migrations/current, then the declarative folders and graphile-worker's
- * schema. The test template, `npm run schema:export` and the benchmark build
- * their databases with it; it needs a root URL (reset recreates the database).
+ * migrations/current, then the Citus layout (when the database has the
+ * extension), the declarative folders and graphile-worker's schema. The test
+ * template, `npm run schema:export` and the benchmark build their databases
+ * with it; it needs a root URL (reset recreates the database).
+ *
+ * `fresh: true` migrates a database that exists and is empty instead of
+ * resetting it: on Citus the database and its extension exist on every node
+ * before the schema goes in (src/db/citus-cluster.ts).
  */
-export async function rebuildDatabase(urls: DatabaseUrls): Promise<void> {
+export async function rebuildDatabase(urls: DatabaseUrls, { fresh = false } = {}): Promise<void> {
   const settings = migrateSettings(urls, true);
   try {
-    await reset({ ...settings, afterAllMigrations: [] }, false);
+    if (fresh) await migrate({ ...settings, afterAllMigrations: [] }, false, false);
+    else await reset({ ...settings, afterAllMigrations: [] }, false);
     await watch({ ...settings, afterCurrent: [] }, true, false);
   } finally {
     releaseMigratePools();
   }
+  await distributeForCitus(urls.owner);
   await applyDeclarative(urls.owner, { force: true });
   await runWorkerMigrations({ connectionString: urls.owner });
 }

@@ -95,11 +95,16 @@ export class TestTx {
   /** Runs fn as a persona, then returns to the superuser. */
   async asPersona<T>(persona: Persona, fn: () => Promise<T>): Promise<T> {
     await this.as(persona);
+    let result: T;
     try {
-      return await fn();
-    } finally {
-      await this.as({ kind: 'root' });
+      result = await fn();
+    } catch (error) {
+      // The transaction may be aborted: report what failed, not the restore.
+      await this.as({ kind: 'root' }).catch(() => undefined);
+      throw error;
     }
+    await this.as({ kind: 'root' });
+    return result;
   }
 
   /**

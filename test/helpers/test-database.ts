@@ -12,12 +12,31 @@ import { openDatabase, runRolesScript, type Database, type DatabaseUrls } from '
 import { freePort } from '../../src/db/embedded.ts';
 import { rebuildDatabase } from '../../src/db/migrate.ts';
 import { createPool, sql } from '../../src/db/pg.ts';
+import {
+  citusRolePasswords,
+  cloneCitusDatabase,
+  closeCitusTemplate,
+  dropCitusDatabase,
+  enableApiRoleLogins,
+  ensureOwnerOnNodes,
+  prepareCitusDatabase,
+  registerCitusRolePasswords,
+} from '../../src/db/citus-cluster.ts';
 
 /** Test peers (dovecot, the PostgreSQL 15 cluster) take their ports from here too. */
 export { freePort };
 
 export const TEMPLATE_DATABASE = 'penguinmails_template';
 export const TEST_DATABASE_SETTINGS = { 'app.password_hash_cost': '4' };
+
+/**
+ * Superuser URLs of the Citus worker nodes when the suite runs on a cluster
+ * (`npm run test:citus` sets them; TEST_DATABASE_URL is then the coordinator).
+ * Every test database is then a copy on each node.
+ */
+export function citusWorkerRootUrls(): string[] {
+  return (process.env.TEST_CITUS_WORKER_ROOT_URLS ?? '').split(',').filter(Boolean);
+}
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -37,6 +56,11 @@ export async function prepareTestDatabases(): Promise<Database & { serverVersion
     ROOT_DATABASE_URL: process.env.TEST_ROOT_DATABASE_URL,
     SHADOW_DATABASE_URL: undefined,
   });
+  const workers = citusWorkerRootUrls();
+  // On Citus the database and its extension exist on every node before the
+  // roles script runs in it (bootstrap, in openDatabase), so that Citus
+  // creates the roles on the workers too.
+  if (workers.length) await createCitusTemplate(env.DATABASE_URL!, env.ROOT_DATABASE_URL!, workers);
   const db = await openDatabase(env, {
     databaseName: TEMPLATE_DATABASE,
     ephemeral: external
@@ -44,10 +68,12 @@ export async function prepareTestDatabases(): Promise<Database & { serverVersion
       : { dataDir: path.join(os.tmpdir(), `penguinmails-test-pg-${process.pid}`), port: await freePort() },
   });
   try {
-    await rebuildDatabase(db.urls);
+    if (workers.length) await enableCitusRoles(db.urls);
+    await rebuildDatabase(db.urls, { fresh: workers.length > 0 });
     const root = createPool({ connectionString: db.urls.root!, bigIntMode: 'string', poolSize: 1 });
     try {
       // Nobody may stay connected to a template.
+      if (workers.length) await closeCitusTemplate([db.urls.root!, ...workers], TEMPLATE_DATABASE);
       await root.query(sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${TEMPLATE_DATABASE} and pid <> pg_backend_pid()`);
       const [{ server_version }] = await root.query(sql`show server_version`);
       await cloneTemplate(db.urls, 'penguinmails_test');
@@ -61,14 +87,40 @@ export async function prepareTestDatabases(): Promise<Database & { serverVersion
   }
 }
 
+/**
+ * The template on a Citus cluster, before the roles script: the owner on
+ * every node, the (empty) database on every node with the extension, the
+ * workers registered with the coordinator.
+ */
+async function createCitusTemplate(ownerUrl: string, rootUrl: string, workers: string[]): Promise<void> {
+  const owner = new URL(ownerUrl);
+  const ownerRole = decodeURIComponent(owner.username);
+  await ensureOwnerOnNodes([rootUrl, ...workers], ownerRole, decodeURIComponent(owner.password));
+  await dropCitusDatabase([rootUrl, ...workers], TEMPLATE_DATABASE);
+  await prepareCitusDatabase([rootUrl, ...workers], TEMPLATE_DATABASE, ownerRole);
+}
+
+/** After the roles script: the API roles may log in (to the workers), and every password is in pg_dist_authinfo. */
+async function enableCitusRoles(urls: DatabaseUrls): Promise<void> {
+  const coordinatorDb = withDatabase(urls.root!, TEMPLATE_DATABASE);
+  const ownerPassword = decodeURIComponent(new URL(urls.owner).password);
+  await enableApiRoleLogins(coordinatorDb, urls.authenticatorPassword);
+  await registerCitusRolePasswords(coordinatorDb, citusRolePasswords(urls.ownerRole, ownerPassword, urls.authenticatorPassword));
+}
+
 /** A fresh database cloned from the template, with the test settings; returns its URLs. */
 export async function cloneTemplate(base: DatabaseUrls, name: string): Promise<DatabaseUrls> {
-  const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
-  try {
-    await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);
-    await root.query(sql`create database ${sql.ident(name)} template ${sql.ident(TEMPLATE_DATABASE)} owner ${sql.ident(base.ownerRole)}`);
-  } finally {
-    await root.dispose();
+  const workers = citusWorkerRootUrls();
+  if (workers.length) {
+    await cloneCitusDatabase([base.root!, ...workers], TEMPLATE_DATABASE, name, base.ownerRole);
+  } else {
+    const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
+    try {
+      await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);
+      await root.query(sql`create database ${sql.ident(name)} template ${sql.ident(TEMPLATE_DATABASE)} owner ${sql.ident(base.ownerRole)}`);
+    } finally {
+      await root.dispose();
+    }
   }
   const urls: DatabaseUrls = {
     ...base,
@@ -81,6 +133,8 @@ export async function cloneTemplate(base: DatabaseUrls, name: string): Promise<D
 }
 
 export async function dropDatabase(base: DatabaseUrls, name: string): Promise<void> {
+  const workers = citusWorkerRootUrls();
+  if (workers.length) return dropCitusDatabase([base.root!, ...workers], name);
   const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
   try {
     await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);

@@ -1,0 +1,209 @@
+/**
+ * A Citus cluster on this machine: a coordinator and N workers, each a
+ * throw-away PostgreSQL 15 node on a free port of 127.0.0.1 with Citus
+ * preloaded (scripts/build-citus.sh builds and installs the extension from the
+ * vendored source release). `npm run citus` keeps one running for manual use;
+ * `npm run test:citus` runs the test suite on one.
+ *
+ * A database on a Citus cluster exists on every node with the citus extension,
+ * and its coordinator knows the workers (`prepareCitusDatabase`). Citus opens
+ * its own connections to the workers as the current role: roles and their
+ * passwords for those connections live in pg_dist_authinfo (see
+ * `registerCitusRolePasswords`).
+ */
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from './embedded.ts';
+import { PG15_BIN, startSystemNode, type SystemNode } from './system-postgres.ts';
+
+export interface CitusCluster {
+  coordinator: SystemNode;
+  workers: SystemNode[];
+  /** Superuser URLs of every node's maintenance database, coordinator first. */
+  rootUrls: string[];
+  stop(): void;
+}
+
+/** Builds and installs Citus when missing (a cached build re-installs in seconds). */
+export function ensureCitusInstalled(): void {
+  if (existsSync(path.join(PG15_BIN, '..', 'lib', 'citus.so'))) return;
+  const script = path.join(process.cwd(), 'scripts', 'build-citus.sh');
+  const r = spawnSync('bash', [script], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${script} failed with ${r.status}`);
+}
+
+export async function startCitusCluster({ workers = 2, dir }: { workers?: number; dir?: string } = {}): Promise<CitusCluster> {
+  ensureCitusInstalled();
+  const base = dir ?? path.join(os.tmpdir(), `penguinmails-citus-${process.pid}`);
+  const password = randomBytes(12).toString('hex');
+  const settings = {
+    shared_preload_libraries: 'citus',
+    // What distributeForCitus sets on the database it distributes, for every
+    // database of the cluster (test databases are copies, which do not
+    // inherit database-level settings): our SET LOCAL settings reach the
+    // workers, and tables may have triggers (they run on the shards).
+    'citus.propagate_set_commands': 'local',
+    'citus.enable_unsafe_triggers': 'on',
+    'citus.shard_count': '8',
+    max_prepared_transactions: '200',
+  };
+  const nodes: SystemNode[] = [];
+  try {
+    for (let i = 0; i <= workers; i++) {
+      nodes.push(
+        startSystemNode({ dir: path.join(base, i === 0 ? 'coordinator' : `worker${i}`), port: await freePort(), superuserPassword: password, settings }),
+      );
+    }
+  } catch (error) {
+    for (const node of nodes) node.stop();
+    throw error;
+  }
+  const [coordinator, ...workerNodes] = nodes as [SystemNode, ...SystemNode[]];
+  return {
+    coordinator,
+    workers: workerNodes,
+    rootUrls: nodes.map((n) => n.superuserUrl()),
+    stop() {
+      for (const node of [...workerNodes, coordinator]) node.stop();
+    },
+  };
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
+/**
+ * Creates `name` on every node (unless it exists) with the citus extension,
+ * and registers the workers with the coordinator's copy. `rootUrls` are the
+ * superuser URLs of the nodes, coordinator first.
+ */
+export async function prepareCitusDatabase(rootUrls: string[], name: string, owner: string): Promise<void> {
+  await createDatabaseOnNodes(rootUrls, name, owner);
+  for (const url of rootUrls) {
+    await withClient(withDatabase(url, name), (c) => c.query('create extension if not exists citus'));
+  }
+  const [coordinatorUrl, ...workerUrls] = rootUrls as [string, ...string[]];
+  const superuser = new URL(coordinatorUrl);
+  await registerCitusRolePasswords(withDatabase(coordinatorUrl, name), {
+    [decodeURIComponent(superuser.username)]: decodeURIComponent(superuser.password),
+  });
+  await withClient(withDatabase(coordinatorUrl, name), async (c) => {
+    const coordinator = new URL(coordinatorUrl);
+    await c.query('select citus_set_coordinator_host($1, $2)', [coordinator.hostname, Number(coordinator.port)]);
+    for (const url of workerUrls) {
+      const u = new URL(url);
+      const { rowCount } = await c.query('select 1 from pg_dist_node where nodename = $1 and nodeport = $2', [u.hostname, Number(u.port)]);
+      if (!rowCount) await c.query('select citus_add_node($1, $2)', [u.hostname, Number(u.port)]);
+    }
+  });
+}
+
+/** Creates the database on each node where it does not exist yet. */
+export async function createDatabaseOnNodes(rootUrls: string[], name: string, owner: string): Promise<void> {
+  for (const url of rootUrls) {
+    await withClient(url, async (c) => {
+      const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [name]);
+      if (!rowCount) await c.query(`create database ${ident(name)} owner ${ident(owner)}`);
+    });
+  }
+}
+
+/**
+ * Citus connects to the workers as the role running the query, so every role
+ * that runs queries (the owner, the API roles, the superuser) needs its
+ * password in pg_dist_authinfo (node 0: every node). Run on the coordinator's
+ * copy of the database, as a superuser; Citus copies the table to the workers.
+ */
+export async function registerCitusRolePasswords(coordinatorDbUrl: string, passwords: Record<string, string>): Promise<void> {
+  await withClient(coordinatorDbUrl, async (c) => {
+    for (const [role, password] of Object.entries(passwords)) {
+      const authinfo = `password=${password}`;
+      await c.query(`delete from pg_dist_authinfo where nodeid = 0 and rolename = ${literal(role)}`);
+      await c.query(`insert into pg_dist_authinfo (nodeid, rolename, authinfo) values (0, ${literal(role)}, ${literal(authinfo)})`);
+    }
+  });
+}
+
+/**
+ * Roles on a Citus cluster. Roles are cluster-wide on each node; Citus copies
+ * them to the workers when they are created, altered or granted from a
+ * database with the extension, by a superuser (roles that existed before
+ * are not copied). The owner must exist on every node before its database
+ * does (`ensureOwnerOnNodes`); the other roles come from running the roles
+ * script in the coordinator's database once the workers are registered. Citus connects to the workers as the role a
+ * request runs as, so the API roles are LOGIN roles on a cluster
+ * (`enableApiRoleLogins`), with the authenticator's password: the
+ * authenticator may become any of them anyway. Every password goes into
+ * pg_dist_authinfo (`registerCitusRolePasswords`).
+ */
+export const API_ROLES = ['penguinmails_anonymous', 'penguinmails_member', 'penguinmails_staff', 'penguinmails_analytics'];
+
+export async function ensureOwnerOnNodes(rootUrls: string[], ownerRole: string, ownerPassword: string): Promise<void> {
+  for (const url of rootUrls) {
+    await withClient(url, async (c) => {
+      const { rowCount } = await c.query('select 1 from pg_roles where rolname = $1', [ownerRole]);
+      if (!rowCount) await c.query(`create role ${ident(ownerRole)} login`);
+      await c.query(`alter role ${ident(ownerRole)} with login bypassrls password ${literal(ownerPassword)}`);
+    });
+  }
+}
+
+/** Run as a superuser in the coordinator's database (Citus copies the change to the workers). */
+export async function enableApiRoleLogins(coordinatorDbUrl: string, authenticatorPassword: string): Promise<void> {
+  await withClient(coordinatorDbUrl, async (c) => {
+    for (const role of API_ROLES) await c.query(`alter role ${ident(role)} with login password ${literal(authenticatorPassword)}`);
+  });
+}
+
+export function citusRolePasswords(ownerRole: string, ownerPassword: string, authenticatorPassword: string): Record<string, string> {
+  return {
+    [ownerRole]: ownerPassword,
+    penguinmails_authenticator: authenticatorPassword,
+    ...Object.fromEntries(API_ROLES.map((role) => [role, authenticatorPassword])),
+  };
+}
+
+/** `create database name template source` on every node (a Citus database is a copy on each). */
+export async function cloneCitusDatabase(rootUrls: string[], source: string, name: string, owner: string): Promise<void> {
+  for (const url of rootUrls) {
+    await withClient(url, async (c) => {
+      await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [source]);
+      await c.query(`drop database if exists ${ident(name)} with (force)`);
+      await c.query(`create database ${ident(name)} template ${ident(source)} owner ${ident(owner)}`);
+    });
+  }
+}
+
+export async function dropCitusDatabase(rootUrls: string[], name: string): Promise<void> {
+  for (const url of rootUrls) await withClient(url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
+}
+
+/** A template nobody may connect to (Citus' maintenance daemon would, and block copies). */
+export async function closeCitusTemplate(rootUrls: string[], name: string): Promise<void> {
+  for (const url of rootUrls) {
+    await withClient(url, async (c) => {
+      await c.query(`alter database ${ident(name)} with allow_connections false`);
+      await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [name]);
+    });
+  }
+}
