@@ -18,6 +18,8 @@ import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
+import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
+import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
@@ -43,6 +45,8 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage; default: from the environment. */
   sending?: SendingApiOptions;
+  /** OUTBOUND_ALLOW_PRIVATE: private ranges an inbox's SMTP/IMAP host may be set to (default none). */
+  outboundAllowPrivate?: readonly string[];
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
@@ -59,6 +63,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makeValidationCodesPlugin({ introspection: options.introspection }),
       makeEmailAccountCredentialsPlugin(sending.secretBox),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
+      makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),
     ],
     disablePlugins: ['PgJWTPlugin'],
     pgServices: [makePgService({ pool: options.pool, schemas: ['app_public'] })],
