@@ -80,3 +80,31 @@ describe('inbox server hosts (the outbound guard at write time)', () => {
     }
   });
 });
+
+describe("an inbox's address is on its own domain", () => {
+  test('another domain, a subdomain or a look-alike is INVALID_INPUT and nothing is written', async () => {
+    for (const email of ['ceo@globex-growth.test', 'ceo@mail.acme-outbound.test', 'ceo@acme-outbound.test.evil.test', 'ceo@xacme-outbound.test']) {
+      expectError(
+        await t.gql(CREATE_INBOX, { a: { domainId, email } }, owner.token),
+        'INVALID_INPUT',
+        `The inbox address ${email} is not on its domain acme-outbound.test: use an address ending in @acme-outbound.test.`,
+      );
+    }
+    expect(await inboxes(owner.tenantId)).toEqual([]);
+  });
+
+  test('the same domain in any case is accepted', async () => {
+    const data = await t.ok(CREATE_INBOX, { a: { domainId, email: 'Founder@ACME-Outbound.test' } }, owner.token);
+    expect(data.createEmailAccount.emailAccount.email).toMatch(/^founder@acme-outbound\.test$/i);
+    await t.ok(`mutation($id: UUID!) { deleteEmailAccount(input: { rowId: $id }) { deletedEmailAccountId } }`, { id: data.createEmailAccount.emailAccount.rowId }, owner.token);
+  });
+
+  test('the database enforces it for every writer, not only the API', async () => {
+    await expect(
+      t.owner.query(sql`insert into app_public.email_accounts (tenant_id, domain_id, email) values (${owner.tenantId}, ${domainId}, 'x@other.test')`),
+    ).rejects.toMatchObject({ code: 'INVAL' });
+    const [row] = await t.owner.query(sql`insert into app_public.email_accounts (tenant_id, domain_id, email) values (${owner.tenantId}, ${domainId}, 'x@acme-outbound.test') returning id`);
+    await expect(t.owner.query(sql`update app_public.email_accounts set email = 'x@other.test' where tenant_id = ${owner.tenantId} and id = ${row.id}`)).rejects.toMatchObject({ code: 'INVAL' });
+    await t.owner.query(sql`delete from app_public.email_accounts where tenant_id = ${owner.tenantId} and id = ${row.id}`);
+  });
+});
