@@ -27,8 +27,6 @@ begin
     from app_public.tenant_policies p where p.tenant_id = any (tenant_ids);
   if password is null or length(password) < v_min then
     return format('The password must be at least %s characters long.', v_min);
-  elsif length(password) > 200 then
-    return 'The password must be at most 200 characters long.';
   elsif v_upper and password !~ '[A-Z]' then
     return 'The password must contain an uppercase letter.';
   elsif v_numbers and password !~ '[0-9]' then
@@ -46,14 +44,21 @@ create or replace function app_private.assert_password_policy(password text, ten
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_problem text := app_private.password_policy_violation(password, tenant_ids);
+  v_problem text;
 begin
+  -- bcrypt reads only the first 72 bytes: a longer password would share its
+  -- hash with every password that starts the same way, so it is refused.
+  if octet_length(password) > 72 then
+    raise exception 'The password is too long: at most 72 bytes in UTF-8 (72 plain letters and digits, fewer with accents, other scripts or emoji).'
+      using errcode = 'INVAL', column = 'password';
+  end if;
+  v_problem := app_private.password_policy_violation(password, tenant_ids);
   if v_problem is not null then
     raise exception '%', v_problem using errcode = 'WEAKP';
   end if;
 end;
 $$;
-comment on function app_private.assert_password_policy(text, uuid[]) is 'Raises WEAKP with the broken rule when the password does not satisfy the tenants'' policies.';
+comment on function app_private.assert_password_policy(text, uuid[]) is 'Raises INVAL for a password over 72 bytes (bcrypt ignores the rest), and WEAKP with the broken rule when the password does not satisfy the tenants'' policies.';
 
 create or replace function app_private.active_tenant_ids(user_id uuid) returns uuid[]
   language sql stable
