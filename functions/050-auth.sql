@@ -149,8 +149,9 @@ declare
 begin
   select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted is null;
   if v_user.id is null then
-    -- Same work and answer as a wrong password, so accounts cannot be probed.
-    perform public.crypt(coalesce(password, ''), public.gen_salt('bf', 4));
+    -- Same work and answer as a wrong password, so accounts cannot be probed:
+    -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
+    perform app_private.hash_password(coalesce(password, ''));
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
     return;
   end if;
@@ -164,6 +165,7 @@ begin
   select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
   if v_secrets.locked_until > now() then
+    perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
       format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_secrets.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
     return;

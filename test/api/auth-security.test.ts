@@ -60,3 +60,31 @@ describe('passwords over 72 bytes (bcrypt would ignore the rest)', () => {
     expect((await t.ok(LOGIN, { input: { email: user.email, password: user.password } })).login.userId).toBe(user.userId);
   });
 });
+
+describe('sign-in timing', () => {
+  test('an unknown email costs as much as a known one (the dummy hash uses the real cost)', async () => {
+    const user = await registerUser(t, 'timing');
+    // Tests hash at cost 4; measure at the production cost 10, for the stored hash and the dummy alike.
+    await t.owner.query(sql`update app_private.user_secrets set password_hash = public.crypt('timing password 1', public.gen_salt('bf', 10)) where user_id = ${user.userId}`);
+    const unknownEmail = uniqueEmail('nobody');
+    const known: number[] = [];
+    const unknown: number[] = [];
+    await t.owner.tx(async (db) => {
+      await db.query(sql`set local app.password_hash_cost = '10'`);
+      const time = async (email: string) => {
+        const started = process.hrtime.bigint();
+        const [row] = await db.query(sql`select error_code from app_hidden.login(${email}, 'wrong password', null)`);
+        expect(row.error_code).toBe('CREDS');
+        return Number(process.hrtime.bigint() - started) / 1e6;
+      };
+      for (let i = 0; i < 4; i++) {
+        known.push(await time(user.email));
+        unknown.push(await time(unknownEmail));
+      }
+      await db.query(sql`update app_private.user_secrets set failed_login_attempts = 0, locked_until = null where user_id = ${user.userId}`);
+    });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    expect(median(known)).toBeGreaterThan(20); // cost 10 really was used
+    expect(median(unknown)).toBeGreaterThanOrEqual(median(known) * 0.5);
+  });
+});
