@@ -15,7 +15,7 @@ import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
-import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
+import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
@@ -24,6 +24,7 @@ import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/dep
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
 import { maskError } from './errors.ts';
+import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 
 /**
  * Filter operators an index can serve (btree equality and ranges, GIN
@@ -47,6 +48,14 @@ export interface PresetOptions {
   sending?: SendingApiOptions;
   /** OUTBOUND_ALLOW_PRIVATE: private ranges an inbox's SMTP/IMAP host may be set to (default none). */
   outboundAllowPrivate?: readonly string[];
+}
+
+function withoutSuggestionsIn(error: GraphQLError | GraphQLFormattedError): GraphQLError | GraphQLFormattedError {
+  const message = withoutSuggestions(error.message);
+  if (message === error.message) return error;
+  return error instanceof GraphQLError
+    ? new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: error.extensions })
+    : { ...error, message };
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
@@ -106,7 +115,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: '/graphiql',
       maxRequestLength: options.maxBodyBytes,
       watch: false,
-      maskError,
+      // Without introspection, no error may suggest schema names either (variable coercion errors come through here).
+      maskError: options.introspection ? maskError : (error) => withoutSuggestionsIn(maskError(error)),
     },
   };
 }
