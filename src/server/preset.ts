@@ -19,6 +19,7 @@ import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/val
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
+import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
 import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
@@ -70,6 +71,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
       makeValidationCodesPlugin({ introspection: options.introspection }),
+      InputSafetyPlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
       makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),

@@ -108,3 +108,67 @@ describe("an inbox's address is on its own domain", () => {
     await t.owner.query(sql`delete from app_public.email_accounts where tenant_id = ${owner.tenantId} and id = ${row.id}`);
   });
 });
+
+describe('hostile values are INVALID_INPUT naming the field, and write nothing', () => {
+  const CREATE_LEAD = `mutation($lead: LeadInput!) { createLead(input: { lead: $lead }) { lead { rowId } } }`;
+  const leadCount = async () => (await t.owner.query(sql`select count(*)::int as n from app_public.leads where tenant_id = ${owner.tenantId}`))[0].n as number;
+
+  test('a NUL character in text, in JSON or in a document literal', async () => {
+    const before = await leadCount();
+    expectError(await t.gql(CREATE_LEAD, { lead: { email: 'nul@probe.example', firstName: 'Ada\u0000' } }, owner.token), 'INVALID_INPUT',
+      'Invalid value for $lead.firstName: text cannot contain the NUL character (\\u0000).');
+    expectError(await t.gql(CREATE_LEAD, { lead: { email: 'nul@probe.example', customFields: { note: ['ok', 'x\u0000y'] } } }, owner.token), 'INVALID_INPUT',
+      'Invalid value for $lead.customFields.note[1]: text cannot contain the NUL character (\\u0000).');
+    expectError(await t.gql(CREATE_LEAD, { lead: { email: 'nul@probe.example', customFields: { 'k\u0000': 1 } } }, owner.token), 'INVALID_INPUT',
+      'Invalid value for $lead.customFields: a key cannot contain the NUL character (\\u0000).');
+    expectError(await t.gql(`mutation { createLead(input: { lead: { email: "nul@probe.example", company: "Acme\\u0000" } }) { lead { rowId } } }`, {}, owner.token), 'INVALID_INPUT',
+      'Invalid value for argument "input".lead.company: text cannot contain the NUL character (\\u0000).');
+    expect(await leadCount()).toBe(before);
+  });
+
+  test('JSON nested thousands of levels deep', async () => {
+    const before = await leadCount();
+    // Written by hand: JSON.stringify itself gives up at this depth.
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.token}` },
+      body: `{"query": ${JSON.stringify(CREATE_LEAD)}, "variables": {"lead": {"email": "deep@probe.example", "customFields": ${deep}}}}`,
+    });
+    const body = (await response.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe('INVALID_INPUT');
+    expect(body.errors[0]!.message).toMatch(/^Invalid value for \$lead\.customFields(\.a)+: it is nested more than 32 levels deep\.$/);
+    expect(await leadCount()).toBe(before);
+    // 30 levels are fine.
+    let ok: unknown = 1;
+    for (let i = 0; i < 28; i++) ok = { a: ok };
+    await t.ok(CREATE_LEAD, { lead: { email: 'deep-ok@probe.example', customFields: { a: ok } } }, owner.token);
+  });
+
+  test('NaN and ±Infinity for deal values and annual revenue', async () => {
+    const deals = async () => (await t.owner.query(sql`select count(*)::int as n from app_public.deals where tenant_id = ${owner.tenantId}`))[0].n as number;
+    const accounts = async () => (await t.owner.query(sql`select count(*)::int as n from app_public.crm_accounts where tenant_id = ${owner.tenantId}`))[0].n as number;
+    const [dealsBefore, accountsBefore] = [await deals(), await accounts()];
+    for (const bad of ['NaN', 'Infinity', '-Infinity', 'nan', '1e', '']) {
+      expectError(await t.gql(`mutation($d: DealInput!) { createDeal(input: { deal: $d }) { deal { rowId } } }`, { d: { title: 'Big one', value: bad } }, owner.token), 'INVALID_INPUT',
+        new RegExp(`^Variable "\\$d" got invalid value .* at "d\\.value"; .*is not a finite number`));
+      expectError(await t.gql(`mutation($a: CrmAccountInput!) { createCrmAccount(input: { crmAccount: $a }) { crmAccount { rowId } } }`, { a: { name: 'Acme', annualRevenue: bad } }, owner.token), 'INVALID_INPUT',
+        /at "a\.annualRevenue"; .*is not a finite number/);
+    }
+    expectError(await t.gql(`mutation { createDeal(input: { deal: { title: "Literal", value: "NaN" } }) { deal { rowId } } }`, {}, owner.token), 'INVALID_INPUT', /is not a finite number/);
+    expect([await deals(), await accounts()]).toEqual([dealsBefore, accountsBefore]);
+    await t.ok(`mutation($d: DealInput!) { createDeal(input: { deal: $d }) { deal { rowId } } }`, { d: { title: 'Fine', value: '1250.50' } }, owner.token);
+  });
+
+  test('dates outside the years 1 to 9999, and words PostgreSQL would read as dates', async () => {
+    const before = (await t.owner.query(sql`select count(*)::int as n from app_public.deals where tenant_id = ${owner.tenantId}`))[0].n as number;
+    for (const bad of ['99999-01-01', '+99999-01-01', '0000-01-01', 'infinity', 'tomorrow', 'epoch', '2026-01-01 BC']) {
+      expectError(await t.gql(`mutation($d: DealInput!) { createDeal(input: { deal: $d }) { deal { rowId } } }`, { d: { title: 'Dated', expectedCloseDate: bad } }, owner.token), 'INVALID_INPUT',
+        /at "d\.expectedCloseDate"; .*is not a date \(YYYY-MM-DD\) between the years 1 and 9999/);
+    }
+    expectError(await t.gql(`{ leads(filter: { created: { greaterThan: "99999-01-01T00:00:00Z" } }) { totalCount } }`, {}, owner.token), 'INVALID_INPUT', /between the years 1 and 9999/);
+    expect((await t.owner.query(sql`select count(*)::int as n from app_public.deals where tenant_id = ${owner.tenantId}`))[0].n).toBe(before);
+    await t.ok(`mutation($d: DealInput!) { createDeal(input: { deal: $d }) { deal { rowId } } }`, { d: { title: 'Dated', expectedCloseDate: '2027-03-31' } }, owner.token);
+    await t.ok(`{ leads(filter: { created: { greaterThan: "2026-01-01T00:00:00.123+02:00" } }) { totalCount } }`, {}, owner.token);
+  });
+});
