@@ -26,3 +26,14 @@ begin
   end if;
 end;
 $$;
+
+--------------------------------------------------------------------------------
+-- A deal's owner is a member of its organisation (trigger in
+-- functions/070-crm.sql). Deals whose owner is not a member (a user of
+-- another organisation, which the API used to accept) lose that owner: the
+-- reference itself was the leak, and "no owner" is a valid state. Owners who
+-- have since left the organisation are kept (they were members).
+--------------------------------------------------------------------------------
+update app_public.deals d set owner_user_id = null
+  where d.owner_user_id is not null
+    and not exists (select 1 from app_public.tenant_users tu where tu.tenant_id = d.tenant_id and tu.user_id = d.owner_user_id);

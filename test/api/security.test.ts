@@ -172,3 +172,30 @@ describe('hostile values are INVALID_INPUT naming the field, and write nothing',
     await t.ok(`{ leads(filter: { created: { greaterThan: "2026-01-01T00:00:00.123+02:00" } }) { totalCount } }`, {}, owner.token);
   });
 });
+
+describe("a deal's owner is a member of the organisation", () => {
+  const CREATE_DEAL = `mutation($d: DealInput!) { createDeal(input: { deal: $d }) { deal { rowId ownerUserId } } }`;
+  const OWNER_ERROR = 'The deal owner must be a member of this organisation; pick one from its members.';
+
+  test("another organisation's user and an id of nobody get the same NOT_FOUND, and nothing is written", async () => {
+    const stranger = await ownedTenant(t, 'security-stranger', 'pro');
+    const deals = async () => (await t.owner.query(sql`select count(*)::int as n from app_public.deals where tenant_id = ${owner.tenantId}`))[0].n as number;
+    const before = await deals();
+    const foreign = await t.gql(CREATE_DEAL, { d: { title: 'Poached', ownerUserId: stranger.userId } }, owner.token);
+    const nobody = await t.gql(CREATE_DEAL, { d: { title: 'Ghost', ownerUserId: '00000000-0000-4000-8000-000000000001' } }, owner.token);
+    expectError(foreign, 'NOT_FOUND', OWNER_ERROR);
+    expectError(nobody, 'NOT_FOUND', OWNER_ERROR);
+    expect(foreign.errors).toEqual(nobody.errors);
+    expect(await deals()).toBe(before);
+
+    const { createDeal } = await t.ok(CREATE_DEAL, { d: { title: 'Mine', ownerUserId: owner.userId } }, owner.token);
+    expect(createDeal.deal.ownerUserId).toBe(owner.userId);
+    expectError(
+      await t.gql(`mutation($id: UUID!, $u: UUID!) { updateDeal(input: { rowId: $id, patch: { ownerUserId: $u } }) { deal { rowId } } }`, { id: createDeal.deal.rowId, u: stranger.userId }, owner.token),
+      'NOT_FOUND',
+      OWNER_ERROR,
+    );
+    const [row] = await t.owner.query(sql`select owner_user_id from app_public.deals where tenant_id = ${owner.tenantId} and id = ${createDeal.deal.rowId}`);
+    expect(row.owner_user_id).toBe(owner.userId);
+  });
+});
