@@ -177,6 +177,9 @@ $$;
 comment on function app_private.email_account_on_own_domain() is
   'Trigger: an inbox''s email must be exactly on its domain (the part after the @, case-insensitive), so a tenant cannot send as an address of a domain it has not added. Checked on insert and when email or domain_id change; rows written before this rule are not rechecked until then.';
 
-create or replace trigger email_account_on_own_domain
-  before insert or update of email, domain_id on app_public.email_accounts
+-- After the row is written: row-level security and the foreign key to the
+-- domain answer first (a viewer gets FORBIDDEN, a missing domain NOT_FOUND).
+drop trigger if exists email_account_on_own_domain on app_public.email_accounts;
+create trigger email_account_on_own_domain
+  after insert or update of email, domain_id on app_public.email_accounts
   for each row execute function app_private.email_account_on_own_domain();
