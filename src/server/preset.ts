@@ -25,6 +25,7 @@ import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/dep
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
 import { maskError } from './errors.ts';
+import { clientIp } from '../tracking/request.ts';
 import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 
 /**
@@ -47,6 +48,8 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage; default: from the environment. */
   sending?: SendingApiOptions;
+  /** TRUST_PROXY: take the client address from X-Forwarded-For (only behind your own reverse proxy). */
+  trustProxy?: boolean;
   /** OUTBOUND_ALLOW_PRIVATE: private ranges an inbox's SMTP/IMAP host may be set to (default none). */
   outboundAllowPrivate?: readonly string[];
 }
@@ -107,6 +110,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         return {
           pgSettings: await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs }),
           requestOrigin: `http://${req.headers.host ?? 'localhost'}`, // previewMessage's tracking base when PUBLIC_URL is unset
+          clientIp: clientIp(req, options.trustProxy ?? false), // sign-in lockouts and reset throttles are per client address
         };
       },
     },
