@@ -108,3 +108,45 @@ as $$
   select case when tenant.id = app_public.current_tenant_id() then app_public.current_tenant_roles() end;
 $$;
 comment on function app_public.tenants_my_roles(app_public.tenants) is 'Your roles in this tenant.';
+
+--------------------------------------------------------------------------------
+-- Display names (users.name, tenants.name) appear in the platform's own
+-- emails (invitations): keep them names, not messages.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.display_name_problem(name text, what text) returns text
+  language sql immutable parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select case
+    when name is null then null
+    when length(name) > 100 then format('%s must be at most 100 characters long.', what)
+    when name ~ '[\x01-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]'
+      then format('%s cannot contain line breaks, tabs, control or text-direction characters.', what)
+    when name ~* '(://|\mwww\.|[a-z0-9-]+\.[a-z]{2,}(/|\M)|[<>@])'
+      then format('%s cannot contain web or email addresses (or < > @).', what)
+  end;
+$$;
+comment on function app_private.display_name_problem(text, text) is 'Why a display name is not acceptable (over 100 characters, control or text-direction characters, a URL, domain or email address), or null.';
+
+create or replace function app_private.tg__display_name() returns trigger
+  language plpgsql volatile security definer -- the API roles cannot reach app_private
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_problem text := app_private.display_name_problem(new.name, tg_argv[0]);
+begin
+  if v_problem is not null then
+    raise exception '%', v_problem using errcode = 'INVAL', column = 'name';
+  end if;
+  return null;
+end;
+$$;
+comment on function app_private.tg__display_name() is 'Trigger (after insert or update of name; after row-level security has answered): refuses names that display_name_problem rejects, with INVAL. Names stored before the rule are checked when they change.';
+
+drop trigger if exists _300_display_name on app_public.users;
+create trigger _300_display_name after insert or update of name on app_public.users
+  for each row execute function app_private.tg__display_name('Your name');
+drop trigger if exists _300_display_name on app_public.tenants;
+create trigger _300_display_name after insert or update of name on app_public.tenants
+  for each row execute function app_private.tg__display_name('The organisation name');

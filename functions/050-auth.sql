@@ -27,8 +27,6 @@ begin
     from app_public.tenant_policies p where p.tenant_id = any (tenant_ids);
   if password is null or length(password) < v_min then
     return format('The password must be at least %s characters long.', v_min);
-  elsif length(password) > 200 then
-    return 'The password must be at most 200 characters long.';
   elsif v_upper and password !~ '[A-Z]' then
     return 'The password must contain an uppercase letter.';
   elsif v_numbers and password !~ '[0-9]' then
@@ -46,14 +44,21 @@ create or replace function app_private.assert_password_policy(password text, ten
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_problem text := app_private.password_policy_violation(password, tenant_ids);
+  v_problem text;
 begin
+  -- bcrypt reads only the first 72 bytes: a longer password would share its
+  -- hash with every password that starts the same way, so it is refused.
+  if octet_length(password) > 72 then
+    raise exception 'The password is too long: at most 72 bytes in UTF-8 (72 plain letters and digits, fewer with accents, other scripts or emoji).'
+      using errcode = 'INVAL', column = 'password';
+  end if;
+  v_problem := app_private.password_policy_violation(password, tenant_ids);
   if v_problem is not null then
     raise exception '%', v_problem using errcode = 'WEAKP';
   end if;
 end;
 $$;
-comment on function app_private.assert_password_policy(text, uuid[]) is 'Raises WEAKP with the broken rule when the password does not satisfy the tenants'' policies.';
+comment on function app_private.assert_password_policy(text, uuid[]) is 'Raises INVAL for a password over 72 bytes (bcrypt ignores the rest), and WEAKP with the broken rule when the password does not satisfy the tenants'' policies.';
 
 create or replace function app_private.active_tenant_ids(user_id uuid) returns uuid[]
   language sql stable
@@ -128,7 +133,7 @@ end;
 $$;
 comment on function app_hidden.register(text, text, text, text) is 'Creates a user, their tenant (on the Free plan) and its owner membership, and returns a session in it.';
 
-create or replace function app_hidden.login(email text, password text, requested_tenant uuid default null)
+create or replace function app_hidden.login(email text, password text, requested_tenant uuid default null, client_ip text default null)
   returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz, error_code text, error_message text)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
@@ -136,16 +141,25 @@ as $$
 #variable_conflict use_column
 -- Failures are returned, not raised, so that the failed-attempt counter is
 -- committed; the API turns error_code into a GraphQL error.
+--
+-- Lockouts are per (user, organisation, client address): failures count
+-- against the policy of the organisation being signed in to and lock only
+-- that organisation, for that client. A stranger guessing from their own
+-- address locks themselves out, not the owner signing in from theirs; and a
+-- strict organisation cannot lock its members out of their other ones.
 declare
   v_user app_public.users;
   v_secrets app_private.user_secrets;
   v_tenant_id uuid;
   v_policy app_public.tenant_policies;
+  v_client text := coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown');
+  v_failures app_private.login_failures;
 begin
   select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted is null;
   if v_user.id is null then
-    -- Same work and answer as a wrong password, so accounts cannot be probed.
-    perform public.crypt(coalesce(password, ''), public.gen_salt('bf', 4));
+    -- Same work and answer as a wrong password, so accounts cannot be probed:
+    -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
+    perform app_private.hash_password(coalesce(password, ''));
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
     return;
   end if;
@@ -158,23 +172,29 @@ begin
     order by tu.created limit 1;
   select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
-  if v_secrets.locked_until > now() then
+  select f.* into v_failures from app_private.login_failures f
+    where f.user_id = v_user.id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
+  if v_failures.locked_until > now() then
+    perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
-      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_secrets.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
     return;
   end if;
 
   if v_secrets.password_hash is null or v_secrets.password_hash <> public.crypt(coalesce(password, ''), v_secrets.password_hash) then
-    update app_private.user_secrets s set
-      failed_login_attempts = s.failed_login_attempts + 1,
-      first_failed_login_at = coalesce(s.first_failed_login_at, now()),
-      locked_until = case when s.failed_login_attempts + 1 >= coalesce(v_policy.max_login_attempts, 5)
+    insert into app_private.login_failures as f (user_id, tenant_id, client, failed_attempts, first_failed_at, locked_until)
+      values (v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, 1, now(),
+              case when 1 >= coalesce(v_policy.max_login_attempts, 5) then now() + make_interval(mins => coalesce(v_policy.lockout_minutes, 15)) end)
+    on conflict (user_id, tenant_id, client) do update set
+      -- A lock that has run out starts a new count.
+      failed_attempts = case when f.locked_until <= now() then 1 else f.failed_attempts + 1 end,
+      first_failed_at = case when f.locked_until <= now() then now() else f.first_failed_at end,
+      locked_until = case when (case when f.locked_until <= now() then 1 else f.failed_attempts + 1 end) >= coalesce(v_policy.max_login_attempts, 5)
                           then now() + make_interval(mins => coalesce(v_policy.lockout_minutes, 15)) end
-      where s.user_id = v_user.id
-      returning * into v_secrets;
-    if v_secrets.locked_until is not null then
+    returning * into v_failures;
+    if v_failures.locked_until is not null then
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
-        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_secrets.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
     else
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
     end if;
@@ -188,12 +208,13 @@ begin
     return;
   end if;
 
-  update app_private.user_secrets s set failed_login_attempts = 0, first_failed_login_at = null, locked_until = null, last_login_at = now()
-    where s.user_id = v_user.id;
+  delete from app_private.login_failures f
+    where f.user_id = v_user.id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
+  update app_private.user_secrets s set last_login_at = now() where s.user_id = v_user.id;
   return query select c.*, null::text, null::text from app_private.session_claims(v_user.id, v_tenant_id) c;
 end;
 $$;
-comment on function app_hidden.login(text, text, uuid) is 'Checks credentials for a session in the chosen tenant (default: the first one). Locks the account for lockout_minutes after the tenant''s max_login_attempts consecutive failures.';
+comment on function app_hidden.login(text, text, uuid, text) is 'Checks credentials for a session in the chosen tenant (default: the first one). After the tenant''s max_login_attempts consecutive failures from one client address, that client is locked out of that tenant for lockout_minutes (other clients and other tenants are not).';
 
 create or replace function app_hidden.switch_tenant(target_tenant uuid)
   returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
@@ -435,16 +456,35 @@ comment on function app_public.remove_member(uuid) is 'Removes a member (or your
 -- Passwords.
 --------------------------------------------------------------------------------
 
-create or replace function app_public.request_password_reset(email text) returns boolean
+-- One hit in a fixed window; true while the scope's key stays within max_hits.
+create or replace function app_private.throttle_hit(scope text, key text, max_hits integer, per interval) returns boolean
+  language sql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  insert into app_private.auth_throttle as t (scope, key, window_start, hits)
+    values (throttle_hit.scope, throttle_hit.key, now(), 1)
+  on conflict (scope, key) do update set
+    window_start = case when t.window_start <= now() - throttle_hit.per then now() else t.window_start end,
+    hits = case when t.window_start <= now() - throttle_hit.per then 1 else t.hits + 1 end
+  returning hits <= throttle_hit.max_hits;
+$$;
+comment on function app_private.throttle_hit(text, text, integer, interval) is 'Counts one hit for (scope, key) in the current fixed window of length per; true while the window holds at most max_hits.';
+
+create or replace function app_hidden.request_password_reset(email text, client_ip text default null) returns boolean
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
   v_user app_public.users;
-  v_token text := app_private.new_token();
+  v_token text;
+  v_client_ok boolean;
 begin
+  -- Throttled silently (the answer never changes): at most 10 requests an hour
+  -- from one client address, whatever the email, and 3 emails an hour per account.
+  v_client_ok := app_private.throttle_hit('reset:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 10, interval '1 hour');
   select u.* into v_user from app_public.users u where u.email = request_password_reset.email::citext and u.deleted is null;
-  if v_user.id is not null then
+  if v_user.id is not null and v_client_ok and app_private.throttle_hit('reset:user', v_user.id::text, 3, interval '1 hour') then
+    v_token := app_private.new_token();
     -- At most three live links per account; older ones stop working.
     update app_private.password_reset_tokens t set used_at = now()
       where t.user_id = v_user.id and t.used_at is null
@@ -455,11 +495,11 @@ begin
     perform graphile_worker.add_job('send_password_reset_email',
       json_build_object('user_id', v_user.id, 'token', v_token), max_attempts => 10);
   end if;
-  -- Same answer either way: this must not reveal which emails have accounts.
+  -- Same answer either way: this must not reveal which emails have accounts, or the throttle.
   return true;
 end;
 $$;
-comment on function app_public.request_password_reset(text) is 'Emails a password reset link (valid one hour) if an account exists. Always returns true.';
+comment on function app_hidden.request_password_reset(text, text) is 'Emails a password reset link (valid one hour) if an account exists, at most 3 an hour per account and 10 requests an hour per client address (silently). Always returns true.';
 
 create or replace function app_public.reset_password(token text, new_password text) returns boolean
   language plpgsql volatile security definer
@@ -481,6 +521,7 @@ begin
       failed_login_attempts = 0, first_failed_login_at = null, locked_until = null
     where s.user_id = v_reset.user_id;
   update app_private.password_reset_tokens t set used_at = now() where t.user_id = v_reset.user_id and t.used_at is null;
+  delete from app_private.login_failures f where f.user_id = v_reset.user_id;
   return true;
 end;
 $$;
@@ -526,6 +567,8 @@ declare
 begin
   delete from app_private.password_reset_tokens t where t.expires_at < now() - interval '7 days';
   get diagnostics v_resets = row_count;
+  delete from app_private.auth_throttle a where a.window_start < now() - interval '1 day';
+  delete from app_private.login_failures f where f.first_failed_at < now() - interval '7 days' and coalesce(f.locked_until, '-infinity') < now();
   -- Expired invitations keep their row (history) but lose their token.
   delete from app_private.invitation_tokens it using app_public.invitations i
     where i.tenant_id = it.tenant_id and i.id = it.invitation_id
@@ -534,4 +577,4 @@ begin
   return v_resets + v_invitations;
 end;
 $$;
-comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens and the tokens of closed invitations; run by the scheduled maintenance job.';
+comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens, the tokens of closed invitations, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';

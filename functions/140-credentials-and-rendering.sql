@@ -150,3 +150,36 @@ begin
 end;
 $$;
 comment on function app_hidden.render_context(uuid, uuid, uuid) is 'Everything the message of an email step for a lead is rendered from, as one JSON document (template, subject override, A/B variant, campaign settings, lead with custom fields, sender, and the message id once it exists). Runs as the caller, under RLS.';
+
+--------------------------------------------------------------------------------
+-- An inbox's address is on its own domain.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.email_account_on_own_domain() returns trigger
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_domain text;
+begin
+  -- Security definer: the domain is read whatever the caller's policies show; the FK still decides whether it exists.
+  select d.domain::text into v_domain from app_public.domains d where d.tenant_id = new.tenant_id and d.id = new.domain_id;
+  if v_domain is null then
+    return new; -- no such domain in this tenant: the foreign key reports it
+  end if;
+  if lower(substring(new.email::text from '@([^@]*)$')) is distinct from lower(v_domain) then
+    raise exception 'The inbox address % is not on its domain %: use an address ending in @%.', new.email, v_domain, v_domain
+      using errcode = 'INVAL', column = 'email';
+  end if;
+  return new;
+end;
+$$;
+comment on function app_private.email_account_on_own_domain() is
+  'Trigger: an inbox''s email must be exactly on its domain (the part after the @, case-insensitive), so a tenant cannot send as an address of a domain it has not added. Checked on insert and when email or domain_id change; rows written before this rule are not rechecked until then.';
+
+-- After the row is written: row-level security and the foreign key to the
+-- domain answer first (a viewer gets FORBIDDEN, a missing domain NOT_FOUND).
+drop trigger if exists email_account_on_own_domain on app_public.email_accounts;
+create trigger email_account_on_own_domain
+  after insert or update of email, domain_id on app_public.email_accounts
+  for each row execute function app_private.email_account_on_own_domain();

@@ -1,8 +1,10 @@
 /**
  * previewMessage(stepId, leadId): the message an email step sends to a lead,
  * rendered by the same code and from the same data (app_hidden.render_context)
- * as the worker, so it is exactly what is (or will be) sent: same A/B variant,
- * same spintax choices, same tracking links once the message exists. The
+ * as the worker, so it is what is (or will be) sent: same A/B variant, same
+ * spintax choices, same unsubscribe link once the message exists; only
+ * click tracking and the open pixel are left out, so a preview never holds a
+ * live signed redirect. The
  * data is read in the request's transaction, as the signed-in member, under
  * RLS: a step or lead of another organisation is simply not found.
  */
@@ -36,7 +38,7 @@ export function makeMessagePreviewPlugin(options: MessagePreviewOptions): Graphi
         """The message an email step sends to a lead, rendered exactly as the sending engine renders it."""
         type MessagePreview {
           subject: String!
-          """HTML part: CSS inlined, links rewritten for click tracking, open pixel and unsubscribe link as the campaign says."""
+          """HTML part: CSS inlined and the unsubscribe link as the campaign says. Links keep their own targets and there is no open pixel: a preview never contains live tracking links (the sent message has them)."""
           html: String!
           """Plain-text part (the template's, or generated from the HTML)."""
           text: String!
@@ -46,7 +48,7 @@ export function makeMessagePreviewPlugin(options: MessagePreviewOptions): Graphi
           fromName: String
           fromEmail: String
           toEmail: String!
-          """The message this preview reproduces, once it has been booked or sent (null before: tracking links then carry a placeholder)."""
+          """The message this preview reproduces, once it has been booked or sent (null before: the unsubscribe link is then a placeholder)."""
           messageId: UUID
         }
         extend type Query {
@@ -73,7 +75,7 @@ export function makeMessagePreviewPlugin(options: MessagePreviewOptions): Graphi
               const publicUrl = options.publicUrl ?? spec.origin;
               if (!publicUrl) throw new SafeError('The server does not know its public URL; set PUBLIC_URL.', { code: 'INTERNAL' });
               try {
-                const rendered = renderMessage(input, { publicUrl, tracking: options.tracking });
+                const rendered = renderMessage(input, { publicUrl, tracking: options.tracking, preview: true });
                 return {
                   subject: rendered.subject,
                   html: rendered.html,

@@ -1,12 +1,13 @@
 /**
  * The operations that start a session: register, login, switchTenant,
- * acceptInvitation. Each runs its SQL function (app_hidden, where every rule
+ * acceptInvitation (and requestPasswordReset, which like login needs the
+ * client's address, counted by SQL for throttles and lockouts). Each runs its SQL function (app_hidden, where every rule
  * lives) and signs the returned claims into a JWT. Login failures are
  * returned by SQL rather than raised, so the failed-attempt counter is
  * committed; they become GraphQL errors here, after the commit.
  */
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
-import { lambda, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
+import { context, lambda, object, rootValue, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { TokenService } from '../src/auth/jwt.ts';
 
@@ -19,6 +20,15 @@ interface SessionRow {
   error_message?: string | null;
 }
 
+declare global {
+  namespace Grafast {
+    interface Context {
+      /** The client's address (src/server/preset.ts; X-Forwarded-For only with TRUST_PROXY): sign-in lockouts and reset throttles count per client. */
+      clientIp?: string | null;
+    }
+  }
+}
+
 interface RegisterInput {
   email: string;
   password: string;
@@ -29,6 +39,10 @@ interface LoginInput {
   email: string;
   password: string;
   tenantId?: string | null;
+}
+interface RequestPasswordResetInput {
+  clientMutationId?: string | null;
+  email?: string | null;
 }
 interface SwitchTenantInput {
   tenantId: string;
@@ -107,7 +121,31 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
           password: String
           name: String
         }
+        """All input for the \`requestPasswordReset\` mutation."""
+        input RequestPasswordResetInput {
+          """
+          An arbitrary string value with no semantic meaning. Will be included in the
+          payload verbatim. May be used to track mutations by the client.
+          """
+          clientMutationId: String
+          email: String
+        }
+        """The output of our \`requestPasswordReset\` mutation."""
+        type RequestPasswordResetPayload {
+          """
+          The exact same \`clientMutationId\` that was provided in the mutation input,
+          unchanged and unused. May be used by a client to track mutations.
+          """
+          clientMutationId: String
+          """
+          Our root query field type. Allows us to run any query from our mutation payload.
+          """
+          query: Query
+          result: Boolean
+        }
         extend type Mutation {
+          """Emails a password reset link (valid one hour) if an account exists. Always returns true; requests are throttled per account and per client, silently."""
+          requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload
           """Creates your account and organisation (Free plan) and signs you in."""
           register(input: RegisterInput!): Session
           """Signs in to one of your organisations. Repeated failures lock the account for a while."""
@@ -128,11 +166,24 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
             );
           },
           login(_: unknown, fieldArgs: FieldArgs) {
+            const $login = object({ input: fieldArgs.getRaw('input') as Step<LoginInput>, clientIp: context().get('clientIp') });
             return toPayload(
-              callSession(fieldArgs.getRaw('input') as Step<LoginInput>, 'select * from app_hidden.login($1, $2, $3)', (i) => [
-                i.email, i.password, i.tenantId ?? null,
+              callSession($login, 'select * from app_hidden.login($1, $2, $3, $4)', ({ input: i, clientIp }) => [
+                i.email, i.password, i.tenantId ?? null, clientIp ?? null,
               ]),
             );
+          },
+          requestPasswordReset(_: unknown, fieldArgs: FieldArgs) {
+            // The client's address comes from the server, never from the input: the SQL throttles per client.
+            const $input = fieldArgs.getRaw('input') as Step<RequestPasswordResetInput>;
+            const $result = sideEffectWithPgClient(executor, object({ input: $input, clientIp: context().get('clientIp') }), async (client, { input, clientIp }) => {
+              const { rows } = await client.query<{ result: boolean }>({
+                text: 'select app_hidden.request_password_reset($1, $2) as result',
+                values: [input.email ?? null, clientIp ?? null],
+              });
+              return rows[0]?.result ?? true;
+            });
+            return object({ result: $result, clientMutationId: lambda($input, (i) => i.clientMutationId ?? null), query: rootValue() });
           },
           switchTenant(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
@@ -151,3 +202,4 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
     };
   }, 'SessionMutationsPlugin');
 }
+

@@ -21,21 +21,28 @@ import {
   type ValidationRule,
 } from 'postgraphile/graphql';
 
-/** The same rule, reporting its errors with `code` unless they carry one already. */
-export function withErrorCode(rule: ValidationRule, code: string): ValidationRule {
+/**
+ * graphql-js's hints that name schema members ("Did you mean "currentUser"?"):
+ * without introspection they would hand the schema out piece by piece.
+ */
+const SUGGESTION = / ?Did you mean [^?]*\?/;
+export const withoutSuggestions = (message: string): string => message.replace(new RegExp(SUGGESTION, 'g'), '').trim();
+
+/** The same rule, reporting its errors with `code` unless they carry one already (and without suggestions when `hideSuggestions`). */
+export function withErrorCode(rule: ValidationRule, code: string, hideSuggestions = false): ValidationRule {
   return (context: ValidationContext) => {
     const coded = Object.create(context) as ValidationContext;
     coded.reportError = (error: GraphQLError) =>
       context.reportError(
-        error.extensions?.code
+        error.extensions?.code && !(hideSuggestions && SUGGESTION.test(error.message))
           ? error
-          : new GraphQLError(error.message, {
+          : new GraphQLError(hideSuggestions ? withoutSuggestions(error.message) : error.message, {
               nodes: error.nodes,
               source: error.source,
               positions: error.positions,
               path: error.path,
               originalError: error.originalError,
-              extensions: { ...error.extensions, code },
+              extensions: { ...error.extensions, code: error.extensions?.code ?? code },
             }),
       );
     return rule(coded);
@@ -67,7 +74,8 @@ export function makeValidationCodesPlugin({ introspection }: { introspection: bo
       middleware: {
         setPreset(next, event) {
           if (!introspection) event.validationRules.push(withErrorCode(NoSchemaIntrospectionCustomRule, 'INTROSPECTION_DISABLED'));
-          event.validationRules = event.validationRules.map((rule) => withErrorCode(rule, 'GRAPHQL_VALIDATION_FAILED'));
+          // Without introspection, no "Did you mean …" either (graphql-js has no switch for it in validate() as grafserv calls it).
+          event.validationRules = event.validationRules.map((rule) => withErrorCode(rule, 'GRAPHQL_VALIDATION_FAILED', !introspection));
           return next();
         },
         processGraphQLRequestBody(next, event) {

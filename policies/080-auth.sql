@@ -7,9 +7,9 @@ grant usage on schema app_hidden to penguinmails_anonymous, penguinmails_member;
 
 grant execute on function
   app_hidden.register(text, text, text, text),
-  app_hidden.login(text, text, uuid),
+  app_hidden.login(text, text, uuid, text),
   app_hidden.accept_invitation(text, text, text),
-  app_public.request_password_reset(text),
+  app_hidden.request_password_reset(text, text),
   app_public.reset_password(text, text)
 to penguinmails_anonymous, penguinmails_member;
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { loadDevSecrets } from './dev-secrets.ts';
+import { parseAllowList } from './net/outbound-guard.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -75,6 +76,18 @@ const EnvSchema = z
     DNS_TRIES: z.coerce.number().int().min(1).max(10).default(2),
     DNSBL_ZONES: csv.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be DNS zone names'))).default(['zen.spamhaus.org', 'bl.spamcop.net', 'b.barracudacentral.org']),
     DKIM_KEY_BITS: z.coerce.number().int().min(2048).max(4096).default(2048),
+
+    // Outbound connections tenants control (inbox SMTP/IMAP servers) never reach private or reserved addresses, except these CIDRs
+    // (e.g. "10.1.2.0/24,127.0.0.1/32" for a relay inside your network; src/net/outbound-guard.ts).
+    OUTBOUND_ALLOW_PRIVATE: csv
+      .superRefine((entries, ctx) => {
+        try {
+          parseAllowList(entries);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `must be comma-separated CIDRs: ${(error as Error).message}` });
+        }
+      })
+      .default([]),
 
     WORKER: bool.default(true),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),

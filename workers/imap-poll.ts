@@ -10,7 +10,7 @@ import { secretsKeyOf } from '../src/config.ts';
 import { makeSecretBox } from '../src/crypto/secrets.ts';
 import { pollInbox, type ImapPollerDeps } from '../src/imap/poller.ts';
 import { queueAllPolls } from '../src/imap/store.ts';
-import type { WorkerDeps } from '../src/worker/context.ts';
+import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
 
 const PollPayload = z.object({ tenant_id: z.uuid(), email_account_id: z.uuid() });
 
@@ -24,6 +24,7 @@ export function pollImapInbox(deps: WorkerDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = PollPayload.parse(rawPayload);
     imap ??= { secretBox: deps.secretBox ?? makeSecretBox(secretsKeyOf(deps.env)) };
+    if (!imap.outbound) imap = { ...imap, outbound: outboundGuardOf(deps) };
     const summary = await pollInbox(helpers.withPgClient, imap, { tenantId: payload.tenant_id, emailAccountId: payload.email_account_id });
     const found = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'nothing new';
     if (summary.status === 'failed') helpers.logger.warn(`inbox ${payload.email_account_id}: ${summary.reason}`);

@@ -2,9 +2,13 @@
  * Emails the platform sends on behalf of the auth functions: invitations and
  * password resets. The SQL function queues the job with the single-use token;
  * this task looks up the rest (who invited, which organisation) and sends it.
+ * Names users typed (organisation, inviter) appear only quoted and attributed
+ * (quoteUserText), next to the inviter's email address, never as the
+ * platform's own words; the subject names nobody.
  */
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
+import { quoteUserText } from '../src/mail/system-mailer.ts';
 import type { WorkerDeps } from '../src/worker/context.ts';
 
 const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
@@ -15,8 +19,8 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 export function sendInvitationEmail(deps: WorkerDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = InvitationPayload.parse(rawPayload);
-    const { rows } = await helpers.query<{ email: string; tenant_name: string; inviter: string | null; expires_at: Date; open: boolean }>(
-      `select i.email::text, t.name as tenant_name, coalesce(u.name, u.email::text) as inviter, i.expires_at,
+    const { rows } = await helpers.query<{ email: string; tenant_name: string; inviter_name: string | null; inviter_email: string | null; expires_at: Date; open: boolean }>(
+      `select i.email::text, t.name as tenant_name, u.name as inviter_name, u.email::text as inviter_email, i.expires_at,
               (i.accepted_at is null and i.revoked_at is null and i.expires_at > now()) as open
        from app_public.invitations i
        join app_public.tenants t on t.id = i.tenant_id
@@ -30,12 +34,17 @@ export function sendInvitationEmail(deps: WorkerDeps): Task {
       return;
     }
     const link = `${deps.env.APP_URL}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
-    const who = invitation.inviter ?? 'Someone';
+    const organisation = quoteUserText(invitation.tenant_name);
+    const inviter = invitation.inviter_email
+      ? `${invitation.inviter_name ? `${quoteUserText(invitation.inviter_name)} ` : ''}<${invitation.inviter_email}>`
+      : 'a member of the organisation';
+    const expires = invitation.expires_at.toISOString().slice(0, 10);
+    const note = 'Names in quotation marks are shown as their owners typed them; PenguinMails does not check them.';
     await deps.systemMailer.send({
       to: invitation.email,
-      subject: `${who} invited you to ${invitation.tenant_name} on PenguinMails`,
-      text: `${who} invited you to join ${invitation.tenant_name} on PenguinMails.\n\nAccept the invitation: ${link}\n\nThe link expires on ${invitation.expires_at.toISOString().slice(0, 10)}.`,
-      html: `<p>${escapeHtml(who)} invited you to join <strong>${escapeHtml(invitation.tenant_name)}</strong> on PenguinMails.</p><p><a href="${escapeHtml(link)}">Accept the invitation</a></p><p>The link expires on ${invitation.expires_at.toISOString().slice(0, 10)}.</p>`,
+      subject: 'You are invited to an organisation on PenguinMails',
+      text: `You are invited to join the organisation ${organisation} on PenguinMails.\nInvited by: ${inviter}\n\nAccept the invitation: ${link}\n\nThe link expires on ${expires}.\n\n${note}`,
+      html: `<p>You are invited to join the organisation <strong>${escapeHtml(organisation)}</strong> on PenguinMails.</p><p>Invited by: ${escapeHtml(inviter)}</p><p><a href="${escapeHtml(link)}">Accept the invitation</a></p><p>The link expires on ${expires}.</p><p style="color:#888888;font-size:12px">${escapeHtml(note)}</p>`,
     });
   };
 }
@@ -43,8 +52,9 @@ export function sendInvitationEmail(deps: WorkerDeps): Task {
 export function sendPasswordResetEmail(deps: WorkerDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = PasswordResetPayload.parse(rawPayload);
-    const { rows } = await helpers.query<{ email: string; name: string | null }>(
-      `select email::text, name from app_public.users where id = $1 and deleted is null`,
+    // No name in this email: it goes to whoever owns the address, whatever the account's name says.
+    const { rows } = await helpers.query<{ email: string }>(
+      `select email::text from app_public.users where id = $1 and deleted is null`,
       [payload.user_id],
     );
     const user = rows[0];
@@ -53,8 +63,8 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
     await deps.systemMailer.send({
       to: user.email,
       subject: 'Reset your PenguinMails password',
-      text: `Hi ${user.name ?? 'there'},\n\nSomeone (hopefully you) asked to reset your password. Choose a new one here within the hour: ${link}\n\nIf it was not you, ignore this email; your password stays as it is.`,
-      html: `<p>Hi ${escapeHtml(user.name ?? 'there')},</p><p>Someone (hopefully you) asked to reset your password. <a href="${escapeHtml(link)}">Choose a new one</a> within the hour.</p><p>If it was not you, ignore this email; your password stays as it is.</p>`,
+      text: `Hello,\n\nSomeone (hopefully you) asked to reset your password. Choose a new one here within the hour: ${link}\n\nIf it was not you, ignore this email; your password stays as it is.`,
+      html: `<p>Hello,</p><p>Someone (hopefully you) asked to reset your password. <a href="${escapeHtml(link)}">Choose a new one</a> within the hour.</p><p>If it was not you, ignore this email; your password stays as it is.</p>`,
     });
   };
 }

@@ -15,6 +15,7 @@ import { dkimVerify } from 'mailauth';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
 import { makeSecretBox } from '../../src/crypto/secrets.ts';
+import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { DKIM_SIGNED_HEADERS, sendSmtp, type OutgoingMail } from '../../src/sending/smtp.ts';
 import { createSmtpPool } from '../../src/sending/smtp-pool.ts';
 import { startChild } from '../lib/child.ts';
@@ -155,6 +156,7 @@ async function runEngine(
 ): Promise<EngineRun> {
   const worker = await startChild<Record<string, never>>(benchFile('servers/product-worker.ts'), ctx.childEnv({
     BENCH_CHILD_CONFIG: JSON.stringify({ publicUrl: apiUrl }),
+    OUTBOUND_ALLOW_PRIVATE: '127.0.0.1/32', // the SMTP sink listens on loopback
   }));
   try {
     const cpuSince = await watchCpu(owner, worker);
@@ -250,8 +252,9 @@ export async function sends(ctx: BenchContext): Promise<Omit<FigureResult, 'key'
     // reused connection per sender as the engine does (the anchor), and with a connection per message.
     const anchorCount = { n: 0 };
     const sink127 = { host: '127.0.0.1', port: sink.port, secure: false, require_tls: false };
+    const loopbackGuard = makeOutboundGuard({ allowPrivate: ['127.0.0.1'] });
     const sendDirect = async (pool?: ReturnType<typeof createSmtpPool>) => {
-      const outcome = await sendSmtp(sink127, null, anchorMail(sender, anchorCount.n++, api.url), {}, pool);
+      const outcome = await sendSmtp(sink127, null, anchorMail(sender, anchorCount.n++, api.url), { outbound: loopbackGuard }, pool);
       if (outcome.kind !== 'accepted') throw new Error(`SMTP sink answered ${JSON.stringify(outcome)}`);
     };
     const pools = Array.from({ length: concurrency }, () => createSmtpPool());

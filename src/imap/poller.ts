@@ -14,6 +14,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type FetchMessageObject, type MailboxObject } from 'imapflow';
 import type { SecretBox } from '../crypto/secrets.ts';
+import { makeOutboundGuard, OutboundRefused, scrubAddresses, type OutboundGuard, type OutboundTarget } from '../net/outbound-guard.ts';
 import { parseInbound, type InboundMail } from './parse.ts';
 import { ImapSettingsError, imapFlowOptions, resolveImapSettings, type ResolvedImapSettings } from './settings.ts';
 import {
@@ -38,7 +39,14 @@ export interface ImapPollerDeps {
   batchSize?: number;
   /** Largest part of a message read, in bytes (default 2 MB); headers, text and DSN parts come first. */
   maxMessageBytes?: number;
+  /**
+   * Checks the inbox's IMAP host before connecting (src/net/outbound-guard.ts); the connection goes to the
+   * address it returns. Default: no private or reserved address, hostnames resolved by the system's DNS servers.
+   */
+  outbound?: OutboundGuard;
 }
+
+const STRICT_GUARD = makeOutboundGuard();
 
 export type PollOutcome = InboundOutcome | 'unparseable' | 'vanished';
 
@@ -73,7 +81,8 @@ export function describeImapFailure(
 ): string {
   const e = (error ?? {}) as ImapErrorShape;
   const where = `${settings.host}:${settings.port}`;
-  const scrub = (s: string) => (password ? s.split(password).join('***') : s).replace(/\s+/g, ' ').trim().slice(0, 300);
+  // No password, and no resolved addresses or ports (the socket's "connect ECONNREFUSED 10.0.0.7:143").
+  const scrub = (s: string) => scrubAddresses((password ? s.split(password).join('***') : s).replace(/\s+/g, ' ').trim()).slice(0, 300);
   if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
     const server = e.responseText ? ` (server said: ${scrub(e.responseText)})` : '';
     return `IMAP login failed for ${settings.username} at ${where}: the server rejected the username or password${server}. Check the inbox's IMAP username and password.`;
@@ -122,7 +131,15 @@ export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, re
       return fail('IMAP password cannot be decrypted with the current secrets key (PM_SECRETS_KEY); set the password again.');
     }
 
-    const client = new ImapFlow(imapFlowOptions(settings, password, { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000 }));
+    let address: OutboundTarget;
+    try {
+      address = await (deps.outbound ?? STRICT_GUARD).check(settings.host);
+    } catch (error) {
+      if (error instanceof OutboundRefused) return fail(`IMAP connection to ${settings.host}:${settings.port} refused: ${error.message}.`);
+      throw error;
+    }
+
+    const client = new ImapFlow(imapFlowOptions(settings, password, { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000, target: address }));
     // Socket errors also reject the pending command; without a listener they would crash the worker.
     client.on('error', () => undefined);
     try {

@@ -7,6 +7,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ImapFlowOptions } from 'imapflow';
 import { z } from 'zod';
+import type { OutboundTarget } from '../net/outbound-guard.ts';
 
 export const ImapSettings = z.object({
   host: z.string().min(1, 'host is empty'),
@@ -53,15 +54,16 @@ export function resolveImapSettings(raw: unknown, inboxEmail: string): ResolvedI
 export function imapFlowOptions(
   settings: ResolvedImapSettings,
   password: string,
-  { tls, timeoutMs }: { tls?: ConnectionOptions; timeoutMs: number },
+  { tls, timeoutMs, target }: { tls?: ConnectionOptions; timeoutMs: number; target?: OutboundTarget },
 ): ImapFlowOptions {
   return {
-    host: settings.host,
+    // The address the outbound guard checked (pinned); the hostname stays the TLS server name.
+    host: target?.address ?? settings.host,
     port: settings.port,
     secure: settings.secure,
     doSTARTTLS: settings.secure ? undefined : settings.requireTls ? true : undefined,
     auth: { user: settings.username, pass: password },
-    tls,
+    tls: target?.servername ? { servername: target.servername, ...tls } : tls,
     logger: false,
     disableAutoIdle: true,
     connectionTimeout: timeoutMs,

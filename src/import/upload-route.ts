@@ -46,6 +46,10 @@ const jsonObject = z.string().transform((text, ctx) => {
   try {
     const value: unknown = JSON.parse(text);
     const parsed = z.record(z.string(), z.string()).safeParse(value);
+    if (parsed.success && Object.entries(parsed.data).some(([k, v]) => k.includes('\u0000') || v.includes('\u0000'))) {
+      ctx.addIssue({ code: 'custom', message: 'cannot contain the NUL character (\\u0000)' });
+      return z.NEVER;
+    }
     if (parsed.success) return parsed.data;
   } catch {
     // reported below
@@ -55,7 +59,12 @@ const jsonObject = z.string().transform((text, ctx) => {
 });
 
 const Params = z.object({
-  fileName: z.string().trim().min(1, 'is required: the name of the uploaded file').max(255, 'is at most 255 characters'),
+  fileName: z
+    .string()
+    .trim()
+    .min(1, 'is required: the name of the uploaded file')
+    .max(255, 'is at most 255 characters')
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'cannot contain control characters (NUL, line breaks, tabs)'),
   listId: z.uuid('must be the rowId of one of your static contact lists').optional(),
   updateExisting: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
   mapping: jsonObject.optional(),

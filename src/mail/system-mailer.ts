@@ -7,6 +7,18 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 
+/**
+ * Text someone typed (a person's or an organisation's name) as a platform
+ * email may show it: on one line, without control or text-direction
+ * characters, at most 80 characters, and in quotation marks, so it reads as a
+ * name a user chose and never as the platform's own words (a name like
+ * "Security Team: your account is suspended" stays visibly a quoted name).
+ */
+export function quoteUserText(value: string): string {
+  const clean = value.replace(/[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, ' ').replace(/\s+/g, ' ').trim();
+  return `“${clean.length > 80 ? `${clean.slice(0, 79)}…` : clean}”`;
+}
+
 export interface SystemMail {
   to: string;
   subject: string;

@@ -5,6 +5,8 @@
 import { secretsKeyOf, type Env } from '../config.ts';
 import { makeSecretBox, type SecretBox } from '../crypto/secrets.ts';
 import { loadDevSecrets } from '../dev-secrets.ts';
+import { dnsResolverFromEnv } from '../dns/resolver.ts';
+import { outboundGuardFromEnv } from '../net/outbound-guard.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingTokens } from '../tracking/tokens.ts';
 import type { SmtpTransportPool } from './smtp-pool.ts';
 import type { SmtpOptions } from './smtp.ts';
@@ -30,7 +32,8 @@ export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {
     secretBox: overrides.secretBox ?? makeSecretBox(key),
     tracking: overrides.tracking ?? makeTrackingTokens(trackingKeyFrom(key)),
     publicUrl: (overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${env.HOST}:${env.PORT}`).replace(/\/$/, ''),
-    smtp: overrides.smtp ?? {},
+    // Every inbox's SMTP host goes through the outbound guard (OUTBOUND_ALLOW_PRIVATE; DNS_SERVERS for hostnames) unless one is given.
+    smtp: { outbound: outboundGuardFromEnv(env, dnsResolverFromEnv(env)), ...overrides.smtp },
     smtpPool: overrides.smtpPool,
   };
 }

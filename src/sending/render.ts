@@ -24,13 +24,24 @@ import { TemplateVariable, type RenderInput } from './render-input.ts';
 import { resolveSpintax, seededRandom } from './spintax.ts';
 import { addOpenPixel, addUnsubscribeFooter, rewriteLinks, textUnsubscribeFooter } from './tracking-markup.ts';
 
-/** The message id used in tracking links of a preview for which no message exists yet. */
+/**
+ * The message id of a message that does not exist (a preview before the
+ * message is booked): the tracking endpoints refuse tokens carrying it.
+ */
 export const PREVIEW_MESSAGE_ID = '00000000-0000-0000-0000-000000000000';
 
 export interface RenderOptions {
   /** Base URL of the tracking and unsubscribe endpoints. */
   publicUrl: string;
   tracking: TrackingTokens;
+  /**
+   * A preview (previewMessage): links keep their original targets and there
+   * is no open pixel, so a preview never hands out a live, signed redirect
+   * (a member could otherwise point a template anywhere and get a link through
+   * our domain without sending anything). The unsubscribe link is the
+   * message's own once it exists, else a placeholder that leads nowhere.
+   */
+  preview?: boolean;
 }
 
 export interface RenderedMessage {
@@ -134,6 +145,7 @@ function render(engine: Liquid, source: string, scope: Scope, seed: string, what
 export function renderMessage(input: RenderInput, options: RenderOptions): RenderedMessage {
   const { template, campaign } = input;
   const links = options.tracking.links(options.publicUrl, { tenantId: input.tenantId, messageId: input.messageId ?? PREVIEW_MESSAGE_ID });
+  if (options.preview && !input.messageId) links.unsubscribe = `${options.publicUrl.replace(/\/$/, '')}/u/preview-no-message-yet`;
   const scope = buildScope(input, links.unsubscribe);
   const seed = `${input.step.id}:${input.lead.id}`;
 
@@ -159,8 +171,8 @@ export function renderMessage(input: RenderInput, options: RenderOptions): Rende
     }
     if (!text.includes(links.unsubscribe)) text += textUnsubscribeFooter(links.unsubscribe);
   }
-  if (campaign.trackClicks) html = rewriteLinks(html, links);
-  if (campaign.trackOpens) html = addOpenPixel(html, links);
+  if (campaign.trackClicks && !options.preview) html = rewriteLinks(html, links);
+  if (campaign.trackOpens && !options.preview) html = addOpenPixel(html, links);
 
   return {
     subject,

@@ -20,6 +20,7 @@ import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { z } from 'zod';
+import { makeOutboundGuard, OutboundRefused, scrubAddresses, type OutboundGuard, type OutboundTarget } from '../net/outbound-guard.ts';
 import type { SmtpTransportPool } from './smtp-pool.ts';
 
 /** email_accounts.smtp_settings (connection settings only; the password is stored encrypted elsewhere). */
@@ -59,7 +60,15 @@ export interface SmtpOptions {
   tls?: ConnectionOptions;
   /** Connection, greeting and socket timeout. */
   timeoutMs?: number;
+  /**
+   * Checks the inbox's SMTP host before connecting (src/net/outbound-guard.ts);
+   * the connection goes to the address it returns. Default: no private or
+   * reserved address allowed, hostnames resolved by the system's DNS servers.
+   */
+  outbound?: OutboundGuard;
 }
+
+const STRICT_GUARD = makeOutboundGuard();
 
 export type SmtpOutcome =
   | { kind: 'accepted'; response: string }
@@ -80,8 +89,10 @@ const TRANSIENT_CODES = new Set([
 
 /** What an SMTP failure means for the message. */
 export function classifySmtpError(error: SmtpError, host: string): SmtpOutcome {
-  const response = (error.response ?? error.message).replace(/\s+/g, ' ').trim();
   const code = typeof error.responseCode === 'number' ? error.responseCode : null;
+  // Without an SMTP answer the text is the socket's ("connect ECONNREFUSED 10.0.0.7:25"): no addresses for the tenant.
+  const raw = (error.response ?? error.message).replace(/\s+/g, ' ').trim();
+  const response = code === null ? scrubAddresses(raw) : raw;
   if (error.code === 'EAUTH' || error.code === 'ENOAUTH') {
     // The inbox's credentials, not the recipient: retried, and shown on the inbox.
     return { kind: 'deferred', code, response, inboxError: `SMTP login to ${host} failed: ${response}` };
@@ -125,11 +136,12 @@ export function keepsConnection(error: SmtpError): boolean {
 }
 
 /** The nodemailer options of one inbox's connection (without pool settings). */
-function transportOptions(settings: SmtpSettings, password: string | null, mail: OutgoingMail, options: SmtpOptions): SMTPTransportOptions {
+function transportOptions(settings: SmtpSettings, target: OutboundTarget, password: string | null, mail: OutgoingMail, options: SmtpOptions): SMTPTransportOptions {
   const secure = settings.secure ?? false;
   const timeout = options.timeoutMs ?? 60_000;
   return {
-    host: settings.host,
+    // The address the guard checked (pinned), the name for TLS.
+    host: target.address,
     port: settings.port ?? (secure ? 465 : 587),
     secure,
     requireTLS: settings.require_tls ?? false,
@@ -138,7 +150,7 @@ function transportOptions(settings: SmtpSettings, password: string | null, mail:
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
-    tls: { ...(isIP(settings.host) ? {} : { servername: settings.host }), ...options.tls },
+    tls: { ...(target.servername && !isIP(target.servername) ? { servername: target.servername } : {}), ...options.tls },
     logger: false,
     debug: false,
   };
@@ -155,7 +167,17 @@ export async function sendSmtp(
   options: SmtpOptions = {},
   pool?: SmtpTransportPool,
 ): Promise<SmtpOutcome> {
-  const connection = transportOptions(settings, password, mail, options);
+  let target: OutboundTarget;
+  try {
+    target = await (options.outbound ?? STRICT_GUARD).check(settings.host);
+  } catch (error) {
+    if (!(error instanceof OutboundRefused)) throw error;
+    // Nothing was connected to. A refused address is a setting to fix; a name that does not resolve may resolve later.
+    return error.code === 'OUTBOUND_REFUSED'
+      ? { kind: 'failed', reason: `Delivery through ${settings.host} refused: ${error.message}.`, inboxError: `SMTP server ${settings.host}: ${error.message}.` }
+      : { kind: 'deferred', code: null, response: `${settings.host}: ${error.message}`, inboxError: `SMTP server ${settings.host}: ${error.message}.` };
+  }
+  const connection = transportOptions(settings, target, password, mail, options);
   const lease = pool?.acquire(connection);
   const transport = lease?.transport ?? nodemailer.createTransport(connection);
   let broken = false;

@@ -158,7 +158,9 @@ export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedE
     return new GraphQLError(error.message, { ...base, extensions: { code: error.extensions?.code ?? 'INVALID_INPUT', ...error.extensions } });
   }
   if (original instanceof GraphQLError) {
-    return new GraphQLError(original.message, { ...base, extensions: { code: 'INVALID_INPUT', ...original.extensions } });
+    // A scalar refusing a variable: the outer message says which variable and field ("… at "lead.value"; …").
+    const message = error.message.includes(original.message) && /^Variable "\$/.test(error.message) ? error.message : original.message;
+    return new GraphQLError(message, { ...base, extensions: { code: 'INVALID_INPUT', ...original.extensions } });
   }
   if (isSafeError(original)) {
     return new GraphQLError(original.message, { ...base, extensions: { code: 'INVALID_INPUT', ...(original.extensions ?? {}) } });

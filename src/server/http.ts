@@ -110,6 +110,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     maxQueryDepth: env.MAX_QUERY_DEPTH,
     maxBodyBytes: env.MAX_BODY_BYTES,
     statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
+    outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
+    trustProxy: env.TRUST_PROXY,
   });
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);

@@ -14,14 +14,19 @@ import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
-import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
+import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
+import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
+import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
+import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
 import { makeRequestPgService } from './pg-service.ts';
 import { maskError } from './errors.ts';
+import { clientIp } from '../tracking/request.ts';
+import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 
 /**
  * Filter operators an index can serve (btree equality and ranges, GIN
@@ -43,6 +48,18 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage; default: from the environment. */
   sending?: SendingApiOptions;
+  /** TRUST_PROXY: take the client address from X-Forwarded-For (only behind your own reverse proxy). */
+  trustProxy?: boolean;
+  /** OUTBOUND_ALLOW_PRIVATE: private ranges an inbox's SMTP/IMAP host may be set to (default none). */
+  outboundAllowPrivate?: readonly string[];
+}
+
+function withoutSuggestionsIn(error: GraphQLError | GraphQLFormattedError): GraphQLError | GraphQLFormattedError {
+  const message = withoutSuggestions(error.message);
+  if (message === error.message) return error;
+  return error instanceof GraphQLError
+    ? new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: error.extensions })
+    : { ...error, message };
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
@@ -57,8 +74,10 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
       makeValidationCodesPlugin({ introspection: options.introspection }),
+      InputSafetyPlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
+      makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),
     ],
     disablePlugins: ['PgJWTPlugin'],
     pgServices: [makeRequestPgService(options.pool, ['app_public'])],
@@ -91,6 +110,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         return {
           pgSettings: await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs }),
           requestOrigin: `http://${req.headers.host ?? 'localhost'}`, // previewMessage's tracking base when PUBLIC_URL is unset
+          clientIp: clientIp(req, options.trustProxy ?? false), // sign-in lockouts and reset throttles are per client address
         };
       },
     },
@@ -101,7 +121,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: '/graphiql',
       maxRequestLength: options.maxBodyBytes,
       watch: false,
-      maskError,
+      // Without introspection, no error may suggest schema names either (variable coercion errors come through here).
+      maskError: options.introspection ? maskError : (error) => withoutSuggestionsIn(maskError(error)),
     },
   };
 }

@@ -11,6 +11,7 @@
  *
  * HEAD requests (link scanners) get the same answer and record nothing.
  */
+import { PREVIEW_MESSAGE_ID } from '../sending/render.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { Route } from '../server/http.ts';
@@ -69,7 +70,8 @@ export function trackingRoutes(options: TrackingRouteOptions): Route[] {
   const verify = (pathname: string, prefix: string, suffix?: string): { token: string; ref: MessageRef } | null => {
     const token = tokenFrom(pathname, prefix, suffix);
     const ref = token ? tokens.parseMessageToken(token) : null;
-    return token && ref ? { token, ref } : null;
+    // The nil message id marks links of a message that does not exist (old previews): never live.
+    return token && ref && ref.messageId !== PREVIEW_MESSAGE_ID ? { token, ref } : null;
   };
 
   const openPixel = (record: boolean) => (req: IncomingMessage, res: ServerResponse, url: URL) => {

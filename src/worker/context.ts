@@ -3,6 +3,8 @@
  * them at their own peers (SMTP, DNS, Stripe servers on 127.0.0.1).
  */
 import type { Env } from '../config.ts';
+import { dnsResolverFromEnv } from '../dns/resolver.ts';
+import { outboundGuardFromEnv, type OutboundGuard } from '../net/outbound-guard.ts';
 import type { SystemMailer } from '../mail/system-mailer.ts';
 import type { ImapPollerDeps } from '../imap/poller.ts';
 import type { StripeFactory } from '../billing/stripe-client.ts';
@@ -26,4 +28,14 @@ export interface WorkerDeps {
    * `smtpPool`: default, one made by startWorker and closed by its stop(); one passed here is the caller's to close.
    */
   sending?: Partial<SendingDeps>;
+  /**
+   * The gate of every connection a tenant's settings point at (inbox SMTP and IMAP servers; src/net/outbound-guard.ts);
+   * default: OUTBOUND_ALLOW_PRIVATE, hostnames resolved by `dns` (else DNS_SERVERS).
+   */
+  outbound?: OutboundGuard;
+}
+
+/** The worker's outbound guard: the one given, else the environment's with the worker's resolver. */
+export function outboundGuardOf(deps: WorkerDeps): OutboundGuard {
+  return deps.outbound ?? outboundGuardFromEnv(deps.env, deps.dns ?? dnsResolverFromEnv(deps.env));
 }

@@ -81,14 +81,14 @@ test("repeated failures lock the account for the tenant's lockout period, even f
   expect(third.errors?.[0]?.message).toMatch(/Too many failed sign-in attempts\. Try again after \d{4}-\d\d-\d\d \d\d:\d\d UTC\./);
   const right = await t.gql(LOGIN, { input: { email: user.email, password: user.password } });
   expect(right.errors?.[0]?.extensions?.code).toBe('ACCOUNT_LOCKED');
-  const [secrets] = await t.owner.query(sql`
-    select failed_login_attempts, locked_until > now() + interval '29 minutes' as long_enough
-    from app_private.user_secrets where user_id = ${user.userId}
+  const [failures] = await t.owner.query(sql`
+    select tenant_id, client, failed_attempts, locked_until > now() + interval '29 minutes' as long_enough
+    from app_private.login_failures where user_id = ${user.userId}
   `);
-  expect(secrets).toEqual({ failed_login_attempts: 3, long_enough: true });
+  expect(failures).toEqual({ tenant_id: user.tenantId, client: '127.0.0.1', failed_attempts: 3, long_enough: true });
 
   // The lock expires.
-  await t.owner.query(sql`update app_private.user_secrets set locked_until = now() - interval '1 second' where user_id = ${user.userId}`);
+  await t.owner.query(sql`update app_private.login_failures set locked_until = now() - interval '1 second' where user_id = ${user.userId}`);
   expect((await t.ok(LOGIN, { input: { email: user.email, password: user.password } })).login.userId).toBe(user.userId);
 });
 

@@ -105,6 +105,32 @@ describe('production mode', () => {
     }
   }, LONG);
 
+  test('without introspection, errors do not suggest names from the schema ("Did you mean …")', async () => {
+    const t = await startTestApi(PRODUCTION);
+    try {
+      const user = await registerUser(t, 'prod-hints');
+      const probes: Array<[string, Record<string, unknown>?]> = [
+        [`{ currentUse { email } }`],
+        [`{ currentUser { emai } }`],
+        [`{ leads(frist: 1) { totalCount } }`],
+        [`{ leads(orderBy: CREATED_DES) { totalCount } }`],
+        [`query($x: LeadFilte) { leads(filter: $x) { totalCount } }`],
+        [`query($x: LeadFilter) { leads(filter: $x) { totalCount } }`, { x: { emial: { equalTo: 'a@b.example' } } }],
+        [`mutation($i: LoginInput!) { login(input: $i) { jwtToken } }`, { i: { emial: 'a@b.example', password: 'x' } }],
+      ];
+      for (const [query, variables] of probes) {
+        const result = await t.gql(query, variables, user.jwtToken);
+        expect(result.errors?.length).toBeGreaterThan(0);
+        expect(result.text).not.toMatch(/Did you mean/i);
+        // Documents fail validation; variables fail coercion (INVALID_INPUT): either way the message names what is wrong.
+        expect(['GRAPHQL_VALIDATION_FAILED', 'INVALID_INPUT']).toContain(result.errors![0]!.extensions?.code);
+        expect(result.errors!.map((e) => e.message).join(' ')).toMatch(/"(currentUse|emai|frist|CREATED_DES|LeadFilte|emial)"/);
+      }
+    } finally {
+      await t.close();
+    }
+  }, LONG);
+
   test('INTROSPECTION=true turns introspection back on', async () => {
     const t = await startTestApi({ ...PRODUCTION, INTROSPECTION: 'true' });
     try {

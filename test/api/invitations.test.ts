@@ -42,7 +42,9 @@ test('an owner invites someone, the email carries the link, and accepting joins 
   expect(JSON.stringify(inviteMember)).not.toMatch(/token/i);
 
   const mail = await smtp.waitFor((m) => m.to.includes(email));
-  expect(mail.parsed.subject).toMatch(/invited you to Org inviter on PenguinMails/);
+  expect(mail.parsed.subject).toBe('You are invited to an organisation on PenguinMails');
+  expect(mail.parsed.text).toContain('You are invited to join the organisation “Org inviter” on PenguinMails.');
+  expect(mail.parsed.text).toContain(`Invited by: “User inviter” <${owner.email}>`);
   const token = tokenIn(mail.parsed.text ?? '', 'https://app.penguinmails.test/accept-invitation');
   expect(token).toBeDefined();
 
@@ -129,4 +131,46 @@ test('password reset by email, under the strictest policy of your organisations;
   const CHANGE = `mutation($o: String!, $n: String!) { changePassword(input: { oldPassword: $o, newPassword: $n }) { result } }`;
   expect((await t.gql(CHANGE, { o: 'wrong-old-password-1', n: 'next-password-is-55' }, login.login.jwtToken)).errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
   expect((await t.ok(CHANGE, { o: 'longer-with-digits-42', n: 'next-password-is-55' }, login.login.jwtToken)).changePassword.result).toBe(true);
+});
+
+test('names users type appear in platform emails only quoted and attributed, and cannot carry links, line breaks or control characters', async () => {
+  const owner = await registerUser(t, 'spoofer');
+  await putTenantOnPlan(t.owner, owner.tenantId, 'pro');
+  const UPDATE_ME = `mutation($id: UUID!, $name: String) { updateUser(input: { rowId: $id, patch: { name: $name } }) { user { name } } }`;
+  const RENAME = `mutation($id: UUID!, $name: String!) { updateTenant(input: { rowId: $id, patch: { name: $name } }) { tenant { name } } }`;
+  const refused: Array<[string, string, RegExp]> = [
+    [UPDATE_ME, 'Security Team: verify at https://evil.example/login', /^Your name cannot contain web or email addresses/],
+    [UPDATE_ME, 'Security Team: verify at evil.example', /^Your name cannot contain web or email addresses/],
+    [UPDATE_ME, 'Support <support@penguinmails.example>', /^Your name cannot contain web or email addresses/],
+    [UPDATE_ME, 'Ann\nYour account is suspended', /^Your name cannot contain line breaks, tabs, control or text-direction characters\.$/],
+    [UPDATE_ME, 'Ann\u202egnp.exe', /^Your name cannot contain line breaks/],
+    [UPDATE_ME, 'x'.repeat(101), /^Your name must be at most 100 characters long\.$/],
+    [RENAME, 'Acme\r\nBcc: victim@example.com', /^The organisation name cannot contain line breaks/],
+    [RENAME, 'Visit www.evil.example', /^The organisation name cannot contain web or email addresses/],
+  ];
+  for (const [mutation, name, message] of refused) {
+    const result = await t.gql(mutation, { id: mutation === RENAME ? owner.tenantId : owner.userId, name }, owner.jwtToken);
+
+    expect([name, result.errors?.[0]?.extensions?.code]).toEqual([name, 'INVALID_INPUT']);
+    expect(result.errors?.[0]?.message).toMatch(message);
+  }
+  const register = await t.gql(`mutation($input: RegisterInput!) { register(input: $input) { jwtToken } }`, {
+    input: { email: uniqueEmail('spoof-register'), password: 'correct horse battery', name: 'Admin (https://evil.example)', tenantName: 'Fine' },
+  });
+  expect(register.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+  const [[me], [org]] = [
+    await t.owner.query(sql`select name from app_public.users where id = ${owner.userId}`),
+    await t.owner.query(sql`select name from app_public.tenants where id = ${owner.tenantId}`),
+  ];
+  expect([me.name, org.name]).toEqual(['User spoofer', 'Org spoofer']);
+
+  // A name that passes the rules still reads as someone's words in the invitation.
+  await t.ok(UPDATE_ME, { id: owner.userId, name: 'Security Team: your account is suspended' }, owner.jwtToken);
+  const email = uniqueEmail('spoof-target');
+  await t.ok(INVITE, { email, roles: ['member'] }, owner.jwtToken);
+  const mail = await smtp.waitFor((m) => m.to.includes(email));
+  expect(mail.parsed.subject).toBe('You are invited to an organisation on PenguinMails');
+  expect(mail.parsed.text).toContain(`Invited by: “Security Team: your account is suspended” <${owner.email}>`);
+  expect(mail.parsed.text).not.toMatch(/^Security Team/m);
+  expect(mail.parsed.html).toContain('Invited by: “Security Team: your account is suspended” &#60;');
 });

@@ -31,6 +31,8 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     PORT: '0',
     JWT_SECRET: TEST_JWT_SECRET,
     PM_DATA_DIR: process.env.PM_DATA_DIR ?? '.data',
+    // The peers tests talk to (SMTP, IMAP) listen on loopback; everything else private stays refused.
+    OUTBOUND_ALLOW_PRIVATE: '127.0.0.1/32,::1/128',
     ...overrides,
   });
 }

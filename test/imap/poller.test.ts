@@ -5,6 +5,7 @@
  * DSNs, plain-text bounces, re-polls, a UIDVALIDITY change, login failures,
  * and the scheduled jobs through graphile-worker.
  */
+import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +41,7 @@ describeImap('IMAP poller', () => {
     database = await isolatedDatabase('imap');
     pool = new pg.Pool({ connectionString: database.urls.owner, max: 4 });
     owner = createPool({ connectionString: database.urls.owner, bigIntMode: 'string', poolSize: 2 });
-    deps = { secretBox, tls: { ca: dovecot.ca }, timeoutMs: 5_000 };
+    deps = { secretBox, tls: { ca: dovecot.ca }, timeoutMs: 5_000, outbound: makeOutboundGuard({ allowPrivate: ['127.0.0.1'] }) };
     withClient = async (fn) => {
       const client = await pool.connect();
       try {

@@ -78,6 +78,10 @@ test('a started campaign delivers a DKIM-signed message through the inbox SMTP s
   const before = await w.t.ok(PREVIEW, { stepId: stepIds[0], leadId: lead.id }, tenant.token);
   expect(before.previewMessage).toMatchObject({ fromName: 'Sam Sender', fromEmail: inbox.email, toEmail: lead.email, messageId: null });
   expect(before.previewMessage.subject).toMatch(/^(Quick question|A quick idea) for Globex$/);
+  // No live tracking in a preview: links keep their targets, no pixel, an unsubscribe placeholder that leads nowhere.
+  expect(before.previewMessage.html).toContain('href="https://example.com/pricing?plan=pro&amp;ref=mail"');
+  expect(before.previewMessage.html).not.toMatch(/\/t\/[co]\//);
+  expect(before.previewMessage.html).toContain(`${w.publicUrl}/u/preview-no-message-yet`);
 
   const started = await lifecycle(w, tenant.token, 'start', campaignId);
   expect(started.error).toBeNull();
@@ -114,10 +118,14 @@ test('a started campaign delivers a DKIM-signed message through the inbox SMTP s
   expect(mail.parsed.text).toMatch(/^Hi there,\n\n(Have|Take) a look at our pricing \(https:\/\/example\.com\/pricing\?plan=pro&ref=mail\)\./);
   expect(mail.parsed.text).toContain(`Unsubscribe: ${unsubscribe.slice(1, -1)}`);
 
-  // The preview now reproduces the sent message byte for byte (same message id in its links).
+  // The preview now reproduces the sent message byte for byte, but for the tracking: the click redirect
+  // back to its target and no open pixel (same unsubscribe link: the message's own).
+  const untracked = mail.parsed.html!
+    .replace(new RegExp(`${w.publicUrl}/t/c/[^"?]+\\?u=([^"&]+)&amp;s=[A-Za-z0-9_-]+`, 'g'), (_, u: string) => decodeURIComponent(u).replace(/&/g, '&amp;'))
+    .replace(/<img src="[^"]+\/t\/o\/[^"]+\.gif"[^>]*>/, '');
   const after = await w.t.ok(PREVIEW, { stepId: stepIds[0], leadId: lead.id }, tenant.token);
   expect(after.previewMessage).toMatchObject({ subject: mail.parsed.subject, messageId: message.id });
-  expect(after.previewMessage.html).toBe(mail.parsed.html?.trimEnd());
+  expect(after.previewMessage.html).toBe(untracked.trimEnd());
   expect(after.previewMessage.text).toBe(mail.parsed.text?.trimEnd());
 
   const [{ events }] = await w.t.owner.query(sql`select array_agg(event_type order by id) as events from app_public.email_events where message_id = ${message.id}`);

@@ -8,6 +8,7 @@
  * no socket open. The last test runs the campaign engine (startWorker, which
  * owns the pool) and counts its connections.
  */
+import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { createSmtpPool, type SmtpTransportPool } from '../../src/sending/smtp-pool.ts';
@@ -129,7 +130,7 @@ afterEach(async () => {
 });
 
 const settings = (port: number, username?: string): SmtpSettings => ({ host: '127.0.0.1', port, secure: false, require_tls: false, ...(username ? { username } : {}) });
-const options = { timeoutMs: 5_000 };
+const options = { timeoutMs: 5_000, outbound: makeOutboundGuard({ allowPrivate: ['127.0.0.1'] }) };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function accepted(outcome: SmtpOutcome) {

@@ -5,6 +5,7 @@
  * token names, and nothing for a forged one.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { PREVIEW_MESSAGE_ID } from '../../src/sending/render.ts';
 import { trackingRoutes } from '../../src/tracking/routes.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingLinks } from '../../src/tracking/tokens.ts';
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
@@ -140,6 +141,19 @@ describe('click redirect', () => {
       expect(await response.text()).toMatch(/This link is not valid/);
     }
     expect(await eventsOf(t.owner, tenant.tenantId, message.id)).toEqual([]);
+  });
+
+  test('a link carrying the preview placeholder message id (what previews used to contain) is refused: no redirect, nothing recorded', async () => {
+    const preview = tokens.links(t.url, { tenantId: tenant.tenantId, messageId: PREVIEW_MESSAGE_ID });
+    const click = await get(preview.click('https://evil.example/phish'));
+    expect(click.status).toBe(400);
+    expect(click.headers.get('location')).toBeNull();
+    expect(click.headers.get('x-error-code')).toBe('INVALID_LINK');
+    expect((await get(preview.unsubscribe)).status).toBe(404);
+    const unsubscribe = await fetch(preview.unsubscribe, { method: 'POST', body: new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }) });
+    expect(unsubscribe.status).toBe(404);
+    expect((await get(preview.openPixel)).status).toBe(200); // the image, as for any token
+    expect(await t.owner.query(sql`select 1 from app_public.email_events where tenant_id = ${tenant.tenantId} and message_id = ${PREVIEW_MESSAGE_ID}`)).toEqual([]);
   });
 
   test('a signed link to something other than a web page is refused', async () => {
