@@ -8,7 +8,8 @@
 -- last_seen every few seconds. The lock dies with the process (or its
 -- connection); last_seen gives a live process the time to take its locks
 -- again after a database restart. release_dead_workers(), run by every
--- worker process at start-up and every few seconds, frees the jobs (and job
+-- worker process at start-up and every few seconds (src/worker/liveness.ts),
+-- frees the jobs (and job
 -- queues) of pools that are gone with graphile-worker's own
 -- force_unlock_workers(), so another worker runs them.
 --------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ as $$
 $$;
 comment on function app_private.worker_dead_after() is 'How long a registered pool whose lock is free may go unseen before its jobs are freed (covers a live process taking its locks again after a database restart).';
 
-create or replace function app_private.release_dead_workers() returns text[]
+create or replace function app_private.release_dead_workers(include_unregistered boolean default false) returns text[]
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -47,9 +48,11 @@ begin
     union
     -- Pools that never registered (a process killed in the milliseconds
     -- between creating its pool and registering it) once their newest lock
-    -- is 30 s old: every live pool is registered by then.
+    -- is 30 s old: every live pool is registered by then. This scans the job
+    -- table (no index on locked_by), so callers ask for it only now and then.
     select j.locked_by from graphile_worker._private_jobs j
-    where j.locked_by is not null
+    where include_unregistered
+      and j.locked_by is not null
       and not exists (select 1 from app_private.worker_pools p where p.pool_id = j.locked_by)
     group by j.locked_by
     having max(j.locked_at) < now() - interval '30 seconds'
@@ -61,4 +64,4 @@ begin
   return v_dead;
 end;
 $$;
-comment on function app_private.release_dead_workers() is 'Frees the locked jobs and job queues of graphile-worker pools whose process is gone (lock free and unseen for worker_dead_after(), or never registered and locked for 30 s) so other workers run them; returns their ids.';
+comment on function app_private.release_dead_workers(boolean) is 'Frees the locked jobs and job queues of graphile-worker pools whose process is gone (lock free and unseen for worker_dead_after(); with include_unregistered also pools that never registered and hold locks 30 s old) so other workers run them; returns their ids.';

@@ -5,9 +5,9 @@
  * terminal) it is reused and left running.
  *
  * The package creates the cluster (initdb); the server itself we spawn, in a
- * process group of its own, so a terminal's Ctrl-C (SIGINT to the whole
- * foreground group) reaches only our process, which stops the API and the
- * worker first and the database last. The package's own exit hooks (which
+ * process group of its own (except throw-away clusters), so a terminal's
+ * Ctrl-C (SIGINT to the whole foreground group) reaches only our process,
+ * which stops the API and the worker first and the database last. The package's own exit hooks (which
  * stop the server the moment a signal arrives, under in-flight work) are
  * removed. A server that exits without being asked (crash, immediate stop)
  * is started again at once (crash recovery), and the API and worker
@@ -178,7 +178,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const launch = () => new Promise<ChildProcess>((resolve, reject) => {
     const proc = spawn(postgresBinary, ['-D', databaseDir, '-p', String(options.port), ...postgresFlags], {
       ...ids(),
-      detached: true,
+      // npm start: a process group of its own. A throw-away cluster (tests, schema export, benchmark) stays in
+      // its caller's group, so interrupting a test run from the terminal still stops it.
+      detached: !options.ephemeral,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LC_MESSAGES: 'C' },
     });

@@ -7,7 +7,8 @@
  * app_private.worker_lock_key(pool id) of every pool it runs and refreshes
  * their app_private.worker_pools rows; on every tick (at start-up, then every
  * `intervalMs`) it runs app_private.release_dead_workers(), which hands the
- * locked jobs of dead pools back to the queue. The connection is re-opened
+ * locked jobs of dead pools back to the queue (pools that never registered:
+ * on the first tick and every 20th). The connection is re-opened
  * with a short backoff when it fails (a database restart): the locks are
  * taken again before the 10 s grace of last_seen runs out. A pool this process
  * stopped itself (the supervisor restarts it) is retired: its jobs are freed
@@ -44,6 +45,7 @@ export function startLiveness(connectionString: string, { intervalMs = 3_000, lo
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let again = false;
+  let ticks = 0;
 
   const dropClient = () => {
     const old = client;
@@ -88,7 +90,8 @@ export function startLiveness(connectionString: string, { intervalMs = 3_000, lo
           retiring.delete(id);
         }
       }
-      const { rows } = await c.query<{ released: string[] }>('select app_private.release_dead_workers() as released');
+      // Pools that never registered: at start-up and about once a minute (that part scans the job table).
+      const { rows } = await c.query<{ released: string[] }>('select app_private.release_dead_workers($1) as released', [ticks++ % 20 === 0]);
       const released = rows[0]?.released ?? [];
       if (released.length > 0) log(`released the jobs of stopped workers: ${released.join(', ')}`);
       failures = 0;
@@ -109,6 +112,7 @@ export function startLiveness(connectionString: string, { intervalMs = 3_000, lo
   };
 
   const tick = (): Promise<void> => {
+    if (closed) return Promise.resolve();
     if (running) {
       again = true;
       return running;
