@@ -175,6 +175,7 @@ export async function startWorker(
   let restarts = 0;
   let retryTimer: NodeJS.Timeout | null = null;
   let wake: (() => void) | null = null;
+  let relaunching: Promise<void> | null = null;
 
   const launch = async (): Promise<Runner> => {
     const events: WorkerEvents = new EventEmitter();
@@ -206,7 +207,9 @@ export async function startWorker(
     if (poolId) liveness.retire(poolId);
     if (stopping || runner !== current) return;
     log(`the job runner stopped${error ? ` (${(error as Error).message})` : ''}; starting a new one`);
-    void relaunch();
+    relaunching = relaunch().finally(() => {
+      relaunching = null;
+    });
   };
 
   const relaunch = async () => {
@@ -220,7 +223,7 @@ export async function startWorker(
       try {
         const next = await launch();
         if (stopping) {
-          await next.stop();
+          await next.stop().catch(() => undefined);
           return;
         }
         current = next;
@@ -253,6 +256,8 @@ export async function startWorker(
       stopping = true;
       if (retryTimer) clearTimeout(retryTimer);
       wake?.();
+      // A runner being started now is stopped by relaunch itself.
+      await relaunching;
       try {
         await current.stop();
       } catch {
