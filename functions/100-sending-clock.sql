@@ -147,6 +147,16 @@ begin
   update app_public.campaign_enrollments e set next_run_at = v_at
     where e.tenant_id = schedule_enrollments.tenant_id and e.id = any (enrollment_ids) and e.status = 'active';
   get diagnostics v_count = row_count;
+  if cardinality(enrollment_ids) > 1 then
+    -- add_jobs below updates the enrollments' jobs that are running (clearing
+    -- their key). Lock those rows first in ascending id order, the order in
+    -- which the worker deletes completed jobs in a batch (src/worker/runner.ts):
+    -- two transactions taking the same rows in different orders deadlock.
+    perform 1 from graphile_worker._private_jobs j
+      where j.key = any (array(select app_private.enrollment_job_key(x) from unnest(enrollment_ids) x))
+      order by j.id
+      for update;
+  end if;
   perform graphile_worker.add_jobs(array(
     select row('campaign_step', json_build_object('tenant_id', schedule_enrollments.tenant_id, 'enrollment_id', e.id),
                null::text, app_private.engine_run_at(v_at), 10::smallint, app_private.enrollment_job_key(e.id),

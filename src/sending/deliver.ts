@@ -8,6 +8,12 @@
  * SMTP connection itself may be one the inbox already has open (the worker's
  * transport pool): the claim is committed before the message is handed to it
  * and the answer recorded after, whichever connection carries it.
+ *
+ * Right before the final "." of DATA, a hand-over mark is committed on the
+ * same connection (app_private.mark_handed_over). So after a crash, the retry
+ * knows whether the server can have the message (mark: sent, unconfirmed) or
+ * cannot (no mark: sent again). If the mark cannot be written (the database
+ * went away, and the send lock with it), the dot is not written either.
  */
 import type { PoolClient } from 'pg';
 import { ZodError } from 'zod';
@@ -18,6 +24,8 @@ import { assertSigningKey, sendSmtp, SmtpSettings, type SmtpOutcome } from './sm
 
 export type DeliveryResult =
   | 'sent'
+  /** The final "." was written and the server's answer never came: recorded as sent, unconfirmed. */
+  | 'unconfirmed'
   | 'deferred'
   | 'bounced'
   | 'failed'
@@ -112,6 +120,12 @@ async function record(query: RunQuery, tenantId: string, messageId: string, outc
     case 'failed':
       await query('select app_private.record_send_failure($1, $2, $3, $4)', [tenantId, messageId, outcome.reason, outcome.inboxError ?? null]);
       return 'failed';
+    case 'unconfirmed':
+      await query('select app_private.record_unconfirmed($1, $2, $3, $4)', [
+        tenantId, messageId, outcome.reason,
+        `Delivery not confirmed: the connection to the SMTP server ended after the whole message was sent and before the server answered (${outcome.reason}). It was not sent again, because a duplicate is worse than a missing confirmation.`,
+      ]);
+      return 'unconfirmed';
   }
 }
 
@@ -163,7 +177,11 @@ export async function deliverMessage(
       inReplyTo: envelope.thread_rfc_message_id,
       unsubscribeUrl: rendered.unsubscribeUrl,
       dkim: { domainName: envelope.domain, keySelector: envelope.dkim_selector, privateKey: prepared.dkimKey },
-    }, deps.smtp, deps.smtpPool);
+    }, deps.smtp, deps.smtpPool, {
+      beforeFinalDot: async () => {
+        await query('select app_private.mark_handed_over($1, $2)', [tenantId, messageId]);
+      },
+    });
     const result = await record(query, tenantId, messageId, outcome);
     if (outcome.kind !== 'accepted') log.info(`message ${messageId}: ${result} (${'response' in outcome ? outcome.response : outcome.reason})`);
     return result;

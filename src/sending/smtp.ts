@@ -8,6 +8,14 @@
  * into what the engine does next; nothing here touches the database, and no
  * secret is ever logged or put into an error.
  *
+ * The end of the transfer is in the caller's hands: `beforeFinalDot` runs (and
+ * is awaited) after the whole signed message has gone into the connection and
+ * before the final "." that completes DATA; until that dot the server must
+ * discard what it got (RFC 5321 §4.1.1.4). If it fails, the dot is never
+ * written and the connection is closed. After the dot, a connection lost or
+ * timed out without an answer is `unconfirmed` (the server may have the
+ * message), never `deferred`.
+ *
  * With a transport pool (src/sending/smtp-pool.ts, one per worker) consecutive
  * messages with the same connection identity reuse one connection; after an
  * error that says the connection or the login is bad, that transport is
@@ -17,7 +25,10 @@
 import { createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import nodemailer from 'nodemailer';
+import { Readable } from 'node:stream';
+import nodemailer, { type Transporter } from 'nodemailer';
+import DKIM from 'nodemailer/lib/dkim';
+import type MailMessage from 'nodemailer/lib/mailer/mail-message';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { z } from 'zod';
 import { makeOutboundGuard, OutboundRefused, scrubAddresses, type OutboundGuard, type OutboundTarget } from '../net/outbound-guard.ts';
@@ -74,7 +85,18 @@ export type SmtpOutcome =
   | { kind: 'accepted'; response: string }
   | { kind: 'deferred'; code: number | null; response: string; inboxError?: string }
   | { kind: 'rejected'; code: number; response: string }
-  | { kind: 'failed'; reason: string; inboxError?: string };
+  | { kind: 'failed'; reason: string; inboxError?: string }
+  /** The final "." was written and no answer came (connection lost, timeout): the server may have it. */
+  | { kind: 'unconfirmed'; reason: string };
+
+export interface SendHooks {
+  /**
+   * Runs right before the final "." of DATA is written (the message itself is
+   * in the connection by then). Rejecting stops the transfer without the dot:
+   * the server cannot have the message, and the outcome is `deferred`.
+   */
+  beforeFinalDot?: () => Promise<void>;
+}
 
 interface SmtpError extends Error {
   code?: string;
@@ -156,6 +178,122 @@ function transportOptions(settings: SmtpSettings, target: OutboundTarget, passwo
   };
 }
 
+/** Per-message data the stream plugin reads from `mail.data` (nodemailer keeps unknown keys). */
+interface StreamExtras {
+  pmDkim?: DKIM.Options;
+  pmHandOver?: HandOver;
+}
+
+/** The end of one message's transfer, in the caller's hands. */
+interface HandOver {
+  /** Awaited before the final "."; a rejection stops the transfer without it. */
+  before(): Promise<void>;
+  /** The final "." is being written. */
+  released(): void;
+  /** The transfer stopped without the final "." (the hook failed or the connection was gone). */
+  refused(error: Error): void;
+}
+
+/**
+ * Whether the connection our stream feeds can still take the final ".": the
+ * stream is piped into nodemailer's DATA stream, which is piped into the
+ * socket until the connection closes. A socket the server already closed
+ * (FIN or reset received) cannot deliver the dot; writing it would turn "the
+ * server cannot have it" into "unconfirmed".
+ */
+function connectionOpen(stream: Readable): boolean {
+  type Piped = { _readableState?: { pipes?: unknown[] } };
+  const dataStream = (stream as unknown as Piped)._readableState?.pipes?.[0] as Piped | undefined;
+  const socket = dataStream?._readableState?.pipes?.[0] as { destroyed?: boolean; writable?: boolean; readableEnded?: boolean } | undefined;
+  return !!socket && !socket.destroyed && !!socket.writable && !socket.readableEnded;
+}
+
+/**
+ * Passes the message through to the SMTP connection, and ends it (which makes
+ * the connection write the final ".") only after the hand-over hook resolved
+ * and the connection is still open. The hook runs when the connection asks
+ * for more after the last byte, not earlier: this stream buffers nothing of
+ * its own (highWaterMark 0), so nothing is read ahead while the envelope is
+ * still being sent. Otherwise the stream fails and never ends.
+ */
+function holdEnd(input: Readable, handOver: HandOver): Readable {
+  let wanted = false;
+  let inputEnded = false;
+  let hookStarted = false;
+  const refuse = (error: unknown) => {
+    const e = error instanceof Error ? error : new Error(String(error));
+    handOver.refused(e);
+    output.destroy(e);
+  };
+  const release = () => {
+    if (!connectionOpen(output)) return refuse(new Error('the connection closed before the end of the message'));
+    handOver.released();
+    output.push(null);
+  };
+  const pump = () => {
+    while (wanted) {
+      const chunk: unknown = input.read();
+      if (chunk !== null) {
+        wanted = output.push(chunk);
+        continue;
+      }
+      if (inputEnded && !hookStarted) {
+        hookStarted = true;
+        if (!connectionOpen(output)) return refuse(new Error('the connection closed before the end of the message'));
+        handOver.before().then(release, refuse);
+      }
+      return;
+    }
+  };
+  const output: Readable = new Readable({
+    highWaterMark: 0,
+    read() {
+      wanted = true;
+      pump();
+    },
+    destroy(error, callback) {
+      input.destroy();
+      callback(error);
+    },
+  });
+  input.on('readable', pump);
+  input.on('end', () => {
+    inputEnded = true;
+    pump();
+  });
+  input.on('error', (error) => output.destroy(error));
+  return output;
+}
+
+/**
+ * The 'stream' plugin of every transport we send through: DKIM-signs the
+ * message and then holds back its end for the hand-over hook. (nodemailer's
+ * own `dkim` option would add its signing step after every plugin, so the
+ * hook would run before the signer had even started; the signer buffers the
+ * whole message, so the order matters.)
+ */
+function handOverPlugin(mail: MailMessage<unknown>, done: (error?: Error | null) => void): void {
+  const extras = mail.data as StreamExtras;
+  if (extras.pmDkim) {
+    const signer = new DKIM(extras.pmDkim);
+    mail.message.processFunc((input) => signer.sign(input));
+  }
+  if (extras.pmHandOver) {
+    const handOver = extras.pmHandOver;
+    mail.message.processFunc((input) => holdEnd(input, handOver));
+  }
+  done();
+}
+
+const withPlugin = new WeakSet<object>();
+function usePlugin<T extends Transporter<unknown>>(transport: T): T {
+  if (!withPlugin.has(transport)) {
+    transport.use('stream', handOverPlugin);
+    withPlugin.add(transport);
+  }
+  return transport;
+}
+
 /**
  * Sends one message: over the pool's transport for this connection identity
  * when a pool is given, else over a connection of its own.
@@ -166,6 +304,7 @@ export async function sendSmtp(
   mail: OutgoingMail,
   options: SmtpOptions = {},
   pool?: SmtpTransportPool,
+  hooks: SendHooks = {},
 ): Promise<SmtpOutcome> {
   let target: OutboundTarget;
   try {
@@ -179,10 +318,33 @@ export async function sendSmtp(
   }
   const connection = transportOptions(settings, target, password, mail, options);
   const lease = pool?.acquire(connection);
-  const transport = lease?.transport ?? nodemailer.createTransport(connection);
+  const transport = usePlugin(lease?.transport ?? nodemailer.createTransport(connection));
   let broken = false;
+  /** Set once the hook let the final "." go. */
+  let dotReleased = false;
+  let holdError: Error | null = null;
+  const extras: StreamExtras = {
+    pmDkim: {
+      domainName: mail.dkim.domainName,
+      keySelector: mail.dkim.keySelector,
+      privateKey: mail.dkim.privateKey,
+      headerFieldNames: DKIM_SIGNED_HEADERS.join(':'),
+    },
+    pmHandOver: {
+      before: async () => {
+        await hooks.beforeFinalDot?.();
+      },
+      released: () => {
+        dotReleased = true;
+      },
+      refused: (error) => {
+        holdError = error;
+      },
+    },
+  };
   try {
     const info = await transport.sendMail({
+      ...(extras as object),
       from: { name: mail.fromName ?? '', address: mail.fromAddress },
       to: mail.to,
       replyTo: mail.replyTo ?? undefined,
@@ -197,17 +359,20 @@ export async function sendSmtp(
         'List-Unsubscribe-Post': { prepared: true, value: 'List-Unsubscribe=One-Click' },
       },
       envelope: { from: mail.fromAddress, to: [mail.to] },
-      dkim: {
-        domainName: mail.dkim.domainName,
-        keySelector: mail.dkim.keySelector,
-        privateKey: mail.dkim.privateKey,
-        headerFieldNames: DKIM_SIGNED_HEADERS.join(':'),
-      },
     });
     return { kind: 'accepted', response: String(info.response ?? '250 OK') };
   } catch (error) {
-    broken = !keepsConnection(error as SmtpError);
-    return classifySmtpError(error as SmtpError, settings.host);
+    const smtpError = error as SmtpError;
+    broken = !keepsConnection(smtpError);
+    if (holdError !== null && !dotReleased) {
+      return { kind: 'deferred', code: null, response: `Stopped before the end of the message, so the server has nothing: ${(holdError as Error).message}` };
+    }
+    if (dotReleased && typeof smtpError.responseCode !== 'number') {
+      // The server got the whole message and never answered: it may have it.
+      const response = (smtpError.response ?? smtpError.message).replace(/\s+/g, ' ').trim();
+      return { kind: 'unconfirmed', reason: `no answer from ${settings.host} after the end of the message (${smtpError.code ?? 'error'}: ${response})` };
+    }
+    return classifySmtpError(smtpError, settings.host);
   } finally {
     if (lease) lease.release(broken);
     else transport.close();

@@ -3,7 +3,9 @@
  * Jobs are queued by triggers and SQL functions (graphile_worker.add_job);
  * recurring work comes from the crontab below.
  */
-import { run, type Runner, type RunnerOptions, type TaskList } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { run, type Runner, type RunnerOptions, type TaskList, type WorkerEvents } from 'graphile-worker';
 import { cleanupExpiredTokens, ensurePartitions } from '../../workers/maintenance.ts';
 import { importLeads } from '../../workers/import-leads.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
@@ -18,6 +20,7 @@ import { campaignStep } from '../../workers/campaign-step.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
+import { startLiveness, type Liveness } from './liveness.ts';
 import { quietLogger } from './logger.ts';
 
 export function makeTaskList(deps: WorkerDeps): TaskList {
@@ -61,7 +64,10 @@ export const CRONTAB = [
 ].join('\n');
 
 export interface WorkerHandle {
-  runner: Runner;
+  /** The job runner running now (the supervisor replaces it after a failure). */
+  readonly runner: Runner;
+  /** How many times the supervisor started a new job runner after one stopped on its own. */
+  readonly restarts: number;
   stop(): Promise<void>;
 }
 
@@ -80,6 +86,73 @@ export function workerSettings(concurrency: number, pollInterval = 1000): Pick<R
   };
 }
 
+/** graphile-worker's statements that complete or fail jobs (single statements, outside any transaction). */
+const JOB_BOOKKEEPING = /^(with j as \(\s*)?(delete from|update) \S+\._private_jobs as jobs\b/;
+const CONFLICT_CODES = new Set(['40P01', '40001']);
+
+/**
+ * The pg pool graphile-worker (and so every task) runs on. Its sessions check
+ * every second that the worker is still connected while a statement runs.
+ * Two things on top of a plain pool, for graphile-worker's own job
+ * bookkeeping:
+ *
+ * - a batch of completed jobs is deleted in ascending id order (the ids are
+ *   sorted before the statement runs), the order in which
+ *   app_private.schedule_enrollments locks running jobs, so the two cannot
+ *   deadlock;
+ * - a deadlock or serialization failure of such a statement is retried (up to
+ *   10 times): graphile-worker 0.18's batch retry gives up after the first
+ *   failure and shuts the whole job runner down.
+ */
+export function makeWorkerPgPool(connectionString: string, log: (message: string) => void): pg.Pool {
+  // client_connection_check_interval: a statement of a worker that died (e.g. a hand-over mark waiting on a
+  // lock) is cancelled within a second instead of committing on behalf of a process that is gone.
+  const pool = new pg.Pool({ connectionString, max: 10, options: '-c client_connection_check_interval=1000' });
+  // Errors of idle or checked-out clients (a database restart) must not become uncaught exceptions.
+  pool.on('error', (error) => log(`database connection lost: ${error.message}`));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const config = args[0] as { text?: unknown; values?: unknown[] } | null;
+      if (!config || typeof config !== 'object' || typeof config.text !== 'string' || !JOB_BOOKKEEPING.test(config.text) || args.length > 1) {
+        return query(...args);
+      }
+      const text = config.text;
+      const values = config.values?.map((v, i) =>
+        i === 0 && Array.isArray(v) && text.includes('unnest($1::bigint[])')
+          ? [...(v as Array<string | number>)].sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : BigInt(x) > BigInt(y) ? 1 : 0))
+          : v,
+      );
+      const statement = { ...config, values };
+      return (async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await query(statement);
+          } catch (error) {
+            const code = (error as { code?: string }).code;
+            if (!code || !CONFLICT_CODES.has(code) || attempt >= 10) throw error;
+            log(`job bookkeeping hit ${code === '40P01' ? 'a deadlock' : 'a serialization failure'}; retrying (attempt ${attempt + 1})`);
+            await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+          }
+        }
+      })();
+    };
+  });
+  return pool;
+}
+
+/**
+ * Starts the worker: graphile-worker's job runner, supervised, and this
+ * process's liveness (src/worker/liveness.ts).
+ *
+ * Supervision: when the job runner stops on its own (graphile-worker shuts
+ * its pool down when it cannot record a job's completion, e.g. while the
+ * database restarts), a new one is started with a backoff of 0.1 s doubling
+ * up to 1 s, for as long as it takes; the jobs the stopped runner held are
+ * freed at once (its pool is retired), and the new runner, polling, picks
+ * them up within a poll interval of the database accepting connections.
+ */
 export async function startWorker(
   connectionString: string,
   deps: WorkerDeps,
@@ -89,22 +162,111 @@ export async function startWorker(
   // (it holds no socket or timer until the first message, so a failed start leaks nothing).
   const ownPool = deps.sending?.smtpPool ? null : createSmtpPool();
   const taskDeps: WorkerDeps = ownPool ? { ...deps, sending: { ...deps.sending, smtpPool: ownPool } } : deps;
-  const runner = await run({
-    ...workerSettings(concurrency, pollInterval),
-    connectionString,
-    noHandleSignals: true,
-    taskList: makeTaskList(taskDeps),
-    crontab,
-    logger: quietLogger(deps.env.LOG_LEVEL),
-  });
-  return {
-    runner,
-    async stop() {
+  const logger = quietLogger(deps.env.LOG_LEVEL);
+  // Recovery lines (restarts, freed jobs, retried deadlocks) are warnings: shown unless LOG_LEVEL is error or silent.
+  const log = (message: string) => {
+    if (deps.env.LOG_LEVEL !== 'silent' && deps.env.LOG_LEVEL !== 'error') console.warn(`[worker] ${message}`);
+  };
+  const liveness: Liveness = startLiveness(connectionString, { log });
+  const pgPool = makeWorkerPgPool(connectionString, log);
+  const taskList = makeTaskList(taskDeps);
+  const poolIds = new Map<Runner, string>();
+  let stopping = false;
+  let restarts = 0;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let wake: (() => void) | null = null;
+  let relaunching: Promise<void> | null = null;
+
+  const launch = async (): Promise<Runner> => {
+    const events: WorkerEvents = new EventEmitter();
+    let poolId: string | null = null;
+    events.on('pool:create', ({ workerPool }) => {
+      poolId = workerPool.id;
+      liveness.register(workerPool.id);
+    });
+    const runner = await run({
+      ...workerSettings(concurrency, pollInterval),
+      pgPool,
+      noHandleSignals: true,
+      taskList,
+      crontab,
+      logger,
+      events,
+    });
+    if (poolId) poolIds.set(runner, poolId);
+    runner.promise.then(
+      () => onStopped(runner, null),
+      (error: unknown) => onStopped(runner, error),
+    );
+    return runner;
+  };
+
+  const onStopped = (runner: Runner, error: unknown) => {
+    const poolId = poolIds.get(runner);
+    poolIds.delete(runner);
+    if (poolId) liveness.retire(poolId);
+    if (stopping || runner !== current) return;
+    log(`the job runner stopped${error ? ` (${(error as Error).message})` : ''}; starting a new one`);
+    relaunching = relaunch().finally(() => {
+      relaunching = null;
+    });
+  };
+
+  const relaunch = async () => {
+    for (let attempt = 0; !stopping; attempt++) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        retryTimer = setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000));
+      });
+      wake = null;
+      if (stopping) return;
       try {
-        await runner.stop();
+        const next = await launch();
+        if (stopping) {
+          await next.stop().catch(() => undefined);
+          return;
+        }
+        current = next;
+        restarts++;
+        return;
+      } catch (error) {
+        if (attempt === 0 || attempt % 20 === 0) log(`could not start the job runner: ${(error as Error).message} (retrying)`);
+      }
+    }
+  };
+
+  await liveness.tick();
+  let current: Runner;
+  try {
+    current = await launch();
+  } catch (error) {
+    await liveness.close();
+    await pgPool.end();
+    ownPool?.close();
+    throw error;
+  }
+  return {
+    get runner() {
+      return current;
+    },
+    get restarts() {
+      return restarts;
+    },
+    async stop() {
+      stopping = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      wake?.();
+      // A runner being started now is stopped by relaunch itself.
+      await relaunching;
+      try {
+        await current.stop();
+      } catch {
+        // A runner that stopped on its own before is already stopped.
       } finally {
         // After the jobs: nothing is being sent any more.
         ownPool?.close();
+        await liveness.close();
+        await pgPool.end();
       }
     },
   };

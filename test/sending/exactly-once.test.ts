@@ -1,9 +1,12 @@
 /**
  * Exactly-once in effect. A worker in its own process is killed (SIGKILL)
  * after the SMTP server has received the message and before the worker could
- * record the answer; the job is retried by another worker, which finds the
- * message "sending" with nobody holding its send lock, records it as sent
- * (unconfirmed) instead of sending it again, and the sequence goes on.
+ * record the answer; its job is freed by the surviving worker's liveness
+ * sweep (no manual step) and retried, which finds the message "sending" with
+ * nobody holding its send lock and a hand-over mark, records it as sent
+ * (unconfirmed) instead of sending it again, and the sequence goes on. Killed
+ * before the final "." instead (no mark), the message goes out once on the
+ * retry.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -79,16 +82,19 @@ test('a worker killed between the SMTP accept and the database update: the retry
   expect(inFlight).toMatchObject({ status: 'sending', send_attempts: 1 });
   const locked = await w.t.owner.query(sql`select distinct locked_by from graphile_worker._private_jobs where locked_by is not null`);
   expect(locked).toHaveLength(1);
-  // graphile-worker frees a dead worker's jobs after 4 hours; an operator (here the test) can free them at once.
-  await w.t.owner.query(sql`select graphile_worker.force_unlock_workers(${locked.map((r) => r.locked_by)}::text[])`);
+  const [handover] = await w.t.owner.query(sql`select attempt from app_private.message_handovers where message_id = ${inFlight.id}`);
+  expect(handover).toEqual({ attempt: 1 });
 
+  // The surviving worker frees the dead one's job (graphile-worker alone would wait four hours).
+  const killedAt = Date.now();
   await w.startWorker();
   const [resolved] = await eventually(async () => {
     const rows = await messagesOf(w, campaignId);
     return rows[0]?.status === 'sent' && rows;
-  });
+  }, 60_000);
+  expect(Date.now() - killedAt).toBeLessThan(30_000);
   expect(resolved.error_message).toBe(
-    'Delivery not confirmed: the worker stopped while handing this message to the SMTP server. It was not sent again, because a duplicate is worse than a missing confirmation.',
+    'Delivery not confirmed: the worker stopped after handing this message to the SMTP server and before the server answered. It was not sent again, because a duplicate is worse than a missing confirmation.',
   );
   const [sentEvent] = await w.t.owner.query(sql`select metadata from app_public.email_events where message_id = ${resolved.id} and event_type = 'sent'`);
   expect(sentEvent.metadata).toMatchObject({ unconfirmed: true, attempt: 1 });
@@ -100,6 +106,48 @@ test('a worker killed between the SMTP accept and the database update: the retry
   const second = await w.smtp.waitFor((m) => m.to.includes(lead.email) && m.parsed.subject === 'Second');
   expect(header(second, 'in-reply-to')).toBe(`<${resolved.rfc_message_id}>`);
   expect(w.smtp.messages.filter((m) => m.to.includes(lead.email)).map((m) => m.parsed.subject)).toEqual(['First', 'Second']);
+});
+
+test('a worker killed before the final dot: the server discards the message and the retry sends it once', async () => {
+  await w.stopWorker();
+  const tenant = await createTenant(w, 'before-dot');
+  const sender = await createSender(w, tenant.tenantId);
+  const { campaignId, leads } = await createCampaign(w, tenant.tenantId, { inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads: [{}] });
+  const lead = leads[0]!;
+  const receivedBefore = w.smtp.messages.length;
+
+  await startChildWorker();
+  // Hold the hand-over mark back: the child has sent the whole message except the final "." and waits on this lock.
+  await w.t.owner.tx(async (blocker) => {
+    await blocker.query(sql`lock table app_private.message_handovers in exclusive mode`);
+    expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
+    await eventually(async () => {
+      const [waiting] = await w.t.owner.query(sql`
+        select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%mark_handed_over%'`);
+      return waiting.n === 1;
+    }, 30_000);
+    await killChild();
+    // The dead worker's waiting statement is cancelled (client_connection_check_interval), so no mark is written for it.
+    await eventually(async () => {
+      const [waiting] = await w.t.owner.query(sql`select count(*)::int as n from pg_stat_activity where query like '%mark_handed_over%' and pid <> pg_backend_pid()`);
+      return waiting.n === 0;
+    }, 30_000);
+  });
+  const [inFlight] = await messagesOf(w, campaignId);
+  expect(inFlight).toMatchObject({ status: 'sending', send_attempts: 1 });
+
+  await w.startWorker();
+  const [sent] = await eventually(async () => {
+    const rows = await messagesOf(w, campaignId);
+    return rows[0]?.status === 'sent' && rows;
+  }, 60_000);
+  expect(sent).toMatchObject({ send_attempts: 2, error_message: null });
+  const events = await w.t.owner.query(sql`select event_type, metadata from app_public.email_events where message_id = ${sent.id} order by created, id`);
+  expect(events.map((e) => e.event_type)).toEqual(['deferred', 'sent']);
+  expect(events[0].metadata).toMatchObject({ interrupted: true, attempt: 1 });
+  expect(events[1].metadata.unconfirmed).toBeUndefined();
+  // Received once: the first transfer never got its final "." and was discarded.
+  expect(w.smtp.messages.slice(receivedBefore).filter((m) => m.to.includes(lead.email))).toHaveLength(1);
 });
 
 test('while a worker holds the send lock, another run of the same enrollment leaves the message alone', async () => {

@@ -240,7 +240,7 @@ test('a pooled connection dropped before the message was written: sent once over
   expect(s.received.filter((r) => r.to === m.to)).toEqual([{ to: m.to, session: s.connects[1], user: undefined }]);
 });
 
-test('a connection dropped after the message was written is reported as deferred and never resent by the pool', async () => {
+test('a connection dropped after the message was written is reported as unconfirmed and never resent by the pool', async () => {
   let datas = 0;
   const s = await server({
     afterData(session, accept) {
@@ -256,7 +256,7 @@ test('a connection dropped after the message was written is reported as deferred
   accepted(await sendSmtp(settings(s.port), null, mail(), options, p));
   const m = mail();
   const outcome = await sendSmtp(settings(s.port), null, m, options, p);
-  expect(outcome).toMatchObject({ kind: 'deferred', code: null, response: expect.stringMatching(/^ECONNECTION: Connection closed unexpectedly/) });
+  expect(outcome).toMatchObject({ kind: 'unconfirmed', reason: expect.stringMatching(/after the end of the message \(ECONNECTION: Connection closed unexpectedly/) });
   await sleep(500);
   expect(s.received.filter((r) => r.to === m.to)).toHaveLength(1);
   expect(p.size).toBe(0);

@@ -1,7 +1,8 @@
 /**
  * A worker in its own process, for the crash test: it runs the campaign
  * engine against the database in PM_CHILD_DATABASE_URL and is killed with
- * SIGKILL while it talks SMTP. Prints "ready" once it takes jobs.
+ * SIGKILL while it talks SMTP (test/sending/exactly-once.test.ts,
+ * test/crash/campaign.test.ts). Prints "ready" once it takes jobs.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,6 @@ const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.joi
 await startWorker(connectionString, { env, systemMailer, sending: { publicUrl, smtp: { timeoutMs: 5_000 } } }, {
   pollInterval: 100,
   crontab: '',
-  concurrency: 1,
+  concurrency: Number(process.env.PM_CHILD_CONCURRENCY ?? 1),
 });
 process.stdout.write('ready\n');
