@@ -14,6 +14,7 @@ import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
+import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
 import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
@@ -68,6 +69,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PgAggregatesPreset, PostGraphileConnectionFilterPreset],
     plugins: [
       TenantScopedKeysPlugin,
+      TenantPredicatePlugin,
       ApiShapePlugin,
       MutationGuardsPlugin,
       makeSessionMutationsPlugin(options.tokens),
@@ -107,8 +109,10 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       async context(requestContext) {
         const req = requestContext.node?.req;
         if (!req) return {};
+        const pgSettings = await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs });
         return {
-          pgSettings: await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs }),
+          pgSettings,
+          currentTenantId: pgSettings['app.current_tenant_id'] || null, // plugins/tenant-predicate.ts
           requestOrigin: `http://${req.headers.host ?? 'localhost'}`, // previewMessage's tracking base when PUBLIC_URL is unset
           clientIp: clientIp(req, options.trustProxy ?? false), // sign-in lockouts and reset throttles are per client address
         };

@@ -42,12 +42,17 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   // DNS verification and the DKIM key (the deliverability subsystem's job).
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const spki = (publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
-  await w.t.owner.query(sql`update app_public.domains set verification_status = 'verified', verified = now() where id = ${domainId}`);
-  await w.t.owner.query(sql`
-    insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key)
-    values (${user.tenantId}, ${domainId}, 'pm', ${w.box.encrypt(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string)}, ${spki})
-    on conflict (tenant_id, domain_id, selector) do update set private_key_encrypted = excluded.private_key_encrypted, public_key = excluded.public_key
-  `);
+  // In one transaction that locks the domain before its key, the order the
+  // worker's own key installation uses (install_dkim_key): the other order
+  // deadlocked with it.
+  await w.t.owner.tx(async (tx) => {
+    await tx.query(sql`update app_public.domains set verification_status = 'verified', verified = now() where id = ${domainId}`);
+    await tx.query(sql`
+      insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key)
+      values (${user.tenantId}, ${domainId}, 'pm', ${w.box.encrypt(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string)}, ${spki})
+      on conflict (tenant_id, domain_id, selector) do update set private_key_encrypted = excluded.private_key_encrypted, public_key = excluded.public_key
+    `);
+  });
 
   const { createEmailAccount } = await api(`mutation($a: EmailAccountInput!) { createEmailAccount(input: { emailAccount: $a }) { emailAccount { rowId email } } }`, {
     a: {
