@@ -54,6 +54,7 @@ const EnvSchema = z
     INTROSPECTION: bool.optional(),
     MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10000).default(100),
     MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
+    MAX_QUERY_COST: z.coerce.number().int().min(10).default(1_000_000), // fields, aliases and list rows an operation may ask for (plugins/query-cost.ts)
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_000_000),
     STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     TRUST_PROXY: bool.default(false), // take client IPs (tracking events) from X-Forwarded-For: only behind your own reverse proxy

@@ -112,12 +112,22 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
     outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
     trustProxy: env.TRUST_PROXY,
+    maxQueryCost: env.MAX_QUERY_COST,
+    chargeExtra: (req, extra) => {
+      const key = rateKeys.get(req);
+      if (key === undefined) return null;
+      let wait: number | null = null;
+      for (let i = 0; i < extra; i++) wait = rateLimiter.take(key) ?? wait;
+      return wait;
+    },
   });
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
   const extraRoutes = options.routes?.({ ownerPool, tokens, pool }) ?? [];
   const rateLimiter = makeRateLimiter(env.RATE_LIMIT_PER_MINUTE);
+  /** Each GraphQL request's budget key, for the charges the query cost plugin adds (auth operations per alias). */
+  const rateKeys = new WeakMap<IncomingMessage, string>();
 
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handler: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -203,7 +213,9 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     }
     const claims = await authenticateOrReply(req, res, tokens);
     if (claims === undefined) return;
-    const wait = rateLimiter.take(claims ? `user:${claims.user_id}:${claims.tenant_id ?? ''}` : `ip:${req.socket.remoteAddress}`);
+    const rateKey = claims ? `user:${claims.user_id}:${claims.tenant_id ?? ''}` : `ip:${req.socket.remoteAddress}`;
+    rateKeys.set(req, rateKey);
+    const wait = rateLimiter.take(rateKey);
     if (wait !== null) {
       req.resume();
       sendError(res, 429, 'RATE_LIMITED', `Too many requests: the limit is ${env.RATE_LIMIT_PER_MINUTE} per minute. Retry in ${wait} s.`, { 'retry-after': String(wait) });

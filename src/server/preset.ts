@@ -12,6 +12,7 @@ import { ApiShapePlugin } from '../../plugins/api-shape.ts';
 import { MutationGuardsPlugin } from '../../plugins/mutation-guards.ts';
 import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
+import { makeQueryCostPlugin, type QueryCostOptions } from '../../plugins/query-cost.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
@@ -45,6 +46,10 @@ export interface PresetOptions {
   introspection: boolean;
   maxPageSize: number;
   maxQueryDepth: number;
+  /** MAX_QUERY_COST (default 1,000,000). */
+  maxQueryCost?: number;
+  /** Charges extra requests to a client's request budget (auth operations count once per alias). */
+  chargeExtra?: QueryCostOptions['chargeExtra'];
   maxBodyBytes: number;
   statementTimeoutMs: number;
   /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage; default: from the environment. */
@@ -75,6 +80,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makeSessionMutationsPlugin(options.tokens),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
+      makeQueryCostPlugin({ maxCost: options.maxQueryCost ?? 1_000_000, maxPageSize: options.maxPageSize, chargeExtra: options.chargeExtra }),
       makeValidationCodesPlugin({ introspection: options.introspection }),
       InputSafetyPlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox),

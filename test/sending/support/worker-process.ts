@@ -14,7 +14,8 @@ const connectionString = process.env.PM_CHILD_DATABASE_URL;
 const publicUrl = process.env.PM_CHILD_PUBLIC_URL;
 if (!connectionString || !publicUrl) throw new Error('PM_CHILD_DATABASE_URL and PM_CHILD_PUBLIC_URL are required');
 
-const env = readEnv({ NODE_ENV: 'test', LOG_LEVEL: 'error', PM_DATA_DIR: process.env.PM_DATA_DIR ?? '.data' });
+// The SMTP peer listens on loopback, which the outbound guard refuses unless allowed (as testEnv does).
+const env = readEnv({ NODE_ENV: 'test', LOG_LEVEL: 'error', PM_DATA_DIR: process.env.PM_DATA_DIR ?? '.data', OUTBOUND_ALLOW_PRIVATE: '127.0.0.1/32,::1/128' });
 const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-sending-outbox') });
 await startWorker(connectionString, { env, systemMailer, sending: { publicUrl, smtp: { timeoutMs: 5_000 } } }, {
   pollInterval: 100,
