@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
+import { currentScope } from '../log/scope.ts';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -30,6 +31,8 @@ export type ErrorCode =
   | 'GRAPHQL_PARSE_FAILED'
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'INTROSPECTION_DISABLED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ACCEPTABLE'
   | 'INTERNAL';
 
 /** SQLSTATEs raised by our SQL functions (see functions/050-auth.sql). */
@@ -147,6 +150,16 @@ export function classifyDatabaseError(error: PgError): ClassifiedError | null {
   }
 }
 
+/** What an anonymous caller is refused is refused because nobody signed in: say so. */
+export const SIGN_IN_FIRST: ClassifiedError = {
+  code: 'UNAUTHENTICATED',
+  message: 'Sign in first: this needs a signed-in user; send your session token as "Authorization: Bearer <token>".',
+};
+
+function signedOutAware(classified: ClassifiedError | null): ClassifiedError | null {
+  return classified?.code === 'FORBIDDEN' && currentScope()?.anonymous ? SIGN_IN_FIRST : classified;
+}
+
 const shortHash = (text: string) => createHash('sha1').update(text).digest('base64url').slice(0, 10);
 
 /** grafserv's maskError: every error leaves with extensions.code. */
@@ -163,7 +176,7 @@ export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedE
   if (isSafeError(original)) {
     return new GraphQLError(original.message, { ...base, extensions: { code: 'INVALID_INPUT', ...(original.extensions ?? {}) } });
   }
-  const classified = classifyDatabaseError(original);
+  const classified = signedOutAware(classifyDatabaseError(original));
   if (classified) {
     return new GraphQLError(classified.message, { ...base, extensions: { code: classified.code } });
   }

@@ -16,6 +16,7 @@ import { AuthError, makeTokenService, type Claims, type TokenService } from '../
 import type { Env } from '../config.ts';
 import type { DatabaseUrls } from '../db/database.ts';
 import { migrationStatus } from '../db/status.ts';
+import { requestIdFrom, runInScope, currentScope } from '../log/scope.ts';
 import { authenticate } from './context.ts';
 import type { ErrorCode } from './errors.ts';
 import { makePreset } from './preset.ts';
@@ -144,6 +145,11 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
 
   let shuttingDown = false;
   const server = createServer((req, res) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    runInScope({ requestId }, () => handle(req, res));
+  });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     // While shutting down, no connection is kept alive after its response.
     if (shuttingDown) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -177,7 +183,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
       return;
     }
     passToGrafserv(req, res, url);
-  });
+  };
   server.keepAliveTimeout = 5_000;
 
   function passToGrafserv(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -201,6 +207,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     }
     const claims = await authenticateOrReply(req, res, tokens);
     if (claims === undefined) return;
+    const scope = currentScope();
+    if (scope) scope.anonymous = claims === null;
     const wait = rateLimiter.take(claims ? `user:${claims.user_id}:${claims.tenant_id ?? ''}` : `ip:${req.socket.remoteAddress}`);
     if (wait !== null) {
       req.resume();

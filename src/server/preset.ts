@@ -16,6 +16,7 @@ import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
+import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
@@ -57,6 +58,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
       makeValidationCodesPlugin({ introspection: options.introspection }),
+      HttpErrorCodesPlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
     ],
