@@ -17,6 +17,7 @@ import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
 import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
+import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
@@ -53,6 +54,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     plugins: [
       TenantScopedKeysPlugin,
       ApiShapePlugin,
+      NaturalOrderPlugin,
       MutationGuardsPlugin,
       makeSessionMutationsPlugin(options.tokens),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),

@@ -107,7 +107,7 @@ describe('errors answered before a document runs carry a code too', () => {
   });
 
   test('a Content-Type other than JSON, or none, is UNSUPPORTED_MEDIA_TYPE', async () => {
-    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, {}]) {
+    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, {}] as Record<string, string>[]) {
       const result = await post('query=%7B__typename%7D', headers);
       expect(result.body).toEqual({ errors: [{ message: 'Send the request body as JSON (Content-Type: application/json).', extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] });
       expect(result.type).toMatch(/json/);
@@ -120,7 +120,7 @@ describe('errors answered before a document runs carry a code too', () => {
     expect(await get.json()).toEqual({ errors: [{ message: 'GraphQL is served at POST /graphql: send the query as a POST request.', extensions: { code: 'METHOD_NOT_ALLOWED' } }] });
     const html = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { accept: 'text/csv', 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' });
     expect(html.status).toBe(406);
-    expect((await html.json()).errors[0].extensions).toEqual({ code: 'NOT_ACCEPTABLE' });
+    expect(((await html.json()) as any).errors[0].extensions).toEqual({ code: 'NOT_ACCEPTABLE' });
   });
 });
 
