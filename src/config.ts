@@ -76,6 +76,12 @@ const EnvSchema = z
     DNSBL_ZONES: csv.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be DNS zone names'))).default(['zen.spamhaus.org', 'bl.spamcop.net', 'b.barracudacentral.org']),
     DKIM_KEY_BITS: z.coerce.number().int().min(2048).max(4096).default(2048),
 
+    // Observability: GET /metrics (Prometheus) needs "Authorization: Bearer <METRICS_TOKEN>" when it is set; jobs locked longer
+    // than METRICS_STALE_JOB_MINUTES count as stale (their worker is likely gone); `npm run worker` serves /metrics on METRICS_PORT.
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_STALE_JOB_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+
     WORKER: bool.default(true),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),

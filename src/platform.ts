@@ -14,6 +14,9 @@ import { stripeWebhookRoutes } from './billing/stripe-webhook.ts';
 import { makeTrackingTokens, trackingKeyFrom } from './tracking/tokens.ts';
 import { startWorker, type WorkerHandle } from './worker/runner.ts';
 import path from 'node:path';
+import { loggerFor } from './log/logger.ts';
+
+const log = loggerFor('platform');
 
 export interface Platform {
   db: Database;
@@ -59,7 +62,7 @@ export async function startPlatform(env: Env): Promise<Platform> {
     await db.close();
     throw error;
   }
-  console.log(`PenguinMails API on ${api.url}/graphql (${db.embedded ? 'embedded' : 'external'} PostgreSQL, database ${db.urls.databaseName})${worker ? ', worker running' : ''}`);
+  log.info({ url: `${api.url}/graphql`, embedded: db.embedded, database: db.urls.databaseName, worker: Boolean(worker) }, `PenguinMails API on ${api.url}/graphql (${db.embedded ? 'embedded' : 'external'} PostgreSQL, database ${db.urls.databaseName})${worker ? ', worker running' : ''}`);
   return {
     db,
     api,

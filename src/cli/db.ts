@@ -69,6 +69,8 @@ try {
     exitCode = await runGraphileMigrate([command, ...args]);
     if (exitCode === 0 && command === 'reset') {
       await runWorkerMigrations({ connectionString: urls.owner });
+      // Again, now that the worker's jobs table exists (functions/260 adds a trigger to it).
+      await applyDeclarative(urls.owner, { force: true });
     }
   }
 } catch (error) {

@@ -7,7 +7,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
+import { errorFields, loggerFor } from '../log/logger.ts';
 import { currentScope } from '../log/scope.ts';
+import { graphqlErrors } from '../metrics/registry.ts';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -162,8 +164,16 @@ function signedOutAware(classified: ClassifiedError | null): ClassifiedError | n
 
 const shortHash = (text: string) => createHash('sha1').update(text).digest('base64url').slice(0, 10);
 
-/** grafserv's maskError: every error leaves with extensions.code. */
+const log = loggerFor('graphql');
+
+/** grafserv's maskError: every error leaves with extensions.code (counted in penguinmails_graphql_errors_total). */
 export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedError {
+  const masked = mask(error);
+  graphqlErrors.inc({ code: String((masked.extensions as { code?: unknown } | undefined)?.code ?? 'INTERNAL') });
+  return masked;
+}
+
+function mask(error: GraphQLError): GraphQLError | GraphQLFormattedError {
   const base = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
   const original = error.originalError as (PgError & { extensions?: Record<string, unknown> }) | undefined;
   if (!original) {
@@ -181,6 +191,6 @@ export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedE
     return new GraphQLError(classified.message, { ...base, extensions: { code: classified.code } });
   }
   const reference = randomBytes(5).toString('hex');
-  console.error(`[graphql] unexpected error ${shortHash(String(original))}/${reference}:`, original);
+  log.error({ reference, fingerprint: shortHash(String(original)), ...errorFields(original) }, 'unexpected error');
   return new GraphQLError(`An unexpected error occurred (reference ${reference}).`, { ...base, extensions: { code: 'INTERNAL', reference } });
 }

@@ -18,12 +18,14 @@ import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { makeValidationCodesPlugin } from '../../plugins/validation-codes.ts';
 import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
 import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
+import { OperationNamePlugin } from '../../plugins/operation-name.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
 import { pgSettingsFor } from './context.ts';
 import { maskError } from './errors.ts';
+import { currentScope } from '../log/scope.ts';
 
 /**
  * Filter operators an index can serve (btree equality and ranges, GIN
@@ -61,6 +63,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makeQueryDepthPlugin(options.maxQueryDepth),
       makeValidationCodesPlugin({ introspection: options.introspection }),
       HttpErrorCodesPlugin,
+      OperationNamePlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
     ],
@@ -93,7 +96,11 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         const req = requestContext.node?.req;
         if (!req) return {};
         return {
-          pgSettings: await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs }),
+          pgSettings: {
+            ...(await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs })),
+            // Jobs queued by this request carry its id (functions/260-job-request-ids.sql).
+            'app.request_id': currentScope()?.requestId ?? '',
+          },
           requestOrigin: `http://${req.headers.host ?? 'localhost'}`, // previewMessage's tracking base when PUBLIC_URL is unset
         };
       },

@@ -18,7 +18,8 @@ import { campaignStep } from '../../workers/campaign-step.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
-import { quietLogger } from './logger.ts';
+import { instrumentTasks } from './instrument.ts';
+import { workerLogger } from './logger.ts';
 
 export function makeTaskList(deps: WorkerDeps): TaskList {
   return {
@@ -93,9 +94,9 @@ export async function startWorker(
     ...workerSettings(concurrency, pollInterval),
     connectionString,
     noHandleSignals: true,
-    taskList: makeTaskList(taskDeps),
+    taskList: instrumentTasks(makeTaskList(taskDeps)),
     crontab,
-    logger: quietLogger(deps.env.LOG_LEVEL),
+    logger: workerLogger(),
   });
   return {
     runner,

@@ -5,6 +5,7 @@
  * that never run get codes too.
  */
 import { GraphQLError } from 'postgraphile/graphql';
+import { captureLogs } from '../../src/log/logger.ts';
 import { classifyDatabaseError, maskError } from '../../src/server/errors.ts';
 import { sql, startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, type Member } from './fixtures.ts';
@@ -156,17 +157,18 @@ describe('the error mapping itself', () => {
     expect(classifyDatabaseError(new Error('not a database error'))).toBeNull();
 
     const original = sqlError('22012', 'division by zero');
-    const errors: unknown[] = [];
-    const log = console.error;
-    console.error = (...args: unknown[]) => errors.push(args);
+    const logs = captureLogs('error');
     try {
       const masked = maskError(new GraphQLError('division by zero', { originalError: original, path: ['x'] })) as GraphQLError;
       expect(masked.message).toMatch(/^An unexpected error occurred \(reference [0-9a-f]{10}\)\.$/);
       expect(masked.extensions).toEqual({ code: 'INTERNAL', reference: expect.stringMatching(/^[0-9a-f]{10}$/) });
       expect(JSON.stringify(masked)).not.toMatch(/division/);
-      expect(errors).toHaveLength(1); // the detail goes to the server log, with the same reference
+      // The detail goes to the server log, with the same reference.
+      expect(logs.lines().map((line) => JSON.parse(line))).toEqual([
+        expect.objectContaining({ level: 'error', component: 'graphql', reference: masked.extensions.reference, err: expect.objectContaining({ message: 'division by zero' }) }),
+      ]);
     } finally {
-      console.error = log;
+      logs.stop();
     }
   });
 });
