@@ -24,7 +24,7 @@ const EnvSchema = z
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     PUBLIC_URL: z.string().url().optional(),  // base of tracking and unsubscribe links (default: the server's own URL)
-    APP_URL: z.string().url().default('http://localhost:3000'),
+    APP_URL: z.string().url().optional(), // the client app invitation and password-reset links open (default: PUBLIC_URL, else this server)
     SYSTEM_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     MAIL_FROM: z.string().default('PenguinMails <no-reply@penguinmails.localhost>'),
 

@@ -18,6 +18,13 @@ import { loggerFor } from './log/logger.ts';
 
 const log = loggerFor('platform');
 
+/** A connection string without its password, for messages. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
 export interface Platform {
   db: Database;
   api: ApiServer;
@@ -26,11 +33,17 @@ export interface Platform {
 }
 
 export async function startPlatform(env: Env): Promise<Platform> {
+  log.info(
+    env.DATABASE_URL
+      ? `Connecting to PostgreSQL at ${redactedUrl(env.DATABASE_URL)} (DATABASE_URL)…`
+      : `Starting the embedded PostgreSQL (data folder ${path.resolve(env.PM_DATA_DIR, 'postgres')}, port ${env.PM_EMBEDDED_PG_PORT})…`,
+  );
   const db = await openDatabase(env);
   let api: ApiServer | undefined;
   let worker: WorkerHandle | undefined;
   try {
     await migrateDatabase(db.urls, { quiet: true });
+    log.info({ database: db.urls.databaseName }, `Database ${db.urls.databaseName} ready: migrations, functions/ and policies/ applied`);
     api = await startApiServer({
       env,
       urls: db.urls,
@@ -47,14 +60,27 @@ export async function startPlatform(env: Env): Promise<Platform> {
         ...stripeWebhookRoutes({ pool: server.ownerPool, secret: env.STRIPE_WEBHOOK_SECRET }),
       ],
     });
+    log.info({ url: `${api.url}/graphql` }, `API listening on ${api.url}/graphql`);
+    if (env.GRAPHIQL ?? env.NODE_ENV !== 'production') log.info({ url: `${api.url}/graphiql` }, `Ruru (GraphQL IDE) at ${api.url}/graphiql`);
+    log.info({ url: `${api.url}/metrics` }, `Metrics at ${api.url}/metrics${env.METRICS_TOKEN ? ' (bearer METRICS_TOKEN)' : ''}`);
     if (env.WORKER) {
       const systemMailer = makeSystemMailer({
         smtpUrl: env.SYSTEM_SMTP_URL,
         from: env.MAIL_FROM,
         outboxDir: path.join(env.PM_DATA_DIR, 'outbox'),
       });
-      // Tracking links in campaign mail point at PUBLIC_URL, else at this API server.
-      worker = await startWorker(db.urls.owner, { env, systemMailer, sending: { publicUrl: env.PUBLIC_URL ?? api.url } });
+      // Tracking links in campaign mail point at PUBLIC_URL, else at this API server;
+      // invitation and reset links at APP_URL, else PUBLIC_URL, else this server.
+      worker = await startWorker(db.urls.owner, { env, systemMailer, appUrl: env.APP_URL ?? env.PUBLIC_URL ?? api.url, sending: { publicUrl: env.PUBLIC_URL ?? api.url } });
+      log.info({ concurrency: env.WORKER_CONCURRENCY }, `Worker running (concurrency ${env.WORKER_CONCURRENCY})`);
+      log.info(
+        { systemEmail: systemMailer.destination },
+        env.SYSTEM_SMTP_URL
+          ? `System emails (invitations, password resets) go through ${systemMailer.destination}`
+          : `System emails (invitations, password resets) go to ${systemMailer.destination}/*.eml (set SYSTEM_SMTP_URL to send them)`,
+      );
+    } else {
+      log.info('Worker off (WORKER=false): run `npm run worker` against this database to process jobs');
     }
   } catch (error) {
     await worker?.stop();
@@ -62,7 +88,7 @@ export async function startPlatform(env: Env): Promise<Platform> {
     await db.close();
     throw error;
   }
-  log.info({ url: `${api.url}/graphql`, embedded: db.embedded, database: db.urls.databaseName, worker: Boolean(worker) }, `PenguinMails API on ${api.url}/graphql (${db.embedded ? 'embedded' : 'external'} PostgreSQL, database ${db.urls.databaseName})${worker ? ', worker running' : ''}`);
+  log.info({ url: api.url }, `PenguinMails is up on ${api.url} (Ctrl-C stops it)`);
   return {
     db,
     api,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
-import type { WorkerDeps } from '../src/worker/context.ts';
+import { appUrlOf, type WorkerDeps } from '../src/worker/context.ts';
 
 const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
 const PasswordResetPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
@@ -29,7 +29,7 @@ export function sendInvitationEmail(deps: WorkerDeps): Task {
       helpers.logger.info(`invitation ${payload.invitation_id} is no longer open; not sending`);
       return;
     }
-    const link = `${deps.env.APP_URL}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
+    const link = `${appUrlOf(deps)}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
     const who = invitation.inviter ?? 'Someone';
     await deps.systemMailer.send({
       to: invitation.email,
@@ -49,7 +49,7 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
     );
     const user = rows[0];
     if (!user) return;
-    const link = `${deps.env.APP_URL}/reset-password?token=${encodeURIComponent(payload.token)}`;
+    const link = `${appUrlOf(deps)}/reset-password?token=${encodeURIComponent(payload.token)}`;
     await deps.systemMailer.send({
       to: user.email,
       subject: 'Reset your PenguinMails password',

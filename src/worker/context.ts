@@ -13,6 +13,8 @@ import type { SendingDeps } from '../sending/deps.ts';
 export interface WorkerDeps {
   env: Env;
   systemMailer: SystemMailer;
+  /** Base of the links in invitation and password-reset emails (the client app); default: APP_URL, else PUBLIC_URL, else http://HOST:PORT. */
+  appUrl?: string;
   /** IMAP polling (reply and bounce detection); default: the secrets key from the environment, system TLS trust. */
   imap?: ImapPollerDeps;
   /** Stripe client for billing jobs; default: built from STRIPE_SECRET_KEY / STRIPE_API_* (src/billing/stripe-client.ts). */
@@ -26,4 +28,10 @@ export interface WorkerDeps {
    * `smtpPool`: default, one made by startWorker and closed by its stop(); one passed here is the caller's to close.
    */
   sending?: Partial<SendingDeps>;
+}
+
+/** Where invitation and password-reset links point (see appUrl). */
+export function appUrlOf(deps: Pick<WorkerDeps, 'appUrl' | 'env'>): string {
+  const base = deps.appUrl ?? deps.env.APP_URL ?? deps.env.PUBLIC_URL ?? `http://${deps.env.HOST}:${deps.env.PORT}`;
+  return base.replace(/\/+$/, '');
 }
