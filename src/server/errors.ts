@@ -158,17 +158,17 @@ export const SIGN_IN_FIRST: ClassifiedError = {
   message: 'Sign in first: this needs a signed-in user; send your session token as "Authorization: Bearer <token>".',
 };
 
-function signedOutAware(classified: ClassifiedError | null): ClassifiedError | null {
-  return classified?.code === 'FORBIDDEN' && currentScope()?.anonymous ? SIGN_IN_FIRST : classified;
-}
-
 const shortHash = (text: string) => createHash('sha1').update(text).digest('base64url').slice(0, 10);
 
 const log = loggerFor('graphql');
 
 /** grafserv's maskError: every error leaves with extensions.code (counted in penguinmails_graphql_errors_total). */
 export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedError {
-  const masked = mask(error);
+  let masked = mask(error);
+  // Whatever refused an anonymous caller (a grant, RLS, a SQL function, a plugin), the fix is to sign in.
+  if ((masked.extensions as { code?: unknown } | undefined)?.code === 'FORBIDDEN' && currentScope()?.anonymous) {
+    masked = new GraphQLError(SIGN_IN_FIRST.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: { code: SIGN_IN_FIRST.code } });
+  }
   graphqlErrors.inc({ code: String((masked.extensions as { code?: unknown } | undefined)?.code ?? 'INTERNAL') });
   return masked;
 }
@@ -186,7 +186,7 @@ function mask(error: GraphQLError): GraphQLError | GraphQLFormattedError {
   if (isSafeError(original)) {
     return new GraphQLError(original.message, { ...base, extensions: { code: 'INVALID_INPUT', ...(original.extensions ?? {}) } });
   }
-  const classified = signedOutAware(classifyDatabaseError(original));
+  const classified = classifyDatabaseError(original);
   if (classified) {
     return new GraphQLError(classified.message, { ...base, extensions: { code: classified.code } });
   }
