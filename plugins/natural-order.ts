@@ -1,10 +1,14 @@
 /**
  * Connections without an `orderBy` come back in their rows' natural order
  * instead of primary-key order (random for our v4 ids): a campaign's steps by
- * position, messages and events by time, named things by name. Only indexed
+ * position, named things by name, logs and periods by time. Only indexed
  * columns are orderable (see api-shape.ts), so every order named here is one
  * an index serves; the primary key follows as the tie-break, so pages are
- * stable. Tables not listed keep Amber's PRIMARY_KEY_ASC.
+ * stable. Tables not listed keep Amber's PRIMARY_KEY_ASC, which for messages
+ * and events is already time order (UUIDv7 ids). Leads are not listed:
+ * created is shared by every lead of one import, and sorting those ties by id
+ * is a sort of the whole import on each page (orderBy: CREATED_ASC when
+ * wanted).
  */
 import 'graphile-config';
 import 'postgraphile';
@@ -14,12 +18,9 @@ export const NATURAL_ORDER: Record<string, string[]> = {
   campaign_sequence_steps: ['STEP_ORDER_ASC'],
   campaign_step_variants: ['LABEL_ASC'],
   campaign_stats_daily: ['DAY_ASC'],
-  messages: ['CREATED_ASC'],
-  email_events: ['CREATED_ASC'],
   audit_log: ['OCCURRED_AT_ASC'],
   platform_audit_log: ['OCCURRED_AT_ASC'],
   usage_periods: ['PERIOD_START_ASC'],
-  leads: ['CREATED_ASC'],
   contact_lists: ['NAME_ASC'],
   templates: ['NAME_ASC'],
   folders: ['NAME_ASC'],

@@ -1,9 +1,9 @@
 /**
  * Connections asked for without orderBy come back in their rows' natural
  * order (plugins/natural-order.ts), not in the order of their random
- * primary keys: steps by position, leads and messages by time. The rows
- * below get ids that sort against that order, so primary-key order would
- * fail every assertion.
+ * primary keys: steps by position, custom fields by key. The rows below get
+ * ids that sort against that order, so primary-key order would fail every
+ * assertion.
  */
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
 import { ownedTenant, type Member } from './fixtures.ts';
@@ -46,14 +46,14 @@ test("a campaign's steps come back by position, at the top level and under the c
   expect(positions(data.byKey)).toEqual([4, 3, 2, 1]);
 });
 
-test('leads come back oldest first, pages included', async () => {
-  for (const [i, minutesAgo] of [30, 20, 10].entries()) {
+test('custom field definitions come back by key, pages included', async () => {
+  for (const [i, key] of ['charlie', 'bravo', 'alpha'].entries()) {
     await t.owner.query(sql`
-      insert into app_public.leads (tenant_id, id, email, created)
-      values (${org.tenantId}, ${idSorting(0xffff - i)}, ${`lead${i}@order.example`}, now() - make_interval(mins => ${minutesAgo}))`);
+      insert into app_public.custom_field_definitions (tenant_id, id, key, label)
+      values (${org.tenantId}, ${idSorting(i)}, ${key}, ${key})`);
   }
-  const first = await t.ok(`{ leads(first: 2) { nodes { email } pageInfo { endCursor } } }`, {}, org.token);
-  expect(first.leads.nodes.map((n: { email: string }) => n.email)).toEqual(['lead0@order.example', 'lead1@order.example']);
-  const rest = await t.ok(`query($after: Cursor) { leads(first: 2, after: $after) { nodes { email } } }`, { after: first.leads.pageInfo.endCursor }, org.token);
-  expect(rest.leads.nodes.map((n: { email: string }) => n.email)).toEqual(['lead2@order.example']);
+  const first = await t.ok(`{ customFieldDefinitions(first: 2) { nodes { key } pageInfo { endCursor } } }`, {}, org.token);
+  expect(first.customFieldDefinitions.nodes.map((n: { key: string }) => n.key)).toEqual(['alpha', 'bravo']);
+  const rest = await t.ok(`query($after: Cursor) { customFieldDefinitions(first: 2, after: $after) { nodes { key } } }`, { after: first.customFieldDefinitions.pageInfo.endCursor }, org.token);
+  expect(rest.customFieldDefinitions.nodes.map((n: { key: string }) => n.key)).toEqual(['charlie']);
 });
