@@ -107,6 +107,15 @@ as $$
 $$;
 comment on function app_private.report_lead_import_progress(uuid, uuid, integer) is 'Progress while the file loads: how many rows have been read so far (visible as totalRows).';
 
+create or replace function app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) returns void
+  language sql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  update app_public.lead_imports i set unmapped_columns = coalesce(unmapped, '{}')
+  where i.tenant_id = record_lead_import_columns.tenant_id and i.id = record_lead_import_columns.import_id;
+$$;
+comment on function app_private.record_lead_import_columns(uuid, uuid, text[]) is 'Records the CSV columns no mapping, lead field or custom field definition claimed (kept as custom fields when keep_unmapped is on).';
+
 create or replace function app_private.prepare_lead_import(tenant_id uuid, import_id uuid) returns app_public.lead_imports
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp

@@ -25,7 +25,7 @@ const EnvSchema = z
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     PUBLIC_URL: z.string().url().optional(),  // base of tracking and unsubscribe links (default: the server's own URL)
-    APP_URL: z.string().url().default('http://localhost:3000'),
+    APP_URL: z.string().url().optional(), // the client app invitation and password-reset links open (default: PUBLIC_URL, else this server)
     SYSTEM_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     MAIL_FROM: z.string().default('PenguinMails <no-reply@penguinmails.localhost>'),
 
@@ -89,6 +89,11 @@ const EnvSchema = z
         }
       })
       .default([]),
+    // Observability: GET /metrics (Prometheus) needs "Authorization: Bearer <METRICS_TOKEN>" when it is set; jobs locked longer
+    // than METRICS_STALE_JOB_MINUTES count as stale (their worker is likely gone); `npm run worker` serves /metrics on METRICS_PORT.
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_STALE_JOB_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 
     WORKER: bool.default(true),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),

@@ -4,6 +4,7 @@
  */
 import { secretsKeyOf, type Env } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { reachableDataDir } from './db/embedded.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { makeSystemMailer } from './mail/system-mailer.ts';
@@ -14,6 +15,16 @@ import { stripeWebhookRoutes } from './billing/stripe-webhook.ts';
 import { makeTrackingTokens, trackingKeyFrom } from './tracking/tokens.ts';
 import { startWorker, type WorkerHandle } from './worker/runner.ts';
 import path from 'node:path';
+import { loggerFor } from './log/logger.ts';
+
+const log = loggerFor('platform');
+
+/** A connection string without its password, for messages. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
 
 export interface Platform {
   db: Database;
@@ -26,6 +37,11 @@ export interface Platform {
 export class StartAborted extends Error {}
 
 export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal } = {}): Promise<Platform> {
+  log.info(
+    env.DATABASE_URL
+      ? `Connecting to PostgreSQL at ${redactedUrl(env.DATABASE_URL)} (DATABASE_URL)…`
+      : `Starting the embedded PostgreSQL (data folder ${reachableDataDir(path.join(env.PM_DATA_DIR, 'postgres'))}, port ${env.PM_EMBEDDED_PG_PORT})…`,
+  );
   const db = await openDatabase(env);
   let api: ApiServer | undefined;
   let worker: WorkerHandle | undefined;
@@ -37,6 +53,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
     checkpoint();
     await migrateDatabase(db.urls, { quiet: true });
     checkpoint();
+    log.info({ database: db.urls.databaseName }, `Database ${db.urls.databaseName} ready: migrations, functions/ and policies/ applied`);
     api = await startApiServer({
       env,
       urls: db.urls,
@@ -53,6 +70,9 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
         ...stripeWebhookRoutes({ pool: server.ownerPool, secret: env.STRIPE_WEBHOOK_SECRET }),
       ],
     });
+    log.info({ url: `${api.url}/graphql` }, `API listening on ${api.url}/graphql`);
+    if (env.GRAPHIQL ?? env.NODE_ENV !== 'production') log.info({ url: `${api.url}/graphiql` }, `Ruru (GraphQL IDE) at ${api.url}/graphiql`);
+    log.info({ url: `${api.url}/metrics` }, `Metrics at ${api.url}/metrics${env.METRICS_TOKEN ? ' (bearer METRICS_TOKEN)' : ''}`);
     if (env.WORKER) {
       const systemMailer = makeSystemMailer({
         smtpUrl: env.SYSTEM_SMTP_URL,
@@ -60,8 +80,18 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
         outboxDir: path.join(env.PM_DATA_DIR, 'outbox'),
       });
       checkpoint();
-      // Tracking links in campaign mail point at PUBLIC_URL, else at this API server.
-      worker = await startWorker(db.urls.owner, { env, systemMailer, sending: { publicUrl: env.PUBLIC_URL ?? api.url } });
+      // Tracking links in campaign mail point at PUBLIC_URL, else at this API server;
+      // invitation and reset links at APP_URL, else PUBLIC_URL, else this server.
+      worker = await startWorker(db.urls.owner, { env, systemMailer, appUrl: env.APP_URL ?? env.PUBLIC_URL ?? api.url, sending: { publicUrl: env.PUBLIC_URL ?? api.url } });
+      log.info({ concurrency: env.WORKER_CONCURRENCY }, `Worker running (concurrency ${env.WORKER_CONCURRENCY})`);
+      log.info(
+        { systemEmail: systemMailer.destination },
+        env.SYSTEM_SMTP_URL
+          ? `System emails (invitations, password resets) go through ${systemMailer.destination}`
+          : `System emails (invitations, password resets) go to ${systemMailer.destination}/*.eml (set SYSTEM_SMTP_URL to send them)`,
+      );
+    } else {
+      log.info('Worker off (WORKER=false): run `npm run worker` against this database to process jobs');
     }
     checkpoint();
   } catch (error) {
@@ -70,7 +100,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
     await db.close();
     throw error;
   }
-  console.log(`PenguinMails API on ${api.url}/graphql (${db.embedded ? 'embedded' : 'external'} PostgreSQL, database ${db.urls.databaseName})${worker ? ', worker running' : ''}`);
+  log.info({ url: api.url }, `PenguinMails is up on ${api.url} (Ctrl-C stops it)`);
   return {
     db,
     api,

@@ -8,6 +8,7 @@
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { deliverMessage, queryRows, type DeliveryResult } from '../src/sending/deliver.ts';
+import { emailDeliveries } from '../src/metrics/registry.ts';
 import { resolveSendingDeps, type SendingDeps } from '../src/sending/deps.ts';
 import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
 
@@ -41,6 +42,7 @@ export function campaignStep(deps: WorkerDeps): Task {
           return;
         }
         const result = await deliverMessage(client, resolved, payload.tenant_id, next.message_id, helpers.logger);
+        emailDeliveries.inc({ result });
         helpers.logger.debug(`enrollment ${payload.enrollment_id}: message ${next.message_id} ${result}`);
         if (FINAL.has(result)) return;
       }

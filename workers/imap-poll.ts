@@ -11,6 +11,7 @@ import { makeSecretBox } from '../src/crypto/secrets.ts';
 import { pollInbox, type ImapPollerDeps } from '../src/imap/poller.ts';
 import { queueAllPolls } from '../src/imap/store.ts';
 import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
+import { imapMessages, imapPolls } from '../src/metrics/registry.ts';
 
 const PollPayload = z.object({ tenant_id: z.uuid(), email_account_id: z.uuid() });
 
@@ -26,6 +27,8 @@ export function pollImapInbox(deps: WorkerDeps): Task {
     imap ??= { secretBox: deps.secretBox ?? makeSecretBox(secretsKeyOf(deps.env)) };
     if (!imap.outbound) imap = { ...imap, outbound: outboundGuardOf(deps) };
     const summary = await pollInbox(helpers.withPgClient, imap, { tenantId: payload.tenant_id, emailAccountId: payload.email_account_id });
+    imapPolls.inc({ status: summary.status });
+    for (const [outcome, n] of Object.entries(summary.outcomes)) imapMessages.inc({ outcome }, n ?? 0);
     const found = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'nothing new';
     if (summary.status === 'failed') helpers.logger.warn(`inbox ${payload.email_account_id}: ${summary.reason}`);
     else if (summary.status === 'skipped') helpers.logger.debug(`inbox ${payload.email_account_id} skipped: ${summary.reason}`);

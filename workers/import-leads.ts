@@ -37,6 +37,7 @@ function userFacingReason(error: unknown): string | null {
 
 interface ImportRow {
   column_mapping: Record<string, string> | null;
+  keep_unmapped: boolean;
 }
 
 export function importLeads(deps: WorkerDeps): Task {
@@ -66,12 +67,14 @@ export function importLeads(deps: WorkerDeps): Task {
             'select key from app_public.custom_field_definitions where tenant_id = $1',
             [tenantId],
           );
-          await loadCsvIntoStaging(client, createReadStream(file), {
+          const { plan } = await loadCsvIntoStaging(client, createReadStream(file), {
             mapping: rows[0]?.column_mapping ?? undefined,
+            keepUnmapped: rows[0]?.keep_unmapped ?? false,
             importableFields: fields[0]!.fields,
             customFieldKeys: keys.map((k) => k.key),
             onProgress: (read) => helpers.query('select app_private.report_lead_import_progress($1, $2, $3)', [tenantId, importId, read]),
           });
+          await client.query('select app_private.record_lead_import_columns($1, $2, $3)', [tenantId, importId, plan.unmapped]);
           await client.query('select app_private.complete_lead_import($1, $2)', [tenantId, importId]);
           await client.query('commit');
         } catch (error) {

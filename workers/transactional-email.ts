@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../src/mail/system-mailer.ts';
-import type { WorkerDeps } from '../src/worker/context.ts';
+import { appUrlOf, type WorkerDeps } from '../src/worker/context.ts';
 
 const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
 const PasswordResetPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
@@ -33,7 +33,7 @@ export function sendInvitationEmail(deps: WorkerDeps): Task {
       helpers.logger.info(`invitation ${payload.invitation_id} is no longer open; not sending`);
       return;
     }
-    const link = `${deps.env.APP_URL}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
+    const link = `${appUrlOf(deps)}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
     const organisation = quoteUserText(invitation.tenant_name);
     const inviter = invitation.inviter_email
       ? `${invitation.inviter_name ? `${quoteUserText(invitation.inviter_name)} ` : ''}<${invitation.inviter_email}>`
@@ -59,7 +59,7 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
     );
     const user = rows[0];
     if (!user) return;
-    const link = `${deps.env.APP_URL}/reset-password?token=${encodeURIComponent(payload.token)}`;
+    const link = `${appUrlOf(deps)}/reset-password?token=${encodeURIComponent(payload.token)}`;
     await deps.systemMailer.send({
       to: user.email,
       subject: 'Reset your PenguinMails password',

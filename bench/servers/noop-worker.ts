@@ -6,7 +6,7 @@
  * started. The parent collects the latencies with a `latencies` request.
  */
 import { run, type RunnerOptions } from 'graphile-worker';
-import { quietLogger } from '../../src/worker/logger.ts';
+import { workerLogger } from '../../src/worker/logger.ts';
 import { failStart, serveParent } from '../lib/child.ts';
 
 export const NOOP_TASK = 'bench_noop';
@@ -24,7 +24,7 @@ try {
     ...config.options,
     connectionString: config.connectionString,
     noHandleSignals: true,
-    logger: quietLogger('warn'),
+    logger: workerLogger(),
     taskList: {
       [NOOP_TASK]: async (payload) => {
         const t = (payload as { t?: number }).t;

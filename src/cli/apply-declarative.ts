@@ -4,6 +4,15 @@
  * when the files did not change.
  */
 import { applyDeclarative } from '../db/declarative.ts';
+import { helpOnRequest } from './usage.ts';
+
+helpOnRequest(`
+Usage: node src/cli/apply-declarative.ts [--force]
+
+Re-applies functions/ and policies/ (one transaction, skipped when their hash
+is unchanged; --force applies anyway) to GM_DBURL or DATABASE_URL, the owner
+role's connection string. graphile-migrate runs it after migrations.
+`);
 
 const url = process.env.GM_DBURL ?? process.env.DATABASE_URL;
 if (!url || url.includes('GM_DBURL')) {

@@ -19,6 +19,21 @@ import { readEnv } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { applyDeclarative, DECLARATIVE_FOLDERS } from '../db/declarative.ts';
 import { migrateDatabase } from '../db/migrate.ts';
+import { helpOnRequest } from './usage.ts';
+
+helpOnRequest(`
+Usage: npm run db:<command> [-- graphile-migrate options]
+
+Against the embedded database (or DATABASE_URL), with roles and databases
+bootstrapped first:
+  db:migrate    committed migrations + functions/ + policies/ + worker schema
+  db:watch      re-run migrations/current on change; re-apply functions/ and
+                policies/ whenever a file in them changes
+  db:commit     commit migrations/current as the next migration (--message)
+  db:uncommit   move the latest committed migration back to current
+  db:reset      drop and rebuild the database from the committed migrations
+  db:status     show pending migrations
+`);
 
 const [command, ...args] = process.argv.slice(2);
 const known = ['migrate', 'watch', 'commit', 'uncommit', 'reset', 'status'];
@@ -69,6 +84,8 @@ try {
     exitCode = await runGraphileMigrate([command, ...args]);
     if (exitCode === 0 && command === 'reset') {
       await runWorkerMigrations({ connectionString: urls.owner });
+      // Again, now that the worker's jobs table exists (functions/260 adds a trigger to it).
+      await applyDeclarative(urls.owner, { force: true });
     }
   }
 } catch (error) {

@@ -14,6 +14,16 @@ import { openDatabase, type Database } from '../db/database.ts';
 import { freePort } from '../db/embedded.ts';
 import { rebuildDatabase } from '../db/migrate.ts';
 import { exportSchemaSDL } from '../server/schema-export.ts';
+import { helpOnRequest } from './usage.ts';
+
+helpOnRequest(`
+Usage: npm run schema:export
+
+Writes schema.graphql, the GraphQL schema this checkout builds. Without
+DATABASE_URL it builds a throw-away embedded database from every migration
+(committed and current), functions/, policies/ and the worker schema; with
+DATABASE_URL it reads that (already migrated) database.
+`);
 
 /** A new database with committed + current migrations, functions/, policies/ and the worker schema. */
 async function buildThrowAwayDatabase(): Promise<Database> {

@@ -12,6 +12,16 @@ import { openDatabase } from '../db/database.ts';
 import { populatePlatform, populateTenant } from '../db/demo-data.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { createPool, sql } from '../db/pg.ts';
+import { helpOnRequest } from './usage.ts';
+
+helpOnRequest(`
+Usage: npm run db:seed
+
+Migrates the database (embedded, or DATABASE_URL) and adds two demo
+organisations with members of every role and a staff user (password
+penguins-demo-1): alice@acme.test, bob@globex.test, vera@acme.test,
+staff@penguinmails.test. Safe to run twice.
+`);
 
 const PASSWORD = 'penguins-demo-1';
 const env = readEnv();

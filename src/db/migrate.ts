@@ -1,8 +1,9 @@
 /**
  * Brings a database to the current schema: committed migrations through
- * graphile-migrate, then the declarative folders, then graphile-worker's own
- * schema. `npm start`, the test set-up and the db:* scripts all go through here
- * (the CLI path runs the same declarative step as .gmrc's afterAllMigrations).
+ * graphile-migrate, then graphile-worker's own schema, then the declarative
+ * folders (functions/260 puts a trigger on the worker's jobs table). `npm
+ * start`, the test set-up and the db:* scripts all go through here (the CLI
+ * path runs the same declarative step as .gmrc's afterAllMigrations).
  */
 import { Logger, migrate, reset, watch, type Settings } from 'graphile-migrate';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
@@ -67,8 +68,9 @@ export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}
     releaseMigratePools();
   }
   await distributeForCitus(urls.owner, quiet ? undefined : (line) => console.log(line));
-  await applyDeclarative(urls.owner);
+  // graphile-worker's schema first: functions/260 puts a trigger on its jobs table.
   await runWorkerMigrations({ connectionString: urls.owner });
+  await applyDeclarative(urls.owner);
 }
 
 /**
@@ -93,6 +95,6 @@ export async function rebuildDatabase(urls: DatabaseUrls, { fresh = false } = {}
     releaseMigratePools();
   }
   await distributeForCitus(urls.owner);
-  await applyDeclarative(urls.owner, { force: true });
   await runWorkerMigrations({ connectionString: urls.owner });
+  await applyDeclarative(urls.owner, { force: true });
 }

@@ -22,6 +22,8 @@ export interface LoadOptions {
   mapping?: Record<string, string>;
   importableFields: string[];
   customFieldKeys: string[];
+  /** Keep columns nothing claims as custom fields (mapping.ts); default: drop them. */
+  keepUnmapped?: boolean;
   /** Called every `progressEvery` rows with the number of rows read so far. */
   onProgress?: (rows: number) => Promise<unknown>;
   progressEvery?: number;
@@ -52,8 +54,8 @@ function stagingLine(line: number, record: string[], plan: ColumnPlan): string {
   return [String(line), ...plan.fields.map((f) => csvField(fields.get(f) ?? null)), csvField(JSON.stringify(custom))].join(',') + '\n';
 }
 
-/** Loads the file into pg_temp.lead_import_rows (which must exist); returns the number of rows. */
-export async function loadCsvIntoStaging(client: pg.ClientBase, input: Readable, options: LoadOptions): Promise<number> {
+/** Loads the file into pg_temp.lead_import_rows (which must exist); returns the number of rows and the plan of its columns. */
+export async function loadCsvIntoStaging(client: pg.ClientBase, input: Readable, options: LoadOptions): Promise<{ rows: number; plan: ColumnPlan }> {
   const parser = input.pipe(
     parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true, max_record_size: 1_000_000 }),
   );
@@ -96,7 +98,7 @@ export async function loadCsvIntoStaging(client: pg.ClientBase, input: Readable,
     await flush();
     copy.end();
     await finished(copy);
-    return rows;
+    return { rows, plan };
   } catch (error) {
     // Abort the COPY (the server discards it) so the connection can roll back.
     if (copy && !copy.destroyed) {

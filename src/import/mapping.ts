@@ -3,8 +3,11 @@
  * field or custom.<key>) wins; otherwise a header is recognised by its
  * normalised name ("First Name" → first_name, "E-mail" → email, …), and a
  * header matching one of the tenant's custom field keys fills that custom
- * field. Other columns are ignored. The importable fields themselves are
- * decided in SQL (app_hidden.lead_import_fields()).
+ * field. Other columns are unmapped: reported with the import
+ * (unmappedColumns), and dropped, or, with keepUnmapped, kept as custom
+ * fields under their normalised header ("Lead Score" → custom.lead_score).
+ * The importable fields themselves are decided in SQL
+ * (app_hidden.lead_import_fields()).
  */
 
 /** "First Name" → "first_name". */
@@ -47,6 +50,8 @@ export type Target = { kind: 'field'; field: string } | { kind: 'custom'; key: s
 export interface ColumnPlan {
   /** For each CSV column (by position), where its value goes; null = ignored. */
   targets: Array<Target | null>;
+  /** The headers of the columns no mapping, lead field or custom field definition claimed (kept as custom fields with keepUnmapped). */
+  unmapped: string[];
   /** The lead fields, in the staging table's column order, that some column fills. */
   fields: string[];
 }
@@ -57,7 +62,12 @@ export class MappingError extends Error {
 
 export function planColumns(
   headers: string[],
-  { mapping = {}, importableFields, customFieldKeys }: { mapping?: Record<string, string>; importableFields: string[]; customFieldKeys: string[] },
+  {
+    mapping = {},
+    importableFields,
+    customFieldKeys,
+    keepUnmapped = false,
+  }: { mapping?: Record<string, string>; importableFields: string[]; customFieldKeys: string[]; keepUnmapped?: boolean },
 ): ColumnPlan {
   const known = new Set(Object.keys(mapping));
   for (const header of known) {
@@ -78,6 +88,18 @@ export function planColumns(
     if (custom.has(name)) return { kind: 'custom', key: name };
     return null;
   });
+  const unmapped = headers.filter((_, i) => targets[i] === null);
+  if (keepUnmapped) {
+    const taken = new Set(targets.flatMap((t) => (t?.kind === 'custom' ? [t.key] : [])));
+    headers.forEach((header, i) => {
+      if (targets[i] !== null) return;
+      const key = customKeyFor(header, i);
+      // Two headers that normalise alike: the first one keeps the key, the other is dropped (and reported).
+      if (taken.has(key)) return;
+      taken.add(key);
+      targets[i] = { kind: 'custom', key };
+    });
+  }
   const seen = new Map<string, string>();
   targets.forEach((t, i) => {
     if (t?.kind !== 'field') return;
@@ -92,5 +114,12 @@ export function planColumns(
       `The file has no email column (columns: ${headers.join(', ') || 'none'}). Name one "email" or map it, e.g. mapping={"${headers[0] ?? 'E-mail'}":"email"}.`,
     );
   }
-  return { targets, fields: importableFields.filter((f) => seen.has(f)) };
+  return { targets, unmapped, fields: importableFields.filter((f) => seen.has(f)) };
+}
+
+/** The custom field key an unmapped column is kept under: its normalised header, made a valid key (a letter first, 63 characters at most). */
+export function customKeyFor(header: string, position: number): string {
+  const name = normaliseHeader(header);
+  if (!name) return `column_${position + 1}`;
+  return (/^[a-z]/.test(name) ? name : `column_${name}`).slice(0, 63).replace(/_+$/, '');
 }

@@ -68,6 +68,7 @@ const Params = z.object({
   listId: z.uuid('must be the rowId of one of your static contact lists').optional(),
   updateExisting: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
   mapping: jsonObject.optional(),
+  keepUnmapped: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
 });
 
 export function leadImportRoutes(options: LeadImportRouteOptions): Route[] {
@@ -119,14 +120,14 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
     throw error;
   }
 
-  const { fileName, listId, updateExisting, mapping } = params.data;
+  const { fileName, listId, updateExisting, mapping, keepUnmapped } = params.data;
   try {
     const leadImport = await withUserSession(options.pool, settings, async (client) => {
       const { rows } = await client.query(
-        `insert into app_public.lead_imports (file_name, byte_size, contact_list_id, column_mapping, update_existing)
-         values ($1, $2, $3, $4, $5)
-         returning id, tenant_id, status, file_name, byte_size, contact_list_id, column_mapping, update_existing, created`,
-        [fileName, upload.bytes, listId ?? null, mapping ? JSON.stringify(mapping) : null, updateExisting],
+        `insert into app_public.lead_imports (file_name, byte_size, contact_list_id, column_mapping, update_existing, keep_unmapped)
+         values ($1, $2, $3, $4, $5, $6)
+         returning id, tenant_id, status, file_name, byte_size, contact_list_id, column_mapping, update_existing, keep_unmapped, created`,
+        [fileName, upload.bytes, listId ?? null, mapping ? JSON.stringify(mapping) : null, updateExisting, keepUnmapped],
       );
       const row = rows[0];
       await upload.moveTo(importFilePath(options.dataDir, row.tenant_id, row.id));
@@ -141,9 +142,10 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
         contactListId: leadImport.contact_list_id,
         columnMapping: leadImport.column_mapping,
         updateExisting: leadImport.update_existing,
+        keepUnmapped: leadImport.keep_unmapped,
         created: leadImport.created,
       },
-      progress: `query { leadImport(rowId: "${leadImport.id}") { status totalRows importedRows updatedRows skippedRows errors failureReason } }`,
+      progress: `query { leadImport(rowId: "${leadImport.id}") { status totalRows importedRows updatedRows skippedRows unmappedColumns errors failureReason } }`,
     });
   } catch (error) {
     await upload.discard();

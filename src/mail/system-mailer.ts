@@ -1,11 +1,16 @@
 /**
  * Mail the platform itself sends (invitations, password resets): through
  * SYSTEM_SMTP_URL, or, when it is not set (development), into .eml files in
- * the data folder's outbox so nothing is silently dropped.
+ * the data folder's outbox so nothing is silently dropped. Every message is
+ * logged with its recipient, subject and where it went (the SMTP host, or the
+ * file); never its body, whose links hold single-use tokens.
  */
 import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import { loggerFor } from '../log/logger.ts';
 
 /**
  * Text someone typed (a person's or an organisation's name) as a platform
@@ -27,16 +32,34 @@ export interface SystemMail {
 }
 
 export interface SystemMailer {
-  send(mail: SystemMail): Promise<{ messageId: string }>;
+  /** Where mail goes, for start-up messages: "smtp://host:port" or the outbox folder. */
+  destination: string;
+  send(mail: SystemMail): Promise<{ messageId: string; file?: string }>;
   close(): void;
 }
 
-export function makeSystemMailer({ smtpUrl, from, outboxDir }: { smtpUrl?: string; from: string; outboxDir: string }): SystemMailer {
+export interface SystemMailerOptions {
+  smtpUrl?: string;
+  from: string;
+  outboxDir: string;
+  log?: Logger;
+}
+
+/** The SMTP URL without its credentials. */
+const withoutCredentials = (url: string) => {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}`;
+};
+
+export function makeSystemMailer({ smtpUrl, from, outboxDir, log = loggerFor('mail') }: SystemMailerOptions): SystemMailer {
   if (smtpUrl) {
     const transport = nodemailer.createTransport(smtpUrl);
+    const destination = withoutCredentials(smtpUrl);
     return {
+      destination,
       async send(mail) {
         const info = await transport.sendMail({ from, ...mail });
+        log.info({ to: mail.to, subject: mail.subject, via: destination, messageId: info.messageId }, `system email to ${mail.to} sent through ${destination}`);
         return { messageId: info.messageId };
       },
       close: () => transport.close(),
@@ -45,12 +68,13 @@ export function makeSystemMailer({ smtpUrl, from, outboxDir }: { smtpUrl?: strin
   mkdirSync(outboxDir, { recursive: true });
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
+    destination: path.resolve(outboxDir),
     async send(mail) {
       const info = await transport.sendMail({ from, ...mail });
-      const { writeFile } = await import('node:fs/promises');
-      const file = path.join(outboxDir, `${Date.now()}-${info.messageId.replace(/[^a-z0-9]/gi, '')}.eml`);
+      const file = path.resolve(outboxDir, `${Date.now()}-${info.messageId.replace(/[^a-z0-9]/gi, '')}.eml`);
       await writeFile(file, info.message as Buffer);
-      return { messageId: info.messageId };
+      log.info({ to: mail.to, subject: mail.subject, file }, `system email to ${mail.to} written to ${file} (SYSTEM_SMTP_URL is not set)`);
+      return { messageId: info.messageId, file };
     },
     close: () => transport.close(),
   };

@@ -7,6 +7,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
+import { errorFields, loggerFor } from '../log/logger.ts';
+import { currentScope } from '../log/scope.ts';
+import { graphqlErrors } from '../metrics/registry.ts';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -31,6 +34,8 @@ export type ErrorCode =
   | 'GRAPHQL_PARSE_FAILED'
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'INTROSPECTION_DISABLED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ACCEPTABLE'
   | 'INTERNAL';
 
 /** SQLSTATEs raised by our SQL functions (see functions/050-auth.sql). */
@@ -148,10 +153,28 @@ export function classifyDatabaseError(error: PgError): ClassifiedError | null {
   }
 }
 
+/** What an anonymous caller is refused is refused because nobody signed in: say so. */
+export const SIGN_IN_FIRST: ClassifiedError = {
+  code: 'UNAUTHENTICATED',
+  message: 'Sign in first: this needs a signed-in user; send your session token as "Authorization: Bearer <token>".',
+};
+
 const shortHash = (text: string) => createHash('sha1').update(text).digest('base64url').slice(0, 10);
 
-/** grafserv's maskError: every error leaves with extensions.code. */
+const log = loggerFor('graphql');
+
+/** grafserv's maskError: every error leaves with extensions.code (counted in penguinmails_graphql_errors_total). */
 export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedError {
+  let masked = mask(error);
+  // Whatever refused an anonymous caller (a grant, RLS, a SQL function, a plugin), the fix is to sign in.
+  if ((masked.extensions as { code?: unknown } | undefined)?.code === 'FORBIDDEN' && currentScope()?.anonymous) {
+    masked = new GraphQLError(SIGN_IN_FIRST.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: { code: SIGN_IN_FIRST.code } });
+  }
+  graphqlErrors.inc({ code: String((masked.extensions as { code?: unknown } | undefined)?.code ?? 'INTERNAL') });
+  return masked;
+}
+
+function mask(error: GraphQLError): GraphQLError | GraphQLFormattedError {
   const base = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
   const original = error.originalError as (PgError & { extensions?: Record<string, unknown> }) | undefined;
   if (!original) {
@@ -171,6 +194,6 @@ export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedE
     return new GraphQLError(classified.message, { ...base, extensions: { code: classified.code } });
   }
   const reference = randomBytes(5).toString('hex');
-  console.error(`[graphql] unexpected error ${shortHash(String(original))}/${reference}:`, original);
+  log.error({ reference, fingerprint: shortHash(String(original)), ...errorFields(original) }, 'unexpected error');
   return new GraphQLError(`An unexpected error occurred (reference ${reference}).`, { ...base, extensions: { code: 'INTERNAL', reference } });
 }

@@ -16,10 +16,16 @@ import { AuthError, makeTokenService, type Claims, type TokenService } from '../
 import type { Env } from '../config.ts';
 import type { DatabaseUrls } from '../db/database.ts';
 import { migrationStatus } from '../db/status.ts';
+import { errorFields, loggerFor } from '../log/logger.ts';
+import { requestIdFrom, runInScope, currentScope } from '../log/scope.ts';
+import { makeMetricsHandler } from '../metrics/endpoint.ts';
+import { graphqlDuration, graphqlRequests, httpRequests, operationLabel } from '../metrics/registry.ts';
 import { authenticate } from './context.ts';
 import type { ErrorCode } from './errors.ts';
 import { makePreset } from './preset.ts';
 import { makeRateLimiter } from './rate-limit.ts';
+import { systemLinkRoutes } from '../mail/link-pages.ts';
+import { UserFacingError } from '../user-facing-error.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -84,6 +90,8 @@ export async function authenticateOrReply(req: IncomingMessage, res: ServerRespo
   }
 }
 
+const log = loggerFor('api');
+
 export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const { env, urls } = options;
   const production = env.NODE_ENV === 'production';
@@ -97,8 +105,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   });
   const pool = new pg.Pool({ connectionString: urls.authenticator, max: 20, application_name: 'penguinmails-api' });
   const ownerPool = new pg.Pool({ connectionString: urls.owner, max: 4, application_name: 'penguinmails-api-internal' });
-  pool.on('error', (e) => console.error('[api] idle database connection error:', e.message));
-  ownerPool.on('error', (e) => console.error('[api] idle database connection error:', e.message));
+  pool.on('error', (e) => log.error({ pool: 'api', err: { message: e.message } }, 'idle database connection error'));
+  ownerPool.on('error', (e) => log.error({ pool: 'api_internal', err: { message: e.message } }, 'idle database connection error'));
 
   const graphiql = env.GRAPHIQL ?? !production;
   const preset = makePreset({
@@ -139,6 +147,13 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
         sendJson(res, status.ready ? 200 : 503, { status: status.ready ? 'ready' : 'not ready', ...status });
       },
     },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: makeMetricsHandler({ ownerPool, pools: { api: pool, api_internal: ownerPool }, token: env.METRICS_TOKEN, staleJobMinutes: env.METRICS_STALE_JOB_MINUTES }),
+    },
+    // Where invitation and reset emails link when no client app (APP_URL) is configured.
+    ...systemLinkRoutes(),
     ...extraRoutes,
   ];
 
@@ -148,7 +163,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     if (!origin || !(allowedOrigins.has(origin) || allowedOrigins.has('*'))) return false;
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'Origin');
-    res.setHeader('access-control-allow-headers', 'authorization, content-type');
+    res.setHeader('access-control-allow-headers', 'authorization, content-type, x-request-id');
+    res.setHeader('access-control-expose-headers', 'x-request-id');
     res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
     res.setHeader('access-control-max-age', '600');
     return true;
@@ -156,6 +172,39 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
 
   let shuttingDown = false;
   const server = createServer((req, res) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    const scope = { requestId };
+    runInScope(scope, () => {
+      observe(req, res);
+      handle(req, res);
+    });
+  });
+
+  /** One log line and the metrics of each request, when its response is done. Paths only: query strings and tracking tokens stay out. */
+  const observe = (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const scope = currentScope();
+      const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const fields: Record<string, unknown> = { method: req.method, status: res.statusCode, ms: Math.round(seconds * 1000) };
+      if (pathname === '/graphql') {
+        const operation = operationLabel(scope?.operationName);
+        graphqlRequests.inc({ operation, status: String(res.statusCode) });
+        graphqlDuration.observe({ operation }, seconds);
+        fields.route = '/graphql';
+        fields.operation = scope?.operationName ?? null;
+      } else {
+        const route = routes.find((r) => (r.path.endsWith('/') ? pathname.startsWith(r.path) : pathname === r.path))?.path ?? (pathname === '/' || pathname.startsWith('/graphiql') ? pathname.slice(0, 9) : 'unknown');
+        httpRequests.inc({ route, status: String(res.statusCode) });
+        fields.route = route;
+      }
+      if (fields.route === '/healthz' || fields.route === '/readyz' || fields.route === '/metrics') log.debug(fields, 'request');
+      else log.info(fields, 'request');
+    });
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     // While shutting down, no connection is kept alive after its response.
     if (shuttingDown) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -169,7 +218,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     );
     if (route) {
       Promise.resolve(route.handler(req, res, url)).catch((error: Error) => {
-        console.error(`[api] ${req.method} ${url.pathname} failed:`, error);
+        log.error({ route: route.path, method: req.method, ...errorFields(error) }, 'route failed');
         if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'The request could not be handled.');
         else res.end();
       });
@@ -182,20 +231,20 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     }
     if (url.pathname === '/graphql') {
       void serveGraphQL(req, res).catch((error: Error) => {
-        console.error('[api] request failed:', error);
+        log.error(errorFields(error), 'request failed');
         if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'The request could not be handled.');
         else res.end();
       });
       return;
     }
     passToGrafserv(req, res, url);
-  });
+  };
   server.keepAliveTimeout = 5_000;
 
   function passToGrafserv(req: IncomingMessage, res: ServerResponse, url: URL) {
     graphqlHandler(req, res, (error?: Error) => {
       if (error) {
-        console.error('[api] request failed:', error);
+        log.error(errorFields(error), 'request failed');
         if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'The request could not be handled.');
         return;
       }
@@ -213,6 +262,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     }
     const claims = await authenticateOrReply(req, res, tokens);
     if (claims === undefined) return;
+    const scope = currentScope();
+    if (scope) scope.anonymous = claims === null;
     const rateKey = claims ? `user:${claims.user_id}:${claims.tenant_id ?? ''}` : `ip:${req.socket.remoteAddress}`;
     rateKeys.set(req, rateKey);
     const wait = rateLimiter.take(rateKey);
@@ -226,8 +277,20 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
 
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new UserFacingError(`port ${env.PORT} on ${env.HOST} is already in use (is PenguinMails already running?): stop that process or set PORT to a free port.`)
+          : error.code === 'EACCES'
+            ? new UserFacingError(`not allowed to listen on port ${env.PORT} on ${env.HOST}: choose a PORT above 1023.`)
+            : error,
+      ),
+    );
     server.listen(env.PORT, env.HOST, () => resolve());
+  }).catch(async (error: unknown) => {
+    await serv.release();
+    await Promise.all([pool.end(), ownerPool.end()]);
+    throw error;
   });
   // Build the schema now, so the first request does not pay for it and a
   // broken schema stops start-up.

@@ -17,6 +17,9 @@ import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
 import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
+import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
+import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
+import { OperationNamePlugin } from '../../plugins/operation-name.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
@@ -24,11 +27,12 @@ import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
 import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
-import { pgSettingsFor } from './context.ts';
+import { pgSettingsFor, type PgSettings } from './context.ts';
 import { makeRequestPgService } from './pg-service.ts';
 import { maskError } from './errors.ts';
 import { clientIp } from '../tracking/request.ts';
 import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
+import { currentScope } from '../log/scope.ts';
 
 /**
  * Filter operators an index can serve (btree equality and ranges, GIN
@@ -76,6 +80,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       TenantScopedKeysPlugin,
       TenantPredicatePlugin,
       ApiShapePlugin,
+      NaturalOrderPlugin,
       MutationGuardsPlugin,
       makeSessionMutationsPlugin(options.tokens),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
@@ -83,6 +88,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makeQueryCostPlugin({ maxCost: options.maxQueryCost ?? 1_000_000, maxPageSize: options.maxPageSize, chargeExtra: options.chargeExtra }),
       makeValidationCodesPlugin({ introspection: options.introspection }),
       InputSafetyPlugin,
+      HttpErrorCodesPlugin,
+      OperationNamePlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
       makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),
@@ -115,7 +122,11 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       async context(requestContext) {
         const req = requestContext.node?.req;
         if (!req) return {};
-        const pgSettings = await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs });
+        const pgSettings: PgSettings = {
+          ...(await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs })),
+          // Jobs queued by this request carry its id (functions/260-job-request-ids.sql).
+          'app.request_id': currentScope()?.requestId ?? '',
+        };
         return {
           pgSettings,
           currentTenantId: pgSettings['app.current_tenant_id'] || null, // plugins/tenant-predicate.ts

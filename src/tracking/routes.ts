@@ -25,6 +25,9 @@ import { PIXEL_HEADERS, NO_STORE_HEADERS, TRANSPARENT_GIF } from './pixel.ts';
 import { FormError, clientIp, readForm, userAgent } from './request.ts';
 import { makeTrackingStore, type Requester } from './store.ts';
 import type { MessageRef, TrackingTokens } from './tokens.ts';
+import { loggerFor } from '../log/logger.ts';
+
+const log = loggerFor('tracking');
 
 export const OPEN_PREFIX = '/t/o/';
 export const CLICK_PREFIX = '/t/c/';
@@ -65,7 +68,7 @@ function safeTarget(target: string): string | null {
 export function trackingRoutes(options: TrackingRouteOptions): Route[] {
   const { tokens } = options;
   const store = makeTrackingStore(options.pool);
-  const onError = options.onError ?? ((error: Error) => console.error('[tracking] recording failed:', error.message));
+  const onError = options.onError ?? ((error: Error) => log.error({ err: { message: error.message } }, 'recording a tracking event failed'));
   const who = (req: IncomingMessage): Requester => ({ ip: clientIp(req, options.trustProxy ?? false), userAgent: userAgent(req) });
   const verify = (pathname: string, prefix: string, suffix?: string): { token: string; ref: MessageRef } | null => {
     const token = tokenFrom(pathname, prefix, suffix);

@@ -15,6 +15,8 @@ import type { SendingDeps } from '../sending/deps.ts';
 export interface WorkerDeps {
   env: Env;
   systemMailer: SystemMailer;
+  /** Base of the links in invitation and password-reset emails (the client app); default: APP_URL, else PUBLIC_URL, else http://HOST:PORT. */
+  appUrl?: string;
   /** IMAP polling (reply and bounce detection); default: the secrets key from the environment, system TLS trust. */
   imap?: ImapPollerDeps;
   /** Stripe client for billing jobs; default: built from STRIPE_SECRET_KEY / STRIPE_API_* (src/billing/stripe-client.ts). */
@@ -38,4 +40,10 @@ export interface WorkerDeps {
 /** The worker's outbound guard: the one given, else the environment's with the worker's resolver. */
 export function outboundGuardOf(deps: WorkerDeps): OutboundGuard {
   return deps.outbound ?? outboundGuardFromEnv(deps.env, deps.dns ?? dnsResolverFromEnv(deps.env));
+}
+
+/** Where invitation and password-reset links point (see appUrl). */
+export function appUrlOf(deps: Pick<WorkerDeps, 'appUrl' | 'env'>): string {
+  const base = deps.appUrl ?? deps.env.APP_URL ?? deps.env.PUBLIC_URL ?? `http://${deps.env.HOST}:${deps.env.PORT}`;
+  return base.replace(/\/+$/, '');
 }

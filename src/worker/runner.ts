@@ -21,7 +21,9 @@ import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '..
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
 import { startLiveness, type Liveness } from './liveness.ts';
-import { quietLogger } from './logger.ts';
+import { instrumentTasks } from './instrument.ts';
+import { workerLogger } from './logger.ts';
+import { loggerFor } from '../log/logger.ts';
 
 export function makeTaskList(deps: WorkerDeps): TaskList {
   return {
@@ -162,14 +164,13 @@ export async function startWorker(
   // (it holds no socket or timer until the first message, so a failed start leaks nothing).
   const ownPool = deps.sending?.smtpPool ? null : createSmtpPool();
   const taskDeps: WorkerDeps = ownPool ? { ...deps, sending: { ...deps.sending, smtpPool: ownPool } } : deps;
-  const logger = quietLogger(deps.env.LOG_LEVEL);
-  // Recovery lines (restarts, freed jobs, retried deadlocks) are warnings: shown unless LOG_LEVEL is error or silent.
-  const log = (message: string) => {
-    if (deps.env.LOG_LEVEL !== 'silent' && deps.env.LOG_LEVEL !== 'error') console.warn(`[worker] ${message}`);
-  };
+  const logger = workerLogger();
+  // Recovery lines (restarts, freed jobs, retried deadlocks) are warnings in the structured log.
+  const recovery = loggerFor('worker');
+  const log = (message: string) => recovery.warn(message);
   const liveness: Liveness = startLiveness(connectionString, { log });
   const pgPool = makeWorkerPgPool(connectionString, log);
-  const taskList = makeTaskList(taskDeps);
+  const taskList = instrumentTasks(makeTaskList(taskDeps));
   const poolIds = new Map<Runner, string>();
   let stopping = false;
   let restarts = 0;

@@ -5,6 +5,7 @@
  * that never run get codes too.
  */
 import { GraphQLError } from 'postgraphile/graphql';
+import { captureLogs } from '../../src/log/logger.ts';
 import { classifyDatabaseError, maskError } from '../../src/server/errors.ts';
 import { sql, startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, type Member } from './fixtures.ts';
@@ -88,6 +89,42 @@ test('what your role may not do is FORBIDDEN, whether RLS, a grant or a SQL func
   expect(name).not.toBe('v');
 });
 
+test('without a token, what needs a signed-in user is UNAUTHENTICATED (not FORBIDDEN), telling the caller to sign in', async () => {
+  const SIGN_IN = 'Sign in first: this needs a signed-in user; send your session token as "Authorization: Bearer <token>".';
+  expectError(await t.gql(`{ leads { totalCount } }`), 'UNAUTHENTICATED', SIGN_IN);
+  expectError(await t.gql(CREATE_LEAD, { lead: { email: 'anon@probe.example' } }), 'UNAUTHENTICATED', SIGN_IN);
+  // The same query with a token is answered; a signed-in caller refused something stays FORBIDDEN (above).
+  expect((await t.ok(`{ leads { totalCount } }`, {}, owner.token)).leads.totalCount).toBeGreaterThanOrEqual(0);
+});
+
+describe('errors answered before a document runs carry a code too', () => {
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(`${t.url}/graphql`, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, type: r.headers.get('content-type'), body: await r.json() }));
+
+  test('a body that is not JSON is INVALID_INPUT', async () => {
+    const result = await post('{ leads { totalCount } }', { 'content-type': 'application/json' });
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual({ errors: [{ message: 'The request body is not valid JSON of the form {"query": "…", "variables": {…}}.', extensions: { code: 'INVALID_INPUT' } }] });
+  });
+
+  test('a Content-Type other than JSON, or none, is UNSUPPORTED_MEDIA_TYPE', async () => {
+    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, {}] as Record<string, string>[]) {
+      const result = await post('query=%7B__typename%7D', headers);
+      expect(result.body).toEqual({ errors: [{ message: 'Send the request body as JSON (Content-Type: application/json).', extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] });
+      expect(result.type).toMatch(/json/);
+    }
+  });
+
+  test('GET /graphql is METHOD_NOT_ALLOWED; an Accept header nothing satisfies is NOT_ACCEPTABLE', async () => {
+    const get = await fetch(`${t.url}/graphql?query=%7B__typename%7D`, { headers: { accept: 'application/json' } });
+    expect(get.status).toBe(405);
+    expect(await get.json()).toEqual({ errors: [{ message: 'GraphQL is served at POST /graphql: send the query as a POST request.', extensions: { code: 'METHOD_NOT_ALLOWED' } }] });
+    const html = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { accept: 'text/csv', 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' });
+    expect(html.status).toBe(406);
+    expect(((await html.json()) as any).errors[0].extensions).toEqual({ code: 'NOT_ACCEPTABLE' });
+  });
+});
+
 test("going over the plan's limits is PLAN_LIMIT_REACHED with the plan, the limit and the usage; nothing is written", async () => {
   const CREATE_DOMAIN = `mutation($d: Hostname!) { createDomain(input: { domain: { domain: $d } }) { domain { rowId } } }`;
   await t.ok(CREATE_DOMAIN, { d: 'first.example' }, free.token);
@@ -120,17 +157,18 @@ describe('the error mapping itself', () => {
     expect(classifyDatabaseError(new Error('not a database error'))).toBeNull();
 
     const original = sqlError('22012', 'division by zero');
-    const errors: unknown[] = [];
-    const log = console.error;
-    console.error = (...args: unknown[]) => errors.push(args);
+    const logs = captureLogs('error');
     try {
       const masked = maskError(new GraphQLError('division by zero', { originalError: original, path: ['x'] })) as GraphQLError;
       expect(masked.message).toMatch(/^An unexpected error occurred \(reference [0-9a-f]{10}\)\.$/);
       expect(masked.extensions).toEqual({ code: 'INTERNAL', reference: expect.stringMatching(/^[0-9a-f]{10}$/) });
       expect(JSON.stringify(masked)).not.toMatch(/division/);
-      expect(errors).toHaveLength(1); // the detail goes to the server log, with the same reference
+      // The detail goes to the server log, with the same reference.
+      expect(logs.lines().map((line) => JSON.parse(line))).toEqual([
+        expect.objectContaining({ level: 'error', component: 'graphql', reference: masked.extensions.reference, err: expect.objectContaining({ message: 'division by zero' }) }),
+      ]);
     } finally {
-      console.error = log;
+      logs.stop();
     }
   });
 });

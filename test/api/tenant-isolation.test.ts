@@ -424,7 +424,7 @@ test("create mutations only ever create rows in the caller's tenant; naming the 
   expect((await t.ok(`query($id: ID!) { node(id: $id) { id } }`, { id: lead.createLead.lead.id }, b.token)).node).toBeNull();
 }, LONG);
 
-test('without a token only the auth operations run; everything else is FORBIDDEN or empty, and nothing changes', async () => {
+test('without a token only the auth operations run; everything else is UNAUTHENTICATED (sign in first) or empty, and nothing changes', async () => {
   const beforeA = await snapshotOf(a.tenantId);
   const beforeB = await snapshotOf(b.tenantId);
   const problems: string[] = [];
@@ -439,7 +439,7 @@ test('without a token only the auth operations run; everything else is FORBIDDEN
     const value = result.data?.r;
     const empty = value === null || value === undefined || (Array.isArray(value) && value.length === 0) || (value?.nodes && value.nodes.length === 0);
     const code = result.errors?.[0]?.extensions?.code;
-    if (!empty || (result.errors && code !== 'FORBIDDEN')) problems.push(`query ${field.name}: ${result.text.slice(0, 200)}`);
+    if (!empty || (result.errors && code !== 'UNAUTHENTICATED')) problems.push(`query ${field.name}: ${result.text.slice(0, 200)}`);
   }
 
   for (const field of Object.values(schema.getMutationType()!.getFields())) {
@@ -447,9 +447,9 @@ test('without a token only the auth operations run; everything else is FORBIDDEN
     const result = await t.gql(operationFor('mutation', field, '{ __typename }'), sampleArgs(field, samplesFor(field.name)));
     const code = result.errors?.[0]?.extensions?.code;
     // With no row of that type to name (staff-only tables), the id names nothing: NOT_FOUND.
-    const allowed = aNodes.get(crudTable.get(field.name) ?? '')?.length || !crudTable.has(field.name) ? ['FORBIDDEN'] : ['FORBIDDEN', 'NOT_FOUND'];
+    const allowed = aNodes.get(crudTable.get(field.name) ?? '')?.length || !crudTable.has(field.name) ? ['UNAUTHENTICATED'] : ['UNAUTHENTICATED', 'NOT_FOUND'];
     if (AUTH_OPERATIONS.has(field.name)) {
-      if (code === 'FORBIDDEN' || code === 'INTERNAL' || result.status !== 200) problems.push(`${field.name} should be open to anonymous callers: ${result.text.slice(0, 200)}`);
+      if (code === 'FORBIDDEN' || code === 'UNAUTHENTICATED' || code === 'INTERNAL' || result.status !== 200) problems.push(`${field.name} should be open to anonymous callers: ${result.text.slice(0, 200)}`);
     } else if (!allowed.includes(String(code)) || result.data?.r) {
       problems.push(`mutation ${field.name}: ${result.text.slice(0, 200)}`);
     }

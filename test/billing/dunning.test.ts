@@ -16,7 +16,7 @@ import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpe
 import { putTenantOnPlan } from '../helpers/billing.ts';
 import { eventually } from '../helpers/smtp.ts';
 import { TEST_WEBHOOK_SECRET, deliverEvent, invoiceObject, stripeEvent, subscriptionObject } from '../helpers/stripe-server.ts';
-import { quietLogger } from '../../src/worker/logger.ts';
+import { workerLogger } from '../../src/worker/logger.ts';
 
 let t: TestApi;
 let worker: Runner;
@@ -36,7 +36,7 @@ beforeAll(async () => {
     pollInterval: 100,
     taskList: { billing_dunning: billingDunning({ env, systemMailer }) },
     crontab: '',
-    logger: quietLogger('error'),
+    logger: workerLogger(),
   });
 });
 afterAll(async () => {

@@ -20,6 +20,8 @@ export interface LeadImportView {
   importedRows: number;
   updatedRows: number;
   skippedRows: number;
+  unmappedColumns: string[];
+  keepUnmapped: boolean;
   errors: Array<{ line: number; email: string | null; reason: string }>;
   failureReason: string | null;
 }
@@ -40,7 +42,7 @@ export interface ImportHarness {
   close(): Promise<void>;
 }
 
-export const IMPORT_FIELDS = 'rowId status totalRows importedRows updatedRows skippedRows errors failureReason';
+export const IMPORT_FIELDS = 'rowId status totalRows importedRows updatedRows skippedRows unmappedColumns keepUnmapped errors failureReason';
 
 export async function startImportHarness({ maxBytes = 64 * 1024 * 1024, worker: withWorker = true } = {}): Promise<ImportHarness> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-import-'));

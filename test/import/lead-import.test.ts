@@ -66,6 +66,8 @@ test('maps, validates and imports: typed custom fields, the static list, and eac
   ].join('\n');
   const done = await importAndWait(org.token, csv, { listId: list.id, mapping: JSON.stringify({ Sector: 'custom.industry' }) });
   expect(done).toMatchObject({ status: 'completed', totalRows: 11, importedRows: 2, updatedRows: 0, skippedRows: 9, failureReason: null });
+  // The column nothing claimed is reported (and, without keepUnmapped, dropped: see the leads below).
+  expect(done).toMatchObject({ unmappedColumns: ['Unmapped'], keepUnmapped: false });
   expect(done.errors).toEqual([
     { line: 4, email: 'not-an-email', reason: '"not-an-email" is not a valid email address.' },
     { line: 5, email: null, reason: 'The email address is missing.' },
@@ -91,6 +93,25 @@ test('maps, validates and imports: typed custom fields, the static list, and eac
   expect(members.map((m) => m.email)).toEqual(['ada@a.example', 'existing@c.example', 'radia@r.example']);
   // The file is gone once the import is finished.
   expect(existsSync(path.join(h.dataDir, 'imports', org.tenantId, `${done.rowId}.csv`))).toBe(false);
+}, LONG);
+
+test('unmapped columns are reported; with keepUnmapped they are kept as custom fields under their normalised header, as createLead would', async () => {
+  const org = await ownedTenant(h.t, 'unmapped');
+  await h.t.owner.query(sql`insert into app_public.custom_field_definitions (tenant_id, key, label, field_type) values (${org.tenantId}, 'score', 'Score', 'number')`);
+  const csv = 'email,Score,Lead Source Detail,2nd Phone,Notes,notes\nada@u.example,7,Webinar,555-1234,"likes, commas",dup\nbob@u.example,,,,,\n';
+  const dropped = await importAndWait(org.token, csv);
+  expect(dropped).toMatchObject({ status: 'completed', importedRows: 2, keepUnmapped: false, unmappedColumns: ['Lead Source Detail', '2nd Phone', 'Notes', 'notes'] });
+  expect((await leadsOf(org.tenantId)).map((l) => l.custom_fields)).toEqual([{ score: 7 }, {}]);
+
+  const kept = await importAndWait(org.token, csv.replace(/ada@/, 'ada2@').replace(/bob@/, 'bob2@'), { keepUnmapped: 'true' });
+  expect(kept).toMatchObject({ status: 'completed', importedRows: 2, keepUnmapped: true, unmappedColumns: ['Lead Source Detail', '2nd Phone', 'Notes', 'notes'] });
+  const leads = await leadsOf(org.tenantId);
+  // "notes" normalises like "Notes": the first column keeps the key, the second is dropped.
+  expect(leads.find((l) => l.email === 'ada2@u.example')!.custom_fields).toEqual({ score: 7, lead_source_detail: 'Webinar', column_2nd_phone: '555-1234', notes: 'likes, commas' });
+  expect(leads.find((l) => l.email === 'bob2@u.example')!.custom_fields).toEqual({});
+  // The kept fields are ordinary custom fields: filterable like those createLead stores.
+  const found = await h.t.ok(`{ leads(filter: { customFields: { contains: { lead_source_detail: "Webinar" } } }) { nodes { email } } }`, {}, org.token);
+  expect(found.leads.nodes).toEqual([{ email: 'ada2@u.example' }]);
 }, LONG);
 
 test('updateExisting fills in existing leads (empty cells keep their value) and merges custom fields', async () => {

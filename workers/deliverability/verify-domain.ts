@@ -10,6 +10,7 @@ import { checkDomain } from '../../src/dns/check-domain.ts';
 import { CheckPlan } from '../../src/dns/records.ts';
 import type { WorkerDeps } from '../../src/worker/context.ts';
 import { deliverabilityDeps } from './deps.ts';
+import { dnsChecks } from '../../src/metrics/registry.ts';
 
 const VerifyPayload = z.object({ tenant_id: z.uuid(), domain_id: z.uuid() });
 
@@ -27,6 +28,7 @@ export function verifyDomain(deps: WorkerDeps): Task {
       'select (app_private.record_domain_check($1, $2, $3::jsonb, $4)).verification_status as status',
       [payload.tenant_id, payload.domain_id, JSON.stringify(results), plan.fingerprint],
     );
+    dnsChecks.inc({ status: updated[0]?.status ?? 'gone' });
     helpers.logger.debug(`domain ${plan.domain}: ${updated[0]?.status ?? 'gone'}`);
   };
 }
