@@ -99,6 +99,12 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const ownerPool = new pg.Pool({ connectionString: urls.owner, max: 4, application_name: 'penguinmails-api-internal' });
   pool.on('error', (e) => console.error('[api] idle database connection error:', e.message));
   ownerPool.on('error', (e) => console.error('[api] idle database connection error:', e.message));
+  // A connection that breaks while a request holds it (database restart) emits 'error' on the client, which pg-pool
+  // listens to only while the client is idle: without this, an uncaught exception. The request's query fails; the
+  // pool drops the broken client when it is released.
+  for (const p of [pool, ownerPool]) {
+    p.on('connect', (client) => client.on('error', (e) => console.error('[api] database connection error:', e.message)));
+  }
 
   const graphiql = env.GRAPHIQL ?? !production;
   const preset = makePreset({
