@@ -200,6 +200,21 @@ end;
 $$;
 comment on function app_private.mark_handed_over(uuid, uuid) is 'Called by the worker holding the message''s send lock, on that connection and committed on its own, right before it writes the final "." of the SMTP DATA: from here on the server may have this attempt''s message, so a crash makes it "sent, unconfirmed" instead of a retry. STATE when the message is not being sent any more (the worker then does not write the dot).';
 
+create or replace function app_private.tg_messages__forget_handovers() returns trigger
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  delete from app_private.message_handovers h where h.tenant_id = new.tenant_id and h.message_id = new.id;
+  return null;
+end;
+$$;
+comment on function app_private.tg_messages__forget_handovers() is 'A message that is no longer being sent needs no hand-over mark (the next attempt, if any, gets its own): the table holds only messages in flight.';
+create or replace trigger _600_forget_handovers
+  after update of status on app_public.messages
+  for each row when (old.status = 'sending' and new.status is distinct from 'sending')
+  execute function app_private.tg_messages__forget_handovers();
+
 create or replace function app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) returns void
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp

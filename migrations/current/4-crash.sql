@@ -30,7 +30,7 @@ create table if not exists app_private.message_handovers (
   primary key (tenant_id, message_id, attempt),
   foreign key (tenant_id, message_id) references app_public.messages (tenant_id, id) on delete cascade
 );
-comment on table app_private.message_handovers is 'One row per SMTP attempt whose final "." was about to be written (committed before it is written): the server may have that attempt''s message. Read by resolve_interrupted_send.';
+comment on table app_private.message_handovers is 'One row per SMTP attempt whose final "." was about to be written (committed before it is written): the server may have that attempt''s message. Read by resolve_interrupted_send; a message''s rows go when it leaves "sending" (trigger _600_forget_handovers).';
 
 create table if not exists app_private.worker_pools (
   pool_id text primary key,

@@ -107,6 +107,12 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const ownerPool = new pg.Pool({ connectionString: urls.owner, max: 4, application_name: 'penguinmails-api-internal' });
   pool.on('error', (e) => log.error({ pool: 'api', err: { message: e.message } }, 'idle database connection error'));
   ownerPool.on('error', (e) => log.error({ pool: 'api_internal', err: { message: e.message } }, 'idle database connection error'));
+  // A connection that breaks while a request holds it (database restart) emits 'error' on the client, which pg-pool
+  // listens to only while the client is idle: without this, an uncaught exception. The request's query fails; the
+  // pool drops the broken client when it is released.
+  for (const p of [pool, ownerPool]) {
+    p.on('connect', (client) => client.on('error', (e) => log.error({ err: { message: e.message } }, 'database connection error')));
+  }
 
   const graphiql = env.GRAPHIQL ?? !production;
   const preset = makePreset({

@@ -109,7 +109,13 @@ const CONFLICT_CODES = new Set(['40P01', '40001']);
 export function makeWorkerPgPool(connectionString: string, log: (message: string) => void): pg.Pool {
   // client_connection_check_interval: a statement of a worker that died (e.g. a hand-over mark waiting on a
   // lock) is cancelled within a second instead of committing on behalf of a process that is gone.
-  const pool = new pg.Pool({ connectionString, max: 10, options: '-c client_connection_check_interval=1000' });
+  // application_name names the process, so an operator (or a test) can tell whose sessions are whose.
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    application_name: `penguinmails-worker:${process.pid}`,
+    options: '-c client_connection_check_interval=1000',
+  });
   // Errors of idle or checked-out clients (a database restart) must not become uncaught exceptions.
   pool.on('error', (error) => log(`database connection lost: ${error.message}`));
   pool.on('connect', (client) => {

@@ -96,6 +96,8 @@ test('a worker killed between the SMTP accept and the database update: the retry
   expect(resolved.error_message).toBe(
     'Delivery not confirmed: the worker stopped after handing this message to the SMTP server and before the server answered. It was not sent again, because a duplicate is worse than a missing confirmation.',
   );
+  // Only messages in flight keep a mark.
+  expect(await w.t.owner.query(sql`select attempt from app_private.message_handovers where message_id = ${resolved.id}`)).toEqual([]);
   const [sentEvent] = await w.t.owner.query(sql`select metadata from app_public.email_events where message_id = ${resolved.id} and event_type = 'sent'`);
   expect(sentEvent.metadata).toMatchObject({ unconfirmed: true, attempt: 1 });
   await eventually(async () => (await enrollmentsOf(w, campaignId))[0].current_step_order === 3);

@@ -20,7 +20,7 @@ function mail(): OutgoingMail {
   const n = ++counter;
   return {
     fromName: 'Sam', fromAddress: 'sam@handover.example', to: `lead${n}@recipient.example`, replyTo: null,
-    subject: `Message ${n}`, html: `<p>${'Long enough to span several writes. '.repeat(2000)}</p>`, text: null as unknown as string,
+    subject: `Message ${n}`, html: `<p>${'Long enough to span several writes. '.repeat(2000)}</p>`, text: `Message ${n}`,
     messageId: `${crypto.randomUUID()}@handover.example`, inReplyTo: null, unsubscribeUrl: `http://127.0.0.1/u/${n}`,
     dkim: { domainName: 'handover.example', keySelector: 'pm', privateKey },
   };
