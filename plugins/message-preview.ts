@@ -14,6 +14,7 @@ import { extendSchema, gql } from 'postgraphile/utils';
 import { renderMessage, TemplateRenderError } from '../src/sending/render.ts';
 import { loadRenderInput, type RunQuery } from '../src/sending/render-input.ts';
 import type { TrackingTokens } from '../src/tracking/tokens.ts';
+import { currentScope } from '../src/log/scope.ts';
 
 declare global {
   namespace Grafast {
@@ -69,7 +70,7 @@ export function makeMessagePreviewPlugin(options: MessagePreviewOptions): Graphi
                 [...(await client.query<R>({ text, values })).rows];
               const [session] = await query<{ tenant_id: string | null }>('select app_public.current_tenant_id() as tenant_id', []);
               if (!session?.tenant_id) {
-                throw new SafeError('Sign in to an organisation to preview its messages.', { code: 'FORBIDDEN' });
+                throw new SafeError('Sign in to an organisation to preview its messages.', { code: currentScope()?.anonymous ? 'UNAUTHENTICATED' : 'FORBIDDEN' });
               }
               const input = await loadRenderInput(query, session.tenant_id, spec.stepId, spec.leadId);
               const publicUrl = options.publicUrl ?? spec.origin;

@@ -166,8 +166,10 @@ const log = loggerFor('graphql');
 /** grafserv's maskError: every error leaves with extensions.code (counted in penguinmails_graphql_errors_total). */
 export function maskError(error: GraphQLError): GraphQLError | GraphQLFormattedError {
   let masked = mask(error);
-  // Whatever refused an anonymous caller (a grant, RLS, a SQL function, a plugin), the fix is to sign in.
-  if ((masked.extensions as { code?: unknown } | undefined)?.code === 'FORBIDDEN' && currentScope()?.anonymous) {
+  // A grant or RLS refusing an anonymous caller: the fix is to sign in. Refusals our SQL functions (DNIED)
+  // and plugins (SafeError) word themselves, e.g. login into an organisation you do not belong to, stay as they are.
+  const own = (error.originalError as { code?: unknown } | undefined)?.code === 'DNIED' || (error.originalError !== undefined && isSafeError(error.originalError));
+  if ((masked.extensions as { code?: unknown } | undefined)?.code === 'FORBIDDEN' && !own && currentScope()?.anonymous) {
     masked = new GraphQLError(SIGN_IN_FIRST.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: { code: SIGN_IN_FIRST.code } });
   }
   graphqlErrors.inc({ code: String((masked.extensions as { code?: unknown } | undefined)?.code ?? 'INTERNAL') });
