@@ -9,6 +9,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
+import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { createSmtpPool } from '../../src/sending/smtp-pool.ts';
 import { sendSmtp, type OutgoingMail, type SmtpSettings } from '../../src/sending/smtp.ts';
 import { eventually } from '../helpers/smtp.ts';
@@ -65,7 +66,8 @@ async function startServer(options: { dropAfterData?: () => boolean } = {}) {
 }
 
 const settings = (port: number): SmtpSettings => ({ host: '127.0.0.1', port, secure: false });
-const options = { timeoutMs: 20_000 };
+// The local peer is on 127.0.0.1: allowed past the outbound guard, as in every test.
+const options = { timeoutMs: 20_000, outbound: makeOutboundGuard({ allowPrivate: ['127.0.0.1'] }) };
 
 test('the hook runs after the message went into the connection and before the final dot', async () => {
   const s = await startServer();
