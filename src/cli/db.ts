@@ -18,7 +18,8 @@ import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { readEnv } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { applyDeclarative, DECLARATIVE_FOLDERS } from '../db/declarative.ts';
-import { migrateDatabase } from '../db/migrate.ts';
+import { commit } from 'graphile-migrate';
+import { migrateDatabase, migrateSettings, releaseMigratePools } from '../db/migrate.ts';
 import { helpOnRequest } from './usage.ts';
 
 helpOnRequest(`
@@ -70,6 +71,18 @@ try {
   if (command === 'migrate') {
     await migrateDatabase(urls);
     console.log(`${urls.databaseName}: migrated, functions/ and policies/ applied, worker schema ready.`);
+  } else if (command === 'commit') {
+    // graphile-migrate rebuilds the shadow database from the committed
+    // migrations alone, where functions/ and policies/ may use what only the
+    // migration being committed adds: its hooks are skipped there, and the
+    // declarative folders are applied to the main database afterwards.
+    const flag = args.findIndex((a) => a === '--message' || a === '-m');
+    try {
+      await commit({ ...migrateSettings(urls), afterAllMigrations: [], afterCurrent: [] }, flag >= 0 ? args[flag + 1] : undefined);
+    } finally {
+      releaseMigratePools();
+    }
+    await migrateDatabase(urls);
   } else {
     if (command === 'watch') {
       for (const folder of DECLARATIVE_FOLDERS) {
