@@ -42,7 +42,8 @@ function start(): Started {
       PM_DATA_DIR: dataDir,
       PORT: String(httpPort),
       PM_EMBEDDED_PG_PORT: String(pgPort),
-      LOG_LEVEL: 'error',
+      // Progress lines (info) tell when start-up is done.
+      LOG_LEVEL: 'info',
     },
     // Its own process group, like a terminal's foreground job.
     detached: true,
@@ -90,7 +91,7 @@ async function ctrlC(started: Started): Promise<{ code: number | null; signal: s
 
 test('running: an immediate database stop is survived and reported by /readyz; Ctrl-C then stops everything, the database last', async () => {
   const started = start();
-  await eventually(async () => started.output().includes('PenguinMails API on'), 150_000, 100).catch((error: unknown) => {
+  await eventually(async () => started.output().includes('PenguinMails is up on'), 150_000, 100).catch((error: unknown) => {
     throw new Error(`${(error as Error).message}: ${started.output()}`);
   });
   expect(await readyz()).toBe(200);
