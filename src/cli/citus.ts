@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ensureOwnerOnNodes, enableApiRoleLogins, prepareCitusDatabase, registerCitusRolePasswords, citusRolePasswords, startCitusCluster } from '../db/citus-cluster.ts';
-import { runRolesScript } from '../db/database.ts';
+import { runRolesScript, withDatabase } from '../db/database.ts';
 
 if (process.argv.includes('--help')) {
   console.log('Usage: npm run citus [-- --workers N]\nStarts a Citus coordinator and N (default 2) workers on free ports of 127.0.0.1 and a penguinmails database on them; Ctrl-C removes them.');
@@ -31,7 +31,7 @@ const ownerPassword = randomBytes(12).toString('hex');
 const authenticatorPassword = randomBytes(12).toString('hex');
 await ensureOwnerOnNodes(cluster.rootUrls, 'penguinmails_owner', ownerPassword);
 await prepareCitusDatabase(cluster.rootUrls, database, 'penguinmails_owner');
-const db = (url: string) => Object.assign(new URL(url), { pathname: `/${database}` }).toString();
+const db = (url: string) => withDatabase(url, database);
 const root = cluster.coordinator.superuserUrl();
 const owner = Object.assign(new URL(db(root)), { username: 'penguinmails_owner', password: ownerPassword }).toString();
 await runRolesScript({ root, owner, authenticator: owner, databaseName: database, ownerRole: 'penguinmails_owner', authenticatorPassword }, [database]);

@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { quoteIdent, quoteLiteral, withDatabase } from './database.ts';
 import { freePort } from './embedded.ts';
 import { PG15_BIN, startSystemNode, type SystemNode } from './system-postgres.ts';
 
@@ -73,12 +74,6 @@ export async function startCitusCluster({ workers = 2, dir }: { workers?: number
   };
 }
 
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -89,8 +84,6 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
   }
 }
 
-const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
-const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
 
 /**
  * Creates `name` on every node (unless it exists) with the citus extension,
@@ -123,7 +116,7 @@ export async function createDatabaseOnNodes(rootUrls: string[], name: string, ow
   for (const url of rootUrls) {
     await withClient(url, async (c) => {
       const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [name]);
-      if (!rowCount) await c.query(`create database ${ident(name)} owner ${ident(owner)}`);
+      if (!rowCount) await c.query(`create database ${quoteIdent(name)} owner ${quoteIdent(owner)}`);
     });
   }
 }
@@ -138,8 +131,8 @@ export async function registerCitusRolePasswords(coordinatorDbUrl: string, passw
   await withClient(coordinatorDbUrl, async (c) => {
     for (const [role, password] of Object.entries(passwords)) {
       const authinfo = `password=${password}`;
-      await c.query(`delete from pg_dist_authinfo where nodeid = 0 and rolename = ${literal(role)}`);
-      await c.query(`insert into pg_dist_authinfo (nodeid, rolename, authinfo) values (0, ${literal(role)}, ${literal(authinfo)})`);
+      await c.query(`delete from pg_dist_authinfo where nodeid = 0 and rolename = ${quoteLiteral(role)}`);
+      await c.query(`insert into pg_dist_authinfo (nodeid, rolename, authinfo) values (0, ${quoteLiteral(role)}, ${quoteLiteral(authinfo)})`);
     }
   });
 }
@@ -162,8 +155,8 @@ export async function ensureOwnerOnNodes(rootUrls: string[], ownerRole: string, 
   for (const url of rootUrls) {
     await withClient(url, async (c) => {
       const { rowCount } = await c.query('select 1 from pg_roles where rolname = $1', [ownerRole]);
-      if (!rowCount) await c.query(`create role ${ident(ownerRole)} login`);
-      await c.query(`alter role ${ident(ownerRole)} with login bypassrls password ${literal(ownerPassword)}`);
+      if (!rowCount) await c.query(`create role ${quoteIdent(ownerRole)} login`);
+      await c.query(`alter role ${quoteIdent(ownerRole)} with login bypassrls password ${quoteLiteral(ownerPassword)}`);
     });
   }
 }
@@ -171,7 +164,7 @@ export async function ensureOwnerOnNodes(rootUrls: string[], ownerRole: string, 
 /** Run as a superuser in the coordinator's database (Citus copies the change to the workers). */
 export async function enableApiRoleLogins(coordinatorDbUrl: string, authenticatorPassword: string): Promise<void> {
   await withClient(coordinatorDbUrl, async (c) => {
-    for (const role of API_ROLES) await c.query(`alter role ${ident(role)} with login password ${literal(authenticatorPassword)}`);
+    for (const role of API_ROLES) await c.query(`alter role ${quoteIdent(role)} with login password ${quoteLiteral(authenticatorPassword)}`);
   });
 }
 
@@ -188,21 +181,21 @@ export async function cloneCitusDatabase(rootUrls: string[], source: string, nam
   for (const url of rootUrls) {
     await withClient(url, async (c) => {
       await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [source]);
-      await c.query(`drop database if exists ${ident(name)} with (force)`);
-      await c.query(`create database ${ident(name)} template ${ident(source)} owner ${ident(owner)}`);
+      await c.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+      await c.query(`create database ${quoteIdent(name)} template ${quoteIdent(source)} owner ${quoteIdent(owner)}`);
     });
   }
 }
 
 export async function dropCitusDatabase(rootUrls: string[], name: string): Promise<void> {
-  for (const url of rootUrls) await withClient(url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
+  for (const url of rootUrls) await withClient(url, (c) => c.query(`drop database if exists ${quoteIdent(name)} with (force)`));
 }
 
 /** A template nobody may connect to (Citus' maintenance daemon would, and block copies). */
 export async function closeCitusTemplate(rootUrls: string[], name: string): Promise<void> {
   for (const url of rootUrls) {
     await withClient(url, async (c) => {
-      await c.query(`alter database ${ident(name)} with allow_connections false`);
+      await c.query(`alter database ${quoteIdent(name)} with allow_connections false`);
       await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [name]);
     });
   }

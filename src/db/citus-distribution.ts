@@ -15,6 +15,7 @@
  * here unless it is an exception; `citusLayout` says where each table went.
  */
 import pg from 'pg';
+import { quoteIdent } from './database.ts';
 
 /** Coordinator-only bookkeeping. */
 export const LOCAL_TABLES = new Set(['app_private.declarative_state']);
@@ -88,8 +89,6 @@ export async function citusLayout(client: pg.ClientBase): Promise<Map<string, Pl
 export function citusForeignKey(def: string): string {
   return def.replace(/ ON DELETE SET NULL \([^)]*\)/, '');
 }
-
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Tables in an order where everything a table references comes before it. */
 function dependencyOrder(tables: TableInfo[]): TableInfo[] {

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { readEnv } from '../../src/config.ts';
-import { openDatabase, runRolesScript, type Database, type DatabaseUrls } from '../../src/db/database.ts';
+import { openDatabase, runRolesScript, withDatabase, type Database, type DatabaseUrls } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { rebuildDatabase } from '../../src/db/migrate.ts';
 import { createPool, sql } from '../../src/db/pg.ts';
@@ -38,11 +38,7 @@ export function citusWorkerRootUrls(): string[] {
   return (process.env.TEST_CITUS_WORKER_ROOT_URLS ?? '').split(',').filter(Boolean);
 }
 
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
+export { withDatabase };
 
 export async function prepareTestDatabases(): Promise<Database & { serverVersion: string }> {
   const external = process.env.TEST_DATABASE_URL;
