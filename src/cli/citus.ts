@@ -36,11 +36,12 @@ const root = cluster.coordinator.superuserUrl();
 const owner = Object.assign(new URL(db(root)), { username: 'penguinmails_owner', password: ownerPassword }).toString();
 await runRolesScript({ root, owner, authenticator: owner, databaseName: database, ownerRole: 'penguinmails_owner', authenticatorPassword }, [database]);
 await enableApiRoleLogins(db(root), authenticatorPassword);
-await registerCitusRolePasswords(db(root), citusRolePasswords('penguinmails_owner', ownerPassword, authenticatorPassword));
+await registerCitusRolePasswords(cluster.rootUrls.map(db), citusRolePasswords('penguinmails_owner', ownerPassword, authenticatorPassword));
 
 console.log(`Citus cluster: coordinator on ${cluster.coordinator.port}, workers on ${cluster.workers.map((w) => w.port).join(', ')}
   DATABASE_URL=${owner}
   ROOT_DATABASE_URL=${root}
   AUTHENTICATOR_PASSWORD=${authenticatorPassword}
 Ctrl-C stops and removes it.`);
-await new Promise(() => undefined);
+// Nothing else keeps the process alive: a timer does, until Ctrl-C.
+setInterval(() => undefined, 1 << 30);

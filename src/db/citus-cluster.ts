@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { CITUS_DATABASE_SETTINGS } from './citus-distribution.ts';
 import { quoteIdent, quoteLiteral, withDatabase } from './database.ts';
 import { freePort } from './embedded.ts';
 import { PG15_BIN, startSystemNode, type SystemNode } from './system-postgres.ts';
@@ -45,10 +46,8 @@ export async function startCitusCluster({ workers = 2, dir }: { workers?: number
     shared_preload_libraries: 'citus',
     // What distributeForCitus sets on the database it distributes, for every
     // database of the cluster (test databases are copies, which do not
-    // inherit database-level settings): our SET LOCAL settings reach the
-    // workers, and tables may have triggers (they run on the shards).
-    'citus.propagate_set_commands': 'local',
-    'citus.enable_unsafe_triggers': 'on',
+    // inherit database-level settings).
+    ...CITUS_DATABASE_SETTINGS,
     'citus.shard_count': '8',
     max_prepared_transactions: '200',
   };
@@ -97,7 +96,7 @@ export async function prepareCitusDatabase(rootUrls: string[], name: string, own
   }
   const [coordinatorUrl, ...workerUrls] = rootUrls as [string, ...string[]];
   const superuser = new URL(coordinatorUrl);
-  await registerCitusRolePasswords(withDatabase(coordinatorUrl, name), {
+  await registerCitusRolePasswords(rootUrls.map((url) => withDatabase(url, name)), {
     [decodeURIComponent(superuser.username)]: decodeURIComponent(superuser.password),
   });
   await withClient(withDatabase(coordinatorUrl, name), async (c) => {
@@ -122,19 +121,23 @@ export async function createDatabaseOnNodes(rootUrls: string[], name: string, ow
 }
 
 /**
- * Citus connects to the workers as the role running the query, so every role
+ * Citus connects to other nodes as the role running the query, so every role
  * that runs queries (the owner, the API roles, the superuser) needs its
- * password in pg_dist_authinfo (node 0: every node). Run on the coordinator's
- * copy of the database, as a superuser; Citus copies the table to the workers.
+ * password in pg_dist_authinfo (node 0: every node). Workers connect too (a
+ * worker routes the statements of a trigger or of a delegated function), and
+ * Citus does not copy the table: it is written on every node's copy of the
+ * database. `nodeDbUrls`: superuser URLs of the database on each node.
  */
-export async function registerCitusRolePasswords(coordinatorDbUrl: string, passwords: Record<string, string>): Promise<void> {
-  await withClient(coordinatorDbUrl, async (c) => {
-    for (const [role, password] of Object.entries(passwords)) {
-      const authinfo = `password=${password}`;
-      await c.query(`delete from pg_dist_authinfo where nodeid = 0 and rolename = ${quoteLiteral(role)}`);
-      await c.query(`insert into pg_dist_authinfo (nodeid, rolename, authinfo) values (0, ${quoteLiteral(role)}, ${quoteLiteral(authinfo)})`);
-    }
-  });
+export async function registerCitusRolePasswords(nodeDbUrls: string[], passwords: Record<string, string>): Promise<void> {
+  for (const url of nodeDbUrls) {
+    await withClient(url, async (c) => {
+      for (const [role, password] of Object.entries(passwords)) {
+        const authinfo = `password=${password}`;
+        await c.query(`delete from pg_dist_authinfo where nodeid = 0 and rolename = ${quoteLiteral(role)}`);
+        await c.query(`insert into pg_dist_authinfo (nodeid, rolename, authinfo) values (0, ${quoteLiteral(role)}, ${quoteLiteral(authinfo)})`);
+      }
+    });
+  }
 }
 
 /**
@@ -166,6 +169,28 @@ export async function enableApiRoleLogins(coordinatorDbUrl: string, authenticato
   await withClient(coordinatorDbUrl, async (c) => {
     for (const role of API_ROLES) await c.query(`alter role ${quoteIdent(role)} with login password ${quoteLiteral(authenticatorPassword)}`);
   });
+}
+
+/**
+ * Roles are cluster-wide, but Citus records per database which roles it has
+ * already created on the workers (pg_dist_object). In a second database of a
+ * cluster (the test template, rebuilt on every run) the roles exist on every
+ * node but are not recorded, so the first GRANT to one makes Citus re-create
+ * it on the workers as the role running the GRANT, which only a superuser may
+ * do. Recording them here, as a superuser on every node's copy, avoids that.
+ */
+export async function recordRolesAsDistributed(nodeDbUrls: string[], roles: string[]): Promise<void> {
+  for (const url of nodeDbUrls) {
+    await withClient(url, (c) =>
+      c.query(
+        `insert into pg_catalog.pg_dist_object (classid, objid, objsubid)
+         select 'pg_catalog.pg_authid'::regclass, r.oid, 0 from pg_catalog.pg_roles r
+         where r.rolname = any($1::text[])
+           and not exists (select 1 from pg_catalog.pg_dist_object o where o.classid = 'pg_catalog.pg_authid'::regclass and o.objid = r.oid)`,
+        [roles],
+      ),
+    );
+  }
 }
 
 export function citusRolePasswords(ownerRole: string, ownerPassword: string, authenticatorPassword: string): Record<string, string> {

@@ -20,6 +20,7 @@ import {
   enableApiRoleLogins,
   ensureOwnerOnNodes,
   prepareCitusDatabase,
+  recordRolesAsDistributed,
   registerCitusRolePasswords,
 } from '../../src/db/citus-cluster.ts';
 
@@ -64,7 +65,7 @@ export async function prepareTestDatabases(): Promise<Database & { serverVersion
       : { dataDir: path.join(os.tmpdir(), `penguinmails-test-pg-${process.pid}`), port: await freePort() },
   });
   try {
-    if (workers.length) await enableCitusRoles(db.urls);
+    if (workers.length) await enableCitusRoles(db.urls, workers);
     await rebuildDatabase(db.urls, { fresh: workers.length > 0 });
     const root = createPool({ connectionString: db.urls.root!, bigIntMode: 'string', poolSize: 1 });
     try {
@@ -97,11 +98,14 @@ async function createCitusTemplate(ownerUrl: string, rootUrl: string, workers: s
 }
 
 /** After the roles script: the API roles may log in (to the workers), and every password is in pg_dist_authinfo. */
-async function enableCitusRoles(urls: DatabaseUrls): Promise<void> {
+async function enableCitusRoles(urls: DatabaseUrls, workers: string[]): Promise<void> {
   const coordinatorDb = withDatabase(urls.root!, TEMPLATE_DATABASE);
   const ownerPassword = decodeURIComponent(new URL(urls.owner).password);
   await enableApiRoleLogins(coordinatorDb, urls.authenticatorPassword);
-  await registerCitusRolePasswords(coordinatorDb, citusRolePasswords(urls.ownerRole, ownerPassword, urls.authenticatorPassword));
+  const nodeDbs = [urls.root!, ...workers].map((url) => withDatabase(url, TEMPLATE_DATABASE));
+  const passwords = citusRolePasswords(urls.ownerRole, ownerPassword, urls.authenticatorPassword);
+  await registerCitusRolePasswords(nodeDbs, passwords);
+  await recordRolesAsDistributed(nodeDbs, Object.keys(passwords));
 }
 
 /** A fresh database cloned from the template, with the test settings; returns its URLs. */
