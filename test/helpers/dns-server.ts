@@ -121,16 +121,34 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     }
     void send(response);
   };
-  const udp = dns2.createServer({ udp: true, handle });
-  const listening = await udp.listen({ udp: { port: 0, address: '127.0.0.1' } });
-  const port = listening.udp!.port;
-  // c-ares retries a truncated UDP answer over TCP on the same port.
-  const tcp = dns2.createTCPServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.once('listening', () => resolve());
-    tcp.listen(port, '127.0.0.1');
-  });
+  // c-ares retries a truncated UDP answer over TCP on the same port: the UDP
+  // port the system gives may be taken for TCP, then another one is tried.
+  const bind = async () => {
+    const udp = dns2.createServer({ udp: true, handle });
+    const listening = await udp.listen({ udp: { port: 0, address: '127.0.0.1' } });
+    const port = listening.udp!.port;
+    const tcp = dns2.createTCPServer(handle);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.once('listening', () => resolve());
+        tcp.listen(port, '127.0.0.1');
+      });
+    } catch (error) {
+      await udp.close();
+      throw error;
+    }
+    return { udp, tcp, port };
+  };
+  let bound: Awaited<ReturnType<typeof bind>> | undefined;
+  for (let attempt = 1; !bound; attempt++) {
+    try {
+      bound = await bind();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw error;
+    }
+  }
+  const { udp, tcp, port } = bound;
 
   api.port = port;
   api.address = `127.0.0.1:${port}`;
