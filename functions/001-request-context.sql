@@ -138,12 +138,26 @@ as $$
 declare
   v_permissions text[] := case when user_id is null then '{}' else app_private.staff_permissions_of(user_id) end;
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
+  v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
+  v_ips uuid[] := '{}';
 begin
+  -- What the global tables show this request: the users of its tenant (and
+  -- the user), the platform IPs its domains are on. Looked up here once, as
+  -- the roles are, for the policies of users and smtp_ip_addresses.
+  if cardinality(v_roles) > 0 then
+    select v_users || coalesce(array_agg(tu.user_id) filter (where tu.user_id is distinct from enter_request.user_id), '{}')
+      into v_users
+      from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted is null;
+    select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
+      from app_public.domain_ip_assignments a where a.tenant_id = enter_request.tenant_id and a.status <> 'expired';
+  end if;
   -- SET LOCAL rather than set_config: Citus forwards it to the worker nodes.
   execute format('set local app.current_user_id = %L', coalesce(user_id::text, ''));
   execute format('set local app.current_tenant_id = %L', coalesce(tenant_id::text, ''));
   execute format('set local app.current_tenant_roles = %L', v_roles::text);
   execute format('set local app.current_staff_permissions = %L', v_permissions::text);
+  execute format('set local app.visible_user_ids = %L', v_users::text);
+  execute format('set local app.assigned_ip_ids = %L', v_ips::text);
   return v_roles;
 end;
 $$;
@@ -160,29 +174,15 @@ $$;
 comment on function app_private.reenter_request() is 'Resolves the current request''s roles again, for functions that change the caller''s own access (opening or closing a staff access session) and take effect within the same request.';
 
 create or replace function app_hidden.visible_user_ids() returns uuid[]
-  language plpgsql stable security definer
-  set search_path to pg_catalog, public, pg_temp
+  language sql stable parallel safe
 as $$
-begin
-  return array(
-    select app_public.current_user_id() where app_public.current_user_id() is not null
-    union
-    select tu.user_id from app_public.tenant_users tu
-    where tu.tenant_id = app_public.current_tenant_id() and tu.deleted is null
-  );
-end;
+  select coalesce(nullif(pg_catalog.current_setting('app.visible_user_ids', true), '')::uuid[], '{}');
 $$;
-comment on function app_hidden.visible_user_ids() is 'The users the current user may see: themselves and the active members of their current tenant. The users policy compares against it (`id = any (…)`), which an index scan evaluates once per statement; a policy may not query another table itself (Citus evaluates policies on the nodes).';
+comment on function app_hidden.visible_user_ids() is 'The users the current user may see: themselves and the active members of their current tenant, as enter_request found them. The users policy compares against it (`id = any (…)`).';
 
 create or replace function app_hidden.assigned_ip_ids() returns uuid[]
-  language plpgsql stable security definer
-  set search_path to pg_catalog, public, pg_temp
+  language sql stable parallel safe
 as $$
-begin
-  return array(
-    select distinct a.smtp_ip_address_id from app_public.domain_ip_assignments a
-    where a.tenant_id = app_public.current_tenant_id() and a.status <> 'expired'
-  );
-end;
+  select coalesce(nullif(pg_catalog.current_setting('app.assigned_ip_ids', true), '')::uuid[], '{}');
 $$;
-comment on function app_hidden.assigned_ip_ids() is 'The platform IPs currently assigned to the current tenant''s domains: the IPs it may see.';
+comment on function app_hidden.assigned_ip_ids() is 'The platform IPs assigned (not expired) to the current tenant''s domains when the request started: the IPs it may see.';

@@ -137,10 +137,11 @@ create or replace function app_public.close_tenant_access(tenant_id uuid) return
 as $$
 declare
   v_count integer;
+  v_user_id uuid := app_public.current_user_id(); -- a value, for Citus (see revoke_invitation)
 begin
   update app_private.staff_access_sessions s
     set revoked_at = now()
-    where s.staff_user_id = app_public.current_user_id()
+    where s.staff_user_id = v_user_id
       and s.tenant_id = close_tenant_access.tenant_id
       and s.revoked_at is null and s.expires_at > now();
   get diagnostics v_count = row_count;

@@ -61,27 +61,36 @@ $$;
 comment on function app_private.assert_password_policy(text, uuid[]) is 'Raises INVAL for a password over 72 bytes (bcrypt ignores the rest), and WEAKP with the broken rule when the password does not satisfy the tenants'' policies.';
 
 create or replace function app_private.active_tenant_ids(user_id uuid) returns uuid[]
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select coalesce(array_agg(tu.tenant_id), '{}')
   from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  where tu.user_id = active_tenant_ids.user_id and tu.deleted is null;
+  where tu.user_id = active_tenant_ids.user_id and tu.deleted is null
+  );
+end;
 $$;
 comment on function app_private.active_tenant_ids(uuid) is 'The tenants a user is an active member of.';
 
 -- Claims of a session in a tenant: lifetime from the tenant's policy.
 create or replace function app_private.session_claims(for_user uuid, in_tenant uuid)
   returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return query
   select
     case when exists (select 1 from app_public.staff_members sm where sm.user_id = for_user) then 'staff' else 'member' end,
     for_user,
     in_tenant,
     now() + make_interval(hours => coalesce(
       (select p.session_timeout_hours from app_public.tenant_policies p where p.tenant_id = in_tenant), 8));
+end;
 $$;
 comment on function app_private.session_claims(uuid, uuid) is 'The claims of a session for a user in a tenant; it lasts the tenant''s session_timeout_hours.';
 
@@ -154,6 +163,10 @@ declare
   v_policy app_public.tenant_policies;
   v_client text := coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown');
   v_failures app_private.login_failures;
+  -- Values, not calls, in the upsert below: Citus accepts only immutable
+  -- expressions in the DO UPDATE SET of a distributed table.
+  v_now timestamptz := now();
+  v_lock_until timestamptz;
 begin
   select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted is null;
   if v_user.id is null then
@@ -182,15 +195,16 @@ begin
   end if;
 
   if v_secrets.password_hash is null or v_secrets.password_hash <> public.crypt(coalesce(password, ''), v_secrets.password_hash) then
+    v_lock_until := v_now + make_interval(mins => coalesce(v_policy.lockout_minutes, 15));
     insert into app_private.login_failures as f (user_id, tenant_id, client, failed_attempts, first_failed_at, locked_until)
-      values (v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, 1, now(),
-              case when 1 >= coalesce(v_policy.max_login_attempts, 5) then now() + make_interval(mins => coalesce(v_policy.lockout_minutes, 15)) end)
+      values (v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, 1, v_now,
+              case when 1 >= coalesce(v_policy.max_login_attempts, 5) then v_lock_until end)
     on conflict (user_id, tenant_id, client) do update set
       -- A lock that has run out starts a new count.
-      failed_attempts = case when f.locked_until <= now() then 1 else f.failed_attempts + 1 end,
-      first_failed_at = case when f.locked_until <= now() then now() else f.first_failed_at end,
-      locked_until = case when (case when f.locked_until <= now() then 1 else f.failed_attempts + 1 end) >= coalesce(v_policy.max_login_attempts, 5)
-                          then now() + make_interval(mins => coalesce(v_policy.lockout_minutes, 15)) end
+      failed_attempts = case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end,
+      first_failed_at = case when f.locked_until <= v_now then v_now else f.first_failed_at end,
+      locked_until = case when (case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end) >= coalesce(v_policy.max_login_attempts, 5)
+                          then v_lock_until end
     returning * into v_failures;
     if v_failures.locked_until is not null then
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
@@ -286,7 +300,7 @@ begin
   insert into app_private.invitation_tokens (tenant_id, invitation_id, token_hash)
     values (v_tenant_id, v_invitation.id, app_private.hash_token(v_token));
   -- The token travels only in the job payload (owner-only schema) and the email.
-  perform graphile_worker.add_job(
+  perform app_private.add_job(v_tenant_id,
     'send_invitation_email',
     json_build_object('tenant_id', v_tenant_id, 'invitation_id', v_invitation.id, 'token', v_token),
     max_attempts => 10
@@ -302,12 +316,14 @@ create or replace function app_public.revoke_invitation(invitation_id uuid) retu
 as $$
 declare
   v_invitation app_public.invitations;
+  -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
+  v_tenant_id uuid := app_public.current_tenant_id();
 begin
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can revoke invitations.' using errcode = 'DNIED';
   end if;
   update app_public.invitations i set revoked_at = now()
-    where i.tenant_id = app_public.current_tenant_id() and i.id = invitation_id
+    where i.tenant_id = v_tenant_id and i.id = invitation_id
       and i.accepted_at is null and i.revoked_at is null
     returning * into v_invitation;
   if v_invitation.id is null then
@@ -328,12 +344,15 @@ declare
   v_invitation app_public.invitations;
   v_user app_public.users;
   v_hash text;
+  v_token app_private.invitation_tokens;
 begin
-  select i.* into v_invitation
-    from app_private.invitation_tokens it
-    join app_public.invitations i on i.tenant_id = it.tenant_id and i.id = it.invitation_id
-    where it.token_hash = app_private.hash_token(accept_invitation.token)
-    for update of i;
+  -- The token names no tenant: found in every tenant first, then the
+  -- invitation is locked in its own (Citus locks rows of one shard only).
+  select it.* into v_token from app_private.invitation_tokens it
+    where it.token_hash = app_private.hash_token(accept_invitation.token);
+  select i.* into v_invitation from app_public.invitations i
+    where i.tenant_id = v_token.tenant_id and i.id = v_token.invitation_id
+    for update;
   if v_invitation.id is null then
     raise exception 'This invitation link is not valid.' using errcode = 'NTFND';
   elsif v_invitation.accepted_at is not null then
@@ -361,7 +380,7 @@ begin
   on conflict on constraint tenant_users_pkey do update set roles = excluded.roles, deleted = null;
   update app_public.invitations i set accepted_at = now()
     where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
-  update app_public.users u set email_verified = coalesce(u.email_verified, now()) where u.id = v_user.id;
+  update app_public.users u set email_verified = now() where u.id = v_user.id and u.email_verified is null;
   return query select * from app_private.session_claims(v_user.id, v_invitation.tenant_id);
 end;
 $$;
@@ -458,15 +477,24 @@ comment on function app_public.remove_member(uuid) is 'Removes a member (or your
 
 -- One hit in a fixed window; true while the scope's key stays within max_hits.
 create or replace function app_private.throttle_hit(scope text, key text, max_hits integer, per interval) returns boolean
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+declare
+  -- Values, not calls, in the upsert: Citus accepts only those in DO UPDATE.
+  v_now timestamptz := now();
+  v_window_over timestamptz := now() - per;
+  v_ok boolean;
+begin
   insert into app_private.auth_throttle as t (scope, key, window_start, hits)
-    values (throttle_hit.scope, throttle_hit.key, now(), 1)
+    values (throttle_hit.scope, throttle_hit.key, v_now, 1)
   on conflict (scope, key) do update set
-    window_start = case when t.window_start <= now() - throttle_hit.per then now() else t.window_start end,
-    hits = case when t.window_start <= now() - throttle_hit.per then 1 else t.hits + 1 end
-  returning hits <= throttle_hit.max_hits;
+    window_start = case when t.window_start <= v_window_over then v_now else t.window_start end,
+    hits = case when t.window_start <= v_window_over then 1 else t.hits + 1 end
+  returning t.hits <= throttle_hit.max_hits into v_ok;
+  return v_ok;
+end;
 $$;
 comment on function app_private.throttle_hit(text, text, integer, interval) is 'Counts one hit for (scope, key) in the current fixed window of length per; true while the window holds at most max_hits.';
 
@@ -492,7 +520,7 @@ begin
                          where t2.user_id = v_user.id and t2.used_at is null order by t2.created desc limit 2);
     insert into app_private.password_reset_tokens (user_id, token_hash, expires_at)
       values (v_user.id, app_private.hash_token(v_token), now() + interval '1 hour');
-    perform graphile_worker.add_job('send_password_reset_email',
+    perform app_private.add_job(null, 'send_password_reset_email',
       json_build_object('user_id', v_user.id, 'token', v_token), max_attempts => 10);
   end if;
   -- Same answer either way: this must not reveal which emails have accounts, or the throttle.
@@ -507,6 +535,7 @@ create or replace function app_public.reset_password(token text, new_password te
 as $$
 declare
   v_reset app_private.password_reset_tokens;
+  v_hash text;
 begin
   select t.* into v_reset from app_private.password_reset_tokens t
     where t.token_hash = app_private.hash_token(reset_password.token) for update;
@@ -516,8 +545,11 @@ begin
     raise exception 'This password reset link has expired or was already used. Request a new one.' using errcode = 'EXPRD';
   end if;
   perform app_private.assert_password_policy(new_password, app_private.active_tenant_ids(v_reset.user_id));
+  -- The hash is computed first: a table is updated with values, not with a
+  -- volatile call (which Citus refuses on a global table).
+  v_hash := app_private.hash_password(new_password);
   update app_private.user_secrets s set
-      password_hash = app_private.hash_password(new_password), password_changed_at = now(),
+      password_hash = v_hash, password_changed_at = now(),
       failed_login_attempts = 0, first_failed_login_at = null, locked_until = null
     where s.user_id = v_reset.user_id;
   update app_private.password_reset_tokens t set used_at = now() where t.user_id = v_reset.user_id and t.used_at is null;
@@ -546,7 +578,8 @@ begin
     raise exception 'Choose a password different from the current one.' using errcode = 'WEAKP';
   end if;
   perform app_private.assert_password_policy(new_password, app_private.active_tenant_ids(v_user_id));
-  update app_private.user_secrets s set password_hash = app_private.hash_password(new_password), password_changed_at = now()
+  v_hash := app_private.hash_password(new_password);
+  update app_private.user_secrets s set password_hash = v_hash, password_changed_at = now()
     where s.user_id = v_user_id;
   return true;
 end;

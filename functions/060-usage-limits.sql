@@ -62,7 +62,7 @@ begin
            case when p.%1$I is null then null
                 else p.%1$I::bigint + coalesce((
                   select sum(a.quantity) from app_public.subscription_addons a
-                  where a.tenant_id = s.tenant_id and a.subscription_id = s.id and a.is_active and a.addon_type = %2$L), 0)
+                  where a.tenant_id = $1 and a.subscription_id = s.id and a.is_active and a.addon_type = %2$L), 0)
            end
     from app_public.subscriptions s
     join app_public.plans p on p.id = s.plan_id
@@ -73,21 +73,31 @@ $$;
 comment on function app_private.effective_limit(uuid, text) is 'The tenant''s current plan name and its limit for a metric, add-ons included (null limit: unlimited). No row when the tenant has no current subscription.';
 
 create or replace function app_private.open_usage_period(tenant_id uuid) returns timestamptz
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select up.period_start from app_public.usage_periods up
-  where up.tenant_id = open_usage_period.tenant_id and up.closed_at is null;
+  where up.tenant_id = open_usage_period.tenant_id and up.closed_at is null
+  );
+end;
 $$;
 comment on function app_private.open_usage_period(uuid) is 'Start of the tenant''s open billing period.';
 
 create or replace function app_private.metered_usage(tenant_id uuid, metric text, period_start timestamptz default null) returns bigint
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select coalesce(sum(c.value), 0)::bigint from app_private.usage_counters c
   where c.tenant_id = metered_usage.tenant_id and c.metric = metered_usage.metric
-    and c.period_start = coalesce(metered_usage.period_start, app_private.open_usage_period(metered_usage.tenant_id));
+    and c.period_start = coalesce(metered_usage.period_start, app_private.open_usage_period(metered_usage.tenant_id))
+  );
+end;
 $$;
 comment on function app_private.metered_usage(uuid, text, timestamptz) is 'Events counted so far in a billing period (default: the open one).';
 
@@ -204,15 +214,18 @@ $$;
 comment on function app_private.assert_may_send(uuid, text) is 'Refuses (LIMIT) metered work for a tenant without a current subscription, and sends or campaign starts while the subscription is unpaid (dunning).';
 
 create or replace function app_private.count_usage_event(tenant_id uuid, period_start timestamptz, metric text, amount integer) returns void
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
   -- One shard per backend: a transaction that counts several times always
   -- updates the same row, so two of them cannot deadlock on shard rows.
   insert into app_private.usage_counters as c (tenant_id, period_start, metric, shard, value)
     values (count_usage_event.tenant_id, count_usage_event.period_start, count_usage_event.metric,
             (pg_backend_pid() % 16)::smallint, amount)
   on conflict on constraint usage_counters_pkey do update set value = c.value + excluded.value;
+end;
 $$;
 comment on function app_private.count_usage_event(uuid, timestamptz, text, integer) is 'Adds to this backend''s shard of a metered counter.';
 

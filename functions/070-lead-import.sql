@@ -67,7 +67,7 @@ create or replace function app_private.tg_lead_imports__queue() returns trigger
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  perform graphile_worker.add_job(
+  perform app_private.add_job(new.tenant_id,
     'import_leads',
     json_build_object('tenant_id', new.tenant_id, 'import_id', new.id),
     job_key => 'import_leads:' || new.id::text,
@@ -87,8 +87,9 @@ create or replace function app_private.start_lead_import(tenant_id uuid, import_
 as $$
 declare
   v_import app_public.lead_imports;
+  v_now timestamptz := now(); -- a value: Citus refuses now() inside coalesce in an UPDATE
 begin
-  update app_public.lead_imports i set status = 'processing', started_at = coalesce(i.started_at, now()),
+  update app_public.lead_imports i set status = 'processing', started_at = coalesce(i.started_at, v_now),
       total_rows = 0, imported_rows = 0, updated_rows = 0, skipped_rows = 0, errors = '[]'
     where i.tenant_id = start_lead_import.tenant_id and i.id = start_lead_import.import_id
       and i.status in ('pending', 'processing')
@@ -99,20 +100,26 @@ $$;
 comment on function app_private.start_lead_import(uuid, uuid) is 'Marks an import as processing (a retry of an interrupted one starts over); null when it is already completed or failed.';
 
 create or replace function app_private.report_lead_import_progress(tenant_id uuid, import_id uuid, rows_read integer) returns void
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
   update app_public.lead_imports i set total_rows = rows_read
   where i.tenant_id = report_lead_import_progress.tenant_id and i.id = report_lead_import_progress.import_id and i.status = 'processing';
+end;
 $$;
 comment on function app_private.report_lead_import_progress(uuid, uuid, integer) is 'Progress while the file loads: how many rows have been read so far (visible as totalRows).';
 
 create or replace function app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) returns void
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
   update app_public.lead_imports i set unmapped_columns = coalesce(unmapped, '{}')
   where i.tenant_id = record_lead_import_columns.tenant_id and i.id = record_lead_import_columns.import_id;
+end;
 $$;
 comment on function app_private.record_lead_import_columns(uuid, uuid, text[]) is 'Records the CSV columns no mapping, lead field or custom field definition claimed (kept as custom fields when keep_unmapped is on).';
 
@@ -181,6 +188,7 @@ declare
   v_imported integer;
   v_updated integer;
   v_errors jsonb;
+  v_field_types jsonb;
 begin
   select i.* into v_import from app_public.lead_imports i
     where i.tenant_id = complete_lead_import.tenant_id and i.id = complete_lead_import.import_id;
@@ -229,13 +237,16 @@ begin
     order by s.line, e.key
   )
   update pg_temp.lead_import_rows s set error = bad.reason from bad where s.line = bad.line;
+  -- The definitions' types, read once (not joined per row: on Citus a
+  -- temporary table is on the coordinator and the definitions on a worker).
+  select coalesce(jsonb_object_agg(d.key, d.field_type), '{}') into v_field_types
+    from app_public.custom_field_definitions d where d.tenant_id = v_import.tenant_id;
   update pg_temp.lead_import_rows s set custom_fields = (
-      select coalesce(jsonb_object_agg(e.key, case d.field_type
+      select coalesce(jsonb_object_agg(e.key, case v_field_types ->> e.key
           when 'number' then to_jsonb((e.value #>> '{}')::numeric)
           when 'boolean' then to_jsonb(lower(e.value #>> '{}') in ('true', 'yes', '1'))
           else e.value end), '{}')
-      from jsonb_each(s.custom_fields) e
-      left join app_public.custom_field_definitions d on d.tenant_id = v_import.tenant_id and d.key = e.key)
+      from jsonb_each(s.custom_fields) e)
     where s.error is null and s.custom_fields <> '{}';
 
   -- 4. The same address twice in the file: the first occurrence wins.
@@ -247,34 +258,46 @@ begin
     where s.line = d.line and d.line <> d.first_line;
 
   -- 5. Suppressed addresses and domains are never imported.
-  update pg_temp.lead_import_rows s set error = format('%s is on your suppression list (%s).', s.email, sup.reason)
-    from app_public.suppressions sup
-    where s.error is null and sup.tenant_id = v_import.tenant_id
-      and (sup.email = s.email::citext or sup.domain = split_part(s.email, '@', 2)::citext);
+  --    (The message is built in a subquery: Citus refuses a stable call such
+  --    as format() over columns in the SET of an UPDATE joined to a tenant table.)
+  update pg_temp.lead_import_rows s set error = hit.message
+    from (
+      select distinct on (r.line) r.line, format('%s is on your suppression list (%s).', r.email, sup.reason) as message
+      from pg_temp.lead_import_rows r
+      join app_public.suppressions sup on sup.tenant_id = v_import.tenant_id
+        and (sup.email = r.email::citext or sup.domain = split_part(r.email, '@', 2)::citext)
+      where r.error is null
+      order by r.line, sup.email nulls last
+    ) hit
+    where s.line = hit.line;
 
   -- 6. Upsert the valid rows in one statement (the contact limit is checked
   --    by the leads gauge trigger for the whole statement).
   update pg_temp.lead_import_rows s set existing_id = l.id
     from app_public.leads l
     where s.error is null and l.tenant_id = v_import.tenant_id and l.email = s.email::citext;
-  insert into app_public.leads as l (tenant_id, email, name, first_name, last_name, company, title, phone, website, timezone,
-      source, custom_fields, created_by)
-    select v_import.tenant_id, s.email, s.name, s.first_name, s.last_name, s.company, s.title, s.phone, s.website, s.timezone,
-      coalesce(s.source, 'csv import'), s.custom_fields, v_import.created_by
-    from pg_temp.lead_import_rows s
-    where s.error is null and (s.existing_id is null or v_import.update_existing)
-    order by s.line
-  on conflict (tenant_id, email) do update set
-    name = coalesce(excluded.name, l.name),
-    first_name = coalesce(excluded.first_name, l.first_name),
-    last_name = coalesce(excluded.last_name, l.last_name),
-    company = coalesce(excluded.company, l.company),
-    title = coalesce(excluded.title, l.title),
-    phone = coalesce(excluded.phone, l.phone),
-    website = coalesce(excluded.website, l.website),
-    timezone = coalesce(excluded.timezone, l.timezone),
-    custom_fields = l.custom_fields || excluded.custom_fields
-    where v_import.update_existing;
+  -- Dynamic so that update_existing is a literal in ON CONFLICT … WHERE (Citus
+  -- sends that clause to the worker nodes and cannot type a parameter there).
+  execute format($upsert$
+    insert into app_public.leads as l (tenant_id, email, name, first_name, last_name, company, title, phone, website, timezone,
+        source, custom_fields, created_by)
+      select $1, s.email, s.name, s.first_name, s.last_name, s.company, s.title, s.phone, s.website, s.timezone,
+        coalesce(s.source, 'csv import'), s.custom_fields, $2
+      from pg_temp.lead_import_rows s
+      where s.error is null and (s.existing_id is null or %1$L::boolean)
+      order by s.line
+    on conflict (tenant_id, email) do update set
+      name = coalesce(excluded.name, l.name),
+      first_name = coalesce(excluded.first_name, l.first_name),
+      last_name = coalesce(excluded.last_name, l.last_name),
+      company = coalesce(excluded.company, l.company),
+      title = coalesce(excluded.title, l.title),
+      phone = coalesce(excluded.phone, l.phone),
+      website = coalesce(excluded.website, l.website),
+      timezone = coalesce(excluded.timezone, l.timezone),
+      custom_fields = l.custom_fields || excluded.custom_fields
+      where %1$L::boolean
+  $upsert$, v_import.update_existing) using v_import.tenant_id, v_import.created_by;
   select count(*) filter (where s.existing_id is null), count(*) filter (where s.existing_id is not null and v_import.update_existing)
     into v_imported, v_updated
     from pg_temp.lead_import_rows s where s.error is null;
@@ -306,13 +329,19 @@ $$;
 comment on function app_private.complete_lead_import(uuid, uuid) is 'Validates the staged rows (email domain rules, the leads CHECK constraints, custom field types, duplicates, suppressions), upserts the valid ones into leads and the import''s static list, and records total/imported/updated/skipped counts and the first 100 row errors. Raises (and the caller rolls back) on anything that fails the whole import, such as the plan''s contact limit.';
 
 create or replace function app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) returns app_public.lead_imports
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+declare
+  v_row app_public.lead_imports;
+begin
   update app_public.lead_imports i set status = 'failed', failure_reason = left(coalesce(nullif(reason, ''), 'The import failed.'), 2000),
       imported_rows = 0, updated_rows = 0, finished_at = now()
   where i.tenant_id = fail_lead_import.tenant_id and i.id = fail_lead_import.import_id
-  returning *;
+  returning * into v_row;
+  return v_row;
+end;
 $$;
 comment on function app_private.fail_lead_import(uuid, uuid, text) is 'Marks an import failed with the reason the user will see; its rows were rolled back.';
 

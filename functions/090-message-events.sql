@@ -100,6 +100,9 @@ declare
   v_message app_public.messages;
   v_event_id uuid;
   v_stop_on_reply boolean;
+  -- A value, not now(): Citus refuses a function call inside CASE or
+  -- coalesce in an UPDATE of a distributed table.
+  v_now timestamptz := now();
 begin
   select m.* into v_message from app_public.messages m
     where m.tenant_id = record_email_event.tenant_id and m.id = record_email_event.message_id
@@ -134,19 +137,19 @@ begin
         when event_type = 'deferred' and m.status = 'sending' then 'queued'
         else m.status
       end,
-      sent_at = case when event_type = 'sent' then coalesce(m.sent_at, now()) else m.sent_at end,
-      delivered_at = case when event_type = 'delivered' then coalesce(m.delivered_at, now()) else m.delivered_at end,
-      opened_at = case when event_type in ('open', 'click') then coalesce(m.opened_at, now()) else m.opened_at end,
-      clicked_at = case when event_type = 'click' then coalesce(m.clicked_at, now()) else m.clicked_at end,
-      replied_at = case when event_type = 'reply' then coalesce(m.replied_at, now()) else m.replied_at end,
-      bounced_at = case when event_type = 'bounce' then coalesce(m.bounced_at, now()) else m.bounced_at end
+      sent_at = case when event_type = 'sent' then coalesce(m.sent_at, v_now) else m.sent_at end,
+      delivered_at = case when event_type = 'delivered' then coalesce(m.delivered_at, v_now) else m.delivered_at end,
+      opened_at = case when event_type in ('open', 'click') then coalesce(m.opened_at, v_now) else m.opened_at end,
+      clicked_at = case when event_type = 'click' then coalesce(m.clicked_at, v_now) else m.clicked_at end,
+      replied_at = case when event_type = 'reply' then coalesce(m.replied_at, v_now) else m.replied_at end,
+      bounced_at = case when event_type = 'bounce' then coalesce(m.bounced_at, v_now) else m.bounced_at end
     where m.tenant_id = v_message.tenant_id and m.id = v_message.id;
 
   -- Consequences for the lead and its sequences.
   if v_message.lead_id is not null then
     if event_type = 'reply' then
       update app_public.leads l set
-          replied_at = coalesce(l.replied_at, now()),
+          replied_at = coalesce(l.replied_at, v_now),
           status = case when l.status = 'active' then 'replied' else l.status end
         where l.tenant_id = v_message.tenant_id and l.id = v_message.lead_id;
       select c.stop_on_reply into v_stop_on_reply from app_public.campaigns c

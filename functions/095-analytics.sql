@@ -163,23 +163,31 @@ comment on function app_public.campaigns_stats(app_public.campaigns, date, date)
 
 create or replace function app_public.tenant_stats(since date default null, until date default null)
   returns app_public.message_stats
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
     sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
     sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
   from app_public.campaign_stats_daily s
   where s.tenant_id = app_public.current_tenant_id()
-    and (since is null or s.day >= since) and (until is null or s.day <= until);
+    and (since is null or s.day >= since) and (until is null or s.day <= until)
+  );
+end;
 $$;
 comment on function app_public.tenant_stats(date, date) is 'Statistics of all your organisation''s campaigns (optionally between two UTC days, inclusive).';
 
 create or replace function app_public.daily_stats(campaign_id uuid default null, since date default null, until date default null)
   returns table (day date, sent bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, unsubscribed bigint)
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return query
   select s.day, sum(s.sent)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint, sum(s.replied)::bigint,
          sum(s.bounced)::bigint, sum(s.unsubscribed)::bigint
   from app_public.campaign_stats_daily s
@@ -188,6 +196,7 @@ as $$
     and (since is null or s.day >= since) and (until is null or s.day <= until)
   group by s.day
   order by s.day;
+end;
 $$;
 comment on function app_public.daily_stats(uuid, date, date) is 'Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
 

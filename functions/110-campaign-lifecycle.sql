@@ -73,9 +73,12 @@ $$;
 comment on function app_private.domain_suffixes(text) is 'A domain and each of its parents (a.b.example.com, b.example.com, example.com, com): a suppressed domain covers its subdomains.';
 
 create or replace function app_private.lead_block_reason(tenant_id uuid, email text, status text) returns text
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select case
     when lead_block_reason.status in ('unsubscribed', 'bounced', 'complained', 'do_not_contact')
       then format('the lead is %s', replace(lead_block_reason.status, '_', '-'))
@@ -86,7 +89,9 @@ as $$
                  where s.tenant_id = lead_block_reason.tenant_id
                    and s.domain = any (app_private.domain_suffixes(split_part(lead_block_reason.email, '@', 2))::citext[]))
       then format('the domain of %s is on the suppression list', lead_block_reason.email)
-  end;
+  end
+  );
+end;
 $$;
 comment on function app_private.lead_block_reason(uuid, text, text) is 'Why a lead must not be emailed (its status, or its address or domain is suppressed); null when it may be.';
 
@@ -148,9 +153,12 @@ comment on function app_private.enroll_campaign_audience(uuid, uuid) is 'Enrolls
 --------------------------------------------------------------------------------
 
 create or replace function app_private.inbox_unusable_reason(tenant_id uuid, email_account_id uuid) returns text
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select case
     when ea.id is null then 'the inbox does not exist'
     when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status)
@@ -166,7 +174,9 @@ as $$
   end
   from (select inbox_unusable_reason.tenant_id as t, inbox_unusable_reason.email_account_id as i) x
   left join app_public.email_accounts ea on ea.tenant_id = x.t and ea.id = x.i
-  left join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id;
+  left join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
+  );
+end;
 $$;
 comment on function app_private.inbox_unusable_reason(uuid, uuid) is 'Why an inbox cannot send campaign mail (not active, domain not verified, no DKIM key, no SMTP host, missing password); null when it can.';
 
@@ -321,8 +331,10 @@ create or replace function app_private.begin_campaign(tenant_id uuid, campaign_i
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  v_now timestamptz := app_private.engine_now(); -- a value: Citus refuses a function call inside coalesce in an UPDATE
 begin
-  update app_public.campaigns c set status = 'sending', started = coalesce(c.started, app_private.engine_now())
+  update app_public.campaigns c set status = 'sending', started = coalesce(c.started, v_now)
     where c.tenant_id = begin_campaign.tenant_id and c.id = begin_campaign.campaign_id;
   perform app_private.enroll_campaign_audience(tenant_id, campaign_id);
   perform app_private.complete_campaign_if_done(tenant_id, campaign_id);
@@ -335,7 +347,7 @@ create or replace function app_private.queue_campaign_start(tenant_id uuid, camp
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  perform graphile_worker.add_job('campaign_start',
+  perform app_private.add_job(tenant_id, 'campaign_start',
     json_build_object('tenant_id', tenant_id, 'campaign_id', campaign_id),
     run_at => app_private.engine_run_at(greatest(coalesce(at, app_private.engine_now()), app_private.engine_now())),
     job_key => 'campaign_start:' || campaign_id::text, max_attempts => 10);
@@ -600,7 +612,7 @@ begin
      and not exists (select 1 from app_public.campaign_enrollments e
                      where e.tenant_id = new.tenant_id and e.campaign_id = new.campaign_id
                        and e.status in ('active', 'paused') and e.id <> new.id) then
-    perform graphile_worker.add_job('campaign_check_completion',
+    perform app_private.add_job(new.tenant_id, 'campaign_check_completion',
       json_build_object('tenant_id', new.tenant_id, 'campaign_id', new.campaign_id),
       job_key => 'campaign_check_completion:' || new.campaign_id::text, max_attempts => 5);
   end if;

@@ -22,9 +22,12 @@
 --------------------------------------------------------------------------------
 
 create or replace function app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) returns uuid
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   with v as (
     select v.id, v.label,
            sum(v.weight) over (order by v.label) as upto,
@@ -35,14 +38,19 @@ as $$
   select v.id from v
   where v.upto > mod(mod(hashtextextended(choose_variant.step_id::text || ':' || choose_variant.lead_id::text, 0), v.total) + v.total, v.total)
   order by v.upto
-  limit 1;
+  limit 1
+  );
+end;
 $$;
 comment on function app_hidden.choose_variant(uuid, uuid, uuid) is 'The A/B variant of an email step a lead gets: chosen by weight from a hash of step and lead, so it is stable (the preview and every retry agree). Null when the step has no variants.';
 
 create or replace function app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) returns boolean
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select case condition_holds.condition_type
     when 'opened' then x.opened when 'not_opened' then not x.opened
     when 'clicked' then x.clicked when 'not_clicked' then not x.clicked
@@ -55,7 +63,9 @@ as $$
     from app_public.messages m
     where m.tenant_id = condition_holds.tenant_id and m.lead_id = condition_holds.lead_id
       and m.campaign_id = condition_holds.campaign_id and m.direction = 'outbound'
-  ) x;
+  ) x
+  );
+end;
 $$;
 comment on function app_private.condition_holds(uuid, uuid, uuid, text) is 'Whether a condition step''s test (opened, not_opened, clicked, not_clicked, replied, not_replied) is true of this campaign''s messages to the lead so far.';
 

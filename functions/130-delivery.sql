@@ -63,9 +63,12 @@ create or replace function app_private.delivery_envelope(tenant_id uuid, message
     rfc_message_id text,
     thread_rfc_message_id text
   )
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return query
   select m.id, m.status, m.step_id, m.lead_id, m.campaign_id, m.enrollment_id, m.send_attempts,
          ea.id, ea.email::text, m.to_email::text, c.reply_to::text,
          ea.smtp_settings, cr.smtp_password_encrypted,
@@ -81,6 +84,7 @@ as $$
   left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
   left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
   where m.tenant_id = delivery_envelope.tenant_id and m.id = delivery_envelope.message_id;
+end;
 $$;
 comment on function app_private.delivery_envelope(uuid, uuid) is 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID. Owner only (secrets, still encrypted).';
 

@@ -21,11 +21,17 @@ $$;
 comment on function app_private.automated_agent(text) is 'The signature of a self-declared automated client (crawler, link scanner, HTTP library) found in a User-Agent, or null for a person''s mail client or browser.';
 
 create or replace function app_private.tracked_message(tenant_id uuid, message_id uuid) returns app_public.messages
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select m.* from app_public.messages m
+#variable_conflict use_column
+declare
+  v_row app_public.messages;
+begin
+  select m.* into v_row from app_public.messages m
   where m.tenant_id = tracked_message.tenant_id and m.id = tracked_message.message_id and m.direction = 'outbound';
+  return v_row;
+end;
 $$;
 comment on function app_private.tracked_message(uuid, uuid) is 'The outbound message a tracking token points at, or null when it does not exist (any more).';
 
@@ -59,9 +65,12 @@ comment on function app_private.track_engagement(uuid, uuid, text, inet, text, t
 
 create or replace function app_private.unsubscribe_preview(tenant_id uuid, message_id uuid)
   returns table (recipient text, sender text, already_unsubscribed boolean)
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return query
   select
     -- Masked: the page is shown to whoever holds the link (it may have been forwarded).
     regexp_replace(m.to_email::text, '^(.)[^@]*', '\1•••'),
@@ -72,6 +81,7 @@ as $$
   left join app_public.campaigns c on c.tenant_id = m.tenant_id and c.id = m.campaign_id
   left join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
   where m.id is not null;
+end;
 $$;
 comment on function app_private.unsubscribe_preview(uuid, uuid) is 'What the unsubscribe confirmation page shows: the masked recipient, who sent the message, and whether the address is already unsubscribed. No row when the message does not exist.';
 

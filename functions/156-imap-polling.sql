@@ -15,7 +15,7 @@ create or replace function app_private.queue_imap_poll(tenant_id uuid, email_acc
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  perform graphile_worker.add_job(
+  perform app_private.add_job(queue_imap_poll.tenant_id,
     'imap_poll_inbox',
     json_build_object('tenant_id', queue_imap_poll.tenant_id, 'email_account_id', queue_imap_poll.email_account_id),
     queue_name => 'imap:' || queue_imap_poll.email_account_id::text,
@@ -64,9 +64,12 @@ create or replace function app_private.imap_poll_target(tenant_id uuid, email_ac
     imap_last_uid bigint,
     scan_since timestamptz
   )
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return query
   select ea.email::text, ea.status, ea.imap_settings, cr.imap_password_encrypted, ea.imap_uid_validity, ea.imap_last_uid,
          -- Nothing in the inbox older than our first message from it can answer it.
          (select min(m.created) - interval '1 day' from app_public.messages m
@@ -74,6 +77,7 @@ as $$
   from app_public.email_accounts ea
   left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
   where ea.tenant_id = imap_poll_target.tenant_id and ea.id = imap_poll_target.email_account_id;
+end;
 $$;
 comment on function app_private.imap_poll_target(uuid, uuid) is 'What the poller needs for one inbox: IMAP settings, the sealed password (decrypted only in the worker), the stored UIDVALIDITY and last UID, and since when a first or full scan must look (a day before the first message this inbox sent; null when it sent none).';
 

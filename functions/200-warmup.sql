@@ -37,12 +37,17 @@ $$;
 comment on function app_private.inbox_allowance(boolean, timestamptz, integer, text, timestamptz) is 'The warm-up formula: an inbox''s daily_limit, capped by the ramp of its warm-up day (counted in its time zone) while warming up.';
 
 create or replace function app_private.inbox_daily_allowance(tenant_id uuid, email_account_id uuid, at timestamptz default now()) returns integer
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select app_private.inbox_allowance(ea.warmup_enabled, ea.warmup_started_at, ea.daily_limit, ea.timezone, inbox_daily_allowance.at)
   from app_public.email_accounts ea
-  where ea.tenant_id = inbox_daily_allowance.tenant_id and ea.id = inbox_daily_allowance.email_account_id;
+  where ea.tenant_id = inbox_daily_allowance.tenant_id and ea.id = inbox_daily_allowance.email_account_id
+  );
+end;
 $$;
 comment on function app_private.inbox_daily_allowance(uuid, uuid, timestamptz) is 'How many messages the inbox may send on the local day of `at`: its daily_limit, or less while warming up.';
 

@@ -130,7 +130,7 @@ create or replace function app_private.queue_dkim_pool_refill() returns void
 as $$
 begin
   if app_private.dkim_pool_shortfall() > 0 then
-    perform graphile_worker.add_job('dkim_key_pool_refill', '{}'::json,
+    perform app_private.add_job(null, 'dkim_key_pool_refill', '{}'::json,
       job_key => 'dkim_key_pool_refill', job_key_mode => 'preserve_run_at', max_attempts => 5);
   end if;
 end;
@@ -144,6 +144,12 @@ as $$
 declare
   v_key app_private.dkim_key_pool;
 begin
+  -- On a Citus worker node (a domain inserted there, by its shard's trigger)
+  -- the stock, a reference table, cannot be written: no key is taken and the
+  -- domain gets one from the generate_dkim_key job.
+  if not app_private.on_coordinator() then
+    return null;
+  end if;
   update app_private.dkim_key_pool p
     set claimed_tenant_id = take_dkim_key.tenant_id, claimed_domain_id = take_dkim_key.domain_id
     where p.id = (
@@ -283,19 +289,22 @@ create or replace function app_private.tg__domain_dkim_key() returns trigger
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  with claimed as (
-    delete from app_private.dkim_key_pool p
-    where p.claimed_tenant_id = new.tenant_id and p.claimed_domain_id = new.id
-    returning p.*
-  )
-  insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key, key_bits)
-  select new.tenant_id, new.id, new.dkim_selector, c.private_key_encrypted, c.public_key, c.key_bits from claimed c;
+  -- A claimed stock key (never on a Citus worker node, see take_dkim_key).
+  if app_private.on_coordinator() then
+    with claimed as (
+      delete from app_private.dkim_key_pool p
+      where p.claimed_tenant_id = new.tenant_id and p.claimed_domain_id = new.id
+      returning p.*
+    )
+    insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key, key_bits)
+    select new.tenant_id, new.id, new.dkim_selector, c.private_key_encrypted, c.public_key, c.key_bits from claimed c;
+  end if;
 
   if exists (
     select 1 from jsonb_array_elements(new.dns_records -> 'records') r
     where r ->> 'record_type' = 'DKIM' and r -> 'public_key' = 'null'::jsonb
   ) then
-    perform graphile_worker.add_job('generate_dkim_key',
+    perform app_private.add_job(new.tenant_id, 'generate_dkim_key',
       json_build_object('tenant_id', new.tenant_id, 'domain_id', new.id, 'selector', new.dkim_selector),
       job_key => 'generate_dkim_key:' || new.id || ':' || new.dkim_selector, max_attempts => 10);
   end if;
@@ -324,7 +333,7 @@ create or replace function app_private.queue_domain_verification(tenant_id uuid,
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  perform graphile_worker.add_job('verify_domain',
+  perform app_private.add_job(tenant_id, 'verify_domain',
     json_build_object('tenant_id', tenant_id, 'domain_id', domain_id),
     run_at => run_at,
     job_key => 'verify_domain:' || domain_id,
@@ -366,9 +375,12 @@ $$;
 comment on function app_private.dns_records_fingerprint(jsonb) is 'A hash of what a domain must publish (type, name, value, priority of each record): a check whose plan had another fingerprint is out of date.';
 
 create or replace function app_private.domain_check_plan(tenant_id uuid, domain_id uuid) returns jsonb
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select jsonb_build_object(
     'domain', lower(d.domain::text),
     'records', d.dns_records -> 'records',
@@ -382,7 +394,9 @@ as $$
     ), '[]'::jsonb)
   )
   from app_public.domains d
-  where d.tenant_id = domain_check_plan.tenant_id and d.id = domain_check_plan.domain_id;
+  where d.tenant_id = domain_check_plan.tenant_id and d.id = domain_check_plan.domain_id
+  );
+end;
 $$;
 comment on function app_private.domain_check_plan(uuid, uuid) is 'What the verify_domain task checks: the domain, its records (and their fingerprint), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
 
@@ -558,6 +572,8 @@ create or replace function app_public.verify_domain(domain_id uuid) returns app_
 as $$
 declare
   v_domain app_public.domains;
+  -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
+  v_tenant_id uuid := app_public.current_tenant_id();
 begin
   if not app_public.has_tenant_role('member') then
     raise exception 'Checking a domain''s DNS needs the member role or above in this organisation.' using errcode = 'DNIED';
@@ -566,7 +582,7 @@ begin
     set verification_status = case when d.verification_status = 'pending' and not exists (
           select 1 from jsonb_array_elements(d.dns_records -> 'records') r where r -> 'value' = 'null'::jsonb
         ) then 'verifying' else d.verification_status end
-    where d.tenant_id = app_public.current_tenant_id() and d.id = verify_domain.domain_id
+    where d.tenant_id = v_tenant_id and d.id = verify_domain.domain_id
     returning * into v_domain;
   if not found then
     raise exception 'There is no domain % in this organisation.', domain_id using errcode = 'NTFND';
@@ -614,7 +630,7 @@ begin
     insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key, key_bits)
       values (v_domain.tenant_id, v_domain.id, v_selector, v_key.private_key_encrypted, v_key.public_key, v_key.key_bits);
   else
-    perform graphile_worker.add_job('generate_dkim_key',
+    perform app_private.add_job(v_domain.tenant_id, 'generate_dkim_key',
       json_build_object('tenant_id', v_domain.tenant_id, 'domain_id', v_domain.id, 'selector', v_selector),
       job_key => 'generate_dkim_key:' || v_domain.id || ':' || v_selector, max_attempts => 10);
   end if;

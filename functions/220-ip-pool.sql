@@ -76,11 +76,16 @@ $$;
 comment on function app_private.assert_transition(text, text, text, text) is 'Raises STATE, naming the allowed next statuses, unless the lifecycle allows the transition.';
 
 create or replace function app_private.live_assignment_count(smtp_ip_address_id uuid) returns integer
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select count(*)::integer from app_public.domain_ip_assignments a
-  where a.smtp_ip_address_id = live_assignment_count.smtp_ip_address_id and a.status <> 'expired';
+  where a.smtp_ip_address_id = live_assignment_count.smtp_ip_address_id and a.status <> 'expired'
+  );
+end;
 $$;
 comment on function app_private.live_assignment_count(uuid) is 'How many domain assignments on an IP are not expired.';
 
@@ -203,23 +208,45 @@ create or replace trigger _220_lifecycle
   before insert or update of status on app_public.domain_ip_assignments
   for each row execute function app_private.tg__domain_ip_assignment_lifecycle();
 
+create or replace function app_private.recount_ip_assignments(smtp_ip_address_ids uuid[]) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_id uuid;
+  v_count integer;
+begin
+  -- One value per IP, computed first: Citus updates a reference table only
+  -- with values, not with a function of its columns.
+  foreach v_id in array (select array_agg(distinct x order by x) from unnest(smtp_ip_address_ids) x where x is not null) loop
+    v_count := app_private.live_assignment_count(v_id);
+    update app_public.smtp_ip_addresses ip set assigned_count = v_count where ip.id = v_id and ip.assigned_count <> v_count;
+  end loop;
+end;
+$$;
+comment on function app_private.recount_ip_assignments(uuid[]) is 'Sets smtp_ip_addresses.assigned_count to each IP''s live (not expired) assignments.';
+
 create or replace function app_private.tg__ip_assigned_count() returns trigger
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+declare
+  v_ips uuid[] := array[
+    case when tg_op <> 'INSERT' then old.smtp_ip_address_id end,
+    case when tg_op <> 'DELETE' then new.smtp_ip_address_id end];
 begin
-  update app_public.smtp_ip_addresses ip
-    set assigned_count = app_private.live_assignment_count(ip.id)
-    where ip.id in (
-      select x from unnest(array[
-        case when tg_op <> 'INSERT' then old.smtp_ip_address_id end,
-        case when tg_op <> 'DELETE' then new.smtp_ip_address_id end]) x
-      where x is not null
-    );
+  if app_private.on_coordinator() then
+    perform app_private.recount_ip_assignments(v_ips);
+  else
+    -- On a Citus worker node the IPs (a reference table) cannot be written:
+    -- the count follows as soon as the job has run.
+    perform app_private.add_job(coalesce(new.tenant_id, old.tenant_id), 'recount_ip_assignments',
+      json_build_object('smtp_ip_address_ids', v_ips), max_attempts => 10);
+  end if;
   return null;
 end;
 $$;
-comment on function app_private.tg__ip_assigned_count() is 'Keeps smtp_ip_addresses.assigned_count equal to the IP''s live (not expired) assignments.';
+comment on function app_private.tg__ip_assigned_count() is 'Keeps smtp_ip_addresses.assigned_count equal to the IP''s live (not expired) assignments: in the same transaction on one PostgreSQL, through the recount_ip_assignments job on a Citus cluster.';
 
 create or replace trigger _230_assigned_count
   after insert or delete or update of status, smtp_ip_address_id on app_public.domain_ip_assignments
@@ -230,14 +257,17 @@ create or replace trigger _230_assigned_count
 --------------------------------------------------------------------------------
 
 create or replace function app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) returns void
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
   insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, table_name, record_id, changes, reason)
     values (app_public.current_user_id(), action, tenant_id, table_name, record_id::text, changes, reason);
   insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes, reason)
     select tenant_id, app_public.current_user_id(), app_public.current_user_id() is not null, action, table_name, record_id::text, changes, reason
     where tenant_id is not null;
+end;
 $$;
 comment on function app_private.audit_infrastructure(text, text, uuid, uuid, jsonb, text) is 'Records an infrastructure change in the platform audit log and, when it concerns a tenant''s domain, in that tenant''s audit log.';
 

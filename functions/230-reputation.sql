@@ -16,7 +16,7 @@ declare
   v_count integer := 0;
 begin
   for v_ip in select ip.id from app_public.smtp_ip_addresses ip where ip.status <> 'burned' order by ip.last_reputation_check nulls first loop
-    perform graphile_worker.add_job('check_ip_reputation', json_build_object('smtp_ip_address_id', v_ip.id),
+    perform app_private.add_job(null, 'check_ip_reputation', json_build_object('smtp_ip_address_id', v_ip.id),
       job_key => 'check_ip_reputation:' || v_ip.id, job_key_mode => 'preserve_run_at', max_attempts => 3);
     v_count := v_count + 1;
   end loop;

@@ -105,11 +105,16 @@ $$;
 comment on function app_private.gauge_change(uuid, text, bigint) is 'Adds delta to a tenant''s gauge and, when it would grow past the plan limit, raises PLAN_LIMIT_REACHED so the statement that grew it is undone. Domains, inboxes and members: one row locked until commit. Contacts: the backend''s shard, exact under concurrency like consume_usage.';
 
 create or replace function app_private.gauge_value(tenant_id uuid, resource text) returns bigint
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return (
   select coalesce((select sum(rc.value) from app_private.resource_counts rc
-                   where rc.tenant_id = gauge_value.tenant_id and rc.resource = gauge_value.resource), 0)::bigint;
+                   where rc.tenant_id = gauge_value.tenant_id and rc.resource = gauge_value.resource), 0)::bigint
+  );
+end;
 $$;
 comment on function app_private.gauge_value(uuid, text) is 'How many of a resource (contacts, domains, email_accounts, users) the tenant has now (the sum over its shards).';
 

@@ -30,7 +30,7 @@ begin
   ) then
     return false;
   end if;
-  perform graphile_worker.add_job(
+  perform app_private.add_job(tenant_id,
     'billing_stripe_sync',
     json_build_object('tenant_id', tenant_id, 'subscription_id', subscription_id),
     queue_name => 'billing:' || tenant_id::text,
@@ -186,11 +186,14 @@ $$;
 comment on function app_private.assert_staff_billing(uuid) is 'Refuses unless the caller is staff with billing.manage and the tenant exists.';
 
 create or replace function app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) returns void
-  language sql volatile
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
   insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, table_name, reason, changes)
     values (app_public.current_user_id(), action, tenant_id, 'subscriptions', nullif(btrim(reason), ''), changes);
+end;
 $$;
 comment on function app_private.record_staff_billing_action(uuid, text, text, jsonb) is 'Writes a staff billing change to the platform audit log (the tenant''s own audit log gets the row changes from the subscriptions audit trigger).';
 

@@ -20,9 +20,12 @@ create or replace function app_private.stripe_sync_state(for_tenant uuid, for_su
     cancel_at_period_end boolean,
     version text
   )
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
+begin
+  return query
   select s.tenant_id, t.name, coalesce(tc.billing_email, owner.email)::text, tc.stripe_customer_id,
          s.id, s.status, s.stripe_subscription_id,
          coalesce(pp.stripe_price_id, p.stripe_price_id),
@@ -41,6 +44,7 @@ as $$
     order by tu.created limit 1
   ) owner on true
   where s.tenant_id = stripe_sync_state.for_tenant and s.id = stripe_sync_state.for_subscription;
+end;
 $$;
 comment on function app_private.stripe_sync_state(uuid, uuid) is 'What Stripe should hold for a subscription: customer, price (of the pending plan if a downgrade is scheduled), proration, cancel_at_period_end, or cancellation; `version` changes whenever the row does (idempotency keys).';
 

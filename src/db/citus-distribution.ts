@@ -15,10 +15,31 @@
  * here unless it is an exception; `citusLayout` says where each table went.
  */
 import pg from 'pg';
-import { quoteIdent } from './database.ts';
+import { quoteIdent, quoteLiteral } from './database.ts';
 
-/** Coordinator-only bookkeeping. */
-export const LOCAL_TABLES = new Set(['app_private.declarative_state']);
+/**
+ * Coordinator-only bookkeeping: the declarative files applied, and the
+ * graphile-worker pools (the job queue itself lives on the coordinator).
+ */
+export const LOCAL_TABLES = new Set(['app_private.declarative_state', 'app_private.worker_pools']);
+
+/**
+ * Settings every database on the cluster needs (set on the database by
+ * `distributeForCitus`, and on every node of the clusters we start, whose
+ * test databases are copies that do not inherit database settings):
+ * - our SET LOCAL settings (the request context, functions/001) reach the workers;
+ * - tables may have triggers (they run on the shards, see docs/CONVENTIONS.md);
+ * - a transaction that reads several tenants' shards (a user's memberships,
+ *   a password policy across their organisations) and then writes a
+ *   reference table (users, user_secrets) does both over one connection per
+ *   node, which Citus requires when distributed tables reference that table.
+ *   Tenant requests touch one shard and are not affected.
+ */
+export const CITUS_DATABASE_SETTINGS: Record<string, string> = {
+  'citus.propagate_set_commands': 'local',
+  'citus.enable_unsafe_triggers': 'on',
+  'citus.multi_shard_modify_mode': 'sequential',
+};
 
 /** The table every tenant table is co-located with, distributed by its own id. */
 export const TENANTS_TABLE = 'app_public.tenants';
@@ -120,14 +141,11 @@ export async function distributeForCitus(connectionString: string, log: (line: s
   await client.connect();
   try {
     if (!(await hasCitus(client))) return;
-    // Our own settings reach the workers (SET LOCAL, see functions/001), and
-    // triggers may run on the shards of distributed tables.
     const { rows: [{ db }] } = await client.query<{ db: string }>('select current_database() as db');
-    const quoted = `"${db.replaceAll('"', '""')}"`;
-    await client.query(`alter database ${quoted} set citus.propagate_set_commands = 'local'`);
-    await client.query(`alter database ${quoted} set citus.enable_unsafe_triggers = on`);
-    await client.query(`set citus.enable_unsafe_triggers = on`);
-    await client.query(`set citus.multi_shard_modify_mode = 'sequential'`);
+    for (const [name, value] of Object.entries(CITUS_DATABASE_SETTINGS)) {
+      await client.query(`alter database ${quoteIdent(db)} set ${name} = ${quoteLiteral(value)}`);
+      await client.query(`set ${name} = ${quoteLiteral(value)}`);
+    }
 
     const current = await citusLayout(client);
     const planned = dependencyOrder(await plannedLayout(client));
@@ -176,6 +194,13 @@ export async function distributeForCitus(connectionString: string, log: (line: s
       // A reference table is on every node, a tenant's rows on one: Citus
       // cannot check a reference from the former to the latter.
       if (placement.get(fk.tbl) !== 'distributed' && placement.get(fk.target) === 'distributed') {
+        // The API keeps the relation it gave (PostGraphile's @foreignKey smart tag), so its schema is the same on both engines.
+        const [, columns, targetColumns] = fk.def.match(/^FOREIGN KEY \(([^)]+)\) REFERENCES [^(]+\(([^)]+)\)/) ?? [];
+        if (columns && targetColumns) {
+          const { rows: [{ comment }] } = await client.query<{ comment: string | null }>(`select obj_description($1::regclass, 'pg_class') as comment`, [fk.tbl]);
+          const tag = `@foreignKey (${columns}) references ${fk.target} (${targetColumns})`;
+          if (!comment?.includes(tag)) await client.query(`comment on table ${fk.tbl} is ${quoteLiteral(`${tag}\n${comment ?? ''}`)}`);
+        }
         log(`citus: ${fk.tbl}.${fk.name} dropped: a ${placement.get(fk.tbl)} table cannot reference the distributed ${fk.target}`);
         continue;
       }
@@ -186,6 +211,43 @@ export async function distributeForCitus(connectionString: string, log: (line: s
       } catch (error) {
         throw new Error(`citus: cannot restore ${fk.tbl}.${fk.name} (${fk.def}): ${(error as Error).message}`, { cause: error });
       }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Column-level INSERT and UPDATE grants (the API roles may write some columns
+ * of a table, not all) do not reach the shards, and Citus sends the shards
+ * every column of an insert, defaults filled in. The coordinator checks those
+ * column privileges on the distributed table before a statement is routed, so
+ * the shards get the table-level privilege for each role holding a
+ * column-level one. Runs after every apply of policies/ (whose grants Citus
+ * propagates, revokes included); a shard created later (a rebalance or a
+ * split) gets it from the next `npm run db:migrate`.
+ */
+export async function grantShardsColumnPrivileges(connectionString: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    if (!(await hasCitus(client))) return;
+    const { rows } = await client.query<{ tbl: string; grantee: string; privilege: string }>(`
+      select distinct c.oid::regclass::text as tbl, r.rolname as grantee, x.privilege_type as privilege
+      from pg_dist_partition d
+      join pg_class c on c.oid = d.logicalrelid
+      join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attacl is not null
+      cross join lateral aclexplode(a.attacl) x
+      join pg_roles r on r.oid = x.grantee
+      where d.partmethod = 'h' and x.privilege_type in ('INSERT', 'UPDATE')
+      order by 1, 2, 3
+    `);
+    for (const { tbl, grantee, privilege } of rows) {
+      const { rows: failed } = await client.query<{ result: string }>(
+        'select result from run_command_on_placements($1, $2) where not success limit 1',
+        [tbl, `grant ${privilege} on %s to ${quoteIdent(grantee)}`],
+      );
+      if (failed.length) throw new Error(`citus: cannot grant ${privilege} on the shards of ${tbl} to ${grantee}: ${failed[0]!.result}`);
     }
   } finally {
     await client.end();

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatabaseUrls } from './database.ts';
-import { distributeForCitus } from './citus-distribution.ts';
+import { distributeForCitus, grantShardsColumnPrivileges } from './citus-distribution.ts';
 import { applyDeclarative } from './declarative.ts';
 
 export function loadGmrc(root = process.cwd()): Settings {
@@ -71,6 +71,7 @@ export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}
   // graphile-worker's schema first: functions/260 puts a trigger on its jobs table.
   await runWorkerMigrations({ connectionString: urls.owner });
   await applyDeclarative(urls.owner);
+  await grantShardsColumnPrivileges(urls.owner);
 }
 
 /**
@@ -97,4 +98,5 @@ export async function rebuildDatabase(urls: DatabaseUrls, { fresh = false } = {}
   await distributeForCitus(urls.owner);
   await runWorkerMigrations({ connectionString: urls.owner });
   await applyDeclarative(urls.owner, { force: true });
+  await grantShardsColumnPrivileges(urls.owner);
 }

@@ -93,7 +93,28 @@ function humanise(identifier: string | undefined): string {
 /** Classifies a PostgreSQL error; null when it is not one. */
 const UNAVAILABLE: ClassifiedError = { code: 'UNAVAILABLE', message: 'The database is not reachable right now; try again shortly.' };
 
-export function classifyDatabaseError(error: PgError): ClassifiedError | null {
+/**
+ * On Citus, a shard's error names the shard (`leads_102124`,
+ * `leads_email_key_102124`) and carries no constraint or table field: the
+ * names are those of the table and constraint, recovered from the message.
+ */
+function unshard(error: PgError): PgError {
+  const message = error.message.replace(/"(\w+?)_\d{6,}"/g, '"$1"');
+  if (message === error.message) return error;
+  return {
+    name: error.name,
+    message,
+    code: error.code,
+    detail: error.detail?.replace(/\b(\w+?)_\d{6,}\b/g, '$1'),
+    hint: error.hint,
+    column: error.column,
+    constraint: error.constraint?.replace(/_\d{6,}$/, '') ?? message.match(/constraint "(\w+)"/)?.[1],
+    table: error.table?.replace(/_\d{6,}$/, '') ?? message.match(/(?:relation|table) "(\w+)"/)?.[1],
+  };
+}
+
+export function classifyDatabaseError(raw: PgError): ClassifiedError | null {
+  const error = unshard(raw);
   const sqlstate = error.code;
   // The database itself is down or unreachable (socket errors, or class 08 / shutdown).
   if (sqlstate && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(sqlstate)) return UNAVAILABLE;
@@ -102,6 +123,11 @@ export function classifyDatabaseError(error: PgError): ClassifiedError | null {
   if (sqlstate.startsWith('08') || ['57P01', '57P02', '57P03'].includes(sqlstate)) return UNAVAILABLE;
   const own = OWN_CODES[sqlstate];
   if (own) return { code: own, message: error.message };
+  // On Citus, a row written without a tenant (the request names none the
+  // user belongs to) is refused before RLS could refuse it.
+  if (/^cannot perform an INSERT with NULL in the partition column/.test(error.message)) {
+    return { code: 'FORBIDDEN', message: 'You are not acting in an organisation you belong to, so you cannot write here.' };
+  }
   const known = error.constraint ? CONSTRAINT_MESSAGES[error.constraint] : undefined;
   switch (sqlstate) {
     case '42501':
@@ -110,7 +136,8 @@ export function classifyDatabaseError(error: PgError): ClassifiedError | null {
         message: /row-level security/.test(error.message)
           ? `Your role in this organisation does not allow you to write ${humanise(error.message.match(/table "([^"]+)"/)?.[1])}.`
           : /permission denied/.test(error.message)
-            ? `You do not have permission to do this (${error.message.replace(/^permission denied for /, '')}).`
+            ? // (Unquoted names here: a Citus shard's name loses its number too.)
+              `You do not have permission to do this (${error.message.replace(/^permission denied for /, '').replace(/(\w)_\d{6,}\b/g, '$1')}).`
             : error.message,
       };
     case '23505':

@@ -16,6 +16,7 @@ import { makeQueryCostPlugin, type QueryCostOptions } from '../../plugins/query-
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
+import { RowArgumentsPlugin } from '../../plugins/row-arguments.ts';
 import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
 import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
 import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
@@ -79,6 +80,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     plugins: [
       TenantScopedKeysPlugin,
       TenantPredicatePlugin,
+      RowArgumentsPlugin,
       ApiShapePlugin,
       NaturalOrderPlugin,
       MutationGuardsPlugin,

@@ -14,12 +14,13 @@ import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
 import { sendInvitationEmail, sendPasswordResetEmail } from '../../workers/transactional-email.ts';
 import { generateDkimKey, refillDkimKeyPool } from '../../workers/deliverability/dkim-keys.ts';
 import { domainVerificationSweep, verifyDomain } from '../../workers/deliverability/verify-domain.ts';
-import { checkIpReputation, reputationSweep } from '../../workers/deliverability/reputation.ts';
+import { checkIpReputation, recountIpAssignments, reputationSweep } from '../../workers/deliverability/reputation.ts';
 import { warmupTick } from '../../workers/deliverability/warmup.ts';
 import { campaignStep } from '../../workers/campaign-step.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
+import { startOutboxDrain } from './job-outbox.ts';
 import { startLiveness, type Liveness } from './liveness.ts';
 import { instrumentTasks } from './instrument.ts';
 import { workerLogger } from './logger.ts';
@@ -43,6 +44,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     domain_verification_sweep: domainVerificationSweep,
     check_ip_reputation: checkIpReputation(deps),
     reputation_sweep: reputationSweep,
+    recount_ip_assignments: recountIpAssignments,
     warmup_tick: warmupTick,
     campaign_step: campaignStep(deps),
     campaign_start: campaignStart,
@@ -151,8 +153,9 @@ export function makeWorkerPgPool(connectionString: string, log: (message: string
 }
 
 /**
- * Starts the worker: graphile-worker's job runner, supervised, and this
- * process's liveness (src/worker/liveness.ts).
+ * Starts the worker: graphile-worker's job runner, supervised, this
+ * process's liveness (src/worker/liveness.ts) and, on a Citus cluster, the
+ * move of jobs queued on worker nodes into the queue (src/worker/job-outbox.ts).
  *
  * Supervision: when the job runner stops on its own (graphile-worker shuts
  * its pool down when it cannot record a job's completion, e.g. while the
@@ -243,10 +246,12 @@ export async function startWorker(
   };
 
   await liveness.tick();
+  const outbox = startOutboxDrain(connectionString, { log });
   let current: Runner;
   try {
     current = await launch();
   } catch (error) {
+    await outbox.close();
     await liveness.close();
     await pgPool.end();
     ownPool?.close();
@@ -272,6 +277,7 @@ export async function startWorker(
       } finally {
         // After the jobs: nothing is being sent any more.
         ownPool?.close();
+        await outbox.close();
         await liveness.close();
         await pgPool.end();
       }

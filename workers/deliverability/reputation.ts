@@ -34,3 +34,11 @@ export function checkIpReputation(deps: WorkerDeps): Task {
     helpers.logger.debug(`IP ${rows[0].ip}: ${updated[0]?.status} (${updated[0]?.reputation_state})`);
   };
 }
+
+const RecountPayload = z.object({ smtp_ip_address_ids: z.array(z.string().uuid().nullable()) });
+
+/** Queued on a Citus cluster by a change of domain_ip_assignments (see app_private.tg__ip_assigned_count). */
+export const recountIpAssignments: Task = async (rawPayload, helpers) => {
+  const payload = RecountPayload.parse(rawPayload);
+  await helpers.query('select app_private.recount_ip_assignments($1::uuid[])', [payload.smtp_ip_address_ids]);
+};
