@@ -68,11 +68,11 @@ begin
     description = coalesce(excluded.description, sc.description),
     category = coalesce(excluded.category, sc.category),
     updated_by = excluded.updated_by,
-    updated = now()
+    updated = excluded.updated -- the insert's now(): Citus takes no call in DO UPDATE SET
   returning * into v_row;
   if set_system_config.is_sensitive then
     insert into app_private.system_secrets (key, value) values (set_system_config.key, set_system_config.value)
-      on conflict on constraint system_secrets_pkey do update set value = excluded.value, updated = now();
+      on conflict on constraint system_secrets_pkey do update set value = excluded.value, updated = excluded.updated;
   else
     delete from app_private.system_secrets s where s.key = set_system_config.key;
   end if;

@@ -42,7 +42,7 @@ begin
   on conflict (tenant_id, email_account_id) do update set
     smtp_password_encrypted = coalesce(excluded.smtp_password_encrypted, cr.smtp_password_encrypted),
     imap_password_encrypted = coalesce(excluded.imap_password_encrypted, cr.imap_password_encrypted),
-    updated = now();
+    updated = excluded.updated; -- the insert's now(): Citus takes no call in DO UPDATE SET
   insert into app_public.audit_log (tenant_id, actor_user_id, action, table_name, record_id, changes)
     values (v_tenant_id, app_public.current_user_id(), 'email_account.credentials_set', 'email_accounts', email_account_id::text,
             jsonb_build_object('smtp_password', smtp_password_encrypted is not null, 'imap_password', imap_password_encrypted is not null));

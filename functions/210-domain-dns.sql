@@ -204,25 +204,31 @@ create or replace function app_private.tg__dkim_key_record() returns trigger
 as $$
 declare
   v_domain app_public.domains;
+  v_records jsonb;
 begin
   -- The DKIM record always shows the stored key: a new or replaced key is
   -- written into it (pending verification again, since it must be published).
-  update app_public.domains d set
-    dns_records = jsonb_build_object('records', (
-      select jsonb_agg(
-        case when r ->> 'record_type' = 'DKIM' and r ->> 'selector' = new.selector
-          then app_private.dkim_record(d.id, new.selector, new.public_key, coalesce(r ->> 'role', 'active'))
-          else r end
-        order by i)
-      from jsonb_array_elements(d.dns_records -> 'records') with ordinality e(r, i)))
+  -- The new document is computed first and written as a value (Citus takes
+  -- no stable call over the row's columns in an UPDATE).
+  select d.dns_records into v_records from app_public.domains d
     where d.tenant_id = new.tenant_id and d.id = new.domain_id
-      and exists (
-        select 1 from jsonb_array_elements(d.dns_records -> 'records') r
-        where r ->> 'record_type' = 'DKIM' and r ->> 'selector' = new.selector and r ->> 'public_key' is distinct from new.public_key)
-    returning * into v_domain;
-  if v_domain.id is null then
+    for update;
+  if v_records is null or not exists (
+    select 1 from jsonb_array_elements(v_records -> 'records') r
+    where r ->> 'record_type' = 'DKIM' and r ->> 'selector' = new.selector and r ->> 'public_key' is distinct from new.public_key
+  ) then
     return null;
   end if;
+  v_records := jsonb_build_object('records', (
+    select jsonb_agg(
+      case when r ->> 'record_type' = 'DKIM' and r ->> 'selector' = new.selector
+        then app_private.dkim_record(new.domain_id, new.selector, new.public_key, coalesce(r ->> 'role', 'active'))
+        else r end
+      order by i)
+    from jsonb_array_elements(v_records -> 'records') with ordinality e(r, i)));
+  update app_public.domains d set dns_records = v_records
+    where d.tenant_id = new.tenant_id and d.id = new.domain_id
+    returning * into v_domain;
   -- Records complete: a domain waiting for its first check gets it now.
   if v_domain.verification_status = 'pending' and not exists (
     select 1 from jsonb_array_elements(v_domain.dns_records -> 'records') r where r -> 'value' = 'null'::jsonb

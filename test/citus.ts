@@ -13,7 +13,13 @@ import { runJest } from './run-jest.ts';
 export const CITUS_SUITES = [
   'test/db/catalogue.test.ts',
   'test/citus/',
+  'test/api/',
+  'test/import/',
+  'test/ops/cli.test.ts',
 ];
+
+/** Within those, what does not pass on the cluster yet (README, Scale-out, says why). */
+export const NOT_YET_ON_CITUS = ['<rootDir>/test/api/tenant-isolation.test.ts'];
 
 const cluster = await startCitusCluster();
 let code = 1;
@@ -21,7 +27,7 @@ try {
   const owner = new URL(cluster.coordinator.superuserUrl('penguinmails_test'));
   owner.username = 'penguinmails_owner';
   const args = process.argv.slice(2);
-  code = await runJest(args.length ? args : CITUS_SUITES, {
+  code = await runJest(args.length ? args : [...CITUS_SUITES, '--testPathIgnorePatterns', ...NOT_YET_ON_CITUS], {
     TEST_DATABASE_URL: owner.toString(),
     TEST_ROOT_DATABASE_URL: cluster.coordinator.superuserUrl(),
     TEST_CITUS_WORKER_ROOT_URLS: cluster.workers.map((w) => w.superuserUrl()).join(','),

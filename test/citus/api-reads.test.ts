@@ -1,13 +1,14 @@
 /**
- * The GraphQL API reading from a Citus cluster (npm run test:citus): a signed
- * token's tenant reaches the shards through PostGraphile's transaction, and
- * the reads a client makes (a filtered, ordered leads page; the current
- * tenant; a campaign with its steps and their templates) return that
- * tenant's rows and no other's. Rows are set up with triggers off, committed
- * (see cluster.test.ts); the API only reads.
+ * The GraphQL API on a Citus cluster (npm run test:citus): a signed token's
+ * tenant reaches the shards through PostGraphile's transaction; the reads a
+ * client makes (a filtered, ordered leads page; the current tenant; a
+ * campaign with its steps and their templates) return that tenant's rows and
+ * no other's, each statement as one task on one shard (read from the
+ * coordinator's auto_explain log). Writes: api-writes.test.ts.
  */
 import pg from 'pg';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { seedTenant } from './fixtures.ts';
 import { citusWorkerRootUrls, withDatabase } from '../helpers/test-database.ts';
 
 if (citusWorkerRootUrls().length === 0) throw new Error('test/citus/ runs on a Citus cluster: npm run test:citus');
@@ -42,51 +43,9 @@ async function loggedPlans(match: RegExp): Promise<string[]> {
   return (log as string).split(/\n(?=\S)/).filter((entry) => entry.includes('Query Text:') && match.test(entry));
 }
 
-interface Seeded {
-  tenantId: string;
-  token: string;
-  leadEmails: string[];
-  campaignId: string;
-}
-
-/** A tenant with an owner, three leads and a two-step campaign, committed with triggers off. */
-async function seed(label: string): Promise<Seeded> {
-  await root.query('begin');
-  await root.query('set local session_replication_role = replica');
-  const { rows: [row] } = await root.query(
-    `
-    with u as (insert into app_public.users (email) values ($1) returning id, email),
-    tn as (insert into app_public.tenants (name) values ($2) returning id),
-    m as (insert into app_public.tenant_users (tenant_id, user_id, roles, email) select tn.id, u.id, '{owner}', u.email from tn, u returning 1),
-    l as (
-      insert into app_public.leads (tenant_id, email, first_name, status)
-      select tn.id, format('%s-%s@example.com', $2::text, n), format('Lead %s', n), case when n = 3 then 'unsubscribed' else 'active' end
-      from tn, generate_series(1, 3) n returning 1
-    ),
-    tp as (insert into app_public.templates (tenant_id, name, subject) select tn.id, 'Intro', 'Hello' from tn returning id, tenant_id),
-    c as (insert into app_public.campaigns (tenant_id, name) select tn.id, $2 from tn returning id, tenant_id),
-    s as (
-      insert into app_public.campaign_sequence_steps (tenant_id, campaign_id, step_order, step_type, template_id)
-      select c.tenant_id, c.id, n, 'email', tp.id from c, tp, generate_series(1, 2) n returning 1
-    )
-    select (select id from u) as user_id, (select id from tn) as tenant_id, (select id from c) as campaign_id,
-      (select count(*) from l) + (select count(*) from s) + (select count(*) from m) as written
-    `,
-    [`${label}-${process.pid}@citus.example`, label],
-  );
-  await root.query('commit');
-  const token = await t.api.tokens.sign({
-    role: 'member',
-    user_id: row.user_id,
-    tenant_id: row.tenant_id,
-    expires_at: new Date(Date.now() + 3600_000),
-  });
-  return { tenantId: row.tenant_id, token, campaignId: row.campaign_id, leadEmails: [1, 2, 3].map((n) => `${label}-${n}@example.com`) };
-}
-
 test('a member reads their tenant through the API on the cluster, and only theirs', async () => {
-  const a = await seed('apia');
-  const b = await seed('apib');
+  const a = await seedTenant(root, t, 'apia');
+  const b = await seedTenant(root, t, 'apib');
 
   const page = await t.ok(
     `{ leads(first: 2, orderBy: EMAIL_ASC, filter: { status: { equalTo: "active" } }) { totalCount nodes { email firstName } } }`,
@@ -118,3 +77,4 @@ test('a member reads their tenant through the API on the cluster, and only their
   expect(plans.length).toBeGreaterThanOrEqual(5);
   for (const plan of plans) expect([plan, /Task Count: 1\b/.test(plan)]).toEqual([plan, true]);
 });
+

@@ -75,7 +75,7 @@ describeImap('IMAP poller', () => {
     owner.query(sql`
       insert into app_private.email_account_credentials (tenant_id, email_account_id, imap_password_encrypted)
       values (${tenant.tenantId}, ${tenant.inboxId}, ${secretBox.encrypt(password)})
-      on conflict (tenant_id, email_account_id) do update set imap_password_encrypted = excluded.imap_password_encrypted, updated = now()
+      on conflict (tenant_id, email_account_id) do update set imap_password_encrypted = excluded.imap_password_encrypted, updated = excluded.updated
     `);
   const poll = (tenant: SendingTenant): Promise<PollSummary> =>
     pollInbox(withClient, deps, { tenantId: tenant.tenantId, emailAccountId: tenant.inboxId });
