@@ -54,6 +54,9 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, 
       });
     },
   });
+  // A client that goes away mid-conversation (a killed worker, a dropped
+  // connection) ends in a reset, which the server emits as an error.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return {

@@ -60,6 +60,8 @@ async function startServer(options: { dropAfterData?: () => boolean } = {}) {
       });
     },
   });
+  // Connections this test drops end in resets, which the server emits as errors.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return { port, transfers, closed, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
