@@ -23,16 +23,19 @@ const AUTO_EXPLAIN = {
   'auto_explain.log_level': 'log',
 };
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: process.env.TEST_ROOT_DATABASE_URL });
-  await admin.connect();
-  for (const [key, value] of Object.entries(AUTO_EXPLAIN)) await admin.query(`alter role penguinmails_authenticator set ${key} = '${value}'`);
-  await admin.end();
-  t = await startTestApi();
+  // On this test's database only: other suites share the cluster (and its roles) at the same time.
+  t = await startTestApi({}, undefined, async (urls) => {
+    const admin = new pg.Client({ connectionString: withDatabase(urls.root!, urls.databaseName) });
+    await admin.connect();
+    for (const [key, value] of Object.entries(AUTO_EXPLAIN)) {
+      await admin.query(`alter role penguinmails_authenticator in database ${urls.databaseName} set ${key} = '${value}'`);
+    }
+    await admin.end();
+  });
   root = new pg.Client({ connectionString: withDatabase(t.urls.root!, t.urls.databaseName) });
   await root.connect();
 });
 afterAll(async () => {
-  await root?.query(`alter role penguinmails_authenticator reset all`);
   await root?.end();
   await t?.close();
 });

@@ -58,9 +58,12 @@ export interface TestApi {
 export async function startTestApi(
   overrides: Record<string, string> = {},
   routes?: (api: RouteContext) => Route[],
+  /** Runs on the new database before the server opens its first connection (e.g. per-database settings). */
+  prepare?: (urls: DatabaseUrls) => Promise<void>,
 ): Promise<TestApi> {
   const database = await isolatedDatabase(expect.getState().testPath?.split('/').pop()?.replace(/\.test\.ts$/, '') ?? 'api');
   const { urls } = database;
+  await prepare?.(urls);
   const api = await startApiServer({ env: testEnv(overrides), urls, jwtSecret: TEST_JWT_SECRET, routes });
   const owner = createPool({ connectionString: urls.owner, bigIntMode: 'string', poolSize: 3 });
   const gql = async (query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult> => {
