@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import type pg from 'pg';
 import { getNamedType, type GraphQLObjectType } from 'postgraphile/graphql';
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
-import { demoTenant, ownedTenant, putTenantOnPlan, type DemoTenant } from './fixtures.ts';
+import { createUser, demoTenant, ownedTenant, putTenantOnPlan, type DemoTenant } from './fixtures.ts';
 import { liveSchema, relationFields, requiredArgs, rootConnections } from './schema-walker.ts';
 
 const LONG = 120_000;
@@ -248,7 +248,14 @@ describe('statement timeout', () => {
   let org: { token: string; tenantId: string };
   beforeAll(async () => {
     t = await startTestApi({ STATEMENT_TIMEOUT_MS: '150' });
-    org = await ownedTenant(t, 'slow');
+    // The session is minted, not signed in over HTTP: a sign-in (bcrypt, and
+    // on Citus several round trips) may itself take longer than 150 ms on a loaded machine.
+    const { userId } = await createUser(t, 'slow');
+    const [tenant] = await t.owner.query(sql`select id from app_private.create_tenant('Org slow', ${userId}, 'pro')`);
+    org = {
+      tenantId: tenant.id,
+      token: await t.api.tokens.sign({ role: 'member', user_id: userId, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3600_000) }),
+    };
     await putTenantOnPlan(t.owner, org.tenantId, 'enterprise');
     await t.owner.query(sql`
       insert into app_public.leads (tenant_id, email, name, company, title, custom_fields)
