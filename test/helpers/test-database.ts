@@ -128,7 +128,17 @@ export async function cloneTemplate(base: DatabaseUrls, name: string): Promise<D
     owner: withDatabase(base.owner, name),
     authenticator: withDatabase(base.authenticator, name),
   };
-  await runRolesScript(urls, [name], TEST_DATABASE_SETTINGS);
+  // Suites clone at the same time and the roles script alters cluster-wide
+  // roles: two of them at once can collide ("tuple concurrently updated").
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runRolesScript(urls, [name], TEST_DATABASE_SETTINGS);
+      break;
+    } catch (error) {
+      if (!/tuple concurrently updated/.test((error as Error).message) || attempt === 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
   return urls;
 }
 
