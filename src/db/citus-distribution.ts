@@ -253,3 +253,45 @@ export async function grantShardsColumnPrivileges(connectionString: string): Pro
     await client.end();
   }
 }
+
+/**
+ * Computed columns (app_public functions taking a row of a distributed table,
+ * `campaigns_stats(campaigns)`) run inside the query Citus sends to the shard
+ * of that row, and most of them read other tenant tables; Citus refuses a
+ * distributed query from inside a shard query unless
+ * `citus.allow_nested_distributed_execution` is on. Each of them that queries
+ * a table names its row's `tenant_id`, so its queries go to the co-located
+ * shards of that same node, which Citus runs locally in the same transaction (they see its
+ * writes): the "possible incorrectness" Citus warns of, a nested query sent to
+ * another node outside the transaction, does not arise. The setting is given
+ * to those functions only (as a function SET clause), after every apply of
+ * functions/, which recreates them; `test/citus/cluster.test.ts` checks both
+ * (and that a computed column sees its transaction's writes).
+ */
+export async function allowComputedColumnsOnShards(connectionString: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    if (!(await hasCitus(client))) return;
+    for (const fn of await computedColumnsOverShards(client)) {
+      await client.query(`alter function ${fn} set citus.allow_nested_distributed_execution = on`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** The computed-column functions of distributed tables, as regprocedure text. */
+export async function computedColumnsOverShards(client: pg.ClientBase): Promise<string[]> {
+  const { rows } = await client.query<{ fn: string }>(
+    `
+    select p.oid::regprocedure::text as fn
+    from pg_proc p
+    join pg_type t on t.oid = p.proargtypes[0]
+    join pg_dist_partition d on d.logicalrelid = t.typrelid and d.partmethod = 'h'
+    where p.pronamespace = 'app_public'::regnamespace and p.prokind = 'f'
+    order by 1
+    `,
+  );
+  return rows.map((r) => r.fn);
+}

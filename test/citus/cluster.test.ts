@@ -132,3 +132,32 @@ test('a tenant query with its tenant predicate runs as one task on one shard; wi
     expect(await plan(c, 'select id from app_public.leads')).toMatch(new RegExp(`Task Count: ${shards}\\b`));
   });
 });
+
+test('computed columns read co-located shards inside the shard query, in the same transaction (they see its writes)', async () => {
+  const a = await tenantWithLead('citus-computed');
+  await asMember(a.userId, a.tenantId, async (c) => {
+    const { rows: [list] } = await c.query(`insert into app_public.contact_lists (name) values ('computed') returning id`);
+    await c.query('insert into app_public.contact_list_members (list_id, lead_id) values ($1, $2)', [list.id, a.leadId]);
+    const { rows } = await c.query(
+      // As the API passes a row (plugins/row-arguments.ts): on the shard, l is a row of contact_lists_<shard>.
+      `select app_public.contact_lists_lead_count(row(l.*)::app_public.contact_lists) as n,
+         (select count(*) from app_public.contact_lists_leads(row(l.*)::app_public.contact_lists))::int as leads
+       from app_public.contact_lists l where l.tenant_id = $1 and l.id = $2`,
+      [a.tenantId, list.id],
+    );
+    expect(rows).toEqual([{ n: '1', leads: 1 }]);
+  });
+  // Each of them that queries a table names its row's tenant, so its queries stay on that shard group.
+  const { rows: functions } = await root.query(`
+    select p.oid::regprocedure::text as fn, p.proconfig @> '{citus.allow_nested_distributed_execution=on}' as allowed,
+      p.prosrc ~* '\\m(from|join)\\s+app_' as reads,
+      p.prosrc ~ ('\\m' || p.proargnames[1] || '\\.tenant_id\\M') as names_tenant
+    from pg_proc p join pg_type t on t.oid = p.proargtypes[0]
+    join pg_dist_partition d on d.logicalrelid = t.typrelid and d.partmethod = 'h'
+    where p.pronamespace = 'app_public'::regnamespace and p.prokind = 'f'`);
+  expect(functions.length).toBeGreaterThan(5);
+  for (const f of functions) {
+    expect({ fn: f.fn, allowed: f.allowed }).toEqual({ fn: f.fn, allowed: true });
+    if (f.reads) expect({ fn: f.fn, namesTenant: f.names_tenant }).toEqual({ fn: f.fn, namesTenant: true });
+  }
+});
