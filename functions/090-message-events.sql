@@ -59,11 +59,12 @@ declare
   v_email citext;
   v_lead_status text := case reason when 'unsubscribed' then 'unsubscribed' when 'bounced' then 'bounced'
                                      when 'complained' then 'complained' else 'do_not_contact' end;
+  v_now timestamptz := now();
 begin
   update app_public.leads l set
       status = v_lead_status,
-      unsubscribed_at = case when reason = 'unsubscribed' then coalesce(l.unsubscribed_at, now()) else l.unsubscribed_at end,
-      bounced_at = case when reason = 'bounced' then coalesce(l.bounced_at, now()) else l.bounced_at end
+      unsubscribed_at = case when reason = 'unsubscribed' then coalesce(l.unsubscribed_at, v_now) else l.unsubscribed_at end,
+      bounced_at = case when reason = 'bounced' then coalesce(l.bounced_at, v_now) else l.bounced_at end
     where l.tenant_id = suppress_lead.tenant_id and l.id = suppress_lead.lead_id
     returning l.email into v_email;
   if v_email is null then

@@ -39,12 +39,26 @@ create or replace function app_private.advance_engine_clock(by_interval interval
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
+declare
+  v_job record;
 begin
   if by_interval is null then
     raise exception 'Say how far to move the engine clock (an interval such as ''48 hours'').' using errcode = 'INVAL';
   end if;
   update app_private.engine_clock c set offset_by = c.offset_by + by_interval, updated = now() where c.id = 1;
-  -- Pending engine jobs keep their place in engine time.
+  -- Pending engine jobs keep their place in engine time: those still in the
+  -- outbox (queued on a Citus worker node, functions/002) first, as a drain
+  -- that holds them commits before this statement goes on; then the queue,
+  -- read after it.
+  -- (Row by row with the new time as a value: Citus takes no timestamptz
+  -- arithmetic on a column in a multi-shard UPDATE. The outbox holds a few rows
+  -- at most.)
+  for v_job in
+    select o.tenant_id, o.id, o.run_at - by_interval as run_at from app_private.job_outbox o
+    where o.identifier = any (app_private.engine_task_identifiers()) and o.run_at is not null
+  loop
+    update app_private.job_outbox o set run_at = v_job.run_at where o.tenant_id = v_job.tenant_id and o.id = v_job.id;
+  end loop;
   update graphile_worker._private_jobs j set run_at = j.run_at - by_interval
     from graphile_worker._private_tasks t
     where t.id = j.task_id and t.identifier = any (app_private.engine_task_identifiers()) and j.locked_at is null;
@@ -139,6 +153,7 @@ as $$
 #variable_conflict use_column
 declare
   v_at timestamptz := coalesce(at, app_private.engine_now());
+  v_active uuid[];
   v_count integer;
 begin
   if coalesce(cardinality(enrollment_ids), 0) = 0 then
@@ -146,23 +161,27 @@ begin
   end if;
   update app_public.campaign_enrollments e set next_run_at = v_at
     where e.tenant_id = schedule_enrollments.tenant_id and e.id = any (enrollment_ids) and e.status = 'active';
-  get diagnostics v_count = row_count;
-  if cardinality(enrollment_ids) > 1 then
+  -- The active ones are read first and their jobs built apart: graphile-worker's
+  -- queue is on the coordinator, and a query over the enrollments runs on
+  -- their shard on Citus.
+  select coalesce(array_agg(e.id), '{}') into v_active from app_public.campaign_enrollments e
+    where e.tenant_id = schedule_enrollments.tenant_id and e.id = any (enrollment_ids) and e.status = 'active';
+  v_count := cardinality(v_active);
+  if v_count > 1 then
     -- add_jobs below updates the enrollments' jobs that are running (clearing
     -- their key). Lock those rows first in ascending id order, the order in
     -- which the worker deletes completed jobs in a batch (src/worker/runner.ts):
     -- two transactions taking the same rows in different orders deadlock.
     perform 1 from graphile_worker._private_jobs j
-      where j.key = any (array(select app_private.enrollment_job_key(x) from unnest(enrollment_ids) x))
+      where j.key = any (array(select app_private.enrollment_job_key(x) from unnest(v_active) x))
       order by j.id
       for update;
   end if;
   perform graphile_worker.add_jobs(array(
-    select row('campaign_step', json_build_object('tenant_id', schedule_enrollments.tenant_id, 'enrollment_id', e.id),
-               null::text, app_private.engine_run_at(v_at), 10::smallint, app_private.enrollment_job_key(e.id),
+    select row('campaign_step', json_build_object('tenant_id', schedule_enrollments.tenant_id, 'enrollment_id', x),
+               null::text, app_private.engine_run_at(v_at), 10::smallint, app_private.enrollment_job_key(x),
                null::smallint, null::text[])::graphile_worker.job_spec
-    from app_public.campaign_enrollments e
-    where e.tenant_id = schedule_enrollments.tenant_id and e.id = any (enrollment_ids) and e.status = 'active'
+    from unnest(v_active) x
   ));
   return v_count;
 end;

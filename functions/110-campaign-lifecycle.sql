@@ -111,7 +111,8 @@ begin
     select l.id
     from app_public.campaign_targets t
     join app_public.contact_lists cl on cl.tenant_id = t.tenant_id and cl.id = t.contact_list_id
-    cross join lateral app_public.contact_lists_leads(cl) l
+    -- A row argument is spelled row(cl.*)::type: on a Citus shard cl is a row of contact_lists_<shard>.
+    cross join lateral app_public.contact_lists_leads(row(cl.*)::app_public.contact_lists) l
     where t.tenant_id = campaign_audience.tenant_id and t.campaign_id = campaign_audience.campaign_id
   )
   select l.id, app_private.lead_block_reason(l.tenant_id, l.email::text, l.status)
@@ -157,25 +158,32 @@ create or replace function app_private.inbox_unusable_reason(tenant_id uuid, ema
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  v_reason text;
 begin
-  return (
+  -- Every table, subqueries included, is named with the tenant argument: on
+  -- Citus that makes this one shard's query (a correlated d.tenant_id would not).
   select case
-    when ea.id is null then 'the inbox does not exist'
     when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status)
     when d.verification_status <> 'verified' then format('the domain %s of inbox %s is not verified (%s)', d.domain, ea.email, d.verification_status)
     when not exists (select 1 from app_private.domain_dkim_keys k
-                     where k.tenant_id = d.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector)
+                     where k.tenant_id = inbox_unusable_reason.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector)
       then format('the domain %s has no DKIM key for selector "%s"', d.domain, d.dkim_selector)
     when coalesce(ea.smtp_settings ->> 'host', '') = '' then format('inbox %s has no SMTP host in its settings', ea.email)
     when coalesce(ea.smtp_settings ->> 'username', '') <> ''
          and not exists (select 1 from app_private.email_account_credentials cr
-                         where cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id and cr.smtp_password_encrypted is not null)
+                         where cr.tenant_id = inbox_unusable_reason.tenant_id and cr.email_account_id = ea.id
+                           and cr.smtp_password_encrypted is not null)
       then format('inbox %s has an SMTP username but no password (set it with setEmailAccountCredentials)', ea.email)
   end
-  from (select inbox_unusable_reason.tenant_id as t, inbox_unusable_reason.email_account_id as i) x
-  left join app_public.email_accounts ea on ea.tenant_id = x.t and ea.id = x.i
+  into v_reason
+  from app_public.email_accounts ea
   left join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
-  );
+  where ea.tenant_id = inbox_unusable_reason.tenant_id and ea.id = inbox_unusable_reason.email_account_id;
+  if not found then
+    return 'the inbox does not exist';
+  end if;
+  return v_reason;
 end;
 $$;
 comment on function app_private.inbox_unusable_reason(uuid, uuid) is 'Why an inbox cannot send campaign mail (not active, domain not verified, no DKIM key, no SMTP host, missing password); null when it can.';

@@ -51,26 +51,30 @@ $$;
 comment on function app_hidden.set_email_account_credentials(uuid, bytea, bytea) is 'Stores an inbox''s encrypted SMTP and/or IMAP password (a null one is left as it was). Owners and admins of the inbox''s tenant only; audited; never returns a secret.';
 
 create or replace function app_public.email_accounts_smtp_auth_configured(account app_public.email_accounts) returns boolean
-  language sql stable security definer
+  language plpgsql stable security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from app_private.email_account_credentials cr
     where cr.tenant_id = account.tenant_id and cr.email_account_id = account.id
       and account.tenant_id = app_public.current_tenant_id() and cr.smtp_password_encrypted is not null
   );
+end;
 $$;
 comment on function app_public.email_accounts_smtp_auth_configured(app_public.email_accounts) is 'Whether an SMTP password is stored for this inbox (it is never readable; set it with setEmailAccountCredentials).';
 
 create or replace function app_public.email_accounts_imap_auth_configured(account app_public.email_accounts) returns boolean
-  language sql stable security definer
+  language plpgsql stable security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from app_private.email_account_credentials cr
     where cr.tenant_id = account.tenant_id and cr.email_account_id = account.id
       and account.tenant_id = app_public.current_tenant_id() and cr.imap_password_encrypted is not null
   );
+end;
 $$;
 comment on function app_public.email_accounts_imap_auth_configured(app_public.email_accounts) is 'Whether an IMAP password is stored for this inbox (it is never readable; set it with setEmailAccountCredentials).';
 

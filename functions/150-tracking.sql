@@ -69,18 +69,24 @@ create or replace function app_private.unsubscribe_preview(tenant_id uuid, messa
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  m app_public.messages;
 begin
+  m := app_private.tracked_message(unsubscribe_preview.tenant_id, unsubscribe_preview.message_id);
+  if m.id is null then
+    return;
+  end if;
+  -- Every table named with the tenant argument: one shard's query on Citus.
   return query
   select
     -- Masked: the page is shown to whoever holds the link (it may have been forwarded).
     regexp_replace(m.to_email::text, '^(.)[^@]*', '\1•••'),
     coalesce(nullif(c.from_name, ''), nullif(ea.from_name, ''), t.name),
-    exists (select 1 from app_public.suppressions s where s.tenant_id = m.tenant_id and s.email = m.to_email)
-  from app_private.tracked_message(unsubscribe_preview.tenant_id, unsubscribe_preview.message_id) m
-  join app_public.tenants t on t.id = m.tenant_id
-  left join app_public.campaigns c on c.tenant_id = m.tenant_id and c.id = m.campaign_id
-  left join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
-  where m.id is not null;
+    exists (select 1 from app_public.suppressions s where s.tenant_id = unsubscribe_preview.tenant_id and s.email = m.to_email)
+  from app_public.tenants t
+  left join app_public.campaigns c on c.tenant_id = t.id and c.id = m.campaign_id
+  left join app_public.email_accounts ea on ea.tenant_id = t.id and ea.id = m.email_account_id
+  where t.id = unsubscribe_preview.tenant_id;
 end;
 $$;
 comment on function app_private.unsubscribe_preview(uuid, uuid) is 'What the unsubscribe confirmation page shows: the masked recipient, who sent the message, and whether the address is already unsubscribed. No row when the message does not exist.';

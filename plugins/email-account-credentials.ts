@@ -5,11 +5,21 @@
  * app_hidden.set_email_account_credentials (owners and admins of the inbox's
  * organisation; audited). Nothing ever returns a credential: the payload says
  * whether one is stored. Only the worker decrypts, to log in to SMTP/IMAP.
+ *
+ * The write is its own transaction on the API's owner connection, entered as
+ * the caller (app_hidden.enter_request resolves their roles afresh), and
+ * commits before the payload is read. On Citus a transaction reaches a
+ * tenant's shards as one role: a SECURITY DEFINER write followed by the
+ * member's read of the payload in the same transaction is refused ("modified
+ * in this transaction by a different user"). The mutation has no other effect
+ * to keep atomic with it.
  */
+import type pg from 'pg';
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import { access, SafeError, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { SecretBox } from '../src/crypto/secrets.ts';
+import { SIGN_IN_FIRST } from '../src/server/errors.ts';
 
 interface CredentialsInput {
   emailAccountId: string;
@@ -29,7 +39,36 @@ function checkPassword(field: string, value: string | null | undefined): string 
   return value;
 }
 
-export function makeEmailAccountCredentialsPlugin(secretBox: SecretBox): GraphileConfig.Plugin {
+/** Stores the ciphertexts as the caller, in a transaction of its own; says which passwords are stored now. */
+async function storeCredentials(
+  ownerPool: pg.Pool,
+  caller: { user_id: string | null; tenant_id: string | null },
+  emailAccountId: string,
+  smtp: Buffer | null,
+  imap: Buffer | null,
+): Promise<{ has_smtp: boolean; has_imap: boolean }> {
+  const client = await ownerPool.connect();
+  try {
+    await client.query('begin');
+    await client.query('select app_hidden.enter_request($1, $2)', [caller.user_id, caller.tenant_id]);
+    await client.query('select app_hidden.set_email_account_credentials($1, $2, $3)', [emailAccountId, smtp, imap]);
+    const { rows: [stored] } = await client.query<{ has_smtp: boolean; has_imap: boolean }>(
+      `select smtp_password_encrypted is not null as has_smtp, imap_password_encrypted is not null as has_imap
+       from app_private.email_account_credentials where tenant_id = $1 and email_account_id = $2`,
+      [caller.tenant_id, emailAccountId],
+    );
+    await client.query('commit');
+    return stored ?? { has_smtp: false, has_imap: false };
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** ownerPool: the API's owner connections (absent when the schema is only printed). */
+export function makeEmailAccountCredentialsPlugin(secretBox: SecretBox, ownerPool?: pg.Pool): GraphileConfig.Plugin {
   return extendSchema((build) => {
     const executor = build.input.pgRegistry.pgExecutors.main!;
     const emailAccounts = build.input.pgRegistry.pgResources.email_accounts!;
@@ -61,16 +100,15 @@ export function makeEmailAccountCredentialsPlugin(secretBox: SecretBox): Graphil
             return sideEffectWithPgClient(executor, $input, async (client, input) => {
               const smtp = checkPassword('smtpPassword', input.smtpPassword);
               const imap = checkPassword('imapPassword', input.imapPassword);
-              await client.query({
-                text: 'select app_hidden.set_email_account_credentials($1, $2, $3)',
-                values: [input.emailAccountId, smtp === null ? null : secretBox.encrypt(smtp), imap === null ? null : secretBox.encrypt(imap)],
+              if (!ownerPool) throw new Error('setEmailAccountCredentials needs the API server\'s owner pool');
+              // The caller as the request entered them (src/server/context.ts): settings only, no table read.
+              const { rows: [caller] } = await client.query<{ user_id: string | null; tenant_id: string | null }>({
+                text: 'select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id',
               });
-              const { rows } = await client.query<{ has_smtp: boolean; has_imap: boolean }>({
-                text: `select app_public.email_accounts_smtp_auth_configured(ea) as has_smtp, app_public.email_accounts_imap_auth_configured(ea) as has_imap
-                       from app_public.email_accounts ea where ea.tenant_id = app_public.current_tenant_id() and ea.id = $1`,
-                values: [input.emailAccountId],
-              });
-              return { emailAccountId: input.emailAccountId, smtpAuthConfigured: rows[0]?.has_smtp ?? false, imapAuthConfigured: rows[0]?.has_imap ?? false };
+              if (!caller?.user_id) throw new SafeError(SIGN_IN_FIRST.message, { code: SIGN_IN_FIRST.code });
+              const stored = await storeCredentials(ownerPool, caller, input.emailAccountId,
+                smtp === null ? null : secretBox.encrypt(smtp), imap === null ? null : secretBox.encrypt(imap));
+              return { emailAccountId: input.emailAccountId, smtpAuthConfigured: stored.has_smtp, imapAuthConfigured: stored.has_imap };
             });
           },
         },

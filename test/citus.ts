@@ -15,6 +15,8 @@ export const CITUS_SUITES = [
   'test/citus/',
   'test/api/',
   'test/import/',
+  'test/sending/',
+  'test/tracking/',
   'test/ops/cli.test.ts',
 ];
 

@@ -255,25 +255,30 @@ export async function grantShardsColumnPrivileges(connectionString: string): Pro
 }
 
 /**
- * Computed columns (app_public functions taking a row of a distributed table,
- * `campaigns_stats(campaigns)`) run inside the query Citus sends to the shard
- * of that row, and most of them read other tenant tables; Citus refuses a
+ * Functions that run inside the query Citus sends to a shard: computed
+ * columns (app_public functions taking a row of a distributed table,
+ * `campaigns_stats(campaigns)`) and the read-only helpers taking a tenant id
+ * first (`inbox_unusable_reason(tenant_id, …)`) that the engine calls per row
+ * of a tenant query, and the engine clock's readers (a reference table, which
+ * has a copy on every node). Most read other tenant tables, and Citus refuses a
  * distributed query from inside a shard query unless
- * `citus.allow_nested_distributed_execution` is on. Each of them that queries
- * a table names its row's `tenant_id`, so its queries go to the co-located
- * shards of that same node, which Citus runs locally in the same transaction (they see its
- * writes): the "possible incorrectness" Citus warns of, a nested query sent to
- * another node outside the transaction, does not arise. The setting is given
- * to those functions only (as a function SET clause), after every apply of
- * functions/, which recreates them; `test/citus/cluster.test.ts` checks both
- * (and that a computed column sees its transaction's writes).
+ * `citus.allow_nested_distributed_execution` is on. Each of them reads only
+ * the tenant it is given (its row's `tenant_id`, or its `tenant_id`
+ * argument), whose co-located shards are on the same node: Citus runs those
+ * queries locally in the same transaction (they see its writes), so the
+ * "possible incorrectness" it warns of, a nested query sent to another node
+ * outside the transaction, does not arise. The setting is given to those
+ * functions only (a function SET clause), after every apply of functions/,
+ * which recreates them; `test/citus/cluster.test.ts` checks that they have
+ * it, that each computed column that queries a table names its row's tenant,
+ * and that a computed column sees its transaction's writes.
  */
-export async function allowComputedColumnsOnShards(connectionString: string): Promise<void> {
+export async function allowNestedTenantReads(connectionString: string): Promise<void> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
     if (!(await hasCitus(client))) return;
-    for (const fn of await computedColumnsOverShards(client)) {
+    for (const fn of await functionsInShardQueries(client)) {
       await client.query(`alter function ${fn} set citus.allow_nested_distributed_execution = on`);
     }
   } finally {
@@ -281,17 +286,28 @@ export async function allowComputedColumnsOnShards(connectionString: string): Pr
   }
 }
 
-/** The computed-column functions of distributed tables, as regprocedure text. */
-export async function computedColumnsOverShards(client: pg.ClientBase): Promise<string[]> {
+/** The engine's clock (a reference table, local on every node), read inside tenant queries. */
+const CLOCK_READERS = ['app_private.engine_now()', 'app_private.engine_run_at(timestamp with time zone)'];
+
+/**
+ * Computed columns of distributed tables, read-only functions taking a tenant
+ * id first, and the clock readers (regprocedure text).
+ */
+export async function functionsInShardQueries(client: pg.ClientBase): Promise<string[]> {
   const { rows } = await client.query<{ fn: string }>(
     `
     select p.oid::regprocedure::text as fn
     from pg_proc p
-    join pg_type t on t.oid = p.proargtypes[0]
-    join pg_dist_partition d on d.logicalrelid = t.typrelid and d.partmethod = 'h'
-    where p.pronamespace = 'app_public'::regnamespace and p.prokind = 'f'
+    where p.prokind = 'f' and (
+      (p.pronamespace = 'app_public'::regnamespace and exists (
+        select from pg_type t join pg_dist_partition d on d.logicalrelid = t.typrelid and d.partmethod = 'h'
+        where t.oid = p.proargtypes[0]))
+      or (p.pronamespace in ('app_private'::regnamespace, 'app_hidden'::regnamespace) and p.provolatile <> 'v'
+        and p.proargnames[1] = 'tenant_id' and p.proargtypes[0] = 'uuid'::regtype)
+      or p.oid::regprocedure::text = any ($1))
     order by 1
     `,
+    [CLOCK_READERS],
   );
   return rows.map((r) => r.fn);
 }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatabaseUrls } from './database.ts';
-import { allowComputedColumnsOnShards, distributeForCitus, grantShardsColumnPrivileges } from './citus-distribution.ts';
+import { allowNestedTenantReads, distributeForCitus, grantShardsColumnPrivileges } from './citus-distribution.ts';
 import { applyDeclarative } from './declarative.ts';
 
 export function loadGmrc(root = process.cwd()): Settings {
@@ -72,7 +72,7 @@ export async function migrateDatabase(urls: DatabaseUrls, { quiet = false } = {}
   await runWorkerMigrations({ connectionString: urls.owner });
   await applyDeclarative(urls.owner);
   await grantShardsColumnPrivileges(urls.owner);
-  await allowComputedColumnsOnShards(urls.owner);
+  await allowNestedTenantReads(urls.owner);
 }
 
 /**
@@ -100,5 +100,5 @@ export async function rebuildDatabase(urls: DatabaseUrls, { fresh = false } = {}
   await runWorkerMigrations({ connectionString: urls.owner });
   await applyDeclarative(urls.owner, { force: true });
   await grantShardsColumnPrivileges(urls.owner);
-  await allowComputedColumnsOnShards(urls.owner);
+  await allowNestedTenantReads(urls.owner);
 }

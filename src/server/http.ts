@@ -23,6 +23,7 @@ import { graphqlDuration, graphqlRequests, httpRequests, operationLabel } from '
 import { authenticate } from './context.ts';
 import type { ErrorCode } from './errors.ts';
 import { makePreset } from './preset.ts';
+import { DATE_TIME_POOL_CONFIG } from '../../plugins/date-output.ts';
 import { makeRateLimiter } from './rate-limit.ts';
 import { systemLinkRoutes } from '../mail/link-pages.ts';
 import { UserFacingError } from '../user-facing-error.ts';
@@ -103,7 +104,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     jwksIssuer: env.JWT_JWKS_ISSUER,
     jwksAudience: env.JWT_JWKS_AUDIENCE,
   });
-  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 20, application_name: 'penguinmails-api' });
+  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 20, application_name: 'penguinmails-api', ...DATE_TIME_POOL_CONFIG });
   const ownerPool = new pg.Pool({ connectionString: urls.owner, max: 4, application_name: 'penguinmails-api-internal' });
   pool.on('error', (e) => log.error({ pool: 'api', err: { message: e.message } }, 'idle database connection error'));
   ownerPool.on('error', (e) => log.error({ pool: 'api_internal', err: { message: e.message } }, 'idle database connection error'));
@@ -117,6 +118,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const graphiql = env.GRAPHIQL ?? !production;
   const preset = makePreset({
     pool,
+    ownerPool,
     tokens,
     graphiql,
     introspection: env.INTROSPECTION ?? !production,

@@ -17,6 +17,8 @@ import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
 import { RowArgumentsPlugin } from '../../plugins/row-arguments.ts';
+// Loaded for its effect on PostGraphile's date and time codecs (see there).
+import '../../plugins/date-output.ts';
 import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
 import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
 import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
@@ -61,6 +63,8 @@ export interface PresetOptions {
   sending?: SendingApiOptions;
   /** TRUST_PROXY: take the client address from X-Forwarded-For (only behind your own reverse proxy). */
   trustProxy?: boolean;
+  /** The API's owner connections, for the writes that run apart from the request's transaction (setEmailAccountCredentials). */
+  ownerPool?: pg.Pool;
   /** OUTBOUND_ALLOW_PRIVATE: private ranges an inbox's SMTP/IMAP host may be set to (default none). */
   outboundAllowPrivate?: readonly string[];
 }
@@ -92,7 +96,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       InputSafetyPlugin,
       HttpErrorCodesPlugin,
       OperationNamePlugin,
-      makeEmailAccountCredentialsPlugin(sending.secretBox),
+      makeEmailAccountCredentialsPlugin(sending.secretBox, options.ownerPool),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
       makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),
     ],

@@ -85,7 +85,7 @@ test("another organisation's campaign tells nothing", async () => {
   const sender = await createSender(w, other.tenantId);
   const { campaignId } = await createCampaign(w, other.tenantId, { inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }] });
   expect((await w.t.ok(SCHEDULE, { id: campaignId }, tenant.token)).campaign).toBeNull();
-  const [direct] = await w.t.owner.query(sql`select set_config('app.current_tenant_id', ${tenant.tenantId}, true), app_public.campaigns_idle_reason(c) as reason from app_public.campaigns c where id = ${campaignId}`);
+  const [direct] = await w.t.owner.query(sql`select set_config('app.current_tenant_id', ${tenant.tenantId}, true), app_public.campaigns_idle_reason(row(c.*)::app_public.campaigns) as reason from app_public.campaigns c where id = ${campaignId}`);
   expect(direct.reason).toBeNull();
 });
 
