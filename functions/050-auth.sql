@@ -554,10 +554,12 @@ begin
     where s.user_id = v_reset.user_id;
   update app_private.password_reset_tokens t set used_at = now() where t.user_id = v_reset.user_id and t.used_at is null;
   delete from app_private.login_failures f where f.user_id = v_reset.user_id;
+  -- Whoever held the old password holds no session any more.
+  perform app_private.revoke_sessions(v_reset.user_id, 'password_reset');
   return true;
 end;
 $$;
-comment on function app_public.reset_password(text, text) is 'Sets a new password with an emailed reset token (single use, one hour), checked against the strictest policy of the user''s organisations; also lifts a lockout.';
+comment on function app_public.reset_password(text, text) is 'Sets a new password with an emailed reset token (single use, one hour), checked against the strictest policy of the user''s organisations; also lifts a lockout and ends every session of the account.';
 
 create or replace function app_public.change_password(old_password text, new_password text) returns boolean
   language plpgsql volatile security definer
@@ -581,10 +583,12 @@ begin
   v_hash := app_private.hash_password(new_password);
   update app_private.user_secrets s set password_hash = v_hash, password_changed_at = now()
     where s.user_id = v_user_id;
+  -- Every other session ends; this one goes on.
+  perform app_private.revoke_sessions(v_user_id, 'password_changed', app_private.current_session_id());
   return true;
 end;
 $$;
-comment on function app_public.change_password(text, text) is 'Changes your password after checking the current one, against the strictest policy of your organisations.';
+comment on function app_public.change_password(text, text) is 'Changes your password after checking the current one, against the strictest policy of your organisations; your other sessions end.';
 
 --------------------------------------------------------------------------------
 -- Maintenance (seed 004): expired tokens and invitations.
@@ -601,6 +605,7 @@ begin
   delete from app_private.password_reset_tokens t where t.expires_at < now() - interval '7 days';
   get diagnostics v_resets = row_count;
   delete from app_private.auth_throttle a where a.window_start < now() - interval '1 day';
+  delete from app_private.user_sessions s where s.expires_at < now() - interval '1 day';
   delete from app_private.login_failures f where f.first_failed_at < now() - interval '7 days' and coalesce(f.locked_until, '-infinity') < now();
   -- Expired invitations keep their row (history) but lose their token.
   delete from app_private.invitation_tokens it using app_public.invitations i

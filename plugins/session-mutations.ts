@@ -10,12 +10,15 @@ import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import { context, lambda, object, rootValue, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { TokenService } from '../src/auth/jwt.ts';
+import { OPEN_SESSION_SQL } from '../src/auth/sessions.ts';
 
 interface SessionRow {
   role: 'member' | 'staff';
   user_id: string;
   tenant_id: string | null;
   expires_at: string | Date;
+  /** Opened here, after the SQL function signed the user in. */
+  session_id?: string;
   error_code?: string | null;
   error_message?: string | null;
 }
@@ -66,8 +69,11 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
     /** Runs `select * from <fn>(args)` in the request's transaction (settings applied). */
     const callSession = <T>($input: Step<T>, text: string, values: (input: T) => unknown[]) =>
       sideEffectWithPgClient(executor, $input, async (client, input) => {
-        const { rows } = await client.query<SessionRow>({ text, values: values(input) });
-        return rows[0] ?? null;
+        const { rows: [row] } = await client.query<SessionRow>({ text, values: values(input) });
+        if (!row || row.error_code) return row ?? null;
+        // The session the token names, in the same transaction as the sign-in.
+        const { rows: [session] } = await client.query<{ id: string }>({ text: OPEN_SESSION_SQL, values: [row.user_id, row.expires_at] });
+        return { ...row, session_id: session!.id };
       });
 
     const toPayload = ($row: Step<SessionRow | null>) =>
@@ -78,7 +84,7 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
         }
         const expiresAt = new Date(row.expires_at);
         return {
-          jwtToken: await tokens.sign({ role: row.role, user_id: row.user_id, tenant_id: row.tenant_id, expires_at: expiresAt }),
+          jwtToken: await tokens.sign({ role: row.role, user_id: row.user_id, tenant_id: row.tenant_id, session_id: row.session_id!, expires_at: expiresAt }),
           expiresAt: expiresAt.toISOString(),
           role: row.role,
           userId: row.user_id,

@@ -56,6 +56,8 @@ grant execute on function
 to penguinmails_anonymous, penguinmails_member, penguinmails_analytics;
 -- The first statement of every request (functions/001-request-context.sql).
 grant execute on function app_hidden.enter_request(uuid, uuid) to penguinmails_anonymous, penguinmails_member;
+-- Or, for a token the platform signed, its session's check first (functions/051-sessions.sql).
+grant execute on function app_hidden.enter_session(uuid, uuid, uuid) to penguinmails_member;
 
 --------------------------------------------------------------------------------
 -- The standard policy set of a tenant-owned table, so each table's access is

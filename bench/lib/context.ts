@@ -5,7 +5,9 @@
  * shared API child process, and a record of each child's peak memory.
  */
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { makeTokenService } from '../../src/auth/jwt.ts';
+import { signNewSession } from '../../src/auth/sessions.ts';
 import { pgSettingsFor } from '../../src/server/context.ts';
 import type { DatasetInfo } from '../generate/dataset.ts';
 import { startChild, type ChildHandle } from './child.ts';
@@ -59,7 +61,10 @@ export async function makeContext(db: BenchDatabase, options: BenchOptions, data
   const { env } = db;
   const tokens = makeTokenService({ secret: db.jwtSecret, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE });
   const session = async (userId: string, tenantId: string) => {
-    const token = await tokens.sign({ role: 'member', user_id: userId, tenant_id: tenantId, expires_at: new Date(Date.now() + 6 * 3_600_000) });
+    const owner = new pg.Client({ connectionString: db.urls.owner });
+    await owner.connect();
+    const token = await signNewSession(owner, tokens, { role: 'member', user_id: userId, tenant_id: tenantId, expires_at: new Date(Date.now() + 6 * 3_600_000) })
+      .finally(() => owner.end());
     const settings = await pgSettingsFor({ headers: { authorization: `Bearer ${token}` } }, { tokens, statementTimeoutMs: env.STATEMENT_TIMEOUT_MS });
     return { token, settings };
   };

@@ -23,3 +23,22 @@ create table if not exists app_private.job_outbox (
   primary key (tenant_id, id)
 );
 comment on table app_private.job_outbox is 'Jobs queued by triggers running on a Citus worker node, waiting to be moved into graphile-worker''s queue on the coordinator (the arguments of graphile_worker.add_job).';
+
+--------------------------------------------------------------------------------
+-- Sessions: every token the platform signs names one (its `sid` claim), and
+-- each request checks it is still open (app_hidden.enter_session), so signing
+-- out, or changing or resetting the password, ends tokens already issued.
+--------------------------------------------------------------------------------
+create table if not exists app_private.user_sessions (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references app_public.users (id) on delete cascade,
+  created timestamptz not null default now(),
+  expires_at timestamptz not null,
+  revoked_at timestamptz,
+  revoked_reason text,
+  constraint user_sessions_revoked_reason_check
+    check (revoked_reason in ('logout', 'logout_everywhere', 'password_changed', 'password_reset')),
+  constraint user_sessions_revoked_check check ((revoked_at is null) = (revoked_reason is null))
+);
+create index if not exists user_sessions_user_id_idx on app_private.user_sessions (user_id);
+comment on table app_private.user_sessions is 'One row per signed session token (its sid claim): open until it expires or is revoked (signed out, password changed or reset). Every request checks its session here.';

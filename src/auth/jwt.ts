@@ -12,6 +12,8 @@ export const ClaimsSchema = z.object({
   role: z.enum(['member', 'staff']),
   user_id: z.uuid(),
   tenant_id: z.uuid().nullable().optional(),
+  /** The session (app_private.user_sessions) of a token the platform signed; checked on every request. */
+  sid: z.uuid().optional(),
   exp: z.number(),
 });
 export type Claims = z.infer<typeof ClaimsSchema>;
@@ -20,6 +22,8 @@ export interface SessionClaims {
   role: 'member' | 'staff';
   user_id: string;
   tenant_id: string | null;
+  /** From app_hidden.open_session. */
+  session_id: string;
   expires_at: Date;
 }
 
@@ -53,7 +57,7 @@ export function makeTokenService(settings: JwtSettings): TokenService {
 
   return {
     async sign(session) {
-      return new SignJWT({ role: session.role, user_id: session.user_id, tenant_id: session.tenant_id })
+      return new SignJWT({ role: session.role, user_id: session.user_id, tenant_id: session.tenant_id, sid: session.session_id })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(session.user_id)
         .setIssuer(settings.issuer)
@@ -89,6 +93,10 @@ export function makeTokenService(settings: JwtSettings): TokenService {
         if (!claims.success) {
           const fields = [...new Set(claims.error.issues.map((i) => i.path.join('.')))].join(', ');
           throw new AuthError('INVALID_TOKEN', `The token's claims are missing or invalid: ${fields}.`);
+        }
+        // Our own tokens are revocable: each names its session.
+        if (alg === 'HS256' && !claims.data.sid) {
+          throw new AuthError('INVALID_TOKEN', 'The token names no session (it predates revocable sessions); sign in again.');
         }
         return claims.data;
       } catch (error) {

@@ -33,6 +33,7 @@ export interface LeadImportRouteOptions {
 }
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   INVALID_INPUT: 400,
@@ -100,11 +101,19 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
 
   const settings = pgSettingsForClaims(claims, options.statementTimeoutMs);
   // Refuse early, before reading a large body, when the caller may not import at all.
-  const [access] = await withUserSession(options.pool, settings, async (client) =>
-    (await client.query<{ tenant_id: string | null; may_import: boolean }>(
-      `select app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('member') as may_import`,
-    )).rows,
-  );
+  let access: { tenant_id: string | null; may_import: boolean } | undefined;
+  try {
+    [access] = await withUserSession(options.pool, settings, async (client) =>
+      (await client.query<{ tenant_id: string | null; may_import: boolean }>(
+        `select app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('member') as may_import`,
+      )).rows,
+    );
+  } catch (error) {
+    // An ended session (functions/051-sessions.sql), the database unavailable.
+    const classified = classifyDatabaseError(error as Error);
+    if (!classified) throw error;
+    return refuse(HTTP_STATUS[classified.code] ?? 400, classified.code, classified.message);
+  }
   if (!access?.tenant_id) return refuse(403, 'FORBIDDEN', 'Your token does not name an organisation you belong to.');
   if (!access.may_import) return refuse(403, 'FORBIDDEN', 'Viewers cannot import leads; ask an owner or admin for the member role.');
 

@@ -60,6 +60,7 @@ export function pgSettingsForClaims(claims: Claims | null, statementTimeoutMs: n
     role: ROLES[claims.role],
     'app.current_user_id': claims.user_id,
     'app.current_tenant_id': claims.tenant_id ?? '',
+    'app.current_session_id': claims.sid ?? '',
   };
 }
 
@@ -82,8 +83,21 @@ export async function pgSettingsFor(req: RequestLike, options: ContextOptions): 
  * settings name no user (anonymous): nothing to enter.
  */
 export const ENTER_REQUEST_SQL = 'select app_hidden.enter_request($1::uuid, $2::uuid)';
+/** As ENTER_REQUEST_SQL, for a token the platform signed: its session must still be open (functions/051-sessions.sql). */
+export const ENTER_SESSION_SQL = 'select app_hidden.enter_session($1::uuid, $2::uuid, $3::uuid)';
 
-export function requestEntry(settings: PgSettings): { config: PgSettings; enter: [string, string | null] | null } {
-  const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, ...config } = settings;
-  return { config, enter: userId ? [userId, tenantId || null] : null };
+export interface RequestEntry {
+  text: string;
+  values: (string | null)[];
+}
+
+export function requestEntry(settings: PgSettings): { config: PgSettings; enter: RequestEntry | null } {
+  const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, 'app.current_session_id': sessionId, ...config } = settings;
+  if (!userId) return { config, enter: null };
+  return {
+    config,
+    enter: sessionId
+      ? { text: ENTER_SESSION_SQL, values: [sessionId, userId, tenantId || null] }
+      : { text: ENTER_REQUEST_SQL, values: [userId, tenantId || null] },
+  };
 }

@@ -50,6 +50,7 @@ const OWN_CODES: Record<string, ErrorCode> = {
   INVAL: 'INVALID_INPUT',
   LIMIT: 'PLAN_LIMIT_REACHED',
   STATE: 'CONFLICT',
+  SESSN: 'UNAUTHENTICATED',
 };
 
 /** Friendlier words for constraints users commonly trip over. */

@@ -2,12 +2,12 @@
  * PostGraphile's pg service, with our start of a request's transaction:
  * @dataplan/pg applies `pgSettings` with set_config(…, true) (role, statement
  * timeout); we then enter the request as its user and tenant with
- * app_hidden.enter_request, whose SET LOCAL settings also reach Citus worker
+ * app_hidden.enter_session (or enter_request for another issuer's token), whose SET LOCAL settings also reach Citus worker
  * nodes (set_config's do not). See requestEntry in ./context.ts.
  */
 import type pg from 'pg';
 import { makePgService } from 'postgraphile/adaptors/pg';
-import { ENTER_REQUEST_SQL, requestEntry, type PgSettings } from './context.ts';
+import { requestEntry, type PgSettings } from './context.ts';
 
 type WithPgClient = ((settings: PgSettings | null | undefined, callback: (client: PgClientLike) => Promise<unknown>) => Promise<unknown>) & {
   release?: () => void | PromiseLike<void>;
@@ -22,7 +22,7 @@ function enteringRequests(inner: WithPgClient): WithPgClient {
     const { config, enter } = requestEntry(settings);
     if (!enter) return inner(config, callback);
     return inner(config, async (client) => {
-      await client.query({ text: ENTER_REQUEST_SQL, values: enter });
+      await client.query({ text: enter.text, values: enter.values });
       return callback(client);
     });
   };

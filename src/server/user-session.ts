@@ -6,7 +6,7 @@
  * decide what is allowed.
  */
 import type pg from 'pg';
-import { ENTER_REQUEST_SQL, requestEntry, type PgSettings } from './context.ts';
+import { requestEntry, type PgSettings } from './context.ts';
 
 export async function withUserSession<T>(pool: pg.Pool, settings: PgSettings, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -14,7 +14,7 @@ export async function withUserSession<T>(pool: pg.Pool, settings: PgSettings, fn
     await client.query('begin');
     const { config, enter } = requestEntry(settings);
     await client.query('select set_config(s.key, s.value, true) from json_each_text($1::json) s', [JSON.stringify(config)]);
-    if (enter) await client.query(ENTER_REQUEST_SQL, enter);
+    if (enter) await client.query(enter.text, enter.values);
     const result = await fn(client);
     await client.query('commit');
     return result;

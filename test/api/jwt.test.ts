@@ -9,6 +9,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
+import pg from 'pg';
+import { OPEN_SESSION_SQL } from '../../src/auth/sessions.ts';
 import { startApiServer, type ApiServer } from '../../src/server/http.ts';
 import { isolatedDatabase, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, putTenantOnPlan, type Member } from './fixtures.ts';
@@ -33,6 +35,12 @@ async function hsToken(claims: Claims, tweak: { secret?: Uint8Array; alg?: strin
   if (tweak.exp !== null) jwt = jwt.setExpirationTime(tweak.exp ?? now() + 3600);
   if (tweak.nbf !== undefined) jwt = jwt.setNotBefore(tweak.nbf);
   return jwt.sign(tweak.secret ?? secret);
+}
+
+/** The claims with the id of a new session of their user (the platform's tokens name one). */
+async function withSession<C extends { user_id: string }>(claims: C, pool: { query(text: string, values: unknown[]): Promise<{ rows: { id: string }[] }> } = t.api.ownerPool) {
+  const { rows: [session] } = await pool.query(OPEN_SESSION_SQL, [claims.user_id, new Date(Date.now() + 3_600_000)]);
+  return { ...claims, sid: session!.id };
 }
 
 async function post(url: string, authorization: string | undefined, query = '{ currentUser { rowId } }') {
@@ -68,7 +76,15 @@ describe('every bad token is a 401 with a clear JSON error, decided without the 
       urls: { ...database.urls, owner: via(database.urls.owner, proxy.port), authenticator: via(database.urls.authenticator, proxy.port) },
       jwtSecret: TEST_JWT_SECRET,
     });
-    good = await hsToken({ role: 'member', user_id: owner.userId, tenant_id: owner.tenantId });
+    // A user and a session in that database, for a token the server accepts.
+    const nodb = new pg.Client({ connectionString: database.urls.owner });
+    await nodb.connect();
+    try {
+      const { rows: [user] } = await nodb.query(`select id from app_private.create_user('jwt-nodb@example.com', 'irrelevant password 1', 'No DB', true)`);
+      good = await hsToken(await withSession({ role: 'member', user_id: user.id, tenant_id: null }, nodb));
+    } finally {
+      await nodb.end();
+    }
     expect((await post(cutOff.url, `Bearer ${good}`)).status).toBe(200); // reachable before the cut
     await proxy.cut();
     // The database is gone for this server: a valid token now fails.
@@ -109,14 +125,14 @@ describe('every bad token is a 401 with a clear JSON error, decided without the 
 });
 
 test('a valid token works, and mapping claims to settings is an allow-list', async () => {
-  const token = await hsToken({ role: 'member', user_id: owner.userId, tenant_id: owner.tenantId });
+  const token = await hsToken(await withSession({ role: 'member', user_id: owner.userId, tenant_id: owner.tenantId }));
   expect((await t.ok(`{ currentUser { rowId } currentTenant { rowId } }`, {}, token))).toEqual({
     currentUser: { rowId: owner.userId },
     currentTenant: { rowId: owner.tenantId },
   });
   // A forged tenant claim (a tenant the user never belonged to) names nothing.
   const other = await ownedTenant(t, 'jwt-other');
-  const forged = await hsToken({ role: 'member', user_id: owner.userId, tenant_id: other.tenantId });
+  const forged = await hsToken(await withSession({ role: 'member', user_id: owner.userId, tenant_id: other.tenantId }));
   expect(await t.ok(`{ currentTenant { rowId } leads { totalCount } }`, {}, forged)).toEqual({ currentTenant: null, leads: { totalCount: 0 } });
 });
 
@@ -202,7 +218,9 @@ describe('an external identity provider (JWKS over HTTP)', () => {
     expect(wrongIssuer.status).toBe(401);
     expect(wrongIssuer.body.errors[0].message).toMatch(/unknown issuer/);
     // Our own HS256 sessions keep working next to the provider's.
-    const own = await t.api.tokens.sign({ role: 'member', user_id: member.userId, tenant_id: member.tenantId, expires_at: new Date(Date.now() + 60_000) });
-    expect((await post(idp.url, `Bearer ${own}`)).status).toBe(200);
+    const own = await idp.session({ role: 'member', user_id: member.userId, tenant_id: member.tenantId, expires_at: new Date(Date.now() + 60_000) });
+    const ownResult = await post(idp.url, `Bearer ${own}`);
+    expect(ownResult.status).toBe(200);
+    expect(ownResult.body.data.currentUser).toEqual({ rowId: member.userId });
   });
 });

@@ -254,7 +254,7 @@ describe('statement timeout', () => {
     const [tenant] = await t.owner.query(sql`select id from app_private.create_tenant('Org slow', ${userId}, 'pro')`);
     org = {
       tenantId: tenant.id,
-      token: await t.api.tokens.sign({ role: 'member', user_id: userId, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3600_000) }),
+      token: await t.session({ role: 'member', user_id: userId, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3600_000) }),
     };
     await putTenantOnPlan(t.owner, org.tenantId, 'enterprise');
     await t.owner.query(sql`

@@ -21,7 +21,7 @@ let member: Member;
 let admin: Member;
 
 /** Mutations about the caller themselves (profile, preferences, password, sessions), not the tenant's data. */
-const PERSONAL = /^(register|login|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser(ById)?)$/;
+const PERSONAL = /^(register|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser(ById)?)$/;
 
 const ident = (qualified: string) => sql.ident(...(qualified.split('.') as [string, string]));
 
@@ -176,7 +176,7 @@ describe('staff', () => {
     // No session yet: no way in, not even with a forged tenant claim.
     expect((await t.gql(SWITCH, { id: org.tenantId }, support)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const [{ user_id }] = await t.owner.query(sql`select user_id from app_public.staff_members order by created desc limit 1`);
-    const forged = await t.api.tokens.sign({ role: 'staff', user_id, tenant_id: org.tenantId, expires_at: new Date(Date.now() + 600_000) });
+    const forged = await t.session({ role: 'staff', user_id, tenant_id: org.tenantId, expires_at: new Date(Date.now() + 600_000) });
     expect(await t.ok(`{ leads { totalCount } currentTenant { rowId } }`, {}, forged)).toEqual({ leads: { totalCount: 0 }, currentTenant: null });
     // Support may not open write access.
     expect((await t.gql(OPEN, { id: org.tenantId, mode: 'write' }, support)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

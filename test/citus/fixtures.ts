@@ -35,7 +35,7 @@ export async function seedTenant(root: pg.Client, t: TestApi, label: string): Pr
     [`${label}-${process.pid}@citus.example`, label],
   );
   await root.query('commit');
-  const token = await t.api.tokens.sign({
+  const token = await t.session({
     role: 'member',
     user_id: row.user_id,
     tenant_id: row.tenant_id,

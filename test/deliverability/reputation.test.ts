@@ -31,7 +31,7 @@ beforeAll(async () => {
   worker = await startWorker(t.urls.owner, { env, systemMailer, dns: resolverFor(dns, 200), secretBox }, { pollInterval: 50, crontab: '' });
   const [staff] = await t.owner.query(sql`select id from app_private.create_user('operator-rep@staff.example', 'a long staff password')`);
   await t.owner.query(sql`insert into app_public.staff_members (user_id, role_id) select ${staff.id}, id from app_public.staff_roles where name = 'operator'`);
-  staffToken = await t.api.tokens.sign({ role: 'staff', user_id: staff.id, tenant_id: null, expires_at: new Date(Date.now() + 3_600_000) });
+  staffToken = await t.session({ role: 'staff', user_id: staff.id, tenant_id: null, expires_at: new Date(Date.now() + 3_600_000) });
 });
 afterAll(async () => {
   await worker.stop();

@@ -3,6 +3,8 @@
  * small GraphQL client that speaks HTTP to it. Data written through it is
  * committed, so each test creates its own tenants (unique emails).
  */
+import type { SessionClaims } from '../../src/auth/jwt.ts';
+import { signNewSession } from '../../src/auth/sessions.ts';
 import { readEnv, type Env } from '../../src/config.ts';
 import type { DatabaseUrls } from '../../src/db/database.ts';
 import { baseTestUrls } from './db.ts';
@@ -52,6 +54,8 @@ export interface TestApi {
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult<T>>;
   /** Like gql, but fails the test on any GraphQL error. */
   ok<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<T>;
+  /** A token for a new session of this user, without signing in (src/auth/sessions.ts). */
+  session(claims: Omit<SessionClaims, 'session_id'>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -94,6 +98,7 @@ export async function startTestApi(
       }
       return result.data;
     },
+    session: (claims) => signNewSession(api.ownerPool, api.tokens, claims),
     async close() {
       await owner.dispose();
       await api.close();

@@ -95,7 +95,7 @@ export async function createTenant(w: World, label: string, plan = 'pro', roles 
   const email = uniqueEmail(label);
   const [user] = await w.t.owner.query(sql`select id from app_private.create_user(${email}, 'irrelevant password 1', ${'Owner ' + label}, true)`);
   const [tenant] = await w.t.owner.query(sql`select id from app_private.create_tenant(${'Org ' + label}, ${user.id}, ${plan})`);
-  const token = await w.t.api.tokens.sign({ role: 'member', user_id: user.id, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3_600_000) });
+  const token = await w.t.session({ role: 'member', user_id: user.id, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3_600_000) });
   if (roles.join() !== 'owner') {
     const other = await addMember(w, tenant.id, `${label}-${roles.join('-')}`, roles);
     return { tenantId: tenant.id, userId: other.userId, token: other.token };
@@ -107,7 +107,7 @@ export async function addMember(w: World, tenantId: string, label: string, roles
   const email = uniqueEmail(label);
   const [user] = await w.t.owner.query(sql`select id from app_private.create_user(${email}, 'irrelevant password 1', ${label}, true)`);
   await w.t.owner.query(sql`insert into app_public.tenant_users (tenant_id, user_id, roles, email) values (${tenantId}, ${user.id}, ${roles}, ${email})`);
-  const token = await w.t.api.tokens.sign({ role: 'member', user_id: user.id, tenant_id: tenantId, expires_at: new Date(Date.now() + 3_600_000) });
+  const token = await w.t.session({ role: 'member', user_id: user.id, tenant_id: tenantId, expires_at: new Date(Date.now() + 3_600_000) });
   return { tenantId, userId: user.id, token };
 }
 
