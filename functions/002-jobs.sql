@@ -55,12 +55,16 @@ declare
   v_job record;
   v_count integer := 0;
 begin
+  if not app_private.on_coordinator() then
+    raise exception 'The job outbox is drained on the coordinator, where the queue is.' using errcode = 'XX000';
+  end if;
   for v_job in
     with taken as (delete from app_private.job_outbox returning *)
     select * from taken order by created
   loop
-    perform graphile_worker.add_job(v_job.identifier, v_job.payload, queue_name => v_job.queue_name, run_at => v_job.run_at,
-      max_attempts => v_job.max_attempts, job_key => v_job.job_key, priority => v_job.priority, job_key_mode => v_job.job_key_mode);
+    -- On the coordinator add_job goes straight to the queue.
+    perform app_private.add_job(v_job.tenant_id, v_job.identifier, v_job.payload, v_job.queue_name, v_job.run_at,
+      v_job.max_attempts, v_job.job_key, v_job.priority, v_job.job_key_mode);
     v_count := v_count + 1;
   end loop;
   return v_count;
