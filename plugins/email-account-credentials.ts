@@ -20,6 +20,7 @@ import { access, SafeError, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { SecretBox } from '../src/crypto/secrets.ts';
 import { SIGN_IN_FIRST } from '../src/server/errors.ts';
+import { withUserSession } from '../src/server/user-session.ts';
 
 interface CredentialsInput {
   emailAccountId: string;
@@ -42,29 +43,22 @@ function checkPassword(field: string, value: string | null | undefined): string 
 /** Stores the ciphertexts as the caller, in a transaction of its own; says which passwords are stored now. */
 async function storeCredentials(
   ownerPool: pg.Pool,
-  caller: { user_id: string | null; tenant_id: string | null },
+  caller: { user_id: string; tenant_id: string | null },
   emailAccountId: string,
   smtp: Buffer | null,
   imap: Buffer | null,
 ): Promise<{ has_smtp: boolean; has_imap: boolean }> {
-  const client = await ownerPool.connect();
-  try {
-    await client.query('begin');
-    await client.query('select app_hidden.enter_request($1, $2)', [caller.user_id, caller.tenant_id]);
+  // The owner's connection, entered as the caller (no role setting: it stays the owner).
+  const settings = { 'app.current_user_id': caller.user_id, 'app.current_tenant_id': caller.tenant_id ?? '' };
+  return withUserSession(ownerPool, settings, async (client) => {
     await client.query('select app_hidden.set_email_account_credentials($1, $2, $3)', [emailAccountId, smtp, imap]);
     const { rows: [stored] } = await client.query<{ has_smtp: boolean; has_imap: boolean }>(
       `select smtp_password_encrypted is not null as has_smtp, imap_password_encrypted is not null as has_imap
        from app_private.email_account_credentials where tenant_id = $1 and email_account_id = $2`,
       [caller.tenant_id, emailAccountId],
     );
-    await client.query('commit');
     return stored ?? { has_smtp: false, has_imap: false };
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** ownerPool: the API's owner connections (absent when the schema is only printed). */
@@ -106,7 +100,7 @@ export function makeEmailAccountCredentialsPlugin(secretBox: SecretBox, ownerPoo
                 text: 'select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id',
               });
               if (!caller?.user_id) throw new SafeError(SIGN_IN_FIRST.message, { code: SIGN_IN_FIRST.code });
-              const stored = await storeCredentials(ownerPool, caller, input.emailAccountId,
+              const stored = await storeCredentials(ownerPool, { user_id: caller.user_id, tenant_id: caller.tenant_id }, input.emailAccountId,
                 smtp === null ? null : secretBox.encrypt(smtp), imap === null ? null : secretBox.encrypt(imap));
               return { emailAccountId: input.emailAccountId, smtpAuthConfigured: stored.has_smtp, imapAuthConfigured: stored.has_imap };
             });
