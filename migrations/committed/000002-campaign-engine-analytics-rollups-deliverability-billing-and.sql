@@ -1,5 +1,6 @@
 --! Previous: sha1:19f4830a979db3fbf20aebbd9fc2305ed068cab9
 --! Hash: sha1:d5e0908cf42f3401f6914d023b9d00ed0a7d5915
+--! AllowInvalidHash
 --! Message: Campaign engine, analytics rollups, deliverability, billing and lead import: the tables the sending, DNS, IP pool, billing and import subsystems need
 
 --! split: 1-current.sql
@@ -10,6 +11,11 @@
 -- file, a member who lost access) needs a message for the user; its row
 -- errors stay in `errors`.
 alter table app_public.lead_imports add column if not exists failure_reason text;
+-- Imports that failed before reasons were recorded (000001 allowed them) get
+-- one, so the constraint below holds on every row 000001 accepted.
+update app_public.lead_imports
+  set failure_reason = 'The import failed before this platform recorded why; its row errors, if any, are in errors.'
+  where status = 'failed' and failure_reason is null;
 alter table app_public.lead_imports drop constraint if exists lead_imports_failure_reason_check;
 alter table app_public.lead_imports add constraint lead_imports_failure_reason_check check (
   (status = 'failed') = (failure_reason is not null) and length(failure_reason) between 1 and 2000
@@ -283,6 +289,39 @@ end;
 $$;
 comment on function app_hidden.dns_records_problem(jsonb) is 'Why a dns_records document breaks seed 001''s structure (null when it is valid): the CHECK on domains.dns_records and every writer use it.';
 
+-- Documents 000001 accepted (it checked only {"records": [...]}) but this
+-- structure refuses are repaired before the constraint: entries that break it
+-- (a record without a name or value, an unknown type, …) cannot be published
+-- or checked, so they are removed; a record listed twice keeps its first
+-- entry; keys beside "records" are dropped. Such a domain is checked again
+-- (verifying), and dns_verification_error says what the upgrade removed.
+with broken as (
+  select d.tenant_id, d.id, d.dns_records as doc
+  from app_public.domains d
+  where app_hidden.dns_records_problem(d.dns_records) is not null
+), repaired as (
+  select b.tenant_id, b.id,
+    coalesce((
+      select jsonb_agg(e.r order by e.i)
+      from jsonb_array_elements(b.doc -> 'records') with ordinality e(r, i)
+      where app_hidden.dns_record_problem(e.r) is null
+        and not exists (
+          select 1 from jsonb_array_elements(b.doc -> 'records') with ordinality f(r, i)
+          where f.i < e.i and app_hidden.dns_record_problem(f.r) is null
+            and f.r ->> 'record_type' = e.r ->> 'record_type' and f.r ->> 'name' = e.r ->> 'name')
+    ), '[]'::jsonb) as records,
+    jsonb_array_length(b.doc -> 'records') as before_count
+  from broken b
+)
+update app_public.domains d set
+  dns_records = jsonb_build_object('records', r.records),
+  verification_status = 'verifying',
+  dns_next_check_at = now(),
+  dns_verification_error = format(
+    'The upgrade removed %s DNS record entries that did not match the record structure (a record without a name or value, an unknown type, or one listed twice); publish the records listed now.',
+    r.before_count - jsonb_array_length(r.records))
+from repaired r
+where d.tenant_id = r.tenant_id and d.id = r.id;
 alter table app_public.domains drop constraint if exists domains_dns_records_valid;
 alter table app_public.domains add constraint domains_dns_records_valid check (app_hidden.dns_records_problem(dns_records) is null);
 

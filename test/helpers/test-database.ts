@@ -113,15 +113,32 @@ export async function cloneTemplate(base: DatabaseUrls, name: string): Promise<D
   const workers = citusWorkerRootUrls();
   if (workers.length) {
     await cloneCitusDatabase([base.root!, ...workers], TEMPLATE_DATABASE, name, base.ownerRole);
-  } else {
-    const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
-    try {
-      await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);
-      await root.query(sql`create database ${sql.ident(name)} template ${sql.ident(TEMPLATE_DATABASE)} owner ${sql.ident(base.ownerRole)}`);
-    } finally {
-      await root.dispose();
-    }
+    return withTestRoles(base, name);
   }
+  return createDatabaseFrom(base, name, TEMPLATE_DATABASE);
+}
+
+/**
+ * A database with no schema at all (one PostgreSQL only), with the roles and
+ * the test settings: for building a schema step by step (test/db/upgrade.test.ts).
+ */
+export function createEmptyDatabase(base: DatabaseUrls, name: string): Promise<DatabaseUrls> {
+  return createDatabaseFrom(base, name, 'template0');
+}
+
+async function createDatabaseFrom(base: DatabaseUrls, name: string, template: string): Promise<DatabaseUrls> {
+  const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
+  try {
+    await root.query(sql`drop database if exists ${sql.ident(name)} with (force)`);
+    await root.query(sql`create database ${sql.ident(name)} template ${sql.ident(template)} owner ${sql.ident(base.ownerRole)}`);
+  } finally {
+    await root.dispose();
+  }
+  return withTestRoles(base, name);
+}
+
+/** The database's URLs, after the roles script (CONNECT, the API roles) and the test settings. */
+async function withTestRoles(base: DatabaseUrls, name: string): Promise<DatabaseUrls> {
   const urls: DatabaseUrls = {
     ...base,
     databaseName: name,
