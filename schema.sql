@@ -292,7 +292,7 @@ begin
 end;
 $_$;
 
-COMMENT ON FUNCTION app_hidden.dns_record_problem(r jsonb) IS 'Why one dns_records entry breaks seed 001''s structure (null when it is valid).';
+COMMENT ON FUNCTION app_hidden.dns_record_problem(r jsonb) IS 'Why one entry of a domain''s dns_records document is malformed (null when it is valid): a known record_type, a relative name, a value (a DKIM record may wait for its key), the verification fields, and the fields of its type only.';
 
 CREATE FUNCTION app_hidden.dns_records_problem(doc jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -329,7 +329,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.dns_records_problem(doc jsonb) IS 'Why a dns_records document breaks seed 001''s structure (null when it is valid): the CHECK on domains.dns_records and every writer use it.';
+COMMENT ON FUNCTION app_hidden.dns_records_problem(doc jsonb) IS 'Why a dns_records document is malformed (null when it is valid): {"records": [...]} with valid entries and no record listed twice. The CHECK on domains.dns_records and every writer use it.';
 
 CREATE FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2265,7 +2265,7 @@ COMMENT ON TABLE app_public.messages IS 'Every outbound and inbound email. Outbo
 
 COMMENT ON COLUMN app_public.messages.rfc_message_id IS 'The Message-ID header (without angle brackets).';
 
-COMMENT ON COLUMN app_public.messages.content_storage_key IS 'Where the full raw message is kept (seed 000: content database); null when only body_text is kept.';
+COMMENT ON COLUMN app_public.messages.content_storage_key IS 'Where the full raw message is kept outside the database; null when only body_text is kept.';
 
 COMMENT ON COLUMN app_public.messages.send_attempts IS 'SMTP attempts so far (temporary failures are retried with backoff).';
 
@@ -2707,7 +2707,7 @@ ALTER TABLE ONLY app_public.tenants FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenants IS 'An organisation: the unit of isolation, billing and limits.';
 
-COMMENT ON COLUMN app_public.tenants.compute_id IS 'Which compute/shard the tenant lives on (seed 000); today every tenant shares one database.';
+COMMENT ON COLUMN app_public.tenants.compute_id IS 'Which compute/shard group the tenant belongs to. On one PostgreSQL every tenant shares the database; on Citus rows are placed by tenant_id.';
 
 CREATE FUNCTION app_private.create_tenant(name text, owner_user_id uuid, plan_slug text DEFAULT 'free'::text) RETURNS app_public.tenants
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4600,9 +4600,9 @@ CREATE TABLE app_public.domains (
 
 ALTER TABLE ONLY app_public.domains FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.domains IS 'A sending domain with the DNS records it must publish (seed 001 dns_records document) and their verification state.';
+COMMENT ON TABLE app_public.domains IS 'A sending domain with the DNS records it must publish (the dns_records document) and their verification state.';
 
-COMMENT ON COLUMN app_public.domains.dns_records IS '{"records": [{record_type, name, value, ttl, verification_status, last_verified_at, verification_attempts, verification_error, source, …}]} as in seed 001.';
+COMMENT ON COLUMN app_public.domains.dns_records IS '{"records": [{record_type, name, value, ttl, verification_status, last_verified_at, verification_attempts, verification_error, source, …type-specific fields}]}: the records to publish and the result of checking each one.';
 
 COMMENT ON COLUMN app_public.domains.verified IS 'When all required records last verified; null while not verified.';
 
@@ -6625,7 +6625,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tg__updated_by() IS 'Records which signed-in user last changed the row (seed 004 audit fields).';
+COMMENT ON FUNCTION app_private.tg__updated_by() IS 'Records which signed-in user last changed the row (the updated_by audit column).';
 
 CREATE FUNCTION app_private.tg__vps_instance_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -7275,7 +7275,7 @@ ALTER TABLE ONLY app_public.tenant_users FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenant_users IS 'Membership of a user in a tenant with their roles (owner, admin, member, viewer). A removed member keeps the row with `deleted` set and loses access at once.';
 
-COMMENT ON COLUMN app_public.tenant_users.roles IS 'Tenant roles: owner > admin > member > viewer. Seed 004''s CRM roles map as admin→admin, manager→admin, sales_rep→member, viewer→viewer.';
+COMMENT ON COLUMN app_public.tenant_users.roles IS 'Tenant roles: owner > admin > member > viewer. Owners and admins manage the organisation and its members; members work with the data; viewers read it.';
 
 CREATE FUNCTION app_public.change_member_roles(user_id uuid, roles text[]) RETURNS app_public.tenant_users
     LANGUAGE plpgsql SECURITY DEFINER
@@ -7483,7 +7483,7 @@ COMMENT ON COLUMN app_public.leads.custom_fields IS 'Tenant-defined fields (see 
 
 COMMENT ON COLUMN app_public.leads.search IS 'Full-text document over names, email, company and title.';
 
-COMMENT ON COLUMN app_public.leads.crm_account_id IS 'The CRM account this lead works for (seed 004 contacts.company_id).';
+COMMENT ON COLUMN app_public.leads.crm_account_id IS 'The CRM account (customer organisation) this lead works for.';
 
 CREATE FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) RETURNS SETOF app_public.leads
     LANGUAGE plpgsql STABLE
@@ -8256,7 +8256,7 @@ COMMENT ON TABLE app_public.vps_instances IS 'A sending server run by the platfo
 
 COMMENT ON COLUMN app_public.vps_instances.status IS 'provisioning → active → scheduled_decommission → decommissioned (or back to active); changed with setVpsInstanceStatus.';
 
-COMMENT ON COLUMN app_public.vps_instances.approximate_cost IS 'Cost attributed to tenants for profitability analysis (seed 001).';
+COMMENT ON COLUMN app_public.vps_instances.approximate_cost IS 'Monthly cost attributed to the tenants it serves, for profitability analysis.';
 
 COMMENT ON COLUMN app_public.vps_instances.status_reason IS 'Why the server last changed status.';
 
@@ -8569,7 +8569,7 @@ CREATE TABLE app_private.password_reset_tokens (
 
 ALTER TABLE ONLY app_private.password_reset_tokens FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_private.password_reset_tokens IS 'Seed 004''s password reset tokens, stored as SHA-256 hashes.';
+COMMENT ON TABLE app_private.password_reset_tokens IS 'Password reset tokens, stored as SHA-256 hashes of the emailed token; single use, short-lived.';
 
 CREATE TABLE app_private.resource_counts (
     tenant_id uuid NOT NULL,
@@ -8893,7 +8893,7 @@ CREATE TABLE app_public.companies (
 
 ALTER TABLE ONLY app_public.companies FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.companies IS 'A workspace inside a tenant (seed 001 "companies"): groups domains and campaigns for one brand or client.';
+COMMENT ON TABLE app_public.companies IS 'A workspace inside a tenant: groups domains and campaigns for one brand or client.';
 
 CREATE TABLE app_public.contact_list_members (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -8945,7 +8945,7 @@ CREATE TABLE app_public.crm_accounts (
 
 ALTER TABLE ONLY app_public.crm_accounts FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM (seed 004 companies), possibly part of a parent account.';
+COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM, possibly part of a parent account.';
 
 COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete: set instead of deleting so deals keep their history.';
 
@@ -9318,7 +9318,7 @@ COMMENT ON COLUMN app_public.templates.content IS 'HTML body (seed column name).
 
 COMMENT ON COLUMN app_public.templates.variables IS '[{"name": "first_name", "fallback": "there", "required": false}, …]: declared per-lead variables.';
 
-COMMENT ON COLUMN app_public.templates.is_started IS 'True once a started campaign uses the template (seed 000).';
+COMMENT ON COLUMN app_public.templates.is_started IS 'True once a started campaign uses the template.';
 
 CREATE TABLE app_public.tenant_config (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,

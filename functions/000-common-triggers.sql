@@ -23,7 +23,7 @@ begin
   return new;
 end;
 $$;
-comment on function app_private.tg__updated_by() is 'Records which signed-in user last changed the row (seed 004 audit fields).';
+comment on function app_private.tg__updated_by() is 'Records which signed-in user last changed the row (the updated_by audit column).';
 
 -- Attach them to every table that has the columns, so a new table cannot
 -- forget them.

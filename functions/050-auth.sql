@@ -591,7 +591,7 @@ $$;
 comment on function app_public.change_password(text, text) is 'Changes your password after checking the current one, against the strictest policy of your organisations; your other sessions end.';
 
 --------------------------------------------------------------------------------
--- Maintenance (seed 004): expired tokens and invitations.
+-- Maintenance: expired tokens and invitations.
 --------------------------------------------------------------------------------
 
 create or replace function app_private.cleanup_expired_tokens() returns integer

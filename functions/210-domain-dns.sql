@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- Sending domains: the DNS records a domain must publish (seed 001's
+-- Sending domains: the DNS records a domain must publish (its
 -- dns_records document), its DKIM key, and the verification state machine.
 --
 -- Adding a domain fills dns_records with the expected SPF, DKIM, DMARC and MX

@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- The read-only analytics role (seed 004's "readonly") reads every table of
+-- The read-only analytics role reads every table of
 -- the exposed schema across tenants, and nothing in app_private: no secret is
 -- ever within its reach. It cannot write anything.
 --------------------------------------------------------------------------------

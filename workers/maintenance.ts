@@ -1,5 +1,5 @@
 /**
- * Scheduled housekeeping (seed 004's maintenance jobs): expired tokens and
+ * Scheduled housekeeping: expired tokens and
  * invitations, and message/event partitions created three months ahead.
  */
 import type { Task } from 'graphile-worker';

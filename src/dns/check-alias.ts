@@ -1,6 +1,6 @@
 /**
- * A, AAAA and CNAME entries of dns_records (seed 001 allows them, e.g. a
- * tracking host): the published answer must contain the expected value.
+ * A, AAAA and CNAME entries of dns_records (the document allows them, e.g.
+ * a tracking host): the published answer must contain the expected value.
  */
 import { failed, retryLater, verified, type RecordCheck } from './check-result.ts';
 import { lookup } from './lookup.ts';

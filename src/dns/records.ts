@@ -1,5 +1,5 @@
 /**
- * Seed 001's dns_records document and the messages the verify_domain task
+ * A domain's dns_records document and the messages the verify_domain task
  * exchanges with the database, as zod schemas. The database enforces the same
  * shape (app_private.dns_records_problem, a CHECK on domains.dns_records);
  * these schemas validate what the worker reads and what it writes back.

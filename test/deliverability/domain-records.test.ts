@@ -1,5 +1,5 @@
 /**
- * Adding a domain: the expected SPF, DKIM, DMARC and MX records in seed 001's
+ * Adding a domain: the expected SPF, DKIM, DMARC and MX records in the dns_records document's
  * structure, the DKIM key (from the stock, or generated on demand), the shape
  * the database enforces on dns_records, who may do what, and private keys
  * that no API role can reach.
