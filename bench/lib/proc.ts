@@ -91,10 +91,3 @@ export async function findPostmaster(client: pg.ClientBase): Promise<number | nu
   const parent = readFileSync(`/proc/${backend.ppid}/cmdline`, 'utf8').split('\0')[0] ?? '';
   return /postgres/.test(parent) ? backend.ppid : null;
 }
-
-/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
-export function machineBusySeconds(): number {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
-  return (user + nice + system + irq + softirq + steal) / clockTicks();
-}

@@ -5,5 +5,5 @@
 import pg from '@databases/pg';
 
 export const createPool = pg.default;
-export { sql, isSQLError, SQLErrorCode } from '@databases/pg';
+export { sql } from '@databases/pg';
 export type { ConnectionPool, Queryable, SQLQuery, Transaction } from '@databases/pg';

@@ -20,8 +20,6 @@ export interface DnsResolverOptions {
   tries: number;
 }
 
-export type RecordType = 'A' | 'AAAA' | 'TXT' | 'MX' | 'CNAME' | 'PTR' | 'NS' | 'SOA';
-
 export interface DnsResolver {
   readonly servers: readonly string[];
   resolveTxt(name: string): Promise<string[][]>;

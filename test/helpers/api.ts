@@ -121,8 +121,4 @@ export async function registerUser(t: TestApi, label: string, password = 'correc
   return { email, password, ...(data.register as { jwtToken: string; userId: string; tenantId: string; expiresAt: string }) };
 }
 
-/** Direct owner access for arranging data the API would take many steps to build. */
-export async function ownerQuery(t: TestApi, query: ReturnType<typeof sql>) {
-  return t.owner.query(query);
-}
 export { sql };
