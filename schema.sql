@@ -11314,8 +11314,8 @@ GRANT ALL ON FUNCTION app_public.current_tenant_id() TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.current_tenant_id() TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.current_tenant_id() TO penguinmails_analytics;
 
-GRANT SELECT ON TABLE app_public.subscriptions TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.subscriptions TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.subscriptions TO penguinmails_member;
 
 GRANT UPDATE(plan_id) ON TABLE app_public.subscriptions TO penguinmails_staff;
 
@@ -11353,8 +11353,8 @@ REVOKE ALL ON FUNCTION app_private.assert_staff_billing(tenant_id uuid) FROM PUB
 
 REVOKE ALL ON FUNCTION app_private.assert_transition(entity text, label text, from_status text, to_status text) FROM PUBLIC;
 
-GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smtp_ip_address_id uuid, reason text) FROM PUBLIC;
 
@@ -11380,9 +11380,9 @@ REVOKE ALL ON FUNCTION app_private.campaign_start_problems(tenant_id uuid, campa
 
 REVOKE ALL ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_member;
 GRANT DELETE ON TABLE app_public.smtp_ip_addresses TO penguinmails_staff;
-GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_analytics;
 
 GRANT INSERT(vps_instance_id),UPDATE(vps_instance_id) ON TABLE app_public.smtp_ip_addresses TO penguinmails_staff;
 
@@ -11406,8 +11406,8 @@ GRANT ALL ON FUNCTION app_public.uuid_v7_time(id uuid) TO penguinmails_anonymous
 GRANT ALL ON FUNCTION app_public.uuid_v7_time(id uuid) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.uuid_v7_time(id uuid) TO penguinmails_analytics;
 
-GRANT SELECT ON TABLE app_public.messages TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.messages TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.messages TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.claimed_message(tenant_id uuid, message_id uuid, outcome text) FROM PUBLIC;
 
@@ -11517,8 +11517,8 @@ REVOKE ALL ON FUNCTION app_private.expected_dns_records(domain text, domain_id u
 
 REVOKE ALL ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) FROM PUBLIC;
 
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
 
 GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
 
@@ -11610,8 +11610,8 @@ REVOKE ALL ON FUNCTION app_private.live_assignment_count(smtp_ip_address_id uuid
 
 REVOKE ALL ON FUNCTION app_private.local_day(at timestamp with time zone, timezone text) FROM PUBLIC;
 
-GRANT SELECT,DELETE ON TABLE app_public.campaigns TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaigns TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaigns TO penguinmails_member;
 
 GRANT INSERT(company_id),UPDATE(company_id) ON TABLE app_public.campaigns TO penguinmails_member;
 
@@ -11711,8 +11711,8 @@ REVOKE ALL ON FUNCTION app_private.record_deferral(tenant_id uuid, message_id uu
 
 REVOKE ALL ON FUNCTION app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) FROM PUBLIC;
 
-GRANT SELECT,DELETE ON TABLE app_public.domains TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.domains TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.domains TO penguinmails_member;
 
 GRANT INSERT(company_id),UPDATE(company_id) ON TABLE app_public.domains TO penguinmails_member;
 
@@ -11804,8 +11804,8 @@ REVOKE ALL ON FUNCTION app_private.start_lead_import(tenant_id uuid, import_id u
 
 REVOKE ALL ON FUNCTION app_private.start_scheduled_campaign(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
-GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.start_usage_period(tenant_id uuid, subscription_id uuid, starts_at timestamp with time zone) FROM PUBLIC;
 
@@ -12027,8 +12027,8 @@ REVOKE ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.d
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_analytics;
 
-GRANT SELECT,DELETE ON TABLE app_public.email_accounts TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.email_accounts TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.email_accounts TO penguinmails_member;
 
 GRANT INSERT(domain_id) ON TABLE app_public.email_accounts TO penguinmails_member;
 
@@ -12127,8 +12127,8 @@ GRANT SELECT ON TABLE app_public.system_config TO penguinmails_analytics;
 REVOKE ALL ON FUNCTION app_public.set_system_config(key text, value jsonb, is_sensitive boolean, description text, category text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.set_system_config(key text, value jsonb, is_sensitive boolean, description text, category text) TO penguinmails_staff;
 
-GRANT SELECT,DELETE ON TABLE app_public.vps_instances TO penguinmails_staff;
 GRANT SELECT ON TABLE app_public.vps_instances TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.vps_instances TO penguinmails_staff;
 
 GRANT INSERT(hostwinds_instance_id),UPDATE(hostwinds_instance_id) ON TABLE app_public.vps_instances TO penguinmails_staff;
 
@@ -12175,18 +12175,18 @@ GRANT ALL ON FUNCTION app_public.verify_domain(domain_id uuid) TO penguinmails_m
 GRANT SELECT ON TABLE app_public.audit_log TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.audit_log TO penguinmails_analytics;
 
-GRANT SELECT,DELETE ON TABLE app_public.campaign_email_accounts TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_email_accounts TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaign_email_accounts TO penguinmails_member;
 
 GRANT INSERT(campaign_id) ON TABLE app_public.campaign_email_accounts TO penguinmails_member;
 
 GRANT INSERT(email_account_id) ON TABLE app_public.campaign_email_accounts TO penguinmails_member;
 
-GRANT SELECT ON TABLE app_public.campaign_enrollments TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_enrollments TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.campaign_enrollments TO penguinmails_member;
 
-GRANT SELECT,DELETE ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_sequence_steps TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
 
 GRANT INSERT(campaign_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
 
@@ -12217,8 +12217,8 @@ GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.campaign_sequence_
 GRANT SELECT ON TABLE app_public.campaign_stats_daily TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_stats_daily TO penguinmails_analytics;
 
-GRANT SELECT,DELETE ON TABLE app_public.campaign_step_variants TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_step_variants TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaign_step_variants TO penguinmails_member;
 
 GRANT INSERT(step_id) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
 
@@ -12228,8 +12228,8 @@ GRANT INSERT(subject),UPDATE(subject) ON TABLE app_public.campaign_step_variants
 
 GRANT INSERT(weight),UPDATE(weight) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
 
-GRANT SELECT,DELETE ON TABLE app_public.campaign_targets TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_targets TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaign_targets TO penguinmails_member;
 
 GRANT INSERT(campaign_id) ON TABLE app_public.campaign_targets TO penguinmails_member;
 
@@ -12345,8 +12345,8 @@ GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.deals TO penguinmails_memb
 
 GRANT UPDATE(deleted_at) ON TABLE app_public.deals TO penguinmails_member;
 
-GRANT SELECT ON TABLE app_public.email_events TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.email_events TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.email_events TO penguinmails_member;
 
 GRANT SELECT,DELETE ON TABLE app_public.feature_flags TO penguinmails_staff;
 GRANT SELECT ON TABLE app_public.feature_flags TO penguinmails_analytics;
@@ -12366,8 +12366,8 @@ GRANT SELECT ON TABLE app_public.folders TO penguinmails_analytics;
 
 GRANT INSERT(name),UPDATE(name) ON TABLE app_public.folders TO penguinmails_member;
 
-GRANT SELECT ON TABLE app_public.payments TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.payments TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.payments TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.permissions TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.permissions TO penguinmails_analytics;
@@ -12391,9 +12391,9 @@ GRANT SELECT ON TABLE app_public.staff_role_permissions TO penguinmails_analytic
 GRANT SELECT ON TABLE app_public.staff_roles TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.staff_roles TO penguinmails_analytics;
 
+GRANT SELECT ON TABLE app_public.subscription_addons TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.subscription_addons TO penguinmails_member;
 GRANT DELETE ON TABLE app_public.subscription_addons TO penguinmails_staff;
-GRANT SELECT ON TABLE app_public.subscription_addons TO penguinmails_analytics;
 
 GRANT INSERT(tenant_id) ON TABLE app_public.subscription_addons TO penguinmails_staff;
 

@@ -11,6 +11,3 @@ comment on function app_public.current_staff_has_permission(text) is E'@behavior
 comment on function app_public.uuid_v7(timestamptz) is E'@behavior -*\nA version 7 UUID whose first 48 bits are the given time in milliseconds (default: now).';
 comment on function app_public.uuid_v7_time(uuid) is E'@behavior -*\nThe creation time encoded in a version 7 UUID.';
 comment on function app_public.current_tenant_roles() is 'Your roles in the organisation your token names: owner, admin, member, viewer (staff access sessions act as viewer or admin). Empty when you may not act in it.';
-
--- "Subscription" is GraphQL's root type for subscriptions.
-comment on table app_public.subscriptions is E'@name billing_subscription\nA tenant''s subscription to a plan; pending_plan_id takes effect at the end of the current period.';

@@ -190,3 +190,23 @@ begin
 end;
 $$;
 comment on function app_private.reset_daily_counts(timestamptz) is 'Starts a new day for every inbox whose local day (its time zone) has moved past daily_count_date, and for every IP on a new UTC day: daily_count back to 0. Returns how many of each were reset.';
+
+--------------------------------------------------------------------------------
+-- The scheduled warmup_tick task: daily counts reset at each inbox's and IP's
+-- local midnight, and IPs whose warm-up reached its target (functions/220).
+--------------------------------------------------------------------------------
+
+create or replace function app_private.warmup_tick(at timestamptz default now()) returns jsonb
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_reset record;
+  v_warmed integer;
+begin
+  select * into v_reset from app_private.reset_daily_counts(warmup_tick.at);
+  v_warmed := app_private.complete_ip_warmups(warmup_tick.at);
+  return jsonb_build_object('inboxes_reset', v_reset.inboxes, 'ips_reset', v_reset.ips, 'ips_warmed', v_warmed);
+end;
+$$;
+comment on function app_private.warmup_tick(timestamptz) is 'Run every 15 minutes (time zones are offset by quarter hours): local-midnight resets of daily counts, and IP warm-ups that reached their target.';

@@ -539,7 +539,7 @@ $$;
 comment on function app_public.set_domain_ip_assignment_status(uuid, text, text) is 'Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
 
 --------------------------------------------------------------------------------
--- Warm-up progress: the scheduled warmup_tick task.
+-- Warm-up progress of IPs (run by warmup_tick, functions/200-warmup.sql).
 --------------------------------------------------------------------------------
 
 create or replace function app_private.complete_ip_warmups(at timestamptz default now()) returns integer
@@ -566,18 +566,3 @@ begin
 end;
 $$;
 comment on function app_private.complete_ip_warmups(timestamptz) is 'Marks warming IPs warmed once their ramp reaches their daily_limit (or ip_warmup_target); their assignments become active. Returns how many.';
-
-create or replace function app_private.warmup_tick(at timestamptz default now()) returns jsonb
-  language plpgsql volatile
-  set search_path to pg_catalog, public, pg_temp
-as $$
-declare
-  v_reset record;
-  v_warmed integer;
-begin
-  select * into v_reset from app_private.reset_daily_counts(warmup_tick.at);
-  v_warmed := app_private.complete_ip_warmups(warmup_tick.at);
-  return jsonb_build_object('inboxes_reset', v_reset.inboxes, 'ips_reset', v_reset.ips, 'ips_warmed', v_warmed);
-end;
-$$;
-comment on function app_private.warmup_tick(timestamptz) is 'Run every 15 minutes (time zones are offset by quarter hours): local-midnight resets of daily counts, and IP warm-ups that reached their target.';

@@ -10,3 +10,26 @@ grant execute on function
   app_public.daily_stats(uuid, date, date),
   app_hidden.stats_with_rates(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint)
 to penguinmails_member;
+
+--------------------------------------------------------------------------------
+-- The read-only analytics role reads every table of
+-- the exposed schema across tenants, and nothing in app_private: no secret is
+-- ever within its reach. It cannot write anything.
+--------------------------------------------------------------------------------
+
+do $$
+declare
+  t regclass;
+begin
+  for t in
+    select c.oid::regclass
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'app_public' and c.relkind in ('r', 'p') and not c.relispartition
+  loop
+    execute format('create policy analytics_read on %s for select to penguinmails_analytics using (true)', t);
+    execute format('comment on policy analytics_read on %s is %L', t, 'The read-only analytics role reads all rows (no secrets live in this schema).');
+    execute format('grant select on %s to penguinmails_analytics', t);
+  end loop;
+end;
+$$;

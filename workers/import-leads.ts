@@ -1,7 +1,7 @@
 /**
  * import_leads: loads an uploaded CSV into leads (queued by the lead_imports
  * insert trigger). The file streams into a staging table with COPY and SQL
- * does the rest in one transaction (functions/070-lead-import.sql): either
+ * does the rest in one transaction (functions/071-lead-import.sql): either
  * every valid row is in, with its list membership and the import's counts,
  * or nothing is and the import is failed with the reason.
  *

@@ -344,7 +344,3 @@ begin
 end;
 $$;
 comment on function app_private.fail_lead_import(uuid, uuid, text) is 'Marks an import failed with the reason the user will see; its rows were rolled back.';
-
--- Imports are started by uploading a file (POST /imports/leads), never by a
--- bare GraphQL mutation; the table is readable through the API.
-comment on table app_public.lead_imports is E'@behavior -insert\nA CSV import of leads (start one with POST /imports/leads), processed by the worker: status pending → processing → completed or failed (see failureReason). totalRows grows while the file loads; errors lists the first 100 rejected rows with their line and reason.';
