@@ -123,6 +123,13 @@ begin
     raise exception 'This invitation was cancelled. Ask for a new one.' using errcode = 'EXPRD';
   elsif v_invitation.expires_at <= now() then
     raise exception 'This invitation expired on %. Ask for a new one.', to_char(v_invitation.expires_at at time zone 'UTC', 'YYYY-MM-DD') using errcode = 'EXPRD';
+  elsif exists (
+    -- Sent from a staff access session (before they were refused): never a membership.
+    select 1 from app_public.audit_log a
+    where a.tenant_id = v_invitation.tenant_id and a.action = 'invitations.insert'
+      and a.record_id = v_invitation.id::text and a.actor_is_staff
+  ) then
+    raise exception 'This invitation was sent from a staff access session and cannot be accepted. Ask an owner or admin of the organisation for a new one.' using errcode = 'DNIED';
   end if;
 
   select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted is null;
@@ -336,7 +343,11 @@ CREATE FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) RETURNS t
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_permissions text[] := case when user_id is null then '{}' else app_private.staff_permissions_of(user_id) end;
+  -- Staff powers (permissions, access sessions) need a staff token: a request
+  -- acting as penguinmails_member has none, even for a staff user.
+  v_permissions text[] := case
+    when user_id is null or current_setting('role', true) is distinct from 'penguinmails_staff' then '{}'
+    else app_private.staff_permissions_of(user_id) end;
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
   v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
   v_ips uuid[] := '{}';
@@ -3836,6 +3847,49 @@ $$;
 
 COMMENT ON FUNCTION app_private.live_assignment_count(smtp_ip_address_id uuid) IS 'How many domain assignments on an IP are not expired.';
 
+CREATE TABLE app_private.staff_access_sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    staff_user_id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    access_mode text NOT NULL,
+    reason text NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    CONSTRAINT staff_access_sessions_access_mode_check CHECK ((access_mode = ANY (ARRAY['read'::text, 'write'::text]))),
+    CONSTRAINT staff_access_sessions_check CHECK ((expires_at > created)),
+    CONSTRAINT staff_access_sessions_reason_check CHECK (((length(reason) >= 5) AND (length(reason) <= 500)))
+);
+
+ALTER TABLE ONLY app_private.staff_access_sessions FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.staff_access_sessions IS 'A staff member''s explicit, time-boxed and audited access to one tenant.';
+
+CREATE FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) RETURNS app_private.staff_access_sessions
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_session app_private.staff_access_sessions;
+begin
+  -- A write session wins over a read session; either counts only while the
+  -- staff role still grants its permission.
+  select s.* into v_session
+  from app_private.staff_access_sessions s
+  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
+  where s.tenant_id = live_staff_access_session.tenant_id
+    and s.staff_user_id = live_staff_access_session.user_id
+    and s.revoked_at is null
+    and s.expires_at > now()
+    and (case s.access_mode when 'write' then 'tenants.write' else 'tenants.read' end) = any (staff_permissions)
+  order by (s.access_mode = 'write') desc, s.expires_at desc
+  limit 1;
+  return v_session;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) IS 'The staff user''s live access session into the tenant that their permissions still allow (write before read); null when there is none.';
+
 CREATE FUNCTION app_private.local_day(at timestamp with time zone, timezone text) RETURNS date
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3975,6 +4029,25 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) IS 'Called by the worker holding the message''s send lock, on that connection and committed on its own, right before it writes the final "." of the SMTP DATA: from here on the server may have this attempt''s message, so a crash makes it "sent, unconfirmed" instead of a retry. STATE when the message is not being sent any more (the worker then does not write the dot).';
+
+CREATE FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  return (
+    select tu.roles
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
+    join app_public.users u on u.id = tu.user_id and u.deleted is null
+    where tu.tenant_id = membership_roles.tenant_id
+      and tu.user_id = membership_roles.user_id
+      and tu.deleted is null
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) IS 'The roles of the user''s active membership in a live tenant; null when they are not a member.';
 
 CREATE FUNCTION app_private.message_status_rank(status text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -5097,6 +5170,33 @@ $$;
 
 COMMENT ON FUNCTION app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) IS 'Writes a staff billing change to the platform audit log (the tenant''s own audit log gets the row changes from the subscriptions audit trigger).';
 
+CREATE FUNCTION app_private.record_staff_operation(user_id uuid, tenant_id uuid, operation jsonb, request_id text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_session app_private.staff_access_sessions;
+  v_changes jsonb;
+begin
+  if user_id is null or tenant_id is null or app_private.membership_roles(user_id, tenant_id) is not null then
+    -- Not in a tenant, or acting there as a member: no staff access to record.
+    return null;
+  end if;
+  v_session := app_private.live_staff_access_session(user_id, tenant_id, app_private.staff_permissions_of(user_id));
+  if v_session.id is null then
+    return null;
+  end if;
+  v_changes := jsonb_build_object('access_mode', v_session.access_mode, 'request_id', nullif(request_id, '')) || coalesce(operation, '{}');
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, record_id, reason, changes)
+    values (record_staff_operation.tenant_id, record_staff_operation.user_id, true, 'staff_access.operation', v_session.id::text, v_session.reason, v_changes);
+  insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, record_id, reason, changes)
+    values (record_staff_operation.user_id, 'staff_access.operation', record_staff_operation.tenant_id, v_session.id::text, v_session.reason, v_changes);
+  return v_session.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_staff_operation(user_id uuid, tenant_id uuid, operation jsonb, request_id text) IS 'Called by the API (as the owner, in a transaction of its own, before the operation runs) for every request of a staff token naming a tenant: when the staff user acts there through an access session rather than a membership, writes one row to the tenant''s audit_log and one to platform_audit_log with the operation (its type, name and every Type.field it selects). Returns the session, or null when nothing was recorded.';
+
 CREATE FUNCTION app_private.record_stripe_customer(tenant_id uuid, stripe_customer_id text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6176,32 +6276,18 @@ CREATE FUNCTION app_private.tenant_roles_of(user_id uuid, tenant_id uuid, staff_
     AS $$
 declare
   v_roles text[];
+  v_session app_private.staff_access_sessions;
 begin
   if user_id is null or tenant_id is null then
     return '{}';
   end if;
-  select tu.roles into v_roles
-  from app_public.tenant_users tu
-  join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  join app_public.users u on u.id = tu.user_id and u.deleted is null
-  where tu.tenant_id = tenant_roles_of.tenant_id
-    and tu.user_id = tenant_roles_of.user_id
-    and tu.deleted is null;
+  v_roles := app_private.membership_roles(user_id, tenant_id);
   if v_roles is not null then
     return v_roles;
   end if;
-  -- A staff access session acts as viewer (read) or admin (write), while the
-  -- staff role still grants the matching permission.
-  select case when bool_or(s.access_mode = 'write') then array['admin'] else array['viewer'] end into v_roles
-  from app_private.staff_access_sessions s
-  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
-  where s.tenant_id = tenant_roles_of.tenant_id
-    and s.staff_user_id = tenant_roles_of.user_id
-    and s.revoked_at is null
-    and s.expires_at > now()
-    and (case s.access_mode when 'write' then 'tenants.write' else 'tenants.read' end) = any (staff_permissions)
-  having count(*) > 0;
-  return coalesce(v_roles, '{}');
+  -- A staff access session acts as viewer (read) or admin (write).
+  v_session := app_private.live_staff_access_session(user_id, tenant_id, staff_permissions);
+  return case v_session.access_mode when 'write' then array['admin'] when 'read' then array['viewer'] else '{}' end;
 end;
 $$;
 
@@ -7792,6 +7878,11 @@ begin
   if 'admin' = any (roles) and not app_public.has_tenant_role('owner') then
     raise exception 'Only an owner can invite an admin.' using errcode = 'DNIED';
   end if;
+  -- Memberships come from the organisation's own people: a staff access
+  -- session (no membership) may not bring anyone in, staff included.
+  if app_private.membership_roles(app_public.current_user_id(), v_tenant_id) is null then
+    raise exception 'A staff access session cannot invite people; an owner or admin of the organisation must.' using errcode = 'DNIED';
+  end if;
   if exists (
     select 1 from app_public.tenant_users tu
     where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted is null
@@ -8584,24 +8675,6 @@ CREATE TABLE app_private.resource_counts (
 ALTER TABLE ONLY app_private.resource_counts FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.resource_counts IS 'Current number of leads, domains, email accounts and members per tenant, for plan limits: the sum over shards (contacts use 16, the others shard 0).';
-
-CREATE TABLE app_private.staff_access_sessions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    staff_user_id uuid NOT NULL,
-    tenant_id uuid NOT NULL,
-    access_mode text NOT NULL,
-    reason text NOT NULL,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    revoked_at timestamp with time zone,
-    CONSTRAINT staff_access_sessions_access_mode_check CHECK ((access_mode = ANY (ARRAY['read'::text, 'write'::text]))),
-    CONSTRAINT staff_access_sessions_check CHECK ((expires_at > created)),
-    CONSTRAINT staff_access_sessions_reason_check CHECK (((length(reason) >= 5) AND (length(reason) <= 500)))
-);
-
-ALTER TABLE ONLY app_private.staff_access_sessions FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_private.staff_access_sessions IS 'A staff member''s explicit, time-boxed and audited access to one tenant.';
 
 CREATE TABLE app_private.stripe_events (
     id text NOT NULL,
@@ -10616,13 +10689,13 @@ CREATE POLICY audit_readers ON app_public.platform_audit_log FOR SELECT USING (a
 
 COMMENT ON POLICY audit_readers ON app_public.platform_audit_log IS 'Only staff with audit.read.';
 
-CREATE POLICY billing_staff ON app_public.subscription_addons USING (app_public.current_staff_has_permission('billing.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('billing.manage'::text));
+CREATE POLICY billing_staff ON app_public.subscription_addons USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
 
-COMMENT ON POLICY billing_staff ON app_public.subscription_addons IS 'Staff with billing.manage may add or change add-ons.';
+COMMENT ON POLICY billing_staff ON app_public.subscription_addons IS 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into.';
 
-CREATE POLICY billing_staff ON app_public.subscriptions USING (app_public.current_staff_has_permission('billing.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('billing.manage'::text));
+CREATE POLICY billing_staff ON app_public.subscriptions USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
 
-COMMENT ON POLICY billing_staff ON app_public.subscriptions IS 'Staff with billing.manage may change any subscription.';
+COMMENT ON POLICY billing_staff ON app_public.subscriptions IS 'Staff with billing.manage may change the subscription of the tenant they hold an access session into.';
 
 ALTER TABLE app_public.campaign_email_accounts ENABLE ROW LEVEL SECURITY;
 
@@ -10670,9 +10743,9 @@ ALTER TABLE app_public.lead_imports ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.leads ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY manage ON app_public.domain_ip_assignments USING (app_public.current_staff_has_permission('infrastructure.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('infrastructure.manage'::text));
+CREATE POLICY manage ON app_public.domain_ip_assignments USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
 
-COMMENT ON POLICY manage ON app_public.domain_ip_assignments IS 'Staff with infrastructure.manage assign IPs to any tenant''s domains.';
+COMMENT ON POLICY manage ON app_public.domain_ip_assignments IS 'Staff with infrastructure.manage change assignments of the tenant they hold an access session into; across tenants they use the IP pool functions, which check the permission and write the platform audit log.';
 
 CREATE POLICY manage ON app_public.feature_flags USING (app_public.current_staff_has_permission('feature_flags.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('feature_flags.manage'::text));
 
@@ -11608,6 +11681,8 @@ REVOKE ALL ON FUNCTION app_private.limit_exceeded_message(plan_name text, metric
 
 REVOKE ALL ON FUNCTION app_private.live_assignment_count(smtp_ip_address_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.local_day(at timestamp with time zone, timezone text) FROM PUBLIC;
 
 GRANT SELECT ON TABLE app_public.campaigns TO penguinmails_analytics;
@@ -11656,6 +11731,8 @@ REVOKE ALL ON FUNCTION app_private.locked_current_subscription(tenant_id uuid) F
 REVOKE ALL ON FUNCTION app_private.lockless_budget_left(budget_key text, amount bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 
@@ -11741,6 +11818,8 @@ REVOKE ALL ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, im
 REVOKE ALL ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.record_staff_operation(user_id uuid, tenant_id uuid, operation jsonb, request_id text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_stripe_customer(tenant_id uuid, stripe_customer_id text) FROM PUBLIC;
 

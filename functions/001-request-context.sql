@@ -95,38 +95,67 @@ end;
 $$;
 comment on function app_private.staff_permissions_of(uuid) is 'The platform permissions the user''s staff role grants (empty for non-staff or deleted users).';
 
+create or replace function app_private.membership_roles(user_id uuid, tenant_id uuid) returns text[]
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  return (
+    select tu.roles
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
+    join app_public.users u on u.id = tu.user_id and u.deleted is null
+    where tu.tenant_id = membership_roles.tenant_id
+      and tu.user_id = membership_roles.user_id
+      and tu.deleted is null
+  );
+end;
+$$;
+comment on function app_private.membership_roles(uuid, uuid) is 'The roles of the user''s active membership in a live tenant; null when they are not a member.';
+
+create or replace function app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[])
+  returns app_private.staff_access_sessions
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_session app_private.staff_access_sessions;
+begin
+  -- A write session wins over a read session; either counts only while the
+  -- staff role still grants its permission.
+  select s.* into v_session
+  from app_private.staff_access_sessions s
+  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
+  where s.tenant_id = live_staff_access_session.tenant_id
+    and s.staff_user_id = live_staff_access_session.user_id
+    and s.revoked_at is null
+    and s.expires_at > now()
+    and (case s.access_mode when 'write' then 'tenants.write' else 'tenants.read' end) = any (staff_permissions)
+  order by (s.access_mode = 'write') desc, s.expires_at desc
+  limit 1;
+  return v_session;
+end;
+$$;
+comment on function app_private.live_staff_access_session(uuid, uuid, text[]) is 'The staff user''s live access session into the tenant that their permissions still allow (write before read); null when there is none.';
+
 create or replace function app_private.tenant_roles_of(user_id uuid, tenant_id uuid, staff_permissions text[]) returns text[]
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
   v_roles text[];
+  v_session app_private.staff_access_sessions;
 begin
   if user_id is null or tenant_id is null then
     return '{}';
   end if;
-  select tu.roles into v_roles
-  from app_public.tenant_users tu
-  join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  join app_public.users u on u.id = tu.user_id and u.deleted is null
-  where tu.tenant_id = tenant_roles_of.tenant_id
-    and tu.user_id = tenant_roles_of.user_id
-    and tu.deleted is null;
+  v_roles := app_private.membership_roles(user_id, tenant_id);
   if v_roles is not null then
     return v_roles;
   end if;
-  -- A staff access session acts as viewer (read) or admin (write), while the
-  -- staff role still grants the matching permission.
-  select case when bool_or(s.access_mode = 'write') then array['admin'] else array['viewer'] end into v_roles
-  from app_private.staff_access_sessions s
-  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
-  where s.tenant_id = tenant_roles_of.tenant_id
-    and s.staff_user_id = tenant_roles_of.user_id
-    and s.revoked_at is null
-    and s.expires_at > now()
-    and (case s.access_mode when 'write' then 'tenants.write' else 'tenants.read' end) = any (staff_permissions)
-  having count(*) > 0;
-  return coalesce(v_roles, '{}');
+  -- A staff access session acts as viewer (read) or admin (write).
+  v_session := app_private.live_staff_access_session(user_id, tenant_id, staff_permissions);
+  return case v_session.access_mode when 'write' then array['admin'] when 'read' then array['viewer'] else '{}' end;
 end;
 $$;
 comment on function app_private.tenant_roles_of(uuid, uuid, text[]) is 'The user''s roles in the tenant: their active membership''s roles in a live tenant, or viewer/admin for a live staff access session their staff role still permits; empty otherwise.';
@@ -136,7 +165,11 @@ create or replace function app_hidden.enter_request(user_id uuid, tenant_id uuid
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_permissions text[] := case when user_id is null then '{}' else app_private.staff_permissions_of(user_id) end;
+  -- Staff powers (permissions, access sessions) need a staff token: a request
+  -- acting as penguinmails_member has none, even for a staff user.
+  v_permissions text[] := case
+    when user_id is null or current_setting('role', true) is distinct from 'penguinmails_staff' then '{}'
+    else app_private.staff_permissions_of(user_id) end;
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
   v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
   v_ips uuid[] := '{}';

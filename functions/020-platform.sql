@@ -154,3 +154,34 @@ begin
 end;
 $$;
 comment on function app_public.close_tenant_access(uuid) is 'Ends your open staff access sessions into a tenant; returns how many were closed.';
+
+create or replace function app_private.record_staff_operation(
+  user_id uuid,
+  tenant_id uuid,
+  operation jsonb,
+  request_id text
+) returns uuid
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_session app_private.staff_access_sessions;
+  v_changes jsonb;
+begin
+  if user_id is null or tenant_id is null or app_private.membership_roles(user_id, tenant_id) is not null then
+    -- Not in a tenant, or acting there as a member: no staff access to record.
+    return null;
+  end if;
+  v_session := app_private.live_staff_access_session(user_id, tenant_id, app_private.staff_permissions_of(user_id));
+  if v_session.id is null then
+    return null;
+  end if;
+  v_changes := jsonb_build_object('access_mode', v_session.access_mode, 'request_id', nullif(request_id, '')) || coalesce(operation, '{}');
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, record_id, reason, changes)
+    values (record_staff_operation.tenant_id, record_staff_operation.user_id, true, 'staff_access.operation', v_session.id::text, v_session.reason, v_changes);
+  insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, record_id, reason, changes)
+    values (record_staff_operation.user_id, 'staff_access.operation', record_staff_operation.tenant_id, v_session.id::text, v_session.reason, v_changes);
+  return v_session.id;
+end;
+$$;
+comment on function app_private.record_staff_operation(uuid, uuid, jsonb, text) is 'Called by the API (as the owner, in a transaction of its own, before the operation runs) for every request of a staff token naming a tenant: when the staff user acts there through an access session rather than a membership, writes one row to the tenant''s audit_log and one to platform_audit_log with the operation (its type, name and every Type.field it selects). Returns the session, or null when nothing was recorded.';

@@ -284,6 +284,11 @@ begin
   if 'admin' = any (roles) and not app_public.has_tenant_role('owner') then
     raise exception 'Only an owner can invite an admin.' using errcode = 'DNIED';
   end if;
+  -- Memberships come from the organisation's own people: a staff access
+  -- session (no membership) may not bring anyone in, staff included.
+  if app_private.membership_roles(app_public.current_user_id(), v_tenant_id) is null then
+    raise exception 'A staff access session cannot invite people; an owner or admin of the organisation must.' using errcode = 'DNIED';
+  end if;
   if exists (
     select 1 from app_public.tenant_users tu
     where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted is null
@@ -361,6 +366,13 @@ begin
     raise exception 'This invitation was cancelled. Ask for a new one.' using errcode = 'EXPRD';
   elsif v_invitation.expires_at <= now() then
     raise exception 'This invitation expired on %. Ask for a new one.', to_char(v_invitation.expires_at at time zone 'UTC', 'YYYY-MM-DD') using errcode = 'EXPRD';
+  elsif exists (
+    -- Sent from a staff access session (before they were refused): never a membership.
+    select 1 from app_public.audit_log a
+    where a.tenant_id = v_invitation.tenant_id and a.action = 'invitations.insert'
+      and a.record_id = v_invitation.id::text and a.actor_is_staff
+  ) then
+    raise exception 'This invitation was sent from a staff access session and cannot be accepted. Ask an owner or admin of the organisation for a new one.' using errcode = 'DNIED';
   end if;
 
   select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted is null;

@@ -28,9 +28,9 @@ grant insert (vps_instance_id, ip_address, approximate_cost), update (vps_instan
 
 select app_private.apply_tenant_policies('app_public.domain_ip_assignments', write_role => null);
 create policy manage on app_public.domain_ip_assignments for all
-  using (app_public.current_staff_has_permission('infrastructure.manage'))
-  with check (app_public.current_staff_has_permission('infrastructure.manage'));
-comment on policy manage on app_public.domain_ip_assignments is 'Staff with infrastructure.manage assign IPs to any tenant''s domains.';
+  using (app_public.current_staff_has_permission('infrastructure.manage') and tenant_id = app_public.current_tenant_id())
+  with check (app_public.current_staff_has_permission('infrastructure.manage') and tenant_id = app_public.current_tenant_id());
+comment on policy manage on app_public.domain_ip_assignments is 'Staff with infrastructure.manage change assignments of the tenant they hold an access session into; across tenants they use the IP pool functions, which check the permission and write the platform audit log.';
 grant select on app_public.domain_ip_assignments to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.domains', write_role => 'admin');
@@ -48,9 +48,9 @@ grant insert (domain_id, email, from_name, provider, imap_settings, smtp_setting
 --------------------------------------------------------------------------------
 -- Deliverability API: tenants check and rotate their domains' DNS and read
 -- their sending allowances; staff with infrastructure.manage run the IP pool
--- lifecycle (each function checks the permission itself). Tables and their
--- row policies are in 040-sending-infrastructure.sql: status columns are not
--- writable by anyone but these functions.
+-- lifecycle (each function checks the permission itself). The tables' row
+-- policies are above: status columns are not writable by anyone but these
+-- functions.
 --------------------------------------------------------------------------------
 
 -- The CHECK on domains.dns_records runs as whoever writes a domain.

@@ -26,14 +26,17 @@ select app_private.apply_tenant_policies('app_public.usage_periods', write_role 
 grant select on app_public.subscriptions, app_public.subscription_addons, app_public.payments, app_public.usage_periods
   to penguinmails_member;
 
+-- Staff reach a tenant's rows only inside an access session into it (which
+-- current_tenant_id() names, and every operation of which is audited): no
+-- policy lets staff read or write billing rows of other tenants.
 create policy billing_staff on app_public.subscriptions for all
-  using (app_public.current_staff_has_permission('billing.manage'))
-  with check (app_public.current_staff_has_permission('billing.manage'));
-comment on policy billing_staff on app_public.subscriptions is 'Staff with billing.manage may change any subscription.';
+  using (app_public.current_staff_has_permission('billing.manage') and tenant_id = app_public.current_tenant_id())
+  with check (app_public.current_staff_has_permission('billing.manage') and tenant_id = app_public.current_tenant_id());
+comment on policy billing_staff on app_public.subscriptions is 'Staff with billing.manage may change the subscription of the tenant they hold an access session into.';
 create policy billing_staff on app_public.subscription_addons for all
-  using (app_public.current_staff_has_permission('billing.manage'))
-  with check (app_public.current_staff_has_permission('billing.manage'));
-comment on policy billing_staff on app_public.subscription_addons is 'Staff with billing.manage may add or change add-ons.';
+  using (app_public.current_staff_has_permission('billing.manage') and tenant_id = app_public.current_tenant_id())
+  with check (app_public.current_staff_has_permission('billing.manage') and tenant_id = app_public.current_tenant_id());
+comment on policy billing_staff on app_public.subscription_addons is 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into.';
 grant update (plan_id, pending_plan_id, status, cancel_at_period_end, billing_contact_user_id)
   on app_public.subscriptions to penguinmails_staff;
 grant insert (tenant_id, subscription_id, addon_type, quantity, price_monthly, stripe_price_id, stripe_subscription_item_id, is_active),

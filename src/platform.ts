@@ -62,6 +62,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
         ...trackingRoutes({ pool: server.ownerPool, tokens: makeTrackingTokens(trackingKeyFrom(secretsKeyOf(env))), trustProxy: env.TRUST_PROXY }),
         ...leadImportRoutes({
           pool: server.pool,
+          ownerPool: server.ownerPool,
           tokens: server.tokens,
           dataDir: env.PM_DATA_DIR,
           maxBytes: env.IMPORT_MAX_BYTES,

@@ -20,12 +20,16 @@ import { pgSettingsForClaims } from '../server/context.ts';
 import { classifyDatabaseError, type ErrorCode } from '../server/errors.ts';
 import { authenticateOrReply, sendError, sendJson, type Route } from '../server/http.ts';
 import { withUserSession } from '../server/user-session.ts';
+import { recordStaffOperation } from '../server/staff-audit.ts';
+import { currentScope } from '../log/scope.ts';
 import { importFilePath, storeUpload, UploadTooLargeError } from './files.ts';
 import type pg from 'pg';
 
 export interface LeadImportRouteOptions {
   /** The authenticator's pool: the row is inserted as the caller. */
   pool: pg.Pool;
+  /** The owner's pool: a staff member's upload is audited in a transaction of its own (src/server/staff-audit.ts). */
+  ownerPool: pg.Pool;
   tokens: TokenService;
   dataDir: string;
   maxBytes: number;
@@ -99,10 +103,11 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
     return refuse(413, 'PAYLOAD_TOO_LARGE', `The file is ${declared} bytes; the limit is ${options.maxBytes} bytes (IMPORT_MAX_BYTES).`);
   }
 
-  const settings = pgSettingsForClaims(claims, options.statementTimeoutMs);
+  const settings = { ...pgSettingsForClaims(claims, options.statementTimeoutMs), 'app.request_id': currentScope()?.requestId ?? '' };
   // Refuse early, before reading a large body, when the caller may not import at all.
   let access: { tenant_id: string | null; may_import: boolean } | undefined;
   try {
+    await recordStaffOperation(options.ownerPool, settings, () => ({ type: 'http', name: 'POST /imports/leads', fields: [] }));
     [access] = await withUserSession(options.pool, settings, async (client) =>
       (await client.query<{ tenant_id: string | null; may_import: boolean }>(
         `select app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('member') as may_import`,

@@ -36,6 +36,7 @@ import { maskError } from './errors.ts';
 import { clientIp } from '../tracking/request.ts';
 import { GraphQLError, type GraphQLFormattedError } from 'postgraphile/graphql';
 import { currentScope } from '../log/scope.ts';
+import { describeOperation, recordStaffOperation } from './staff-audit.ts';
 
 /**
  * Filter operators an index can serve (btree equality and ranges, GIN
@@ -125,7 +126,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     },
     grafast: {
       explain: false,
-      async context(requestContext) {
+      async context(requestContext, args) {
         const req = requestContext.node?.req;
         if (!req) return {};
         const pgSettings: PgSettings = {
@@ -133,6 +134,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
           // Jobs queued by this request carry its id (functions/260-job-request-ids.sql).
           'app.request_id': currentScope()?.requestId ?? '',
         };
+        // A staff member inside a tenant: the operation is audited before it runs.
+        await recordStaffOperation(options.ownerPool, pgSettings, () => describeOperation(args.schema, args.document, args.operationName));
         return {
           pgSettings,
           currentTenantId: pgSettings['app.current_tenant_id'] || null, // plugins/tenant-predicate.ts

@@ -11,8 +11,8 @@ import { registerUser, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi
 
 let t: TestApi;
 beforeAll(async () => {
-  t = await startTestApi({}, ({ pool, tokens }) =>
-    leadImportRoutes({ pool, tokens, dataDir: '/tmp/pm-sessions-test-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
+  t = await startTestApi({}, ({ pool, ownerPool, tokens }) =>
+    leadImportRoutes({ pool, ownerPool, tokens, dataDir: '/tmp/pm-sessions-test-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
 });
 afterAll(() => t.close());
 

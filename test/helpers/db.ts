@@ -86,10 +86,14 @@ export class TestTx {
     const userId = 'userId' in persona ? persona.userId : '';
     const tenantId = 'tenantId' in persona ? (persona.tenantId ?? '') : '';
     await this.tx.query(sql`reset role`);
-    // As a request starts (src/server/context.ts, requestEntry): the user and
-    // tenant entered (their roles resolved once), and the role.
+    // As an API request starts (src/server/context.ts, requestEntry): the
+    // role, then the user and tenant entered (their roles resolved once;
+    // staff powers only for the staff role). The analytics and owner roles
+    // are not API roles: they are entered first, then switched to.
+    const apiRole = persona.kind === 'member' || persona.kind === 'staff' || persona.kind === 'anonymous';
+    if (role && apiRole) await this.tx.query(sql`select set_config('role', ${role}, true)`);
     await this.tx.query(sql`select app_hidden.enter_request(${userId || null}::uuid, ${tenantId || null}::uuid)`);
-    if (role) await this.tx.query(sql`select set_config('role', ${role}, true)`);
+    if (role && !apiRole) await this.tx.query(sql`select set_config('role', ${role}, true)`);
   }
 
   /** Runs fn as a persona, then returns to the superuser. */

@@ -48,7 +48,7 @@ export async function startImportHarness({ maxBytes = 64 * 1024 * 1024, worker: 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-import-'));
   const env = testEnv({ PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
   const t = await startTestApi({ PM_DATA_DIR: dataDir }, (api) =>
-    leadImportRoutes({ pool: api.pool, tokens: api.tokens, dataDir, maxBytes, statementTimeoutMs: env.STATEMENT_TIMEOUT_MS }),
+    leadImportRoutes({ pool: api.pool, ownerPool: api.ownerPool, tokens: api.tokens, dataDir, maxBytes, statementTimeoutMs: env.STATEMENT_TIMEOUT_MS }),
   );
   let worker: WorkerHandle | undefined;
   if (withWorker) {
