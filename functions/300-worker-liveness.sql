@@ -65,3 +65,34 @@ begin
 end;
 $$;
 comment on function app_private.release_dead_workers(boolean) is 'Frees the locked jobs and job queues of graphile-worker pools whose process is gone (lock free and unseen for worker_dead_after(); with include_unregistered also pools that never registered and hold locks 30 s old) so other workers run them; returns their ids.';
+
+create or replace function app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) returns bigint[]
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_released bigint[];
+begin
+  -- A live pool can hold a lock it does not know about: its statement that
+  -- fetched (and so locked) jobs committed, and the database went away
+  -- before the answer reached it. Nothing runs such a job until
+  -- graphile-worker's four-hour lock expiry. The pool's process lists the
+  -- jobs it holds (queued locally or running, or completed in the last
+  -- minute); any other job locked by the pool for more than 30 s is
+  -- unlocked, and so is a job queue it holds no job of any more.
+  with released as (
+    update graphile_worker._private_jobs j set locked_by = null, locked_at = null
+    where j.locked_by = release_orphaned_jobs.pool_id
+      and j.locked_at < now() - interval '30 seconds'
+      and j.id <> all (coalesce(known_job_ids, '{}'))
+    returning j.id
+  )
+  select coalesce(array_agg(id order by id), '{}') into v_released from released;
+  update graphile_worker._private_job_queues q set locked_by = null, locked_at = null
+  where q.locked_by = release_orphaned_jobs.pool_id
+    and q.locked_at < now() - interval '30 seconds'
+    and not exists (select 1 from graphile_worker._private_jobs j where j.locked_by = release_orphaned_jobs.pool_id and j.job_queue_id = q.id);
+  return v_released;
+end;
+$$;
+comment on function app_private.release_orphaned_jobs(text, bigint[]) is 'Unlocks the jobs (and job queues) a live graphile-worker pool has held locked for over 30 s without knowing it (its fetch committed but the answer was lost to a database restart), given the job ids the pool does know; returns the ids unlocked.';

@@ -32,9 +32,17 @@ export interface LivenessOptions {
   /** Heartbeat and sweep period (default 3 s; a dead pool is detected 10 s after it was last seen). */
   intervalMs?: number;
   log?: (message: string) => void;
+  /**
+   * The ids of the jobs a pool of this process knows it holds (queued
+   * locally, running, or completed in the last minute). Every fifth tick,
+   * other jobs the database says the pool has locked for over 30 s are
+   * unlocked (app_private.release_orphaned_jobs): a fetch that committed
+   * while its answer was lost to a database restart.
+   */
+  knownJobs?: (poolId: string) => readonly string[];
 }
 
-export function startLiveness(connectionString: string, { intervalMs = 3_000, log = () => undefined }: LivenessOptions = {}): Liveness {
+export function startLiveness(connectionString: string, { intervalMs = 3_000, log = () => undefined, knownJobs }: LivenessOptions = {}): Liveness {
   const pools = new Set<string>();
   const retiring = new Set<string>();
   /** Pools whose lock the current connection holds. */
@@ -91,9 +99,17 @@ export function startLiveness(connectionString: string, { intervalMs = 3_000, lo
         }
       }
       // Pools that never registered: at start-up and about once a minute (that part scans the job table).
-      const { rows } = await c.query<{ released: string[] }>('select app_private.release_dead_workers($1) as released', [ticks++ % 20 === 0]);
+      const tickNumber = ticks++;
+      const { rows } = await c.query<{ released: string[] }>('select app_private.release_dead_workers($1) as released', [tickNumber % 20 === 0]);
       const released = rows[0]?.released ?? [];
       if (released.length > 0) log(`released the jobs of stopped workers: ${released.join(', ')}`);
+      if (knownJobs && tickNumber % 5 === 4) {
+        for (const poolId of held) {
+          const { rows: orphans } = await c.query<{ ids: string[] }>('select app_private.release_orphaned_jobs($1, $2::bigint[]) as ids', [poolId, knownJobs(poolId)]);
+          const ids = orphans[0]?.ids ?? [];
+          if (ids.length > 0) log(`unlocked jobs ${ids.join(', ')}: locked by this process's pool ${poolId}, which never received them (a database restart)`);
+        }
+      }
       failures = 0;
     } catch (error) {
       failures++;

@@ -115,6 +115,9 @@ export function makeWorkerPgPool(connectionString: string, log: (message: string
   const pool = new pg.Pool({
     connectionString,
     max: 10,
+    // A checkout waits at most this long (pg's default is forever): a task
+    // that cannot get a connection fails and is retried, never hangs its job.
+    connectionTimeoutMillis: 10_000,
     application_name: `penguinmails-worker:${process.pid}`,
     options: '-c client_connection_check_interval=1000',
   });
@@ -153,6 +156,57 @@ export function makeWorkerPgPool(connectionString: string, log: (message: string
 }
 
 /**
+ * The jobs one graphile-worker pool knows it holds, from its events: fetched
+ * into its local queue or started (held), until they complete (then kept a
+ * minute more, while the completing statement runs) or go back to the queue.
+ * The liveness sweep unlocks any other job locked by the pool.
+ */
+class JobsHeld {
+  private readonly held = new Set<string>();
+  private readonly done = new Map<string, number>();
+  add(ids: readonly string[]): void {
+    for (const id of ids) this.held.add(id);
+  }
+  completed(id: string): void {
+    this.held.delete(id);
+    this.done.set(id, Date.now());
+  }
+  forget(ids: readonly string[]): void {
+    for (const id of ids) this.held.delete(id);
+  }
+  known(): string[] {
+    const cutoff = Date.now() - 60_000;
+    for (const [id, at] of this.done) if (at < cutoff) this.done.delete(id);
+    return [...this.held, ...this.done.keys()];
+  }
+}
+
+/**
+ * graphile-worker 0.18 can reject a promise nobody awaits when a job runner
+ * that is stopping (its database went away) fails to hand the jobs of its
+ * local queue back: "Error occurred whilst returning jobs from local queue to
+ * database queue". Unhandled, that rejection ends the whole process. Those
+ * jobs are freed anyway (the stopped runner's pool is retired, which
+ * force-unlocks them, once the database is back), so this one error is
+ * logged instead; every other unhandled rejection still ends the process.
+ */
+const LOCAL_QUEUE_RETURN_FAILED = /^Error occurred whilst returning jobs from local queue to database queue/;
+let rejectionGuard: ((message: string) => void) | null = null;
+function guardLocalQueueRejections(log: (message: string) => void): void {
+  const installed = rejectionGuard !== null;
+  rejectionGuard = log;
+  if (installed) return;
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && LOCAL_QUEUE_RETURN_FAILED.test(reason.message)) {
+      rejectionGuard?.(`a stopping job runner could not hand its queued jobs back (${reason.message}); they are freed when its pool is retired`);
+      return;
+    }
+    // Node's default for everything else: an uncaught exception, which ends the process.
+    throw reason;
+  });
+}
+
+/**
  * Starts the worker: graphile-worker's job runner, supervised, this
  * process's liveness (src/worker/liveness.ts) and, on a Citus cluster, the
  * move of jobs queued on worker nodes into the queue (src/worker/job-outbox.ts).
@@ -177,7 +231,9 @@ export async function startWorker(
   // Recovery lines (restarts, freed jobs, retried deadlocks) are warnings in the structured log.
   const recovery = loggerFor('worker');
   const log = (message: string) => recovery.warn(message);
-  const liveness: Liveness = startLiveness(connectionString, { log });
+  guardLocalQueueRejections(log);
+  const jobsHeld = new Map<string, JobsHeld>();
+  const liveness: Liveness = startLiveness(connectionString, { log, knownJobs: (poolId) => jobsHeld.get(poolId)?.known() ?? [] });
   const pgPool = makeWorkerPgPool(connectionString, log);
   const taskList = instrumentTasks(makeTaskList(taskDeps));
   const poolIds = new Map<Runner, string>();
@@ -190,10 +246,16 @@ export async function startWorker(
   const launch = async (): Promise<Runner> => {
     const events: WorkerEvents = new EventEmitter();
     let poolId: string | null = null;
+    const held = new JobsHeld();
     events.on('pool:create', ({ workerPool }) => {
       poolId = workerPool.id;
+      jobsHeld.set(workerPool.id, held);
       liveness.register(workerPool.id);
     });
+    events.on('localQueue:getJobs:complete', ({ jobs }) => held.add(jobs.map((j) => j.id)));
+    events.on('job:start', ({ job }) => held.add([job.id]));
+    events.on('job:complete', ({ job }) => held.completed(job.id));
+    events.on('localQueue:returnJobs', ({ jobs }) => held.forget(jobs.map((j) => j.id)));
     const runner = await run({
       ...workerSettings(concurrency, pollInterval),
       pgPool,
@@ -214,6 +276,7 @@ export async function startWorker(
   const onStopped = (runner: Runner, error: unknown) => {
     const poolId = poolIds.get(runner);
     poolIds.delete(runner);
+    if (poolId) jobsHeld.delete(poolId);
     if (poolId) liveness.retire(poolId);
     if (stopping || runner !== current) return;
     log(`the job runner stopped${error ? ` (${(error as Error).message})` : ''}; starting a new one`);
