@@ -188,6 +188,43 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) IS 'The A/B variant of an email step a lead gets: chosen by weight from a hash of step and lead, so it is stable (the preview and every retry agree). Null when the step has no variants.';
 
+CREATE FUNCTION app_hidden.confirm_registration(token text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_pending app_private.pending_registrations;
+  v_user app_public.users;
+  v_tenant app_public.tenants;
+begin
+  select p.* into v_pending from app_private.pending_registrations p
+    where p.token_hash = app_private.hash_token(confirm_registration.token)
+    for update;
+  if v_pending.id is null then
+    raise exception 'This confirmation link is not valid.' using errcode = 'NTFND';
+  elsif v_pending.confirmed_at is not null then
+    raise exception 'This confirmation link was already used: sign in instead.' using errcode = 'EXPRD';
+  elsif v_pending.expires_at <= now() then
+    raise exception 'This confirmation link has expired: sign up again.' using errcode = 'EXPRD';
+  end if;
+  -- Whoever holds the link owns the mailbox, so saying this reveals nothing.
+  if exists (select 1 from app_public.users u where u.email = v_pending.email and u.deleted is null) then
+    raise exception 'An account with this email already exists; sign in instead.' using errcode = 'TAKEN';
+  end if;
+  v_user := app_private.create_user(v_pending.email, null, v_pending.name, true);
+  update app_private.user_secrets s set password_hash = v_pending.password_hash, password_changed_at = now(), last_login_at = now()
+    where s.user_id = v_user.id;
+  v_tenant := app_private.create_tenant(v_pending.tenant_name, v_user.id, 'free');
+  -- This link is spent; the other open links for the address stop working.
+  update app_private.pending_registrations p set confirmed_at = now()
+    where p.email = v_pending.email and p.confirmed_at is null;
+  return query select * from app_private.session_claims(v_user.id, v_tenant.id);
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.confirm_registration(token text) IS 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
+
 CREATE FUNCTION app_hidden.dns_record_problem(r jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -611,33 +648,57 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) IS 'Records a new session for a user who just signed in; its id goes into the token as the sid claim.';
 
-CREATE FUNCTION app_hidden.register(email text, password text, name text, tenant_name text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone)
+CREATE FUNCTION app_hidden.register(email text, password text, name text, tenant_name text, client_ip text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
-#variable_conflict use_column
 declare
-  v_user app_public.users;
-  v_tenant app_public.tenants;
+  v_user_id uuid;
+  v_token text;
+  v_hash text;
+  v_client_ok boolean;
+  v_problem text;
 begin
-  if email is null or email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
+  -- Checks that say nothing about who has an account come first.
+  if email is null or email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' or length(email) > 254 then
     raise exception 'Enter a valid email address.' using errcode = 'INVAL';
   end if;
   if tenant_name is null or length(trim(tenant_name)) = 0 then
     raise exception 'Give your organisation a name.' using errcode = 'INVAL';
   end if;
   perform app_private.assert_password_policy(password, '{}');
-  if exists (select 1 from app_public.users u where u.email = register.email::citext and u.deleted is null) then
-    raise exception 'An account with this email already exists; sign in instead.' using errcode = 'TAKEN';
+  -- The names are stored when the link is used: checked now, as the users and tenants triggers will.
+  v_problem := coalesce(app_private.display_name_problem(nullif(trim(name), ''), 'Your name'),
+                        app_private.display_name_problem(trim(tenant_name), 'The organisation name'));
+  if v_problem is not null then
+    raise exception '%', v_problem using errcode = 'INVAL';
   end if;
-  v_user := app_private.create_user(email, password, nullif(trim(name), ''), false);
-  v_tenant := app_private.create_tenant(trim(tenant_name), v_user.id, 'free');
-  update app_private.user_secrets s set last_login_at = now() where s.user_id = v_user.id;
-  return query select * from app_private.session_claims(v_user.id, v_tenant.id);
+  -- The same work whether or not the email has an account: one bcrypt at the
+  -- real cost, one job. Emails are throttled silently (at most 30 sign-ups an
+  -- hour from one client address, 3 emails an hour per address).
+  v_hash := app_private.hash_password(password);
+  v_client_ok := app_private.throttle_hit('register:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 30, interval '1 hour');
+  select u.id into v_user_id from app_public.users u where u.email = register.email::citext and u.deleted is null;
+  if not (v_client_ok and app_private.throttle_hit('register:email', md5(lower(email)), 3, interval '1 hour')) then
+    return true;
+  end if;
+  if v_user_id is not null then
+    perform app_private.add_job(null, 'send_registration_email',
+      json_build_object('kind', 'existing_account', 'email', lower(email)), max_attempts => 10);
+  else
+    v_token := app_private.new_token();
+    insert into app_private.pending_registrations (email, password_hash, name, tenant_name, token_hash, expires_at)
+      values (register.email, v_hash, nullif(trim(register.name), ''), trim(register.tenant_name),
+              app_private.hash_token(v_token), now() + interval '24 hours');
+    perform app_private.add_job(null, 'send_registration_email',
+      json_build_object('kind', 'confirm', 'email', lower(email), 'token', v_token), max_attempts => 10);
+  end if;
+  -- Same answer either way: this must not reveal which emails have accounts, or the throttle.
+  return true;
 end;
 $_$;
 
-COMMENT ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text) IS 'Creates a user, their tenant (on the Free plan) and its owner membership, and returns a session in it.';
+COMMENT ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text, client_ip text) IS 'Starts a sign-up: emails a confirmation link valid 24 hours (a new address; the account and its organisation on the Free plan are created when the link is used) or a note that the address already has an account. Always returns true, with the same work either way; emails are throttled silently.';
 
 CREATE FUNCTION app_hidden.render_context(tenant_id uuid, step_id uuid, lead_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -5358,6 +5419,38 @@ $$;
 
 COMMENT ON FUNCTION app_private.release_orphaned_dkim_claims() IS 'Returns to the stock keys claimed by domain inserts that did not happen; run by the refill job. Returns how many.';
 
+CREATE FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_released bigint[];
+begin
+  -- A live pool can hold a lock it does not know about: its statement that
+  -- fetched (and so locked) jobs committed, and the database went away
+  -- before the answer reached it. Nothing runs such a job until
+  -- graphile-worker's four-hour lock expiry. The pool's process lists the
+  -- jobs it holds (queued locally or running, or completed in the last
+  -- minute); any other job locked by the pool for more than 30 s is
+  -- unlocked, and so is a job queue it holds no job of any more.
+  with released as (
+    update graphile_worker._private_jobs j set locked_by = null, locked_at = null
+    where j.locked_by = release_orphaned_jobs.pool_id
+      and j.locked_at < now() - interval '30 seconds'
+      and j.id <> all (coalesce(known_job_ids, '{}'))
+    returning j.id
+  )
+  select coalesce(array_agg(id order by id), '{}') into v_released from released;
+  update graphile_worker._private_job_queues q set locked_by = null, locked_at = null
+  where q.locked_by = release_orphaned_jobs.pool_id
+    and q.locked_at < now() - interval '30 seconds'
+    and not exists (select 1 from graphile_worker._private_jobs j where j.locked_by = release_orphaned_jobs.pool_id and j.job_queue_id = q.id);
+  return v_released;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) IS 'Unlocks the jobs (and job queues) a live graphile-worker pool has held locked for over 30 s without knowing it (its fetch committed but the answer was lost to a database restart), given the job ids the pool does know; returns the ids unlocked.';
+
 CREATE FUNCTION app_private.report_lead_import_progress(tenant_id uuid, import_id uuid, rows_read integer) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8531,7 +8624,7 @@ CREATE TABLE app_private.auth_throttle (
     hits integer NOT NULL,
     CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
     CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100))),
-    CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text])))
+    CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text])))
 );
 
 ALTER TABLE ONLY app_private.auth_throttle FORCE ROW LEVEL SECURITY;
@@ -8661,6 +8754,25 @@ CREATE TABLE app_private.password_reset_tokens (
 ALTER TABLE ONLY app_private.password_reset_tokens FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.password_reset_tokens IS 'Password reset tokens, stored as SHA-256 hashes of the emailed token; single use, short-lived.';
+
+CREATE TABLE app_private.pending_registrations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email public.citext NOT NULL,
+    password_hash text NOT NULL,
+    name text,
+    tenant_name text NOT NULL,
+    token_hash bytea NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    confirmed_at timestamp with time zone,
+    CONSTRAINT pending_registrations_email_check CHECK ((length((email)::text) <= 254)),
+    CONSTRAINT pending_registrations_name_check CHECK ((length(name) <= 200)),
+    CONSTRAINT pending_registrations_tenant_name_check CHECK (((length(tenant_name) >= 1) AND (length(tenant_name) <= 200)))
+);
+
+ALTER TABLE ONLY app_private.pending_registrations FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.pending_registrations IS 'A sign-up waiting for its email to be confirmed: the password''s bcrypt hash, the organisation''s name and the SHA-256 of the emailed token. The account and organisation are created when the link is used (app_hidden.confirm_registration).';
 
 CREATE TABLE app_private.resource_counts (
     tenant_id uuid NOT NULL,
@@ -9511,6 +9623,12 @@ ALTER TABLE ONLY app_private.password_reset_tokens
 ALTER TABLE ONLY app_private.password_reset_tokens
     ADD CONSTRAINT password_reset_tokens_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY app_private.pending_registrations
+    ADD CONSTRAINT pending_registrations_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.pending_registrations
+    ADD CONSTRAINT pending_registrations_token_hash_key UNIQUE (token_hash);
+
 ALTER TABLE ONLY app_private.resource_counts
     ADD CONSTRAINT resource_counts_pkey PRIMARY KEY (tenant_id, resource, shard);
 
@@ -9710,6 +9828,10 @@ CREATE INDEX dkim_key_pool_unclaimed_idx ON app_private.dkim_key_pool USING btre
 CREATE INDEX password_reset_tokens_expires_idx ON app_private.password_reset_tokens USING btree (expires_at);
 
 CREATE INDEX password_reset_tokens_user_idx ON app_private.password_reset_tokens USING btree (user_id);
+
+CREATE INDEX pending_registrations_email_idx ON app_private.pending_registrations USING btree (email);
+
+CREATE INDEX pending_registrations_expires_idx ON app_private.pending_registrations USING btree (expires_at);
 
 CREATE INDEX staff_access_sessions_staff_idx ON app_private.staff_access_sessions USING btree (staff_user_id, tenant_id, expires_at);
 
@@ -10470,6 +10592,8 @@ ALTER TABLE app_private.login_failures ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.message_handovers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.password_reset_tokens ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.pending_registrations ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.resource_counts ENABLE ROW LEVEL SECURITY;
 
@@ -11320,6 +11444,10 @@ GRANT ALL ON FUNCTION app_hidden.assigned_ip_ids() TO penguinmails_member;
 REVOKE ALL ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.confirm_registration(token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) TO penguinmails_member;
 
@@ -11347,9 +11475,9 @@ REVOKE ALL ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestam
 GRANT ALL ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text) TO penguinmails_anonymous;
-GRANT ALL ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text) TO penguinmails_member;
+REVOKE ALL ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text, client_ip text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text, client_ip text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.register(email text, password text, name text, tenant_name text, client_ip text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.render_context(tenant_id uuid, step_id uuid, lead_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.render_context(tenant_id uuid, step_id uuid, lead_id uuid) TO penguinmails_member;
@@ -11834,6 +11962,8 @@ REVOKE ALL ON FUNCTION app_private.reenter_request() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.release_dead_workers(include_unregistered boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.release_orphaned_dkim_claims() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.report_lead_import_progress(tenant_id uuid, import_id uuid, rows_read integer) FROM PUBLIC;
 

@@ -114,33 +114,94 @@ comment on function app_private.new_token() is 'A new 256-bit random token, URL-
 -- Register, log in, switch tenant.
 --------------------------------------------------------------------------------
 
-create or replace function app_hidden.register(email text, password text, name text, tenant_name text)
-  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+create or replace function app_hidden.register(email text, password text, name text, tenant_name text, client_ip text default null)
+  returns boolean
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
-#variable_conflict use_column
 declare
-  v_user app_public.users;
-  v_tenant app_public.tenants;
+  v_user_id uuid;
+  v_token text;
+  v_hash text;
+  v_client_ok boolean;
+  v_problem text;
 begin
-  if email is null or email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
+  -- Checks that say nothing about who has an account come first.
+  if email is null or email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' or length(email) > 254 then
     raise exception 'Enter a valid email address.' using errcode = 'INVAL';
   end if;
   if tenant_name is null or length(trim(tenant_name)) = 0 then
     raise exception 'Give your organisation a name.' using errcode = 'INVAL';
   end if;
   perform app_private.assert_password_policy(password, '{}');
-  if exists (select 1 from app_public.users u where u.email = register.email::citext and u.deleted is null) then
+  -- The names are stored when the link is used: checked now, as the users and tenants triggers will.
+  v_problem := coalesce(app_private.display_name_problem(nullif(trim(name), ''), 'Your name'),
+                        app_private.display_name_problem(trim(tenant_name), 'The organisation name'));
+  if v_problem is not null then
+    raise exception '%', v_problem using errcode = 'INVAL';
+  end if;
+  -- The same work whether or not the email has an account: one bcrypt at the
+  -- real cost, one job. Emails are throttled silently (at most 30 sign-ups an
+  -- hour from one client address, 3 emails an hour per address).
+  v_hash := app_private.hash_password(password);
+  v_client_ok := app_private.throttle_hit('register:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 30, interval '1 hour');
+  select u.id into v_user_id from app_public.users u where u.email = register.email::citext and u.deleted is null;
+  if not (v_client_ok and app_private.throttle_hit('register:email', md5(lower(email)), 3, interval '1 hour')) then
+    return true;
+  end if;
+  if v_user_id is not null then
+    perform app_private.add_job(null, 'send_registration_email',
+      json_build_object('kind', 'existing_account', 'email', lower(email)), max_attempts => 10);
+  else
+    v_token := app_private.new_token();
+    insert into app_private.pending_registrations (email, password_hash, name, tenant_name, token_hash, expires_at)
+      values (register.email, v_hash, nullif(trim(register.name), ''), trim(register.tenant_name),
+              app_private.hash_token(v_token), now() + interval '24 hours');
+    perform app_private.add_job(null, 'send_registration_email',
+      json_build_object('kind', 'confirm', 'email', lower(email), 'token', v_token), max_attempts => 10);
+  end if;
+  -- Same answer either way: this must not reveal which emails have accounts, or the throttle.
+  return true;
+end;
+$$;
+comment on function app_hidden.register(text, text, text, text, text) is 'Starts a sign-up: emails a confirmation link valid 24 hours (a new address; the account and its organisation on the Free plan are created when the link is used) or a note that the address already has an account. Always returns true, with the same work either way; emails are throttled silently.';
+
+create or replace function app_hidden.confirm_registration(token text)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_pending app_private.pending_registrations;
+  v_user app_public.users;
+  v_tenant app_public.tenants;
+begin
+  select p.* into v_pending from app_private.pending_registrations p
+    where p.token_hash = app_private.hash_token(confirm_registration.token)
+    for update;
+  if v_pending.id is null then
+    raise exception 'This confirmation link is not valid.' using errcode = 'NTFND';
+  elsif v_pending.confirmed_at is not null then
+    raise exception 'This confirmation link was already used: sign in instead.' using errcode = 'EXPRD';
+  elsif v_pending.expires_at <= now() then
+    raise exception 'This confirmation link has expired: sign up again.' using errcode = 'EXPRD';
+  end if;
+  -- Whoever holds the link owns the mailbox, so saying this reveals nothing.
+  if exists (select 1 from app_public.users u where u.email = v_pending.email and u.deleted is null) then
     raise exception 'An account with this email already exists; sign in instead.' using errcode = 'TAKEN';
   end if;
-  v_user := app_private.create_user(email, password, nullif(trim(name), ''), false);
-  v_tenant := app_private.create_tenant(trim(tenant_name), v_user.id, 'free');
-  update app_private.user_secrets s set last_login_at = now() where s.user_id = v_user.id;
+  v_user := app_private.create_user(v_pending.email, null, v_pending.name, true);
+  update app_private.user_secrets s set password_hash = v_pending.password_hash, password_changed_at = now(), last_login_at = now()
+    where s.user_id = v_user.id;
+  v_tenant := app_private.create_tenant(v_pending.tenant_name, v_user.id, 'free');
+  -- This link is spent; the other open links for the address stop working.
+  update app_private.pending_registrations p set confirmed_at = now()
+    where p.email = v_pending.email and p.confirmed_at is null;
   return query select * from app_private.session_claims(v_user.id, v_tenant.id);
 end;
 $$;
-comment on function app_hidden.register(text, text, text, text) is 'Creates a user, their tenant (on the Free plan) and its owner membership, and returns a session in it.';
+comment on function app_hidden.confirm_registration(text) is 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
 
 create or replace function app_hidden.login(email text, password text, requested_tenant uuid default null, client_ip text default null)
   returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz, error_code text, error_message text)

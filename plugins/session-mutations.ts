@@ -1,6 +1,7 @@
 /**
- * The operations that start a session: register, login, switchTenant,
- * acceptInvitation (and requestPasswordReset, which like login needs the
+ * The operations that start a session: confirmRegistration, login,
+ * switchTenant, acceptInvitation (and register and requestPasswordReset,
+ * which only send email and, which like login needs the
  * client's address, counted by SQL for throttles and lockouts). Each runs its SQL function (app_hidden, where every rule
  * lives) and signs the returned claims into a JWT. Login failures are
  * returned by SQL rather than raised, so the failed-attempt counter is
@@ -37,6 +38,9 @@ interface RegisterInput {
   password: string;
   name?: string | null;
   tenantName: string;
+}
+interface ConfirmRegistrationInput {
+  token: string;
 }
 interface LoginInput {
   email: string;
@@ -111,6 +115,15 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
           """Name of the new organisation you will own."""
           tenantName: String!
         }
+        input ConfirmRegistrationInput {
+          """The token from the confirmation email."""
+          token: String!
+        }
+        """What register answers, whatever the email: the next step is in that inbox."""
+        type RegistrationStarted {
+          """What to tell the person signing up."""
+          message: String!
+        }
         input LoginInput {
           email: String!
           password: String!
@@ -152,8 +165,14 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
         extend type Mutation {
           """Emails a password reset link (valid one hour) if an account exists. Always returns true; requests are throttled per account and per client, silently."""
           requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload
-          """Creates your account and organisation (Free plan) and signs you in."""
-          register(input: RegisterInput!): Session
+          """
+          Starts a sign-up. The answer is the same whether or not the email has an account: a new address gets a
+          confirmation link (valid 24 hours; confirmRegistration creates the account and its organisation on the Free
+          plan and signs you in), an address with an account gets a note saying so. Emails are throttled silently.
+          """
+          register(input: RegisterInput!): RegistrationStarted
+          """Completes a sign-up with the token from its confirmation email and signs you in to your new organisation."""
+          confirmRegistration(input: ConfirmRegistrationInput!): Session
           """Signs in to one of your organisations. Repeated failures lock the account for a while."""
           login(input: LoginInput!): Session
           """A new session in another of your organisations."""
@@ -165,10 +184,19 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
       plans: {
         Mutation: {
           register(_: unknown, fieldArgs: FieldArgs) {
+            // The client's address comes from the server, never from the input: the SQL throttles per client.
+            const $input = object({ input: fieldArgs.getRaw('input') as Step<RegisterInput>, clientIp: context().get('clientIp') });
+            const $done = sideEffectWithPgClient(executor, $input, async (client, { input: i, clientIp }) => {
+              await client.query({ text: 'select app_hidden.register($1, $2, $3, $4, $5)', values: [i.email, i.password, i.name ?? null, i.tenantName, clientIp ?? null] });
+              return true;
+            });
+            return object({
+              message: lambda($done, () => 'Check your inbox: we sent the next step to this address. A confirmation link is valid for 24 hours.'),
+            });
+          },
+          confirmRegistration(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
-              callSession(fieldArgs.getRaw('input') as Step<RegisterInput>, 'select * from app_hidden.register($1, $2, $3, $4)', (i) => [
-                i.email, i.password, i.name ?? null, i.tenantName,
-              ]),
+              callSession(fieldArgs.getRaw('input') as Step<ConfirmRegistrationInput>, 'select * from app_hidden.confirm_registration($1)', (i) => [i.token]),
             );
           },
           login(_: unknown, fieldArgs: FieldArgs) {

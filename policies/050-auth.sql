@@ -6,7 +6,8 @@
 grant usage on schema app_hidden to penguinmails_anonymous, penguinmails_member;
 
 grant execute on function
-  app_hidden.register(text, text, text, text),
+  app_hidden.register(text, text, text, text, text),
+  app_hidden.confirm_registration(text),
   app_hidden.login(text, text, uuid, text),
   app_hidden.accept_invitation(text, text, text),
   app_hidden.request_password_reset(text, text),

@@ -1,6 +1,6 @@
 /**
- * Emails the platform sends on behalf of the auth functions: invitations and
- * password resets. The SQL function queues the job with the single-use token;
+ * Emails the platform sends on behalf of the auth functions: sign-up
+ * confirmations, invitations and password resets. The SQL function queues the job with the single-use token;
  * this task looks up the rest (who invited, which organisation) and sends it.
  * Names users typed (organisation, inviter) appear only quoted and attributed
  * (quoteUserText), next to the inviter's email address, never as the
@@ -13,6 +13,10 @@ import { appUrlOf, type WorkerDeps } from '../src/worker/context.ts';
 
 const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
 const PasswordResetPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
+const RegistrationPayload = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('confirm'), email: z.string().min(3), token: z.string().min(20) }),
+  z.object({ kind: z.literal('existing_account'), email: z.string().min(3) }),
+]);
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -65,6 +69,36 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
       subject: 'Reset your PenguinMails password',
       text: `Hello,\n\nSomeone (hopefully you) asked to reset your password. Choose a new one here within the hour: ${link}\n\nIf it was not you, ignore this email; your password stays as it is.`,
       html: `<p>Hello,</p><p>Someone (hopefully you) asked to reset your password. <a href="${escapeHtml(link)}">Choose a new one</a> within the hour.</p><p>If it was not you, ignore this email; your password stays as it is.</p>`,
+    });
+  };
+}
+
+/**
+ * After `register`: a confirmation link for a new address, or, for an address
+ * that already has an account, a note saying so (the API gives both the same
+ * answer, so only the mailbox's owner learns which).
+ */
+export function sendRegistrationEmail(deps: WorkerDeps): Task {
+  return async (rawPayload) => {
+    const payload = RegistrationPayload.parse(rawPayload);
+    const app = appUrlOf(deps);
+    if (payload.kind === 'confirm') {
+      const link = `${app}/confirm-registration?token=${encodeURIComponent(payload.token)}`;
+      await deps.systemMailer.send({
+        to: payload.email,
+        subject: 'Confirm your PenguinMails sign-up',
+        text: `Hello,\n\nConfirm your email address to finish creating your PenguinMails account (the link is valid for 24 hours): ${link}\n\nIf you did not sign up, ignore this email; no account is created.`,
+        html: `<p>Hello,</p><p><a href="${escapeHtml(link)}">Confirm your email address</a> to finish creating your PenguinMails account (the link is valid for 24 hours).</p><p>If you did not sign up, ignore this email; no account is created.</p>`,
+      });
+      return;
+    }
+    const signIn = `${app}/sign-in`;
+    const reset = `${app}/forgot-password`;
+    await deps.systemMailer.send({
+      to: payload.email,
+      subject: 'You already have a PenguinMails account',
+      text: `Hello,\n\nSomeone (hopefully you) tried to sign up with this address, which already has a PenguinMails account. Sign in: ${signIn}\nForgot your password? ${reset}\n\nIf it was not you, ignore this email; nothing changed.`,
+      html: `<p>Hello,</p><p>Someone (hopefully you) tried to sign up with this address, which already has a PenguinMails account. <a href="${escapeHtml(signIn)}">Sign in</a>, or <a href="${escapeHtml(reset)}">reset your password</a> if you forgot it.</p><p>If it was not you, ignore this email; nothing changed.</p>`,
     });
   };
 }

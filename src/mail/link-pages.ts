@@ -1,6 +1,7 @@
 /**
- * Invitation and password-reset emails link to the client app (APP_URL) at
- * /accept-invitation?token=… and /reset-password?token=…. Without a client
+ * Sign-up, invitation and password-reset emails link to the client app
+ * (APP_URL) at /confirm-registration?token=…, /accept-invitation?token=…
+ * and /reset-password?token=… (and /sign-in, /forgot-password). Without a client
  * app those links point at this API server, which answers them with a short
  * page saying which mutation completes the flow, instead of a 404. The token
  * is only echoed into the page's example (HTML-escaped); it is never logged.
@@ -26,6 +27,27 @@ const tokenOf = (url: URL) => escapeHtml(url.searchParams.get('token') ?? '<toke
 
 export function systemLinkRoutes(): Route[] {
   return [
+    {
+      method: 'GET',
+      path: '/confirm-registration',
+      handler: (_req: IncomingMessage, res: ServerResponse, url: URL) =>
+        answer(res, page('Confirm your sign-up', 'Confirm your email address to create your PenguinMails account and organisation; the link works once, within 24 hours.',
+          `mutation {\n  confirmRegistration(input: { token: "${tokenOf(url)}" }) {\n    jwtToken tenantId expiresAt\n  }\n}\n\nThe result is a session in your new organisation; later, sign in with login(input: { email, password }).`)),
+    },
+    {
+      method: 'GET',
+      path: '/sign-in',
+      handler: (_req: IncomingMessage, res: ServerResponse) =>
+        answer(res, page('Sign in', 'Sign in to PenguinMails with your email address and password.',
+          `mutation {\n  login(input: { email: "you@example.com", password: "your password" }) { jwtToken tenantId expiresAt }\n}`)),
+    },
+    {
+      method: 'GET',
+      path: '/forgot-password',
+      handler: (_req: IncomingMessage, res: ServerResponse) =>
+        answer(res, page('Forgot your password?', 'Ask for a reset link; it is emailed to the address if it has an account.',
+          `mutation {\n  requestPasswordReset(input: { email: "you@example.com" }) { result }\n}`)),
+    },
     {
       method: 'GET',
       path: '/accept-invitation',

@@ -26,7 +26,7 @@ async function from(ip: string, query: string, variables: Record<string, unknown
 }
 afterAll(() => t?.close());
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { jwtToken userId } }`;
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { message } }`;
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { jwtToken tenantId userId } }`;
 
 function expectError(result: GqlResult, code: string, message: string | RegExp) {

@@ -3,7 +3,7 @@
  * tenant's password policy), switching tenants, and a membership removed
  * while its token is still valid.
  */
-import { registerUser, sql, startTestApi, uniqueEmail, type TestApi } from '../helpers/api.ts';
+import { knownRegistrationToken, registerUser, sql, startTestApi, uniqueEmail, type TestApi } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
 
 let t: TestApi;
@@ -14,6 +14,7 @@ afterAll(() => t.close());
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { jwtToken tenantId userId role expiresAt } }`;
 const ME = `{ currentUser { rowId email } currentTenant { rowId name } currentTenantRoles }`;
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { message } }`;
 
 test('register creates a user, an organisation they own and a working session', async () => {
   const session = await registerUser(t, 'reg');
@@ -32,25 +33,51 @@ test('register creates a user, an organisation they own and a working session', 
   expect(subscription).toEqual({ slug: 'free', status: 'active' });
 });
 
-test('register refuses a weak password, a taken email and a bad email, and writes nothing', async () => {
+test('register refuses a weak password and a bad email, and writes nothing', async () => {
   const email = uniqueEmail('weak');
-  const weak = await t.gql(LOGIN.replace('login(input: $input)', 'register(input: $input)').replace('LoginInput', 'RegisterInput'), {
-    input: { email, password: 'short', tenantName: 'X' },
-  });
+  const weak = await t.gql(REGISTER, { input: { email, password: 'short', tenantName: 'X' } });
   expect(weak.errors?.[0]?.extensions?.code).toBe('WEAK_PASSWORD');
   expect(weak.errors?.[0]?.message).toBe('The password must be at least 8 characters long.');
-  expect(await t.owner.query(sql`select 1 from app_public.users where email = ${email}`)).toEqual([]);
+  expect(await t.owner.query(sql`select 1 from app_private.pending_registrations where email = ${email}`)).toEqual([]);
 
-  const existing = await registerUser(t, 'taken');
-  const taken = await t.gql(`mutation($input: RegisterInput!) { register(input: $input) { jwtToken } }`, {
-    input: { email: existing.email.toUpperCase(), password: 'another long password', tenantName: 'Dup' },
-  });
-  expect(taken.errors?.[0]?.extensions?.code).toBe('ALREADY_EXISTS');
-
-  const bad = await t.gql(`mutation($input: RegisterInput!) { register(input: $input) { jwtToken } }`, {
-    input: { email: 'not an email', password: 'a long enough password', tenantName: 'Bad' },
-  });
+  const bad = await t.gql(REGISTER, { input: { email: 'not an email', password: 'a long enough password', tenantName: 'Bad' } });
   expect(bad.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+});
+
+test('register answers the same for a new email and one with an account; only the mailbox learns which', async () => {
+  const existing = await registerUser(t, 'taken');
+  const fresh = uniqueEmail('fresh');
+  const answers = [];
+  for (const email of [existing.email.toUpperCase(), fresh]) {
+    answers.push(await t.gql(REGISTER, { input: { email, password: 'another long password', tenantName: 'Dup' } }));
+  }
+  expect(answers[0]).toEqual(answers[1]);
+  expect(answers[0]!.data).toEqual({ register: { message: expect.stringMatching(/^Check your inbox/) } });
+  // No account yet for the new email (it is created from the link), none added for the taken one.
+  expect(await t.owner.query(sql`select count(*)::int as n from app_public.users where email in (${existing.email}, ${fresh})`)).toEqual([{ n: 1 }]);
+  const jobs = await t.owner.query(sql`
+    select j.payload->>'kind' as kind, j.payload->>'email' as email, (j.payload::jsonb) ? 'token' as has_token
+    from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+    where k.identifier = 'send_registration_email' and j.payload->>'email' in (${existing.email.toLowerCase()}, ${fresh.toLowerCase()})
+    order by j.id`);
+  expect(jobs).toEqual([
+    { kind: 'confirm', email: existing.email.toLowerCase(), has_token: true }, // registerUser's own sign-up
+    { kind: 'existing_account', email: existing.email.toLowerCase(), has_token: false },
+    { kind: 'confirm', email: fresh.toLowerCase(), has_token: true },
+  ]);
+  // Signing in before confirming fails exactly like a wrong password.
+  const early = await t.gql(LOGIN, { input: { email: fresh, password: 'another long password' } });
+  expect(early.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
+
+  // The link creates the account once; a second use, or a sign-up link for an email that has an account since, is refused.
+  const token = await knownRegistrationToken(t, fresh);
+  const confirm = `mutation($token: String!) { confirmRegistration(input: { token: $token }) { jwtToken userId } }`;
+  const session = (await t.ok(confirm, { token })).confirmRegistration;
+  expect((await t.ok(ME, {}, session.jwtToken)).currentUser.email).toBe(fresh);
+  expect((await t.gql(confirm, { token })).errors?.[0]?.extensions?.code).toBe('TOKEN_EXPIRED');
+  await t.gql(REGISTER, { input: { email: existing.email, password: 'yet another password', tenantName: 'Again' } });
+  expect(await t.owner.query(sql`select count(*)::int as n from app_private.pending_registrations where email = ${existing.email} and confirmed_at is null`)).toEqual([{ n: 0 }]);
+  expect((await t.gql(confirm, { token: 'not-a-real-token-at-all-000000' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 });
 
 test('login returns a session; a wrong password says so without revealing whether the account exists', async () => {

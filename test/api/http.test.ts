@@ -5,7 +5,7 @@
  * runs it (API, upload route and worker on one database).
  */
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -213,12 +213,24 @@ test('the platform as `npm start` runs it: GraphQL, the CSV upload route and the
       }),
     );
     const url = platform.api.url;
-    const register = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `mutation { register(input: { email: "starter@probe.example", password: "correct horse battery", tenantName: "Started" }) { jwtToken } }` }),
+    const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
+      const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      return (await response.json()) as { data: Record<string, Record<string, string>> };
+    };
+    await graphql(`mutation { register(input: { email: "starter@probe.example", password: "correct horse battery", tenantName: "Started" }) { message } }`);
+    // The worker emails the confirmation link; without SYSTEM_SMTP_URL it is a file in PM_DATA_DIR/outbox, linking to this server.
+    let link = '';
+    await eventually(async () => {
+      const files = existsSync(path.join(dataDir, 'outbox')) ? readdirSync(path.join(dataDir, 'outbox')) : [];
+      const mail = files.map((f) => readFileSync(path.join(dataDir, 'outbox', f), 'utf8')).find((m) => m.includes('confirm-registration?token='));
+      link = /(http:\/\/\S+\/confirm-registration\?token=[A-Za-z0-9_%-]+)/.exec((mail ?? '').replace(/=\r?\n/g, '').replace(/=3D/g, '='))?.[1] ?? '';
+      return link !== '';
+    }, 20_000, 100);
+    expect(link.startsWith(`${url}/confirm-registration?token=`)).toBe(true);
+    const confirmed = await graphql(`mutation($t: String!) { confirmRegistration(input: { token: $t }) { jwtToken } }`, {
+      t: decodeURIComponent(new URL(link).searchParams.get('token')!),
     });
-    const token = ((await register.json()) as { data: { register: { jwtToken: string } } }).data.register.jwtToken;
+    const token = confirmed.data.confirmRegistration!.jwtToken!;
     const upload = await fetch(`${url}/imports/leads?fileName=first.csv`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },

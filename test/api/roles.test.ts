@@ -21,7 +21,7 @@ let member: Member;
 let admin: Member;
 
 /** Mutations about the caller themselves (profile, preferences, password, sessions), not the tenant's data. */
-const PERSONAL = /^(register|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser(ById)?)$/;
+const PERSONAL = /^(register|confirmRegistration|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser(ById)?)$/;
 
 const ident = (qualified: string) => sql.ident(...(qualified.split('.') as [string, string]));
 

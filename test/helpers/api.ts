@@ -3,6 +3,7 @@
  * small GraphQL client that speaks HTTP to it. Data written through it is
  * committed, so each test creates its own tenants (unique emails).
  */
+import { randomUUID } from 'node:crypto';
 import type { SessionClaims } from '../../src/auth/jwt.ts';
 import { signNewSession } from '../../src/auth/sessions.ts';
 import { readEnv, type Env } from '../../src/config.ts';
@@ -111,14 +112,31 @@ let counter = 0;
 export const uniqueEmail = (label: string) =>
   `${label}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}@example.com`;
 
-/** Registers a user with their own tenant through the API; returns the session. */
+/**
+ * Signs a user up through the API (register, then confirmRegistration) with
+ * their own tenant; returns the session. The emailed token is not read from
+ * the mail: the pending sign-up's token is replaced by one the helper knows
+ * (a worker may already have sent the email).
+ */
 export async function registerUser(t: TestApi, label: string, password = 'correct horse battery') {
   const email = uniqueEmail(label);
-  const data = await t.ok(
-    `mutation($input: RegisterInput!) { register(input: $input) { jwtToken userId tenantId expiresAt } }`,
-    { input: { email, password, name: `User ${label}`, tenantName: `Org ${label}` } },
-  );
-  return { email, password, ...(data.register as { jwtToken: string; userId: string; tenantId: string; expiresAt: string }) };
+  await t.ok(`mutation($input: RegisterInput!) { register(input: $input) { message } }`, {
+    input: { email, password, name: `User ${label}`, tenantName: `Org ${label}` },
+  });
+  const token = await knownRegistrationToken(t, email);
+  const data = await t.ok(`mutation($token: String!) { confirmRegistration(input: { token: $token }) { jwtToken userId tenantId expiresAt } }`, { token });
+  return { email, password, ...(data.confirmRegistration as { jwtToken: string; userId: string; tenantId: string; expiresAt: string }) };
+}
+
+/** Gives the newest open sign-up of an email a token the caller knows, and returns it. */
+export async function knownRegistrationToken(t: TestApi, email: string): Promise<string> {
+  const token = `test-registration-${randomUUID()}`;
+  const rows = await t.owner.query(sql`
+    update app_private.pending_registrations set token_hash = app_private.hash_token(${token})
+    where id = (select id from app_private.pending_registrations where email = ${email} and confirmed_at is null order by created desc limit 1)
+    returning id`);
+  if (rows.length !== 1) throw new Error(`no open sign-up for ${email}`);
+  return token;
 }
 
 export { sql };
