@@ -2372,6 +2372,8 @@ begin
   get diagnostics v_resets = row_count;
   delete from app_private.auth_throttle a where a.window_start < now() - interval '1 day';
   delete from app_private.user_sessions s where s.expires_at < now() - interval '1 day';
+  -- Sign-ups: the password hash of one never confirmed is kept no longer than a day past its link.
+  delete from app_private.pending_registrations p where p.expires_at < now() - interval '1 day';
   delete from app_private.login_failures f where f.first_failed_at < now() - interval '7 days' and coalesce(f.locked_until, '-infinity') < now();
   -- Expired invitations keep their row (history) but lose their token.
   delete from app_private.invitation_tokens it using app_public.invitations i
@@ -2382,7 +2384,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.cleanup_expired_tokens() IS 'Deletes expired password reset tokens, the tokens of closed invitations, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';
+COMMENT ON FUNCTION app_private.cleanup_expired_tokens() IS 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions and sign-ups, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';
 
 CREATE FUNCTION app_private.close_usage_period(tenant_id uuid, period_id uuid, ends_at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql

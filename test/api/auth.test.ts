@@ -80,6 +80,18 @@ test('register answers the same for a new email and one with an account; only th
   expect((await t.gql(confirm, { token: 'not-a-real-token-at-all-000000' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 });
 
+test('an expired confirmation link is refused, and the maintenance job forgets the sign-up a day later', async () => {
+  const email = uniqueEmail('late');
+  await t.ok(REGISTER, { input: { email, password: 'a long enough password', tenantName: 'Late' } });
+  const token = await knownRegistrationToken(t, email);
+  await t.owner.query(sql`update app_private.pending_registrations set expires_at = now() - interval '2 days' where email = ${email}`);
+  const late = await t.gql(`mutation($token: String!) { confirmRegistration(input: { token: $token }) { jwtToken } }`, { token });
+  expect(late.errors?.[0]?.extensions?.code).toBe('TOKEN_EXPIRED');
+  await t.owner.query(sql`select app_private.cleanup_expired_tokens()`);
+  expect(await t.owner.query(sql`select 1 from app_private.pending_registrations where email = ${email}`)).toEqual([]);
+  expect(await t.owner.query(sql`select 1 from app_public.users where email = ${email}`)).toEqual([]);
+});
+
 test('login returns a session; a wrong password says so without revealing whether the account exists', async () => {
   const user = await registerUser(t, 'login');
   const data = await t.ok(LOGIN, { input: { email: user.email, password: user.password } });
