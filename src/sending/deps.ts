@@ -4,7 +4,6 @@
  */
 import { secretsKeyOf, type Env } from '../config.ts';
 import { makeSecretBox, type SecretBox } from '../crypto/secrets.ts';
-import { loadDevSecrets } from '../dev-secrets.ts';
 import { dnsResolverFromEnv } from '../dns/resolver.ts';
 import { outboundGuardFromEnv } from '../net/outbound-guard.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingTokens } from '../tracking/tokens.ts';
@@ -40,22 +39,21 @@ export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {
 
 /** What the API's sending plugins need (setEmailAccountCredentials, previewMessage). */
 export interface SendingApiOptions {
-  /** Hex application key (PM_SECRETS_KEY). */
-  secretsKey?: string;
+  /** Hex application key: PM_SECRETS_KEY, else the development key in PM_DATA_DIR (secretsKeyOf). */
+  secretsKey: string;
   /** Base URL of the tracking endpoints (PUBLIC_URL); unset: the URL each request came to. */
   publicUrl?: string;
 }
 
-/**
- * Fills in what the server did not pass from the process environment, the
- * same way resolveSendingDeps reads it for the worker (PM_SECRETS_KEY, else
- * the development key in PM_DATA_DIR; PUBLIC_URL).
- */
-export function resolveSendingApiOptions(given: SendingApiOptions = {}): { secretBox: SecretBox; tracking: TrackingTokens; publicUrl?: string } {
-  const key = given.secretsKey ?? process.env.PM_SECRETS_KEY ?? loadDevSecrets(process.env.PM_DATA_DIR ?? '.data').secretsKey;
+/** The API's sending options from the validated configuration, read the way resolveSendingDeps reads it for the worker. */
+export function sendingApiOptionsOf(env: Env): SendingApiOptions {
+  return { secretsKey: secretsKeyOf(env), publicUrl: env.PUBLIC_URL };
+}
+
+export function resolveSendingApiOptions(given: SendingApiOptions): { secretBox: SecretBox; tracking: TrackingTokens; publicUrl?: string } {
   return {
-    secretBox: makeSecretBox(key),
-    tracking: makeTrackingTokens(trackingKeyFrom(key)),
-    publicUrl: (given.publicUrl ?? process.env.PUBLIC_URL)?.replace(/\/$/, ''),
+    secretBox: makeSecretBox(given.secretsKey),
+    tracking: makeTrackingTokens(trackingKeyFrom(given.secretsKey)),
+    publicUrl: given.publicUrl?.replace(/\/$/, ''),
   };
 }

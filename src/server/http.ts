@@ -27,6 +27,7 @@ import { DATE_TIME_POOL_CONFIG } from '../../plugins/date-output.ts';
 import { makeRateLimiter } from './rate-limit.ts';
 import { systemLinkRoutes } from '../mail/link-pages.ts';
 import { UserFacingError } from '../user-facing-error.ts';
+import { sendingApiOptionsOf } from '../sending/deps.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -119,6 +120,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const preset = makePreset({
     pool,
     ownerPool,
+    sending: sendingApiOptionsOf(env),
     tokens,
     graphiql,
     introspection: env.INTROSPECTION ?? !production,

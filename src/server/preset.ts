@@ -60,8 +60,8 @@ export interface PresetOptions {
   chargeExtra?: QueryCostOptions['chargeExtra'];
   maxBodyBytes: number;
   statementTimeoutMs: number;
-  /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage; default: from the environment. */
-  sending?: SendingApiOptions;
+  /** Secrets key and tracking base URL for setEmailAccountCredentials and previewMessage (sendingApiOptionsOf(env)). */
+  sending: SendingApiOptions;
   /** TRUST_PROXY: take the client address from X-Forwarded-For (only behind your own reverse proxy). */
   trustProxy?: boolean;
   /** The API's owner connections, for the writes that run apart from the request's transaction (setEmailAccountCredentials). */
