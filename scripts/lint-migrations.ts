@@ -8,7 +8,7 @@
  * `--! no-transaction`. Exits non-zero on any finding.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The last migration committed before the rules: the baseline. */
@@ -31,8 +31,18 @@ function defaultFiles(): string[] {
   ].sort();
 }
 
+/**
+ * squawk's binary for this machine. The registry these machines use has the
+ * linux-x64 build only (@squawk-cli/linux-x64, an optional dependency: npm
+ * skips it elsewhere), not the squawk-cli wrapper's other platforms.
+ */
+const squawk = path.join('node_modules', '@squawk-cli', `${process.platform}-${process.arch}`, 'bin', 'squawk');
+if (!existsSync(squawk)) {
+  process.stderr.write(`lint:migrations: ${squawk} is missing: squawk is installed for linux-x64 only (npm package @squawk-cli/linux-x64); run the migration lint on such a machine.\n`);
+  process.exit(1);
+}
+
 const files = process.argv.length > 2 ? process.argv.slice(2) : defaultFiles();
-const squawk = path.join('node_modules', '.bin', 'squawk');
 let failed = 0;
 for (const file of files) {
   const inTransaction = !/^--! no-transaction\b/m.test(readFileSync(file, 'utf8').split('\n\n')[0] ?? '');
