@@ -12,7 +12,7 @@ import path from 'node:path';
 import { readEnv } from '../../src/config.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { startApiServer } from '../../src/server/http.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { isolatedDatabase, registerUser, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
 import { startTcpProxy, via } from './tcp-proxy.ts';
 

@@ -12,7 +12,7 @@ import { startWorker } from '../../src/worker/runner.ts';
 import { isolatedDatabase, testEnv } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
 import { closeDb, randomSuffix, withTx, type TestTx } from '../helpers/db.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 afterAll(closeDb);
 

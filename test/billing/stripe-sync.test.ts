@@ -11,7 +11,7 @@ import path from 'node:path';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
 import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { TEST_STRIPE_KEY, startStripeServer, type StripeRequest, type StripeStandIn } from '../helpers/stripe-server.ts';
 
 let t: TestApi;

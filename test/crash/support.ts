@@ -23,7 +23,7 @@ import { freePort } from '../../src/db/embedded.ts';
 import { rebuildDatabase } from '../../src/db/migrate.ts';
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
 import { testEnv, uniqueEmail } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createCampaign, createSender, type World } from '../sending/support/world.ts';
 
 export { eventually, sql };

@@ -15,7 +15,7 @@ import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
 import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { resolverFor, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { publish, publishPlatformSpf, secretBox, sendingIp } from './fixtures.ts';
 
 let t: TestApi;

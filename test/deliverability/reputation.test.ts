@@ -12,7 +12,7 @@ import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
 import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { resolverFor, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { secretBox, sendingIp } from './fixtures.ts';
 
 const ZEN = 'zen.bl.test';

@@ -9,6 +9,7 @@ import { signNewSession } from '../../src/auth/sessions.ts';
 import { readEnv, type Env } from '../../src/config.ts';
 import type { DatabaseUrls } from '../../src/db/database.ts';
 import { baseTestUrls } from './db.ts';
+import { uniqueEmail } from './unique.ts';
 import { cloneTemplate, dropDatabase } from './test-database.ts';
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
 import { startApiServer, type ApiServer, type Route, type RouteContext } from '../../src/server/http.ts';
@@ -108,9 +109,6 @@ export async function startTestApi(
   };
 }
 
-let counter = 0;
-export const uniqueEmail = (label: string) =>
-  `${label}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}@example.com`;
 
 /**
  * Signs a user up through the API (register, then confirmRegistration) with
@@ -139,4 +137,4 @@ export async function knownRegistrationToken(t: TestApi, email: string): Promise
   return token;
 }
 
-export { sql };
+export { sql, uniqueEmail };

@@ -84,14 +84,3 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, 
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
-
-/** Polls until fn returns a truthy value. */
-export async function eventually<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

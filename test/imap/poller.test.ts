@@ -18,7 +18,7 @@ import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker } from '../../src/worker/runner.ts';
 import { isolatedDatabase, testEnv } from '../helpers/api.ts';
 import { dovecotMissingReason, startDovecot, type DovecotServer } from '../helpers/dovecot.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/test-database.ts';
 import { createSendingTenant, eventsOf, insertSentMessage, messageState, type SendingTenant } from '../tracking/fixtures.ts';
 import { dsn, newMessageId, qmailBounce, reply } from './mail-samples.ts';

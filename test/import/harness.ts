@@ -11,7 +11,7 @@ import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
 import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 export interface LeadImportView {
   rowId: string;

@@ -22,7 +22,8 @@ import { startWorker } from '../../src/worker/runner.ts';
 import { isolatedDatabase, testEnv } from '../helpers/api.ts';
 import { resolverFor, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { dovecotMissingReason, startDovecot } from '../helpers/dovecot.ts';
-import { eventually, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createSendingTenant } from '../tracking/fixtures.ts';
 
 /** A TCP server that only counts the connections it gets. */

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createPool, sql } from '../../src/db/pg.ts';
 import { isolatedDatabase, TEST_JWT_SECRET } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 jest.setTimeout(90_000);
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { secretsKeyOf } from '../../src/config.ts';
 import { captureLogs } from '../../src/log/logger.ts';
 import { registerUser, startTestApi, TEST_JWT_SECRET } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createCampaign, createSender, createTenant, nextMonday, setClock, sql, startWorld, type World } from '../sending/support/world.ts';
 
 const SMTP_PASSWORD = 'smtp-secret-Zq81-never-logged';

@@ -12,7 +12,8 @@ import { secretsKeyOf } from '../../src/config.ts';
 import { trackingRoutes } from '../../src/tracking/routes.ts';
 import { makeTrackingTokens, trackingKeyFrom } from '../../src/tracking/tokens.ts';
 import { registerUser, testEnv } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { uniqueDomain } from '../helpers/unique.ts';
 import { advanceClock, campaignOf, header, nextMonday, setClock, sql, startWorld, verifyDkim, type World } from './support/world.ts';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -34,7 +35,7 @@ afterAll(() => w.close());
 test('a tenant builds and starts a three-step campaign through the API; mail arrives, engagement is tracked, a reply stops the sequence', async () => {
   const user = await registerUser(w.t, 'flow');
   const api = <T = any>(query: string, variables: Record<string, unknown> = {}) => w.t.ok<T>(query, variables, user.jwtToken);
-  const domainName = `flow${process.pid}${Date.now().toString(36)}.example`;
+  const domainName = uniqueDomain('flow');
 
   const { createDomain } = await api(`mutation($d: DomainInput!) { createDomain(input: { domain: $d }) { domain { rowId domain verificationStatus } } }`,
     { d: { domain: domainName } });

@@ -6,7 +6,7 @@
  * the content previewMessage shows. Temporary refusals are retried with
  * backoff; permanent ones bounce and suppress the lead.
  */
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql,
   startWorld, verifyDkim, type World,

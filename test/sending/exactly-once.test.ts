@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql, startWorld, type World,
 } from './support/world.ts';

@@ -12,7 +12,7 @@ import { SMTPServer } from 'smtp-server';
 import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { createSmtpPool } from '../../src/sending/smtp-pool.ts';
 import { sendSmtp, type OutgoingMail, type SmtpSettings } from '../../src/sending/smtp.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 

@@ -12,7 +12,7 @@ import { run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import { makeWorkerPgPool, workerSettings } from '../../src/worker/runner.ts';
 import { isolatedDatabase } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 let db: Awaited<ReturnType<typeof isolatedDatabase>>;
 let pool: pg.Pool;

@@ -6,7 +6,7 @@
  * each lead once; plan limits on campaign starts and on emails per month
  * pause instead of dropping anything; pause, resume and cancel behave.
  */
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock,
   sql, startWorld, type World,

@@ -6,7 +6,7 @@
  * four hours). The worker's liveness sweep unlocks such jobs, and only
  * those: a job the pool holds (queued locally or running) stays its own.
  */
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { sql, startWorld, type World } from './support/world.ts';
 
 let w: World;

@@ -6,7 +6,7 @@
  * campaign's own daily limit. The worker runs one job at a time here, so the
  * order of rotation picks is deterministic.
  */
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, sql, startWorld,
   type World,

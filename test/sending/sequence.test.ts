@@ -4,7 +4,7 @@
  * a campaign scheduled for later. Each enrollment's next action is a job at
  * its run_at; moving the clock moves those jobs.
  */
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, sql,
   startWorld, type World,

@@ -13,7 +13,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { createSmtpPool, type SmtpTransportPool } from '../../src/sending/smtp-pool.ts';
 import { sendSmtp, type OutgoingMail, type SmtpOutcome, type SmtpSettings } from '../../src/sending/smtp.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createCampaign, createSender, createTenant, lifecycle, messagesOf, startWorld } from './support/world.ts';
 
 const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;

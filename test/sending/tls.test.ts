@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { eventually, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createCampaign, createSender, createTenant, lifecycle, messagesOf, sql, startWorld, type InboxSpec, type World } from './support/world.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pm-smtp-tls-'));

@@ -9,7 +9,7 @@ import { PREVIEW_MESSAGE_ID } from '../../src/sending/render.ts';
 import { trackingRoutes } from '../../src/tracking/routes.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingLinks } from '../../src/tracking/tokens.ts';
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
-import { eventually } from '../helpers/smtp.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createSendingTenant, eventsOf, insertSentMessage, messageState, type SendingTenant, type SentMessage } from './fixtures.ts';
 
 const tokens = makeTrackingTokens(trackingKeyFrom(randomBytes(32).toString('hex')));

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Queryable } from '../../src/db/pg.ts';
+import { uniqueName } from '../helpers/unique.ts';
 
 export interface FixtureLead {
   id: string;
@@ -29,15 +30,13 @@ export interface SentMessage {
   toEmail: string;
 }
 
-let sequence = 0;
-const unique = (label: string) => `${label}-${process.pid}-${Date.now().toString(36)}-${(sequence++).toString(36)}`.toLowerCase();
 
 export async function createSendingTenant(
   db: Queryable,
   label: string,
   { leads = 2, stopOnReply = true, imapSettings = {} }: { leads?: number; stopOnReply?: boolean; imapSettings?: Record<string, unknown> } = {},
 ): Promise<SendingTenant> {
-  const name = unique(label);
+  const name = uniqueName(label);
   const domain = `${name}.example`;
   const [user] = await db.query(sql`select id from app_private.create_user(${`owner@${domain}`}, null, ${'Owner ' + label}, true)`);
   const [tenant] = await db.query(sql`select id from app_private.create_tenant(${'Acme ' + label}, ${user.id}, 'pro')`);

@@ -19,6 +19,7 @@ import type { SmtpOptions } from '../../../src/sending/smtp.ts';
 import { startWorker, type WorkerHandle } from '../../../src/worker/runner.ts';
 import { sql, startTestApi, testEnv, uniqueEmail, type TestApi } from '../../helpers/api.ts';
 import { startSmtpServer, type ReceivedMail, type SmtpServerHooks, type TestSmtpServer } from '../../helpers/smtp.ts';
+import { uniqueDomain } from '../../helpers/unique.ts';
 
 export { sql };
 
@@ -134,11 +135,9 @@ export interface Sender {
   inboxes: Array<{ id: string; email: string }>;
 }
 
-let domainCounter = 0;
-
 /** A verified domain with a DKIM key, and inboxes sending through the test SMTP server. */
 export async function createSender(w: World, tenantId: string, inboxes: InboxSpec[] = [{}]): Promise<Sender> {
-  const domain = `s${process.pid}${Date.now().toString(36)}${(domainCounter++).toString(36)}.example`;
+  const domain = uniqueDomain('s');
   const selector = 'pm';
   const [row] = await w.t.owner.query(sql`
     insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified)
