@@ -11,6 +11,7 @@
  * - a staff session cannot bring anyone into the tenant: inviting is refused,
  *   and an invitation sent from a staff session cannot be accepted.
  */
+import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
 import { createUser, login, ownedTenant, PASSWORD, type Member } from './fixtures.ts';
 
@@ -18,7 +19,8 @@ let t: TestApi;
 let org: Member;
 let other: Member;
 beforeAll(async () => {
-  t = await startTestApi();
+  t = await startTestApi({}, ({ pool, ownerPool, tokens }) =>
+    leadImportRoutes({ pool, ownerPool, tokens, dataDir: '/tmp/pm-staff-access-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
   org = await ownedTenant(t, 'staffed');
   other = await ownedTenant(t, 'staffed-other');
   const [domain] = await t.owner.query(sql`
@@ -151,3 +153,19 @@ test('membership changes record their actor, staff marked as staff', async () =>
     where tenant_id = ${org.tenantId} and action = 'tenant_users.update' and record_id = ${newcomer} order by id desc limit 1`);
   expect(row).toMatchObject({ actor_user_id: admin.userId, actor_is_staff: true, changes: { roles: { from: ['member'], to: ['viewer'] } } });
 });
+
+test('a CSV upload by staff inside a session is audited like a GraphQL operation', async () => {
+  const admin = await staff('superadmin');
+  const token = await inside(admin, org.tenantId, 'write');
+  const upload = await fetch(`${t.url}/imports/leads?fileName=staff.csv`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+    body: 'email\nstaff-upload@probe.example\n',
+  });
+  expect(upload.status).toBe(202);
+  const [row] = await t.owner.query(sql`
+    select actor_user_id, actor_is_staff, changes from app_public.audit_log
+    where tenant_id = ${org.tenantId} and action = 'staff_access.operation' and changes->>'name' = 'POST /imports/leads'`);
+  expect(row).toMatchObject({ actor_user_id: admin.userId, actor_is_staff: true, changes: { type: 'http', access_mode: 'write' } });
+});
+
