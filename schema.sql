@@ -1108,12 +1108,17 @@ begin
   if grace is null or grace < interval '0' then
     raise exception 'The dunning grace period must be zero or more, not %.', grace using errcode = 'INVAL';
   end if;
+  -- Candidates across tenants, each then locked by its key (Citus locks rows
+  -- only in a query that names its tenant) and skipped if another run has it.
   for r in
     select s.tenant_id, s.id from app_public.subscriptions s
     where s.status = 'past_due' and s.past_due_since <= at - grace
     order by s.past_due_since
-    for update skip locked
   loop
+    perform 1 from app_public.subscriptions s
+      where s.tenant_id = r.tenant_id and s.id = r.id and s.status = 'past_due' and s.past_due_since <= at - grace
+      for update skip locked;
+    continue when not found;
     perform app_private.set_payment_state(r.tenant_id, r.id, 'unpaid', at);
     tenant_id := r.tenant_id;
     subscription_id := r.id;
@@ -1530,6 +1535,8 @@ CREATE FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smtp_ip_ad
 declare
   v_ip app_public.smtp_ip_addresses;
   v_assignment app_public.domain_ip_assignments;
+  v_status text;
+  v_warmup_state text;
 begin
   select * into v_ip from app_public.smtp_ip_addresses ip where ip.id = assign_ip.smtp_ip_address_id for update;
   if not found then
@@ -1542,11 +1549,12 @@ begin
   ) then
     raise exception 'The IP % already sends for this domain.', host(v_ip.ip_address) using errcode = 'STATE';
   end if;
+  -- The statuses as values: Citus deparses a simple CASE over a variable
+  -- inside INSERT … VALUES into a comparison of text with boolean.
+  v_status := case v_ip.status when 'warmed' then 'active' when 'warming' then 'warming' else 'scheduled' end;
+  v_warmup_state := case v_ip.status when 'warmed' then 'warmed' when 'warming' then 'warming' else 'unwarmed' end;
   insert into app_public.domain_ip_assignments (tenant_id, domain_id, smtp_ip_address_id, status, warmup_state, status_reason)
-    values (assign_ip.tenant_id, assign_ip.domain_id, v_ip.id,
-            case v_ip.status when 'warmed' then 'active' when 'warming' then 'warming' else 'scheduled' end,
-            case v_ip.status when 'warmed' then 'warmed' when 'warming' then 'warming' else 'unwarmed' end,
-            reason)
+    values (assign_ip.tenant_id, assign_ip.domain_id, v_ip.id, v_status, v_warmup_state, reason)
     returning * into v_assignment;
   if v_ip.status = 'available' then
     update app_public.smtp_ip_addresses ip
@@ -2391,21 +2399,34 @@ CREATE FUNCTION app_private.close_usage_period(tenant_id uuid, period_id uuid, e
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
+declare
+  v_period app_public.usage_periods;
+  v_emails_sent bigint;
+  v_campaigns_started bigint;
+  v_warmups bigint;
 begin
+  select up.* into v_period from app_public.usage_periods up
+    where up.tenant_id = close_usage_period.tenant_id and up.id = close_usage_period.period_id and up.closed_at is null
+    for update;
+  if v_period.id is null then
+    raise exception 'Usage period % of tenant % is not open.', period_id, tenant_id using errcode = 'STATE';
+  end if;
+  -- The figures are computed before the update, as values: Citus refuses
+  -- functions reading tables (stable) taking a column inside an UPDATE.
+  v_emails_sent := app_private.metered_usage(v_period.tenant_id, 'emails_sent', v_period.period_start);
+  v_campaigns_started := app_private.metered_usage(v_period.tenant_id, 'campaigns_started', v_period.period_start);
+  v_warmups := app_private.metered_usage(v_period.tenant_id, 'warmups', v_period.period_start);
   update app_public.usage_periods up set
       closed_at = now(),
       period_end = ends_at,
-      emails_sent = app_private.metered_usage(up.tenant_id, 'emails_sent', up.period_start),
-      campaigns_started = app_private.metered_usage(up.tenant_id, 'campaigns_started', up.period_start),
-      warmups = app_private.metered_usage(up.tenant_id, 'warmups', up.period_start),
-      contacts = app_private.gauge_value(up.tenant_id, 'contacts'),
-      domains = app_private.gauge_value(up.tenant_id, 'domains'),
-      email_accounts = app_private.gauge_value(up.tenant_id, 'email_accounts'),
-      users = app_private.gauge_value(up.tenant_id, 'users')
-    where up.tenant_id = close_usage_period.tenant_id and up.id = close_usage_period.period_id and up.closed_at is null;
-  if not found then
-    raise exception 'Usage period % of tenant % is not open.', period_id, tenant_id using errcode = 'STATE';
-  end if;
+      emails_sent = v_emails_sent,
+      campaigns_started = v_campaigns_started,
+      warmups = v_warmups,
+      contacts = app_private.gauge_value(v_period.tenant_id, 'contacts'),
+      domains = app_private.gauge_value(v_period.tenant_id, 'domains'),
+      email_accounts = app_private.gauge_value(v_period.tenant_id, 'email_accounts'),
+      users = app_private.gauge_value(v_period.tenant_id, 'users')
+    where up.tenant_id = v_period.tenant_id and up.id = v_period.id;
 end;
 $$;
 
@@ -3031,13 +3052,17 @@ CREATE FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id uuid) RE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
+declare
+  -- Read before the tenant query: on Citus that query runs on a shard, where
+  -- a function reading another table (system_config) is refused.
+  v_spf_include text := app_private.deliverability_setting('spf_include') #>> '{}';
 begin
   return (
   select jsonb_build_object(
     'domain', lower(d.domain::text),
     'records', d.dns_records -> 'records',
     'fingerprint', app_private.dns_records_fingerprint(d.dns_records),
-    'spf_include', app_private.deliverability_setting('spf_include') #>> '{}',
+    'spf_include', v_spf_include,
     'sending_ips', coalesce((
       select jsonb_agg(distinct host(ip.ip_address))
       from app_public.domain_ip_assignments a
@@ -3954,7 +3979,7 @@ $$;
 COMMENT ON FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) IS 'The staff user''s live access session into the tenant that their permissions still allow (write before read); null when there is none.';
 
 CREATE FUNCTION app_private.local_day(at timestamp with time zone, timezone text) RETURNS date
-    LANGUAGE sql STABLE
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select (at at time zone coalesce(nullif(timezone, ''), 'UTC'))::date;
@@ -4155,12 +4180,18 @@ declare
   v_flagged integer := 0;
 begin
   select * into v_from from app_public.smtp_ip_addresses ip where ip.id = move_domains_off_ip.smtp_ip_address_id;
+  -- The live assignments across tenants, each then locked by its key (Citus
+  -- locks rows only in a query that names its tenant).
   for v_assignment in
     select * from app_public.domain_ip_assignments a
     where a.smtp_ip_address_id = v_from.id and a.status <> 'expired'
     order by a.assigned
-    for update
   loop
+    select * into v_assignment from app_public.domain_ip_assignments a
+      where a.tenant_id = v_assignment.tenant_id and a.id = v_assignment.id
+        and a.smtp_ip_address_id = v_from.id and a.status <> 'expired'
+      for update;
+    continue when not found;
     select ip.* into v_target
     from app_public.smtp_ip_addresses ip
     left join app_public.vps_instances v on v.id = ip.vps_instance_id
@@ -4747,6 +4778,9 @@ CREATE FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, 
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
+  -- The check's time as a value: Citus refuses now() inside CASE and
+  -- COALESCE in an UPDATE of a distributed table.
+  v_checked_at timestamptz := now();
   v_old app_public.domains;
   v_new app_public.domains;
   v_problem text := app_private.check_results_problem(checks);
@@ -4848,15 +4882,15 @@ begin
     dns_records = jsonb_build_object('records', v_records),
     dkim_selector = coalesce(v_promote, d.dkim_selector),
     verification_status = v_status,
-    verified = case when v_status = 'verified' then coalesce(d.verified, now()) end,
-    dns_last_verified_at = case when v_status = 'verified' and not coalesce(v_any_error, false) then now() else d.dns_last_verified_at end,
+    verified = case when v_status = 'verified' then coalesce(d.verified, v_checked_at) end,
+    dns_last_verified_at = case when v_status = 'verified' and not coalesce(v_any_error, false) then v_checked_at else d.dns_last_verified_at end,
     dns_verification_error = case
       when v_errors is null then null
       when v_status = 'verified' then 'Still verified; a temporary DNS problem will be retried: ' || v_errors
       else v_errors end,
     dns_verification_attempts = v_attempts,
     dns_ttl_observed = coalesce(v_ttl, d.dns_ttl_observed),
-    dns_next_check_at = now() + app_private.dns_check_delay(v_status, v_attempts, v_error_attempts)
+    dns_next_check_at = v_checked_at + app_private.dns_check_delay(v_status, v_attempts, v_error_attempts)
     where d.tenant_id = v_old.tenant_id and d.id = v_old.id
     returning * into v_new;
   return v_new;
@@ -5025,6 +5059,12 @@ declare
   v_outcome text;
   v_action text := lower(coalesce(record_inbound_message.dsn ->> 'action', 'failed'));
   v_status text := nullif(record_inbound_message.dsn ->> 'status', '');
+  -- The References header, computed here: Citus refuses a subquery inside
+  -- INSERT … VALUES.
+  v_references text := nullif(array_to_string(array(
+    select '<' || app_private.normalize_message_id(r) || '>'
+    from unnest(record_inbound_message.reference_ids) with ordinality as x (r, n)
+    where app_private.normalize_message_id(r) is not null order by n), ' '), '');
 begin
   if v_type is null or v_type not in ('email', 'auto_reply', 'bounce') then
     raise exception 'Unknown inbound message type "%"; expected email, auto_reply or bounce.', v_type using errcode = 'INVAL';
@@ -5078,11 +5118,7 @@ begin
       v_parent.tenant_id, 'inbound', v_type, 'received', record_inbound_message.email_account_id,
       v_parent.campaign_id, v_parent.enrollment_id, v_parent.step_id, v_parent.lead_id, v_parent.id,
       v_from, left(btrim(record_inbound_message.to_email), 254), left(record_inbound_message.subject, 998), v_rfc_id,
-      app_private.normalize_message_id(record_inbound_message.in_reply_to),
-      nullif(array_to_string(array(
-        select '<' || app_private.normalize_message_id(r) || '>'
-        from unnest(record_inbound_message.reference_ids) with ordinality as x (r, n)
-        where app_private.normalize_message_id(r) is not null order by n), ' '), ''),
+      app_private.normalize_message_id(record_inbound_message.in_reply_to), v_references,
       record_inbound_message.body_text, now())
     returning id into v_inbound_id;
 
@@ -5405,16 +5441,25 @@ CREATE FUNCTION app_private.release_orphaned_dkim_claims() RETURNS integer
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_count integer;
+  v_claim record;
+  v_count integer := 0;
 begin
   -- A claim is committed together with its domain, whose insert trigger moves
   -- the key away; a committed claim without a domain comes from an insert that
   -- was skipped (INSERT … ON CONFLICT DO NOTHING): the key goes back to stock.
-  update app_private.dkim_key_pool p
-    set claimed_tenant_id = null, claimed_domain_id = null
-    where p.claimed_domain_id is not null
-      and not exists (select 1 from app_public.domains d where d.tenant_id = p.claimed_tenant_id and d.id = p.claimed_domain_id);
-  get diagnostics v_count = row_count;
+  -- One claim at a time: each domain lookup names its tenant (one shard on
+  -- Citus, which refuses an update of the stock, a reference table, joined
+  -- with a distributed table).
+  for v_claim in
+    select p.id, p.claimed_tenant_id, p.claimed_domain_id from app_private.dkim_key_pool p where p.claimed_domain_id is not null
+  loop
+    continue when exists (
+      select 1 from app_public.domains d where d.tenant_id = v_claim.claimed_tenant_id and d.id = v_claim.claimed_domain_id);
+    update app_private.dkim_key_pool p
+      set claimed_tenant_id = null, claimed_domain_id = null
+      where p.id = v_claim.id and p.claimed_domain_id = v_claim.claimed_domain_id;
+    v_count := v_count + 1;
+  end loop;
   return v_count;
 end;
 $$;
@@ -5682,6 +5727,7 @@ declare
   v_sub app_public.subscriptions;
   v_closed integer := 0;
   v_next timestamptz;
+  v_next_end timestamptz;
 begin
   loop
     select up.* into v_period from app_public.usage_periods up
@@ -5689,6 +5735,9 @@ begin
       for update;
     exit when v_period.id is null or v_period.period_end > at;
     v_next := v_period.period_end;
+    -- As a value: Citus refuses a non-immutable function inside CASE in an
+    -- UPDATE of a distributed table.
+    v_next_end := app_private.add_billing_period(v_next);
     select s.* into v_sub from app_public.subscriptions s
       where s.tenant_id = roll_over_tenant.tenant_id and s.status <> 'canceled'
       for update;
@@ -5704,7 +5753,7 @@ begin
             -- Stripe moves the period of the subscriptions it bills (webhooks);
             -- ours move here.
             current_period_start = case when s.current_period_end <= v_next then v_next else s.current_period_start end,
-            current_period_end = case when s.current_period_end <= v_next then app_private.add_billing_period(v_next) else s.current_period_end end
+            current_period_end = case when s.current_period_end <= v_next then v_next_end else s.current_period_end end
           where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id;
       end if;
       perform app_private.close_usage_period(v_period.tenant_id, v_period.id, v_next);
@@ -6143,13 +6192,15 @@ CREATE FUNCTION app_private.start_usage_period(tenant_id uuid, subscription_id u
 declare
   v_sub app_public.subscriptions;
   v_period app_public.usage_periods;
+  v_end timestamptz;
 begin
   select s.* into v_sub from app_public.subscriptions s
     where s.tenant_id = start_usage_period.tenant_id and s.id = start_usage_period.subscription_id;
+  -- The end as a value: Citus refuses a non-immutable function inside CASE.
+  v_end := case when v_sub.current_period_end > starts_at then v_sub.current_period_end
+                else app_private.add_billing_period(starts_at) end;
   insert into app_public.usage_periods (tenant_id, subscription_id, plan_id, period_start, period_end)
-    values (start_usage_period.tenant_id, v_sub.id, v_sub.plan_id, starts_at,
-            case when v_sub.current_period_end > starts_at then v_sub.current_period_end
-                 else app_private.add_billing_period(starts_at) end)
+    values (start_usage_period.tenant_id, v_sub.id, v_sub.plan_id, starts_at, v_end)
     returning * into v_period;
   return v_period;
 end;
@@ -6189,12 +6240,16 @@ declare
   v_tenants uuid[];
 begin
   if stripe_subscription_id is not null then
+    -- Found across tenants, then locked by its key: Citus locks rows only in
+    -- a query that names its tenant.
     select s.* into v_sub from app_public.subscriptions s
       where s.stripe_subscription_id = stripe_subscription_for.stripe_subscription_id
       order by (s.status = 'canceled'), s.created desc
-      limit 1
-      for update;
+      limit 1;
     if v_sub.id is not null then
+      select s.* into v_sub from app_public.subscriptions s
+        where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id
+        for update;
       return v_sub;
     end if;
   end if;
@@ -6760,7 +6815,8 @@ begin
     return new;
   end if;
   perform app_private.assert_transition('smtp_ip', format('The IP %s', host(old.ip_address)), old.status, new.status);
-  v_live := app_private.live_assignment_count(old.id);
+  -- Counted on the coordinator only on Citus (as in tg__vps_instance_lifecycle).
+  v_live := case when app_private.on_coordinator() then app_private.live_assignment_count(old.id) end;
   if new.status = 'available' and v_live > 0 then
     raise exception 'The IP % still has % live domain assignment(s); expire or move them before returning it to the pool.',
       host(old.ip_address), v_live using errcode = 'STATE';
@@ -6819,7 +6875,11 @@ begin
     return new;
   end if;
   perform app_private.assert_transition('vps_instance', format('The server %s', coalesce(old.hostwinds_instance_id, old.id::text)), old.status, new.status);
-  if new.status = 'decommissioned' then
+  -- The live-assignment checks read tenant tables: on Citus, where this
+  -- trigger fires on every node's copy of the table, they run on the
+  -- coordinator's (src/db/citus-distribution.ts lets this function query
+  -- distributed tables from there).
+  if new.status = 'decommissioned' and app_private.on_coordinator() then
     select string_agg(host(ip.ip_address), ', ' order by ip.ip_address) into v_busy
     from app_public.smtp_ip_addresses ip
     where ip.vps_instance_id = old.id and app_private.live_assignment_count(ip.id) > 0;
@@ -7768,7 +7828,7 @@ $$;
 COMMENT ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) IS 'Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
 
 CREATE FUNCTION app_public.domains_records_to_publish(domain app_public.domains) RETURNS app_public.dns_record_to_publish[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select coalesce(array_agg(row(
@@ -8235,12 +8295,15 @@ declare
   v_selector text;
   v_key app_private.dkim_key_pool;
   v_waiting text;
+  v_tenant_id uuid;
 begin
   if not app_public.has_tenant_role('admin') then
     raise exception 'Rotating a domain''s DKIM key needs the admin or owner role.' using errcode = 'DNIED';
   end if;
+  -- The tenant as a value, so that on Citus the locking query names it.
+  v_tenant_id := app_public.current_tenant_id();
   select * into v_domain from app_public.domains d
-    where d.tenant_id = app_public.current_tenant_id() and d.id = rotate_domain_dkim_key.domain_id
+    where d.tenant_id = v_tenant_id and d.id = rotate_domain_dkim_key.domain_id
     for update;
   if not found then
     raise exception 'There is no domain % in this organisation.', domain_id using errcode = 'NTFND';
@@ -8322,7 +8385,10 @@ begin
   if status is null or status not in ('scheduled', 'warming', 'active', 'expired') then
     raise exception 'Unknown assignment status "%"; use warming, active or expired.', status using errcode = 'INVAL';
   end if;
-  select * into v_old from app_public.domain_ip_assignments a where a.id = assignment_id for update;
+  -- Found across tenants, then locked by its key (Citus locks rows only in a
+  -- query that names its tenant).
+  select * into v_old from app_public.domain_ip_assignments a where a.id = assignment_id;
+  select * into v_old from app_public.domain_ip_assignments a where a.tenant_id = v_old.tenant_id and a.id = v_old.id for update;
   if not found then
     raise exception 'There is no domain IP assignment %.', assignment_id using errcode = 'NTFND';
   end if;
@@ -8331,10 +8397,12 @@ begin
     where a.tenant_id = v_old.tenant_id and a.id = v_old.id
     returning * into v_assignment;
   -- The last domain leaving an assigned (never warmed) IP returns it to the pool.
-  if v_assignment.status = 'expired' then
+  -- (Counted first: Citus refuses a function reading a tenant table inside
+  -- an update of a reference table.)
+  if v_assignment.status = 'expired' and app_private.live_assignment_count(v_assignment.smtp_ip_address_id) = 0 then
     update app_public.smtp_ip_addresses ip
       set status = 'available', status_reason = 'Its last domain assignment ended.'
-      where ip.id = v_assignment.smtp_ip_address_id and ip.status = 'assigned' and app_private.live_assignment_count(ip.id) = 0;
+      where ip.id = v_assignment.smtp_ip_address_id and ip.status = 'assigned';
   end if;
   perform app_private.audit_infrastructure('domain_ip.' || v_assignment.status, 'domain_ip_assignments', v_assignment.id, v_assignment.tenant_id,
     jsonb_build_object('from', v_old.status, 'to', v_assignment.status), reason);

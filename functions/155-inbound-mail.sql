@@ -135,6 +135,12 @@ declare
   v_outcome text;
   v_action text := lower(coalesce(record_inbound_message.dsn ->> 'action', 'failed'));
   v_status text := nullif(record_inbound_message.dsn ->> 'status', '');
+  -- The References header, computed here: Citus refuses a subquery inside
+  -- INSERT … VALUES.
+  v_references text := nullif(array_to_string(array(
+    select '<' || app_private.normalize_message_id(r) || '>'
+    from unnest(record_inbound_message.reference_ids) with ordinality as x (r, n)
+    where app_private.normalize_message_id(r) is not null order by n), ' '), '');
 begin
   if v_type is null or v_type not in ('email', 'auto_reply', 'bounce') then
     raise exception 'Unknown inbound message type "%"; expected email, auto_reply or bounce.', v_type using errcode = 'INVAL';
@@ -188,11 +194,7 @@ begin
       v_parent.tenant_id, 'inbound', v_type, 'received', record_inbound_message.email_account_id,
       v_parent.campaign_id, v_parent.enrollment_id, v_parent.step_id, v_parent.lead_id, v_parent.id,
       v_from, left(btrim(record_inbound_message.to_email), 254), left(record_inbound_message.subject, 998), v_rfc_id,
-      app_private.normalize_message_id(record_inbound_message.in_reply_to),
-      nullif(array_to_string(array(
-        select '<' || app_private.normalize_message_id(r) || '>'
-        from unnest(record_inbound_message.reference_ids) with ordinality as x (r, n)
-        where app_private.normalize_message_id(r) is not null order by n), ' '), ''),
+      app_private.normalize_message_id(record_inbound_message.in_reply_to), v_references,
       record_inbound_message.body_text, now())
     returning id into v_inbound_id;
 

@@ -6,8 +6,10 @@
 -- sending engine also resets lazily when the stored day is stale).
 --------------------------------------------------------------------------------
 
+-- Immutable (as timezone(text, timestamptz) is): Citus refuses a stable
+-- function taking a column in a multi-row UPDATE (reset_daily_counts).
 create or replace function app_private.local_day(at timestamptz, timezone text) returns date
-  language sql stable
+  language sql immutable parallel safe
   set search_path to pg_catalog, public, pg_temp
 as $$
   select (at at time zone coalesce(nullif(timezone, ''), 'UTC'))::date;

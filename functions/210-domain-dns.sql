@@ -109,16 +109,25 @@ create or replace function app_private.release_orphaned_dkim_claims() returns in
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_count integer;
+  v_claim record;
+  v_count integer := 0;
 begin
   -- A claim is committed together with its domain, whose insert trigger moves
   -- the key away; a committed claim without a domain comes from an insert that
   -- was skipped (INSERT … ON CONFLICT DO NOTHING): the key goes back to stock.
-  update app_private.dkim_key_pool p
-    set claimed_tenant_id = null, claimed_domain_id = null
-    where p.claimed_domain_id is not null
-      and not exists (select 1 from app_public.domains d where d.tenant_id = p.claimed_tenant_id and d.id = p.claimed_domain_id);
-  get diagnostics v_count = row_count;
+  -- One claim at a time: each domain lookup names its tenant (one shard on
+  -- Citus, which refuses an update of the stock, a reference table, joined
+  -- with a distributed table).
+  for v_claim in
+    select p.id, p.claimed_tenant_id, p.claimed_domain_id from app_private.dkim_key_pool p where p.claimed_domain_id is not null
+  loop
+    continue when exists (
+      select 1 from app_public.domains d where d.tenant_id = v_claim.claimed_tenant_id and d.id = v_claim.claimed_domain_id);
+    update app_private.dkim_key_pool p
+      set claimed_tenant_id = null, claimed_domain_id = null
+      where p.id = v_claim.id and p.claimed_domain_id = v_claim.claimed_domain_id;
+    v_count := v_count + 1;
+  end loop;
   return v_count;
 end;
 $$;
@@ -385,13 +394,17 @@ create or replace function app_private.domain_check_plan(tenant_id uuid, domain_
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  -- Read before the tenant query: on Citus that query runs on a shard, where
+  -- a function reading another table (system_config) is refused.
+  v_spf_include text := app_private.deliverability_setting('spf_include') #>> '{}';
 begin
   return (
   select jsonb_build_object(
     'domain', lower(d.domain::text),
     'records', d.dns_records -> 'records',
     'fingerprint', app_private.dns_records_fingerprint(d.dns_records),
-    'spf_include', app_private.deliverability_setting('spf_include') #>> '{}',
+    'spf_include', v_spf_include,
     'sending_ips', coalesce((
       select jsonb_agg(distinct host(ip.ip_address))
       from app_public.domain_ip_assignments a
@@ -451,6 +464,9 @@ create or replace function app_private.record_domain_check(tenant_id uuid, domai
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
+  -- The check's time as a value: Citus refuses now() inside CASE and
+  -- COALESCE in an UPDATE of a distributed table.
+  v_checked_at timestamptz := now();
   v_old app_public.domains;
   v_new app_public.domains;
   v_problem text := app_private.check_results_problem(checks);
@@ -552,15 +568,15 @@ begin
     dns_records = jsonb_build_object('records', v_records),
     dkim_selector = coalesce(v_promote, d.dkim_selector),
     verification_status = v_status,
-    verified = case when v_status = 'verified' then coalesce(d.verified, now()) end,
-    dns_last_verified_at = case when v_status = 'verified' and not coalesce(v_any_error, false) then now() else d.dns_last_verified_at end,
+    verified = case when v_status = 'verified' then coalesce(d.verified, v_checked_at) end,
+    dns_last_verified_at = case when v_status = 'verified' and not coalesce(v_any_error, false) then v_checked_at else d.dns_last_verified_at end,
     dns_verification_error = case
       when v_errors is null then null
       when v_status = 'verified' then 'Still verified; a temporary DNS problem will be retried: ' || v_errors
       else v_errors end,
     dns_verification_attempts = v_attempts,
     dns_ttl_observed = coalesce(v_ttl, d.dns_ttl_observed),
-    dns_next_check_at = now() + app_private.dns_check_delay(v_status, v_attempts, v_error_attempts)
+    dns_next_check_at = v_checked_at + app_private.dns_check_delay(v_status, v_attempts, v_error_attempts)
     where d.tenant_id = v_old.tenant_id and d.id = v_old.id
     returning * into v_new;
   return v_new;
@@ -608,12 +624,15 @@ declare
   v_selector text;
   v_key app_private.dkim_key_pool;
   v_waiting text;
+  v_tenant_id uuid;
 begin
   if not app_public.has_tenant_role('admin') then
     raise exception 'Rotating a domain''s DKIM key needs the admin or owner role.' using errcode = 'DNIED';
   end if;
+  -- The tenant as a value, so that on Citus the locking query names it.
+  v_tenant_id := app_public.current_tenant_id();
   select * into v_domain from app_public.domains d
-    where d.tenant_id = app_public.current_tenant_id() and d.id = rotate_domain_dkim_key.domain_id
+    where d.tenant_id = v_tenant_id and d.id = rotate_domain_dkim_key.domain_id
     for update;
   if not found then
     raise exception 'There is no domain % in this organisation.', domain_id using errcode = 'NTFND';
@@ -653,8 +672,10 @@ end;
 $$;
 comment on function app_public.rotate_domain_dkim_key(uuid) is 'Starts a DKIM key rotation (admins and owners): a new key under a new selector is added to dnsRecords with role "next". Mail stays signed with the current key until the new record is published and verifies; then the new key signs and the old record may be removed.';
 
+-- Immutable: a function of its row alone. (Security definer: it calls
+-- app_private helpers, which API roles cannot.)
 create or replace function app_public.domains_records_to_publish(domain app_public.domains) returns app_public.dns_record_to_publish[]
-  language sql stable security definer
+  language sql immutable security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
   select coalesce(array_agg(row(

@@ -104,7 +104,11 @@ begin
     return new;
   end if;
   perform app_private.assert_transition('vps_instance', format('The server %s', coalesce(old.hostwinds_instance_id, old.id::text)), old.status, new.status);
-  if new.status = 'decommissioned' then
+  -- The live-assignment checks read tenant tables: on Citus, where this
+  -- trigger fires on every node's copy of the table, they run on the
+  -- coordinator's (src/db/citus-distribution.ts lets this function query
+  -- distributed tables from there).
+  if new.status = 'decommissioned' and app_private.on_coordinator() then
     select string_agg(host(ip.ip_address), ', ' order by ip.ip_address) into v_busy
     from app_public.smtp_ip_addresses ip
     where ip.vps_instance_id = old.id and app_private.live_assignment_count(ip.id) > 0;
@@ -138,7 +142,8 @@ begin
     return new;
   end if;
   perform app_private.assert_transition('smtp_ip', format('The IP %s', host(old.ip_address)), old.status, new.status);
-  v_live := app_private.live_assignment_count(old.id);
+  -- Counted on the coordinator only on Citus (as in tg__vps_instance_lifecycle).
+  v_live := case when app_private.on_coordinator() then app_private.live_assignment_count(old.id) end;
   if new.status = 'available' and v_live > 0 then
     raise exception 'The IP % still has % live domain assignment(s); expire or move them before returning it to the pool.',
       host(old.ip_address), v_live using errcode = 'STATE';
@@ -278,6 +283,8 @@ as $$
 declare
   v_ip app_public.smtp_ip_addresses;
   v_assignment app_public.domain_ip_assignments;
+  v_status text;
+  v_warmup_state text;
 begin
   select * into v_ip from app_public.smtp_ip_addresses ip where ip.id = assign_ip.smtp_ip_address_id for update;
   if not found then
@@ -290,11 +297,12 @@ begin
   ) then
     raise exception 'The IP % already sends for this domain.', host(v_ip.ip_address) using errcode = 'STATE';
   end if;
+  -- The statuses as values: Citus deparses a simple CASE over a variable
+  -- inside INSERT … VALUES into a comparison of text with boolean.
+  v_status := case v_ip.status when 'warmed' then 'active' when 'warming' then 'warming' else 'scheduled' end;
+  v_warmup_state := case v_ip.status when 'warmed' then 'warmed' when 'warming' then 'warming' else 'unwarmed' end;
   insert into app_public.domain_ip_assignments (tenant_id, domain_id, smtp_ip_address_id, status, warmup_state, status_reason)
-    values (assign_ip.tenant_id, assign_ip.domain_id, v_ip.id,
-            case v_ip.status when 'warmed' then 'active' when 'warming' then 'warming' else 'scheduled' end,
-            case v_ip.status when 'warmed' then 'warmed' when 'warming' then 'warming' else 'unwarmed' end,
-            reason)
+    values (assign_ip.tenant_id, assign_ip.domain_id, v_ip.id, v_status, v_warmup_state, reason)
     returning * into v_assignment;
   if v_ip.status = 'available' then
     update app_public.smtp_ip_addresses ip
@@ -321,12 +329,18 @@ declare
   v_flagged integer := 0;
 begin
   select * into v_from from app_public.smtp_ip_addresses ip where ip.id = move_domains_off_ip.smtp_ip_address_id;
+  -- The live assignments across tenants, each then locked by its key (Citus
+  -- locks rows only in a query that names its tenant).
   for v_assignment in
     select * from app_public.domain_ip_assignments a
     where a.smtp_ip_address_id = v_from.id and a.status <> 'expired'
     order by a.assigned
-    for update
   loop
+    select * into v_assignment from app_public.domain_ip_assignments a
+      where a.tenant_id = v_assignment.tenant_id and a.id = v_assignment.id
+        and a.smtp_ip_address_id = v_from.id and a.status <> 'expired'
+      for update;
+    continue when not found;
     select ip.* into v_target
     from app_public.smtp_ip_addresses ip
     left join app_public.vps_instances v on v.id = ip.vps_instance_id
@@ -517,7 +531,10 @@ begin
   if status is null or status not in ('scheduled', 'warming', 'active', 'expired') then
     raise exception 'Unknown assignment status "%"; use warming, active or expired.', status using errcode = 'INVAL';
   end if;
-  select * into v_old from app_public.domain_ip_assignments a where a.id = assignment_id for update;
+  -- Found across tenants, then locked by its key (Citus locks rows only in a
+  -- query that names its tenant).
+  select * into v_old from app_public.domain_ip_assignments a where a.id = assignment_id;
+  select * into v_old from app_public.domain_ip_assignments a where a.tenant_id = v_old.tenant_id and a.id = v_old.id for update;
   if not found then
     raise exception 'There is no domain IP assignment %.', assignment_id using errcode = 'NTFND';
   end if;
@@ -526,10 +543,12 @@ begin
     where a.tenant_id = v_old.tenant_id and a.id = v_old.id
     returning * into v_assignment;
   -- The last domain leaving an assigned (never warmed) IP returns it to the pool.
-  if v_assignment.status = 'expired' then
+  -- (Counted first: Citus refuses a function reading a tenant table inside
+  -- an update of a reference table.)
+  if v_assignment.status = 'expired' and app_private.live_assignment_count(v_assignment.smtp_ip_address_id) = 0 then
     update app_public.smtp_ip_addresses ip
       set status = 'available', status_reason = 'Its last domain assignment ended.'
-      where ip.id = v_assignment.smtp_ip_address_id and ip.status = 'assigned' and app_private.live_assignment_count(ip.id) = 0;
+      where ip.id = v_assignment.smtp_ip_address_id and ip.status = 'assigned';
   end if;
   perform app_private.audit_infrastructure('domain_ip.' || v_assignment.status, 'domain_ip_assignments', v_assignment.id, v_assignment.tenant_id,
     jsonb_build_object('from', v_old.status, 'to', v_assignment.status), reason);

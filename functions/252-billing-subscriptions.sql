@@ -42,21 +42,34 @@ create or replace function app_private.close_usage_period(tenant_id uuid, period
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  v_period app_public.usage_periods;
+  v_emails_sent bigint;
+  v_campaigns_started bigint;
+  v_warmups bigint;
 begin
+  select up.* into v_period from app_public.usage_periods up
+    where up.tenant_id = close_usage_period.tenant_id and up.id = close_usage_period.period_id and up.closed_at is null
+    for update;
+  if v_period.id is null then
+    raise exception 'Usage period % of tenant % is not open.', period_id, tenant_id using errcode = 'STATE';
+  end if;
+  -- The figures are computed before the update, as values: Citus refuses
+  -- functions reading tables (stable) taking a column inside an UPDATE.
+  v_emails_sent := app_private.metered_usage(v_period.tenant_id, 'emails_sent', v_period.period_start);
+  v_campaigns_started := app_private.metered_usage(v_period.tenant_id, 'campaigns_started', v_period.period_start);
+  v_warmups := app_private.metered_usage(v_period.tenant_id, 'warmups', v_period.period_start);
   update app_public.usage_periods up set
       closed_at = now(),
       period_end = ends_at,
-      emails_sent = app_private.metered_usage(up.tenant_id, 'emails_sent', up.period_start),
-      campaigns_started = app_private.metered_usage(up.tenant_id, 'campaigns_started', up.period_start),
-      warmups = app_private.metered_usage(up.tenant_id, 'warmups', up.period_start),
-      contacts = app_private.gauge_value(up.tenant_id, 'contacts'),
-      domains = app_private.gauge_value(up.tenant_id, 'domains'),
-      email_accounts = app_private.gauge_value(up.tenant_id, 'email_accounts'),
-      users = app_private.gauge_value(up.tenant_id, 'users')
-    where up.tenant_id = close_usage_period.tenant_id and up.id = close_usage_period.period_id and up.closed_at is null;
-  if not found then
-    raise exception 'Usage period % of tenant % is not open.', period_id, tenant_id using errcode = 'STATE';
-  end if;
+      emails_sent = v_emails_sent,
+      campaigns_started = v_campaigns_started,
+      warmups = v_warmups,
+      contacts = app_private.gauge_value(v_period.tenant_id, 'contacts'),
+      domains = app_private.gauge_value(v_period.tenant_id, 'domains'),
+      email_accounts = app_private.gauge_value(v_period.tenant_id, 'email_accounts'),
+      users = app_private.gauge_value(v_period.tenant_id, 'users')
+    where up.tenant_id = v_period.tenant_id and up.id = v_period.id;
 end;
 $$;
 comment on function app_private.close_usage_period(uuid, uuid, timestamptz) is 'Closes a usage period at ends_at and records its final figures: events counted in the period, and the gauges (contacts, domains, inboxes, members) at that moment.';
@@ -69,13 +82,15 @@ as $$
 declare
   v_sub app_public.subscriptions;
   v_period app_public.usage_periods;
+  v_end timestamptz;
 begin
   select s.* into v_sub from app_public.subscriptions s
     where s.tenant_id = start_usage_period.tenant_id and s.id = start_usage_period.subscription_id;
+  -- The end as a value: Citus refuses a non-immutable function inside CASE.
+  v_end := case when v_sub.current_period_end > starts_at then v_sub.current_period_end
+                else app_private.add_billing_period(starts_at) end;
   insert into app_public.usage_periods (tenant_id, subscription_id, plan_id, period_start, period_end)
-    values (start_usage_period.tenant_id, v_sub.id, v_sub.plan_id, starts_at,
-            case when v_sub.current_period_end > starts_at then v_sub.current_period_end
-                 else app_private.add_billing_period(starts_at) end)
+    values (start_usage_period.tenant_id, v_sub.id, v_sub.plan_id, starts_at, v_end)
     returning * into v_period;
   return v_period;
 end;
@@ -184,12 +199,17 @@ begin
   if grace is null or grace < interval '0' then
     raise exception 'The dunning grace period must be zero or more, not %.', grace using errcode = 'INVAL';
   end if;
+  -- Candidates across tenants, each then locked by its key (Citus locks rows
+  -- only in a query that names its tenant) and skipped if another run has it.
   for r in
     select s.tenant_id, s.id from app_public.subscriptions s
     where s.status = 'past_due' and s.past_due_since <= at - grace
     order by s.past_due_since
-    for update skip locked
   loop
+    perform 1 from app_public.subscriptions s
+      where s.tenant_id = r.tenant_id and s.id = r.id and s.status = 'past_due' and s.past_due_since <= at - grace
+      for update skip locked;
+    continue when not found;
     perform app_private.set_payment_state(r.tenant_id, r.id, 'unpaid', at);
     tenant_id := r.tenant_id;
     subscription_id := r.id;
@@ -212,6 +232,7 @@ declare
   v_sub app_public.subscriptions;
   v_closed integer := 0;
   v_next timestamptz;
+  v_next_end timestamptz;
 begin
   loop
     select up.* into v_period from app_public.usage_periods up
@@ -219,6 +240,9 @@ begin
       for update;
     exit when v_period.id is null or v_period.period_end > at;
     v_next := v_period.period_end;
+    -- As a value: Citus refuses a non-immutable function inside CASE in an
+    -- UPDATE of a distributed table.
+    v_next_end := app_private.add_billing_period(v_next);
     select s.* into v_sub from app_public.subscriptions s
       where s.tenant_id = roll_over_tenant.tenant_id and s.status <> 'canceled'
       for update;
@@ -234,7 +258,7 @@ begin
             -- Stripe moves the period of the subscriptions it bills (webhooks);
             -- ours move here.
             current_period_start = case when s.current_period_end <= v_next then v_next else s.current_period_start end,
-            current_period_end = case when s.current_period_end <= v_next then app_private.add_billing_period(v_next) else s.current_period_end end
+            current_period_end = case when s.current_period_end <= v_next then v_next_end else s.current_period_end end
           where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id;
       end if;
       perform app_private.close_usage_period(v_period.tenant_id, v_period.id, v_next);

@@ -37,12 +37,16 @@ declare
   v_tenants uuid[];
 begin
   if stripe_subscription_id is not null then
+    -- Found across tenants, then locked by its key: Citus locks rows only in
+    -- a query that names its tenant.
     select s.* into v_sub from app_public.subscriptions s
       where s.stripe_subscription_id = stripe_subscription_for.stripe_subscription_id
       order by (s.status = 'canceled'), s.created desc
-      limit 1
-      for update;
+      limit 1;
     if v_sub.id is not null then
+      select s.* into v_sub from app_public.subscriptions s
+        where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id
+        for update;
       return v_sub;
     end if;
   end if;

@@ -259,8 +259,7 @@ export async function grantShardsColumnPrivileges(connectionString: string): Pro
  * columns (app_public functions taking a row of a distributed table,
  * `campaigns_stats(campaigns)`) and the read-only helpers taking a tenant id
  * first (`inbox_unusable_reason(tenant_id, …)`) that the engine calls per row
- * of a tenant query, and the engine clock's readers (a reference table, which
- * has a copy on every node). Most read other tenant tables, and Citus refuses a
+ * of a tenant query, and the named ones below. Most read other tenant tables, and Citus refuses a
  * distributed query from inside a shard query unless
  * `citus.allow_nested_distributed_execution` is on. Each of them reads only
  * the tenant it is given (its row's `tenant_id`, or its `tenant_id`
@@ -286,12 +285,23 @@ export async function allowNestedTenantReads(connectionString: string): Promise<
   }
 }
 
-/** The engine's clock (a reference table, local on every node), read inside tenant queries. */
-const CLOCK_READERS = ['app_private.engine_now()', 'app_private.engine_run_at(timestamp with time zone)'];
+/**
+ * Named functions that also run inside a shard query: the engine's clock
+ * readers (a reference table, local on every node), read inside tenant
+ * queries; and the status triggers of two reference tables, which fire on
+ * every node's copy and count live domain assignments (a tenant table) on
+ * the coordinator's copy only.
+ */
+const NAMED_SHARD_QUERY_FUNCTIONS = [
+  'app_private.engine_now()',
+  'app_private.engine_run_at(timestamp with time zone)',
+  'app_private.tg__smtp_ip_lifecycle()',
+  'app_private.tg__vps_instance_lifecycle()',
+];
 
 /**
  * Computed columns of distributed tables, read-only functions taking a tenant
- * id first, and the clock readers (regprocedure text).
+ * id first, and the named functions (regprocedure text).
  */
 export async function functionsInShardQueries(client: pg.ClientBase): Promise<string[]> {
   const { rows } = await client.query<{ fn: string }>(
@@ -307,7 +317,7 @@ export async function functionsInShardQueries(client: pg.ClientBase): Promise<st
       or p.oid::regprocedure::text = any ($1))
     order by 1
     `,
-    [CLOCK_READERS],
+    [NAMED_SHARD_QUERY_FUNCTIONS],
   );
   return rows.map((r) => r.fn);
 }
