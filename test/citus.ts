@@ -17,6 +17,9 @@ export const CITUS_SUITES = [
   'test/import/',
   'test/sending/',
   'test/tracking/',
+  'test/billing/(done|dunning|plans|stripe-sync|stripe-webhooks)',
+  'test/deliverability/(dns-checks|domain-verification|reputation)',
+  'test/imap/(parse|poller)',
   'test/ops/cli.test.ts',
 ];
 

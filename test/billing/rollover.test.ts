@@ -68,7 +68,7 @@ test('at the period end: final figures recorded, the pending plan applied, the n
     );
     // The closed period keeps its figures; the computed column reads them.
     await t.as({ kind: 'member', userId: (await t.one(sql`select user_id from app_public.tenant_users where tenant_id = ${tenant.id}`)).user_id, tenantId: tenant.id });
-    const figures = await t.query(sql`select p.closed_at is not null as closed, (app_public.usage_periods_usage(p)).* from app_public.usage_periods p order by p.period_start`);
+    const figures = await t.query(sql`select p.closed_at is not null as closed, (app_public.usage_periods_usage(row(p.*)::app_public.usage_periods)).* from app_public.usage_periods p where p.tenant_id = ${tenant.id} order by p.period_start`);
     expect(figures.map((f) => [f.closed, Number(f.emails_sent), Number(f.campaigns_started), Number(f.contacts)])).toEqual([
       [true, 10, 2, 2],
       [false, 0, 20, 2],

@@ -163,8 +163,7 @@ test('a failed Stripe call is retried by the worker with the same idempotency ke
 test('plans without a Stripe price (Free) never call Stripe', async () => {
   const owner = await registerUser(t, 'freeloader');
   await t.owner.query(sql`update app_public.subscriptions set cancel_at_period_end = false where tenant_id = ${owner.tenantId}`);
-  const [{ queued }] = await t.owner.query(sql`
-    select app_private.queue_stripe_sync(tenant_id, id) as queued from app_public.subscriptions where tenant_id = ${owner.tenantId}
-  `);
+  const [sub] = await t.owner.query(sql`select id from app_public.subscriptions where tenant_id = ${owner.tenantId}`);
+  const [{ queued }] = await t.owner.query(sql`select app_private.queue_stripe_sync(${owner.tenantId}, ${sub.id}) as queued`);
   expect(queued).toBe(false);
 });

@@ -82,7 +82,7 @@ test('with a stocked key the records are complete in the statement that adds the
     await t.as({ kind: 'member', userId: users.admin!, tenantId });
     const domain = await t.one(sql`insert into app_public.domains (domain, dkim_selector) values ('send.acme.example', 's1') returning *`);
     const toPublish = await t.query(sql`
-      select r.* from app_public.domains d, unnest(app_public.domains_records_to_publish(d)) r where d.id = ${domain.id}`);
+      select r.* from app_public.domains d, unnest(app_public.domains_records_to_publish(row(d.*)::app_public.domains)) r where d.id = ${domain.id}`);
     await t.as({ kind: 'root' });
 
     const dkimValue = `v=DKIM1; k=rsa; p=${key.publicKey}`;

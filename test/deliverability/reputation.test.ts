@@ -54,6 +54,16 @@ async function ipState(id: string) {
   return row;
 }
 
+/**
+ * The IP's state once its assigned_count is `count`: at once on one
+ * PostgreSQL (a trigger keeps it), after the recount_ip_assignments job on
+ * Citus (README, Scale-out).
+ */
+async function ipStateCounted(id: string, count: number) {
+  await eventually(async () => (await ipState(id)).assigned_count === count, 10_000);
+  return ipState(id);
+}
+
 /** Runs the scheduled sweep and waits until every IP that is not retired has been checked again. */
 async function checkAll(): Promise<void> {
   const [{ marker }] = await t.owner.query(sql`select clock_timestamp() as marker`);
@@ -82,13 +92,13 @@ test('a listed IP is quarantined and its domains move; with no healthy IP left t
 
   list(a.ip, ZEN);
   await checkAll();
-  const quarantined = await ipState(a.id);
+  const quarantined = await ipStateCounted(a.id, 0);
   expect(quarantined).toMatchObject({ status: 'quarantined', reputation_state: 'poor', auto_quarantined: true, assigned_count: 0 });
   expect(quarantined.status_reason).toBe(`Listed on ${ZEN} (127.0.0.2)`);
   expect(quarantined.lists[ZEN]).toMatchObject({ listed: true, return_code: '127.0.0.2', return_codes: ['127.0.0.2'], reason: `${a.ip} is listed on ${ZEN}` });
   expect(quarantined.lists[ZEN].checked_at).toEqual(quarantined.lists[ZEN].last_listed_at);
   expect(quarantined.lists[SPAM]).toEqual({ listed: false, checked_at: expect.any(String) });
-  expect(await ipState(b.id)).toMatchObject({ status: 'warmed', reputation_state: 'good', assigned_count: 1 });
+  expect(await ipStateCounted(b.id, 1)).toMatchObject({ status: 'warmed', reputation_state: 'good', assigned_count: 1 });
 
   const moved = (await t.ok(MY_ASSIGNMENTS, {}, tenant.jwtToken)).domainIpAssignments.nodes as Array<{ status: string }>;
   moved.sort((x, y) => x.status.localeCompare(y.status));
@@ -102,7 +112,7 @@ test('a listed IP is quarantined and its domains move; with no healthy IP left t
   list(b.ip, ZEN, '127.0.0.4');
   list(b.ip, SPAM, '127.0.0.3');
   await checkAll();
-  expect(await ipState(b.id)).toMatchObject({ status: 'quarantined', reputation_state: 'critical', assigned_count: 1 });
+  expect(await ipStateCounted(b.id, 1)).toMatchObject({ status: 'quarantined', reputation_state: 'critical', assigned_count: 1 });
   const [flagged] = await t.owner.query(sql`select flagged_reason from app_public.domain_ip_assignments where smtp_ip_address_id = ${b.id} and status = 'active'`);
   expect(flagged.flagged_reason).toBe(`IP ${b.ip} quarantined (Listed on ${SPAM} (127.0.0.3), ${ZEN} (127.0.0.4)); no healthy IP was free to take over this domain.`);
 
@@ -124,7 +134,7 @@ test('a listed IP is quarantined and its domains move; with no healthy IP left t
   delist(b.ip, ZEN);
   delist(b.ip, SPAM);
   await checkAll();
-  expect(await ipState(b.id)).toMatchObject({ status: 'assigned', reputation_state: 'fair', assigned_count: 1 });
+  expect(await ipStateCounted(b.id, 1)).toMatchObject({ status: 'assigned', reputation_state: 'fair', assigned_count: 1 });
   const [cleared] = await t.owner.query(sql`select flagged_reason from app_public.domain_ip_assignments where smtp_ip_address_id = ${b.id} and status = 'active'`);
   expect(cleared.flagged_reason).toBeNull();
 
