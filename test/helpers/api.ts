@@ -116,7 +116,7 @@ export async function startTestApi(
  * the mail: the pending sign-up's token is replaced by one the helper knows
  * (a worker may already have sent the email).
  */
-export async function registerUser(t: TestApi, label: string, password = 'correct horse battery') {
+export async function registerUser(t: Pick<TestApi, 'ok' | 'owner'>, label: string, password = 'correct horse battery') {
   const email = uniqueEmail(label);
   await t.ok(`mutation($input: RegisterInput!) { register(input: $input) { message } }`, {
     input: { email, password, name: `User ${label}`, tenantName: `Org ${label}` },
@@ -127,7 +127,7 @@ export async function registerUser(t: TestApi, label: string, password = 'correc
 }
 
 /** Gives the newest open sign-up of an email a token the caller knows, and returns it. */
-export async function knownRegistrationToken(t: TestApi, email: string): Promise<string> {
+export async function knownRegistrationToken(t: Pick<TestApi, 'owner'>, email: string): Promise<string> {
   const token = `test-registration-${randomUUID()}`;
   const rows = await t.owner.query(sql`
     update app_private.pending_registrations set token_hash = app_private.hash_token(${token})
