@@ -41,6 +41,20 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
   });
 }
 
+/** The configuration `npm start` reads to run the whole platform on a private database, with its data folder (NODE_ENV is the caller's). */
+export function platformEnv(urls: DatabaseUrls, dataDir: string, overrides: Record<string, string> = {}): Env {
+  return readEnv({
+    PORT: '0',
+    DATABASE_URL: urls.owner,
+    AUTH_DATABASE_URL: urls.authenticator,
+    ROOT_DATABASE_URL: urls.root,
+    JWT_SECRET: TEST_JWT_SECRET,
+    PM_DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+    ...overrides,
+  });
+}
+
 export interface GqlResult<T = any> {
   status: number;
   data?: T;

@@ -21,7 +21,7 @@ import { startPlatform, type Platform } from '../../src/platform.ts';
 import { SandboxRefused, startSandbox } from '../../src/sandbox/sandbox.ts';
 import type { CaughtMessage } from '../../src/sandbox/store.ts';
 import { createPool, type ConnectionPool } from '../../src/db/pg.ts';
-import { isolatedDatabase, registerUser, TEST_JWT_SECRET } from '../helpers/api.ts';
+import { isolatedDatabase, platformEnv, registerUser, TEST_JWT_SECRET } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { uniqueDomain, uniqueEmail } from '../helpers/unique.ts';
 
@@ -39,16 +39,7 @@ interface Running {
 async function startRunning(label: string, overrides: Record<string, string>): Promise<Running> {
   const database = await isolatedDatabase(label);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `pm-${label}-`));
-  const env = readEnv({
-    PORT: '0',
-    DATABASE_URL: database.urls.owner,
-    AUTH_DATABASE_URL: database.urls.authenticator,
-    ROOT_DATABASE_URL: database.urls.root,
-    JWT_SECRET: TEST_JWT_SECRET,
-    PM_DATA_DIR: dataDir,
-    LOG_LEVEL: 'error',
-    ...overrides,
-  });
+  const env = platformEnv(database.urls, dataDir, overrides);
   const platform = await startPlatform(env);
   const owner = createPool({ connectionString: database.urls.owner, bigIntMode: 'string', poolSize: 2 });
   const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string) => {
