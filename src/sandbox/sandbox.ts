@@ -55,7 +55,8 @@ export async function startSandbox(env: Env, ownerUrl: string): Promise<Sandbox>
     const dns = await startZoneDns({
       port: env.SANDBOX_DNS_PORT,
       lookup: makeSandboxZone(pool, CATCHER_HOST),
-      label: 'sandbox DNS (SANDBOX_DNS_PORT)',
+      label: 'sandbox DNS',
+      portSetting: 'SANDBOX_DNS_PORT',
       onError: (error, question) => log.error({ question, err: { message: error.message } }, 'sandbox DNS could not answer'),
     });
     opened.push(dns);

@@ -58,7 +58,11 @@ export interface DnsListener {
 
 async function bindOnce(handle: DnsHandler, port: number): Promise<DnsListener> {
   const udp = dns2.createServer({ udp: true, handle });
-  const listening = await udp.listen({ udp: { port, address: '127.0.0.1' } });
+  // A failed bind is an 'error' event (the listening promise never settles); later socket errors are ignored.
+  const listening = await new Promise<Awaited<ReturnType<typeof udp.listen>>>((resolve, reject) => {
+    udp.on('error', reject);
+    udp.listen({ udp: { port, address: '127.0.0.1' } }).then(resolve, reject);
+  });
   const bound = listening.udp!.port;
   const tcp = dns2.createTCPServer(handle);
   try {
@@ -108,12 +112,13 @@ export interface ZoneDnsOptions {
   lookup: ZoneLookup;
   /** Called with a lookup that failed (the question is answered SERVFAIL). */
   onError?: (error: Error, question: string) => void;
-  /** What the server is, for the message when its port is taken. */
-  label?: string;
+  /** What the server is and the setting that chooses its port, for the message when the port is taken. */
+  label: string;
+  portSetting: string;
 }
 
 /** A DNS server answering every question from `lookup`: its records, NODATA for a known name, NXDOMAIN otherwise. */
-export async function startZoneDns({ port, lookup, onError, label = 'DNS server' }: ZoneDnsOptions): Promise<DnsListener> {
+export async function startZoneDns({ port, lookup, onError, label, portSetting }: ZoneDnsOptions): Promise<DnsListener> {
   const handle: DnsHandler = (request, send) => {
     const response = Packet.createResponseFromRequest(request);
     response.header.aa = 1;
@@ -138,7 +143,7 @@ export async function startZoneDns({ port, lookup, onError, label = 'DNS server'
     return await listenDns(handle, port);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new UserFacingError(`${label}: port ${port} on 127.0.0.1 is already in use (UDP or TCP): stop that process or choose another port (0 picks a free one).`);
+      throw new UserFacingError(`${label}: port ${port} on 127.0.0.1 is already in use (UDP or TCP): stop that process or set ${portSetting} to a free port (0 picks one).`);
     }
     throw error;
   }

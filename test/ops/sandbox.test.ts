@@ -10,6 +10,7 @@
  * refused.
  */
 import { jest } from '@jest/globals';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { makeDnsResolver } from '../../src/dns/resolver.ts';
 import { makeOutboundGuard, outboundGuardFromEnv } from '../../src/net/outbound-guard.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { SandboxRefused, startSandbox } from '../../src/sandbox/sandbox.ts';
+import { UserFacingError } from '../../src/user-facing-error.ts';
 import type { CaughtMessage } from '../../src/sandbox/store.ts';
 import { createPool, type ConnectionPool } from '../../src/db/pg.ts';
 import { isolatedDatabase, platformEnv, registerUser, TEST_JWT_SECRET } from '../helpers/api.ts';
@@ -166,6 +168,28 @@ describe('development mode', () => {
       return campaign.messages.nodes[0]?.status === 'sent';
     }, 15_000, 200);
     expect((await fetch(`${r.platform.api.url}/sandbox/messages/${caught.id}/nope`)).status).toBe(404);
+  });
+
+  test('a taken sandbox port stops start-up with one line naming the setting; what had started is released', async () => {
+    const { catcher, dns } = r.platform.sandbox!.info;
+    const dnsPort = Number(dns.split(':')[1]);
+    const freePort = await new Promise<number>((resolve) => {
+      const socket = createSocket('udp4').bind(0, '127.0.0.1', () => {
+        const { port } = socket.address();
+        socket.close(() => resolve(port));
+      });
+    });
+    // The DNS server starts first, on the free port; the catcher's port is taken.
+    await expect(startSandbox({ ...r.env, SANDBOX_SMTP_PORT: catcher.port, SANDBOX_DNS_PORT: freePort }, r.env.DATABASE_URL!)).rejects.toThrow(
+      new UserFacingError(`sandbox mail catcher: port ${catcher.port} on 127.0.0.1 is already in use: stop that process or set SANDBOX_SMTP_PORT to a free port (0 picks one).`),
+    );
+    await expect(startSandbox({ ...r.env, SANDBOX_DNS_PORT: dnsPort }, r.env.DATABASE_URL!)).rejects.toThrow(
+      new UserFacingError(`sandbox DNS: port ${dnsPort} on 127.0.0.1 is already in use (UDP or TCP): stop that process or set SANDBOX_DNS_PORT to a free port (0 picks one).`),
+    );
+    // The failed start-up gave its DNS port back.
+    const again = await startSandbox({ ...r.env, SANDBOX_SMTP_PORT: 0, SANDBOX_DNS_PORT: freePort }, r.env.DATABASE_URL!);
+    expect(again.info.dns).toBe(`127.0.0.1:${freePort}`);
+    await again.close();
   });
 
   test('the outbound guard the worker and API run with lets exactly the catcher address through', async () => {
