@@ -3,7 +3,8 @@
  * organisation: a mail catcher (src/sandbox/catcher.ts) inboxes point at, a
  * DNS server publishing every domain's records (src/sandbox/zone.ts), which
  * the worker's domain checks ask instead of the Internet's DNS, and the
- * /sandbox pages listing what was caught, system emails included.
+ * /sandbox pages listing what was caught, system emails included (those in
+ * the outbox folder from earlier runs too).
  *
  * It never exists in production: readEnv refuses SANDBOX=true there, and
  * startSandbox refuses a production configuration whatever it says. The
@@ -11,6 +12,7 @@
  * address (a /32) to OUTBOUND_ALLOW_PRIVATE of the configuration the API and
  * worker run with; every other private or loopback address stays refused.
  */
+import path from 'node:path';
 import pg from 'pg';
 import type { Env } from '../config.ts';
 import { makeDnsResolver, type DnsResolver } from '../dns/resolver.ts';
@@ -21,6 +23,7 @@ import type { SandboxInfo } from './page.ts';
 import { sandboxRoutes } from './routes.ts';
 import { makeCaughtStore, type CaughtStore } from './store.ts';
 import { makeSandboxZone } from './zone.ts';
+import { readOutbox } from './outbox.ts';
 import { startZoneDns } from './zone-dns.ts';
 
 export interface Sandbox {
@@ -66,16 +69,25 @@ export async function startSandbox(env: Env, ownerUrl: string): Promise<Sandbox>
     const catcher = await startCatcher({ port: env.SANDBOX_SMTP_PORT, store, log });
     opened.push(catcher);
     const info: SandboxInfo = { catcher: { host: catcher.host, port: catcher.port }, dns: dnsAddress };
+    const noEnvelope = { mailFrom: null, remoteAddress: null, helo: null };
+    const catchOutbox = (raw: Buffer, file: string, rcptTo: string[], written?: Date) =>
+      store.add(raw, { ...noEnvelope, rcptTo }, { source: 'outbox', file, written }).catch((error: Error) =>
+        log.error({ file, err: { message: error.message } }, 'sandbox could not read an outbox email'),
+      );
+    // System emails of earlier runs, read in the background: the listing shows them as they are read.
+    const loadingOutbox = readOutbox(path.join(env.PM_DATA_DIR, 'outbox'), env.SANDBOX_MAX_MESSAGES).then(
+      async (files) => {
+        for (const f of files) await catchOutbox(f.raw, f.file, [], f.written);
+      },
+      (error: Error) => log.error({ err: { message: error.message } }, 'sandbox could not read the outbox folder'),
+    );
+    opened.push({ close: () => loadingOutbox });
     return {
       info,
       store,
       resolver,
       allowCatcher: (given) => ({ ...given, OUTBOUND_ALLOW_PRIVATE: [...given.OUTBOUND_ALLOW_PRIVATE, `${catcher.host}/32`] }),
-      catchOutboxFile: ({ raw, file, to }) => {
-        store.add(raw, { mailFrom: null, rcptTo: [to], remoteAddress: null, helo: null }, { source: 'outbox', file }).catch((error: Error) =>
-          log.error({ file, err: { message: error.message } }, 'sandbox could not read an outbox email'),
-        );
-      },
+      catchOutboxFile: ({ raw, file, to }) => void catchOutbox(raw, file, [to]),
       routes: () => sandboxRoutes(store, info),
       close: closeAll,
     };

@@ -1,7 +1,7 @@
 /**
  * The messages the sandbox caught, in memory, newest first: what came in over
  * SMTP (campaign mail from inboxes pointing at the catcher) and the system
- * emails written to the outbox. At most `max` are kept; the oldest go first.
+ * emails in the outbox folder (those already there at start-up included). At most `max` are kept; the oldest go first.
  * Each is inspected once, when it arrives (src/sandbox/inspect.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -20,7 +20,7 @@ export interface CaughtMessage extends MessageSummary {
 
 export interface CaughtStore {
   /** Inspects and keeps a message; resolves with what the listing shows of it. */
-  add(raw: Buffer, envelope: Envelope, origin?: { source: 'outbox'; file: string }): Promise<CaughtMessage>;
+  add(raw: Buffer, envelope: Envelope, origin?: { source: 'outbox'; file: string; written?: Date }): Promise<CaughtMessage>;
   /** Newest first. */
   list(): CaughtMessage[];
   get(id: string): { message: CaughtMessage; content: MessageContent; raw: Buffer } | undefined;
@@ -35,7 +35,7 @@ export function makeCaughtStore({ max, resolver }: { max: number; resolver: DNSR
       const { summary, content } = await inspectMessage(raw, envelope, resolver);
       const message: CaughtMessage = {
         id: randomUUID(),
-        receivedAt: new Date().toISOString(),
+        receivedAt: (origin?.written ?? new Date()).toISOString(),
         source: origin?.source ?? 'smtp',
         file: origin?.file ?? null,
         envelope,
@@ -43,6 +43,8 @@ export function makeCaughtStore({ max, resolver }: { max: number; resolver: DNSR
         ...summary,
       };
       entries.unshift({ message, content, raw });
+      // Newest first, also when older outbox files are read in while new mail arrives.
+      entries.sort((a, b) => b.message.receivedAt.localeCompare(a.message.receivedAt));
       entries.splice(max);
       return message;
     },

@@ -11,7 +11,7 @@
  */
 import { jest } from '@jest/globals';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -190,6 +190,28 @@ describe('development mode', () => {
     const again = await startSandbox({ ...r.env, SANDBOX_SMTP_PORT: 0, SANDBOX_DNS_PORT: freePort }, r.env.DATABASE_URL!);
     expect(again.info.dns).toBe(`127.0.0.1:${freePort}`);
     await again.close();
+  });
+
+  test('system emails already in the outbox folder when the sandbox starts are listed, dated when they were written', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-sandbox-outbox-'));
+    try {
+      mkdirSync(path.join(dataDir, 'outbox'));
+      const file = path.join(dataDir, 'outbox', '1700000000000-earlier.eml');
+      writeFileSync(file, 'From: PenguinMails <no-reply@penguinmails.localhost>\r\nTo: earlier@outbox.example\r\nSubject: From an earlier run\r\n\r\nHello\r\n');
+      const written = new Date('2026-01-02T03:04:05.000Z');
+      utimesSync(file, written, written);
+      writeFileSync(path.join(dataDir, 'outbox', 'notes.txt'), 'not an email');
+      const sandbox = await startSandbox({ ...r.env, PM_DATA_DIR: dataDir, SANDBOX_SMTP_PORT: 0, SANDBOX_DNS_PORT: 0 }, r.env.DATABASE_URL!);
+      try {
+        const listed = await eventually(async () => sandbox.store.list()[0], 10_000, 50);
+        expect(listed).toMatchObject({ source: 'outbox', file, to: ['earlier@outbox.example'], subject: 'From an earlier run', receivedAt: written.toISOString() });
+        expect(sandbox.store.list()).toHaveLength(1);
+      } finally {
+        await sandbox.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('the outbound guard the worker and API run with lets exactly the catcher address through', async () => {
