@@ -95,6 +95,14 @@ const EnvSchema = z
     METRICS_STALE_JOB_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 
+    // Development sandbox (src/sandbox/): a mail catcher (SMTP on 127.0.0.1:SANDBOX_SMTP_PORT, listed at /sandbox) that inboxes may
+    // point at, and a DNS server (127.0.0.1:SANDBOX_DNS_PORT) publishing every domain's records, which domain checks then ask.
+    // On by default when NODE_ENV=development, off otherwise, refused in production. Port 0: a free port.
+    SANDBOX: bool.optional(),
+    SANDBOX_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(2525),
+    SANDBOX_DNS_PORT: z.coerce.number().int().min(0).max(65535).default(2553),
+    SANDBOX_MAX_MESSAGES: z.coerce.number().int().min(1).max(100_000).default(500), // caught messages kept in memory (oldest dropped first)
+
     WORKER: bool.default(true),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -106,6 +114,7 @@ const EnvSchema = z
           ctx.addIssue({ code: 'custom', path: [key], message: 'is required in production' });
         }
       }
+      if (env.SANDBOX) ctx.addIssue({ code: 'custom', path: ['SANDBOX'], message: 'the sandbox is for development only and cannot be enabled in production' });
     }
   });
 
@@ -114,6 +123,11 @@ export type Env = z.infer<typeof EnvSchema>;
 /** The application secrets key (hex): PM_SECRETS_KEY, or in development the one generated in the data folder. */
 export function secretsKeyOf(env: Env): string {
   return env.PM_SECRETS_KEY ?? loadDevSecrets(env.PM_DATA_DIR).secretsKey;
+}
+
+/** Whether the development sandbox runs: SANDBOX, by default on in development only; never in production. */
+export function sandboxEnabled(env: Pick<Env, 'NODE_ENV' | 'SANDBOX'>): boolean {
+  return env.NODE_ENV !== 'production' && (env.SANDBOX ?? env.NODE_ENV === 'development');
 }
 
 export class ConfigError extends Error {

@@ -2,7 +2,7 @@
  * The whole platform in one process: database (embedded by default),
  * migrations, the GraphQL API and the worker. Used by `npm start`.
  */
-import { secretsKeyOf, type Env } from './config.ts';
+import { sandboxEnabled, secretsKeyOf, type Env } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { reachableDataDir } from './db/embedded.ts';
 import { migrateDatabase } from './db/migrate.ts';
@@ -16,6 +16,9 @@ import { makeTrackingTokens, trackingKeyFrom } from './tracking/tokens.ts';
 import { startWorker, type WorkerHandle } from './worker/runner.ts';
 import path from 'node:path';
 import { loggerFor } from './log/logger.ts';
+import { dnsResolverFromEnv } from './dns/resolver.ts';
+import { outboundGuardFromEnv } from './net/outbound-guard.ts';
+import { startSandbox, type Sandbox } from './sandbox/sandbox.ts';
 
 const log = loggerFor('platform');
 
@@ -30,6 +33,8 @@ export interface Platform {
   db: Database;
   api: ApiServer;
   worker?: WorkerHandle;
+  /** The development sandbox (src/sandbox/), when it runs. */
+  sandbox?: Sandbox;
   stop(): Promise<void>;
 }
 
@@ -45,6 +50,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
   const db = await openDatabase(env);
   let api: ApiServer | undefined;
   let worker: WorkerHandle | undefined;
+  let sandbox: Sandbox | undefined;
   // Between steps: a stop asked for during start-up undoes what started, the database last.
   const checkpoint = () => {
     if (signal?.aborted) throw new StartAborted(String((signal.reason as Error | undefined)?.message ?? 'stopped during start-up'));
@@ -54,8 +60,14 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
     await migrateDatabase(db.urls, { quiet: true });
     checkpoint();
     log.info({ database: db.urls.databaseName }, `Database ${db.urls.databaseName} ready: migrations, functions/ and policies/ applied`);
+    if (sandboxEnabled(env)) {
+      sandbox = await startSandbox(env, db.urls.owner);
+      checkpoint();
+    }
+    // With the sandbox, the API and the worker let exactly the catcher's address through the outbound guard.
+    const runEnv = sandbox?.allowCatcher(env) ?? env;
     api = await startApiServer({
-      env,
+      env: runEnv,
       urls: db.urls,
       jwtSecret: env.JWT_SECRET ?? loadDevSecrets(env.PM_DATA_DIR).jwtSecret,
       routes: (server) => [
@@ -69,21 +81,36 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
           statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
         }),
         ...stripeWebhookRoutes({ pool: server.ownerPool, secret: env.STRIPE_WEBHOOK_SECRET }),
+        ...(sandbox?.routes() ?? []),
       ],
     });
     log.info({ url: `${api.url}/graphql` }, `API listening on ${api.url}/graphql`);
     if (env.GRAPHIQL ?? env.NODE_ENV !== 'production') log.info({ url: `${api.url}/graphiql` }, `Ruru (GraphQL IDE) at ${api.url}/graphiql`);
     log.info({ url: `${api.url}/metrics` }, `Metrics at ${api.url}/metrics${env.METRICS_TOKEN ? ' (bearer METRICS_TOKEN)' : ''}`);
+    if (sandbox) {
+      const { catcher, dns } = sandbox.info;
+      log.info({ smtp: `${catcher.host}:${catcher.port}`, url: `${api.url}/sandbox` },
+        `Sandbox (development only): mail catcher on SMTP ${catcher.host}:${catcher.port} (point an inbox's smtpSettings there); caught mail and system emails at ${api.url}/sandbox`);
+      log.info({ dns }, `Sandbox DNS on ${dns} publishes every domain's records; domain checks ask it instead of the Internet's DNS`);
+    }
     if (env.WORKER) {
       const systemMailer = makeSystemMailer({
         smtpUrl: env.SYSTEM_SMTP_URL,
         from: env.MAIL_FROM,
         outboxDir: path.join(env.PM_DATA_DIR, 'outbox'),
+        onWritten: sandbox?.catchOutboxFile,
       });
       checkpoint();
       // Tracking links in campaign mail point at PUBLIC_URL, else at this API server;
       // invitation and reset links at APP_URL, else PUBLIC_URL, else this server.
-      worker = await startWorker(db.urls.owner, { env, systemMailer, appUrl: env.APP_URL ?? env.PUBLIC_URL ?? api.url, sending: { publicUrl: env.PUBLIC_URL ?? api.url } });
+      worker = await startWorker(db.urls.owner, {
+        env: runEnv,
+        systemMailer,
+        appUrl: env.APP_URL ?? env.PUBLIC_URL ?? api.url,
+        sending: { publicUrl: env.PUBLIC_URL ?? api.url },
+        // Domain checks ask the sandbox DNS; inbox host names still resolve through DNS_SERVERS (else the system's).
+        ...(sandbox ? { dns: sandbox.resolver, outbound: outboundGuardFromEnv(runEnv, dnsResolverFromEnv(env)) } : {}),
+      });
       log.info({ concurrency: env.WORKER_CONCURRENCY }, `Worker running (concurrency ${env.WORKER_CONCURRENCY})`);
       log.info(
         { systemEmail: systemMailer.destination },
@@ -98,6 +125,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
   } catch (error) {
     await worker?.stop();
     await api?.close();
+    await sandbox?.close();
     await db.close();
     throw error;
   }
@@ -106,9 +134,11 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
     db,
     api,
     worker,
+    sandbox,
     async stop() {
       // Stop taking requests and jobs first; in-flight ones finish.
       await Promise.all([api.close(), worker?.stop()]);
+      await sandbox?.close();
       await db.close();
     },
   };

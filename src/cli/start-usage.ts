@@ -21,6 +21,11 @@ Environment (all optional in development; see README.md and docs/):
                        which then explains how to finish with the API)
   SYSTEM_SMTP_URL      SMTP server for invitations and password resets
                        (default: .eml files in PM_DATA_DIR/outbox)
+  SANDBOX=false        no development sandbox (on by default in development:
+                       a mail catcher on SMTP 127.0.0.1:SANDBOX_SMTP_PORT
+                       (2525), a DNS server on 127.0.0.1:SANDBOX_DNS_PORT
+                       (2553) that domain checks ask; caught mail at
+                       /sandbox; never in production)
   METRICS_TOKEN        require "Authorization: Bearer <token>" on /metrics
   LOG_LEVEL            debug | info | warn | error | silent (default info)
   NODE_ENV=production  no Ruru, no introspection; DATABASE_URL, JWT_SECRET,

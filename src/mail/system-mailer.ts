@@ -43,6 +43,8 @@ export interface SystemMailerOptions {
   from: string;
   outboxDir: string;
   log?: Logger;
+  /** Called with each email written to the outbox (the development sandbox lists them). */
+  onWritten?: (written: { raw: Buffer; file: string; to: string }) => void;
 }
 
 /** The SMTP URL without its credentials. */
@@ -51,7 +53,7 @@ const withoutCredentials = (url: string) => {
   return `${u.protocol}//${u.host}`;
 };
 
-export function makeSystemMailer({ smtpUrl, from, outboxDir, log = loggerFor('mail') }: SystemMailerOptions): SystemMailer {
+export function makeSystemMailer({ smtpUrl, from, outboxDir, log = loggerFor('mail'), onWritten }: SystemMailerOptions): SystemMailer {
   if (smtpUrl) {
     const transport = nodemailer.createTransport(smtpUrl);
     const destination = withoutCredentials(smtpUrl);
@@ -73,6 +75,7 @@ export function makeSystemMailer({ smtpUrl, from, outboxDir, log = loggerFor('ma
       const info = await transport.sendMail({ from, ...mail });
       const file = path.resolve(outboxDir, `${Date.now()}-${info.messageId.replace(/[^a-z0-9]/gi, '')}.eml`);
       await writeFile(file, info.message as Buffer);
+      onWritten?.({ raw: info.message as Buffer, file, to: mail.to });
       log.info({ to: mail.to, subject: mail.subject, file }, `system email to ${mail.to} written to ${file} (SYSTEM_SMTP_URL is not set)`);
       return { messageId: info.messageId, file };
     },

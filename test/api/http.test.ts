@@ -13,7 +13,7 @@ import { readEnv } from '../../src/config.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { startApiServer } from '../../src/server/http.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { isolatedDatabase, registerUser, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { isolatedDatabase, platformEnv, registerUser, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
 import { startTcpProxy, via } from './tcp-proxy.ts';
 
 const LONG = 60_000;
@@ -200,18 +200,7 @@ test('the platform as `npm start` runs it: GraphQL, the CSV upload route and the
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-platform-'));
   let platform: Platform | undefined;
   try {
-    platform = await startPlatform(
-      readEnv({
-        NODE_ENV: 'test',
-        PORT: '0',
-        DATABASE_URL: database.urls.owner,
-        AUTH_DATABASE_URL: database.urls.authenticator,
-        ROOT_DATABASE_URL: database.urls.root,
-        JWT_SECRET: TEST_JWT_SECRET,
-        PM_DATA_DIR: dataDir,
-        LOG_LEVEL: 'error',
-      }),
-    );
+    platform = await startPlatform(platformEnv(database.urls, dataDir, { NODE_ENV: 'test' }));
     const url = platform.api.url;
     const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
       const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });

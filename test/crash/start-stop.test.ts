@@ -42,6 +42,9 @@ function start(): Started {
       PM_DATA_DIR: dataDir,
       PORT: String(httpPort),
       PM_EMBEDDED_PG_PORT: String(pgPort),
+      // The sandbox's catcher and DNS on free ports, so parallel suites never meet on the default ones.
+      SANDBOX_SMTP_PORT: '0',
+      SANDBOX_DNS_PORT: '0',
       // Progress lines (info) tell when start-up is done.
       LOG_LEVEL: 'info',
     },

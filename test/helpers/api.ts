@@ -41,6 +41,20 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
   });
 }
 
+/** The configuration `npm start` reads to run the whole platform on a private database, with its data folder (NODE_ENV is the caller's). */
+export function platformEnv(urls: DatabaseUrls, dataDir: string, overrides: Record<string, string> = {}): Env {
+  return readEnv({
+    PORT: '0',
+    DATABASE_URL: urls.owner,
+    AUTH_DATABASE_URL: urls.authenticator,
+    ROOT_DATABASE_URL: urls.root,
+    JWT_SECRET: TEST_JWT_SECRET,
+    PM_DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+    ...overrides,
+  });
+}
+
 export interface GqlResult<T = any> {
   status: number;
   data?: T;
@@ -116,7 +130,7 @@ export async function startTestApi(
  * the mail: the pending sign-up's token is replaced by one the helper knows
  * (a worker may already have sent the email).
  */
-export async function registerUser(t: TestApi, label: string, password = 'correct horse battery') {
+export async function registerUser(t: Pick<TestApi, 'ok' | 'owner'>, label: string, password = 'correct horse battery') {
   const email = uniqueEmail(label);
   await t.ok(`mutation($input: RegisterInput!) { register(input: $input) { message } }`, {
     input: { email, password, name: `User ${label}`, tenantName: `Org ${label}` },
@@ -127,7 +141,7 @@ export async function registerUser(t: TestApi, label: string, password = 'correc
 }
 
 /** Gives the newest open sign-up of an email a token the caller knows, and returns it. */
-export async function knownRegistrationToken(t: TestApi, email: string): Promise<string> {
+export async function knownRegistrationToken(t: Pick<TestApi, 'owner'>, email: string): Promise<string> {
   const token = `test-registration-${randomUUID()}`;
   const rows = await t.owner.query(sql`
     update app_private.pending_registrations set token_hash = app_private.hash_token(${token})

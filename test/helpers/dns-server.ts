@@ -8,16 +8,13 @@
  * NODATA when it (or a name below it) exists, NXDOMAIN otherwise.
  */
 import dns2 from 'dns2';
-import type { DnsHandler, Resource } from 'dns2';
+import type { DnsHandler } from 'dns2';
 import { makeDnsResolver, type DnsResolver } from '../../src/dns/resolver.ts';
+import { listenDns, normName as norm, toResource, TYPE_NAMES, type ZoneRecord } from '../../src/sandbox/zone-dns.ts';
+
+export { txtChunks, type ZoneRecord } from '../../src/sandbox/zone-dns.ts';
 
 const { Packet } = dns2;
-
-export type ZoneRecord =
-  | { type: 'TXT'; value: string | string[]; ttl?: number }
-  | { type: 'MX'; priority: number; exchange: string; ttl?: number }
-  | { type: 'A' | 'AAAA'; address: string; ttl?: number }
-  | { type: 'CNAME'; target: string; ttl?: number };
 
 export type Failure = 'timeout' | 'servfail' | 'refused';
 
@@ -36,16 +33,6 @@ export interface TestDnsServer {
   /** Like a recursive resolver, add a CNAME target's records to the answer (default); false answers with the alias only, like an authoritative server. */
   chaseCnames: boolean;
   close(): Promise<void>;
-}
-
-const TYPE_NAMES: Record<number, string> = { 1: 'A', 5: 'CNAME', 15: 'MX', 16: 'TXT', 28: 'AAAA' };
-const norm = (name: string) => name.toLowerCase().replace(/\.$/, '');
-
-/** Splits a TXT value into 255-character strings, as a DNS provider does. */
-export function txtChunks(value: string): string[] {
-  const chunks: string[] = [];
-  for (let i = 0; i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
-  return chunks.length > 0 ? chunks : [''];
 }
 
 export async function startDnsServer(): Promise<TestDnsServer> {
@@ -73,24 +60,6 @@ export async function startDnsServer(): Promise<TestDnsServer> {
   };
 
   const exists = (name: string) => zone.has(name) || [...zone.keys()].some((k) => k.endsWith(`.${name}`));
-
-  // dns2 encodes plain record objects (as its README does); its Resource type also declares a toBuffer they need not have.
-  const toResource = (name: string, record: ZoneRecord): Resource => plainResource(name, record) as Resource;
-  const plainResource = (name: string, record: ZoneRecord): Omit<Resource, 'toBuffer'> => {
-    const base = { name, class: Packet.CLASS.IN, ttl: record.ttl ?? 300 };
-    switch (record.type) {
-      case 'TXT':
-        return { ...base, type: Packet.TYPE.TXT, data: Array.isArray(record.value) ? record.value : txtChunks(record.value) };
-      case 'MX':
-        return { ...base, type: Packet.TYPE.MX, priority: record.priority, exchange: record.exchange.replace(/\.$/, '') };
-      case 'A':
-        return { ...base, type: Packet.TYPE.A, address: record.address };
-      case 'AAAA':
-        return { ...base, type: Packet.TYPE.AAAA, address: record.address };
-      case 'CNAME':
-        return { ...base, type: Packet.TYPE.CNAME, domain: record.target.replace(/\.$/, '') };
-    }
-  };
 
   const handle: DnsHandler = (request, send) => {
     const response = Packet.createResponseFromRequest(request);
@@ -121,40 +90,11 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     }
     void send(response);
   };
-  // c-ares retries a truncated UDP answer over TCP on the same port: the UDP
-  // port the system gives may be taken for TCP, then another one is tried.
-  const bind = async () => {
-    const udp = dns2.createServer({ udp: true, handle });
-    const listening = await udp.listen({ udp: { port: 0, address: '127.0.0.1' } });
-    const port = listening.udp!.port;
-    const tcp = dns2.createTCPServer(handle);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.once('listening', () => resolve());
-        tcp.listen(port, '127.0.0.1');
-      });
-    } catch (error) {
-      await udp.close();
-      throw error;
-    }
-    return { udp, tcp, port };
-  };
-  let bound: Awaited<ReturnType<typeof bind>> | undefined;
-  for (let attempt = 1; !bound; attempt++) {
-    try {
-      bound = await bind();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw error;
-    }
-  }
-  const { udp, tcp, port } = bound;
+  const { port, close } = await listenDns(handle);
 
   api.port = port;
   api.address = `127.0.0.1:${port}`;
-  api.close = async () => {
-    await Promise.all([udp.close(), new Promise<void>((resolve) => tcp.close(() => resolve()))]);
-  };
+  api.close = close;
   return api;
 }
 

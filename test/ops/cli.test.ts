@@ -36,7 +36,9 @@ afterAll(() => rm(dataDir, { recursive: true, force: true }));
 function run(script: string, args: string[], env: Record<string, string | undefined>): Spawned {
   const { NODE_OPTIONS: _jest, DATABASE_URL: _db, ...inherited } = process.env;
   const child = spawn(process.execPath, [script, ...args], {
-    env: { ...inherited, NODE_ENV: 'development', GRAPHILE_ENV: 'development', LOG_LEVEL: 'info', PM_DATA_DIR: dataDir, JWT_SECRET: TEST_JWT_SECRET, ...env },
+    // The sandbox's catcher and DNS on free ports, so parallel suites never meet on the default ones.
+    env: { ...inherited, NODE_ENV: 'development', GRAPHILE_ENV: 'development', LOG_LEVEL: 'info', PM_DATA_DIR: dataDir, JWT_SECRET: TEST_JWT_SECRET,
+      SANDBOX_SMTP_PORT: '0', SANDBOX_DNS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -102,6 +104,8 @@ describe('npm start against a database', () => {
         `API listening on ${url}/graphql`,
         `Ruru (GraphQL IDE) at ${url}/graphiql`,
         `Metrics at ${url}/metrics`,
+        expect.stringMatching(new RegExp(`^Sandbox \\(development only\\): mail catcher on SMTP 127\\.0\\.0\\.1:\\d+ .*; caught mail and system emails at ${url}/sandbox$`)),
+        expect.stringMatching(/^Sandbox DNS on 127\.0\.0\.1:\d+ publishes every domain's records/),
         'Worker running (concurrency 4)',
         `System emails (invitations, password resets) go to ${outbox}/*.eml (set SYSTEM_SMTP_URL to send them)`,
       ]));
