@@ -119,7 +119,16 @@ export interface ZoneDnsOptions {
 
 /** A DNS server answering every question from `lookup`: its records, NODATA for a known name, NXDOMAIN otherwise. */
 export async function startZoneDns({ port, lookup, onError, label, portSetting }: ZoneDnsOptions): Promise<DnsListener> {
-  const handle: DnsHandler = (request, send) => {
+  const handle: DnsHandler = (request, sendResponse) => {
+    // An answer that arrives after the server stopped has nowhere to go: dns2's
+    // UDP send then rejects (ERR_SOCKET_DGRAM_NOT_RUNNING), which must not end the process.
+    const send = (packet: Parameters<typeof sendResponse>[0]): void => {
+      try {
+        void Promise.resolve(sendResponse(packet) as unknown).catch(() => undefined);
+      } catch {
+        // The socket is closed: the question goes unanswered.
+      }
+    };
     const response = Packet.createResponseFromRequest(request);
     response.header.aa = 1;
     const question = request.questions[0];

@@ -132,7 +132,9 @@ describe('npm start against a database', () => {
       expect(html).toContain('APP_URL');
     } finally {
       p.child.kill('SIGTERM');
-      expect(await p.exited).toBe(0);
+      const code = await p.exited;
+      // On failure, what the process said last (its error is there).
+      expect({ code, tail: code === 0 ? '' : (p.stdout() + p.stderr()).slice(-2000) }).toEqual({ code: 0, tail: '' });
     }
   });
 
@@ -150,7 +152,9 @@ describe('npm start against a database', () => {
       expect(metrics).toMatch(/penguinmails_db_pool_connections\{pool="worker_metrics",state="max"\} 2/);
     } finally {
       p.child.kill('SIGTERM');
-      expect(await p.exited).toBe(0);
+      const code = await p.exited;
+      // On failure, what the process said last (its error is there).
+      expect({ code, tail: code === 0 ? '' : (p.stdout() + p.stderr()).slice(-2000) }).toEqual({ code: 0, tail: '' });
     }
   });
 });
