@@ -3519,6 +3519,7 @@ declare
   v_lock bigint;
   v_budget_key text;
   v_exact boolean;
+  v_shard integer;
 begin
   if delta = 0 then
     return;
@@ -3568,13 +3569,15 @@ begin
   end if;
   if delta < 0 then
     -- Into a shard that exists (this backend's if it has one): an insert here
-    -- would fail while the tenant itself is being deleted.
+    -- would fail while the tenant itself is being deleted. Chosen first, then
+    -- updated by its key: on Citus (where this runs in a trigger on a shard)
+    -- an UPDATE filtered by a subquery is refused.
+    select x.shard into v_shard from app_private.resource_counts x
+      where x.tenant_id = gauge_change.tenant_id and x.resource = 'contacts'
+      order by x.shard = pg_backend_pid() % 16 desc, x.shard
+      limit 1;
     update app_private.resource_counts rc set value = rc.value + delta
-      where (rc.tenant_id, rc.resource, rc.shard) = (
-        select x.tenant_id, x.resource, x.shard from app_private.resource_counts x
-        where x.tenant_id = gauge_change.tenant_id and x.resource = 'contacts'
-        order by x.shard = pg_backend_pid() % 16 desc, x.shard
-        limit 1);
+      where rc.tenant_id = gauge_change.tenant_id and rc.resource = 'contacts' and rc.shard = v_shard;
     return;
   end if;
   insert into app_private.resource_counts as rc (tenant_id, resource, shard, value)

@@ -2,8 +2,9 @@
  * Writing through the GraphQL API on a Citus cluster (npm run test:citus):
  * createLead inserts into the shard of the token's tenant (Citus routes an
  * insert by its tenant_id, one shard per row), the triggers run on that
- * shard's node against the tenant's other shards there (the contacts gauge),
- * and a refused duplicate reads as the table's own constraint.
+ * shard's node against the tenant's other shards there (the contacts gauge,
+ * up on insert and down on delete), and a refused duplicate reads as the
+ * table's own constraint.
  */
 import pg from 'pg';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
@@ -54,4 +55,13 @@ test('a member writes through the API on the cluster: createLead lands in the sh
     [a.tenantId],
   );
   expect(placement.lead_node).toBe(placement.gauge_node);
+
+  // Deleting it runs the gauge trigger on that node again: the count goes back down.
+  const { rows: [lead] } = await root.query(`select id from app_public.leads where tenant_id = $1`, [a.tenantId]);
+  await t.ok(`mutation($id: UUID!) { deleteLead(input: { rowId: $id }) { clientMutationId } }`, { id: lead.id }, a.token);
+  const { rows: [after] } = await root.query(
+    `select coalesce(sum(value), 0)::int as contacts from app_private.resource_counts where tenant_id = $1 and resource = 'contacts'`,
+    [a.tenantId],
+  );
+  expect(after.contacts).toBe(0);
 });
