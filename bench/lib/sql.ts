@@ -130,6 +130,10 @@ export async function explainAnalyze(pool: pg.Pool, settings: PgSettings | null,
   const client = await pool.connect();
   try {
     await client.query('begin');
+    // On Citus the request's entry reads reference tables through the
+    // coordinator's own placements (local execution), after which Citus
+    // refuses EXPLAIN ANALYZE of a distributed statement in that transaction.
+    await client.query(`select set_config('citus.enable_local_execution', 'off', true) where exists (select from pg_extension where extname = 'citus')`);
     for (const s of settings ? requestSettings(settings) : []) await client.query(s.text, s.values);
     const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Execution Time': number; 'Planning Time': number }> }>(
       `explain (analyze, buffers, format json) ${statement.text}`,
