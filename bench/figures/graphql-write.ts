@@ -9,7 +9,7 @@
  * Everything written is deleted afterwards.
  */
 import pg from 'pg';
-import { captureStatements, mainStatement } from '../lib/capture.ts';
+import { asMember, captureStatements, mainStatement } from '../lib/capture.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { loadTest } from '../lib/http-load.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
@@ -38,7 +38,12 @@ function withEmail(statements: Statement[], captured: string, email: string): St
   return statements.map((s) => (s.values?.includes(captured) ? { ...s, values: s.values.map((v) => (v === captured ? email : v)) } : s));
 }
 
-export async function graphqlWrite(ctx: BenchContext): Promise<Omit<FigureResult, 'key' | 'number' | 'title'>> {
+/**
+ * `removeWrites: false` leaves the leads in place: for a database thrown away
+ * right after (the --citus cluster, where deleting leads fails, see
+ * figures/citus.ts).
+ */
+export async function graphqlWrite(ctx: BenchContext, { removeWrites = true } = {}): Promise<Omit<FigureResult, 'key' | 'number' | 'title'>> {
   const api = await ctx.api();
   const { durationSec, warmupSec, concurrency } = ctx.options;
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
@@ -84,14 +89,10 @@ export async function graphqlWrite(ctx: BenchContext): Promise<Omit<FigureResult
       [ctx.dataset.subjects.tenantId, concurrency],
     );
     const sessions = await Promise.all(others.map((o) => ctx.session(o.user_id, o.tenant_id)));
-    const settingsIndex = captured.statements.findIndex((s) => s.text.startsWith('select set_config'));
+    const perSession = sessions.map((s) => asMember(captured.statements, s.settings));
     const spread = await closedLoop({
       concurrency, durationMs: durationSec * 1000, warmupMs: warmupSec * 1000,
-      op: (client) => {
-        const statements = withEmail(captured.statements, sample, nextEmail('spread'));
-        statements[settingsIndex] = { ...statements[settingsIndex]!, values: [JSON.stringify(Object.entries(sessions[client % sessions.length]!.settings))] };
-        return runStatements(pool, statements).then(() => undefined);
-      },
+      op: (client) => runStatements(pool, withEmail(perSession[client % perSession.length]!, sample, nextEmail('spread'))).then(() => undefined),
     });
 
     const product: Measurement = { label: `API createLead ×${concurrency} (one tenant)`, side: 'product', summary: apiRun };
@@ -117,8 +118,10 @@ export async function graphqlWrite(ctx: BenchContext): Promise<Omit<FigureResult
       ],
     };
   } finally {
-    const { rowCount } = await owner.query(`delete from app_public.leads where email like $1`, [`bench-%@${DOMAIN}`]);
-    ctx.log(`  removed the ${rowCount} leads this figure created`);
+    if (removeWrites) {
+      const { rowCount } = await owner.query(`delete from app_public.leads where email like $1`, [`bench-%@${DOMAIN}`]);
+      ctx.log(`  removed the ${rowCount} leads this figure created`);
+    }
     await Promise.all([pool.end(), owner.end()]);
   }
 }

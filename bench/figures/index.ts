@@ -2,6 +2,7 @@
 import type { BenchContext } from '../lib/context.ts';
 import type { FigureKey } from '../lib/options.ts';
 import type { FigureResult } from '../lib/report.ts';
+import { citusVsOneNode } from './citus.ts';
 import { graphqlAggregates } from './graphql-aggregates.ts';
 import { graphqlRead } from './graphql-read.ts';
 import { graphqlWrite } from './graphql-write.ts';
@@ -22,4 +23,5 @@ export const RUNS: Partial<Record<FigureKey, FigureRun>> = {
   sends,
   import: importLeads,
   memory,
+  citus: citusVsOneNode,
 };

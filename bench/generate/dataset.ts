@@ -54,8 +54,15 @@ export function planFor(seed: number, sizes: DatasetSizes, anchor: Date): Datase
   return makePlan({ seed, ...sizes, anchor });
 }
 
-/** Removes the jobs queued by the load (by task), returning how many of each. */
+/**
+ * Removes the jobs queued by the load (by task), returning how many of each.
+ * On Citus, jobs that triggers queued on a worker node wait in
+ * app_private.job_outbox until the product's worker moves them to the queue
+ * (functions/002-jobs.sql); they are moved first, as that worker would, so
+ * they are counted and removed too (on one node the outbox is empty).
+ */
 async function purgeQueuedJobs(client: pg.ClientBase): Promise<Record<string, number>> {
+  await client.query('select app_private.drain_job_outbox()');
   const { rows } = await client.query<{ task: string; n: string }>(
     `select task_identifier as task, count(*) as n from graphile_worker.jobs group by 1 order by 1`,
   );

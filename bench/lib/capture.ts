@@ -5,7 +5,7 @@
  */
 import type { ApiChild } from './context.ts';
 import { graphql, type GraphQLRequest } from './http-load.ts';
-import { SET_CONFIG, type Statement } from './sql.ts';
+import { SET_CONFIG, isRequestSetup, requestSettings, type PgSettings, type Statement } from './sql.ts';
 
 export interface Captured {
   statements: Statement[];
@@ -29,9 +29,15 @@ export async function captureStatements(api: ApiChild, token: string, request: G
   return { statements, text };
 }
 
-/** The request's data statement (the one between the settings and the commit). */
+/** The request's data statement (the first after the settings and the request's entry, before the commit). */
 export function mainStatement(statements: Statement[]): Statement {
-  const main = statements.find((s) => !['begin', 'commit', SET_CONFIG].includes(s.text));
+  const main = statements.find((s) => !['begin', 'commit'].includes(s.text) && !isRequestSetup(s));
   if (!main) throw new Error('The captured request ran no data statement.');
   return main;
+}
+
+/** The captured request as another member: its settings and entry replaced by theirs. */
+export function asMember(statements: Statement[], settings: PgSettings): Statement[] {
+  const first = statements.findIndex(isRequestSetup);
+  return [...statements.slice(0, first), ...requestSettings(settings), ...statements.slice(first).filter((s) => !isRequestSetup(s))];
 }

@@ -2,7 +2,8 @@
  * What every figure gets: the database, the options, the data set and its
  * subjects (the largest tenant, its owner, its largest campaign), a member
  * token for that owner with the exact settings the API derives from it, the
- * shared API child process, and a record of each child's peak memory.
+ * shared API child process, a record of each child's peak memory, and (for
+ * --citus) the same context on a Citus cluster.
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -11,6 +12,7 @@ import { signNewSession } from '../../src/auth/sessions.ts';
 import { pgSettingsFor } from '../../src/server/context.ts';
 import type { DatasetInfo } from '../generate/dataset.ts';
 import { startChild, type ChildHandle } from './child.ts';
+import { startCitusBench, type CitusBench } from './citus.ts';
 import type { BenchDatabase } from './database.ts';
 import type { BenchOptions } from './options.ts';
 import type { PgSettings } from './sql.ts';
@@ -41,6 +43,12 @@ export interface BenchContext {
   api(): Promise<ApiChild>;
   /** Resident memory of every server child process, by label, recorded when it stops. */
   peaks: Map<string, ProcessPeak>;
+  /**
+   * The same data set on a throw-away Citus cluster, with a context (and an
+   * API server) of its own: started, laid out and loaded on first use,
+   * removed by close().
+   */
+  citus(): Promise<CitusContext>;
   /** Stops a server child process and records its memory under `label`. */
   stopChild(label: string, child: ChildHandle<unknown>): Promise<void>;
   /**
@@ -53,6 +61,11 @@ export interface BenchContext {
   childEnv(extra?: Record<string, string>): Record<string, string>;
   log(line: string): void;
   close(): Promise<void>;
+}
+
+export interface CitusContext {
+  ctx: BenchContext;
+  cluster: CitusBench;
 }
 
 export const benchFile = (relative: string) => fileURLToPath(new URL(`../${relative}`, import.meta.url));
@@ -98,6 +111,17 @@ export async function makeContext(db: BenchDatabase, options: BenchOptions, data
     return { ...child, url: child.ready.url };
   };
 
+  let citus: Promise<CitusContext> | undefined;
+  const startCitus = async (): Promise<CitusContext> => {
+    const cluster = await startCitusBench(db, dataset, log);
+    try {
+      return { ctx: await makeContext(cluster.db, options, cluster.dataset, log), cluster };
+    } catch (error) {
+      await cluster.db.close();
+      throw error;
+    }
+  };
+
   const monitor = db.urls.root ? new URL(db.urls.root) : null;
   if (monitor) monitor.pathname = `/${db.urls.databaseName}`;
 
@@ -114,11 +138,19 @@ export async function makeContext(db: BenchDatabase, options: BenchOptions, data
     childEnv,
     log,
     api: () => (api ??= startApi()),
+    citus: () => (citus ??= startCitus()),
     async close() {
-      if (api) {
-        const child = await api;
-        api = undefined;
-        await stopChild('API server', child);
+      try {
+        if (api) {
+          const child = await api;
+          api = undefined;
+          await stopChild('API server', child);
+        }
+      } finally {
+        // The cluster's nodes are server processes of their own: they go whatever else failed.
+        const started = await citus?.catch(() => undefined);
+        citus = undefined;
+        if (started) await started.ctx.close().finally(() => started.cluster.db.close());
       }
     },
   };

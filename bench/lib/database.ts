@@ -48,9 +48,10 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
 /**
  * Drops and rebuilds the database from the migrations. Refuses a database
  * whose name does not say "bench", so DATABASE_URL pointing at real data
- * cannot be wiped by accident.
+ * cannot be wiped by accident. `fresh`: the database exists and is empty (a
+ * Citus database, created on every node first), migrate it rather than reset it.
  */
-export async function rebuildSchema(urls: DatabaseUrls): Promise<void> {
+export async function rebuildSchema(urls: DatabaseUrls, { fresh = false } = {}): Promise<void> {
   if (!/bench/i.test(urls.databaseName)) {
     throw new Error(
       `Refusing to rebuild database "${urls.databaseName}": the benchmark drops and recreates its database, ` +
@@ -60,7 +61,7 @@ export async function rebuildSchema(urls: DatabaseUrls): Promise<void> {
   if (!urls.root) {
     throw new Error('Rebuilding the benchmark database needs a superuser connection: set ROOT_DATABASE_URL along with DATABASE_URL.');
   }
-  await rebuildDatabase(urls);
+  await rebuildDatabase(urls, { fresh });
 }
 
 /** Server settings the benchmark records (and, on its own cluster, sets for bulk loading). */
@@ -70,7 +71,8 @@ export const RECORDED_SETTINGS = [
 ] as const;
 
 /**
- * On the benchmark's own cluster: a larger WAL budget so the bulk load is not
+ * On a server the benchmark owns (its embedded cluster, each node of the
+ * --citus cluster): a larger WAL budget so the bulk load is not
  * one checkpoint after another. Changed with ALTER SYSTEM and a reload (no
  * restart); everything else stays at the embedded server's settings.
  */

@@ -5,6 +5,7 @@
  * of a statement as a given persona, summarised.
  */
 import pg from 'pg';
+import { ENTER_REQUEST_SQL, ENTER_SESSION_SQL, requestEntry } from '../../src/server/context.ts';
 
 export interface Statement {
   text: string;
@@ -17,14 +18,23 @@ export type PgSettings = Record<string, string>;
 
 export const SET_CONFIG = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
 
-/** begin; set_config(…); statement; commit — PostGraphile's shape of one request. */
+/**
+ * How the API enters a request with these settings (`requestEntry`,
+ * src/server/context.ts): the role and timeout by set_config, then
+ * app_hidden.enter_session (or enter_request), whose SET LOCAL settings the
+ * policies read. set_config of the user and tenant alone gives no roles.
+ */
+export function requestSettings(settings: PgSettings): Statement[] {
+  const { config, enter } = requestEntry(settings);
+  return [{ text: SET_CONFIG, values: [JSON.stringify(Object.entries(config))] }, ...(enter ? [enter] : [])];
+}
+
+/** Statements that set up a request rather than do its work. */
+export const isRequestSetup = (s: Statement) => s.text === SET_CONFIG || s.text === ENTER_REQUEST_SQL || s.text === ENTER_SESSION_SQL;
+
+/** begin; set_config(…); enter the request; statement; commit — PostGraphile's shape of one request. */
 export function inRequest(settings: PgSettings, statement: Statement): Statement[] {
-  return [
-    { text: 'begin' },
-    { text: SET_CONFIG, values: [JSON.stringify(Object.entries(settings))] },
-    statement,
-    { text: 'commit' },
-  ];
+  return [{ text: 'begin' }, ...requestSettings(settings), statement, { text: 'commit' }];
 }
 
 /** A pool configured like the API's (size 20, JIT optimisation off on every connection as @dataplan/pg does). */
@@ -120,7 +130,11 @@ export async function explainAnalyze(pool: pg.Pool, settings: PgSettings | null,
   const client = await pool.connect();
   try {
     await client.query('begin');
-    if (settings) await client.query(SET_CONFIG, [JSON.stringify(Object.entries(settings))]);
+    // On Citus the request's entry reads reference tables through the
+    // coordinator's own placements (local execution), after which Citus
+    // refuses EXPLAIN ANALYZE of a distributed statement in that transaction.
+    await client.query(`select set_config('citus.enable_local_execution', 'off', true) where exists (select from pg_extension where extname = 'citus')`);
+    for (const s of settings ? requestSettings(settings) : []) await client.query(s.text, s.values);
     const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Execution Time': number; 'Planning Time': number }> }>(
       `explain (analyze, buffers, format json) ${statement.text}`,
       statement.values,

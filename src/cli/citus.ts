@@ -7,9 +7,7 @@
  *
  *   npm run citus [-- --workers N]
  */
-import { randomBytes } from 'node:crypto';
-import { ensureOwnerOnNodes, enableApiRoleLogins, prepareCitusDatabase, registerCitusRolePasswords, citusRolePasswords, startCitusCluster } from '../db/citus-cluster.ts';
-import { runRolesScript, withDatabase } from '../db/database.ts';
+import { createCitusDatabase, startCitusCluster } from '../db/citus-cluster.ts';
 
 if (process.argv.includes('--help')) {
   console.log('Usage: npm run citus [-- --workers N]\nStarts a Citus coordinator and N (default 2) workers on free ports of 127.0.0.1 and a penguinmails database on them; Ctrl-C removes them.');
@@ -26,17 +24,7 @@ const stop = () => {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
-const database = 'penguinmails';
-const ownerPassword = randomBytes(12).toString('hex');
-const authenticatorPassword = randomBytes(12).toString('hex');
-await ensureOwnerOnNodes(cluster.rootUrls, 'penguinmails_owner', ownerPassword);
-await prepareCitusDatabase(cluster.rootUrls, database, 'penguinmails_owner');
-const db = (url: string) => withDatabase(url, database);
-const root = cluster.coordinator.superuserUrl();
-const owner = Object.assign(new URL(db(root)), { username: 'penguinmails_owner', password: ownerPassword }).toString();
-await runRolesScript({ root, owner, authenticator: owner, databaseName: database, ownerRole: 'penguinmails_owner', authenticatorPassword }, [database]);
-await enableApiRoleLogins(db(root), authenticatorPassword);
-await registerCitusRolePasswords(cluster.rootUrls.map(db), citusRolePasswords('penguinmails_owner', ownerPassword, authenticatorPassword));
+const { owner, root, authenticatorPassword } = await createCitusDatabase(cluster, 'penguinmails');
 
 console.log(`Citus cluster: coordinator on ${cluster.coordinator.port}, workers on ${cluster.workers.map((w) => w.port).join(', ')}
   DATABASE_URL=${owner}

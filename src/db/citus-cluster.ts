@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { CITUS_DATABASE_SETTINGS } from './citus-distribution.ts';
-import { quoteIdent, quoteLiteral, withDatabase } from './database.ts';
+import { AUTHENTICATOR_ROLE, quoteIdent, quoteLiteral, runRolesScript, withDatabase, type DatabaseUrls } from './database.ts';
 import { freePort } from './embedded.ts';
 import { PG15_BIN, startSystemNode, type SystemNode } from './system-postgres.ts';
 
@@ -38,7 +38,13 @@ export function ensureCitusInstalled(): void {
   if (r.status !== 0) throw new Error(`${script} failed with ${r.status}`);
 }
 
-export async function startCitusCluster({ workers = 2, dir }: { workers?: number; dir?: string } = {}): Promise<CitusCluster> {
+/**
+ * `settings` are added to (and override) every node's server settings, e.g.
+ * the durability settings a throw-away node turns off (src/db/system-postgres.ts).
+ */
+export async function startCitusCluster(
+  { workers = 2, dir, settings: extra = {} }: { workers?: number; dir?: string; settings?: Record<string, string> } = {},
+): Promise<CitusCluster> {
   ensureCitusInstalled();
   const base = dir ?? path.join(os.tmpdir(), `penguinmails-citus-${process.pid}`);
   const password = randomBytes(12).toString('hex');
@@ -50,6 +56,7 @@ export async function startCitusCluster({ workers = 2, dir }: { workers?: number
     ...CITUS_DATABASE_SETTINGS,
     'citus.shard_count': '8',
     max_prepared_transactions: '200',
+    ...extra,
   };
   const nodes: SystemNode[] = [];
   try {
@@ -108,6 +115,37 @@ export async function prepareCitusDatabase(rootUrls: string[], name: string, own
       if (!rowCount) await c.query('select citus_add_node($1, $2)', [u.hostname, Number(u.port)]);
     }
   });
+}
+
+/**
+ * A database on a cluster we started, ready for the migrations
+ * (`rebuildDatabase(urls, { fresh: true })` or `npm run db:migrate`): the
+ * owner on every node, the database with the extension on every node, the
+ * workers registered, the roles script run on the coordinator (Citus creates
+ * the roles on the workers), the API roles allowed to log in and every
+ * password in pg_dist_authinfo. `npm run citus` and `npm run bench -- --citus`.
+ */
+export async function createCitusDatabase(
+  cluster: CitusCluster,
+  database: string,
+  { ownerRole = 'penguinmails_owner', ownerPassword = randomBytes(12).toString('hex'), authenticatorPassword = randomBytes(12).toString('hex') } = {},
+): Promise<DatabaseUrls> {
+  await ensureOwnerOnNodes(cluster.rootUrls, ownerRole, ownerPassword);
+  await prepareCitusDatabase(cluster.rootUrls, database, ownerRole);
+  const root = cluster.coordinator.superuserUrl();
+  const login = (user: string, password: string) => Object.assign(new URL(withDatabase(root, database)), { username: user, password }).toString();
+  const urls: DatabaseUrls = {
+    root,
+    owner: login(ownerRole, ownerPassword),
+    authenticator: login(AUTHENTICATOR_ROLE, authenticatorPassword),
+    databaseName: database,
+    ownerRole,
+    authenticatorPassword,
+  };
+  await runRolesScript(urls, [database]);
+  await enableApiRoleLogins(withDatabase(root, database), authenticatorPassword);
+  await registerCitusRolePasswords(cluster.rootUrls.map((url) => withDatabase(url, database)), citusRolePasswords(ownerRole, ownerPassword, authenticatorPassword));
+  return urls;
 }
 
 /** Creates the database on each node where it does not exist yet. */
