@@ -241,13 +241,16 @@ export function citusRolePasswords(ownerRole: string, ownerPassword: string, aut
 
 /** `create database name template source` on every node (a Citus database is a copy on each). */
 export async function cloneCitusDatabase(rootUrls: string[], source: string, name: string, owner: string): Promise<void> {
-  for (const url of rootUrls) {
-    await withClient(url, async (c) => {
-      await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [source]);
-      await c.query(`drop database if exists ${quoteIdent(name)} with (force)`);
-      await c.query(`create database ${quoteIdent(name)} template ${quoteIdent(source)} owner ${quoteIdent(owner)}`);
-    });
-  }
+  // Each node copies its own template, all at once.
+  await Promise.all(
+    rootUrls.map((url) =>
+      withClient(url, async (c) => {
+        await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [source]);
+        await c.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+        await c.query(`create database ${quoteIdent(name)} template ${quoteIdent(source)} owner ${quoteIdent(owner)}`);
+      }),
+    ),
+  );
 }
 
 export async function dropCitusDatabase(rootUrls: string[], name: string): Promise<void> {
