@@ -4209,7 +4209,10 @@ begin
     order by case ip.status when 'warmed' then 0 when 'warming' then 1 when 'assigned' then 2 else 3 end,
              ip.assigned_count, ip.ip_address
     limit 1
-    for update of ip skip locked;
+    -- Waits for the row (not SKIP LOCKED): the healthy IP's own reputation
+    -- check, running at the same moment, holds it for an instant, and
+    -- skipping it flagged the domain as having nowhere to go.
+    for update of ip;
     if v_target.id is not null then
       update app_public.domain_ip_assignments a
         set status = 'expired', status_reason = format('Moved to %s: %s', host(v_target.ip_address), reason)

@@ -60,7 +60,12 @@ async function ipState(id: string) {
  * Citus (README, Scale-out).
  */
 async function ipStateCounted(id: string, count: number) {
-  await eventually(async () => (await ipState(id)).assigned_count === count, 10_000);
+  let last: Awaited<ReturnType<typeof ipState>>;
+  try {
+    await eventually(async () => (last = await ipState(id)).assigned_count === count, 10_000);
+  } catch {
+    throw new Error(`assigned_count did not become ${count}; last state: ${JSON.stringify(last)}`);
+  }
   return ipState(id);
 }
 
