@@ -11,10 +11,10 @@
  */
 import pg from 'pg';
 import { citusLayout, functionsInShardQueries, plannedLayout } from '../../src/db/citus-distribution.ts';
-import { ENTER_REQUEST_SQL } from '../../src/server/context.ts';
 import { isolatedDatabase } from '../helpers/api.ts';
 import type { DatabaseUrls } from '../../src/db/database.ts';
 import { citusWorkerRootUrls, withDatabase } from '../helpers/test-database.ts';
+import { inMemberRequest } from './fixtures.ts';
 
 if (citusWorkerRootUrls().length === 0) throw new Error('test/citus/ runs on a Citus cluster: npm run test:citus');
 
@@ -49,17 +49,13 @@ async function tenantWithLead(label: string): Promise<{ tenantId: string; userId
   return { tenantId: row.tenant_id, userId: row.user_id, leadId: row.lead_id };
 }
 
-/** Runs fn in one transaction entered as a member, like an API request; rolled back. */
+/** Runs fn in one transaction entered as a member, like an API request (its own connection); rolled back. */
 async function asMember<T>(userId: string, tenantId: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: db.urls.authenticator });
   await client.connect();
   try {
-    await client.query('begin');
-    await client.query(`select set_config('role', 'penguinmails_member', true)`);
-    await client.query(ENTER_REQUEST_SQL, [userId, tenantId]);
-    return await fn(client);
+    return await inMemberRequest(client, userId, tenantId, fn);
   } finally {
-    await client.query('rollback').catch(() => undefined);
     await client.end();
   }
 }

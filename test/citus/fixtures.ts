@@ -1,6 +1,7 @@
 /** Tenants for the Citus suites, committed with triggers off (as cluster.test.ts does), and a token for their owner. */
 import pg from 'pg';
 import type { TestApi } from '../helpers/api.ts';
+import { ENTER_REQUEST_SQL } from '../../src/server/context.ts';
 
 export interface Seeded {
   tenantId: string;
@@ -42,4 +43,20 @@ export async function seedTenant(root: pg.Client, t: TestApi, label: string): Pr
     expires_at: new Date(Date.now() + 3600_000),
   });
   return { tenantId: row.tenant_id, token, campaignId: row.campaign_id, leadEmails: [1, 2, 3].map((n) => `${label}-${n}@example.com`) };
+}
+
+/**
+ * Runs fn in one transaction on `client` (a connection of the API's login
+ * role) entered as a member, as an API request is (src/server/context.ts);
+ * always rolled back.
+ */
+export async function inMemberRequest<T>(client: pg.Client, userId: string, tenantId: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  try {
+    await client.query('begin');
+    await client.query(`select set_config('role', 'penguinmails_member', true)`);
+    await client.query(ENTER_REQUEST_SQL, [userId, tenantId]);
+    return await fn(client);
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+  }
 }

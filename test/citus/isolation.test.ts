@@ -9,11 +9,11 @@
 import pg from 'pg';
 import { populatePlatform, populateTenant, type PopulatedTenant } from '../../src/db/demo-data.ts';
 import { createPool, sql } from '../../src/db/pg.ts';
-import { ENTER_REQUEST_SQL } from '../../src/server/context.ts';
 import type { DatabaseUrls } from '../../src/db/database.ts';
 import { isolatedDatabase } from '../helpers/api.ts';
 import { citusWorkerRootUrls, withDatabase } from '../helpers/test-database.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
+import { inMemberRequest } from './fixtures.ts';
 
 if (citusWorkerRootUrls().length === 0) throw new Error('test/citus/ runs on a Citus cluster: npm run test:citus');
 
@@ -70,21 +70,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/**
- * Runs fn in one transaction entered as a member, like an API request;
- * rolled back. One connection of the API's login role serves every request,
- * as the API's pool does.
- */
-async function asMember<T>(userId: string, tenantId: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  try {
-    await api.query('begin');
-    await api.query(`select set_config('role', 'penguinmails_member', true)`);
-    await api.query(ENTER_REQUEST_SQL, [userId, tenantId]);
-    return await fn(api);
-  } finally {
-    await api.query('rollback');
-  }
-}
+/** One member request (rolled back) on the API role's connection, which serves every request as the API's pool does. */
+const asMember = <T>(userId: string, tenantId: string, fn: (c: pg.Client) => Promise<T>): Promise<T> => inMemberRequest(api, userId, tenantId, fn);
 
 /** The error code of a statement (null if it succeeded), and its rows. */
 async function attempt(c: pg.Client, text: string, values: unknown[] = []): Promise<{ code: string | null; rows: number; message?: string }> {
