@@ -3056,10 +3056,12 @@ declare
   -- Read before the tenant query: on Citus that query runs on a shard, where
   -- a function reading another table (system_config) is refused.
   v_spf_include text := app_private.deliverability_setting('spf_include') #>> '{}';
+  v_planned_at timestamptz := statement_timestamp();
 begin
   return (
   select jsonb_build_object(
     'domain', lower(d.domain::text),
+    'planned_at', v_planned_at,
     'records', d.dns_records -> 'records',
     'fingerprint', app_private.dns_records_fingerprint(d.dns_records),
     'spf_include', v_spf_include,
@@ -3076,7 +3078,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id uuid) IS 'What the verify_domain task checks: the domain, its records (and their fingerprint), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
+COMMENT ON FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id uuid) IS 'What the verify_domain task checks: the domain, its records (and their fingerprint), when the check started (planned_at), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
 
 CREATE FUNCTION app_private.domain_check_sql(domain regtype, expression text) RETURNS text
     LANGUAGE sql STABLE
@@ -4763,6 +4765,7 @@ CREATE TABLE app_public.domains (
     dns_next_check_at timestamp with time zone,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    dns_checked_as_of timestamp with time zone,
     CONSTRAINT domains_dkim_selector_check CHECK ((dkim_selector ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text)),
     CONSTRAINT domains_dns_records_shape CHECK (((jsonb_typeof(dns_records) = 'object'::text) AND (jsonb_typeof((dns_records -> 'records'::text)) = 'array'::text))),
     CONSTRAINT domains_dns_records_valid CHECK ((app_hidden.dns_records_problem(dns_records) IS NULL)),
@@ -4779,7 +4782,9 @@ COMMENT ON COLUMN app_public.domains.dns_records IS '{"records": [{record_type, 
 
 COMMENT ON COLUMN app_public.domains.verified IS 'When all required records last verified; null while not verified.';
 
-CREATE FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text DEFAULT NULL::text) RETURNS app_public.domains
+COMMENT ON COLUMN app_public.domains.dns_checked_as_of IS 'When the DNS answers behind the current record statuses were asked for (the start of the last recorded check); null before the first check.';
+
+CREATE FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text DEFAULT NULL::text, planned_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS app_public.domains
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -4787,6 +4792,7 @@ declare
   -- The check's time as a value: Citus refuses now() inside CASE and
   -- COALESCE in an UPDATE of a distributed table.
   v_checked_at timestamptz := now();
+  v_checked_as_of timestamptz := coalesce(record_domain_check.planned_at, now());
   v_old app_public.domains;
   v_new app_public.domains;
   v_problem text := app_private.check_results_problem(checks);
@@ -4815,6 +4821,11 @@ begin
   -- started): these results are about other values; check again now.
   if fingerprint is not null and fingerprint <> app_private.dns_records_fingerprint(v_old.dns_records) then
     perform app_private.queue_domain_verification(v_old.tenant_id, v_old.id);
+    return v_old;
+  end if;
+  -- A newer check was recorded while this one was asking DNS: its answers are
+  -- more recent than these, which are dropped.
+  if planned_at is not null and planned_at < v_old.dns_checked_as_of then
     return v_old;
   end if;
 
@@ -4896,6 +4907,7 @@ begin
       else v_errors end,
     dns_verification_attempts = v_attempts,
     dns_ttl_observed = coalesce(v_ttl, d.dns_ttl_observed),
+    dns_checked_as_of = v_checked_as_of,
     dns_next_check_at = v_checked_at + app_private.dns_check_delay(v_status, v_attempts, v_error_attempts)
     where d.tenant_id = v_old.tenant_id and d.id = v_old.id
     returning * into v_new;
@@ -4903,7 +4915,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text) IS 'Applies what verify_domain found ([{record_type, name, status, error, ttl, details}]) to the domain (unless its records changed since the plan''s fingerprint: then it queues a new check): each record''s status, attempts, error and last_verified_at, DMARC policy, MX hosts and SPF lookup counts; the domain roll-up (a temporary error never unverifies a verified domain); the promotion of a verified rotated DKIM key; and the next check time.';
+COMMENT ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text, planned_at timestamp with time zone) IS 'Applies what verify_domain found ([{record_type, name, status, error, ttl, details}]) to the domain (unless its records changed since the plan''s fingerprint: then it queues a new check; or a check planned later was already recorded: then nothing changes): each record''s status, attempts, error and last_verified_at, DMARC policy, MX hosts and SPF lookup counts; the domain roll-up (a temporary error never unverifies a verified domain); the promotion of a verified rotated DKIM key; and the next check time.';
 
 CREATE FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text, link_url text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb) RETURNS uuid
     LANGUAGE plpgsql
@@ -12003,7 +12015,7 @@ GRANT INSERT(is_primary),UPDATE(is_primary) ON TABLE app_public.domains TO pengu
 
 GRANT INSERT(dkim_selector) ON TABLE app_public.domains TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text, planned_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet, user_agent text, link_url text, metadata jsonb) FROM PUBLIC;
 

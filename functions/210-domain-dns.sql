@@ -398,10 +398,12 @@ declare
   -- Read before the tenant query: on Citus that query runs on a shard, where
   -- a function reading another table (system_config) is refused.
   v_spf_include text := app_private.deliverability_setting('spf_include') #>> '{}';
+  v_planned_at timestamptz := statement_timestamp();
 begin
   return (
   select jsonb_build_object(
     'domain', lower(d.domain::text),
+    'planned_at', v_planned_at,
     'records', d.dns_records -> 'records',
     'fingerprint', app_private.dns_records_fingerprint(d.dns_records),
     'spf_include', v_spf_include,
@@ -417,7 +419,7 @@ begin
   );
 end;
 $$;
-comment on function app_private.domain_check_plan(uuid, uuid) is 'What the verify_domain task checks: the domain, its records (and their fingerprint), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
+comment on function app_private.domain_check_plan(uuid, uuid) is 'What the verify_domain task checks: the domain, its records (and their fingerprint), when the check started (planned_at), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
 
 create or replace function app_private.dns_check_delay(domain_status text, domain_attempts integer, error_attempts integer) returns interval
   language sql immutable parallel safe
@@ -459,7 +461,9 @@ as $$
 $$;
 comment on function app_private.check_results_problem(jsonb) is 'Why a verify_domain result list is malformed (null when it is fine): [{record_type, name, status, error, ttl, details}].';
 
-create or replace function app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text default null) returns app_public.domains
+-- planned_at was added later: the four-argument version must go, or calls with four arguments would be ambiguous.
+drop function if exists app_private.record_domain_check(uuid, uuid, jsonb, text);
+create or replace function app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text default null, planned_at timestamptz default null) returns app_public.domains
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -467,6 +471,7 @@ declare
   -- The check's time as a value: Citus refuses now() inside CASE and
   -- COALESCE in an UPDATE of a distributed table.
   v_checked_at timestamptz := now();
+  v_checked_as_of timestamptz := coalesce(record_domain_check.planned_at, now());
   v_old app_public.domains;
   v_new app_public.domains;
   v_problem text := app_private.check_results_problem(checks);
@@ -495,6 +500,11 @@ begin
   -- started): these results are about other values; check again now.
   if fingerprint is not null and fingerprint <> app_private.dns_records_fingerprint(v_old.dns_records) then
     perform app_private.queue_domain_verification(v_old.tenant_id, v_old.id);
+    return v_old;
+  end if;
+  -- A newer check was recorded while this one was asking DNS: its answers are
+  -- more recent than these, which are dropped.
+  if planned_at is not null and planned_at < v_old.dns_checked_as_of then
     return v_old;
   end if;
 
@@ -576,13 +586,14 @@ begin
       else v_errors end,
     dns_verification_attempts = v_attempts,
     dns_ttl_observed = coalesce(v_ttl, d.dns_ttl_observed),
+    dns_checked_as_of = v_checked_as_of,
     dns_next_check_at = v_checked_at + app_private.dns_check_delay(v_status, v_attempts, v_error_attempts)
     where d.tenant_id = v_old.tenant_id and d.id = v_old.id
     returning * into v_new;
   return v_new;
 end;
 $$;
-comment on function app_private.record_domain_check(uuid, uuid, jsonb, text) is 'Applies what verify_domain found ([{record_type, name, status, error, ttl, details}]) to the domain (unless its records changed since the plan''s fingerprint: then it queues a new check): each record''s status, attempts, error and last_verified_at, DMARC policy, MX hosts and SPF lookup counts; the domain roll-up (a temporary error never unverifies a verified domain); the promotion of a verified rotated DKIM key; and the next check time.';
+comment on function app_private.record_domain_check(uuid, uuid, jsonb, text, timestamptz) is 'Applies what verify_domain found ([{record_type, name, status, error, ttl, details}]) to the domain (unless its records changed since the plan''s fingerprint: then it queues a new check; or a check planned later was already recorded: then nothing changes): each record''s status, attempts, error and last_verified_at, DMARC policy, MX hosts and SPF lookup counts; the domain roll-up (a temporary error never unverifies a verified domain); the promotion of a verified rotated DKIM key; and the next check time.';
 
 --------------------------------------------------------------------------------
 -- The API: verify now, rotate the DKIM key, and the records to publish.

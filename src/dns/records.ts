@@ -77,6 +77,8 @@ export const CheckPlan = z.object({
   domain: z.string().min(1),
   /** Hash of the records to publish; results are recorded only if it still matches. */
   fingerprint: z.string().regex(/^[0-9a-f]{32}$/),
+  /** When the plan was read; a check planned earlier than the last recorded one is dropped. */
+  planned_at: z.string().min(1),
   records: z.array(DnsRecord),
   spf_include: z.string().min(1),
   sending_ips: z.array(z.string()),

@@ -2,7 +2,10 @@
  * The SQL behaviour the foundation provides: time-ordered ids and monthly
  * partitions, dynamic list evaluation, the shared triggers and the audit log.
  */
+import { createPool } from '../../src/db/pg.ts';
+import { isolatedDatabase } from '../helpers/api.ts';
 import { closeDb, sql, withTx } from '../helpers/db.ts';
+import { withDatabase } from '../helpers/test-database.ts';
 
 afterAll(closeDb);
 
@@ -20,6 +23,20 @@ test('UUIDv7 ids carry their creation time and sort by it', async () => {
 });
 
 test('messages land in the monthly partition of their id, and partitions are created ahead idempotently', async () => {
+  // Its own database: creating a partition locks the parent table and the
+  // tables its foreign keys point to, which would deadlock with other suites
+  // writing messages in the shared test database.
+  const db = await isolatedDatabase('partitions');
+  const pool = createPool({ connectionString: withDatabase(db.urls.root!, db.urls.databaseName), bigIntMode: 'string', poolSize: 1 });
+  try {
+    await partitionsTest(pool);
+  } finally {
+    await pool.dispose();
+    await db.drop();
+  }
+});
+
+async function partitionsTest(pool: ReturnType<typeof createPool>): Promise<void> {
   await withTx(async (t) => {
     const { tenant, owner } = await t.tenantWithOwner('partitions');
     const [msg] = await t.query(sql`
@@ -53,8 +70,8 @@ test('messages land in the monthly partition of their id, and partitions are cre
     const plan = await t.query(sql`explain (costs off) select * from app_public.messages where id = ${msg.id}`);
     const text = plan.map((r) => r['QUERY PLAN']).join('\n');
     expect(new Set(text.match(/messages_y\d{4}m\d{2}/g)).size).toBe(1);
-  });
-});
+  }, pool);
+}
 
 test('dynamic lists evaluate their filter in SQL; static lists return their members', async () => {
   await withTx(async (t) => {

@@ -53,6 +53,7 @@ function planFor(domain: string, sendingIps: string[] = []): CheckPlan {
   return {
     domain,
     fingerprint: '0'.repeat(32),
+    planned_at: new Date().toISOString(),
     spf_include: '_spf.penguinmails.io',
     sending_ips: sendingIps,
     records: [

@@ -146,6 +146,27 @@ test('results of a check that started before the records changed are not recorde
   });
 });
 
+test('of two overlapping checks the one that asked DNS later wins, whichever finishes last', async () => {
+  await withTx(async (t) => {
+    const { tenantId, domainId } = await domainWithKey(t);
+    // The check queued at creation starts; the tenant publishes and presses
+    // verify; the second check starts, sees the records and finishes first.
+    const early = await t.one(sql`select app_private.domain_check_plan(${tenantId}, ${domainId}) as p`);
+    const late = await t.one(sql`select app_private.domain_check_plan(${tenantId}, ${domainId}) as p`);
+    expect(Date.parse(late.p.planned_at)).toBeGreaterThan(Date.parse(early.p.planned_at));
+    const recordAs = (plan: { fingerprint: string; planned_at: string }, checks: unknown) =>
+      t.one(sql`select d.* from app_private.record_domain_check(${tenantId}, ${domainId}, ${JSON.stringify(checks)}::jsonb, ${plan.fingerprint}, ${plan.planned_at}) d`);
+    const verified = await recordAs(late.p, results({}));
+    expect(verified).toMatchObject({ verification_status: 'verified', dns_checked_as_of: new Date(late.p.planned_at) });
+    // The first check, which asked before the records existed, ends now.
+    const after = await recordAs(early.p, results({ SPF: 'failed', DKIM: 'failed', DMARC: 'failed', MX: 'failed' }));
+    expect(after).toEqual(verified);
+    // A check planned after the recorded one is applied, failing or not.
+    const next = await t.one(sql`select app_private.domain_check_plan(${tenantId}, ${domainId}) as p`);
+    expect(await recordAs(next.p, results({ SPF: 'failed' }))).toMatchObject({ verification_status: 'failed', dns_checked_as_of: new Date(next.p.planned_at) });
+  });
+});
+
 test('malformed results are refused with the reason and change nothing', async () => {
   await withTx(async (t) => {
     const { tenantId, domainId } = await domainWithKey(t);

@@ -180,11 +180,11 @@ export function randomSuffix(): string {
   return Math.random().toString(36).slice(2, 10);
 }
 
-/** Runs fn in a transaction that is always rolled back. */
-export async function withTx<T>(fn: (t: TestTx) => Promise<T>): Promise<T> {
+/** Runs fn in a transaction that is always rolled back (on the shared test database unless another pool is given). */
+export async function withTx<T>(fn: (t: TestTx) => Promise<T>, pool: ConnectionPool = rootDb()): Promise<T> {
   let result: T | undefined;
   try {
-    await rootDb().tx(async (tx) => {
+    await pool.tx(async (tx) => {
       result = await fn(new TestTx(tx));
       throw new Rollback();
     });

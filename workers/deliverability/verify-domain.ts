@@ -25,8 +25,8 @@ export function verifyDomain(deps: WorkerDeps): Task {
     const plan = CheckPlan.parse(rows[0].plan);
     const results = await checkDomain(deliverabilityDeps(deps).dns, plan);
     const { rows: updated } = await helpers.query<{ status: string | null }>(
-      'select (app_private.record_domain_check($1, $2, $3::jsonb, $4)).verification_status as status',
-      [payload.tenant_id, payload.domain_id, JSON.stringify(results), plan.fingerprint],
+      'select (app_private.record_domain_check($1, $2, $3::jsonb, $4, $5)).verification_status as status',
+      [payload.tenant_id, payload.domain_id, JSON.stringify(results), plan.fingerprint, plan.planned_at],
     );
     dnsChecks.inc({ status: updated[0]?.status ?? 'gone' });
     helpers.logger.debug(`domain ${plan.domain}: ${updated[0]?.status ?? 'gone'}`);
