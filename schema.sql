@@ -3465,7 +3465,7 @@ declare
   v_sources text[] := '{}';
   v_id text;
 begin
-  if message_type = 'bounce' and app_private.normalize_message_id(dsn ->> 'original_message_id') is not null then
+  if message_type in ('bounce', 'complaint') and app_private.normalize_message_id(dsn ->> 'original_message_id') is not null then
     v_candidates := v_candidates || app_private.normalize_message_id(dsn ->> 'original_message_id');
     v_sources := v_sources || 'original_message_id'::text;
   end if;
@@ -3508,7 +3508,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) IS 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s original Message-ID, In-Reply-To, References (nearest first), or for a DSN the failed recipient''s latest message from this inbox.';
+COMMENT ON FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) IS 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s or feedback report''s original Message-ID, In-Reply-To, References (nearest first), or for a DSN the failed recipient''s latest message from this inbox.';
 
 CREATE FUNCTION app_private.gauge_change(tenant_id uuid, resource text, delta bigint) RETURNS void
     LANGUAGE plpgsql
@@ -5084,14 +5084,17 @@ declare
     from unnest(record_inbound_message.reference_ids) with ordinality as x (r, n)
     where app_private.normalize_message_id(r) is not null order by n), ' '), '');
 begin
-  if v_type is null or v_type not in ('email', 'auto_reply', 'bounce') then
-    raise exception 'Unknown inbound message type "%"; expected email, auto_reply or bounce.', v_type using errcode = 'INVAL';
+  if v_type is null or v_type not in ('email', 'auto_reply', 'bounce', 'complaint') then
+    raise exception 'Unknown inbound message type "%"; expected email, auto_reply, bounce or complaint.', v_type using errcode = 'INVAL';
   end if;
   if v_rfc_id is null then
     raise exception 'An inbound message needs a Message-ID to be recorded exactly once.' using errcode = 'INVAL';
   end if;
   if v_type = 'bounce' and (v_dsn is null or jsonb_typeof(v_dsn) <> 'object') then
     raise exception 'A bounce needs its delivery status (an object with action, status, final_recipient…).' using errcode = 'INVAL';
+  end if;
+  if v_type = 'complaint' and (v_dsn is null or jsonb_typeof(v_dsn) <> 'object' or nullif(v_dsn ->> 'feedback_type', '') is null) then
+    raise exception 'A complaint needs its feedback report (an object with feedback_type, original_message_id…).' using errcode = 'INVAL';
   end if;
   if v_type = 'bounce' and v_action not in ('failed', 'delayed', 'delivered', 'relayed', 'expanded') then
     raise exception 'Unknown DSN action "%"; expected failed, delayed, delivered, relayed or expanded (RFC 3464).', v_action using errcode = 'INVAL';
@@ -5128,6 +5131,33 @@ begin
   end if;
   select m.* into v_parent from app_public.messages m
     where m.tenant_id = record_inbound_message.tenant_id and m.id = v_parent_id;
+
+  if v_type = 'complaint' then
+    if lower(v_dsn ->> 'feedback_type') not in ('abuse', 'fraud', 'virus', 'other') then
+      return query select 'feedback'::text, null::uuid, v_parent.id, null::uuid;
+      return;
+    end if;
+    -- One complaint per message, whichever report (or resend of it) comes first.
+    perform 1 from app_public.messages m
+      where m.tenant_id = v_parent.tenant_id and m.id = v_parent.id for update;
+    if exists (select 1 from app_public.email_events e
+               where e.tenant_id = v_parent.tenant_id and e.message_id = v_parent.id and e.event_type = 'complaint') then
+      return query select 'duplicate'::text, null::uuid, v_parent.id, null::uuid;
+      return;
+    end if;
+    v_event_id := app_private.record_email_event(v_parent.tenant_id, v_parent.id, 'complaint', null, null, null,
+      jsonb_strip_nulls(jsonb_build_object(
+        'feedback_type', lower(v_dsn ->> 'feedback_type'),
+        'user_agent', left(v_dsn ->> 'user_agent', 255),
+        'source_ip', left(v_dsn ->> 'source_ip', 45),
+        'arrival_date', left(v_dsn ->> 'arrival_date', 100),
+        'reported_domain', left(v_dsn ->> 'reported_domain', 255),
+        'report_message_id', v_rfc_id,
+        'reported_by', v_from,
+        'matched_by', v_matched_by)));
+    return query select 'complaint'::text, null::uuid, v_parent.id, v_event_id;
+    return;
+  end if;
 
   insert into app_public.messages (
       tenant_id, direction, message_type, status, email_account_id, campaign_id, enrollment_id, step_id, lead_id,
@@ -5166,7 +5196,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) IS 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event, nothing for an auto-reply, or a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, duplicate, own or unmatched.';
+COMMENT ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) IS 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event, nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';
 
 CREATE FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) RETURNS app_public.smtp_ip_addresses
     LANGUAGE plpgsql

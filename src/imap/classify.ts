@@ -12,6 +12,12 @@
  * subject, and their status code, recipient and the quoted Message-ID are
  * read from the text.
  *
+ * Complaints: RFC 5965 feedback reports (multipart/report;
+ * report-type=feedback-report, with a message/feedback-report part), as the
+ * mailbox providers' feedback loops send them when a recipient marks mail as
+ * spam. The original message (or its header) attached to the report names the
+ * Message-ID it is about.
+ *
  * Auto-replies (RFC 3834 Auto-Submitted, X-Autoreply/X-Autorespond,
  * Precedence auto_reply/bulk/junk, and the usual out-of-office subjects) are
  * told apart so they never count as replies.
@@ -33,8 +39,24 @@ export interface DeliveryStatus {
   detected_by: 'dsn' | 'text';
 }
 
+export interface FeedbackReport {
+  /** RFC 5965 Feedback-Type (abuse, fraud, virus, other, not-spam, auth-failure…), lower case. */
+  feedback_type: string;
+  /** The software that generated the report. */
+  user_agent: string | null;
+  original_mail_from: string | null;
+  /** Often redacted by the provider; matching relies on the Message-ID. */
+  original_rcpt_to: string | null;
+  arrival_date: string | null;
+  source_ip: string | null;
+  reported_domain: string | null;
+  /** The Message-ID of the reported message, from the attached original. */
+  original_message_id: string | null;
+}
+
 export type Classification =
   | { kind: 'bounce'; dsn: DeliveryStatus }
+  | { kind: 'complaint'; report: FeedbackReport }
   | { kind: 'auto_reply'; reason: string }
   | { kind: 'email' };
 
@@ -117,6 +139,24 @@ function fromDeliveryStatusPart(email: Email, header: HeaderLookup): DeliverySta
   };
 }
 
+/** An RFC 5965 feedback report: the fields of its message/feedback-report part and the reported message's id. */
+function fromFeedbackReport(email: Email, header: HeaderLookup): FeedbackReport | null {
+  const part = email.attachments.find((a) => a.mimeType === 'message/feedback-report');
+  if (!part) return null;
+  const fields = fieldGroups(decode(part.content))[0] ?? new Map<string, string>();
+  const field = (name: string, max = 255) => fields.get(name)?.slice(0, max) || null;
+  return {
+    feedback_type: (fields.get('feedback-type') ?? 'other').toLowerCase().split(/\s/)[0]!.slice(0, 40) || 'other',
+    user_agent: field('user-agent'),
+    original_mail_from: address(fields.get('original-mail-from')),
+    original_rcpt_to: address(fields.get('original-rcpt-to')),
+    arrival_date: field('arrival-date', 100),
+    source_ip: field('source-ip', 45),
+    reported_domain: field('reported-domain'),
+    original_message_id: attachedMessageId(email) ?? messageIds(header('original-message-id'))[0] ?? null,
+  };
+}
+
 /** A plain-text bounce: a mailer daemon, or a bounce subject, with what its text tells. */
 function fromBounceText(email: Email, fromAddress: string | null, header: HeaderLookup): DeliveryStatus | null {
   const subject = email.subject ?? '';
@@ -157,6 +197,8 @@ export function autoReplyReason(header: HeaderLookup, subject: string | undefine
 }
 
 export function classify(email: Email, fromAddress: string | null, header: HeaderLookup): Classification {
+  const report = fromFeedbackReport(email, header);
+  if (report) return { kind: 'complaint', report };
   const dsn = fromDeliveryStatusPart(email, header) ?? fromBounceText(email, fromAddress, header);
   if (dsn) return { kind: 'bounce', dsn };
   const reason = autoReplyReason(header, email.subject);

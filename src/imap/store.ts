@@ -23,7 +23,7 @@ export interface PollTarget {
   scanSince: Date | null;
 }
 
-export type InboundOutcome = 'reply' | 'auto_reply' | 'bounce' | 'deferred' | 'delivered' | 'duplicate' | 'own' | 'unmatched';
+export type InboundOutcome = 'reply' | 'auto_reply' | 'bounce' | 'deferred' | 'delivered' | 'complaint' | 'feedback' | 'duplicate' | 'own' | 'unmatched';
 
 export async function loadPollTarget(client: pg.ClientBase, ref: InboxRef): Promise<PollTarget | null> {
   const { rows } = await client.query<{
@@ -73,7 +73,7 @@ export async function recordPolledMessage(
           mail.to,
           mail.subject,
           mail.text,
-          c.kind === 'bounce' ? JSON.stringify(c.dsn) : null,
+          c.kind === 'bounce' ? JSON.stringify(c.dsn) : c.kind === 'complaint' ? JSON.stringify(c.report) : null,
         ],
       );
       outcome = rows[0]!.outcome;

@@ -57,9 +57,10 @@ test('bad input is refused with a message that says what is expected, and stores
     const s = await createSendingTenant(t.tx, 'invalid');
     const sent = await insertSentMessage(t.tx, s, s.leads[0]!);
     const cases: Array<[object, string]> = [
-      [{ type: 'newsletter' }, 'Unknown inbound message type "newsletter"; expected email, auto_reply or bounce.'],
+      [{ type: 'newsletter' }, 'Unknown inbound message type "newsletter"; expected email, auto_reply, bounce or complaint.'],
       [{ id: '<>' }, 'An inbound message needs a Message-ID to be recorded exactly once.'],
       [{ type: 'bounce' }, 'A bounce needs its delivery status (an object with action, status, final_recipient…).'],
+      [{ type: 'complaint', dsn: { user_agent: 'x' } }, 'A complaint needs its feedback report (an object with feedback_type, original_message_id…).'],
       [{ type: 'bounce', dsn: { action: 'exploded' } }, 'Unknown DSN action "exploded"; expected failed, delayed, delivered, relayed or expanded (RFC 3464).'],
     ];
     for (const [input, message] of cases) {

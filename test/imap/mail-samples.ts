@@ -162,3 +162,65 @@ export function qmailBounce(o: { to: string; recipient: string; originalMessageI
     '',
   ].join(CRLF);
 }
+
+export interface FeedbackReportOptions {
+  /** The mailbox the feedback loop reports to. */
+  to: string;
+  /** Who sent the reported message and to whom (providers often redact the recipient). */
+  originalFrom: string;
+  originalRecipient: string;
+  originalMessageId?: string;
+  feedbackType?: 'abuse' | 'fraud' | 'virus' | 'other' | 'not-spam' | 'auth-failure';
+  /** How the original is attached: the whole message, or only its header (text/rfc822-headers). */
+  attach?: 'message' | 'headers';
+  messageId?: string;
+}
+
+/** An RFC 5965 feedback report in the layout of a mailbox provider's feedback loop (Yahoo's CFL). */
+export function feedbackReport(o: FeedbackReportOptions): string {
+  const boundary = `arf-${randomUUID()}`;
+  const original = [
+    `From: Sam from Acme <${o.originalFrom}>`,
+    `To: ${o.originalRecipient}`,
+    'Subject: Quick question',
+    ...(o.originalMessageId ? [`Message-ID: <${o.originalMessageId}>`] : []),
+    `Date: ${date()}`,
+  ].join(CRLF);
+  return [
+    'From: Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.example>',
+    `To: ${o.to}`,
+    'Subject: FW: Quick question',
+    `Date: ${date()}`,
+    `Message-ID: <${o.messageId ?? newMessageId('arf.mail.yahoo.example')}>`,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=feedback-report;${CRLF} boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset="US-ASCII"',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    'This is an email abuse report for an email message received from IP 203.0.113.10.',
+    'For more information about this format please see http://www.mipassoc.org/arf/.',
+    '',
+    `--${boundary}`,
+    'Content-Type: message/feedback-report',
+    '',
+    `Feedback-Type: ${o.feedbackType ?? 'abuse'}`,
+    'User-Agent: Yahoo!-Mail-Feedback/2.0',
+    'Version: 1',
+    `Original-Mail-From: <${o.originalFrom}>`,
+    `Original-Rcpt-To: <${o.originalRecipient}>`,
+    `Arrival-Date: ${date()}`,
+    'Source-IP: 203.0.113.10',
+    `Reported-Domain: ${o.originalFrom.split('@')[1]}`,
+    '',
+    `--${boundary}`,
+    o.attach === 'headers' ? 'Content-Type: text/rfc822-headers' : 'Content-Type: message/rfc822',
+    'Content-Disposition: inline',
+    '',
+    o.attach === 'headers' ? original : `${original}${CRLF}${CRLF}Hi there, a quick question for you.`,
+    '',
+    `--${boundary}--`,
+    '',
+  ].join(CRLF);
+}

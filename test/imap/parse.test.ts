@@ -1,9 +1,10 @@
 /**
  * Parsing and classifying what arrives in an inbox: replies, auto-replies,
- * RFC 3464 DSNs and plain-text bounces, from the raw message text.
+ * RFC 3464 DSNs, plain-text bounces and RFC 5965 feedback reports (complaints),
+ * from the raw message text.
  */
 import { parseInbound } from '../../src/imap/parse.ts';
-import { dsn, newMessageId, qmailBounce, reply } from './mail-samples.ts';
+import { dsn, feedbackReport, newMessageId, qmailBounce, reply } from './mail-samples.ts';
 
 const US = 'sales@acme.example';
 const LEAD = 'ada@customer.example';
@@ -110,5 +111,33 @@ describe('bounces', () => {
       to: US, recipient: LEAD, originalMessageId: newMessageId(), status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full', attach: 'none',
     })));
     expect(mail.classification).toMatchObject({ kind: 'bounce', dsn: { action: 'failed', status: '4.2.2', original_message_id: null } });
+  });
+});
+
+describe('feedback reports (complaints)', () => {
+  test('an RFC 5965 report with the original attached: type, reporter, source and the reported Message-ID', async () => {
+    const original = newMessageId('acme.example');
+    const mail = await parseInbound(Buffer.from(feedbackReport({ to: 'fbl@acme.example', originalFrom: US, originalRecipient: LEAD, originalMessageId: original })));
+    expect(mail.classification).toEqual({
+      kind: 'complaint',
+      report: {
+        feedback_type: 'abuse',
+        user_agent: 'Yahoo!-Mail-Feedback/2.0',
+        original_mail_from: US,
+        original_rcpt_to: LEAD,
+        arrival_date: expect.stringMatching(/\+0000$/),
+        source_ip: '203.0.113.10',
+        reported_domain: 'acme.example',
+        original_message_id: original,
+      },
+    });
+  });
+
+  test('only the original header attached, and a not-spam report, are read the same way', async () => {
+    const original = newMessageId('acme.example');
+    const headersOnly = await parseInbound(Buffer.from(feedbackReport({ to: US, originalFrom: US, originalRecipient: LEAD, originalMessageId: original, attach: 'headers' })));
+    expect(headersOnly.classification).toMatchObject({ kind: 'complaint', report: { original_message_id: original } });
+    const notSpam = await parseInbound(Buffer.from(feedbackReport({ to: US, originalFrom: US, originalRecipient: LEAD, originalMessageId: original, feedbackType: 'not-spam' })));
+    expect(notSpam.classification).toMatchObject({ kind: 'complaint', report: { feedback_type: 'not-spam' } });
   });
 });

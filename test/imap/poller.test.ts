@@ -2,7 +2,7 @@
  * Reply and bounce detection against a real IMAP server (dovecot on
  * 127.0.0.1, implicit TLS with a certificate made at start): replies threaded
  * by In-Reply-To or only by References, auto-replies, hard, soft and delayed
- * DSNs, plain-text bounces, re-polls, a UIDVALIDITY change, login failures,
+ * DSNs, plain-text bounces, feedback-loop complaints (RFC 5965), re-polls, a UIDVALIDITY change, login failures,
  * and the scheduled jobs through graphile-worker.
  */
 import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
@@ -21,7 +21,7 @@ import { dovecotMissingReason, startDovecot, type DovecotServer } from '../helpe
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/test-database.ts';
 import { createSendingTenant, eventsOf, insertSentMessage, messageState, type SendingTenant } from '../tracking/fixtures.ts';
-import { dsn, newMessageId, qmailBounce, reply } from './mail-samples.ts';
+import { dsn, feedbackReport, newMessageId, qmailBounce, reply } from './mail-samples.ts';
 
 const missing = dovecotMissingReason();
 if (missing) console.warn(`Skipping the IMAP poller tests: ${missing}`);
@@ -197,6 +197,42 @@ describeImap('IMAP poller', () => {
     }]);
     const inbound = await inboundOf(tenant);
     expect(inbound.map((m: { message_type: string }) => m.message_type)).toEqual(['bounce', 'bounce', 'bounce', 'bounce']);
+  });
+
+  test('feedback-loop reports: a complaint suppresses the lead once, whichever report comes first; not-spam records nothing', async () => {
+    const { tenant, user } = await connectedTenant('arf', {}, 3);
+    const [complained, byHeaders, notSpam] = tenant.leads as [typeof tenant.leads[number], typeof tenant.leads[number], typeof tenant.leads[number]];
+    const first = await insertSentMessage(owner, tenant, complained);
+    const second = await insertSentMessage(owner, tenant, byHeaders);
+    const third = await insertSentMessage(owner, tenant, notSpam);
+    const report = (lead: typeof complained, rfcMessageId: string, extra: Partial<Parameters<typeof feedbackReport>[0]> = {}) =>
+      feedbackReport({ to: tenant.inboxEmail, originalFrom: tenant.inboxEmail, originalRecipient: lead.email, originalMessageId: rfcMessageId, ...extra });
+    await dovecot.deliver(user, report(complained, first.rfcMessageId));
+    // The provider reports the same message again (a second click on "spam").
+    await dovecot.deliver(user, report(complained, first.rfcMessageId));
+    await dovecot.deliver(user, report(byHeaders, second.rfcMessageId, { attach: 'headers', feedbackType: 'fraud' }));
+    await dovecot.deliver(user, report(notSpam, third.rfcMessageId, { feedbackType: 'not-spam' }));
+
+    expect((await poll(tenant)).outcomes).toEqual({ complaint: 2, duplicate: 1, feedback: 1 });
+    expect(await messageState(owner, tenant.tenantId, first.id)).toEqual({
+      status: 'sent', enrollment: 'cancelled', stop_reason: 'complained', lead: 'complained', suppressed: true,
+    });
+    expect(await eventsOf(owner, tenant.tenantId, first.id)).toMatchObject([{
+      event_type: 'complaint',
+      metadata: {
+        feedback_type: 'abuse', user_agent: 'Yahoo!-Mail-Feedback/2.0', source_ip: '203.0.113.10',
+        reported_by: 'feedback@arf.mail.yahoo.example', matched_by: 'original_message_id',
+      },
+    }]);
+    expect(await messageState(owner, tenant.tenantId, second.id)).toMatchObject({ lead: 'complained', suppressed: true });
+    expect(await eventsOf(owner, tenant.tenantId, second.id)).toMatchObject([{ event_type: 'complaint', metadata: { feedback_type: 'fraud' } }]);
+    expect(await messageState(owner, tenant.tenantId, third.id)).toMatchObject({ status: 'sent', enrollment: 'active', lead: 'active', suppressed: false });
+    expect(await eventsOf(owner, tenant.tenantId, third.id)).toEqual([]);
+    // Reports are not part of any conversation.
+    expect(await inboundOf(tenant)).toEqual([]);
+    const [stats] = await owner.query(sql`
+      select coalesce(sum(complained), 0)::int as complained from app_public.campaign_stats_daily where tenant_id = ${tenant.tenantId}`);
+    expect(stats.complained).toBe(2);
   });
 
   test('mail that answers nothing of ours, and copies of what we sent, are left alone', async () => {
