@@ -66,7 +66,8 @@ CREATE TYPE app_public.message_stats AS (
 	unsubscribe_rate numeric
 );
 
-COMMENT ON TYPE app_public.message_stats IS 'Outreach statistics; rates are fractions of messages sent (0–1, null before anything was sent).';
+COMMENT ON TYPE app_public.message_stats IS '@name outreach_summary
+Outreach statistics; rates are fractions of messages sent (0–1, null before anything was sent).';
 
 CREATE TYPE app_public.usage_figures AS (
 	emails_sent bigint,
@@ -132,7 +133,7 @@ begin
     raise exception 'This invitation was sent from a staff access session and cannot be accepted. Ask an owner or admin of the organisation for a new one.' using errcode = 'DNIED';
   end if;
 
-  select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted is null;
+  select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted_at is null;
   if v_user.id is null then
     perform app_private.assert_password_policy(password, array[v_invitation.tenant_id]);
     v_user := app_private.create_user(v_invitation.email, password, nullif(trim(name), ''), true);
@@ -146,10 +147,10 @@ begin
 
   insert into app_public.tenant_users as tu (tenant_id, user_id, roles, email)
     values (v_invitation.tenant_id, v_user.id, v_invitation.roles, v_user.email)
-  on conflict on constraint tenant_users_pkey do update set roles = excluded.roles, deleted = null;
+  on conflict on constraint tenant_users_pkey do update set roles = excluded.roles, deleted_at = null;
   update app_public.invitations i set accepted_at = now()
     where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
-  update app_public.users u set email_verified = now() where u.id = v_user.id and u.email_verified is null;
+  update app_public.users u set email_verified_at = now() where u.id = v_user.id and u.email_verified_at is null;
   return query select * from app_private.session_claims(v_user.id, v_invitation.tenant_id);
 end;
 $$;
@@ -209,7 +210,7 @@ begin
     raise exception 'This confirmation link has expired: sign up again.' using errcode = 'EXPRD';
   end if;
   -- Whoever holds the link owns the mailbox, so saying this reveals nothing.
-  if exists (select 1 from app_public.users u where u.email = v_pending.email and u.deleted is null) then
+  if exists (select 1 from app_public.users u where u.email = v_pending.email and u.deleted_at is null) then
     raise exception 'An account with this email already exists; sign in instead.' using errcode = 'TAKEN';
   end if;
   v_user := app_private.create_user(v_pending.email, null, v_pending.name, true);
@@ -395,7 +396,7 @@ begin
   if cardinality(v_roles) > 0 then
     select v_users || coalesce(array_agg(tu.user_id) filter (where tu.user_id is distinct from enter_request.user_id), '{}')
       into v_users
-      from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted is null;
+      from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted_at is null;
     select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
       from app_public.domain_ip_assignments a where a.tenant_id = enter_request.tenant_id and a.status <> 'expired';
   end if;
@@ -564,7 +565,7 @@ declare
   v_now timestamptz := now();
   v_lock_until timestamptz;
 begin
-  select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted is null;
+  select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted_at is null;
   if v_user.id is null then
     -- Same work and answer as a wrong password, so accounts cannot be probed:
     -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
@@ -576,8 +577,8 @@ begin
 
   -- The tenant to sign in to: the one asked for, or the user's oldest membership.
   select tu.tenant_id into v_tenant_id
-    from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-    where tu.user_id = v_user.id and tu.deleted is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
+    from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    where tu.user_id = v_user.id and tu.deleted_at is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
     order by tu.created limit 1;
   select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
@@ -678,7 +679,7 @@ begin
   -- hour from one client address, 3 emails an hour per address).
   v_hash := app_private.hash_password(password);
   v_client_ok := app_private.throttle_hit('register:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 30, interval '1 hour');
-  select u.id into v_user_id from app_public.users u where u.email = register.email::citext and u.deleted is null;
+  select u.id into v_user_id from app_public.users u where u.email = register.email::citext and u.deleted_at is null;
   if not (v_client_ok and app_private.throttle_hit('register:email', md5(lower(email)), 3, interval '1 hour')) then
     return true;
   end if;
@@ -790,7 +791,7 @@ begin
   -- Throttled silently (the answer never changes): at most 10 requests an hour
   -- from one client address, whatever the email, and 3 emails an hour per account.
   v_client_ok := app_private.throttle_hit('reset:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 10, interval '1 hour');
-  select u.* into v_user from app_public.users u where u.email = request_password_reset.email::citext and u.deleted is null;
+  select u.* into v_user from app_public.users u where u.email = request_password_reset.email::citext and u.deleted_at is null;
   if v_user.id is not null and v_client_ok and app_private.throttle_hit('reset:user', v_user.id::text, 3, interval '1 hour') then
     v_token := app_private.new_token();
     -- At most three live links per account; older ones stop working.
@@ -895,8 +896,8 @@ CREATE FUNCTION app_private.active_tenant_ids(user_id uuid) RETURNS uuid[]
 begin
   return (
   select coalesce(array_agg(tu.tenant_id), '{}')
-  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  where tu.user_id = active_tenant_ids.user_id and tu.deleted is null
+  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+  where tu.user_id = active_tenant_ids.user_id and tu.deleted_at is null
   );
 end;
 $$;
@@ -984,7 +985,7 @@ begin
         steps_completed = e.steps_completed + 1
     where e.tenant_id = m.tenant_id and e.id = m.enrollment_id and e.current_message_id = m.id;
   if found then
-    update app_public.campaign_sequence_steps s set executed_count = s.executed_count + 1, last_executed = app_private.engine_now()
+    update app_public.campaign_sequence_steps s set executed_count = s.executed_count + 1, last_executed_at = app_private.engine_now()
       where s.tenant_id = m.tenant_id and s.id = m.step_id;
   end if;
 end;
@@ -1046,7 +1047,7 @@ CREATE TABLE app_public.subscriptions (
     current_period_start timestamp with time zone DEFAULT date_trunc('day'::text, now()) NOT NULL,
     current_period_end timestamp with time zone DEFAULT (date_trunc('day'::text, now()) + '1 mon'::interval) NOT NULL,
     cancel_at_period_end boolean DEFAULT false NOT NULL,
-    canceled_at timestamp with time zone,
+    cancelled_at timestamp with time zone,
     past_due_since timestamp with time zone,
     billing_contact_user_id uuid,
     stripe_subscription_id text,
@@ -1214,7 +1215,7 @@ begin
   end if;
   v_amount := coalesce((v_invoice ->> case when v_paid then 'amount_paid' else 'amount_due' end)::numeric, 0) / 100;
 
-  insert into app_public.payments as pay (tenant_id, subscription_id, amount, currency, status, processed, description,
+  insert into app_public.payments as pay (tenant_id, subscription_id, amount, currency, status, processed_at, description,
       stripe_invoice_id, stripe_payment_intent_id, billing_period_start, billing_period_end)
     values (v_sub.tenant_id, v_sub.id, v_amount, upper(coalesce(v_invoice ->> 'currency', 'usd')),
       case when v_paid then 'succeeded' else 'failed' end,
@@ -1227,7 +1228,7 @@ begin
       -- A success is final; a late failure notice does not undo it.
       status = case when pay.status = 'succeeded' then pay.status else excluded.status end,
       amount = case when pay.status = 'succeeded' then pay.amount else excluded.amount end,
-      processed = case when pay.status = 'succeeded' then pay.processed else excluded.processed end,
+      processed_at = case when pay.status = 'succeeded' then pay.processed_at else excluded.processed_at end,
       stripe_payment_intent_id = coalesce(pay.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
       billing_period_start = coalesce(pay.billing_period_start, excluded.billing_period_start),
       billing_period_end = coalesce(pay.billing_period_end, excluded.billing_period_end);
@@ -1357,7 +1358,7 @@ begin
   if not exists (
     select 1 from app_public.tenant_users tu
     where tu.tenant_id = assert_keeps_an_owner.tenant_id and tu.user_id <> except_user
-      and tu.deleted is null and 'owner' = any (tu.roles)
+      and tu.deleted_at is null and 'owner' = any (tu.roles)
   ) then
     raise exception 'An organisation needs at least one owner; make someone else an owner first.' using errcode = 'DNIED';
   end if;
@@ -1468,7 +1469,7 @@ begin
   if not app_public.current_staff_has_permission('billing.manage') then
     raise exception 'Changing another organisation''s plan requires the billing.manage staff permission.' using errcode = 'DNIED';
   end if;
-  if not exists (select 1 from app_public.tenants t where t.id = assert_staff_billing.tenant_id and t.deleted is null) then
+  if not exists (select 1 from app_public.tenants t where t.id = assert_staff_billing.tenant_id and t.deleted_at is null) then
     raise exception 'There is no tenant %.', tenant_id using errcode = 'NTFND';
   end if;
 end;
@@ -1502,10 +1503,10 @@ CREATE TABLE app_public.domain_ip_assignments (
     domain_id uuid NOT NULL,
     smtp_ip_address_id uuid NOT NULL,
     status text DEFAULT 'scheduled'::text NOT NULL,
-    assigned timestamp with time zone DEFAULT now() NOT NULL,
-    expires timestamp with time zone,
+    assigned_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
     warmup_state text DEFAULT 'unwarmed'::text NOT NULL,
-    last_sent timestamp with time zone,
+    last_sent_at timestamp with time zone,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
     status_reason text,
@@ -1608,7 +1609,7 @@ CREATE FUNCTION app_private.begin_campaign(tenant_id uuid, campaign_id uuid) RET
 declare
   v_now timestamptz := app_private.engine_now(); -- a value: Citus refuses a function call inside coalesce in an UPDATE
 begin
-  update app_public.campaigns c set status = 'sending', started = coalesce(c.started, v_now)
+  update app_public.campaigns c set status = 'sending', started_at = coalesce(c.started_at, v_now)
     where c.tenant_id = begin_campaign.tenant_id and c.id = begin_campaign.campaign_id;
   perform app_private.enroll_campaign_audience(tenant_id, campaign_id);
   perform app_private.complete_campaign_if_done(tenant_id, campaign_id);
@@ -1821,7 +1822,7 @@ declare
   v_enrolled integer := 0;
 begin
   for v_campaign in
-    select c.tenant_id, c.id from app_public.campaigns c where c.status = 'sending' order by c.started
+    select c.tenant_id, c.id from app_public.campaigns c where c.status = 'sending' order by c.started_at
   loop
     v_enrolled := v_enrolled + app_private.enroll_campaign_audience(v_campaign.tenant_id, v_campaign.id);
     perform app_private.complete_campaign_if_done(v_campaign.tenant_id, v_campaign.id);
@@ -1883,8 +1884,8 @@ begin
       idle_reason := 'Draft: nothing is sent until the campaign is started (startCampaign).';
       return;
     when 'scheduled' then
-      next_send_at := c.scheduled;
-      idle_reason := format('Scheduled to start at %s.', c.scheduled);
+      next_send_at := c.scheduled_for;
+      idle_reason := format('Scheduled to start at %s.', c.scheduled_for);
       return;
     when 'paused' then
       idle_reason := format('Paused by %s: %s', coalesce(c.paused_by, 'a user'), coalesce(c.pause_reason, 'resume it with resumeCampaign.'));
@@ -2089,7 +2090,7 @@ CREATE TABLE app_public.smtp_ip_addresses (
     status text DEFAULT 'available'::text NOT NULL,
     reputation_state text DEFAULT 'good'::text NOT NULL,
     approximate_cost numeric(6,2),
-    last_reputation_check timestamp with time zone,
+    last_reputation_check_at timestamp with time zone,
     assigned_count integer DEFAULT 0 NOT NULL,
     provider_blacklist_status jsonb DEFAULT '{}'::jsonb NOT NULL,
     warmup_started_at timestamp with time zone,
@@ -2251,7 +2252,7 @@ begin
   update app_public.messages x
     set status = 'sending',
         send_attempts = x.send_attempts + 1,
-        processed = now(),
+        processed_at = now(),
         subject = left(claim_message.subject, 998),
         body_text = claim_message.body_text,
         rfc_message_id = v_envelope.rfc_message_id,
@@ -2316,7 +2317,7 @@ CREATE TABLE app_public.messages (
     body_text text,
     send_attempts integer DEFAULT 0 NOT NULL,
     scheduled_for timestamp with time zone,
-    processed timestamp with time zone,
+    processed_at timestamp with time zone,
     sent_at timestamp with time zone,
     delivered_at timestamp with time zone,
     opened_at timestamp with time zone,
@@ -2440,7 +2441,7 @@ CREATE FUNCTION app_private.complete_campaign_if_done(tenant_id uuid, campaign_i
 declare
   v_done boolean;
 begin
-  update app_public.campaigns c set status = 'completed', completed = app_private.engine_now()
+  update app_public.campaigns c set status = 'completed', completed_at = app_private.engine_now()
     where c.tenant_id = complete_campaign_if_done.tenant_id and c.id = complete_campaign_if_done.campaign_id
       and c.status = 'sending'
       and not exists (select 1 from app_public.campaign_enrollments e
@@ -2793,7 +2794,7 @@ CREATE TABLE app_public.tenants (
     name text NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
-    deleted timestamp with time zone,
+    deleted_at timestamp with time zone,
     compute_id uuid DEFAULT gen_random_uuid() NOT NULL,
     CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
@@ -2814,7 +2815,7 @@ declare
   v_owner app_public.users;
   v_subscription_id uuid;
 begin
-  select * into v_owner from app_public.users u where u.id = owner_user_id and u.deleted is null;
+  select * into v_owner from app_public.users u where u.id = owner_user_id and u.deleted_at is null;
   if not found then
     raise exception 'No active user %.', owner_user_id using errcode = 'P0002';
   end if;
@@ -2850,13 +2851,13 @@ CREATE TABLE app_public.users (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
-    deleted timestamp with time zone,
+    deleted_at timestamp with time zone,
     name text,
     family_name text,
     given_name text,
     email app_public.email_address NOT NULL,
     picture text,
-    email_verified timestamp with time zone,
+    email_verified_at timestamp with time zone,
     CONSTRAINT users_family_name_check CHECK ((length(family_name) <= 100)),
     CONSTRAINT users_given_name_check CHECK ((length(given_name) <= 100)),
     CONSTRAINT users_name_check CHECK ((length(name) <= 200)),
@@ -2867,9 +2868,9 @@ ALTER TABLE ONLY app_public.users FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.users IS 'A person who can sign in. Global: one user may belong to several tenants.';
 
-COMMENT ON COLUMN app_public.users.deleted IS 'Set when the account is closed; a deleted user can no longer sign in.';
+COMMENT ON COLUMN app_public.users.deleted_at IS 'Set when the account is closed; a deleted user can no longer sign in.';
 
-COMMENT ON COLUMN app_public.users.email_verified IS 'When the user proved they own the address.';
+COMMENT ON COLUMN app_public.users.email_verified_at IS 'When the user proved they own the address.';
 
 CREATE FUNCTION app_private.create_user(email text, password text DEFAULT NULL::text, name text DEFAULT NULL::text, email_verified boolean DEFAULT false) RETURNS app_public.users
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2878,11 +2879,11 @@ CREATE FUNCTION app_private.create_user(email text, password text DEFAULT NULL::
 declare
   v_user app_public.users;
 begin
-  if exists (select 1 from app_public.users u where u.email = create_user.email::citext and u.deleted is null) then
+  if exists (select 1 from app_public.users u where u.email = create_user.email::citext and u.deleted_at is null) then
     raise exception 'An account with the email % already exists.', create_user.email
       using errcode = '23505', constraint = 'users_email_key';
   end if;
-  insert into app_public.users (email, name, email_verified)
+  insert into app_public.users (email, name, email_verified_at)
     values (create_user.email, create_user.name, case when create_user.email_verified then now() end)
     returning * into v_user;
   insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
@@ -2914,7 +2915,7 @@ begin
      and (app_public.current_tenant_id() is null or new.tenant_id = app_public.current_tenant_id())
      and not exists (
        select 1 from app_public.tenant_users tu
-       where tu.tenant_id = new.tenant_id and tu.user_id = new.owner_user_id and tu.deleted is null
+       where tu.tenant_id = new.tenant_id and tu.user_id = new.owner_user_id and tu.deleted_at is null
      ) then
     raise exception 'The deal owner must be a member of this organisation; pick one from its members.'
       using errcode = 'NTFND', column = 'owner_user_id';
@@ -3220,7 +3221,7 @@ declare
 begin
   update app_public.subscriptions s set
       status = 'canceled',
-      canceled_at = at,
+      cancelled_at = at,
       cancel_at_period_end = false,
       pending_plan_id = null,
       past_due_since = null
@@ -3969,7 +3970,7 @@ begin
   -- staff role still grants its permission.
   select s.* into v_session
   from app_private.staff_access_sessions s
-  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
+  join app_public.tenants t on t.id = s.tenant_id and t.deleted_at is null
   where s.tenant_id = live_staff_access_session.tenant_id
     and s.staff_user_id = live_staff_access_session.user_id
     and s.revoked_at is null
@@ -3999,10 +4000,10 @@ CREATE TABLE app_public.campaigns (
     name text NOT NULL,
     description text,
     status text DEFAULT 'draft'::text NOT NULL,
-    scheduled timestamp with time zone,
-    started timestamp with time zone,
+    scheduled_for timestamp with time zone,
+    started_at timestamp with time zone,
     paused_at timestamp with time zone,
-    completed timestamp with time zone,
+    completed_at timestamp with time zone,
     cancelled_at timestamp with time zone,
     timezone text DEFAULT 'UTC'::text NOT NULL,
     use_lead_timezone boolean DEFAULT true NOT NULL,
@@ -4131,11 +4132,11 @@ begin
   return (
     select tu.roles
     from app_public.tenant_users tu
-    join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-    join app_public.users u on u.id = tu.user_id and u.deleted is null
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    join app_public.users u on u.id = tu.user_id and u.deleted_at is null
     where tu.tenant_id = membership_roles.tenant_id
       and tu.user_id = membership_roles.user_id
-      and tu.deleted is null
+      and tu.deleted_at is null
   );
 end;
 $$;
@@ -4190,7 +4191,7 @@ begin
   for v_assignment in
     select * from app_public.domain_ip_assignments a
     where a.smtp_ip_address_id = v_from.id and a.status <> 'expired'
-    order by a.assigned
+    order by a.assigned_at
   loop
     select * into v_assignment from app_public.domain_ip_assignments a
       where a.tenant_id = v_assignment.tenant_id and a.id = v_assignment.id
@@ -4544,7 +4545,7 @@ declare
   v_ip record;
   v_count integer := 0;
 begin
-  for v_ip in select ip.id from app_public.smtp_ip_addresses ip where ip.status <> 'burned' order by ip.last_reputation_check nulls first loop
+  for v_ip in select ip.id from app_public.smtp_ip_addresses ip where ip.status <> 'burned' order by ip.last_reputation_check_at nulls first loop
     perform app_private.add_job(null, 'check_ip_reputation', json_build_object('smtp_ip_address_id', v_ip.id),
       job_key => 'check_ip_reputation:' || v_ip.id, job_key_mode => 'preserve_run_at', max_attempts => 3);
     v_count := v_count + 1;
@@ -4755,7 +4756,7 @@ CREATE TABLE app_public.domains (
     verification_status text DEFAULT 'pending'::text NOT NULL,
     dns_records jsonb DEFAULT '{"records": []}'::jsonb NOT NULL,
     is_primary boolean DEFAULT false NOT NULL,
-    verified timestamp with time zone,
+    verified_at timestamp with time zone,
     dkim_selector text DEFAULT 'pm'::text NOT NULL,
     mailu_domain text,
     dns_ttl_observed integer,
@@ -4780,7 +4781,7 @@ COMMENT ON TABLE app_public.domains IS 'A sending domain with the DNS records it
 
 COMMENT ON COLUMN app_public.domains.dns_records IS '{"records": [{record_type, name, value, ttl, verification_status, last_verified_at, verification_attempts, verification_error, source, …type-specific fields}]}: the records to publish and the result of checking each one.';
 
-COMMENT ON COLUMN app_public.domains.verified IS 'When all required records last verified; null while not verified.';
+COMMENT ON COLUMN app_public.domains.verified_at IS 'When all required records last verified; null while not verified.';
 
 COMMENT ON COLUMN app_public.domains.dns_checked_as_of IS 'When the DNS answers behind the current record statuses were asked for (the start of the last recorded check); null before the first check.';
 
@@ -4899,7 +4900,7 @@ begin
     dns_records = jsonb_build_object('records', v_records),
     dkim_selector = coalesce(v_promote, d.dkim_selector),
     verification_status = v_status,
-    verified = case when v_status = 'verified' then coalesce(d.verified, v_checked_at) end,
+    verified_at = case when v_status = 'verified' then coalesce(d.verified_at, v_checked_at) end,
     dns_last_verified_at = case when v_status = 'verified' and not coalesce(v_any_error, false) then v_checked_at else d.dns_last_verified_at end,
     dns_verification_error = case
       when v_errors is null then null
@@ -5161,7 +5162,7 @@ begin
 
   insert into app_public.messages (
       tenant_id, direction, message_type, status, email_account_id, campaign_id, enrollment_id, step_id, lead_id,
-      parent_message_id, from_email, to_email, subject, rfc_message_id, in_reply_to, references_header, body_text, processed)
+      parent_message_id, from_email, to_email, subject, rfc_message_id, in_reply_to, references_header, body_text, processed_at)
     values (
       v_parent.tenant_id, 'inbound', v_type, 'received', record_inbound_message.email_account_id,
       v_parent.campaign_id, v_parent.enrollment_id, v_parent.step_id, v_parent.lead_id, v_parent.id,
@@ -5246,7 +5247,7 @@ begin
 
   update app_public.smtp_ip_addresses ip
     set provider_blacklist_status = v_status,
-        last_reputation_check = now(),
+        last_reputation_check_at = now(),
         reputation_state = case
           when v_listed_count >= 2 then 'critical'
           when v_listed_count = 1 then 'poor'
@@ -5265,7 +5266,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) IS 'Applies a blocklist check to an IP: provider_blacklist_status per zone (listed, return codes, reason, checked_at, last_listed_at; a failed lookup keeps the last answer), reputation_state (2+ listings critical, 1 poor, delisted within 30 days fair, else good), last_reputation_check; quarantines a listed IP (moving its domains) and releases an IP it had quarantined once every zone delisted it.';
+COMMENT ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) IS 'Applies a blocklist check to an IP: provider_blacklist_status per zone (listed, return codes, reason, checked_at, last_listed_at; a failed lookup keeps the last answer), reputation_state (2+ listings critical, 1 poor, delisted within 30 days fair, else good), last_reputation_check_at; quarantines a listed IP (moving its domains) and releases an IP it had quarantined once every zone delisted it.';
 
 CREATE FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) RETURNS void
     LANGUAGE plpgsql
@@ -5409,7 +5410,7 @@ begin
     metadata => jsonb_build_object('unconfirmed', true, 'attempt', m.send_attempts, 'reason', left(reason, 500)));
   update app_public.messages x set error_message = left(explanation, 2000)
     where x.tenant_id = m.tenant_id and x.id = m.id;
-  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed)
+  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed_at)
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
@@ -5673,10 +5674,10 @@ declare
 begin
   select c.* into v_campaign from app_public.campaigns c
     where c.tenant_id = resume_campaign_row.tenant_id and c.id = resume_campaign_row.campaign_id;
-  if v_campaign.started is null then
-    if v_campaign.scheduled is not null and v_campaign.scheduled > app_private.engine_now() then
+  if v_campaign.started_at is null then
+    if v_campaign.scheduled_for is not null and v_campaign.scheduled_for > app_private.engine_now() then
       update app_public.campaigns c set status = 'scheduled' where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id;
-      perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled);
+      perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled_for);
     else
       perform app_private.begin_campaign(v_campaign.tenant_id, v_campaign.id);
     end if;
@@ -5926,12 +5927,12 @@ begin
     end if;
 
     if s.step_type = 'wait' then
-      v_until := coalesce(s.wait_until_date, v_now + make_interval(hours => s.wait_duration_hours));
+      v_until := coalesce(s.wait_until, v_now + make_interval(hours => s.wait_duration_hours));
       update app_public.campaign_enrollments x
         set current_step_order = s.step_order + 1, steps_completed = x.steps_completed + 1
         where x.tenant_id = e.tenant_id and x.id = e.id
         returning * into e;
-      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed = v_now
+      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed_at = v_now
         where x.tenant_id = s.tenant_id and x.id = s.id;
       if v_until > v_now then
         perform app_private.schedule_enrollment(e.tenant_id, e.id, v_until);
@@ -5943,7 +5944,7 @@ begin
       if app_private.condition_holds(e.tenant_id, e.campaign_id, e.lead_id, s.condition_type) then
         v_next := s.step_order + 1;
       elsif coalesce(s.condition_value, 'stop') = 'stop' then
-        update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed = v_now
+        update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed_at = v_now
           where x.tenant_id = s.tenant_id and x.id = s.id;
         perform app_private.stop_enrollment(e.tenant_id, e.id, 'completed',
           format('Step %s: the condition "%s" was not met, so the sequence stopped there.', s.step_order, replace(s.condition_type, '_', ' ')));
@@ -5958,7 +5959,7 @@ begin
         set current_step_order = v_next, steps_completed = x.steps_completed + 1
         where x.tenant_id = e.tenant_id and x.id = e.id
         returning * into e;
-      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed = v_now
+      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed_at = v_now
         where x.tenant_id = s.tenant_id and x.id = s.id;
 
     else -- email
@@ -6149,7 +6150,7 @@ begin
   return coalesce((
     select array_agg(p.name order by p.name)
     from app_public.staff_members sm
-    join app_public.users u on u.id = sm.user_id and u.deleted is null
+    join app_public.users u on u.id = sm.user_id and u.deleted_at is null
     join app_public.staff_role_permissions srp on srp.role_id = sm.role_id
     join app_public.permissions p on p.id = srp.permission_id
     where sm.user_id = staff_permissions_of.user_id
@@ -6193,7 +6194,7 @@ begin
     -- Paused or cancelled in the meantime: resume_campaign takes it from there.
     return coalesce(v_status, 'missing');
   end if;
-  if (select c.scheduled from app_public.campaigns c
+  if (select c.scheduled_for from app_public.campaigns c
       where c.tenant_id = start_scheduled_campaign.tenant_id and c.id = start_scheduled_campaign.campaign_id) > app_private.engine_now() then
     return 'scheduled'; -- moved later meanwhile; its job was moved too
   end if;
@@ -6366,7 +6367,7 @@ begin
   left join app_public.tenant_config tc on tc.tenant_id = s.tenant_id
   left join lateral (
     select u.email from app_public.tenant_users tu join app_public.users u on u.id = tu.user_id
-    where tu.tenant_id = s.tenant_id and tu.deleted is null and 'owner' = any (tu.roles)
+    where tu.tenant_id = s.tenant_id and tu.deleted_at is null and 'owner' = any (tu.roles)
     order by tu.created limit 1
   ) owner on true
   where s.tenant_id = stripe_sync_state.for_tenant and s.id = stripe_sync_state.for_subscription;
@@ -6541,7 +6542,7 @@ begin
   -- Citus the trigger runs on a shard, whose name is not the table's.
   select app_public.current_user_id() is not null and not exists (
       select 1 from app_public.tenant_users tu
-      where tu.tenant_id = (v_row ->> 'tenant_id')::uuid and tu.user_id = app_public.current_user_id() and tu.deleted is null
+      where tu.tenant_id = (v_row ->> 'tenant_id')::uuid and tu.user_id = app_public.current_user_id() and tu.deleted_at is null
     ) into v_staff;
   insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
   values ((v_row ->> 'tenant_id')::uuid, app_public.current_user_id(), v_staff, tg_argv[0] || '.' || lower(tg_op), tg_argv[0], v_record_id, v_changes);
@@ -6715,7 +6716,7 @@ begin
     when 'active' then case when v_ip.status in ('warmed', 'assigned') then 'warmed' else 'warming' end
     else new.warmup_state end;
   if new.status = 'expired' then
-    new.expires := least(coalesce(new.expires, now()), now());
+    new.expires_at := least(coalesce(new.expires_at, now()), now());
     new.flagged_reason := null;
     new.flagged_at := null;
   end if;
@@ -6745,19 +6746,19 @@ begin
     perform app_private.consume_usage(new.tenant_id, 'warmups', 1);
   end if;
 
-  -- last_warmed: the last time a send was counted while the inbox was still
+  -- last_warmed_at: the last time a send was counted while the inbox was still
   -- below its full daily limit because of the ramp.
   if tg_op = 'UPDATE' and new.daily_count > 0
      and (new.daily_count > old.daily_count or new.daily_count_date is distinct from old.daily_count_date)
      and new.warmup_enabled and new.warmup_started_at is not null
      and app_private.inbox_allowance(true, new.warmup_started_at, new.daily_limit, new.timezone, now()) < new.daily_limit then
-    new.last_warmed := now();
+    new.last_warmed_at := now();
   end if;
   return new;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tg__email_account_warmup() IS 'Checks the inbox time zone, starts its warm-up (warmup_started_at, counted as a warm-up against the plan) and keeps last_warmed.';
+COMMENT ON FUNCTION app_private.tg__email_account_warmup() IS 'Checks the inbox time zone, starts its warm-up (warmup_started_at, counted as a warm-up against the plan) and keeps last_warmed_at.';
 
 CREATE FUNCTION app_private.tg__gauge_count() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -6789,20 +6790,20 @@ declare
   r record;
 begin
   if tg_op = 'INSERT' then
-    for r in select n.tenant_id, count(*) as delta from new_rows n where n.deleted is null
+    for r in select n.tenant_id, count(*) as delta from new_rows n where n.deleted_at is null
              group by n.tenant_id order by n.tenant_id loop
       perform app_private.gauge_change(r.tenant_id, 'users', r.delta);
     end loop;
   elsif tg_op = 'DELETE' then
-    for r in select o.tenant_id, count(*) as delta from old_rows o where o.deleted is null
+    for r in select o.tenant_id, count(*) as delta from old_rows o where o.deleted_at is null
              group by o.tenant_id order by o.tenant_id loop
       perform app_private.gauge_change(r.tenant_id, 'users', -r.delta);
     end loop;
   else
     for r in select x.tenant_id, sum(x.d) as delta from (
-               select n.tenant_id, 1 as d from new_rows n where n.deleted is null
+               select n.tenant_id, 1 as d from new_rows n where n.deleted_at is null
                union all
-               select o.tenant_id, -1 from old_rows o where o.deleted is null
+               select o.tenant_id, -1 from old_rows o where o.deleted_at is null
              ) x group by x.tenant_id having sum(x.d) <> 0 order by x.tenant_id loop
       perform app_private.gauge_change(r.tenant_id, 'users', r.delta);
     end loop;
@@ -6975,8 +6976,8 @@ CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  if new.status = 'scheduled' and new.scheduled is distinct from old.scheduled then
-    perform app_private.queue_campaign_start(new.tenant_id, new.id, new.scheduled);
+  if new.status = 'scheduled' and new.scheduled_for is distinct from old.scheduled_for then
+    perform app_private.queue_campaign_start(new.tenant_id, new.id, new.scheduled_for);
   end if;
   return null;
 end;
@@ -7530,7 +7531,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.cancel_subscription(at_period_end boolean) IS 'Owners and admins: cancel the paid plan at the end of the billing period (default) or now; your organisation then continues on the Free plan and keeps its data. Returns the current subscription.';
+COMMENT ON FUNCTION app_public.cancel_subscription(at_period_end boolean) IS '@name cancel_billing_subscription
+Owners and admins: cancel the paid plan at the end of the billing period (default) or now; your organisation then continues on the Free plan and keeps its data. Returns the current subscription.';
 
 CREATE FUNCTION app_public.cancel_tenant_subscription(tenant_id uuid, at_period_end boolean DEFAULT true, reason text DEFAULT NULL::text) RETURNS app_public.subscriptions
     LANGUAGE plpgsql SECURITY DEFINER
@@ -7547,14 +7549,15 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.cancel_tenant_subscription(tenant_id uuid, at_period_end boolean, reason text) IS 'Staff with billing.manage: cancel any tenant''s paid subscription (at period end by default, or now); recorded in the platform audit log.';
+COMMENT ON FUNCTION app_public.cancel_tenant_subscription(tenant_id uuid, at_period_end boolean, reason text) IS '@name cancel_tenant_billing_subscription
+Staff with billing.manage: cancel any tenant''s paid subscription (at period end by default, or now); recorded in the platform audit log.';
 
 CREATE TABLE app_public.tenant_users (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     user_id uuid NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
-    deleted timestamp with time zone,
+    deleted_at timestamp with time zone,
     roles text[] DEFAULT '{member}'::text[] NOT NULL,
     email app_public.email_address NOT NULL,
     CONSTRAINT tenant_users_roles_check CHECK (((cardinality(roles) >= 1) AND (roles <@ ARRAY['owner'::text, 'admin'::text, 'member'::text, 'viewer'::text])))
@@ -7578,7 +7581,7 @@ begin
     raise exception 'Only owners and admins can change roles.' using errcode = 'DNIED';
   end if;
   select tu.* into v_member from app_public.tenant_users tu
-    where tu.tenant_id = v_tenant_id and tu.user_id = change_member_roles.user_id and tu.deleted is null for update;
+    where tu.tenant_id = v_tenant_id and tu.user_id = change_member_roles.user_id and tu.deleted_at is null for update;
   if v_member.user_id is null then
     raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
   end if;
@@ -7850,7 +7853,7 @@ CREATE FUNCTION app_public."current_user"() RETURNS app_public.users
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select u.* from app_public.users u where u.id = app_public.current_user_id() and u.deleted is null;
+  select u.* from app_public.users u where u.id = app_public.current_user_id() and u.deleted_at is null;
 $$;
 
 COMMENT ON FUNCTION app_public."current_user"() IS 'The signed-in user, or null.';
@@ -7873,7 +7876,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) IS 'Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
+COMMENT ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) IS '@resultTypeName DailyStat
+Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
 
 CREATE FUNCTION app_public.domains_records_to_publish(domain app_public.domains) RETURNS app_public.dns_record_to_publish[]
     LANGUAGE sql IMMUTABLE SECURITY DEFINER
@@ -7915,7 +7919,7 @@ CREATE TABLE app_public.email_accounts (
     daily_count_date date,
     warmup_enabled boolean DEFAULT true NOT NULL,
     warmup_started_at timestamp with time zone,
-    last_warmed timestamp with time zone,
+    last_warmed_at timestamp with time zone,
     last_sent_at timestamp with time zone,
     last_error text,
     imap_last_uid bigint,
@@ -8088,7 +8092,7 @@ begin
   end if;
   if exists (
     select 1 from app_public.tenant_users tu
-    where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted is null
+    where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted_at is null
   ) then
     raise exception '% is already a member of this organisation.', email using errcode = 'TAKEN';
   end if;
@@ -8148,17 +8152,18 @@ $$;
 
 COMMENT ON FUNCTION app_public.logout_everywhere() IS 'Signs you out on every device: all your sessions, this one included, are refused from the next request on. Returns how many were open.';
 
-CREATE FUNCTION app_public.my_memberships() RETURNS TABLE(tenant_id uuid, tenant_name text, roles text[], joined timestamp with time zone)
+CREATE FUNCTION app_public.my_memberships() RETURNS TABLE(tenant_id uuid, tenant_name text, roles text[], joined_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select t.id, t.name, tu.roles, tu.created
-  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  where tu.user_id = app_public.current_user_id() and tu.deleted is null
+  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+  where tu.user_id = app_public.current_user_id() and tu.deleted_at is null
   order by tu.created;
 $$;
 
-COMMENT ON FUNCTION app_public.my_memberships() IS 'The organisations you belong to and your roles in each: what switchTenant can switch to.';
+COMMENT ON FUNCTION app_public.my_memberships() IS '@resultTypeName Membership
+The organisations you belong to and your roles in each: what switchTenant can switch to.';
 
 CREATE FUNCTION app_public.open_tenant_access(tenant_id uuid, reason text, access_mode text DEFAULT 'read'::text, minutes integer DEFAULT 60) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8177,7 +8182,7 @@ begin
   if not app_public.current_staff_has_permission(v_permission) then
     raise exception 'Opening % access to a tenant requires the % permission.', access_mode, v_permission using errcode = '42501';
   end if;
-  if not exists (select 1 from app_public.tenants t where t.id = open_tenant_access.tenant_id and t.deleted is null) then
+  if not exists (select 1 from app_public.tenants t where t.id = open_tenant_access.tenant_id and t.deleted_at is null) then
     raise exception 'There is no tenant %.', open_tenant_access.tenant_id using errcode = 'P0002';
   end if;
   if reason is null or length(trim(reason)) < 5 then
@@ -8238,7 +8243,7 @@ begin
     raise exception 'Only owners and admins can remove members.' using errcode = 'DNIED';
   end if;
   select tu.* into v_member from app_public.tenant_users tu
-    where tu.tenant_id = v_tenant_id and tu.user_id = remove_member.user_id and tu.deleted is null for update;
+    where tu.tenant_id = v_tenant_id and tu.user_id = remove_member.user_id and tu.deleted_at is null for update;
   if v_member.user_id is null then
     raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
   end if;
@@ -8248,7 +8253,7 @@ begin
   if 'owner' = any (v_member.roles) then
     perform app_private.assert_keeps_an_owner(v_tenant_id, v_member.user_id);
   end if;
-  update app_public.tenant_users tu set deleted = now()
+  update app_public.tenant_users tu set deleted_at = now()
     where tu.tenant_id = v_tenant_id and tu.user_id = v_member.user_id
     returning * into v_member;
   return v_member;
@@ -8643,10 +8648,10 @@ begin
       and t.id in (select s.template_id from app_public.campaign_sequence_steps s
                    where s.tenant_id = v_campaign.tenant_id and s.campaign_id = v_campaign.id);
 
-  if v_campaign.scheduled is not null and v_campaign.scheduled > app_private.engine_now() then
+  if v_campaign.scheduled_for is not null and v_campaign.scheduled_for > app_private.engine_now() then
     update app_public.campaigns c set status = 'scheduled'
       where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id;
-    perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled);
+    perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled_for);
   else
     perform app_private.begin_campaign(v_campaign.tenant_id, v_campaign.id);
   end if;
@@ -9079,13 +9084,13 @@ CREATE TABLE app_public.campaign_sequence_steps (
     subject_override text,
     from_name_override text,
     wait_duration_hours integer,
-    wait_until_date timestamp with time zone,
+    wait_until timestamp with time zone,
     condition_type text,
     condition_value text,
     send_condition text,
     is_active boolean DEFAULT true NOT NULL,
     executed_count integer DEFAULT 0 NOT NULL,
-    last_executed timestamp with time zone,
+    last_executed_at timestamp with time zone,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT campaign_sequence_steps_condition_type_check CHECK ((((step_type = 'condition'::text) = (condition_type IS NOT NULL)) AND ((condition_type IS NULL) OR (condition_type = ANY (ARRAY['opened'::text, 'not_opened'::text, 'clicked'::text, 'not_clicked'::text, 'replied'::text, 'not_replied'::text]))))),
@@ -9097,7 +9102,7 @@ CREATE TABLE app_public.campaign_sequence_steps (
     CONSTRAINT campaign_sequence_steps_step_type_check CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text]))),
     CONSTRAINT campaign_sequence_steps_subject_override_check CHECK ((length(subject_override) <= 500)),
     CONSTRAINT campaign_sequence_steps_wait_duration_hours_check CHECK (((wait_duration_hours >= 1) AND (wait_duration_hours <= 8760))),
-    CONSTRAINT campaign_sequence_steps_wait_needs_duration CHECK (((step_type <> 'wait'::text) OR (num_nonnulls(wait_duration_hours, wait_until_date) = 1)))
+    CONSTRAINT campaign_sequence_steps_wait_needs_duration CHECK (((step_type <> 'wait'::text) OR (num_nonnulls(wait_duration_hours, wait_until) = 1)))
 );
 
 ALTER TABLE ONLY app_public.campaign_sequence_steps FORCE ROW LEVEL SECURITY;
@@ -9140,7 +9145,8 @@ CREATE TABLE app_public.campaign_stats_daily (
 
 ALTER TABLE ONLY app_public.campaign_stats_daily FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.campaign_stats_daily IS 'Daily campaign counters (UTC days): messages sent, delivered, opened, clicked, replied, bounced (each message counted once, on the day it happened), unsubscribes, complaints and total opens/clicks. Sum over shards and days.';
+COMMENT ON TABLE app_public.campaign_stats_daily IS '@name campaign_daily_stat
+Daily campaign counters (UTC days): messages sent, delivered, opened, clicked, replied, bounced (each message counted once, on the day it happened), unsubscribes, complaints and total opens/clicks. Sum over shards and days.';
 
 COMMENT ON COLUMN app_public.campaign_stats_daily.shard IS 'Spreads concurrent writers over several rows; always sum over shards.';
 
@@ -9392,7 +9398,7 @@ CREATE TABLE app_public.payments (
     amount numeric(10,2) NOT NULL,
     currency text DEFAULT 'USD'::text NOT NULL,
     status text NOT NULL,
-    processed timestamp with time zone,
+    processed_at timestamp with time zone,
     description text,
     stripe_invoice_id text,
     stripe_payment_intent_id text,
@@ -9502,7 +9508,8 @@ CREATE TABLE app_public.subscription_addons (
 
 ALTER TABLE ONLY app_public.subscription_addons FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.subscription_addons IS 'An add-on bought on top of a plan: raises the limit named by addon_type by quantity.';
+COMMENT ON TABLE app_public.subscription_addons IS '@name billing_subscription_addon
+An add-on bought on top of a plan: raises the limit named by addon_type by quantity.';
 
 CREATE TABLE app_public.suppressions (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -10189,7 +10196,7 @@ CREATE UNIQUE INDEX usage_periods_start_key ON app_public.usage_periods USING bt
 
 CREATE INDEX usage_periods_subscription_idx ON app_public.usage_periods USING btree (tenant_id, subscription_id);
 
-CREATE UNIQUE INDEX users_email_key ON app_public.users USING btree (email) WHERE (deleted IS NULL);
+CREATE UNIQUE INDEX users_email_key ON app_public.users USING btree (email) WHERE (deleted_at IS NULL);
 
 CREATE TRIGGER _210_dns_record AFTER INSERT OR UPDATE OF public_key ON app_private.domain_dkim_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__dkim_key_record();
 
@@ -10307,7 +10314,7 @@ CREATE TRIGGER _500_rollup_insert AFTER INSERT ON app_public.messages REFERENCIN
 
 CREATE TRIGGER _500_rollup_update AFTER UPDATE ON app_public.messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_messages__rollup();
 
-CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__reschedule_start();
+CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled_for ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__reschedule_start();
 
 CREATE TRIGGER _600_forget_handovers AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status IS DISTINCT FROM 'sending'::text))) EXECUTE FUNCTION app_private.tg_messages__forget_handovers();
 
@@ -11940,7 +11947,7 @@ GRANT INSERT(name),UPDATE(name) ON TABLE app_public.campaigns TO penguinmails_me
 
 GRANT INSERT(description),UPDATE(description) ON TABLE app_public.campaigns TO penguinmails_member;
 
-GRANT INSERT(scheduled),UPDATE(scheduled) ON TABLE app_public.campaigns TO penguinmails_member;
+GRANT INSERT(scheduled_for),UPDATE(scheduled_for) ON TABLE app_public.campaigns TO penguinmails_member;
 
 GRANT INSERT(timezone),UPDATE(timezone) ON TABLE app_public.campaigns TO penguinmails_member;
 
@@ -12531,7 +12538,7 @@ GRANT INSERT(from_name_override),UPDATE(from_name_override) ON TABLE app_public.
 
 GRANT INSERT(wait_duration_hours),UPDATE(wait_duration_hours) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
 
-GRANT INSERT(wait_until_date),UPDATE(wait_until_date) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+GRANT INSERT(wait_until),UPDATE(wait_until) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
 
 GRANT INSERT(condition_type),UPDATE(condition_type) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
 

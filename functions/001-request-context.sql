@@ -86,7 +86,7 @@ begin
   return coalesce((
     select array_agg(p.name order by p.name)
     from app_public.staff_members sm
-    join app_public.users u on u.id = sm.user_id and u.deleted is null
+    join app_public.users u on u.id = sm.user_id and u.deleted_at is null
     join app_public.staff_role_permissions srp on srp.role_id = sm.role_id
     join app_public.permissions p on p.id = srp.permission_id
     where sm.user_id = staff_permissions_of.user_id
@@ -103,11 +103,11 @@ begin
   return (
     select tu.roles
     from app_public.tenant_users tu
-    join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-    join app_public.users u on u.id = tu.user_id and u.deleted is null
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    join app_public.users u on u.id = tu.user_id and u.deleted_at is null
     where tu.tenant_id = membership_roles.tenant_id
       and tu.user_id = membership_roles.user_id
-      and tu.deleted is null
+      and tu.deleted_at is null
   );
 end;
 $$;
@@ -125,7 +125,7 @@ begin
   -- staff role still grants its permission.
   select s.* into v_session
   from app_private.staff_access_sessions s
-  join app_public.tenants t on t.id = s.tenant_id and t.deleted is null
+  join app_public.tenants t on t.id = s.tenant_id and t.deleted_at is null
   where s.tenant_id = live_staff_access_session.tenant_id
     and s.staff_user_id = live_staff_access_session.user_id
     and s.revoked_at is null
@@ -180,7 +180,7 @@ begin
   if cardinality(v_roles) > 0 then
     select v_users || coalesce(array_agg(tu.user_id) filter (where tu.user_id is distinct from enter_request.user_id), '{}')
       into v_users
-      from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted is null;
+      from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted_at is null;
     select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
       from app_public.domain_ip_assignments a where a.tenant_id = enter_request.tenant_id and a.status <> 'expired';
   end if;

@@ -24,11 +24,11 @@ as $$
 declare
   v_user app_public.users;
 begin
-  if exists (select 1 from app_public.users u where u.email = create_user.email::citext and u.deleted is null) then
+  if exists (select 1 from app_public.users u where u.email = create_user.email::citext and u.deleted_at is null) then
     raise exception 'An account with the email % already exists.', create_user.email
       using errcode = '23505', constraint = 'users_email_key';
   end if;
-  insert into app_public.users (email, name, email_verified)
+  insert into app_public.users (email, name, email_verified_at)
     values (create_user.email, create_user.name, case when create_user.email_verified then now() end)
     returning * into v_user;
   insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
@@ -54,7 +54,7 @@ declare
   v_owner app_public.users;
   v_subscription_id uuid;
 begin
-  select * into v_owner from app_public.users u where u.id = owner_user_id and u.deleted is null;
+  select * into v_owner from app_public.users u where u.id = owner_user_id and u.deleted_at is null;
   if not found then
     raise exception 'No active user %.', owner_user_id using errcode = 'P0002';
   end if;
@@ -89,7 +89,7 @@ create or replace function app_public.current_user() returns app_public.users
   language sql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select u.* from app_public.users u where u.id = app_public.current_user_id() and u.deleted is null;
+  select u.* from app_public.users u where u.id = app_public.current_user_id() and u.deleted_at is null;
 $$;
 comment on function app_public.current_user() is 'The signed-in user, or null.';
 

@@ -107,7 +107,7 @@ begin
   if not app_public.current_staff_has_permission(v_permission) then
     raise exception 'Opening % access to a tenant requires the % permission.', access_mode, v_permission using errcode = '42501';
   end if;
-  if not exists (select 1 from app_public.tenants t where t.id = open_tenant_access.tenant_id and t.deleted is null) then
+  if not exists (select 1 from app_public.tenants t where t.id = open_tenant_access.tenant_id and t.deleted_at is null) then
     raise exception 'There is no tenant %.', open_tenant_access.tenant_id using errcode = 'P0002';
   end if;
   if reason is null or length(trim(reason)) < 5 then

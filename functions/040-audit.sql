@@ -35,7 +35,7 @@ begin
   -- Citus the trigger runs on a shard, whose name is not the table's.
   select app_public.current_user_id() is not null and not exists (
       select 1 from app_public.tenant_users tu
-      where tu.tenant_id = (v_row ->> 'tenant_id')::uuid and tu.user_id = app_public.current_user_id() and tu.deleted is null
+      where tu.tenant_id = (v_row ->> 'tenant_id')::uuid and tu.user_id = app_public.current_user_id() and tu.deleted_at is null
     ) into v_staff;
   insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
   values ((v_row ->> 'tenant_id')::uuid, app_public.current_user_id(), v_staff, tg_argv[0] || '.' || lower(tg_op), tg_argv[0], v_record_id, v_changes);

@@ -68,8 +68,8 @@ as $$
 begin
   return (
   select coalesce(array_agg(tu.tenant_id), '{}')
-  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  where tu.user_id = active_tenant_ids.user_id and tu.deleted is null
+  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+  where tu.user_id = active_tenant_ids.user_id and tu.deleted_at is null
   );
 end;
 $$;
@@ -145,7 +145,7 @@ begin
   -- hour from one client address, 3 emails an hour per address).
   v_hash := app_private.hash_password(password);
   v_client_ok := app_private.throttle_hit('register:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 30, interval '1 hour');
-  select u.id into v_user_id from app_public.users u where u.email = register.email::citext and u.deleted is null;
+  select u.id into v_user_id from app_public.users u where u.email = register.email::citext and u.deleted_at is null;
   if not (v_client_ok and app_private.throttle_hit('register:email', md5(lower(email)), 3, interval '1 hour')) then
     return true;
   end if;
@@ -188,7 +188,7 @@ begin
     raise exception 'This confirmation link has expired: sign up again.' using errcode = 'EXPRD';
   end if;
   -- Whoever holds the link owns the mailbox, so saying this reveals nothing.
-  if exists (select 1 from app_public.users u where u.email = v_pending.email and u.deleted is null) then
+  if exists (select 1 from app_public.users u where u.email = v_pending.email and u.deleted_at is null) then
     raise exception 'An account with this email already exists; sign in instead.' using errcode = 'TAKEN';
   end if;
   v_user := app_private.create_user(v_pending.email, null, v_pending.name, true);
@@ -229,7 +229,7 @@ declare
   v_now timestamptz := now();
   v_lock_until timestamptz;
 begin
-  select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted is null;
+  select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted_at is null;
   if v_user.id is null then
     -- Same work and answer as a wrong password, so accounts cannot be probed:
     -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
@@ -241,8 +241,8 @@ begin
 
   -- The tenant to sign in to: the one asked for, or the user's oldest membership.
   select tu.tenant_id into v_tenant_id
-    from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-    where tu.user_id = v_user.id and tu.deleted is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
+    from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    where tu.user_id = v_user.id and tu.deleted_at is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
     order by tu.created limit 1;
   select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
@@ -311,17 +311,25 @@ end;
 $$;
 comment on function app_hidden.switch_tenant(uuid) is 'A session in another tenant the signed-in user belongs to (or holds a staff access session for).';
 
+-- The result column `joined` became `joined_at`: a changed result type needs a drop (once).
+do $$
+begin
+  if exists (select 1 from pg_proc p where p.oid = to_regprocedure('app_public.my_memberships()') and 'joined' = any (p.proargnames)) then
+    drop function app_public.my_memberships();
+  end if;
+end;
+$$;
 create or replace function app_public.my_memberships()
-  returns table (tenant_id uuid, tenant_name text, roles text[], joined timestamptz)
+  returns table (tenant_id uuid, tenant_name text, roles text[], joined_at timestamptz)
   language sql stable security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
   select t.id, t.name, tu.roles, tu.created
-  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted is null
-  where tu.user_id = app_public.current_user_id() and tu.deleted is null
+  from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+  where tu.user_id = app_public.current_user_id() and tu.deleted_at is null
   order by tu.created;
 $$;
-comment on function app_public.my_memberships() is 'The organisations you belong to and your roles in each: what switchTenant can switch to.';
+comment on function app_public.my_memberships() is E'@resultTypeName Membership\nThe organisations you belong to and your roles in each: what switchTenant can switch to.';
 
 --------------------------------------------------------------------------------
 -- Invitations.
@@ -352,7 +360,7 @@ begin
   end if;
   if exists (
     select 1 from app_public.tenant_users tu
-    where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted is null
+    where tu.tenant_id = v_tenant_id and tu.email = invite_member.email::citext and tu.deleted_at is null
   ) then
     raise exception '% is already a member of this organisation.', email using errcode = 'TAKEN';
   end if;
@@ -436,7 +444,7 @@ begin
     raise exception 'This invitation was sent from a staff access session and cannot be accepted. Ask an owner or admin of the organisation for a new one.' using errcode = 'DNIED';
   end if;
 
-  select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted is null;
+  select u.* into v_user from app_public.users u where u.email = v_invitation.email and u.deleted_at is null;
   if v_user.id is null then
     perform app_private.assert_password_policy(password, array[v_invitation.tenant_id]);
     v_user := app_private.create_user(v_invitation.email, password, nullif(trim(name), ''), true);
@@ -450,10 +458,10 @@ begin
 
   insert into app_public.tenant_users as tu (tenant_id, user_id, roles, email)
     values (v_invitation.tenant_id, v_user.id, v_invitation.roles, v_user.email)
-  on conflict on constraint tenant_users_pkey do update set roles = excluded.roles, deleted = null;
+  on conflict on constraint tenant_users_pkey do update set roles = excluded.roles, deleted_at = null;
   update app_public.invitations i set accepted_at = now()
     where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
-  update app_public.users u set email_verified = now() where u.id = v_user.id and u.email_verified is null;
+  update app_public.users u set email_verified_at = now() where u.id = v_user.id and u.email_verified_at is null;
   return query select * from app_private.session_claims(v_user.id, v_invitation.tenant_id);
 end;
 $$;
@@ -471,7 +479,7 @@ begin
   if not exists (
     select 1 from app_public.tenant_users tu
     where tu.tenant_id = assert_keeps_an_owner.tenant_id and tu.user_id <> except_user
-      and tu.deleted is null and 'owner' = any (tu.roles)
+      and tu.deleted_at is null and 'owner' = any (tu.roles)
   ) then
     raise exception 'An organisation needs at least one owner; make someone else an owner first.' using errcode = 'DNIED';
   end if;
@@ -491,7 +499,7 @@ begin
     raise exception 'Only owners and admins can change roles.' using errcode = 'DNIED';
   end if;
   select tu.* into v_member from app_public.tenant_users tu
-    where tu.tenant_id = v_tenant_id and tu.user_id = change_member_roles.user_id and tu.deleted is null for update;
+    where tu.tenant_id = v_tenant_id and tu.user_id = change_member_roles.user_id and tu.deleted_at is null for update;
   if v_member.user_id is null then
     raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
   end if;
@@ -526,7 +534,7 @@ begin
     raise exception 'Only owners and admins can remove members.' using errcode = 'DNIED';
   end if;
   select tu.* into v_member from app_public.tenant_users tu
-    where tu.tenant_id = v_tenant_id and tu.user_id = remove_member.user_id and tu.deleted is null for update;
+    where tu.tenant_id = v_tenant_id and tu.user_id = remove_member.user_id and tu.deleted_at is null for update;
   if v_member.user_id is null then
     raise exception 'That user is not a member of this organisation.' using errcode = 'NTFND';
   end if;
@@ -536,7 +544,7 @@ begin
   if 'owner' = any (v_member.roles) then
     perform app_private.assert_keeps_an_owner(v_tenant_id, v_member.user_id);
   end if;
-  update app_public.tenant_users tu set deleted = now()
+  update app_public.tenant_users tu set deleted_at = now()
     where tu.tenant_id = v_tenant_id and tu.user_id = v_member.user_id
     returning * into v_member;
   return v_member;
@@ -583,7 +591,7 @@ begin
   -- Throttled silently (the answer never changes): at most 10 requests an hour
   -- from one client address, whatever the email, and 3 emails an hour per account.
   v_client_ok := app_private.throttle_hit('reset:client', coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown'), 10, interval '1 hour');
-  select u.* into v_user from app_public.users u where u.email = request_password_reset.email::citext and u.deleted is null;
+  select u.* into v_user from app_public.users u where u.email = request_password_reset.email::citext and u.deleted_at is null;
   if v_user.id is not null and v_client_ok and app_private.throttle_hit('reset:user', v_user.id::text, 3, interval '1 hour') then
     v_token := app_private.new_token();
     -- At most three live links per account; older ones stop working.

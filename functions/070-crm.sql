@@ -18,7 +18,7 @@ begin
      and (app_public.current_tenant_id() is null or new.tenant_id = app_public.current_tenant_id())
      and not exists (
        select 1 from app_public.tenant_users tu
-       where tu.tenant_id = new.tenant_id and tu.user_id = new.owner_user_id and tu.deleted is null
+       where tu.tenant_id = new.tenant_id and tu.user_id = new.owner_user_id and tu.deleted_at is null
      ) then
     raise exception 'The deal owner must be a member of this organisation; pick one from its members.'
       using errcode = 'NTFND', column = 'owner_user_id';

@@ -198,7 +198,7 @@ begin
   order by s.day;
 end;
 $$;
-comment on function app_public.daily_stats(uuid, date, date) is 'Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
+comment on function app_public.daily_stats(uuid, date, date) is E'@resultTypeName DailyStat\nPer UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
 
 -- Rebuilds the rollup of one tenant from the message store (repair tool,
 -- and proof in tests that the triggers agree with the raw data).

@@ -342,7 +342,7 @@ as $$
 declare
   v_now timestamptz := app_private.engine_now(); -- a value: Citus refuses a function call inside coalesce in an UPDATE
 begin
-  update app_public.campaigns c set status = 'sending', started = coalesce(c.started, v_now)
+  update app_public.campaigns c set status = 'sending', started_at = coalesce(c.started_at, v_now)
     where c.tenant_id = begin_campaign.tenant_id and c.id = begin_campaign.campaign_id;
   perform app_private.enroll_campaign_audience(tenant_id, campaign_id);
   perform app_private.complete_campaign_if_done(tenant_id, campaign_id);
@@ -393,10 +393,10 @@ begin
       and t.id in (select s.template_id from app_public.campaign_sequence_steps s
                    where s.tenant_id = v_campaign.tenant_id and s.campaign_id = v_campaign.id);
 
-  if v_campaign.scheduled is not null and v_campaign.scheduled > app_private.engine_now() then
+  if v_campaign.scheduled_for is not null and v_campaign.scheduled_for > app_private.engine_now() then
     update app_public.campaigns c set status = 'scheduled'
       where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id;
-    perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled);
+    perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled_for);
   else
     perform app_private.begin_campaign(v_campaign.tenant_id, v_campaign.id);
   end if;
@@ -421,7 +421,7 @@ begin
     -- Paused or cancelled in the meantime: resume_campaign takes it from there.
     return coalesce(v_status, 'missing');
   end if;
-  if (select c.scheduled from app_public.campaigns c
+  if (select c.scheduled_for from app_public.campaigns c
       where c.tenant_id = start_scheduled_campaign.tenant_id and c.id = start_scheduled_campaign.campaign_id) > app_private.engine_now() then
     return 'scheduled'; -- moved later meanwhile; its job was moved too
   end if;
@@ -436,15 +436,15 @@ create or replace function app_private.tg_campaigns__reschedule_start() returns 
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  if new.status = 'scheduled' and new.scheduled is distinct from old.scheduled then
-    perform app_private.queue_campaign_start(new.tenant_id, new.id, new.scheduled);
+  if new.status = 'scheduled' and new.scheduled_for is distinct from old.scheduled_for then
+    perform app_private.queue_campaign_start(new.tenant_id, new.id, new.scheduled_for);
   end if;
   return null;
 end;
 $$;
 comment on function app_private.tg_campaigns__reschedule_start() is 'When the start time of a scheduled campaign is edited, its start job moves with it.';
 create or replace trigger _510_reschedule_start
-  after update of scheduled on app_public.campaigns
+  after update of scheduled_for on app_public.campaigns
   for each row execute function app_private.tg_campaigns__reschedule_start();
 
 create or replace function app_public.pause_campaign(campaign_id uuid) returns app_public.campaigns
@@ -480,10 +480,10 @@ declare
 begin
   select c.* into v_campaign from app_public.campaigns c
     where c.tenant_id = resume_campaign_row.tenant_id and c.id = resume_campaign_row.campaign_id;
-  if v_campaign.started is null then
-    if v_campaign.scheduled is not null and v_campaign.scheduled > app_private.engine_now() then
+  if v_campaign.started_at is null then
+    if v_campaign.scheduled_for is not null and v_campaign.scheduled_for > app_private.engine_now() then
       update app_public.campaigns c set status = 'scheduled' where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id;
-      perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled);
+      perform app_private.queue_campaign_start(v_campaign.tenant_id, v_campaign.id, v_campaign.scheduled_for);
     else
       perform app_private.begin_campaign(v_campaign.tenant_id, v_campaign.id);
     end if;
@@ -596,7 +596,7 @@ as $$
 declare
   v_done boolean;
 begin
-  update app_public.campaigns c set status = 'completed', completed = app_private.engine_now()
+  update app_public.campaigns c set status = 'completed', completed_at = app_private.engine_now()
     where c.tenant_id = complete_campaign_if_done.tenant_id and c.id = complete_campaign_if_done.campaign_id
       and c.status = 'sending'
       and not exists (select 1 from app_public.campaign_enrollments e
@@ -641,7 +641,7 @@ declare
   v_enrolled integer := 0;
 begin
   for v_campaign in
-    select c.tenant_id, c.id from app_public.campaigns c where c.status = 'sending' order by c.started
+    select c.tenant_id, c.id from app_public.campaigns c where c.status = 'sending' order by c.started_at
   loop
     v_enrolled := v_enrolled + app_private.enroll_campaign_audience(v_campaign.tenant_id, v_campaign.id);
     perform app_private.complete_campaign_if_done(v_campaign.tenant_id, v_campaign.id);

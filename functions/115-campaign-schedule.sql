@@ -40,8 +40,8 @@ begin
       idle_reason := 'Draft: nothing is sent until the campaign is started (startCampaign).';
       return;
     when 'scheduled' then
-      next_send_at := c.scheduled;
-      idle_reason := format('Scheduled to start at %s.', c.scheduled);
+      next_send_at := c.scheduled_for;
+      idle_reason := format('Scheduled to start at %s.', c.scheduled_for);
       return;
     when 'paused' then
       idle_reason := format('Paused by %s: %s', coalesce(c.paused_by, 'a user'), coalesce(c.pause_reason, 'resume it with resumeCampaign.'));

@@ -312,7 +312,7 @@ begin
         steps_completed = e.steps_completed + 1
     where e.tenant_id = m.tenant_id and e.id = m.enrollment_id and e.current_message_id = m.id;
   if found then
-    update app_public.campaign_sequence_steps s set executed_count = s.executed_count + 1, last_executed = app_private.engine_now()
+    update app_public.campaign_sequence_steps s set executed_count = s.executed_count + 1, last_executed_at = app_private.engine_now()
       where s.tenant_id = m.tenant_id and s.id = m.step_id;
   end if;
 end;
@@ -423,12 +423,12 @@ begin
     end if;
 
     if s.step_type = 'wait' then
-      v_until := coalesce(s.wait_until_date, v_now + make_interval(hours => s.wait_duration_hours));
+      v_until := coalesce(s.wait_until, v_now + make_interval(hours => s.wait_duration_hours));
       update app_public.campaign_enrollments x
         set current_step_order = s.step_order + 1, steps_completed = x.steps_completed + 1
         where x.tenant_id = e.tenant_id and x.id = e.id
         returning * into e;
-      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed = v_now
+      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed_at = v_now
         where x.tenant_id = s.tenant_id and x.id = s.id;
       if v_until > v_now then
         perform app_private.schedule_enrollment(e.tenant_id, e.id, v_until);
@@ -440,7 +440,7 @@ begin
       if app_private.condition_holds(e.tenant_id, e.campaign_id, e.lead_id, s.condition_type) then
         v_next := s.step_order + 1;
       elsif coalesce(s.condition_value, 'stop') = 'stop' then
-        update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed = v_now
+        update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed_at = v_now
           where x.tenant_id = s.tenant_id and x.id = s.id;
         perform app_private.stop_enrollment(e.tenant_id, e.id, 'completed',
           format('Step %s: the condition "%s" was not met, so the sequence stopped there.', s.step_order, replace(s.condition_type, '_', ' ')));
@@ -455,7 +455,7 @@ begin
         set current_step_order = v_next, steps_completed = x.steps_completed + 1
         where x.tenant_id = e.tenant_id and x.id = e.id
         returning * into e;
-      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed = v_now
+      update app_public.campaign_sequence_steps x set executed_count = x.executed_count + 1, last_executed_at = v_now
         where x.tenant_id = s.tenant_id and x.id = s.id;
 
     else -- email

@@ -134,7 +134,7 @@ begin
   update app_public.messages x
     set status = 'sending',
         send_attempts = x.send_attempts + 1,
-        processed = now(),
+        processed_at = now(),
         subject = left(claim_message.subject, 998),
         body_text = claim_message.body_text,
         rfc_message_id = v_envelope.rfc_message_id,
@@ -237,7 +237,7 @@ begin
     metadata => jsonb_build_object('unconfirmed', true, 'attempt', m.send_attempts, 'reason', left(reason, 500)));
   update app_public.messages x set error_message = left(explanation, 2000)
     where x.tenant_id = m.tenant_id and x.id = m.id;
-  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed)
+  update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed_at)
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;

@@ -225,7 +225,7 @@ begin
 
   insert into app_public.messages (
       tenant_id, direction, message_type, status, email_account_id, campaign_id, enrollment_id, step_id, lead_id,
-      parent_message_id, from_email, to_email, subject, rfc_message_id, in_reply_to, references_header, body_text, processed)
+      parent_message_id, from_email, to_email, subject, rfc_message_id, in_reply_to, references_header, body_text, processed_at)
     values (
       v_parent.tenant_id, 'inbound', v_type, 'received', record_inbound_message.email_account_id,
       v_parent.campaign_id, v_parent.enrollment_id, v_parent.step_id, v_parent.lead_id, v_parent.id,

@@ -128,7 +128,7 @@ comment on function app_public.smtp_ip_addresses_daily_allowance(app_public.smtp
 
 --------------------------------------------------------------------------------
 -- Inbox bookkeeping: a valid time zone (daily resets depend on it), the start
--- of a warm-up (counted against the plan's max_warmups), and last_warmed.
+-- of a warm-up (counted against the plan's max_warmups), and last_warmed_at.
 --------------------------------------------------------------------------------
 
 create or replace function app_private.tg__email_account_warmup() returns trigger
@@ -151,18 +151,18 @@ begin
     perform app_private.consume_usage(new.tenant_id, 'warmups', 1);
   end if;
 
-  -- last_warmed: the last time a send was counted while the inbox was still
+  -- last_warmed_at: the last time a send was counted while the inbox was still
   -- below its full daily limit because of the ramp.
   if tg_op = 'UPDATE' and new.daily_count > 0
      and (new.daily_count > old.daily_count or new.daily_count_date is distinct from old.daily_count_date)
      and new.warmup_enabled and new.warmup_started_at is not null
      and app_private.inbox_allowance(true, new.warmup_started_at, new.daily_limit, new.timezone, now()) < new.daily_limit then
-    new.last_warmed := now();
+    new.last_warmed_at := now();
   end if;
   return new;
 end;
 $$;
-comment on function app_private.tg__email_account_warmup() is 'Checks the inbox time zone, starts its warm-up (warmup_started_at, counted as a warm-up against the plan) and keeps last_warmed.';
+comment on function app_private.tg__email_account_warmup() is 'Checks the inbox time zone, starts its warm-up (warmup_started_at, counted as a warm-up against the plan) and keeps last_warmed_at.';
 
 create or replace trigger _200_warmup
   before insert or update of timezone, warmup_enabled, daily_count, daily_count_date on app_public.email_accounts

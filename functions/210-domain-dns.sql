@@ -578,7 +578,7 @@ begin
     dns_records = jsonb_build_object('records', v_records),
     dkim_selector = coalesce(v_promote, d.dkim_selector),
     verification_status = v_status,
-    verified = case when v_status = 'verified' then coalesce(d.verified, v_checked_at) end,
+    verified_at = case when v_status = 'verified' then coalesce(d.verified_at, v_checked_at) end,
     dns_last_verified_at = case when v_status = 'verified' and not coalesce(v_any_error, false) then v_checked_at else d.dns_last_verified_at end,
     dns_verification_error = case
       when v_errors is null then null

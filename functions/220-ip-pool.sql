@@ -200,7 +200,7 @@ begin
     when 'active' then case when v_ip.status in ('warmed', 'assigned') then 'warmed' else 'warming' end
     else new.warmup_state end;
   if new.status = 'expired' then
-    new.expires := least(coalesce(new.expires, now()), now());
+    new.expires_at := least(coalesce(new.expires_at, now()), now());
     new.flagged_reason := null;
     new.flagged_at := null;
   end if;
@@ -334,7 +334,7 @@ begin
   for v_assignment in
     select * from app_public.domain_ip_assignments a
     where a.smtp_ip_address_id = v_from.id and a.status <> 'expired'
-    order by a.assigned
+    order by a.assigned_at
   loop
     select * into v_assignment from app_public.domain_ip_assignments a
       where a.tenant_id = v_assignment.tenant_id and a.id = v_assignment.id

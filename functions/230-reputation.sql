@@ -15,7 +15,7 @@ declare
   v_ip record;
   v_count integer := 0;
 begin
-  for v_ip in select ip.id from app_public.smtp_ip_addresses ip where ip.status <> 'burned' order by ip.last_reputation_check nulls first loop
+  for v_ip in select ip.id from app_public.smtp_ip_addresses ip where ip.status <> 'burned' order by ip.last_reputation_check_at nulls first loop
     perform app_private.add_job(null, 'check_ip_reputation', json_build_object('smtp_ip_address_id', v_ip.id),
       job_key => 'check_ip_reputation:' || v_ip.id, job_key_mode => 'preserve_run_at', max_attempts => 3);
     v_count := v_count + 1;
@@ -97,7 +97,7 @@ begin
 
   update app_public.smtp_ip_addresses ip
     set provider_blacklist_status = v_status,
-        last_reputation_check = now(),
+        last_reputation_check_at = now(),
         reputation_state = case
           when v_listed_count >= 2 then 'critical'
           when v_listed_count = 1 then 'poor'
@@ -115,4 +115,4 @@ begin
   return v_ip;
 end;
 $$;
-comment on function app_private.record_ip_reputation(uuid, jsonb) is 'Applies a blocklist check to an IP: provider_blacklist_status per zone (listed, return codes, reason, checked_at, last_listed_at; a failed lookup keeps the last answer), reputation_state (2+ listings critical, 1 poor, delisted within 30 days fair, else good), last_reputation_check; quarantines a listed IP (moving its domains) and releases an IP it had quarantined once every zone delisted it.';
+comment on function app_private.record_ip_reputation(uuid, jsonb) is 'Applies a blocklist check to an IP: provider_blacklist_status per zone (listed, return codes, reason, checked_at, last_listed_at; a failed lookup keeps the last answer), reputation_state (2+ listings critical, 1 poor, delisted within 30 days fair, else good), last_reputation_check_at; quarantines a listed IP (moving its domains) and releases an IP it had quarantined once every zone delisted it.';

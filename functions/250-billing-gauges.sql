@@ -17,7 +17,7 @@
 -- keeps everything it has and can delete freely, but cannot add until it is
 -- back under the limit. tenant_id never changes on these tables (composite
 -- foreign keys and RLS forbid it), so inserts and deletes are all that count,
--- plus membership changes (tenant_users.deleted) for members.
+-- plus membership changes (tenant_users.deleted_at) for members.
 --
 -- Members: every active membership (any role) takes a seat. Open invitations
 -- reserve a seat too: inviting is refused when members + open, unexpired
@@ -150,20 +150,20 @@ declare
   r record;
 begin
   if tg_op = 'INSERT' then
-    for r in select n.tenant_id, count(*) as delta from new_rows n where n.deleted is null
+    for r in select n.tenant_id, count(*) as delta from new_rows n where n.deleted_at is null
              group by n.tenant_id order by n.tenant_id loop
       perform app_private.gauge_change(r.tenant_id, 'users', r.delta);
     end loop;
   elsif tg_op = 'DELETE' then
-    for r in select o.tenant_id, count(*) as delta from old_rows o where o.deleted is null
+    for r in select o.tenant_id, count(*) as delta from old_rows o where o.deleted_at is null
              group by o.tenant_id order by o.tenant_id loop
       perform app_private.gauge_change(r.tenant_id, 'users', -r.delta);
     end loop;
   else
     for r in select x.tenant_id, sum(x.d) as delta from (
-               select n.tenant_id, 1 as d from new_rows n where n.deleted is null
+               select n.tenant_id, 1 as d from new_rows n where n.deleted_at is null
                union all
-               select o.tenant_id, -1 from old_rows o where o.deleted is null
+               select o.tenant_id, -1 from old_rows o where o.deleted_at is null
              ) x group by x.tenant_id having sum(x.d) <> 0 order by x.tenant_id loop
       perform app_private.gauge_change(r.tenant_id, 'users', r.delta);
     end loop;

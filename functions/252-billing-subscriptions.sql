@@ -113,7 +113,7 @@ declare
 begin
   update app_public.subscriptions s set
       status = 'canceled',
-      canceled_at = at,
+      cancelled_at = at,
       cancel_at_period_end = false,
       pending_plan_id = null,
       past_due_since = null

@@ -178,7 +178,7 @@ begin
   if not app_public.current_staff_has_permission('billing.manage') then
     raise exception 'Changing another organisation''s plan requires the billing.manage staff permission.' using errcode = 'DNIED';
   end if;
-  if not exists (select 1 from app_public.tenants t where t.id = assert_staff_billing.tenant_id and t.deleted is null) then
+  if not exists (select 1 from app_public.tenants t where t.id = assert_staff_billing.tenant_id and t.deleted_at is null) then
     raise exception 'There is no tenant %.', tenant_id using errcode = 'NTFND';
   end if;
 end;
@@ -217,7 +217,7 @@ begin
   return app_private.apply_cancellation(app_public.current_tenant_id(), at_period_end);
 end;
 $$;
-comment on function app_public.cancel_subscription(boolean) is 'Owners and admins: cancel the paid plan at the end of the billing period (default) or now; your organisation then continues on the Free plan and keeps its data. Returns the current subscription.';
+comment on function app_public.cancel_subscription(boolean) is E'@name cancel_billing_subscription\nOwners and admins: cancel the paid plan at the end of the billing period (default) or now; your organisation then continues on the Free plan and keeps its data. Returns the current subscription.';
 
 create or replace function app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean default null, reason text default null)
   returns app_public.subscriptions
@@ -251,4 +251,4 @@ begin
   return v_result;
 end;
 $$;
-comment on function app_public.cancel_tenant_subscription(uuid, boolean, text) is 'Staff with billing.manage: cancel any tenant''s paid subscription (at period end by default, or now); recorded in the platform audit log.';
+comment on function app_public.cancel_tenant_subscription(uuid, boolean, text) is E'@name cancel_tenant_billing_subscription\nStaff with billing.manage: cancel any tenant''s paid subscription (at period end by default, or now); recorded in the platform audit log.';

@@ -135,7 +135,7 @@ begin
   end if;
   v_amount := coalesce((v_invoice ->> case when v_paid then 'amount_paid' else 'amount_due' end)::numeric, 0) / 100;
 
-  insert into app_public.payments as pay (tenant_id, subscription_id, amount, currency, status, processed, description,
+  insert into app_public.payments as pay (tenant_id, subscription_id, amount, currency, status, processed_at, description,
       stripe_invoice_id, stripe_payment_intent_id, billing_period_start, billing_period_end)
     values (v_sub.tenant_id, v_sub.id, v_amount, upper(coalesce(v_invoice ->> 'currency', 'usd')),
       case when v_paid then 'succeeded' else 'failed' end,
@@ -148,7 +148,7 @@ begin
       -- A success is final; a late failure notice does not undo it.
       status = case when pay.status = 'succeeded' then pay.status else excluded.status end,
       amount = case when pay.status = 'succeeded' then pay.amount else excluded.amount end,
-      processed = case when pay.status = 'succeeded' then pay.processed else excluded.processed end,
+      processed_at = case when pay.status = 'succeeded' then pay.processed_at else excluded.processed_at end,
       stripe_payment_intent_id = coalesce(pay.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
       billing_period_start = coalesce(pay.billing_period_start, excluded.billing_period_start),
       billing_period_end = coalesce(pay.billing_period_end, excluded.billing_period_end);

@@ -40,7 +40,7 @@ begin
   left join app_public.tenant_config tc on tc.tenant_id = s.tenant_id
   left join lateral (
     select u.email from app_public.tenant_users tu join app_public.users u on u.id = tu.user_id
-    where tu.tenant_id = s.tenant_id and tu.deleted is null and 'owner' = any (tu.roles)
+    where tu.tenant_id = s.tenant_id and tu.deleted_at is null and 'owner' = any (tu.roles)
     order by tu.created limit 1
   ) owner on true
   where s.tenant_id = stripe_sync_state.for_tenant and s.id = stripe_sync_state.for_subscription;

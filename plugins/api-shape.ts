@@ -12,6 +12,9 @@
  * - Relations through tenant_id are left out (the tenant is the token's:
  *   use currentTenant), and a User does not list the rows it created,
  *   updated or owns (filter those tables on createdBy… instead).
+ * - A row is read by its global id through `node(id:)` alone: the
+ *   per-type `xById(id:)` twins of the `x(rowId:)` lookups are removed (the
+ *   update and delete twins by global id are off in the preset's behaviors).
  * - citext columns (emails) compare as citext: `equalTo` is case-insensitive,
  *   as the column is, and uses its index.
  *
@@ -92,6 +95,11 @@ export const ApiShapePlugin: GraphileConfig.Plugin = {
       },
     },
     hooks: {
+      GraphQLObjectType_fields(fields, build, context) {
+        if (!context.scope.isRootQuery || !build.getNodeTypeNames) return fields;
+        for (const typeName of build.getNodeTypeNames()) delete fields[build.inflection.nodeById(typeName)];
+        return fields;
+      },
       build(build) {
         // Compare citext as citext (the connection filter casts it to text).
         (build as { pgAggregatesForceTextTypesSensitive?: PgCodec[] }).pgAggregatesForceTextTypesSensitive = [TYPES.char, TYPES.bpchar];

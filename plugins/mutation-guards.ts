@@ -16,7 +16,6 @@ import {
   list,
   object,
   SafeError,
-  specFromNodeId,
   trap,
   TRAP_ERROR_OR_INHIBITED,
   TRAP_INHIBITED,
@@ -50,17 +49,11 @@ export const MutationGuardsPlugin: GraphileConfig.Plugin = {
         const executor = resource.executor;
         const typeName = build.inflection.tableType(resource.codec);
         const entity = words(typeName);
-        const byNodeId = String(scope.fieldBehaviorScope ?? '').startsWith('nodeId:');
-        const nodeIdHandler = byNodeId ? build.getNodeIdHandler?.(typeName) : undefined;
-        const nodeIdFieldName = build.inflection.nodeIdFieldName();
         const verb = isUpdate ? 'change' : 'delete';
         const plan = field.plan;
 
         /** The steps naming the row the mutation targets, by attribute. */
         const targetSpec = (fieldArgs: FieldArgs, info: FieldInfo): Record<string, Step> | null => {
-          if (byNodeId) {
-            return nodeIdHandler ? specFromNodeId(nodeIdHandler, fieldArgs.getRaw(['input', nodeIdFieldName]) as Step<string>) : null;
-          }
           const input = getNamedType(info.field.args.find((a) => a.name === 'input')?.type);
           if (!isInputObjectType(input)) return null;
           const keyFields = new Set(Object.keys(input.getFields()));
@@ -88,7 +81,7 @@ export const MutationGuardsPlugin: GraphileConfig.Plugin = {
             executor,
             list([
               trap($result, TRAP_ERROR_OR_INHIBITED, { valueForInhibited: 'NULL' }),
-              // A node id of another type (or garbage) decodes to nothing: look that up too.
+              // A key that matched nothing: look that up too.
               ...names.map((n) => trap(spec[n]!, TRAP_INHIBITED, { valueForInhibited: 'NULL' })),
             ]),
             async (client, [result, ...values]) => {

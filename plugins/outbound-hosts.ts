@@ -51,7 +51,6 @@ export function makeOutboundHostsPlugin(guard: OutboundGuard): GraphileConfig.Pl
     Mutation: {
       createEmailAccount: guarded(['input', 'emailAccount']),
       updateEmailAccount: guarded(['input', 'patch']),
-      updateEmailAccountById: guarded(['input', 'patch']),
     },
   });
   // After MutationGuardsPlugin, so updates get its payload to put the host check in front of.

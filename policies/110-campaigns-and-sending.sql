@@ -6,10 +6,10 @@
 
 select app_private.apply_tenant_policies('app_public.campaigns', write_role => 'member');
 grant select, delete on app_public.campaigns to penguinmails_member;
-grant insert (company_id, name, description, scheduled, timezone, use_lead_timezone, send_days, send_window_start,
+grant insert (company_id, name, description, scheduled_for, timezone, use_lead_timezone, send_days, send_window_start,
     send_window_end, min_gap_seconds, max_gap_seconds, daily_limit, stop_on_reply, track_opens, track_clicks,
     include_unsubscribe_link, from_name, reply_to),
-  update (company_id, name, description, scheduled, timezone, use_lead_timezone, send_days, send_window_start,
+  update (company_id, name, description, scheduled_for, timezone, use_lead_timezone, send_days, send_window_start,
     send_window_end, min_gap_seconds, max_gap_seconds, daily_limit, stop_on_reply, track_opens, track_clicks,
     include_unsubscribe_link, from_name, reply_to)
   on app_public.campaigns to penguinmails_member;
@@ -21,9 +21,9 @@ grant insert (campaign_id, email_account_id) on app_public.campaign_email_accoun
 select app_private.apply_tenant_policies('app_public.campaign_sequence_steps', write_role => 'member');
 grant select, delete on app_public.campaign_sequence_steps to penguinmails_member;
 grant insert (campaign_id, step_order, step_type, email_account_id, template_id, subject_override, from_name_override,
-    wait_duration_hours, wait_until_date, condition_type, condition_value, send_condition, is_active),
+    wait_duration_hours, wait_until, condition_type, condition_value, send_condition, is_active),
   update (step_order, step_type, email_account_id, template_id, subject_override, from_name_override,
-    wait_duration_hours, wait_until_date, condition_type, condition_value, send_condition, is_active)
+    wait_duration_hours, wait_until, condition_type, condition_value, send_condition, is_active)
   on app_public.campaign_sequence_steps to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.campaign_step_variants', write_role => 'member');

@@ -58,7 +58,7 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
     const payload = PasswordResetPayload.parse(rawPayload);
     // No name in this email: it goes to whoever owns the address, whatever the account's name says.
     const { rows } = await helpers.query<{ email: string }>(
-      `select email::text from app_public.users where id = $1 and deleted is null`,
+      `select email::text from app_public.users where id = $1 and deleted_at is null`,
       [payload.user_id],
     );
     const user = rows[0];

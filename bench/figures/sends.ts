@@ -46,7 +46,7 @@ interface Sender {
 export async function createSender(owner: Queryable, tenantId: string, sinkPort: number, secretsKey: string): Promise<Sender> {
   const domain = `send-${Date.now().toString(36)}.bench.example`;
   const { rows: [row] } = await owner.query<{ id: string }>(
-    `insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified)
+    `insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified_at)
      values ($1, $2, 'pm', 'verified', now()) returning id`,
     [tenantId, domain],
   );

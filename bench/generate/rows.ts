@@ -123,7 +123,7 @@ export const TABLES: readonly TableSpec[] = [
     // dns_records is left to the product: its insert trigger fills in the
     // expected SPF, DKIM, DMARC and MX records.
     table: 'app_public.domains',
-    columns: ['tenant_id', 'id', 'company_id', 'domain', 'verification_status', 'is_primary', 'verified', 'dns_last_verified_at', 'created', 'updated'],
+    columns: ['tenant_id', 'id', 'company_id', 'domain', 'verification_status', 'is_primary', 'verified_at', 'dns_last_verified_at', 'created', 'updated'],
     *rows(ds, t, refs) {
       for (let d = 0; d < t.domains; d++) {
         const at = iso(setupMs(ds, t, 200 + d));
@@ -253,7 +253,7 @@ export const TABLES: readonly TableSpec[] = [
   {
     table: 'app_public.campaigns',
     columns: [
-      'tenant_id', 'id', 'company_id', 'name', 'description', 'status', 'scheduled', 'started', 'paused_at', 'completed', 'cancelled_at',
+      'tenant_id', 'id', 'company_id', 'name', 'description', 'status', 'scheduled_for', 'started_at', 'paused_at', 'completed_at', 'cancelled_at',
       'timezone', 'use_lead_timezone', 'daily_limit', 'from_name', 'created', 'updated', 'created_by',
     ],
     *rows(ds, t, refs) {
@@ -340,7 +340,7 @@ export const TABLES: readonly TableSpec[] = [
     columns: [
       'tenant_id', 'id', 'updated', 'direction', 'status', 'email_account_id', 'campaign_id', 'enrollment_id', 'step_id', 'variant_id',
       'lead_id', 'parent_message_id', 'from_email', 'to_email', 'subject', 'rfc_message_id', 'in_reply_to', 'content_storage_key',
-      'body_text', 'send_attempts', 'scheduled_for', 'processed', 'sent_at', 'delivered_at', 'opened_at', 'clicked_at', 'replied_at',
+      'body_text', 'send_attempts', 'scheduled_for', 'processed_at', 'sent_at', 'delivered_at', 'opened_at', 'clicked_at', 'replied_at',
       'bounced_at', 'error_message', 'smtp_response',
     ],
     *rows(ds, t, refs) {

@@ -55,7 +55,7 @@ export async function populateTenant(
   ids.company = company.id;
 
   ids.domain = (await one(sql`
-    insert into app_public.domains (tenant_id, company_id, domain, is_primary, verification_status, verified, dns_records)
+    insert into app_public.domains (tenant_id, company_id, domain, is_primary, verification_status, verified_at, dns_records)
     values (${tenantId}, ${ids.company}, ${domain}, true, 'verified', now(), ${JSON.stringify({
       records: [
         { record_type: 'SPF', name: '@', value: 'v=spf1 include:_spf.penguinmails.io -all', ttl: 3600, verification_status: 'verified', verification_attempts: 1, verification_error: null, source: 'platform' },
@@ -171,7 +171,7 @@ export async function populateTenant(
   `)).id;
 
   ids.campaign = (await one(sql`
-    insert into app_public.campaigns (tenant_id, company_id, name, description, status, started, timezone, created_by)
+    insert into app_public.campaigns (tenant_id, company_id, name, description, status, started_at, timezone, created_by)
     values (${tenantId}, ${ids.company}, 'Q4 outbound', 'Three-touch sequence to SaaS leads', 'sending', now() - interval '3 days', 'Europe/Paris', ${ownerId})
     returning id
   `)).id;
@@ -273,7 +273,7 @@ export async function populateTenant(
     values (${tenantId}, ${ids.subscription}, 'max_emails_per_month', 10000, 15.00) returning id
   `)).id;
   ids.payment = (await one(sql`
-    insert into app_public.payments (tenant_id, subscription_id, initiated_by_user_id, amount, currency, status, processed, description,
+    insert into app_public.payments (tenant_id, subscription_id, initiated_by_user_id, amount, currency, status, processed_at, description,
       stripe_invoice_id, billing_period_start, billing_period_end)
     values (${tenantId}, ${ids.subscription}, ${ownerId}, 99.00, 'USD', 'succeeded', now(), 'Pro plan, monthly',
       ${'in_demo' + tenantId.replaceAll('-', '').slice(0, 12)}, date_trunc('month', now()), date_trunc('month', now()) + interval '1 month')

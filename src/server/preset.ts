@@ -17,6 +17,8 @@ import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
 import { RowArgumentsPlugin } from '../../plugins/row-arguments.ts';
+import { TenantSingletonsPlugin } from '../../plugins/tenant-singletons.ts';
+import { ResultTypeNamesPlugin } from '../../plugins/result-type-names.ts';
 // Loaded for its effect on PostGraphile's date and time codecs (see there).
 import '../../plugins/date-output.ts';
 import { makeValidationCodesPlugin, withoutSuggestions } from '../../plugins/validation-codes.ts';
@@ -89,6 +91,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       ApiShapePlugin,
       NaturalOrderPlugin,
       MutationGuardsPlugin,
+      TenantSingletonsPlugin,
+      ResultTypeNamesPlugin,
       makeSessionMutationsPlugin(options.tokens),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
@@ -118,6 +122,10 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       // `having`, and aggregates without the statistical variances: less
       // schema, nothing a dashboard needs.
       defaultBehavior: [
+        // Updates and deletes take rowId; no twins by global id (reads by
+        // global id: node(id:), see plugins/api-shape.ts).
+        '-nodeId:resource:update',
+        '-nodeId:resource:delete',
         '-aggregates:orderBy',
         '-aggregates:filterBy',
         '-resource:groupedAggregates:having',

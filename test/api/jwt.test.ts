@@ -142,7 +142,7 @@ test('a token for a tenant the user has left: the data is invisible and mutation
   await t.ok(`mutation { createLead(input: { lead: { email: "before-leaving@probe.example" } }) { lead { rowId } } }`, {}, leaver.token);
   expect((await t.ok(`{ leads { totalCount } }`, {}, leaver.token)).leads.totalCount).toBe(1);
 
-  await t.ok(`mutation($id: UUID!) { removeMember(input: { userId: $id }) { result { deleted } } }`, { id: leaver.userId }, owner.token);
+  await t.ok(`mutation($id: UUID!) { removeMember(input: { userId: $id }) { result { deletedAt } } }`, { id: leaver.userId }, owner.token);
 
   // Same (unexpired, correctly signed) token, next request.
   expect(await t.ok(`{ leads { totalCount nodes { rowId } } currentTenant { rowId } domains { totalCount } }`, {}, leaver.token)).toEqual({

@@ -47,7 +47,7 @@ async function inside(member: { token: string }, tenantId: string, mode: 'read' 
   return (await t.ok(SWITCH, { id: tenantId }, member.token)).switchTenant.jwtToken;
 }
 
-const BILLING = `{ billingSubscriptions { totalCount nodes { rowId } } subscriptionAddons { totalCount } domainIpAssignments { totalCount } }`;
+const BILLING = `{ billingSubscriptions { totalCount nodes { rowId } } billingSubscriptionAddons { totalCount } domainIpAssignments { totalCount } }`;
 
 async function subscriptionOf(tenantId: string): Promise<string> {
   const [row] = await t.owner.query(sql`select id from app_public.subscriptions where tenant_id = ${tenantId}`);
@@ -59,7 +59,7 @@ test('billing and infrastructure staff read no tenant billing or IP assignment w
     const s = await staff(role);
     expect(await t.ok(BILLING, {}, s.token)).toEqual({
       billingSubscriptions: { totalCount: 0, nodes: [] },
-      subscriptionAddons: { totalCount: 0 },
+      billingSubscriptionAddons: { totalCount: 0 },
       domainIpAssignments: { totalCount: 0 },
     });
     // A token naming a tenant without a session opens nothing either.

@@ -65,14 +65,14 @@ test('past due → (grace) → unpaid: campaigns paused and sends refused; a pay
   // A running campaign (with someone in its sequence), a draft and one the user paused.
   const [lead] = await t.owner.query(sql`insert into app_public.leads (tenant_id, email) values (${owner.tenantId}, 'prospect@dunning.example') returning id`);
   const [running] = await t.owner.query(sql`
-    insert into app_public.campaigns (tenant_id, name, status, started) values (${owner.tenantId}, 'A running', 'sending', now() - interval '1 day') returning id
+    insert into app_public.campaigns (tenant_id, name, status, started_at) values (${owner.tenantId}, 'A running', 'sending', now() - interval '1 day') returning id
   `);
   await t.owner.query(sql`
     insert into app_public.campaign_enrollments (tenant_id, campaign_id, lead_id, status, next_run_at)
     values (${owner.tenantId}, ${running.id}, ${lead.id}, 'active', now() + interval '1 day')
   `);
   await t.owner.query(sql`
-    insert into app_public.campaigns (tenant_id, name, status, started, paused_at, paused_by, pause_reason)
+    insert into app_public.campaigns (tenant_id, name, status, started_at, paused_at, paused_by, pause_reason)
     values (${owner.tenantId}, 'B paused by me', 'paused', now() - interval '2 days', now(), 'user', 'Holiday')
   `);
   await t.owner.query(sql`insert into app_public.campaigns (tenant_id, name) values (${owner.tenantId}, 'C draft')`);
@@ -140,7 +140,7 @@ test('Stripe reporting the subscription unpaid pauses the campaigns too; Stripe 
   await t.owner.query(sql`update app_public.subscriptions set stripe_subscription_id = 'sub_dunned2' where tenant_id = ${owner.tenantId}`);
   const [lead] = await t.owner.query(sql`insert into app_public.leads (tenant_id, email) values (${owner.tenantId}, 'someone@dunning.example') returning id`);
   const [running] = await t.owner.query(sql`
-    insert into app_public.campaigns (tenant_id, name, status, started) values (${owner.tenantId}, 'A running', 'sending', now()) returning id
+    insert into app_public.campaigns (tenant_id, name, status, started_at) values (${owner.tenantId}, 'A running', 'sending', now()) returning id
   `);
   await t.owner.query(sql`
     insert into app_public.campaign_enrollments (tenant_id, campaign_id, lead_id, status, next_run_at) values (${owner.tenantId}, ${running.id}, ${lead.id}, 'active', now())

@@ -17,7 +17,7 @@ afterAll(async () => {
 
 const USAGE = `{ currentUsage { metric used limit plan } }`;
 const CHANGE = `mutation($slug: String!, $later: Boolean) { changePlan(input: { planSlug: $slug, atPeriodEnd: $later }) { result { rowId status cancelAtPeriodEnd plan { slug } pendingPlan { slug } } } }`;
-const CANCEL = `mutation($later: Boolean) { cancelSubscription(input: { atPeriodEnd: $later }) { result { rowId status cancelAtPeriodEnd plan { slug } } } }`;
+const CANCEL = `mutation($later: Boolean) { cancelBillingSubscription(input: { atPeriodEnd: $later }) { result { rowId status cancelAtPeriodEnd plan { slug } } } }`;
 
 const usageMap = (rows: Array<{ metric: string; used: string; limit: string | null; plan: string }>) =>
   Object.fromEntries(rows.map((r) => [r.metric, [Number(r.used), r.limit === null ? null : Number(r.limit), r.plan]]));
@@ -133,7 +133,7 @@ test('cancelling at the period end keeps the plan until then; cancelling now con
   });
 
   const later = await t.ok(CANCEL, {}, owner.jwtToken);
-  expect(later.cancelSubscription.result).toMatchObject({ status: 'active', cancelAtPeriodEnd: true, plan: { slug: 'starter' } });
+  expect(later.cancelBillingSubscription.result).toMatchObject({ status: 'active', cancelAtPeriodEnd: true, plan: { slug: 'starter' } });
   const twice = await t.gql(CANCEL, {}, owner.jwtToken);
   expect(twice.errors?.[0]?.message).toMatch(/^Your Starter plan already ends on \d{4}-\d\d-\d\d\.$/);
   // Changing to the current plan takes the cancellation back.
@@ -141,9 +141,9 @@ test('cancelling at the period end keeps the plan until then; cancelling now con
 
   await t.owner.query(sql`select app_private.consume_usage(${owner.tenantId}, 'emails_sent', 7)`);
   const now = await t.ok(CANCEL, { later: false }, owner.jwtToken);
-  expect(now.cancelSubscription.result).toMatchObject({ status: 'active', cancelAtPeriodEnd: false, plan: { slug: 'free' } });
+  expect(now.cancelBillingSubscription.result).toMatchObject({ status: 'active', cancelAtPeriodEnd: false, plan: { slug: 'free' } });
   const subs = await t.owner.query(sql`
-    select s.status, p.slug, s.canceled_at is not null as canceled from app_public.subscriptions s join app_public.plans p on p.id = s.plan_id
+    select s.status, p.slug, s.cancelled_at is not null as canceled from app_public.subscriptions s join app_public.plans p on p.id = s.plan_id
     where s.tenant_id = ${owner.tenantId} order by s.created
   `);
   expect(subs).toEqual([
@@ -180,11 +180,11 @@ test("staff with billing.manage change any tenant's plan (audited); other staff 
   expect(byMember.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
   const cancel = await t.ok(
-    `mutation($tenant: UUID!) { cancelTenantSubscription(input: { tenantId: $tenant, atPeriodEnd: true }) { result { cancelAtPeriodEnd plan { slug } } } }`,
+    `mutation($tenant: UUID!) { cancelTenantBillingSubscription(input: { tenantId: $tenant, atPeriodEnd: true }) { result { cancelAtPeriodEnd plan { slug } } } }`,
     { tenant: customer.tenantId },
     billerToken,
   );
-  expect(cancel.cancelTenantSubscription.result).toEqual({ cancelAtPeriodEnd: true, plan: { slug: 'enterprise' } });
+  expect(cancel.cancelTenantBillingSubscription.result).toEqual({ cancelAtPeriodEnd: true, plan: { slug: 'enterprise' } });
 
   const platform = await t.owner.query(sql`
     select action, reason from app_public.platform_audit_log where target_tenant_id = ${customer.tenantId} and action like 'billing.%' order by id

@@ -85,8 +85,8 @@ test('cancel_at_period_end: the subscription ends at the period end and the tena
     const first = await openPeriod(t, tenant.id);
     expect((await t.one(sql`select app_private.roll_over_tenant(${tenant.id}, ${first.period_end}::timestamptz + interval '1 hour') as n`)).n).toBe(1);
 
-    const ended = await t.one(sql`select status, canceled_at, cancel_at_period_end from app_public.subscriptions where tenant_id = ${tenant.id} and id = ${paid.id}`);
-    expect(ended).toEqual({ status: 'canceled', canceled_at: first.period_end, cancel_at_period_end: false });
+    const ended = await t.one(sql`select status, cancelled_at, cancel_at_period_end from app_public.subscriptions where tenant_id = ${tenant.id} and id = ${paid.id}`);
+    expect(ended).toEqual({ status: 'canceled', cancelled_at: first.period_end, cancel_at_period_end: false });
     const free = await currentSubscription(t, tenant.id);
     expect(free).toMatchObject({ status: 'active', plan: 'free', pending: null });
     expect(free.current_period_start).toEqual(first.period_end);

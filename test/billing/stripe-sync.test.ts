@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 const CHANGE = `mutation($slug: String!, $later: Boolean) { changePlan(input: { planSlug: $slug, atPeriodEnd: $later }) { result { rowId } } }`;
-const CANCEL = `mutation($later: Boolean) { cancelSubscription(input: { atPeriodEnd: $later }) { result { rowId } } }`;
+const CANCEL = `mutation($later: Boolean) { cancelBillingSubscription(input: { atPeriodEnd: $later }) { result { rowId } } }`;
 
 async function billingIds(tenantId: string) {
   const [row] = await t.owner.query(sql`

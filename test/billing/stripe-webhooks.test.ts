@@ -99,12 +99,12 @@ describe('invoices and subscription changes', () => {
     expect((await deliverEvent(t.url, event)).body.outcome).toBe('applied');
 
     const payments = await t.owner.query(sql`
-      select amount::text, currency, status, stripe_invoice_id, billing_period_start, billing_period_end, processed
+      select amount::text, currency, status, stripe_invoice_id, billing_period_start, billing_period_end, processed_at
       from app_public.payments where tenant_id = ${tenant.tenantId}
     `);
     expect(payments).toEqual([{
       amount: '99.00', currency: 'USD', status: 'succeeded', stripe_invoice_id: invoice.id,
-      billing_period_start: new Date(start * 1000), billing_period_end: new Date((start + 30 * DAY) * 1000), processed: new Date(start * 1000),
+      billing_period_start: new Date(start * 1000), billing_period_end: new Date((start + 30 * DAY) * 1000), processed_at: new Date(start * 1000),
     }]);
     const sub = await subscriptionOf(tenant.tenantId);
     expect(sub).toMatchObject({ status: 'active', past_due_since: null, current_period_start: new Date(start * 1000), current_period_end: new Date((start + 30 * DAY) * 1000) });

@@ -103,7 +103,7 @@ test('the request context reaches the workers: a member reads, changes and delet
     expect((await c.query('select app_public.current_tenant_id() as id')).rows[0].id).toBeNull();
   });
   // A removed member loses access at the next request.
-  await root.query('update app_public.tenant_users set deleted = now() where tenant_id = $1 and user_id = $2', [a.tenantId, a.userId]);
+  await root.query('update app_public.tenant_users set deleted_at = now() where tenant_id = $1 and user_id = $2', [a.tenantId, a.userId]);
   await asMember(a.userId, a.tenantId, async (c) => {
     expect(ids(await c.query('select id from app_public.leads'))).toEqual([]);
   });

@@ -53,7 +53,7 @@ beforeAll(async () => {
     [a, b] = tenants as [PopulatedTenant, PopulatedTenant];
     removedMemberId = await pool.tx(async (tx) => {
       const [member] = await tx.query(sql`select id, email from app_private.create_user(${uniqueEmail('iso-removed')}, 'correct horse battery', null, true)`);
-      await tx.query(sql`insert into app_public.tenant_users (tenant_id, user_id, roles, email, deleted) values (${a.tenantId}, ${member.id}, '{member}', ${member.email}, now())`);
+      await tx.query(sql`insert into app_public.tenant_users (tenant_id, user_id, roles, email, deleted_at) values (${a.tenantId}, ${member.id}, '{member}', ${member.email}, now())`);
       return member.id as string;
     });
   } finally {

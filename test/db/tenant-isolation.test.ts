@@ -182,7 +182,7 @@ test('a removed member loses access to every table at once; a forged tenant clai
     const before = await visibleCounts(t, member.id, a.tenantId);
     expect(before.leads).toBeGreaterThan(0);
 
-    await t.query(sql`update app_public.tenant_users set deleted = now() where tenant_id = ${a.tenantId} and user_id = ${member.id}`);
+    await t.query(sql`update app_public.tenant_users set deleted_at = now() where tenant_id = ${a.tenantId} and user_id = ${member.id}`);
     const after = await visibleCounts(t, member.id, a.tenantId);
     expect(Object.entries(after).filter(([, n]) => n > 0)).toEqual([]);
 

@@ -220,12 +220,12 @@ describe('gauges (contacts, domains, email accounts, members)', () => {
       `)).message).toBe(`Your Free plan allows 2 members; 2 already used. ${MORE}`);
 
       // Removing a member (soft delete) frees the seat; reinstating takes it again.
-      await t.query(sql`update app_public.tenant_users set deleted = now() where tenant_id = ${tenant.id} and user_id = ${colleague.id}`);
+      await t.query(sql`update app_public.tenant_users set deleted_at = now() where tenant_id = ${tenant.id} and user_id = ${colleague.id}`);
       expect((await usageOf(t.tx, tenant.id)).users.used).toBe(1);
       await t.query(sql`
         insert into app_public.tenant_users (tenant_id, user_id, roles, email) values (${tenant.id}, ${third.id}, '{viewer}', ${third.email})
       `);
-      expect((await t.error(sql`update app_public.tenant_users set deleted = null where tenant_id = ${tenant.id} and user_id = ${colleague.id}`)).message).toBe(
+      expect((await t.error(sql`update app_public.tenant_users set deleted_at = null where tenant_id = ${tenant.id} and user_id = ${colleague.id}`)).message).toBe(
         `Your Free plan allows 2 members; 2 already used. ${MORE}`,
       );
       expect((await usageOf(t.tx, tenant.id)).users).toEqual({ metric: 'users', used: 2, limit: 2, plan: 'Free' });

@@ -113,7 +113,7 @@ test('the DKIM record always shows the stored key: a replaced key must be publis
     const { tenantId } = await tenantWith(t);
     const first = await stockDkimKey(t.tx);
     const domain = await t.one(sql`
-      insert into app_public.domains (tenant_id, domain, verification_status, verified) values (${tenantId}, 'replaced.example', 'verified', now())
+      insert into app_public.domains (tenant_id, domain, verification_status, verified_at) values (${tenantId}, 'replaced.example', 'verified', now())
       returning id, dns_records`);
     const dkimOf = (doc: unknown) => DnsRecordsDocument.parse(doc).records.find((r) => r.record_type === 'DKIM');
     expect(dkimOf(domain.dns_records)).toMatchObject({ public_key: first.publicKey });

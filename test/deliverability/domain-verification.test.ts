@@ -39,7 +39,7 @@ afterAll(async () => {
   await dns.close();
 });
 
-const DOMAIN_FIELDS = `rowId domain verificationStatus verified dnsRecords dnsVerificationError dnsVerificationAttempts dnsTtlObserved dnsLastVerifiedAt dnsNextCheckAt dkimSelector
+const DOMAIN_FIELDS = `rowId domain verificationStatus verifiedAt dnsRecords dnsVerificationError dnsVerificationAttempts dnsTtlObserved dnsLastVerifiedAt dnsNextCheckAt dkimSelector
   recordsToPublish { recordType host type value zoneValue ttl priority verificationStatus verificationError }`;
 const CREATE = `mutation($domain: Hostname!) { createDomain(input: { domain: { domain: $domain } }) { domain { ${DOMAIN_FIELDS} } } }`;
 const READ = `query($id: UUID!) { domain(rowId: $id) { ${DOMAIN_FIELDS} } }`;
@@ -51,7 +51,7 @@ interface DomainView {
   rowId: string;
   domain: string;
   verificationStatus: string;
-  verified: string | null;
+  verifiedAt: string | null;
   dnsRecords: unknown;
   dnsVerificationError: string | null;
   dnsVerificationAttempts: number;
@@ -110,7 +110,7 @@ test('done: a tenant adds a domain, reads the records to publish, publishes them
   expect((await t.ok(VERIFY, { id: domain.rowId }, owner.jwtToken)).verifyDomain.result.rowId).toBe(domain.rowId);
   const verified = await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'verified', 'verification');
   expect(verified).toMatchObject({ dnsVerificationError: null, dnsTtlObserved: 900, dkimSelector: 'pm' });
-  expect(verified.verified).not.toBeNull();
+  expect(verified.verifiedAt).not.toBeNull();
   expect(verified.recordsToPublish.map((r) => [r.recordType, r.verificationStatus, r.verificationError])).toEqual([
     ['SPF', 'verified', null],
     ['DKIM', 'verified', null],
@@ -174,7 +174,7 @@ test('a verified domain stays verified through a DNS timeout and is re-checked s
   dns.fail(`pm._domainkey.${domainName}`, 'timeout');
   await t.ok(VERIFY, { id: ready.rowId }, owner.jwtToken);
   const through = await waitFor(ready.rowId, owner.jwtToken, (d) => (d.dnsVerificationError ?? '').includes('timed out'), 'the timed-out check');
-  expect(through).toMatchObject({ verificationStatus: 'verified', verified: verified.verified });
+  expect(through).toMatchObject({ verificationStatus: 'verified', verifiedAt: verified.verifiedAt });
   expect(through.dnsVerificationError).toBe(
     `Still verified; a temporary DNS problem will be retried: Could not check the DKIM record at pm._domainkey.${domainName}: the DNS lookup of TXT pm._domainkey.${domainName} timed out. This is usually temporary; the check will be retried.`,
   );
@@ -191,7 +191,7 @@ test('a verified domain stays verified through a DNS timeout and is re-checked s
   ]);
   await t.ok(VERIFY, { id: ready.rowId }, owner.jwtToken);
   const broken = await waitFor(ready.rowId, owner.jwtToken, (d) => d.verificationStatus === 'failed', 'unverification');
-  expect(broken.verified).toBeNull();
+  expect(broken.verifiedAt).toBeNull();
   expect(broken.dnsVerificationError).toBe(
     `The SPF record at ${domainName} ("v=spf1 include:_spf.google.com ~all") does not include the platform: expected include:_spf.penguinmails.io, for example "v=spf1 include:_spf.google.com include:_spf.penguinmails.io ~all".`,
   );

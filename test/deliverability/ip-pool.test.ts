@@ -102,7 +102,7 @@ test('assigning IPs to tenant domains keeps assigned_count right; tenants read t
 
     // The tenant sees its assignments and those IPs, read-only.
     await t.as({ kind: 'member', userId: ownerId, tenantId });
-    const seen = await t.query(sql`select a.status, host(ip.ip_address) as ip from app_public.domain_ip_assignments a join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id order by a.assigned, a.id`);
+    const seen = await t.query(sql`select a.status, host(ip.ip_address) as ip from app_public.domain_ip_assignments a join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id order by a.assigned_at, a.id`);
     expect(seen.map((s) => s.ip).sort()).toEqual([fresh.ip, fresh.ip, warm.ip].sort());
     expect((await t.error(sql`update app_public.domain_ip_assignments set status = 'expired' where id = ${a1.id}`)).code).toBe('42501');
     expect((await t.error(sql`insert into app_public.domain_ip_assignments (domain_id, smtp_ip_address_id) values (${domainId}, ${warm.id})`)).code).toBe('42501');
@@ -125,7 +125,7 @@ test('assigning IPs to tenant domains keeps assigned_count right; tenants read t
     await t.as({ kind: 'root' });
     // The last assignment gone, the never-warmed IP is back in the pool.
     expect(await ipRow(t, fresh.id)).toMatchObject({ status: 'available', assigned_count: 0 });
-    expect((await t.one(sql`select expires from app_public.domain_ip_assignments where id = ${a2.id}`)).expires).not.toBeNull();
+    expect((await t.one(sql`select expires_at from app_public.domain_ip_assignments where id = ${a2.id}`)).expires_at).not.toBeNull();
   });
 });
 

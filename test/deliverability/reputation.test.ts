@@ -49,7 +49,7 @@ const delist = (ip: string, zone: string) => dns.set(listingName(ip, zone), []);
 
 async function ipState(id: string) {
   const [row] = await t.owner.query(sql`
-    select status, reputation_state, auto_quarantined, provider_blacklist_status as lists, assigned_count, status_reason, last_reputation_check
+    select status, reputation_state, auto_quarantined, provider_blacklist_status as lists, assigned_count, status_reason, last_reputation_check_at
     from app_public.smtp_ip_addresses where id = ${id}`);
   return row;
 }
@@ -76,7 +76,7 @@ async function checkAll(): Promise<void> {
   await eventually(async () => {
     const [{ pending }] = await t.owner.query(sql`
       select count(*)::int as pending from app_public.smtp_ip_addresses
-      where status <> 'burned' and (last_reputation_check is null or last_reputation_check < ${marker})`);
+      where status <> 'burned' and (last_reputation_check_at is null or last_reputation_check_at < ${marker})`);
     return pending === 0;
   }, 15_000);
 }
@@ -173,6 +173,6 @@ test("a list's own error answer is not a listing; a quarantine set by staff is n
   const retired = await sendingIp(t.owner, 'burned');
   await checkAll();
   expect(await ipState(manual.id)).toMatchObject({ status: 'quarantined', auto_quarantined: false, reputation_state: 'good' });
-  expect((await ipState(retired.id)).last_reputation_check).toBeNull();
+  expect((await ipState(retired.id)).last_reputation_check_at).toBeNull();
   expect(dns.queries.some((q) => q.includes(retired.ip.split('.').reverse().join('.')))).toBe(false);
 });

@@ -56,7 +56,7 @@ test('a failing domain is re-checked at 1, 2, 4 … minutes; once verified, dail
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
       const d = await record(t, tenantId, domainId, failing);
-      expect(d).toMatchObject({ verification_status: 'failed', verified: null, dns_verification_attempts: i + 1 });
+      expect(d).toMatchObject({ verification_status: 'failed', verified_at: null, dns_verification_attempts: i + 1 });
       delays.push(d.next_in);
     }
     expect(delays).toEqual([60, 120, 240, 480]);
@@ -75,8 +75,8 @@ test('a failing domain is re-checked at 1, 2, 4 … minutes; once verified, dail
 
     d = await record(t, tenantId, domainId, results({}));
     expect(d).toMatchObject({ verification_status: 'verified', dns_verification_attempts: 1, dns_verification_error: null, next_in: 86400, dns_ttl_observed: 600 });
-    expect(d.verified).not.toBeNull();
-    expect(d.dns_last_verified_at).toEqual(d.verified);
+    expect(d.verified_at).not.toBeNull();
+    expect(d.dns_last_verified_at).toEqual(d.verified_at);
     const records = DnsRecordsDocument.parse(d.dns_records).records;
     // Attempts count the checks since each record's status last changed.
     expect(records.map((r) => [r.record_type, r.verification_status, r.verification_attempts, r.verification_error])).toEqual([
@@ -98,11 +98,11 @@ test('a temporary DNS error keeps a verified domain verified and is retried soon
   await withTx(async (t) => {
     const { tenantId, domainId } = await domainWithKey(t);
     const verified = await record(t, tenantId, domainId, results({}));
-    const since = verified.verified;
+    const since = verified.verified_at;
 
     let d = await record(t, tenantId, domainId, results({ DKIM: 'error' }));
     expect(d).toMatchObject({ verification_status: 'verified', next_in: 300 });
-    expect(d.verified).toEqual(since);
+    expect(d.verified_at).toEqual(since);
     expect(d.dns_last_verified_at).toEqual(verified.dns_last_verified_at);
     expect(d.dns_verification_error).toBe('Still verified; a temporary DNS problem will be retried: DKIM problem (error)');
     const dkim = DnsRecordsDocument.parse(d.dns_records).records.find((r) => r.record_type === 'DKIM')!;
@@ -113,7 +113,7 @@ test('a temporary DNS error keeps a verified domain verified and is retried soon
     expect(d).toMatchObject({ verification_status: 'verified', next_in: 600 });
 
     d = await record(t, tenantId, domainId, results({ SPF: 'failed', DKIM: 'error' }));
-    expect(d).toMatchObject({ verification_status: 'failed', verified: null, dns_verification_attempts: 1, next_in: 60 });
+    expect(d).toMatchObject({ verification_status: 'failed', verified_at: null, dns_verification_attempts: 1, next_in: 60 });
   });
 });
 
@@ -121,7 +121,7 @@ test('a domain that was never verified shows a temporary error as error, not fai
   await withTx(async (t) => {
     const { tenantId, domainId } = await domainWithKey(t);
     const d = await record(t, tenantId, domainId, results({ MX: 'error' }));
-    expect(d).toMatchObject({ verification_status: 'error', verified: null, dns_verification_error: 'MX problem (error)', next_in: 60 });
+    expect(d).toMatchObject({ verification_status: 'error', verified_at: null, dns_verification_error: 'MX problem (error)', next_in: 60 });
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Warm-up: the inbox and IP ramps, the start of a warm-up (counted against the
  * plan's max_warmups), daily counts reset at each inbox's local midnight,
- * last_warmed, and the allowance the sending engine reads.
+ * last_warmed_at, and the allowance the sending engine reads.
  */
 import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
 import { sendingIp } from './fixtures.ts';
@@ -79,7 +79,7 @@ test("the plan's max_warmups applies when warm-ups start; a bad time zone is ref
   });
 });
 
-test("daily counts reset at each inbox's local midnight (and each IP's UTC midnight); last_warmed follows sends during the ramp", async () => {
+test("daily counts reset at each inbox's local midnight (and each IP's UTC midnight); last_warmed_at follows sends during the ramp", async () => {
   await withTx(async (t) => {
     const { tenantId, domainId, domain } = await tenantWithDomain(t);
     const inbox = async (local: string, timezone: string) =>
@@ -116,10 +116,10 @@ test("daily counts reset at each inbox's local midnight (and each IP's UTC midni
 
     // A send counted during the ramp is a warm-up send; after the ramp it is not.
     await t.query(sql`update app_public.email_accounts set daily_count = 1, daily_count_date = current_date where id = ${tokyo}`);
-    const warmed = await t.one(sql`select last_warmed from app_public.email_accounts where id = ${tokyo}`);
-    expect(warmed.last_warmed).not.toBeNull();
-    await t.query(sql`update app_public.email_accounts set last_warmed = null, warmup_started_at = now() - interval '60 days' where id = ${la}`);
+    const warmed = await t.one(sql`select last_warmed_at from app_public.email_accounts where id = ${tokyo}`);
+    expect(warmed.last_warmed_at).not.toBeNull();
+    await t.query(sql`update app_public.email_accounts set last_warmed_at = null, warmup_started_at = now() - interval '60 days' where id = ${la}`);
     await t.query(sql`update app_public.email_accounts set daily_count = 1, daily_count_date = current_date where id = ${la}`);
-    expect((await t.one(sql`select last_warmed from app_public.email_accounts where id = ${la}`)).last_warmed).toBeNull();
+    expect((await t.one(sql`select last_warmed_at from app_public.email_accounts where id = ${la}`)).last_warmed_at).toBeNull();
   });
 });

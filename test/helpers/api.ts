@@ -87,10 +87,18 @@ export async function startTestApi(
   const api = await startApiServer({ env: testEnv(overrides), urls, jwtSecret: TEST_JWT_SECRET, routes });
   const owner = createPool({ connectionString: urls.owner, bigIntMode: 'string', poolSize: 3 });
   const gql = async (query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult> => {
-    const response = await fetch(`${api.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
+    const post = () =>
+      fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+    // A kept-alive connection the server closes (keepAliveTimeout) just as the
+    // next request goes out is reset before the server reads that request: on
+    // a loaded machine the two timers cross. Sent again once on a new connection.
+    const response = await post().catch((error: Error & { cause?: { code?: string } }) => {
+      if (error.cause?.code !== 'ECONNRESET') throw error;
+      return post();
     });
     const text = await response.text();
     let body: any = {};

@@ -47,7 +47,7 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   // worker's own key installation uses (install_dkim_key): the other order
   // deadlocked with it.
   await w.t.owner.tx(async (tx) => {
-    await tx.query(sql`update app_public.domains set verification_status = 'verified', verified = now() where id = ${domainId}`);
+    await tx.query(sql`update app_public.domains set verification_status = 'verified', verified_at = now() where id = ${domainId}`);
     await tx.query(sql`
       insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key)
       values (${user.tenantId}, ${domainId}, 'pm', ${w.box.encrypt(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string)}, ${spki})
@@ -91,7 +91,7 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
     await api(`mutation($t: CampaignTargetInput!) { createCampaignTarget(input: { campaignTarget: $t }) { clientMutationId } }`, { t: { campaignId, leadId: lead.rowId } });
   }
 
-  const { startCampaign } = await api(`mutation($id: UUID!) { startCampaign(input: { campaignId: $id }) { result { status started } } }`, { id: campaignId });
+  const { startCampaign } = await api(`mutation($id: UUID!) { startCampaign(input: { campaignId: $id }) { result { status startedAt } } }`, { id: campaignId });
   expect(startCampaign.result.status).toBe('sending');
 
   const [grace, linus] = leads as [{ rowId: string; email: string }, { rowId: string; email: string }];

@@ -41,7 +41,7 @@ test('starting lists every configuration problem of inboxes, steps, time zone an
   const [paused, , nopass] = sender.inboxes as Array<{ id: string; email: string }>;
   await w.t.owner.query(sql`update app_public.email_accounts set status = 'paused' where id = ${paused!.id}`);
   const unverified = await createSender(w, tenant.tenantId, [{ local: 'unverified' }]);
-  await w.t.owner.query(sql`update app_public.domains set verification_status = 'pending', verified = null where id = ${unverified.domainId}`);
+  await w.t.owner.query(sql`update app_public.domains set verification_status = 'pending', verified_at = null where id = ${unverified.domainId}`);
   const keyless = await createSender(w, tenant.tenantId, [{ local: 'keyless' }]);
   await w.t.owner.query(sql`delete from app_private.domain_dkim_keys where domain_id = ${keyless.domainId}`);
 
@@ -209,7 +209,7 @@ test('when the plan refuses an email, it stays queued, the campaigns pause with 
   const { campaignId, leads } = await createCampaign(w, tenant.tenantId, { inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads: [{}, {}] });
   const [{ tomorrow }] = await w.t.owner.query(sql`select app_private.engine_now() + interval '1 day' as tomorrow`);
   const userPaused = await createCampaign(w, tenant.tenantId, {
-    inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads: [{}], settings: { scheduled: tomorrow },
+    inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads: [{}], settings: { scheduled_for: tomorrow },
   });
   expect((await lifecycle(w, tenant.token, 'start', userPaused.campaignId)).campaign).toMatchObject({ status: 'scheduled' });
   expect((await lifecycle(w, tenant.token, 'pause', userPaused.campaignId)).campaign).toMatchObject({ status: 'paused', pausedBy: 'user' });

@@ -146,16 +146,16 @@ test('a campaign scheduled for later starts at its time, and moving that time mo
   const { campaignId, leads } = await createCampaign(w, tenant.tenantId, {
     inboxIds: [sender.inboxes[0]!.id],
     steps: [{ type: 'email', subject: 'On time' }],
-    settings: { scheduled: new Date(start.getTime() + 26 * 3600_000).toISOString() },
+    settings: { scheduled_for: new Date(start.getTime() + 26 * 3600_000).toISOString() },
     leads: [{}],
   });
   const started = await lifecycle(w, tenant.token, 'start', campaignId);
-  expect(started.campaign).toMatchObject({ status: 'scheduled', started: null });
+  expect(started.campaign).toMatchObject({ status: 'scheduled', startedAt: null });
   expect(await enrollmentsOf(w, campaignId)).toEqual([]);
 
   // The member moves the start four hours later.
   const at = new Date(start.getTime() + 30 * 3600_000);
-  await w.t.ok(`mutation($id: UUID!, $at: Datetime!) { updateCampaign(input: { rowId: $id, patch: { scheduled: $at } }) { campaign { scheduled } } }`,
+  await w.t.ok(`mutation($id: UUID!, $at: Datetime!) { updateCampaign(input: { rowId: $id, patch: { scheduledFor: $at } }) { campaign { scheduledFor } } }`,
     { id: campaignId, at: at.toISOString() }, tenant.token);
 
   await advanceClock(w, '29 hours');
@@ -169,7 +169,7 @@ test('a campaign scheduled for later starts at its time, and moving that time mo
     const c = await campaignOf(w, campaignId);
     return c.status === 'completed' && c;
   });
-  const late = new Date(campaign.started).getTime() - at.getTime();
+  const late = new Date(campaign.started_at).getTime() - at.getTime();
   expect(late).toBeGreaterThanOrEqual(0);
   expect(late).toBeLessThan(10_000);
 });

@@ -42,7 +42,7 @@ export async function createSendingTenant(
   const [tenant] = await db.query(sql`select id from app_private.create_tenant(${'Acme ' + label}, ${user.id}, 'pro')`);
   const tenantId: string = tenant.id;
   const [dom] = await db.query(sql`
-    insert into app_public.domains (tenant_id, domain, verification_status, verified)
+    insert into app_public.domains (tenant_id, domain, verification_status, verified_at)
     values (${tenantId}, ${domain}, 'verified', now()) returning id
   `);
   const inboxEmail = `sales@${domain}`;
@@ -55,7 +55,7 @@ export async function createSendingTenant(
     values (${tenantId}, 'First touch', 'Quick question', '<p>Hi {{ lead.first_name }}</p>', 'Hi {{ lead.first_name }}') returning id
   `);
   const [campaign] = await db.query(sql`
-    insert into app_public.campaigns (tenant_id, name, status, started, stop_on_reply, from_name)
+    insert into app_public.campaigns (tenant_id, name, status, started_at, stop_on_reply, from_name)
     values (${tenantId}, ${'Outbound ' + label}, 'sending', now(), ${stopOnReply}, 'Sam from Acme') returning id
   `);
   await db.query(sql`

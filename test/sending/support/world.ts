@@ -140,7 +140,7 @@ export async function createSender(w: World, tenantId: string, inboxes: InboxSpe
   const domain = uniqueDomain('s');
   const selector = 'pm';
   const [row] = await w.t.owner.query(sql`
-    insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified)
+    insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified_at)
     values (${tenantId}, ${domain}, ${selector}, 'verified', now()) returning id
   `);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -235,13 +235,13 @@ export async function createCampaign(w: World, tenantId: string, spec: CampaignS
   };
   const [campaign] = await db.query(sql`
     insert into app_public.campaigns (tenant_id, name, timezone, use_lead_timezone, send_days, send_window_start, send_window_end,
-      min_gap_seconds, max_gap_seconds, daily_limit, track_opens, track_clicks, include_unsubscribe_link, from_name, scheduled, stop_on_reply)
+      min_gap_seconds, max_gap_seconds, daily_limit, track_opens, track_clicks, include_unsubscribe_link, from_name, scheduled_for, stop_on_reply)
     values (${tenantId}, ${spec.name ?? `Campaign ${++nameCounter}`}, ${settings.timezone}, ${settings.use_lead_timezone},
       ${settings.send_days}::smallint[], ${settings.send_window_start}::time, ${settings.send_window_end}::time,
       ${settings.min_gap_seconds}, ${settings.max_gap_seconds}, ${(settings as Record<string, unknown>).daily_limit ?? null},
       ${(settings as Record<string, unknown>).track_opens ?? true}, ${(settings as Record<string, unknown>).track_clicks ?? true},
       ${(settings as Record<string, unknown>).include_unsubscribe_link ?? true}, ${(settings as Record<string, unknown>).from_name ?? null},
-      ${(settings as Record<string, unknown>).scheduled ?? null}, ${(settings as Record<string, unknown>).stop_on_reply ?? true})
+      ${(settings as Record<string, unknown>).scheduled_for ?? null}, ${(settings as Record<string, unknown>).stop_on_reply ?? true})
     returning id
   `);
   for (const inboxId of spec.inboxIds) {
@@ -261,7 +261,7 @@ export async function createCampaign(w: World, tenantId: string, spec: CampaignS
     }
     const [row] = await db.query(sql`
       insert into app_public.campaign_sequence_steps (tenant_id, campaign_id, step_order, step_type, template_id, subject_override,
-        email_account_id, wait_duration_hours, wait_until_date, condition_type, condition_value)
+        email_account_id, wait_duration_hours, wait_until, condition_type, condition_value)
       values (${tenantId}, ${campaign.id}, ${i + 1}, ${step.type}, ${templateId},
         ${step.type === 'email' ? (step.subjectOverride ?? null) : null},
         ${step.type === 'email' ? (step.inboxId ?? null) : null},
@@ -302,7 +302,7 @@ export async function addLeads(w: World, tenantId: string, campaignId: string, s
 
 // --- the API --------------------------------------------------------------
 
-const CAMPAIGN_FIELDS = 'rowId status pausedBy pauseReason started completed';
+const CAMPAIGN_FIELDS = 'rowId status pausedBy pauseReason startedAt completedAt';
 
 export async function lifecycle(w: World, token: string, verb: 'start' | 'pause' | 'resume' | 'cancel', campaignId: string) {
   const field = `${verb}Campaign`;
@@ -349,7 +349,7 @@ export async function enrollmentsOf(w: World, campaignId: string) {
 }
 
 export async function campaignOf(w: World, campaignId: string) {
-  const [row] = await w.t.owner.query(sql`select status, paused_by, pause_reason, started, completed from app_public.campaigns where id = ${campaignId}`);
+  const [row] = await w.t.owner.query(sql`select status, paused_by, pause_reason, started_at, completed_at from app_public.campaigns where id = ${campaignId}`);
   return row;
 }
 
