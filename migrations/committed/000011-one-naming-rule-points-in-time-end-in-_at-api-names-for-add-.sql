@@ -1,5 +1,5 @@
 --! Previous: sha1:39a3e7536e87ca5d4d506b50469639371dcc6cd3
---! Hash: sha1:25bae355377b71f8f8a5c453998d56226f2535e0
+--! Hash: sha1:776bbadb805446e10fff62bd3947eca519c73524
 --! Message: One naming rule: points in time end in _at; API names for add-ons, daily stats and outreach summaries
 
 --! split: 1-current.sql
@@ -10,8 +10,10 @@
 -- *_until/*_since/*_for. Soft delete is deleted_at everywhere, and the
 -- spelling is "cancelled". Renaming a column only changes the catalogue
 -- (no rewrite, a brief ACCESS EXCLUSIVE lock per table); the API fields
--- change name with it (docs/api.md lists each rename).
+-- change name with it (docs/api.md lists each rename). The functions,
+-- policies and API that use these names are deployed with this migration.
 --------------------------------------------------------------------------------
+-- squawk-ignore-file renaming-column
 set local lock_timeout = '5s';
 set local statement_timeout = '10min';
 
