@@ -47,6 +47,19 @@ CREATE DOMAIN app_public.hostname AS public.citext
 
 COMMENT ON DOMAIN app_public.hostname IS 'A fully qualified, case-insensitive DNS name such as mail.example.com (no trailing dot).';
 
+CREATE TYPE app_public.issued_api_key AS (
+	api_key_id uuid,
+	name text,
+	prefix text,
+	scopes text[],
+	expires_at timestamp with time zone,
+	secret text
+);
+
+COMMENT ON TYPE app_public.issued_api_key IS 'A new or rotated API key with its secret: the only time the secret is shown. Send it as `Authorization: Bearer <secret>`.';
+
+COMMENT ON COLUMN app_public.issued_api_key.secret IS 'The whole key, to keep somewhere safe now: it cannot be shown again (only its hash is stored).';
+
 CREATE TYPE app_public.message_stats AS (
 	sent bigint,
 	delivered bigint,
@@ -156,6 +169,25 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) IS 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant.';
 
+CREATE FUNCTION app_hidden.api_key_allows(area text, access text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null
+    or app_hidden.api_key_allows_scopes(
+         coalesce(nullif(pg_catalog.current_setting('app.api_key_scopes', true), '')::text[], '{}'::text[]), area, access);
+$$;
+
+COMMENT ON FUNCTION app_hidden.api_key_allows(area text, access text) IS 'True unless this is an API-key request whose key lacks `area:access` (a write scope includes read). A null area is never allowed to a key. Reads settings only, for the RESTRICTIVE policies.';
+
+CREATE FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select coalesce((area || ':' || access) operator(pg_catalog.=) any (scopes)
+    or (access = 'read' and (area || ':write') operator(pg_catalog.=) any (scopes)), false);
+$$;
+
+COMMENT ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) IS 'Whether these scopes hold `area:access` (a write scope includes read).';
+
 CREATE FUNCTION app_hidden.assigned_ip_ids() RETURNS uuid[]
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -224,6 +256,14 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_hidden.confirm_registration(token text) IS 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
+
+CREATE FUNCTION app_hidden.current_api_key_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '')::uuid;
+$$;
+
+COMMENT ON FUNCTION app_hidden.current_api_key_id() IS 'The API key this request is made with; null for a signed-in user (or anonymous).';
 
 CREATE FUNCTION app_hidden.dns_record_problem(r jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -374,6 +414,47 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_hidden.dns_records_problem(doc jsonb) IS 'Why a dns_records document is malformed (null when it is valid): {"records": [...]} with valid entries and no record listed twice. The CHECK on domains.dns_records and every writer use it.';
+
+CREATE FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_key app_public.api_keys;
+  v_ips uuid[] := '{}';
+  v_roles text[] := array['admin'];
+begin
+  -- A key's request runs as penguinmails_member (or as the owner, in the
+  -- worker processing an import the key uploaded), never with staff powers.
+  if current_setting('role', true) = 'penguinmails_staff' then
+    raise exception 'API keys act as organisation members only.' using errcode = 'DNIED';
+  end if;
+  select k.* into v_key from app_public.api_keys k
+    join app_public.tenants t on t.id = enter_api_key.tenant_id and t.deleted is null
+    where k.tenant_id = enter_api_key.tenant_id and k.id = enter_api_key.api_key_id
+      and k.revoked_at is null and (k.expires_at is null or k.expires_at > now());
+  if v_key.id is null then
+    raise exception 'This API key has been revoked or has expired.' using errcode = 'SESSN';
+  end if;
+  if app_hidden.api_key_allows_scopes(v_key.scopes, 'domains', 'read') then
+    select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
+      from app_public.domain_ip_assignments a where a.tenant_id = enter_api_key.tenant_id and a.status <> 'expired';
+  end if;
+  -- The same settings as enter_request, with no user: the key acts as an admin
+  -- of its tenant, narrowed by its scopes (policies/055-api-keys.sql).
+  execute format('set local app.current_user_id = %L', '');
+  execute format('set local app.current_tenant_id = %L', tenant_id::text);
+  execute format('set local app.current_tenant_roles = %L', v_roles::text);
+  execute format('set local app.current_staff_permissions = %L', '{}');
+  execute format('set local app.visible_user_ids = %L', '{}');
+  execute format('set local app.assigned_ip_ids = %L', v_ips::text);
+  execute format('set local app.api_key_id = %L', v_key.id::text);
+  execute format('set local app.api_key_scopes = %L', v_key.scopes::text);
+  return v_roles;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) IS 'Starts a request made with an API key (instead of enter_request): refuses a key revoked or expired since app_private.use_api_key, then records the request context: the key''s tenant with the admin role, no user, and the key''s scopes, which the RESTRICTIVE policies and require_api_scope read.';
 
 CREATE FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -810,6 +891,23 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.request_password_reset(email text, client_ip text) IS 'Emails a password reset link (valid one hour) if an account exists, at most 3 an hour per account and 10 requests an hour per client address (silently). Always returns true.';
 
+CREATE FUNCTION app_hidden.require_api_scope(area text, access text DEFAULT 'write'::text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if app_hidden.api_key_allows(area, access) then
+    return;
+  end if;
+  if not ((area || ':' || access) = any (app_private.api_key_scopes())) then
+    raise exception 'An API key cannot do this (%); a signed-in admin must.', area using errcode = 'DNIED';
+  end if;
+  raise exception 'This API key does not have the %:% scope.', area, access using errcode = 'DNIED';
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.require_api_scope(area text, access text) IS 'The scope check of SECURITY DEFINER functions (next to their role check): refuses (FORBIDDEN) an API-key request whose key lacks `area:access`; does nothing for signed-in users. An area no key can hold (members, api_keys, billing writes) refuses every key.';
+
 CREATE FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -818,6 +916,8 @@ CREATE FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, 
 declare
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if v_tenant_id is null or not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can set inbox passwords.' using errcode = 'DNIED';
   end if;
@@ -1024,6 +1124,26 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.advance_engine_clock(by_interval interval) IS 'Moves the sending engine''s clock (tests and drills only) and the run_at of its pending jobs with it; returns the new engine time.';
+
+CREATE FUNCTION app_private.api_key_prefix(key text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+  select left(key, 11);
+$$;
+
+COMMENT ON FUNCTION app_private.api_key_prefix(key text) IS 'The visible start of a key (`pm_` and 8 characters).';
+
+CREATE FUNCTION app_private.api_key_scopes() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select array[
+    'leads:read', 'leads:write', 'lists:read', 'lists:write', 'templates:read', 'templates:write',
+    'campaigns:read', 'campaigns:write', 'analytics:read', 'domains:read', 'domains:write',
+    'webhooks:read', 'webhooks:write', 'billing:read'
+  ]::text[];
+$$;
+
+COMMENT ON FUNCTION app_private.api_key_scopes() IS 'Every scope a key can hold (the api_keys.scopes check lists the same). No scope lets a key manage members, API keys, organisation settings or the subscription.';
 
 CREATE FUNCTION app_public.current_tenant_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -1366,11 +1486,32 @@ $$;
 
 COMMENT ON FUNCTION app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) IS 'Raises unless the tenant keeps another active owner besides the given user.';
 
+CREATE FUNCTION app_private.assert_may_manage_api_keys() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+begin
+  perform app_hidden.require_api_scope('api_keys');
+  -- A real membership: a staff access session (which acts as admin) cannot issue keys.
+  if v_tenant_id is null or app_public.current_user_id() is null
+     or not coalesce(app_private.membership_roles(app_public.current_user_id(), v_tenant_id) && '{owner,admin}', false) then
+    raise exception 'Only owners and admins of this organisation can manage its API keys.' using errcode = 'DNIED';
+  end if;
+  return v_tenant_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.assert_may_manage_api_keys() IS 'Refuses (FORBIDDEN) unless the caller is signed in as an owner or admin member of the current tenant (not an API key, not staff); returns the tenant.';
+
 CREATE FUNCTION app_private.assert_may_manage_billing() RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('billing');
   if app_public.current_tenant_id() is null or not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can change the plan or cancel the subscription.' using errcode = 'DNIED';
   end if;
@@ -1568,6 +1709,18 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smtp_ip_address_id uuid, reason text) IS 'Assigns a sending IP to a tenant domain: active on a warmed IP, warming on a warming IP, scheduled otherwise (an available IP becomes assigned).';
+
+CREATE FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+    values (audit_api_key.tenant_id, app_public.current_user_id(), false, 'api_key.' || action, 'api_keys', api_key_id::text, changes);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) IS 'One audit_log row about an API key (created, rotated, revoked, used_from_new_ip); never its secret.';
 
 CREATE FUNCTION app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) RETURNS void
     LANGUAGE plpgsql
@@ -2508,6 +2661,7 @@ CREATE TABLE app_public.lead_imports (
     failure_reason text,
     keep_unmapped boolean DEFAULT false NOT NULL,
     unmapped_columns text[] DEFAULT '{}'::text[] NOT NULL,
+    api_key_id uuid,
     CONSTRAINT lead_imports_byte_size_check CHECK ((byte_size >= 0)),
     CONSTRAINT lead_imports_column_mapping_check CHECK (((column_mapping IS NULL) OR (jsonb_typeof(column_mapping) = 'object'::text))),
     CONSTRAINT lead_imports_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
@@ -2530,6 +2684,8 @@ COMMENT ON COLUMN app_public.lead_imports.failure_reason IS 'Why the import fail
 COMMENT ON COLUMN app_public.lead_imports.keep_unmapped IS 'Keep CSV columns that match no lead field, mapping or custom field definition as custom fields, under their normalised header ("Lead Score" becomes lead_score); off: drop them.';
 
 COMMENT ON COLUMN app_public.lead_imports.unmapped_columns IS 'The CSV columns that matched no lead field, mapping or custom field definition: kept as custom fields when keepUnmapped is on, dropped otherwise.';
+
+COMMENT ON COLUMN app_public.lead_imports.api_key_id IS 'The API key that uploaded the file (null when a signed-in user did); the import runs with that key''s access.';
 
 CREATE FUNCTION app_private.complete_lead_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
@@ -2894,6 +3050,72 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.create_user(email text, password text, name text, email_verified boolean) IS 'Creates a user with their secrets and default preferences. Password rules are checked by the callers, which know the tenant policy.';
+
+CREATE TABLE app_public.plans (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    slug text NOT NULL,
+    description text,
+    max_users integer,
+    max_domains integer,
+    max_campaigns_per_month integer,
+    api_rate_limit integer,
+    max_email_accounts integer,
+    max_emails_per_month integer,
+    max_warmups integer,
+    max_contacts integer,
+    max_storage_gb integer,
+    api_access boolean DEFAULT false NOT NULL,
+    priority_support boolean DEFAULT false NOT NULL,
+    advanced_analytics boolean DEFAULT false NOT NULL,
+    white_label boolean DEFAULT false NOT NULL,
+    price_monthly integer,
+    price_yearly integer,
+    stripe_price_id text,
+    notes text,
+    is_active boolean DEFAULT true NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT plans_api_rate_limit_check CHECK ((api_rate_limit >= 0)),
+    CONSTRAINT plans_max_campaigns_per_month_check CHECK ((max_campaigns_per_month >= 0)),
+    CONSTRAINT plans_max_contacts_check CHECK ((max_contacts >= 0)),
+    CONSTRAINT plans_max_domains_check CHECK ((max_domains >= 0)),
+    CONSTRAINT plans_max_email_accounts_check CHECK ((max_email_accounts >= 0)),
+    CONSTRAINT plans_max_emails_per_month_check CHECK ((max_emails_per_month >= 0)),
+    CONSTRAINT plans_max_storage_gb_check CHECK ((max_storage_gb >= 0)),
+    CONSTRAINT plans_max_users_check CHECK ((max_users >= 0)),
+    CONSTRAINT plans_max_warmups_check CHECK ((max_warmups >= 0)),
+    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT plans_price_monthly_check CHECK ((price_monthly >= 0)),
+    CONSTRAINT plans_price_yearly_check CHECK ((price_yearly >= 0)),
+    CONSTRAINT plans_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,99}$'::text))
+);
+
+ALTER TABLE ONLY app_public.plans FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.plans IS 'A subscription plan and its limits. A null limit means unlimited; prices are in cents.';
+
+COMMENT ON COLUMN app_public.plans.api_rate_limit IS 'Requests per minute each API key of the plan''s organisations may make (fixed one-minute windows); null: unlimited.';
+
+COMMENT ON COLUMN app_public.plans.api_access IS 'Whether the plan''s organisations may use API keys (seeded: Starter, Pro and Enterprise; not Free).';
+
+CREATE FUNCTION app_private.current_plan_of(tenant_id uuid) RETURNS app_public.plans
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_plan app_public.plans;
+begin
+  select p.* into v_plan from app_public.subscriptions s join app_public.plans p on p.id = s.plan_id
+    where s.tenant_id = current_plan_of.tenant_id and s.status <> 'canceled';
+  if v_plan.id is null then
+    v_plan := app_private.fallback_plan();
+  end if;
+  return v_plan;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.current_plan_of(tenant_id uuid) IS 'The tenant''s current plan (the Free plan without a current subscription), whose api_access and api_rate_limit govern its API keys.';
 
 CREATE FUNCTION app_private.current_session_id() RETURNS uuid
     LANGUAGE sql STABLE
@@ -3393,50 +3615,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) IS 'Marks an import failed with the reason the user will see; its rows were rolled back.';
-
-CREATE TABLE app_public.plans (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    slug text NOT NULL,
-    description text,
-    max_users integer,
-    max_domains integer,
-    max_campaigns_per_month integer,
-    api_rate_limit integer,
-    max_email_accounts integer,
-    max_emails_per_month integer,
-    max_warmups integer,
-    max_contacts integer,
-    max_storage_gb integer,
-    api_access boolean DEFAULT false NOT NULL,
-    priority_support boolean DEFAULT false NOT NULL,
-    advanced_analytics boolean DEFAULT false NOT NULL,
-    white_label boolean DEFAULT false NOT NULL,
-    price_monthly integer,
-    price_yearly integer,
-    stripe_price_id text,
-    notes text,
-    is_active boolean DEFAULT true NOT NULL,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT plans_api_rate_limit_check CHECK ((api_rate_limit >= 0)),
-    CONSTRAINT plans_max_campaigns_per_month_check CHECK ((max_campaigns_per_month >= 0)),
-    CONSTRAINT plans_max_contacts_check CHECK ((max_contacts >= 0)),
-    CONSTRAINT plans_max_domains_check CHECK ((max_domains >= 0)),
-    CONSTRAINT plans_max_email_accounts_check CHECK ((max_email_accounts >= 0)),
-    CONSTRAINT plans_max_emails_per_month_check CHECK ((max_emails_per_month >= 0)),
-    CONSTRAINT plans_max_storage_gb_check CHECK ((max_storage_gb >= 0)),
-    CONSTRAINT plans_max_users_check CHECK ((max_users >= 0)),
-    CONSTRAINT plans_max_warmups_check CHECK ((max_warmups >= 0)),
-    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT plans_price_monthly_check CHECK ((price_monthly >= 0)),
-    CONSTRAINT plans_price_yearly_check CHECK ((price_yearly >= 0)),
-    CONSTRAINT plans_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,99}$'::text))
-);
-
-ALTER TABLE ONLY app_public.plans FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.plans IS 'A subscription plan and its limits. A null limit means unlimited; prices are in cents.';
 
 CREATE FUNCTION app_private.fallback_plan() RETURNS app_public.plans
     LANGUAGE plpgsql STABLE
@@ -4059,6 +4237,8 @@ declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_campaign app_public.campaigns;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('campaigns');
   if v_tenant_id is null or not app_public.has_tenant_role('member') then
     raise exception 'Only members, admins and owners of this organisation can start, pause, resume or cancel campaigns.' using errcode = 'DNIED';
   end if;
@@ -4238,6 +4418,16 @@ $$;
 
 COMMENT ON FUNCTION app_private.move_domains_off_ip(smtp_ip_address_id uuid, reason text) IS 'Moves every live domain assignment off an IP to the healthiest free IP (warmed first, then the least loaded); an assignment with nowhere to go is flagged for staff. Returns how many moved and how many were flagged.';
 
+CREATE FUNCTION app_private.new_api_key() RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- pm_ + 8 hex characters (the visible prefix) + _ + 256 random bits, URL-safe.
+  select 'pm_' || encode(public.gen_random_bytes(4), 'hex') || '_' || app_private.new_token();
+$$;
+
+COMMENT ON FUNCTION app_private.new_api_key() IS 'A new API key: `pm_`, 8 visible characters, `_`, and a 256-bit random secret.';
+
 CREATE FUNCTION app_private.new_token() RETURNS text
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4396,7 +4586,13 @@ begin
   end if;
   -- From here on the transaction acts as the member who uploaded the file:
   -- column defaults, triggers and the role check below see them.
-  perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
+  -- (Or as the API key that uploaded it, while it stays live: functions/052-api-keys.sql.)
+  if v_import.api_key_id is not null then
+    perform app_hidden.enter_api_key(v_import.api_key_id, v_import.tenant_id);
+    perform app_hidden.require_api_scope('leads');
+  else
+    perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
+  end if;
   if not app_public.has_tenant_role('member') then
     raise exception 'The person who uploaded this file can no longer add leads to this organisation.' using errcode = 'DNIED';
   end if;
@@ -7049,6 +7245,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_invitations__reserve_seats() IS 'Statement-level trigger: an open invitation reserves a member seat.';
 
+CREATE FUNCTION app_private.tg_lead_imports__api_key() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  new.api_key_id := app_hidden.current_api_key_id();
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_lead_imports__api_key() IS 'Records the API key (from the request, never from the input) that uploads an import.';
+
 CREATE FUNCTION app_private.tg_lead_imports__queue() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7357,6 +7565,65 @@ $$;
 
 COMMENT ON FUNCTION app_private.usage_noun(metric text, quantity bigint) IS 'What a quantity of a metric is called in messages ("1 sending domain", "500 emails per month").';
 
+CREATE FUNCTION app_private.use_api_key(secret_hash bytea, client_ip text) RETURNS TABLE(outcome text, api_key_id uuid, tenant_id uuid, scopes text[], rate_limit integer, retry_after integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_secret app_private.api_key_secrets;
+  v_key app_public.api_keys;
+  v_plan app_public.plans;
+  v_now timestamptz := now();
+  v_ip text := nullif(left(trim(client_ip), 100), '');
+  v_window timestamptz;
+begin
+  select s.* into v_secret from app_private.api_key_secrets s where s.secret_hash = use_api_key.secret_hash;
+  if v_secret.api_key_id is not null then
+    select k.* into v_key from app_public.api_keys k
+      join app_public.tenants t on t.id = v_secret.tenant_id and t.deleted is null
+      where k.tenant_id = v_secret.tenant_id and k.id = v_secret.api_key_id;
+  end if;
+  if v_key.id is null then
+    return query select 'unknown'::text, null::uuid, null::uuid, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  if v_key.revoked_at is not null then
+    return query select 'revoked'::text, v_key.id, v_key.tenant_id, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  if v_key.expires_at <= v_now then
+    return query select 'expired'::text, v_key.id, v_key.tenant_id, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  v_plan := app_private.current_plan_of(v_key.tenant_id);
+  if not v_plan.api_access then
+    return query select 'no_api_access'::text, v_key.id, v_key.tenant_id, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  if v_plan.api_rate_limit is not null
+     and not app_private.throttle_hit('api:key', v_key.id::text, v_plan.api_rate_limit, interval '1 minute') then
+    select t.window_start into v_window from app_private.auth_throttle t where t.scope = 'api:key' and t.key = v_key.id::text;
+    return query select 'rate_limited'::text, v_key.id, v_key.tenant_id, null::text[], v_plan.api_rate_limit,
+      greatest(1, ceil(extract(epoch from (v_window + interval '1 minute' - v_now)))::integer);
+    return;
+  end if;
+  -- Its use, without a write per request: once a minute, or from another address.
+  if v_key.last_used_at is null or v_key.last_used_at <= v_now - interval '1 minute'
+     or v_key.last_used_ip is distinct from v_ip then
+    update app_public.api_keys k set last_used_at = v_now, last_used_ip = v_ip
+      where k.tenant_id = v_key.tenant_id and k.id = v_key.id;
+    if v_ip is not null and v_key.last_used_ip is distinct from v_ip then
+      perform app_private.audit_api_key(v_key.tenant_id, v_key.id, 'used_from_new_ip',
+        jsonb_build_object('ip', v_ip, 'previous_ip', v_key.last_used_ip, 'prefix', v_key.prefix));
+    end if;
+  end if;
+  return query select 'ok'::text, v_key.id, v_key.tenant_id, v_key.scopes, v_plan.api_rate_limit, null::integer;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.use_api_key(secret_hash bytea, client_ip text) IS 'Called by the API server (owner pool, a transaction of its own) for a request made with an API key, given the SHA-256 of what was sent: ok with the key''s tenant and scopes, or why it is refused (unknown, revoked, expired, no_api_access, rate_limited with the seconds to wait). Counts the request against the plan''s api_rate_limit per key and minute, records last_used_at/last_used_ip at most once a minute (and on a new address, audited).';
+
 CREATE FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) RETURNS uuid
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7365,6 +7632,26 @@ CREATE FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) RETURNS u
 $$;
 
 COMMENT ON FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) IS 'The smallest UUIDv7 at the given time: a partition bound.';
+
+CREATE FUNCTION app_private.validated_api_key_scopes(scopes text[]) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_unknown text;
+begin
+  if scopes is null or cardinality(scopes) = 0 then
+    raise exception 'Give the key at least one scope (%).', array_to_string(app_private.api_key_scopes(), ', ') using errcode = 'INVAL';
+  end if;
+  select s into v_unknown from unnest(scopes) s where s is null or not (s = any (app_private.api_key_scopes())) limit 1;
+  if found then
+    raise exception 'Unknown scope "%"; the scopes are %.', v_unknown, array_to_string(app_private.api_key_scopes(), ', ') using errcode = 'INVAL';
+  end if;
+  return array(select distinct s from unnest(scopes) s order by s);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.validated_api_key_scopes(scopes text[]) IS 'The scopes, sorted and without duplicates; refuses (INVALID_INPUT) none and unknown ones.';
 
 CREATE FUNCTION app_private.warmup_ramp(day_number integer) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -7544,6 +7831,8 @@ declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_member app_public.tenant_users;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can change roles.' using errcode = 'DNIED';
   end if;
@@ -7764,6 +8053,42 @@ $_$;
 
 COMMENT ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) IS 'The leads in this list: its members, or for a dynamic list the leads matching its filter right now.';
 
+CREATE FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS app_public.issued_api_key
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.assert_may_manage_api_keys();
+  v_name text := trim(name);
+  v_scopes text[] := app_private.validated_api_key_scopes(scopes);
+  v_plan app_public.plans;
+  v_key text := app_private.new_api_key();
+  v_prefix text := app_private.api_key_prefix(v_key);
+  v_id uuid := gen_random_uuid();
+  v_user uuid := app_public.current_user_id();
+begin
+  if v_name is null or length(v_name) not between 1 and 100 then
+    raise exception 'Give the key a name of 1 to 100 characters.' using errcode = 'INVAL';
+  end if;
+  if expires_at is not null and expires_at <= now() then
+    raise exception 'The expiry must be in the future.' using errcode = 'INVAL';
+  end if;
+  v_plan := app_private.current_plan_of(v_tenant_id);
+  if not v_plan.api_access then
+    raise exception 'Your plan (%) does not include API access; upgrade to use API keys.', v_plan.name using errcode = 'LIMIT';
+  end if;
+  insert into app_public.api_keys (tenant_id, id, name, prefix, scopes, expires_at, created_by)
+    values (v_tenant_id, v_id, v_name, v_prefix, v_scopes, create_api_key.expires_at, v_user);
+  insert into app_private.api_key_secrets (secret_hash, tenant_id, api_key_id)
+    values (app_private.hash_token(v_key), v_tenant_id, v_id);
+  perform app_private.audit_api_key(v_tenant_id, v_id, 'created', jsonb_build_object(
+    'name', v_name, 'prefix', v_prefix, 'scopes', v_scopes, 'expires_at', create_api_key.expires_at));
+  return row(v_id, v_name, v_prefix, v_scopes, create_api_key.expires_at, v_key)::app_public.issued_api_key;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone) IS 'Creates an API key for this organisation (owners and admins; the plan must include API access). The answer holds its secret, which is never shown again: send it as `Authorization: Bearer <secret>`. Scopes: leads, lists, templates, campaigns, domains and webhooks with :read or :write, analytics:read, billing:read.';
+
 CREATE FUNCTION app_public.current_staff_has_permission(permission text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -7809,7 +8134,8 @@ CREATE FUNCTION app_public.current_usage() RETURNS SETOF app_public.usage_metric
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select u.* from app_private.tenant_usage(app_public.current_tenant_id()) u
-  where app_public.current_tenant_id() is not null;
+  where app_public.current_tenant_id() is not null
+    and app_hidden.api_key_allows('billing', 'read'); -- an API key needs billing:read (functions/052-api-keys.sql)
 $$;
 
 COMMENT ON FUNCTION app_public.current_usage() IS '@behavior +list -connection
@@ -8042,6 +8368,8 @@ declare
   v_invitation app_public.invitations;
   v_token text := app_private.new_token();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if v_tenant_id is null or not app_public.has_tenant_role('admin')
      and not (app_public.has_tenant_role('member')
               and roles <@ '{member,viewer}'
@@ -8204,6 +8532,8 @@ declare
   v_member app_public.tenant_users;
   v_self boolean := remove_member.user_id = app_public.current_user_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if v_tenant_id is null or (not v_self and not app_public.has_tenant_role('admin')) then
     raise exception 'Only owners and admins can remove members.' using errcode = 'DNIED';
   end if;
@@ -8279,6 +8609,73 @@ $$;
 
 COMMENT ON FUNCTION app_public.resume_campaign(campaign_id uuid) IS 'Resumes a paused campaign (whoever paused it): enrollments continue where they stopped and new members of its target lists are enrolled. If the pause came from the plan limit or billing and that is not resolved, the next send pauses it again with the reason.';
 
+CREATE TABLE app_public.api_keys (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    prefix text NOT NULL,
+    scopes text[] NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    last_used_ip text,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    rotated_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT api_keys_last_used_ip_check CHECK ((length(last_used_ip) <= 100)),
+    CONSTRAINT api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT api_keys_prefix_check CHECK ((prefix ~ '^pm_[A-Za-z0-9]{8}$'::text)),
+    CONSTRAINT api_keys_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['leads:read'::text, 'leads:write'::text, 'lists:read'::text, 'lists:write'::text, 'templates:read'::text, 'templates:write'::text, 'campaigns:read'::text, 'campaigns:write'::text, 'analytics:read'::text, 'domains:read'::text, 'domains:write'::text, 'webhooks:read'::text, 'webhooks:write'::text, 'billing:read'::text])))
+);
+
+ALTER TABLE ONLY app_public.api_keys FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.api_keys IS 'An API key of the organisation: a name, the scopes it acts with, an optional expiry and when and from where it was last used. Its secret is shown once, by createApiKey or rotateApiKey, and only its hash is kept. Admins and owners manage keys; a key cannot.';
+
+COMMENT ON COLUMN app_public.api_keys.prefix IS 'The visible start of the key (`pm_` and 8 characters), to recognise it; the rest of the key is never shown again.';
+
+COMMENT ON COLUMN app_public.api_keys.scopes IS 'What the key may do, as `area:read` or `area:write` (write includes read) for the areas leads, lists, templates, campaigns, analytics (read only), domains (domains and inboxes), webhooks and billing (read only).';
+
+COMMENT ON COLUMN app_public.api_keys.expires_at IS 'When the key stops working; null: it does not expire.';
+
+COMMENT ON COLUMN app_public.api_keys.revoked_at IS 'When the key was revoked; it is refused from the next request on.';
+
+COMMENT ON COLUMN app_public.api_keys.last_used_at IS 'When the key was last used, to the minute (recorded at most once a minute, and whenever the client address changes).';
+
+COMMENT ON COLUMN app_public.api_keys.last_used_ip IS 'The client address of the key''s last use.';
+
+COMMENT ON COLUMN app_public.api_keys.created_by IS 'The admin who created the key.';
+
+COMMENT ON COLUMN app_public.api_keys.rotated_at IS 'When the key''s secret was last replaced (rotateApiKey); the previous secret stopped working then.';
+
+CREATE FUNCTION app_public.revoke_api_key(api_key_id uuid) RETURNS app_public.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.assert_may_manage_api_keys();
+  v_key_row app_public.api_keys;
+  v_now timestamptz := now();
+begin
+  select k.* into v_key_row from app_public.api_keys k
+    where k.tenant_id = v_tenant_id and k.id = revoke_api_key.api_key_id for update;
+  if v_key_row.id is null then
+    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
+  end if;
+  if v_key_row.revoked_at is not null then
+    return v_key_row;
+  end if;
+  update app_public.api_keys k set revoked_at = v_now
+    where k.tenant_id = v_tenant_id and k.id = v_key_row.id
+    returning * into v_key_row;
+  perform app_private.audit_api_key(v_tenant_id, v_key_row.id, 'revoked', jsonb_build_object('name', v_key_row.name, 'prefix', v_key_row.prefix));
+  return v_key_row;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.revoke_api_key(api_key_id uuid) IS 'Revokes an API key (owners and admins): it is refused from the next request on. Revoking a revoked key changes nothing.';
+
 CREATE FUNCTION app_public.revoke_invitation(invitation_id uuid) RETURNS app_public.invitations
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8288,6 +8685,8 @@ declare
   -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can revoke invitations.' using errcode = 'DNIED';
   end if;
@@ -8304,6 +8703,41 @@ $$;
 
 COMMENT ON FUNCTION app_public.revoke_invitation(invitation_id uuid) IS 'Cancels an open invitation; its link stops working at once.';
 
+CREATE FUNCTION app_public.rotate_api_key(api_key_id uuid) RETURNS app_public.issued_api_key
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.assert_may_manage_api_keys();
+  v_key_row app_public.api_keys;
+  v_key text := app_private.new_api_key();
+  v_prefix text := app_private.api_key_prefix(v_key);
+  v_now timestamptz := now();
+begin
+  select k.* into v_key_row from app_public.api_keys k
+    where k.tenant_id = v_tenant_id and k.id = rotate_api_key.api_key_id for update;
+  if v_key_row.id is null then
+    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
+  end if;
+  if v_key_row.revoked_at is not null then
+    raise exception 'This API key is revoked; create a new one instead.' using errcode = 'STATE';
+  end if;
+  if v_key_row.expires_at <= v_now then
+    raise exception 'This API key has expired; create a new one instead.' using errcode = 'STATE';
+  end if;
+  delete from app_private.api_key_secrets s where s.tenant_id = v_tenant_id and s.api_key_id = v_key_row.id;
+  insert into app_private.api_key_secrets (secret_hash, tenant_id, api_key_id)
+    values (app_private.hash_token(v_key), v_tenant_id, v_key_row.id);
+  update app_public.api_keys k set prefix = v_prefix, rotated_at = v_now
+    where k.tenant_id = v_tenant_id and k.id = v_key_row.id;
+  perform app_private.audit_api_key(v_tenant_id, v_key_row.id, 'rotated', jsonb_build_object(
+    'prefix', jsonb_build_object('from', v_key_row.prefix, 'to', v_prefix)));
+  return row(v_key_row.id, v_key_row.name, v_prefix, v_key_row.scopes, v_key_row.expires_at, v_key)::app_public.issued_api_key;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.rotate_api_key(api_key_id uuid) IS 'Replaces an API key''s secret (owners and admins): the old secret is refused from the next request on; the answer holds the new one, shown this once. Name, scopes and expiry stay.';
+
 CREATE FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) RETURNS app_public.domains
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8315,6 +8749,8 @@ declare
   v_waiting text;
   v_tenant_id uuid;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Rotating a domain''s DKIM key needs the admin or owner role.' using errcode = 'DNIED';
   end if;
@@ -8686,6 +9122,8 @@ declare
   -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if not app_public.has_tenant_role('member') then
     raise exception 'Checking a domain''s DNS needs the member role or above in this organisation.' using errcode = 'DNIED';
   end if;
@@ -8705,14 +9143,25 @@ $$;
 
 COMMENT ON FUNCTION app_public.verify_domain(domain_id uuid) IS 'Checks the domain''s DNS records now (in the background, usually within seconds): watch verificationStatus and each record''s status in dnsRecords.';
 
+CREATE TABLE app_private.api_key_secrets (
+    secret_hash bytea NOT NULL,
+    tenant_id uuid NOT NULL,
+    api_key_id uuid NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT api_key_secrets_secret_hash_check CHECK ((length(secret_hash) = 32))
+);
+
+ALTER TABLE ONLY app_private.api_key_secrets FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.api_key_secrets IS 'The SHA-256 of each API key''s current secret and the key it belongs to. Replaced on rotation; never reachable by an API role.';
+
 CREATE TABLE app_private.auth_throttle (
     scope text NOT NULL,
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
     hits integer NOT NULL,
     CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
-    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100))),
-    CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text])))
+    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100)))
 );
 
 ALTER TABLE ONLY app_private.auth_throttle FORCE ROW LEVEL SECURITY;
@@ -9672,8 +10121,14 @@ ALTER TABLE ONLY app_public.user_preferences FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.user_preferences IS 'A user''s personal preferences, visible to that user only.';
 
+ALTER TABLE ONLY app_private.api_key_secrets
+    ADD CONSTRAINT api_key_secrets_pkey PRIMARY KEY (secret_hash);
+
 ALTER TABLE ONLY app_private.auth_throttle
     ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (scope, key);
+
+ALTER TABLE app_private.auth_throttle
+    ADD CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text, 'api:key'::text]))) NOT VALID;
 
 ALTER TABLE ONLY app_private.declarative_state
     ADD CONSTRAINT declarative_state_pkey PRIMARY KEY (id);
@@ -9740,6 +10195,12 @@ ALTER TABLE ONLY app_private.user_sessions
 
 ALTER TABLE ONLY app_private.worker_pools
     ADD CONSTRAINT worker_pools_pkey PRIMARY KEY (pool_id);
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_prefix_key UNIQUE (tenant_id, prefix);
 
 ALTER TABLE ONLY app_public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (tenant_id, id);
@@ -9909,6 +10370,8 @@ ALTER TABLE ONLY app_public.vps_instances
 ALTER TABLE ONLY app_public.vps_instances
     ADD CONSTRAINT vps_instances_pkey PRIMARY KEY (id);
 
+CREATE INDEX api_key_secrets_key_idx ON app_private.api_key_secrets USING btree (tenant_id, api_key_id);
+
 CREATE INDEX dkim_key_pool_claimed_idx ON app_private.dkim_key_pool USING btree (claimed_tenant_id, claimed_domain_id) WHERE (claimed_domain_id IS NOT NULL);
 
 CREATE INDEX dkim_key_pool_unclaimed_idx ON app_private.dkim_key_pool USING btree (created) WHERE (claimed_domain_id IS NULL);
@@ -9928,6 +10391,8 @@ CREATE INDEX staff_access_sessions_tenant_idx ON app_private.staff_access_sessio
 CREATE INDEX stripe_events_tenant_idx ON app_private.stripe_events USING btree (tenant_id);
 
 CREATE INDEX user_sessions_user_id_idx ON app_private.user_sessions USING btree (user_id);
+
+CREATE INDEX api_keys_created_by_idx ON app_public.api_keys USING btree (created_by);
 
 CREATE INDEX audit_log_actor_idx ON app_public.audit_log USING btree (actor_user_id);
 
@@ -10163,6 +10628,10 @@ CREATE UNIQUE INDEX users_email_key ON app_public.users USING btree (email) WHER
 
 CREATE TRIGGER _210_dns_record AFTER INSERT OR UPDATE OF public_key ON app_private.domain_dkim_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__dkim_key_record();
 
+CREATE TRIGGER _050_api_key BEFORE INSERT ON app_public.lead_imports FOR EACH ROW EXECUTE FUNCTION app_private.tg_lead_imports__api_key();
+
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.api_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.campaign_enrollments FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.campaign_sequence_steps FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
@@ -10364,6 +10833,12 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.audit_log
     ADD CONSTRAINT audit_log_actor_user_id_fkey FOREIGN KEY (actor_user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
@@ -10659,6 +11134,8 @@ ALTER TABLE ONLY app_public.usage_periods
 ALTER TABLE ONLY app_public.user_preferences
     ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE app_private.api_key_secrets ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE app_private.auth_throttle ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.declarative_state ENABLE ROW LEVEL SECURITY;
@@ -10698,6 +11175,10 @@ ALTER TABLE app_private.user_secrets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY analytics_read ON app_public.api_keys FOR SELECT TO penguinmails_analytics USING (true);
+
+COMMENT ON POLICY analytics_read ON app_public.api_keys IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
 
 CREATE POLICY analytics_read ON app_public.audit_log FOR SELECT TO penguinmails_analytics USING (true);
 
@@ -10894,6 +11375,556 @@ COMMENT ON POLICY analytics_read ON app_public.users IS 'The read-only analytics
 CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinmails_analytics USING (true);
 
 COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+
+CREATE POLICY api_key_closed ON app_public.api_keys AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.api_keys IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.audit_log AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.audit_log IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.companies AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.companies IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.crm_accounts AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.crm_accounts IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.deal_contacts AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.deal_contacts IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.deals AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.deals IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.feature_flags AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.feature_flags IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.invitations AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.invitations IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.permissions AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.permissions IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.platform_audit_log AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.platform_audit_log IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.staff_members AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.staff_members IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.staff_role_permissions AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.staff_role_permissions IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.staff_roles AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.staff_roles IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.system_config AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.system_config IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.tenant_config AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.tenant_config IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.tenant_policies AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.tenant_policies IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.tenant_users AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.tenant_users IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.tenants AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.tenants IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.user_preferences AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.user_preferences IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.users AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.users IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_closed ON app_public.vps_instances AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+
+COMMENT ON POLICY api_key_closed ON app_public.vps_instances IS 'No API key reads or writes this table.';
+
+CREATE POLICY api_key_delete ON app_public.campaign_email_accounts AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaign_email_accounts IS 'An API key deletes only with the campaigns:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.campaign_enrollments AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaign_enrollments IS 'An API key deletes only with the campaigns:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaign_sequence_steps IS 'An API key deletes only with the campaigns:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.campaign_stats_daily AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaign_stats_daily IS 'An API key deletes only with the analytics:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.campaign_step_variants AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaign_step_variants IS 'An API key deletes only with the campaigns:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.campaign_targets AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaign_targets IS 'An API key deletes only with the campaigns:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.campaigns AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.campaigns IS 'An API key deletes only with the campaigns:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.contact_list_members AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('lists'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.contact_list_members IS 'An API key deletes only with the lists:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.contact_lists AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('lists'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.contact_lists IS 'An API key deletes only with the lists:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.custom_field_definitions AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.custom_field_definitions IS 'An API key deletes only with the leads:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.domain_ip_assignments AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.domain_ip_assignments IS 'An API key deletes only with the domains:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.domains AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.domains IS 'An API key deletes only with the domains:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.email_accounts AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.email_accounts IS 'An API key deletes only with the domains:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.email_events AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.email_events IS 'An API key deletes only with the analytics:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.folders AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.folders IS 'An API key deletes only with the templates:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.lead_imports AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.lead_imports IS 'An API key deletes only with the leads:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.leads AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.leads IS 'An API key deletes only with the leads:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.messages AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.messages IS 'An API key deletes only with the analytics:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.payments AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.payments IS 'An API key deletes only with the billing:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.plans AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.plans IS 'An API key deletes only with the billing:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.smtp_ip_addresses IS 'An API key deletes only with the domains:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.subscription_addons AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.subscription_addons IS 'An API key deletes only with the billing:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.subscriptions AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.subscriptions IS 'An API key deletes only with the billing:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.suppressions AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.suppressions IS 'An API key deletes only with the leads:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.tags AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.tags IS 'An API key deletes only with the templates:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.template_folders AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.template_folders IS 'An API key deletes only with the templates:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.template_tags AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.template_tags IS 'An API key deletes only with the templates:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.templates AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.templates IS 'An API key deletes only with the templates:write scope.';
+
+CREATE POLICY api_key_delete ON app_public.usage_periods AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_delete ON app_public.usage_periods IS 'An API key deletes only with the billing:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaign_email_accounts AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaign_email_accounts IS 'An API key inserts only with the campaigns:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaign_enrollments AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaign_enrollments IS 'An API key inserts only with the campaigns:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaign_sequence_steps IS 'An API key inserts only with the campaigns:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaign_stats_daily AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaign_stats_daily IS 'An API key inserts only with the analytics:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaign_step_variants AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaign_step_variants IS 'An API key inserts only with the campaigns:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaign_targets AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaign_targets IS 'An API key inserts only with the campaigns:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.campaigns AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.campaigns IS 'An API key inserts only with the campaigns:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.contact_list_members AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.contact_list_members IS 'An API key inserts only with the lists:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.contact_lists AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.contact_lists IS 'An API key inserts only with the lists:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.custom_field_definitions AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.custom_field_definitions IS 'An API key inserts only with the leads:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.domain_ip_assignments AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.domain_ip_assignments IS 'An API key inserts only with the domains:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.domains AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.domains IS 'An API key inserts only with the domains:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.email_accounts AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.email_accounts IS 'An API key inserts only with the domains:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.email_events AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.email_events IS 'An API key inserts only with the analytics:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.folders AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.folders IS 'An API key inserts only with the templates:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.lead_imports AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.lead_imports IS 'An API key inserts only with the leads:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.leads AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.leads IS 'An API key inserts only with the leads:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.messages AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.messages IS 'An API key inserts only with the analytics:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.payments AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.payments IS 'An API key inserts only with the billing:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.plans AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.plans IS 'An API key inserts only with the billing:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.smtp_ip_addresses IS 'An API key inserts only with the domains:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.subscription_addons AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.subscription_addons IS 'An API key inserts only with the billing:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.subscriptions AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.subscriptions IS 'An API key inserts only with the billing:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.suppressions AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.suppressions IS 'An API key inserts only with the leads:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.tags AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.tags IS 'An API key inserts only with the templates:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.template_folders AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.template_folders IS 'An API key inserts only with the templates:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.template_tags AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.template_tags IS 'An API key inserts only with the templates:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.templates AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.templates IS 'An API key inserts only with the templates:write scope.';
+
+CREATE POLICY api_key_insert ON app_public.usage_periods AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_insert ON app_public.usage_periods IS 'An API key inserts only with the billing:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaign_email_accounts AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaign_email_accounts IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaign_enrollments AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaign_enrollments IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaign_sequence_steps IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaign_stats_daily AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('analytics'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaign_stats_daily IS 'An API key reads these rows only with the analytics:read or analytics:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaign_step_variants AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaign_step_variants IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaign_targets AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaign_targets IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
+
+CREATE POLICY api_key_read ON app_public.campaigns AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.campaigns IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
+
+CREATE POLICY api_key_read ON app_public.contact_list_members AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('lists'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.contact_list_members IS 'An API key reads these rows only with the lists:read or lists:write scope.';
+
+CREATE POLICY api_key_read ON app_public.contact_lists AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('lists'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.contact_lists IS 'An API key reads these rows only with the lists:read or lists:write scope.';
+
+CREATE POLICY api_key_read ON app_public.custom_field_definitions AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.custom_field_definitions IS 'An API key reads these rows only with the leads:read or leads:write scope.';
+
+CREATE POLICY api_key_read ON app_public.domain_ip_assignments AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.domain_ip_assignments IS 'An API key reads these rows only with the domains:read or domains:write scope.';
+
+CREATE POLICY api_key_read ON app_public.domains AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.domains IS 'An API key reads these rows only with the domains:read or domains:write scope.';
+
+CREATE POLICY api_key_read ON app_public.email_accounts AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.email_accounts IS 'An API key reads these rows only with the domains:read or domains:write scope.';
+
+CREATE POLICY api_key_read ON app_public.email_events AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('analytics'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.email_events IS 'An API key reads these rows only with the analytics:read or analytics:write scope.';
+
+CREATE POLICY api_key_read ON app_public.folders AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.folders IS 'An API key reads these rows only with the templates:read or templates:write scope.';
+
+CREATE POLICY api_key_read ON app_public.lead_imports AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.lead_imports IS 'An API key reads these rows only with the leads:read or leads:write scope.';
+
+CREATE POLICY api_key_read ON app_public.leads AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.leads IS 'An API key reads these rows only with the leads:read or leads:write scope.';
+
+CREATE POLICY api_key_read ON app_public.messages AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('analytics'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.messages IS 'An API key reads these rows only with the analytics:read or analytics:write scope.';
+
+CREATE POLICY api_key_read ON app_public.payments AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.payments IS 'An API key reads these rows only with the billing:read or billing:write scope.';
+
+CREATE POLICY api_key_read ON app_public.plans AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.plans IS 'An API key reads these rows only with the billing:read or billing:write scope.';
+
+CREATE POLICY api_key_read ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.smtp_ip_addresses IS 'An API key reads these rows only with the domains:read or domains:write scope.';
+
+CREATE POLICY api_key_read ON app_public.subscription_addons AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.subscription_addons IS 'An API key reads these rows only with the billing:read or billing:write scope.';
+
+CREATE POLICY api_key_read ON app_public.subscriptions AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.subscriptions IS 'An API key reads these rows only with the billing:read or billing:write scope.';
+
+CREATE POLICY api_key_read ON app_public.suppressions AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.suppressions IS 'An API key reads these rows only with the leads:read or leads:write scope.';
+
+CREATE POLICY api_key_read ON app_public.tags AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.tags IS 'An API key reads these rows only with the templates:read or templates:write scope.';
+
+CREATE POLICY api_key_read ON app_public.template_folders AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.template_folders IS 'An API key reads these rows only with the templates:read or templates:write scope.';
+
+CREATE POLICY api_key_read ON app_public.template_tags AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.template_tags IS 'An API key reads these rows only with the templates:read or templates:write scope.';
+
+CREATE POLICY api_key_read ON app_public.templates AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.templates IS 'An API key reads these rows only with the templates:read or templates:write scope.';
+
+CREATE POLICY api_key_read ON app_public.usage_periods AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
+
+COMMENT ON POLICY api_key_read ON app_public.usage_periods IS 'An API key reads these rows only with the billing:read or billing:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaign_email_accounts AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaign_email_accounts IS 'An API key updates only with the campaigns:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaign_enrollments AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaign_enrollments IS 'An API key updates only with the campaigns:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaign_sequence_steps IS 'An API key updates only with the campaigns:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaign_stats_daily AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaign_stats_daily IS 'An API key updates only with the analytics:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaign_step_variants AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaign_step_variants IS 'An API key updates only with the campaigns:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaign_targets AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaign_targets IS 'An API key updates only with the campaigns:write scope.';
+
+CREATE POLICY api_key_update ON app_public.campaigns AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.campaigns IS 'An API key updates only with the campaigns:write scope.';
+
+CREATE POLICY api_key_update ON app_public.contact_list_members AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('lists'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.contact_list_members IS 'An API key updates only with the lists:write scope.';
+
+CREATE POLICY api_key_update ON app_public.contact_lists AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('lists'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.contact_lists IS 'An API key updates only with the lists:write scope.';
+
+CREATE POLICY api_key_update ON app_public.custom_field_definitions AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.custom_field_definitions IS 'An API key updates only with the leads:write scope.';
+
+CREATE POLICY api_key_update ON app_public.domain_ip_assignments AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.domain_ip_assignments IS 'An API key updates only with the domains:write scope.';
+
+CREATE POLICY api_key_update ON app_public.domains AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.domains IS 'An API key updates only with the domains:write scope.';
+
+CREATE POLICY api_key_update ON app_public.email_accounts AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.email_accounts IS 'An API key updates only with the domains:write scope.';
+
+CREATE POLICY api_key_update ON app_public.email_events AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.email_events IS 'An API key updates only with the analytics:write scope.';
+
+CREATE POLICY api_key_update ON app_public.folders AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.folders IS 'An API key updates only with the templates:write scope.';
+
+CREATE POLICY api_key_update ON app_public.lead_imports AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.lead_imports IS 'An API key updates only with the leads:write scope.';
+
+CREATE POLICY api_key_update ON app_public.leads AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.leads IS 'An API key updates only with the leads:write scope.';
+
+CREATE POLICY api_key_update ON app_public.messages AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.messages IS 'An API key updates only with the analytics:write scope.';
+
+CREATE POLICY api_key_update ON app_public.payments AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.payments IS 'An API key updates only with the billing:write scope.';
+
+CREATE POLICY api_key_update ON app_public.plans AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.plans IS 'An API key updates only with the billing:write scope.';
+
+CREATE POLICY api_key_update ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.smtp_ip_addresses IS 'An API key updates only with the domains:write scope.';
+
+CREATE POLICY api_key_update ON app_public.subscription_addons AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.subscription_addons IS 'An API key updates only with the billing:write scope.';
+
+CREATE POLICY api_key_update ON app_public.subscriptions AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.subscriptions IS 'An API key updates only with the billing:write scope.';
+
+CREATE POLICY api_key_update ON app_public.suppressions AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.suppressions IS 'An API key updates only with the leads:write scope.';
+
+CREATE POLICY api_key_update ON app_public.tags AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.tags IS 'An API key updates only with the templates:write scope.';
+
+CREATE POLICY api_key_update ON app_public.template_folders AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.template_folders IS 'An API key updates only with the templates:write scope.';
+
+CREATE POLICY api_key_update ON app_public.template_tags AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.template_tags IS 'An API key updates only with the templates:write scope.';
+
+CREATE POLICY api_key_update ON app_public.templates AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.templates IS 'An API key updates only with the templates:write scope.';
+
+CREATE POLICY api_key_update ON app_public.usage_periods AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
+
+COMMENT ON POLICY api_key_update ON app_public.usage_periods IS 'An API key updates only with the billing:write scope.';
+
+ALTER TABLE app_public.api_keys ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.audit_log ENABLE ROW LEVEL SECURITY;
 
@@ -11249,6 +12280,10 @@ COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the 
 
 ALTER TABLE app_public.tenant_policies ENABLE ROW LEVEL SECURITY;
 
+CREATE POLICY tenant_select ON app_public.api_keys FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+
+COMMENT ON POLICY tenant_select ON app_public.api_keys IS 'Rows of the current tenant, for its admins and above.';
+
 CREATE POLICY tenant_select ON app_public.audit_log FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
 
 COMMENT ON POLICY tenant_select ON app_public.audit_log IS 'Rows of the current tenant, for its admins and above.';
@@ -11526,6 +12561,16 @@ REVOKE ALL ON FUNCTION app_hidden.accept_invitation(token text, password text, n
 GRANT ALL ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.assigned_ip_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assigned_ip_ids() TO penguinmails_member;
 
@@ -11536,11 +12581,19 @@ REVOKE ALL ON FUNCTION app_hidden.confirm_registration(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.current_api_key_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.dns_records_problem(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.dns_records_problem(doc jsonb) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) TO penguinmails_anonymous;
@@ -11574,6 +12627,11 @@ REVOKE ALL ON FUNCTION app_hidden.request_password_reset(email text, client_ip t
 GRANT ALL ON FUNCTION app_hidden.request_password_reset(email text, client_ip text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.request_password_reset(email text, client_ip text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) TO penguinmails_member;
 
@@ -11597,6 +12655,10 @@ REVOKE ALL ON FUNCTION app_private.add_job(tenant_id uuid, identifier text, payl
 REVOKE ALL ON FUNCTION app_private.advance_after_send(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.advance_engine_clock(by_interval interval) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.api_key_prefix(key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.api_key_scopes() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_public.current_tenant_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_tenant_id() TO penguinmails_anonymous;
@@ -11630,6 +12692,8 @@ REVOKE ALL ON FUNCTION app_private.apply_tenant_policies(tbl regclass, write_rol
 
 REVOKE ALL ON FUNCTION app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.assert_may_manage_api_keys() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.assert_may_manage_billing() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.assert_may_send(tenant_id uuid, metric text) FROM PUBLIC;
@@ -11646,6 +12710,8 @@ GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_analytics
 GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smtp_ip_address_id uuid, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) FROM PUBLIC;
 
@@ -11756,6 +12822,53 @@ GRANT UPDATE(picture) ON TABLE app_public.users TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.create_user(email text, password text, name text, email_verified boolean) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(slug) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(description),UPDATE(description) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_users),UPDATE(max_users) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_domains),UPDATE(max_domains) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_campaigns_per_month),UPDATE(max_campaigns_per_month) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(api_rate_limit),UPDATE(api_rate_limit) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_email_accounts),UPDATE(max_email_accounts) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_emails_per_month),UPDATE(max_emails_per_month) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_warmups),UPDATE(max_warmups) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_contacts),UPDATE(max_contacts) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_storage_gb),UPDATE(max_storage_gb) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(api_access),UPDATE(api_access) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(priority_support),UPDATE(priority_support) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(advanced_analytics),UPDATE(advanced_analytics) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(white_label),UPDATE(white_label) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(price_monthly),UPDATE(price_monthly) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(price_yearly),UPDATE(price_yearly) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.plans TO penguinmails_staff;
+
+REVOKE ALL ON FUNCTION app_private.current_plan_of(tenant_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.current_session_id() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.deal_owner_is_member() FROM PUBLIC;
@@ -11805,51 +12918,6 @@ REVOKE ALL ON FUNCTION app_private.ensure_monthly_partitions(parent regclass, fr
 REVOKE ALL ON FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) FROM PUBLIC;
-
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
-
-GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(slug) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(description),UPDATE(description) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_users),UPDATE(max_users) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_domains),UPDATE(max_domains) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_campaigns_per_month),UPDATE(max_campaigns_per_month) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(api_rate_limit),UPDATE(api_rate_limit) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_email_accounts),UPDATE(max_email_accounts) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_emails_per_month),UPDATE(max_emails_per_month) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_warmups),UPDATE(max_warmups) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_contacts),UPDATE(max_contacts) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_storage_gb),UPDATE(max_storage_gb) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(api_access),UPDATE(api_access) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(priority_support),UPDATE(priority_support) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(advanced_analytics),UPDATE(advanced_analytics) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(white_label),UPDATE(white_label) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(price_monthly),UPDATE(price_monthly) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(price_yearly),UPDATE(price_yearly) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.plans TO penguinmails_staff;
 
 REVOKE ALL ON FUNCTION app_private.fallback_plan() FROM PUBLIC;
 
@@ -11955,6 +13023,8 @@ REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.metered_usage(tenant_id uuid, metric text, period_start timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.move_domains_off_ip(smtp_ip_address_id uuid, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.new_api_key() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.new_token() FROM PUBLIC;
 
@@ -12170,6 +13240,8 @@ REVOKE ALL ON FUNCTION app_private.tg_email_events__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_invitations__reserve_seats() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_lead_imports__api_key() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__queue() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__validate() FROM PUBLIC;
@@ -12198,7 +13270,11 @@ REVOKE ALL ON FUNCTION app_private.usage_metrics() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.usage_noun(metric text, quantity bigint) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.use_api_key(secret_hash bytea, client_ip text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.validated_api_key_scopes(scopes text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.warmup_ramp(day_number integer) FROM PUBLIC;
 
@@ -12292,6 +13368,9 @@ GRANT INSERT(crm_account_id),UPDATE(crm_account_id) ON TABLE app_public.leads TO
 
 REVOKE ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.current_staff_has_permission(permission text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_staff_has_permission(permission text) TO penguinmails_anonymous;
@@ -12403,8 +13482,17 @@ GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) T
 REVOKE ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) TO penguinmails_member;
 
+GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.revoke_invitation(invitation_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_invitation(invitation_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) TO penguinmails_member;
