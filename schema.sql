@@ -47,19 +47,6 @@ CREATE DOMAIN app_public.hostname AS public.citext
 
 COMMENT ON DOMAIN app_public.hostname IS 'A fully qualified, case-insensitive DNS name such as mail.example.com (no trailing dot).';
 
-CREATE TYPE app_public.issued_api_key AS (
-	api_key_id uuid,
-	name text,
-	prefix text,
-	scopes text[],
-	expires_at timestamp with time zone,
-	secret text
-);
-
-COMMENT ON TYPE app_public.issued_api_key IS 'A new or rotated API key with its secret: the only time the secret is shown. Send it as `Authorization: Bearer <secret>`.';
-
-COMMENT ON COLUMN app_public.issued_api_key.secret IS 'The whole key, to keep somewhere safe now: it cannot be shown again (only its hash is stored).';
-
 CREATE TYPE app_public.message_stats AS (
 	sent bigint,
 	delivered bigint,
@@ -986,6 +973,14 @@ CREATE FUNCTION app_hidden.visible_user_ids() RETURNS uuid[]
 $$;
 
 COMMENT ON FUNCTION app_hidden.visible_user_ids() IS 'The users the current user may see: themselves and the active members of their current tenant, as enter_request found them. The users policy compares against it (`id = any (…)`).';
+
+CREATE FUNCTION app_hidden.without_api_key() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null;
+$$;
+
+COMMENT ON FUNCTION app_hidden.without_api_key() IS 'True unless this request is made with an API key: the RESTRICTIVE policy of the tables no key may reach (a function rather than IS NULL in the policy, which Citus cannot deparse).';
 
 CREATE FUNCTION app_private.active_tenant_ids(user_id uuid) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
@@ -8053,7 +8048,7 @@ $_$;
 
 COMMENT ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) IS 'The leads in this list: its members, or for a dynamic list the leads matching its filter right now.';
 
-CREATE FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS app_public.issued_api_key
+CREATE FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -8083,11 +8078,15 @@ begin
     values (app_private.hash_token(v_key), v_tenant_id, v_id);
   perform app_private.audit_api_key(v_tenant_id, v_id, 'created', jsonb_build_object(
     'name', v_name, 'prefix', v_prefix, 'scopes', v_scopes, 'expires_at', create_api_key.expires_at));
-  return row(v_id, v_name, v_prefix, v_scopes, create_api_key.expires_at, v_key)::app_public.issued_api_key;
+  key_id := v_id;
+  key_prefix := v_prefix;
+  key_scopes := v_scopes;
+  key_expires_at := create_api_key.expires_at;
+  secret := v_key;
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone) IS 'Creates an API key for this organisation (owners and admins; the plan must include API access). The answer holds its secret, which is never shown again: send it as `Authorization: Bearer <secret>`. Scopes: leads, lists, templates, campaigns, domains and webhooks with :read or :write, analytics:read, billing:read.';
+COMMENT ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) IS 'Creates an API key for this organisation (owners and admins; the plan must include API access). The answer holds the key''s id, prefix, scopes and expiry, and its secret (the whole key), shown this once and never again (only its hash is stored): send it as `Authorization: Bearer <secret>`. Scopes: leads, lists, templates, campaigns, domains and webhooks with :read or :write, analytics:read, billing:read.';
 
 CREATE FUNCTION app_public.current_staff_has_permission(permission text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -8703,7 +8702,7 @@ $$;
 
 COMMENT ON FUNCTION app_public.revoke_invitation(invitation_id uuid) IS 'Cancels an open invitation; its link stops working at once.';
 
-CREATE FUNCTION app_public.rotate_api_key(api_key_id uuid) RETURNS app_public.issued_api_key
+CREATE FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -8732,11 +8731,15 @@ begin
     where k.tenant_id = v_tenant_id and k.id = v_key_row.id;
   perform app_private.audit_api_key(v_tenant_id, v_key_row.id, 'rotated', jsonb_build_object(
     'prefix', jsonb_build_object('from', v_key_row.prefix, 'to', v_prefix)));
-  return row(v_key_row.id, v_key_row.name, v_prefix, v_key_row.scopes, v_key_row.expires_at, v_key)::app_public.issued_api_key;
+  key_id := v_key_row.id;
+  key_prefix := v_prefix;
+  key_scopes := v_key_row.scopes;
+  key_expires_at := v_key_row.expires_at;
+  secret := v_key;
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.rotate_api_key(api_key_id uuid) IS 'Replaces an API key''s secret (owners and admins): the old secret is refused from the next request on; the answer holds the new one, shown this once. Name, scopes and expiry stay.';
+COMMENT ON FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) IS 'Replaces an API key''s secret (owners and admins): the old secret is refused from the next request on; the answer holds the new one, shown this once. Name, scopes and expiry stay.';
 
 CREATE FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) RETURNS app_public.domains
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11376,87 +11379,87 @@ CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinma
 
 COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
 
-CREATE POLICY api_key_closed ON app_public.api_keys AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.api_keys AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.api_keys IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.audit_log AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.audit_log AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.audit_log IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.companies AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.companies AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.companies IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.crm_accounts AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.crm_accounts AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.crm_accounts IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.deal_contacts AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.deal_contacts AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.deal_contacts IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.deals AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.deals AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.deals IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.feature_flags AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.feature_flags AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.feature_flags IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.invitations AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.invitations AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.invitations IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.permissions AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.permissions AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.permissions IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.platform_audit_log AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.platform_audit_log AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.platform_audit_log IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.staff_members AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.staff_members AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.staff_members IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.staff_role_permissions AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.staff_role_permissions AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.staff_role_permissions IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.staff_roles AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.staff_roles AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.staff_roles IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.system_config AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.system_config AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.system_config IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.tenant_config AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.tenant_config AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.tenant_config IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.tenant_policies AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.tenant_policies AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.tenant_policies IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.tenant_users AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.tenant_users AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.tenant_users IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.tenants AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.tenants AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.tenants IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.user_preferences AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.user_preferences AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.user_preferences IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.users AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.users AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.users IS 'No API key reads or writes this table.';
 
-CREATE POLICY api_key_closed ON app_public.vps_instances AS RESTRICTIVE USING ((app_hidden.current_api_key_id() IS NULL));
+CREATE POLICY api_key_closed ON app_public.vps_instances AS RESTRICTIVE USING (app_hidden.without_api_key());
 
 COMMENT ON POLICY api_key_closed ON app_public.vps_instances IS 'No API key reads or writes this table.';
 
@@ -12644,6 +12647,11 @@ GRANT ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) TO penguinmai
 REVOKE ALL ON FUNCTION app_hidden.visible_user_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.visible_user_ids() TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.without_api_key() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_private.active_tenant_ids(user_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.add_billing_period(starts_at timestamp with time zone) FROM PUBLIC;
@@ -13369,8 +13377,8 @@ GRANT INSERT(crm_account_id),UPDATE(crm_account_id) ON TABLE app_public.leads TO
 REVOKE ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone) TO penguinmails_member;
+REVOKE ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.current_staff_has_permission(permission text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_staff_has_permission(permission text) TO penguinmails_anonymous;
@@ -13491,8 +13499,8 @@ GRANT ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) TO penguinmails
 REVOKE ALL ON FUNCTION app_public.revoke_invitation(invitation_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_invitation(invitation_id uuid) TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid) TO penguinmails_member;
+REVOKE ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) TO penguinmails_member;

@@ -24,6 +24,13 @@ as $$
 $$;
 comment on function app_hidden.current_api_key_id() is 'The API key this request is made with; null for a signed-in user (or anonymous).';
 
+create or replace function app_hidden.without_api_key() returns boolean
+  language sql stable parallel safe
+as $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null;
+$$;
+comment on function app_hidden.without_api_key() is 'True unless this request is made with an API key: the RESTRICTIVE policy of the tables no key may reach (a function rather than IS NULL in the policy, which Citus cannot deparse).';
+
 create or replace function app_hidden.api_key_allows_scopes(scopes text[], area text, access text) returns boolean
   language sql immutable parallel safe
 as $$
@@ -153,8 +160,13 @@ end;
 $$;
 comment on function app_private.validated_api_key_scopes(text[]) is 'The scopes, sorted and without duplicates; refuses (INVALID_INPUT) none and unknown ones.';
 
-create or replace function app_public.create_api_key(name text, scopes text[], expires_at timestamptz default null)
-  returns app_public.issued_api_key
+-- createApiKey and rotateApiKey answer with OUT parameters rather than a
+-- composite type: on Citus a migration's SET LOCAL followed by CREATE TYPE
+-- (propagated to the workers) in one query string is refused.
+create or replace function app_public.create_api_key(
+  name text, scopes text[], expires_at timestamptz default null,
+  out key_id uuid, out key_prefix text, out key_scopes text[], out key_expires_at timestamptz, out secret text
+)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -184,12 +196,19 @@ begin
     values (app_private.hash_token(v_key), v_tenant_id, v_id);
   perform app_private.audit_api_key(v_tenant_id, v_id, 'created', jsonb_build_object(
     'name', v_name, 'prefix', v_prefix, 'scopes', v_scopes, 'expires_at', create_api_key.expires_at));
-  return row(v_id, v_name, v_prefix, v_scopes, create_api_key.expires_at, v_key)::app_public.issued_api_key;
+  key_id := v_id;
+  key_prefix := v_prefix;
+  key_scopes := v_scopes;
+  key_expires_at := create_api_key.expires_at;
+  secret := v_key;
 end;
 $$;
-comment on function app_public.create_api_key(text, text[], timestamptz) is 'Creates an API key for this organisation (owners and admins; the plan must include API access). The answer holds its secret, which is never shown again: send it as `Authorization: Bearer <secret>`. Scopes: leads, lists, templates, campaigns, domains and webhooks with :read or :write, analytics:read, billing:read.';
+comment on function app_public.create_api_key(text, text[], timestamptz) is 'Creates an API key for this organisation (owners and admins; the plan must include API access). The answer holds the key''s id, prefix, scopes and expiry, and its secret (the whole key), shown this once and never again (only its hash is stored): send it as `Authorization: Bearer <secret>`. Scopes: leads, lists, templates, campaigns, domains and webhooks with :read or :write, analytics:read, billing:read.';
 
-create or replace function app_public.rotate_api_key(api_key_id uuid) returns app_public.issued_api_key
+create or replace function app_public.rotate_api_key(
+  api_key_id uuid,
+  out key_id uuid, out key_prefix text, out key_scopes text[], out key_expires_at timestamptz, out secret text
+)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -218,7 +237,11 @@ begin
     where k.tenant_id = v_tenant_id and k.id = v_key_row.id;
   perform app_private.audit_api_key(v_tenant_id, v_key_row.id, 'rotated', jsonb_build_object(
     'prefix', jsonb_build_object('from', v_key_row.prefix, 'to', v_prefix)));
-  return row(v_key_row.id, v_key_row.name, v_prefix, v_key_row.scopes, v_key_row.expires_at, v_key)::app_public.issued_api_key;
+  key_id := v_key_row.id;
+  key_prefix := v_prefix;
+  key_scopes := v_key_row.scopes;
+  key_expires_at := v_key_row.expires_at;
+  secret := v_key;
 end;
 $$;
 comment on function app_public.rotate_api_key(uuid) is 'Replaces an API key''s secret (owners and admins): the old secret is refused from the next request on; the answer holds the new one, shown this once. Name, scopes and expiry stay.';

@@ -18,6 +18,7 @@ grant execute on function app_hidden.enter_api_key(uuid, uuid) to penguinmails_m
 -- What the policies below, the SECURITY DEFINER mutations and the upload route call.
 grant execute on function
   app_hidden.current_api_key_id(),
+  app_hidden.without_api_key(),
   app_hidden.api_key_allows(text, text),
   app_hidden.api_key_allows_scopes(text[], text, text),
   app_hidden.require_api_scope(text, text)
@@ -60,7 +61,7 @@ begin
     where n.nspname = 'app_public' and c.relkind in ('r', 'p') and not c.relispartition
   loop
     if r.area is null then
-      execute format('create policy api_key_closed on %s as restrictive for all using (app_hidden.current_api_key_id() is null)', r.tbl);
+      execute format('create policy api_key_closed on %s as restrictive for all using (app_hidden.without_api_key())', r.tbl);
       execute format('comment on policy api_key_closed on %s is %L', r.tbl, 'No API key reads or writes this table.');
       continue;
     end if;

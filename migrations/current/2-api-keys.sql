@@ -72,15 +72,3 @@ alter table app_private.auth_throttle add constraint auth_throttle_scope_check
 -- migration of its own.
 alter table app_public.lead_imports add column if not exists api_key_id uuid;
 comment on column app_public.lead_imports.api_key_id is 'The API key that uploaded the file (null when a signed-in user did); the import runs with that key''s access.';
-
--- What createApiKey and rotateApiKey return: the key, with its secret this once.
-do $$
-begin
-  create type app_public.issued_api_key as (
-    api_key_id uuid, name text, prefix text, scopes text[], expires_at timestamptz, secret text
-  );
-exception when duplicate_object then null;
-end;
-$$;
-comment on type app_public.issued_api_key is 'A new or rotated API key with its secret: the only time the secret is shown. Send it as `Authorization: Bearer <secret>`.';
-comment on column app_public.issued_api_key.secret is 'The whole key, to keep somewhere safe now: it cannot be shown again (only its hash is stored).';

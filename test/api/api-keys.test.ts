@@ -33,7 +33,8 @@ interface Issued {
 }
 
 const CREATE = `mutation($name: String!, $scopes: [String]!, $expiresAt: Datetime) {
-  createApiKey(input: { name: $name, scopes: $scopes, expiresAt: $expiresAt }) { result { apiKeyId prefix secret scopes expiresAt } } }`;
+  createApiKey(input: { name: $name, scopes: $scopes, expiresAt: $expiresAt }) {
+    result { apiKeyId: keyId prefix: keyPrefix scopes: keyScopes expiresAt: keyExpiresAt secret } } }`;
 
 /** A new owner of an organisation on the given plan (Pro unless said otherwise). */
 async function owner(label: string, plan = 'pro') {
@@ -211,7 +212,7 @@ describe('refusing keys', () => {
     const key = await createKey(admin.jwtToken, ['leads:read']);
     expect((await call(key.secret, `{ leads { totalCount } }`)).status).toBe(200);
 
-    const rotated = (await t.ok(`mutation($id: UUID!) { rotateApiKey(input: { apiKeyId: $id }) { result { apiKeyId prefix secret scopes } } }`, { id: key.apiKeyId }, admin.jwtToken)).rotateApiKey.result;
+    const rotated = (await t.ok(`mutation($id: UUID!) { rotateApiKey(input: { apiKeyId: $id }) { result { apiKeyId: keyId prefix: keyPrefix secret scopes: keyScopes } } }`, { id: key.apiKeyId }, admin.jwtToken)).rotateApiKey.result;
     expect(rotated).toEqual({ apiKeyId: key.apiKeyId, prefix: expect.stringMatching(/^pm_/), secret: expect.any(String), scopes: ['leads:read'] });
     expect(rotated.secret).not.toBe(key.secret);
     const old = await call(key.secret, `{ leads { totalCount } }`);
