@@ -11179,769 +11179,221 @@ ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY analytics_read ON app_public.api_keys FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.api_keys FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.api_keys IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.api_keys IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.audit_log FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.audit_log FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.campaign_email_accounts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_email_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_enrollments FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_enrollments FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_enrollments IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_enrollments IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_sequence_steps FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_sequence_steps FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_sequence_steps IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_sequence_steps IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_stats_daily FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_stats_daily FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_stats_daily IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_stats_daily IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_step_variants FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_step_variants FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_step_variants IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_step_variants IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_targets FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_targets FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_targets IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_targets IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaigns FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaigns FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaigns IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaigns IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.companies FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.companies FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.companies IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.companies IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.contact_list_members FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.contact_list_members FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.contact_list_members IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.contact_list_members IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the lists:read scope.';
 
-CREATE POLICY analytics_read ON app_public.contact_lists FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.contact_lists FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.contact_lists IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.contact_lists IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the lists:read scope.';
 
-CREATE POLICY analytics_read ON app_public.crm_accounts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.crm_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.crm_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.crm_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.custom_field_definitions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.custom_field_definitions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.custom_field_definitions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.custom_field_definitions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.deal_contacts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.deal_contacts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.deal_contacts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.deal_contacts IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.deals FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.deals FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.deals IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.deals IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.domain_ip_assignments FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.domain_ip_assignments FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.domain_ip_assignments IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.domain_ip_assignments IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.domains FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.domains FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.domains IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.domains IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.email_accounts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.email_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.email_events FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.email_events FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.email_events IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.email_events IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
 
-CREATE POLICY analytics_read ON app_public.feature_flags FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.feature_flags FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.feature_flags IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.feature_flags IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.folders FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.folders FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.folders IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.folders IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.invitations FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.invitations FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.invitations IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.invitations IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.lead_imports FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.lead_imports FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.lead_imports IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.lead_imports IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.leads FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.leads FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.leads IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.leads IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.messages FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.messages FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.messages IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.messages IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
 
-CREATE POLICY analytics_read ON app_public.payments FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.payments FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.payments IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.payments IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.permissions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.permissions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.plans FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.plans FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.plans IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.plans IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.platform_audit_log FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.platform_audit_log FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.platform_audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.platform_audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.smtp_ip_addresses FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.smtp_ip_addresses FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.smtp_ip_addresses IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.smtp_ip_addresses IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.staff_members FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.staff_members FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.staff_members IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.staff_members IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.staff_role_permissions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.staff_role_permissions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.staff_role_permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.staff_role_permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.staff_roles FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.staff_roles FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.staff_roles IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.staff_roles IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.subscription_addons FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.subscription_addons FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.subscription_addons IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.subscription_addons IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.subscriptions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.subscriptions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.subscriptions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.subscriptions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.suppressions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.suppressions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.suppressions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.suppressions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.system_config FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.system_config FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.system_config IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.system_config IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.tags FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tags FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.tags IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tags IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.template_folders FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.template_folders FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.template_folders IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.template_folders IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.template_tags FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.template_tags FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.template_tags IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.template_tags IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.templates FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.templates FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.templates IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.templates IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.tenant_config FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenant_config FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenant_config IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenant_config IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.tenant_policies FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenant_policies FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenant_policies IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenant_policies IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.tenant_users FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenant_users FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenant_users IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenant_users IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.tenants FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenants FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenants IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenants IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.usage_periods FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.usage_periods FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.usage_periods IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.usage_periods IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.user_preferences FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.user_preferences FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.user_preferences IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.user_preferences IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.users FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.users FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.users IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.users IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
-
-CREATE POLICY api_key_closed ON app_public.api_keys AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.api_keys IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.audit_log AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.audit_log IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.companies AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.companies IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.crm_accounts AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.crm_accounts IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.deal_contacts AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.deal_contacts IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.deals AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.deals IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.feature_flags AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.feature_flags IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.invitations AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.invitations IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.permissions AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.permissions IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.platform_audit_log AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.platform_audit_log IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.staff_members AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.staff_members IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.staff_role_permissions AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.staff_role_permissions IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.staff_roles AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.staff_roles IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.system_config AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.system_config IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.tenant_config AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.tenant_config IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.tenant_policies AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.tenant_policies IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.tenant_users AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.tenant_users IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.tenants AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.tenants IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.user_preferences AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.user_preferences IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.users AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.users IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_closed ON app_public.vps_instances AS RESTRICTIVE USING (app_hidden.without_api_key());
-
-COMMENT ON POLICY api_key_closed ON app_public.vps_instances IS 'No API key reads or writes this table.';
-
-CREATE POLICY api_key_delete ON app_public.campaign_email_accounts AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaign_email_accounts IS 'An API key deletes only with the campaigns:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.campaign_enrollments AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaign_enrollments IS 'An API key deletes only with the campaigns:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaign_sequence_steps IS 'An API key deletes only with the campaigns:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.campaign_stats_daily AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaign_stats_daily IS 'An API key deletes only with the analytics:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.campaign_step_variants AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaign_step_variants IS 'An API key deletes only with the campaigns:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.campaign_targets AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaign_targets IS 'An API key deletes only with the campaigns:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.campaigns AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.campaigns IS 'An API key deletes only with the campaigns:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.contact_list_members AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('lists'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.contact_list_members IS 'An API key deletes only with the lists:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.contact_lists AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('lists'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.contact_lists IS 'An API key deletes only with the lists:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.custom_field_definitions AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.custom_field_definitions IS 'An API key deletes only with the leads:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.domain_ip_assignments AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.domain_ip_assignments IS 'An API key deletes only with the domains:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.domains AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.domains IS 'An API key deletes only with the domains:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.email_accounts AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.email_accounts IS 'An API key deletes only with the domains:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.email_events AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.email_events IS 'An API key deletes only with the analytics:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.folders AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.folders IS 'An API key deletes only with the templates:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.lead_imports AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.lead_imports IS 'An API key deletes only with the leads:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.leads AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.leads IS 'An API key deletes only with the leads:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.messages AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.messages IS 'An API key deletes only with the analytics:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.payments AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.payments IS 'An API key deletes only with the billing:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.plans AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.plans IS 'An API key deletes only with the billing:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.smtp_ip_addresses IS 'An API key deletes only with the domains:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.subscription_addons AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.subscription_addons IS 'An API key deletes only with the billing:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.subscriptions AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.subscriptions IS 'An API key deletes only with the billing:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.suppressions AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.suppressions IS 'An API key deletes only with the leads:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.tags AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.tags IS 'An API key deletes only with the templates:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.template_folders AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.template_folders IS 'An API key deletes only with the templates:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.template_tags AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.template_tags IS 'An API key deletes only with the templates:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.templates AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.templates IS 'An API key deletes only with the templates:write scope.';
-
-CREATE POLICY api_key_delete ON app_public.usage_periods AS RESTRICTIVE FOR DELETE USING (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_delete ON app_public.usage_periods IS 'An API key deletes only with the billing:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaign_email_accounts AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaign_email_accounts IS 'An API key inserts only with the campaigns:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaign_enrollments AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaign_enrollments IS 'An API key inserts only with the campaigns:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaign_sequence_steps IS 'An API key inserts only with the campaigns:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaign_stats_daily AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaign_stats_daily IS 'An API key inserts only with the analytics:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaign_step_variants AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaign_step_variants IS 'An API key inserts only with the campaigns:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaign_targets AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaign_targets IS 'An API key inserts only with the campaigns:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.campaigns AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.campaigns IS 'An API key inserts only with the campaigns:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.contact_list_members AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.contact_list_members IS 'An API key inserts only with the lists:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.contact_lists AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.contact_lists IS 'An API key inserts only with the lists:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.custom_field_definitions AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.custom_field_definitions IS 'An API key inserts only with the leads:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.domain_ip_assignments AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.domain_ip_assignments IS 'An API key inserts only with the domains:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.domains AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.domains IS 'An API key inserts only with the domains:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.email_accounts AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.email_accounts IS 'An API key inserts only with the domains:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.email_events AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.email_events IS 'An API key inserts only with the analytics:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.folders AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.folders IS 'An API key inserts only with the templates:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.lead_imports AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.lead_imports IS 'An API key inserts only with the leads:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.leads AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.leads IS 'An API key inserts only with the leads:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.messages AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.messages IS 'An API key inserts only with the analytics:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.payments AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.payments IS 'An API key inserts only with the billing:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.plans AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.plans IS 'An API key inserts only with the billing:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.smtp_ip_addresses IS 'An API key inserts only with the domains:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.subscription_addons AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.subscription_addons IS 'An API key inserts only with the billing:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.subscriptions AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.subscriptions IS 'An API key inserts only with the billing:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.suppressions AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.suppressions IS 'An API key inserts only with the leads:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.tags AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.tags IS 'An API key inserts only with the templates:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.template_folders AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.template_folders IS 'An API key inserts only with the templates:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.template_tags AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.template_tags IS 'An API key inserts only with the templates:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.templates AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.templates IS 'An API key inserts only with the templates:write scope.';
-
-CREATE POLICY api_key_insert ON app_public.usage_periods AS RESTRICTIVE FOR INSERT WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_insert ON app_public.usage_periods IS 'An API key inserts only with the billing:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaign_email_accounts AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaign_email_accounts IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaign_enrollments AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaign_enrollments IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaign_sequence_steps IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaign_stats_daily AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('analytics'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaign_stats_daily IS 'An API key reads these rows only with the analytics:read or analytics:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaign_step_variants AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaign_step_variants IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaign_targets AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaign_targets IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
-
-CREATE POLICY api_key_read ON app_public.campaigns AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('campaigns'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.campaigns IS 'An API key reads these rows only with the campaigns:read or campaigns:write scope.';
-
-CREATE POLICY api_key_read ON app_public.contact_list_members AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('lists'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.contact_list_members IS 'An API key reads these rows only with the lists:read or lists:write scope.';
-
-CREATE POLICY api_key_read ON app_public.contact_lists AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('lists'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.contact_lists IS 'An API key reads these rows only with the lists:read or lists:write scope.';
-
-CREATE POLICY api_key_read ON app_public.custom_field_definitions AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.custom_field_definitions IS 'An API key reads these rows only with the leads:read or leads:write scope.';
-
-CREATE POLICY api_key_read ON app_public.domain_ip_assignments AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.domain_ip_assignments IS 'An API key reads these rows only with the domains:read or domains:write scope.';
-
-CREATE POLICY api_key_read ON app_public.domains AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.domains IS 'An API key reads these rows only with the domains:read or domains:write scope.';
-
-CREATE POLICY api_key_read ON app_public.email_accounts AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.email_accounts IS 'An API key reads these rows only with the domains:read or domains:write scope.';
-
-CREATE POLICY api_key_read ON app_public.email_events AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('analytics'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.email_events IS 'An API key reads these rows only with the analytics:read or analytics:write scope.';
-
-CREATE POLICY api_key_read ON app_public.folders AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.folders IS 'An API key reads these rows only with the templates:read or templates:write scope.';
-
-CREATE POLICY api_key_read ON app_public.lead_imports AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.lead_imports IS 'An API key reads these rows only with the leads:read or leads:write scope.';
-
-CREATE POLICY api_key_read ON app_public.leads AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.leads IS 'An API key reads these rows only with the leads:read or leads:write scope.';
-
-CREATE POLICY api_key_read ON app_public.messages AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('analytics'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.messages IS 'An API key reads these rows only with the analytics:read or analytics:write scope.';
-
-CREATE POLICY api_key_read ON app_public.payments AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.payments IS 'An API key reads these rows only with the billing:read or billing:write scope.';
-
-CREATE POLICY api_key_read ON app_public.plans AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.plans IS 'An API key reads these rows only with the billing:read or billing:write scope.';
-
-CREATE POLICY api_key_read ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('domains'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.smtp_ip_addresses IS 'An API key reads these rows only with the domains:read or domains:write scope.';
-
-CREATE POLICY api_key_read ON app_public.subscription_addons AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.subscription_addons IS 'An API key reads these rows only with the billing:read or billing:write scope.';
-
-CREATE POLICY api_key_read ON app_public.subscriptions AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.subscriptions IS 'An API key reads these rows only with the billing:read or billing:write scope.';
-
-CREATE POLICY api_key_read ON app_public.suppressions AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('leads'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.suppressions IS 'An API key reads these rows only with the leads:read or leads:write scope.';
-
-CREATE POLICY api_key_read ON app_public.tags AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.tags IS 'An API key reads these rows only with the templates:read or templates:write scope.';
-
-CREATE POLICY api_key_read ON app_public.template_folders AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.template_folders IS 'An API key reads these rows only with the templates:read or templates:write scope.';
-
-CREATE POLICY api_key_read ON app_public.template_tags AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.template_tags IS 'An API key reads these rows only with the templates:read or templates:write scope.';
-
-CREATE POLICY api_key_read ON app_public.templates AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('templates'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.templates IS 'An API key reads these rows only with the templates:read or templates:write scope.';
-
-CREATE POLICY api_key_read ON app_public.usage_periods AS RESTRICTIVE FOR SELECT USING (app_hidden.api_key_allows('billing'::text, 'read'::text));
-
-COMMENT ON POLICY api_key_read ON app_public.usage_periods IS 'An API key reads these rows only with the billing:read or billing:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaign_email_accounts AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaign_email_accounts IS 'An API key updates only with the campaigns:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaign_enrollments AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaign_enrollments IS 'An API key updates only with the campaigns:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaign_sequence_steps AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaign_sequence_steps IS 'An API key updates only with the campaigns:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaign_stats_daily AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaign_stats_daily IS 'An API key updates only with the analytics:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaign_step_variants AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaign_step_variants IS 'An API key updates only with the campaigns:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaign_targets AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaign_targets IS 'An API key updates only with the campaigns:write scope.';
-
-CREATE POLICY api_key_update ON app_public.campaigns AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('campaigns'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('campaigns'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.campaigns IS 'An API key updates only with the campaigns:write scope.';
-
-CREATE POLICY api_key_update ON app_public.contact_list_members AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('lists'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.contact_list_members IS 'An API key updates only with the lists:write scope.';
-
-CREATE POLICY api_key_update ON app_public.contact_lists AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('lists'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('lists'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.contact_lists IS 'An API key updates only with the lists:write scope.';
-
-CREATE POLICY api_key_update ON app_public.custom_field_definitions AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.custom_field_definitions IS 'An API key updates only with the leads:write scope.';
-
-CREATE POLICY api_key_update ON app_public.domain_ip_assignments AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.domain_ip_assignments IS 'An API key updates only with the domains:write scope.';
-
-CREATE POLICY api_key_update ON app_public.domains AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.domains IS 'An API key updates only with the domains:write scope.';
-
-CREATE POLICY api_key_update ON app_public.email_accounts AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.email_accounts IS 'An API key updates only with the domains:write scope.';
-
-CREATE POLICY api_key_update ON app_public.email_events AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.email_events IS 'An API key updates only with the analytics:write scope.';
-
-CREATE POLICY api_key_update ON app_public.folders AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.folders IS 'An API key updates only with the templates:write scope.';
-
-CREATE POLICY api_key_update ON app_public.lead_imports AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.lead_imports IS 'An API key updates only with the leads:write scope.';
-
-CREATE POLICY api_key_update ON app_public.leads AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.leads IS 'An API key updates only with the leads:write scope.';
-
-CREATE POLICY api_key_update ON app_public.messages AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('analytics'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('analytics'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.messages IS 'An API key updates only with the analytics:write scope.';
-
-CREATE POLICY api_key_update ON app_public.payments AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.payments IS 'An API key updates only with the billing:write scope.';
-
-CREATE POLICY api_key_update ON app_public.plans AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.plans IS 'An API key updates only with the billing:write scope.';
-
-CREATE POLICY api_key_update ON app_public.smtp_ip_addresses AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('domains'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('domains'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.smtp_ip_addresses IS 'An API key updates only with the domains:write scope.';
-
-CREATE POLICY api_key_update ON app_public.subscription_addons AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.subscription_addons IS 'An API key updates only with the billing:write scope.';
-
-CREATE POLICY api_key_update ON app_public.subscriptions AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.subscriptions IS 'An API key updates only with the billing:write scope.';
-
-CREATE POLICY api_key_update ON app_public.suppressions AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('leads'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('leads'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.suppressions IS 'An API key updates only with the leads:write scope.';
-
-CREATE POLICY api_key_update ON app_public.tags AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.tags IS 'An API key updates only with the templates:write scope.';
-
-CREATE POLICY api_key_update ON app_public.template_folders AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.template_folders IS 'An API key updates only with the templates:write scope.';
-
-CREATE POLICY api_key_update ON app_public.template_tags AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.template_tags IS 'An API key updates only with the templates:write scope.';
-
-CREATE POLICY api_key_update ON app_public.templates AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('templates'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('templates'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.templates IS 'An API key updates only with the templates:write scope.';
-
-CREATE POLICY api_key_update ON app_public.usage_periods AS RESTRICTIVE FOR UPDATE USING (app_hidden.api_key_allows('billing'::text, 'write'::text)) WITH CHECK (app_hidden.api_key_allows('billing'::text, 'write'::text));
-
-COMMENT ON POLICY api_key_update ON app_public.usage_periods IS 'An API key updates only with the billing:write scope.';
+COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
 ALTER TABLE app_public.api_keys ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.audit_log ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY audit_readers ON app_public.platform_audit_log FOR SELECT USING (app_public.current_staff_has_permission('audit.read'::text));
+CREATE POLICY audit_readers ON app_public.platform_audit_log FOR SELECT USING ((app_public.current_staff_has_permission('audit.read'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY audit_readers ON app_public.platform_audit_log IS 'Only staff with audit.read.';
+COMMENT ON POLICY audit_readers ON app_public.platform_audit_log IS 'Only staff with audit.read. No API key reaches this table.';
 
-CREATE POLICY billing_staff ON app_public.subscription_addons USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
+CREATE POLICY billing_staff ON app_public.subscription_addons USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text)));
 
-COMMENT ON POLICY billing_staff ON app_public.subscription_addons IS 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into.';
+COMMENT ON POLICY billing_staff ON app_public.subscription_addons IS 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into. An API key needs the billing:write scope.';
 
-CREATE POLICY billing_staff ON app_public.subscriptions USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
+CREATE POLICY billing_staff ON app_public.subscriptions USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text)));
 
-COMMENT ON POLICY billing_staff ON app_public.subscriptions IS 'Staff with billing.manage may change the subscription of the tenant they hold an access session into.';
+COMMENT ON POLICY billing_staff ON app_public.subscriptions IS 'Staff with billing.manage may change the subscription of the tenant they hold an access session into. An API key needs the billing:write scope.';
 
 ALTER TABLE app_public.campaign_email_accounts ENABLE ROW LEVEL SECURITY;
 
@@ -11989,39 +11441,39 @@ ALTER TABLE app_public.lead_imports ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.leads ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY manage ON app_public.domain_ip_assignments USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
+CREATE POLICY manage ON app_public.domain_ip_assignments USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY manage ON app_public.domain_ip_assignments IS 'Staff with infrastructure.manage change assignments of the tenant they hold an access session into; across tenants they use the IP pool functions, which check the permission and write the platform audit log.';
+COMMENT ON POLICY manage ON app_public.domain_ip_assignments IS 'Staff with infrastructure.manage change assignments of the tenant they hold an access session into; across tenants they use the IP pool functions, which check the permission and write the platform audit log. An API key needs the domains:write scope.';
 
-CREATE POLICY manage ON app_public.feature_flags USING (app_public.current_staff_has_permission('feature_flags.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('feature_flags.manage'::text));
+CREATE POLICY manage ON app_public.feature_flags USING ((app_public.current_staff_has_permission('feature_flags.manage'::text) AND app_hidden.without_api_key())) WITH CHECK ((app_public.current_staff_has_permission('feature_flags.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.feature_flags IS 'Only staff with feature_flags.manage see and change flag definitions.';
+COMMENT ON POLICY manage ON app_public.feature_flags IS 'Only staff with feature_flags.manage see and change flag definitions. No API key reaches this table.';
 
-CREATE POLICY manage ON app_public.plans USING (app_public.current_staff_has_permission('plans.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('plans.manage'::text));
+CREATE POLICY manage ON app_public.plans USING ((app_public.current_staff_has_permission('plans.manage'::text) AND app_hidden.api_key_allows('billing'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('plans.manage'::text) AND app_hidden.api_key_allows('billing'::text, 'write'::text)));
 
-COMMENT ON POLICY manage ON app_public.plans IS 'Only staff with plans.manage create or change plans.';
+COMMENT ON POLICY manage ON app_public.plans IS 'Only staff with plans.manage create or change plans. An API key needs the billing:write scope.';
 
-CREATE POLICY manage ON app_public.smtp_ip_addresses USING (app_public.current_staff_has_permission('infrastructure.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('infrastructure.manage'::text));
+CREATE POLICY manage ON app_public.smtp_ip_addresses USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY manage ON app_public.smtp_ip_addresses IS 'Only staff with infrastructure.manage change IPs; status changes go through the lifecycle functions.';
+COMMENT ON POLICY manage ON app_public.smtp_ip_addresses IS 'Only staff with infrastructure.manage change IPs; status changes go through the lifecycle functions. An API key needs the domains:write scope.';
 
-CREATE POLICY manage ON app_public.staff_members USING (app_public.current_staff_has_permission('staff.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('staff.manage'::text));
+CREATE POLICY manage ON app_public.staff_members USING ((app_public.current_staff_has_permission('staff.manage'::text) AND app_hidden.without_api_key())) WITH CHECK ((app_public.current_staff_has_permission('staff.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.staff_members IS 'Only staff with staff.manage add, change or remove staff.';
+COMMENT ON POLICY manage ON app_public.staff_members IS 'Only staff with staff.manage add, change or remove staff. No API key reaches this table.';
 
-CREATE POLICY manage ON app_public.system_config FOR SELECT USING (app_public.current_staff_has_permission('system_config.manage'::text));
+CREATE POLICY manage ON app_public.system_config FOR SELECT USING ((app_public.current_staff_has_permission('system_config.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.system_config IS 'Only staff with system_config.manage read system configuration; values of sensitive keys are never stored here.';
+COMMENT ON POLICY manage ON app_public.system_config IS 'Only staff with system_config.manage read system configuration; values of sensitive keys are never stored here. No API key reaches this table.';
 
-CREATE POLICY manage ON app_public.vps_instances USING (app_public.current_staff_has_permission('infrastructure.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('infrastructure.manage'::text));
+CREATE POLICY manage ON app_public.vps_instances USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.without_api_key())) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.vps_instances IS 'Only staff with infrastructure.manage.';
+COMMENT ON POLICY manage ON app_public.vps_instances IS 'Only staff with infrastructure.manage. No API key reaches this table.';
 
 ALTER TABLE app_public.messages ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY own_preferences ON app_public.user_preferences USING ((user_id = app_public.current_user_id())) WITH CHECK ((user_id = app_public.current_user_id()));
+CREATE POLICY own_preferences ON app_public.user_preferences USING (((user_id = app_public.current_user_id()) AND app_hidden.without_api_key())) WITH CHECK (((user_id = app_public.current_user_id()) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY own_preferences ON app_public.user_preferences IS 'Only the user themselves can see or change their preferences.';
+COMMENT ON POLICY own_preferences ON app_public.user_preferences IS 'Only the user themselves can see or change their preferences. No API key reaches this table.';
 
 ALTER TABLE app_public.payments ENABLE ROW LEVEL SECURITY;
 
@@ -12031,37 +11483,37 @@ ALTER TABLE app_public.plans ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.platform_audit_log ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY select_assigned ON app_public.smtp_ip_addresses FOR SELECT USING ((id = ANY (app_hidden.assigned_ip_ids())));
+CREATE POLICY select_assigned ON app_public.smtp_ip_addresses FOR SELECT USING (((id = ANY (app_hidden.assigned_ip_ids())) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY select_assigned ON app_public.smtp_ip_addresses IS 'A tenant sees the IPs currently assigned to its domains.';
+COMMENT ON POLICY select_assigned ON app_public.smtp_ip_addresses IS 'A tenant sees the IPs currently assigned to its domains. An API key needs the domains:read scope.';
 
-CREATE POLICY select_current ON app_public.tenants FOR SELECT USING ((id = app_public.current_tenant_id()));
+CREATE POLICY select_current ON app_public.tenants FOR SELECT USING (((id = app_public.current_tenant_id()) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_current ON app_public.tenants IS 'Only the tenant named by your token, while you may act in it.';
+COMMENT ON POLICY select_current ON app_public.tenants IS 'Only the tenant named by your token, while you may act in it. No API key reaches this table.';
 
-CREATE POLICY select_self_and_colleagues ON app_public.users FOR SELECT USING ((id = ANY (app_hidden.visible_user_ids())));
+CREATE POLICY select_self_and_colleagues ON app_public.users FOR SELECT USING (((id = ANY (app_hidden.visible_user_ids())) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_self_and_colleagues ON app_public.users IS 'You see your own account and the members of your current tenant.';
+COMMENT ON POLICY select_self_and_colleagues ON app_public.users IS 'You see your own account and the members of your current tenant. No API key reaches this table.';
 
-CREATE POLICY select_self_or_manager ON app_public.staff_members FOR SELECT USING (((user_id = app_public.current_user_id()) OR app_public.current_staff_has_permission('staff.manage'::text)));
+CREATE POLICY select_self_or_manager ON app_public.staff_members FOR SELECT USING ((((user_id = app_public.current_user_id()) OR app_public.current_staff_has_permission('staff.manage'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_self_or_manager ON app_public.staff_members IS 'Staff see their own record; staff managers see everyone''s.';
+COMMENT ON POLICY select_self_or_manager ON app_public.staff_members IS 'Staff see their own record; staff managers see everyone''s. No API key reaches this table.';
 
-CREATE POLICY select_signed_in ON app_public.permissions FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.permissions FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_signed_in ON app_public.permissions IS 'The permission catalogue is public to signed-in users.';
+COMMENT ON POLICY select_signed_in ON app_public.permissions IS 'The permission catalogue is public to signed-in users. No API key reaches this table.';
 
-CREATE POLICY select_signed_in ON app_public.plans FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.plans FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY select_signed_in ON app_public.plans IS 'Every signed-in user can read the plans.';
+COMMENT ON POLICY select_signed_in ON app_public.plans IS 'Every signed-in user can read the plans. An API key needs the billing:read scope.';
 
-CREATE POLICY select_signed_in ON app_public.staff_role_permissions FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.staff_role_permissions FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_signed_in ON app_public.staff_role_permissions IS 'Which role grants what is public to signed-in users.';
+COMMENT ON POLICY select_signed_in ON app_public.staff_role_permissions IS 'Which role grants what is public to signed-in users. No API key reaches this table.';
 
-CREATE POLICY select_signed_in ON app_public.staff_roles FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.staff_roles FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_signed_in ON app_public.staff_roles IS 'The staff role catalogue is public to signed-in users.';
+COMMENT ON POLICY select_signed_in ON app_public.staff_roles IS 'The staff role catalogue is public to signed-in users. No API key reaches this table.';
 
 ALTER TABLE app_public.smtp_ip_addresses ENABLE ROW LEVEL SECURITY;
 
@@ -12089,455 +11541,455 @@ ALTER TABLE app_public.templates ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.tenant_config ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_delete ON app_public.campaign_email_accounts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_email_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaign_sequence_steps FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_sequence_steps FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaign_step_variants FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_step_variants FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaign_targets FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_targets FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaigns FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaigns FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.companies FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.companies FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.contact_list_members FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.contact_list_members FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.contact_lists FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.contact_lists FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.crm_accounts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.crm_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.custom_field_definitions FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.custom_field_definitions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.deal_contacts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.deal_contacts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.deals FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.deals FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.deals IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.deals IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.domains FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.domains FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.email_accounts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.email_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.folders FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.folders FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.folders IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.folders IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.lead_imports FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.lead_imports FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.leads FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.leads FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.leads IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.leads IS 'Only the current tenant''s rows, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.suppressions FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.suppressions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.tags FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.tags FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.tags IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.tags IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.template_folders FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.template_folders FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.template_tags FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.template_tags FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.templates FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.templates FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.templates IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.templates IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.tenant_config FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.tenant_config FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.tenant_policies FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.tenant_policies FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_email_accounts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_email_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_email_accounts IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_email_accounts IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_sequence_steps FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_sequence_steps FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_sequence_steps IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_sequence_steps IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_step_variants FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_step_variants FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_step_variants IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_step_variants IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_targets FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_targets FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_targets IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_targets IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaigns FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaigns FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaigns IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaigns IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.companies FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.companies FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.companies IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.companies IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.contact_list_members FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.contact_list_members FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.contact_list_members IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.contact_list_members IS 'Only into the current tenant, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.contact_lists FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.contact_lists FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.contact_lists IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.contact_lists IS 'Only into the current tenant, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.crm_accounts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.crm_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.crm_accounts IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.crm_accounts IS 'Only into the current tenant, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.custom_field_definitions FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.custom_field_definitions FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.custom_field_definitions IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.custom_field_definitions IS 'Only into the current tenant, by its admins and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.deal_contacts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.deal_contacts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.deal_contacts IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.deal_contacts IS 'Only into the current tenant, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.deals FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.deals FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.deals IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.deals IS 'Only into the current tenant, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.domains FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.domains FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.domains IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.domains IS 'Only into the current tenant, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.email_accounts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.email_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.email_accounts IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.email_accounts IS 'Only into the current tenant, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.folders FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.folders FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.folders IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.folders IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.lead_imports FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.lead_imports FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.lead_imports IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.lead_imports IS 'Only into the current tenant, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.leads FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.leads FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.leads IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.leads IS 'Only into the current tenant, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.suppressions FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.suppressions FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.suppressions IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.suppressions IS 'Only into the current tenant, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.tags FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.tags FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.tags IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.tags IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.template_folders FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.template_folders FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.template_folders IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.template_folders IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.template_tags FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.template_tags FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.template_tags IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.template_tags IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.templates FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.templates FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.templates IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.templates IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.tenant_config FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.tenant_config FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.tenant_config IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.tenant_config IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.tenant_policies FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.tenant_policies FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
 ALTER TABLE app_public.tenant_policies ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_select ON app_public.api_keys FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.api_keys FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.api_keys IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.api_keys IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.audit_log FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.audit_log FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.audit_log IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.audit_log IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.campaign_email_accounts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_email_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_email_accounts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_email_accounts IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_enrollments FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_enrollments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_enrollments IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_enrollments IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_sequence_steps FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_sequence_steps FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_sequence_steps IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_sequence_steps IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_step_variants FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_step_variants FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_step_variants IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_step_variants IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_targets FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_targets FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_targets IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_targets IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaigns FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaigns FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaigns IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaigns IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.companies FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.companies FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.companies IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.companies IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.contact_list_members FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.contact_list_members FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.contact_list_members IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.contact_list_members IS 'Rows of the current tenant, for its viewers and above. An API key needs the lists:read scope.';
 
-CREATE POLICY tenant_select ON app_public.contact_lists FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.contact_lists FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.contact_lists IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.contact_lists IS 'Rows of the current tenant, for its viewers and above. An API key needs the lists:read scope.';
 
-CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.crm_accounts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.crm_accounts IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.custom_field_definitions FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.custom_field_definitions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.custom_field_definitions IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.custom_field_definitions IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.deal_contacts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.deal_contacts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.deal_contacts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.deal_contacts IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.deals FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.deals FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.deals IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.deals IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.domain_ip_assignments FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.domain_ip_assignments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.domain_ip_assignments IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.domain_ip_assignments IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
 
-CREATE POLICY tenant_select ON app_public.domains FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.domains FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.domains IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.domains IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
 
-CREATE POLICY tenant_select ON app_public.email_accounts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.email_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.email_accounts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.email_accounts IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
 
-CREATE POLICY tenant_select ON app_public.email_events FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.email_events FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.email_events IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.email_events IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
 
-CREATE POLICY tenant_select ON app_public.folders FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.folders FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.folders IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.folders IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.invitations FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.invitations FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.invitations IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.invitations IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.lead_imports FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.lead_imports FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.lead_imports IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.lead_imports IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.leads FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.leads FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.leads IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.leads IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.messages FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.messages FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.messages IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.messages IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
 
-CREATE POLICY tenant_select ON app_public.payments FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.payments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.payments IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.payments IS 'Rows of the current tenant, for its admins and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_select ON app_public.subscription_addons FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.subscription_addons FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.subscription_addons IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.subscription_addons IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_select ON app_public.subscriptions FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.subscriptions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.subscriptions IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.subscriptions IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_select ON app_public.suppressions FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.suppressions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.suppressions IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.suppressions IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.tags FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tags FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.tags IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tags IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.template_folders FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.template_folders FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.template_folders IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.template_folders IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.template_tags FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.template_tags FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.template_tags IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.template_tags IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.templates FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.templates FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.templates IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.templates IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.tenant_config FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tenant_config FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_config IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_config IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.tenant_policies FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tenant_policies FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_policies IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_policies IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.usage_periods IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.usage_periods IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_email_accounts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_email_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_sequence_steps FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_sequence_steps FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_step_variants FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_step_variants FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_targets FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_targets FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaigns FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaigns FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.companies FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.companies FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.contact_list_members FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.contact_list_members FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_update ON app_public.contact_lists FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.contact_lists FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_update ON app_public.crm_accounts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.crm_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.custom_field_definitions FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.custom_field_definitions FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.deal_contacts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.deal_contacts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.deals FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.deals FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.deals IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.deals IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.domains FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.domains FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_update ON app_public.email_accounts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.email_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_update ON app_public.folders FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.folders FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.lead_imports FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.lead_imports FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.leads FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.leads FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.leads IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.leads IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.suppressions FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.suppressions FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.tags FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.tags FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.template_folders FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.template_folders FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.template_tags FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.template_tags FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.templates FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.templates FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.templates IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.templates IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.tenant_config FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.tenant_config FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.tenant_policies FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.tenant_policies FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
 ALTER TABLE app_public.tenant_users ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.tenants ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY update_by_owner ON app_public.tenants FOR UPDATE USING ((id = app_public.current_tenant_id_for_role('owner'::text)));
+CREATE POLICY update_by_owner ON app_public.tenants FOR UPDATE USING (((id = app_public.current_tenant_id_for_role('owner'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY update_by_owner ON app_public.tenants IS 'Only an owner may rename the tenant.';
+COMMENT ON POLICY update_by_owner ON app_public.tenants IS 'Only an owner may rename the tenant. No API key reaches this table.';
 
-CREATE POLICY update_self ON app_public.users FOR UPDATE USING ((id = app_public.current_user_id()));
+CREATE POLICY update_self ON app_public.users FOR UPDATE USING (((id = app_public.current_user_id()) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY update_self ON app_public.users IS 'You may edit only your own profile.';
+COMMENT ON POLICY update_self ON app_public.users IS 'You may edit only your own profile. No API key reaches this table.';
 
 ALTER TABLE app_public.usage_periods ENABLE ROW LEVEL SECURITY;
 
