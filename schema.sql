@@ -164,7 +164,7 @@ CREATE FUNCTION app_hidden.api_key_allows(area text, access text) RETURNS boolea
          coalesce(nullif(pg_catalog.current_setting('app.api_key_scopes', true), '')::text[], '{}'::text[]), area, access);
 $$;
 
-COMMENT ON FUNCTION app_hidden.api_key_allows(area text, access text) IS 'True unless this is an API-key request whose key lacks `area:access` (a write scope includes read). A null area is never allowed to a key. Reads settings only, for the RESTRICTIVE policies.';
+COMMENT ON FUNCTION app_hidden.api_key_allows(area text, access text) IS 'True unless this is an API-key request whose key lacks `area:access` (a write scope includes read). A null area is never allowed to a key. Reads settings only: the scope check policies/990-api-key-scopes.sql adds to every policy.';
 
 CREATE FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -428,7 +428,7 @@ begin
       from app_public.domain_ip_assignments a where a.tenant_id = enter_api_key.tenant_id and a.status <> 'expired';
   end if;
   -- The same settings as enter_request, with no user: the key acts as an admin
-  -- of its tenant, narrowed by its scopes (policies/055-api-keys.sql).
+  -- of its tenant, narrowed by its scopes (policies/990-api-key-scopes.sql).
   execute format('set local app.current_user_id = %L', '');
   execute format('set local app.current_tenant_id = %L', tenant_id::text);
   execute format('set local app.current_tenant_roles = %L', v_roles::text);
@@ -441,7 +441,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) IS 'Starts a request made with an API key (instead of enter_request): refuses a key revoked or expired since app_private.use_api_key, then records the request context: the key''s tenant with the admin role, no user, and the key''s scopes, which the RESTRICTIVE policies and require_api_scope read.';
+COMMENT ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) IS 'Starts a request made with an API key (instead of enter_request): refuses a key revoked or expired since app_private.use_api_key, then records the request context: the key''s tenant with the admin role, no user, and the key''s scopes, which the policies'' scope checks and require_api_scope read.';
 
 CREATE FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -980,7 +980,7 @@ CREATE FUNCTION app_hidden.without_api_key() RETURNS boolean
   select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null;
 $$;
 
-COMMENT ON FUNCTION app_hidden.without_api_key() IS 'True unless this request is made with an API key: the RESTRICTIVE policy of the tables no key may reach (a function rather than IS NULL in the policy, which Citus cannot deparse).';
+COMMENT ON FUNCTION app_hidden.without_api_key() IS 'True unless this request is made with an API key: the scope check policies/990-api-key-scopes.sql adds to the tables no key may reach.';
 
 CREATE FUNCTION app_private.active_tenant_ids(user_id uuid) RETURNS uuid[]
     LANGUAGE plpgsql STABLE

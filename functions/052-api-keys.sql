@@ -12,8 +12,8 @@
 --      transaction (instead of enter_request): checks again that the key is
 --      live, then records the request context as SET LOCAL settings: the
 --      key's tenant with the admin role, no user, and the key's scopes.
--- Policies read the settings only (policies/055-api-keys.sql adds a
--- RESTRICTIVE policy per table requiring the table's area scope);
+-- Policies read the settings only (policies/990-api-key-scopes.sql adds a
+-- scope check to every policy of app_public);
 -- SECURITY DEFINER mutations call app_hidden.require_api_scope.
 --------------------------------------------------------------------------------
 
@@ -29,7 +29,7 @@ create or replace function app_hidden.without_api_key() returns boolean
 as $$
   select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null;
 $$;
-comment on function app_hidden.without_api_key() is 'True unless this request is made with an API key: the RESTRICTIVE policy of the tables no key may reach (a function rather than IS NULL in the policy, which Citus cannot deparse).';
+comment on function app_hidden.without_api_key() is 'True unless this request is made with an API key: the scope check policies/990-api-key-scopes.sql adds to the tables no key may reach.';
 
 create or replace function app_hidden.api_key_allows_scopes(scopes text[], area text, access text) returns boolean
   language sql immutable parallel safe
@@ -46,7 +46,7 @@ as $$
     or app_hidden.api_key_allows_scopes(
          coalesce(nullif(pg_catalog.current_setting('app.api_key_scopes', true), '')::text[], '{}'::text[]), area, access);
 $$;
-comment on function app_hidden.api_key_allows(text, text) is 'True unless this is an API-key request whose key lacks `area:access` (a write scope includes read). A null area is never allowed to a key. Reads settings only, for the RESTRICTIVE policies.';
+comment on function app_hidden.api_key_allows(text, text) is 'True unless this is an API-key request whose key lacks `area:access` (a write scope includes read). A null area is never allowed to a key. Reads settings only: the scope check policies/990-api-key-scopes.sql adds to every policy.';
 
 create or replace function app_private.api_key_scopes() returns text[]
   language sql immutable parallel safe
@@ -361,7 +361,7 @@ begin
       from app_public.domain_ip_assignments a where a.tenant_id = enter_api_key.tenant_id and a.status <> 'expired';
   end if;
   -- The same settings as enter_request, with no user: the key acts as an admin
-  -- of its tenant, narrowed by its scopes (policies/055-api-keys.sql).
+  -- of its tenant, narrowed by its scopes (policies/990-api-key-scopes.sql).
   execute format('set local app.current_user_id = %L', '');
   execute format('set local app.current_tenant_id = %L', tenant_id::text);
   execute format('set local app.current_tenant_roles = %L', v_roles::text);
@@ -373,7 +373,7 @@ begin
   return v_roles;
 end;
 $$;
-comment on function app_hidden.enter_api_key(uuid, uuid) is 'Starts a request made with an API key (instead of enter_request): refuses a key revoked or expired since app_private.use_api_key, then records the request context: the key''s tenant with the admin role, no user, and the key''s scopes, which the RESTRICTIVE policies and require_api_scope read.';
+comment on function app_hidden.enter_api_key(uuid, uuid) is 'Starts a request made with an API key (instead of enter_request): refuses a key revoked or expired since app_private.use_api_key, then records the request context: the key''s tenant with the admin role, no user, and the key''s scopes, which the policies'' scope checks and require_api_scope read.';
 
 --------------------------------------------------------------------------------
 -- Imports uploaded with a key run as that key.
