@@ -4249,6 +4249,64 @@ $$;
 
 COMMENT ON FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) IS 'Checks that the caller may change campaigns (member and above) and locks the campaign of the current tenant; NTFND when there is none.';
 
+CREATE TABLE app_public.api_keys (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    prefix text NOT NULL,
+    scopes text[] NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    last_used_ip text,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    rotated_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT api_keys_last_used_ip_check CHECK ((length(last_used_ip) <= 100)),
+    CONSTRAINT api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT api_keys_prefix_check CHECK ((prefix ~ '^pm_[A-Za-z0-9]{8}$'::text)),
+    CONSTRAINT api_keys_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['leads:read'::text, 'leads:write'::text, 'lists:read'::text, 'lists:write'::text, 'templates:read'::text, 'templates:write'::text, 'campaigns:read'::text, 'campaigns:write'::text, 'analytics:read'::text, 'domains:read'::text, 'domains:write'::text, 'webhooks:read'::text, 'webhooks:write'::text, 'billing:read'::text])))
+);
+
+ALTER TABLE ONLY app_public.api_keys FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.api_keys IS 'An API key of the organisation: a name, the scopes it acts with, an optional expiry and when and from where it was last used. Its secret is shown once, by createApiKey or rotateApiKey, and only its hash is kept. Admins and owners manage keys; a key cannot.';
+
+COMMENT ON COLUMN app_public.api_keys.prefix IS 'The visible start of the key (`pm_` and 8 characters), to recognise it; the rest of the key is never shown again.';
+
+COMMENT ON COLUMN app_public.api_keys.scopes IS 'What the key may do, as `area:read` or `area:write` (write includes read) for the areas leads, lists, templates, campaigns, analytics (read only), domains (domains and inboxes), webhooks and billing (read only).';
+
+COMMENT ON COLUMN app_public.api_keys.expires_at IS 'When the key stops working; null: it does not expire.';
+
+COMMENT ON COLUMN app_public.api_keys.revoked_at IS 'When the key was revoked; it is refused from the next request on.';
+
+COMMENT ON COLUMN app_public.api_keys.last_used_at IS 'When the key was last used, to the minute (recorded at most once a minute, and whenever the client address changes).';
+
+COMMENT ON COLUMN app_public.api_keys.last_used_ip IS 'The client address of the key''s last use.';
+
+COMMENT ON COLUMN app_public.api_keys.created_by IS 'The admin who created the key.';
+
+COMMENT ON COLUMN app_public.api_keys.rotated_at IS 'When the key''s secret was last replaced (rotateApiKey); the previous secret stopped working then.';
+
+CREATE FUNCTION app_private.locked_api_key(tenant_id uuid, api_key_id uuid) RETURNS app_public.api_keys
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_key_row app_public.api_keys;
+begin
+  select k.* into v_key_row from app_public.api_keys k
+    where k.tenant_id = locked_api_key.tenant_id and k.id = locked_api_key.api_key_id for update;
+  if v_key_row.id is null then
+    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
+  end if;
+  return v_key_row;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.locked_api_key(tenant_id uuid, api_key_id uuid) IS 'The tenant''s API key, locked for a change; NOT_FOUND when there is none.';
+
 CREATE FUNCTION app_private.locked_current_subscription(tenant_id uuid) RETURNS app_public.subscriptions
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8608,60 +8666,15 @@ $$;
 
 COMMENT ON FUNCTION app_public.resume_campaign(campaign_id uuid) IS 'Resumes a paused campaign (whoever paused it): enrollments continue where they stopped and new members of its target lists are enrolled. If the pause came from the plan limit or billing and that is not resolved, the next send pauses it again with the reason.';
 
-CREATE TABLE app_public.api_keys (
-    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    prefix text NOT NULL,
-    scopes text[] NOT NULL,
-    expires_at timestamp with time zone,
-    revoked_at timestamp with time zone,
-    last_used_at timestamp with time zone,
-    last_used_ip text,
-    created_by uuid DEFAULT app_public.current_user_id(),
-    rotated_at timestamp with time zone,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT api_keys_last_used_ip_check CHECK ((length(last_used_ip) <= 100)),
-    CONSTRAINT api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT api_keys_prefix_check CHECK ((prefix ~ '^pm_[A-Za-z0-9]{8}$'::text)),
-    CONSTRAINT api_keys_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['leads:read'::text, 'leads:write'::text, 'lists:read'::text, 'lists:write'::text, 'templates:read'::text, 'templates:write'::text, 'campaigns:read'::text, 'campaigns:write'::text, 'analytics:read'::text, 'domains:read'::text, 'domains:write'::text, 'webhooks:read'::text, 'webhooks:write'::text, 'billing:read'::text])))
-);
-
-ALTER TABLE ONLY app_public.api_keys FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.api_keys IS 'An API key of the organisation: a name, the scopes it acts with, an optional expiry and when and from where it was last used. Its secret is shown once, by createApiKey or rotateApiKey, and only its hash is kept. Admins and owners manage keys; a key cannot.';
-
-COMMENT ON COLUMN app_public.api_keys.prefix IS 'The visible start of the key (`pm_` and 8 characters), to recognise it; the rest of the key is never shown again.';
-
-COMMENT ON COLUMN app_public.api_keys.scopes IS 'What the key may do, as `area:read` or `area:write` (write includes read) for the areas leads, lists, templates, campaigns, analytics (read only), domains (domains and inboxes), webhooks and billing (read only).';
-
-COMMENT ON COLUMN app_public.api_keys.expires_at IS 'When the key stops working; null: it does not expire.';
-
-COMMENT ON COLUMN app_public.api_keys.revoked_at IS 'When the key was revoked; it is refused from the next request on.';
-
-COMMENT ON COLUMN app_public.api_keys.last_used_at IS 'When the key was last used, to the minute (recorded at most once a minute, and whenever the client address changes).';
-
-COMMENT ON COLUMN app_public.api_keys.last_used_ip IS 'The client address of the key''s last use.';
-
-COMMENT ON COLUMN app_public.api_keys.created_by IS 'The admin who created the key.';
-
-COMMENT ON COLUMN app_public.api_keys.rotated_at IS 'When the key''s secret was last replaced (rotateApiKey); the previous secret stopped working then.';
-
 CREATE FUNCTION app_public.revoke_api_key(api_key_id uuid) RETURNS app_public.api_keys
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_tenant_id uuid := app_private.assert_may_manage_api_keys();
-  v_key_row app_public.api_keys;
+  v_key_row app_public.api_keys := app_private.locked_api_key(v_tenant_id, api_key_id);
   v_now timestamptz := now();
 begin
-  select k.* into v_key_row from app_public.api_keys k
-    where k.tenant_id = v_tenant_id and k.id = revoke_api_key.api_key_id for update;
-  if v_key_row.id is null then
-    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
-  end if;
   if v_key_row.revoked_at is not null then
     return v_key_row;
   end if;
@@ -8708,16 +8721,11 @@ CREATE FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT 
     AS $$
 declare
   v_tenant_id uuid := app_private.assert_may_manage_api_keys();
-  v_key_row app_public.api_keys;
+  v_key_row app_public.api_keys := app_private.locked_api_key(v_tenant_id, api_key_id);
   v_key text := app_private.new_api_key();
   v_prefix text := app_private.api_key_prefix(v_key);
   v_now timestamptz := now();
 begin
-  select k.* into v_key_row from app_public.api_keys k
-    where k.tenant_id = v_tenant_id and k.id = rotate_api_key.api_key_id for update;
-  if v_key_row.id is null then
-    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
-  end if;
   if v_key_row.revoked_at is not null then
     raise exception 'This API key is revoked; create a new one instead.' using errcode = 'STATE';
   end if;
@@ -12470,6 +12478,11 @@ GRANT INSERT(reply_to),UPDATE(reply_to) ON TABLE app_public.campaigns TO penguin
 
 REVOKE ALL ON FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_private.locked_api_key(tenant_id uuid, api_key_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.locked_current_subscription(tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.lockless_budget_left(budget_key text, amount bigint) FROM PUBLIC;
@@ -12941,9 +12954,6 @@ GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) T
 
 REVOKE ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) TO penguinmails_member;
-
-GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_member;
-GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_analytics;
 
 REVOKE ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) TO penguinmails_member;

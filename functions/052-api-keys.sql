@@ -160,6 +160,23 @@ end;
 $$;
 comment on function app_private.validated_api_key_scopes(text[]) is 'The scopes, sorted and without duplicates; refuses (INVALID_INPUT) none and unknown ones.';
 
+create or replace function app_private.locked_api_key(tenant_id uuid, api_key_id uuid) returns app_public.api_keys
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_key_row app_public.api_keys;
+begin
+  select k.* into v_key_row from app_public.api_keys k
+    where k.tenant_id = locked_api_key.tenant_id and k.id = locked_api_key.api_key_id for update;
+  if v_key_row.id is null then
+    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
+  end if;
+  return v_key_row;
+end;
+$$;
+comment on function app_private.locked_api_key(uuid, uuid) is 'The tenant''s API key, locked for a change; NOT_FOUND when there is none.';
+
 -- createApiKey and rotateApiKey answer with OUT parameters rather than a
 -- composite type: on Citus a migration's SET LOCAL followed by CREATE TYPE
 -- (propagated to the workers) in one query string is refused.
@@ -214,16 +231,11 @@ create or replace function app_public.rotate_api_key(
 as $$
 declare
   v_tenant_id uuid := app_private.assert_may_manage_api_keys();
-  v_key_row app_public.api_keys;
+  v_key_row app_public.api_keys := app_private.locked_api_key(v_tenant_id, api_key_id);
   v_key text := app_private.new_api_key();
   v_prefix text := app_private.api_key_prefix(v_key);
   v_now timestamptz := now();
 begin
-  select k.* into v_key_row from app_public.api_keys k
-    where k.tenant_id = v_tenant_id and k.id = rotate_api_key.api_key_id for update;
-  if v_key_row.id is null then
-    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
-  end if;
   if v_key_row.revoked_at is not null then
     raise exception 'This API key is revoked; create a new one instead.' using errcode = 'STATE';
   end if;
@@ -252,14 +264,9 @@ create or replace function app_public.revoke_api_key(api_key_id uuid) returns ap
 as $$
 declare
   v_tenant_id uuid := app_private.assert_may_manage_api_keys();
-  v_key_row app_public.api_keys;
+  v_key_row app_public.api_keys := app_private.locked_api_key(v_tenant_id, api_key_id);
   v_now timestamptz := now();
 begin
-  select k.* into v_key_row from app_public.api_keys k
-    where k.tenant_id = v_tenant_id and k.id = revoke_api_key.api_key_id for update;
-  if v_key_row.id is null then
-    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
-  end if;
   if v_key_row.revoked_at is not null then
     return v_key_row;
   end if;

@@ -203,6 +203,11 @@ describe('using keys', () => {
     const update = await call(keyA.secret, `mutation($id: UUID!) { updateLead(input: { rowId: $id, patch: { firstName: "Hacked" } }) { lead { rowId } } }`, { id: bLead });
     expect(codeOf(update)).toBe('NOT_FOUND');
     expect(await t.owner.query(sql`select first_name from app_public.leads where id = ${bLead}`)).toEqual([{ first_name: null }]);
+    // Nor can tenant A's admin reach tenant B's keys.
+    const keyB = await createKey(b.jwtToken, ['leads:read']);
+    const revoke = await t.gql(`mutation($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { result { revokedAt } } }`, { id: keyB.apiKeyId }, a.jwtToken);
+    expect(codeOf(revoke)).toBe('NOT_FOUND');
+    expect((await call(keyB.secret, `{ leads { totalCount } }`)).data).toEqual({ leads: { totalCount: 1 } });
   });
 });
 
