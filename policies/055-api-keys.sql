@@ -4,7 +4,7 @@
 
 -- Owners and admins read their organisation's keys (never a secret: those are
 -- in app_private); every change goes through createApiKey, rotateApiKey and
--- revokeApiKey. No key reads this table (it maps to no area below).
+-- revokeApiKey. No key reads this table (no area of policies/990 holds it).
 select app_private.apply_tenant_policies('app_public.api_keys', write_role => null, read_role => 'admin');
 grant select on app_public.api_keys to penguinmails_member;
 grant execute on function
@@ -15,7 +15,7 @@ to penguinmails_member;
 
 -- The first statement of an API-key request (instead of enter_request).
 grant execute on function app_hidden.enter_api_key(uuid, uuid) to penguinmails_member;
--- What the policies below, the SECURITY DEFINER mutations and the upload route call.
+-- What the policies' scope checks (policies/990), the SECURITY DEFINER mutations and the upload route call.
 grant execute on function
   app_hidden.current_api_key_id(),
   app_hidden.without_api_key(),
