@@ -157,6 +157,25 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) IS 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant.';
 
+CREATE FUNCTION app_hidden.api_key_allows(area text, access text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null
+    or app_hidden.api_key_allows_scopes(
+         coalesce(nullif(pg_catalog.current_setting('app.api_key_scopes', true), '')::text[], '{}'::text[]), area, access);
+$$;
+
+COMMENT ON FUNCTION app_hidden.api_key_allows(area text, access text) IS 'True unless this is an API-key request whose key lacks `area:access` (a write scope includes read). A null area is never allowed to a key. Reads settings only: the scope check policies/990-api-key-scopes.sql adds to every policy.';
+
+CREATE FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select coalesce((area || ':' || access) operator(pg_catalog.=) any (scopes)
+    or (access = 'read' and (area || ':write') operator(pg_catalog.=) any (scopes)), false);
+$$;
+
+COMMENT ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) IS 'Whether these scopes hold `area:access` (a write scope includes read).';
+
 CREATE FUNCTION app_hidden.assigned_ip_ids() RETURNS uuid[]
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -225,6 +244,14 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_hidden.confirm_registration(token text) IS 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
+
+CREATE FUNCTION app_hidden.current_api_key_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '')::uuid;
+$$;
+
+COMMENT ON FUNCTION app_hidden.current_api_key_id() IS 'The API key this request is made with; null for a signed-in user (or anonymous).';
 
 CREATE FUNCTION app_hidden.dns_record_problem(r jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -375,6 +402,47 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_hidden.dns_records_problem(doc jsonb) IS 'Why a dns_records document is malformed (null when it is valid): {"records": [...]} with valid entries and no record listed twice. The CHECK on domains.dns_records and every writer use it.';
+
+CREATE FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_key app_public.api_keys;
+  v_ips uuid[] := '{}';
+  v_roles text[] := array['admin'];
+begin
+  -- A key's request runs as penguinmails_member (or as the owner, in the
+  -- worker processing an import the key uploaded), never with staff powers.
+  if current_setting('role', true) = 'penguinmails_staff' then
+    raise exception 'API keys act as organisation members only.' using errcode = 'DNIED';
+  end if;
+  select k.* into v_key from app_public.api_keys k
+    join app_public.tenants t on t.id = enter_api_key.tenant_id and t.deleted_at is null
+    where k.tenant_id = enter_api_key.tenant_id and k.id = enter_api_key.api_key_id
+      and k.revoked_at is null and (k.expires_at is null or k.expires_at > now());
+  if v_key.id is null then
+    raise exception 'This API key has been revoked or has expired.' using errcode = 'SESSN';
+  end if;
+  if app_hidden.api_key_allows_scopes(v_key.scopes, 'domains', 'read') then
+    select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
+      from app_public.domain_ip_assignments a where a.tenant_id = enter_api_key.tenant_id and a.status <> 'expired';
+  end if;
+  -- The same settings as enter_request, with no user: the key acts as an admin
+  -- of its tenant, narrowed by its scopes (policies/990-api-key-scopes.sql).
+  execute format('set local app.current_user_id = %L', '');
+  execute format('set local app.current_tenant_id = %L', tenant_id::text);
+  execute format('set local app.current_tenant_roles = %L', v_roles::text);
+  execute format('set local app.current_staff_permissions = %L', '{}');
+  execute format('set local app.visible_user_ids = %L', '{}');
+  execute format('set local app.assigned_ip_ids = %L', v_ips::text);
+  execute format('set local app.api_key_id = %L', v_key.id::text);
+  execute format('set local app.api_key_scopes = %L', v_key.scopes::text);
+  return v_roles;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) IS 'Starts a request made with an API key (instead of enter_request): refuses a key revoked or expired since app_private.use_api_key, then records the request context: the key''s tenant with the admin role, no user, and the key''s scopes, which the policies'' scope checks and require_api_scope read.';
 
 CREATE FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -811,6 +879,23 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.request_password_reset(email text, client_ip text) IS 'Emails a password reset link (valid one hour) if an account exists, at most 3 an hour per account and 10 requests an hour per client address (silently). Always returns true.';
 
+CREATE FUNCTION app_hidden.require_api_scope(area text, access text DEFAULT 'write'::text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if app_hidden.api_key_allows(area, access) then
+    return;
+  end if;
+  if not ((area || ':' || access) = any (app_private.api_key_scopes())) then
+    raise exception 'An API key cannot do this (%); a signed-in admin must.', area using errcode = 'DNIED';
+  end if;
+  raise exception 'This API key does not have the %:% scope.', area, access using errcode = 'DNIED';
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.require_api_scope(area text, access text) IS 'The scope check of SECURITY DEFINER functions (next to their role check): refuses (FORBIDDEN) an API-key request whose key lacks `area:access`; does nothing for signed-in users. An area no key can hold (members, api_keys, billing writes) refuses every key.';
+
 CREATE FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -819,6 +904,8 @@ CREATE FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, 
 declare
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if v_tenant_id is null or not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can set inbox passwords.' using errcode = 'DNIED';
   end if;
@@ -887,6 +974,14 @@ CREATE FUNCTION app_hidden.visible_user_ids() RETURNS uuid[]
 $$;
 
 COMMENT ON FUNCTION app_hidden.visible_user_ids() IS 'The users the current user may see: themselves and the active members of their current tenant, as enter_request found them. The users policy compares against it (`id = any (…)`).';
+
+CREATE FUNCTION app_hidden.without_api_key() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select nullif(pg_catalog.current_setting('app.api_key_id', true), '') is null;
+$$;
+
+COMMENT ON FUNCTION app_hidden.without_api_key() IS 'True unless this request is made with an API key: the scope check policies/990-api-key-scopes.sql adds to the tables no key may reach.';
 
 CREATE FUNCTION app_private.active_tenant_ids(user_id uuid) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
@@ -1025,6 +1120,26 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.advance_engine_clock(by_interval interval) IS 'Moves the sending engine''s clock (tests and drills only) and the run_at of its pending jobs with it; returns the new engine time.';
+
+CREATE FUNCTION app_private.api_key_prefix(key text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+  select left(key, 11);
+$$;
+
+COMMENT ON FUNCTION app_private.api_key_prefix(key text) IS 'The visible start of a key (`pm_` and 8 characters).';
+
+CREATE FUNCTION app_private.api_key_scopes() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select array[
+    'leads:read', 'leads:write', 'lists:read', 'lists:write', 'templates:read', 'templates:write',
+    'campaigns:read', 'campaigns:write', 'analytics:read', 'domains:read', 'domains:write',
+    'webhooks:read', 'webhooks:write', 'billing:read'
+  ]::text[];
+$$;
+
+COMMENT ON FUNCTION app_private.api_key_scopes() IS 'Every scope a key can hold (the api_keys.scopes check lists the same). No scope lets a key manage members, API keys, organisation settings or the subscription.';
 
 CREATE FUNCTION app_public.current_tenant_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -1367,11 +1482,32 @@ $$;
 
 COMMENT ON FUNCTION app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) IS 'Raises unless the tenant keeps another active owner besides the given user.';
 
+CREATE FUNCTION app_private.assert_may_manage_api_keys() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+begin
+  perform app_hidden.require_api_scope('api_keys');
+  -- A real membership: a staff access session (which acts as admin) cannot issue keys.
+  if v_tenant_id is null or app_public.current_user_id() is null
+     or not coalesce(app_private.membership_roles(app_public.current_user_id(), v_tenant_id) && '{owner,admin}', false) then
+    raise exception 'Only owners and admins of this organisation can manage its API keys.' using errcode = 'DNIED';
+  end if;
+  return v_tenant_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.assert_may_manage_api_keys() IS 'Refuses (FORBIDDEN) unless the caller is signed in as an owner or admin member of the current tenant (not an API key, not staff); returns the tenant.';
+
 CREATE FUNCTION app_private.assert_may_manage_billing() RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('billing');
   if app_public.current_tenant_id() is null or not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can change the plan or cancel the subscription.' using errcode = 'DNIED';
   end if;
@@ -1569,6 +1705,18 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smtp_ip_address_id uuid, reason text) IS 'Assigns a sending IP to a tenant domain: active on a warmed IP, warming on a warming IP, scheduled otherwise (an available IP becomes assigned).';
+
+CREATE FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+    values (audit_api_key.tenant_id, app_public.current_user_id(), false, 'api_key.' || action, 'api_keys', api_key_id::text, changes);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) IS 'One audit_log row about an API key (created, rotated, revoked, used_from_new_ip); never its secret.';
 
 CREATE FUNCTION app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) RETURNS void
     LANGUAGE plpgsql
@@ -2509,6 +2657,7 @@ CREATE TABLE app_public.lead_imports (
     failure_reason text,
     keep_unmapped boolean DEFAULT false NOT NULL,
     unmapped_columns text[] DEFAULT '{}'::text[] NOT NULL,
+    api_key_id uuid,
     CONSTRAINT lead_imports_byte_size_check CHECK ((byte_size >= 0)),
     CONSTRAINT lead_imports_column_mapping_check CHECK (((column_mapping IS NULL) OR (jsonb_typeof(column_mapping) = 'object'::text))),
     CONSTRAINT lead_imports_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
@@ -2531,6 +2680,8 @@ COMMENT ON COLUMN app_public.lead_imports.failure_reason IS 'Why the import fail
 COMMENT ON COLUMN app_public.lead_imports.keep_unmapped IS 'Keep CSV columns that match no lead field, mapping or custom field definition as custom fields, under their normalised header ("Lead Score" becomes lead_score); off: drop them.';
 
 COMMENT ON COLUMN app_public.lead_imports.unmapped_columns IS 'The CSV columns that matched no lead field, mapping or custom field definition: kept as custom fields when keepUnmapped is on, dropped otherwise.';
+
+COMMENT ON COLUMN app_public.lead_imports.api_key_id IS 'The API key that uploaded the file (null when a signed-in user did); the import runs with that key''s access.';
 
 CREATE FUNCTION app_private.complete_lead_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
@@ -2895,6 +3046,72 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.create_user(email text, password text, name text, email_verified boolean) IS 'Creates a user with their secrets and default preferences. Password rules are checked by the callers, which know the tenant policy.';
+
+CREATE TABLE app_public.plans (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    slug text NOT NULL,
+    description text,
+    max_users integer,
+    max_domains integer,
+    max_campaigns_per_month integer,
+    api_rate_limit integer,
+    max_email_accounts integer,
+    max_emails_per_month integer,
+    max_warmups integer,
+    max_contacts integer,
+    max_storage_gb integer,
+    api_access boolean DEFAULT false NOT NULL,
+    priority_support boolean DEFAULT false NOT NULL,
+    advanced_analytics boolean DEFAULT false NOT NULL,
+    white_label boolean DEFAULT false NOT NULL,
+    price_monthly integer,
+    price_yearly integer,
+    stripe_price_id text,
+    notes text,
+    is_active boolean DEFAULT true NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT plans_api_rate_limit_check CHECK ((api_rate_limit >= 0)),
+    CONSTRAINT plans_max_campaigns_per_month_check CHECK ((max_campaigns_per_month >= 0)),
+    CONSTRAINT plans_max_contacts_check CHECK ((max_contacts >= 0)),
+    CONSTRAINT plans_max_domains_check CHECK ((max_domains >= 0)),
+    CONSTRAINT plans_max_email_accounts_check CHECK ((max_email_accounts >= 0)),
+    CONSTRAINT plans_max_emails_per_month_check CHECK ((max_emails_per_month >= 0)),
+    CONSTRAINT plans_max_storage_gb_check CHECK ((max_storage_gb >= 0)),
+    CONSTRAINT plans_max_users_check CHECK ((max_users >= 0)),
+    CONSTRAINT plans_max_warmups_check CHECK ((max_warmups >= 0)),
+    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT plans_price_monthly_check CHECK ((price_monthly >= 0)),
+    CONSTRAINT plans_price_yearly_check CHECK ((price_yearly >= 0)),
+    CONSTRAINT plans_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,99}$'::text))
+);
+
+ALTER TABLE ONLY app_public.plans FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.plans IS 'A subscription plan and its limits. A null limit means unlimited; prices are in cents.';
+
+COMMENT ON COLUMN app_public.plans.api_rate_limit IS 'Requests per minute each API key of the plan''s organisations may make (fixed one-minute windows); null: unlimited.';
+
+COMMENT ON COLUMN app_public.plans.api_access IS 'Whether the plan''s organisations may use API keys (seeded: Starter, Pro and Enterprise; not Free).';
+
+CREATE FUNCTION app_private.current_plan_of(tenant_id uuid) RETURNS app_public.plans
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_plan app_public.plans;
+begin
+  select p.* into v_plan from app_public.subscriptions s join app_public.plans p on p.id = s.plan_id
+    where s.tenant_id = current_plan_of.tenant_id and s.status <> 'canceled';
+  if v_plan.id is null then
+    v_plan := app_private.fallback_plan();
+  end if;
+  return v_plan;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.current_plan_of(tenant_id uuid) IS 'The tenant''s current plan (the Free plan without a current subscription), whose api_access and api_rate_limit govern its API keys.';
 
 CREATE FUNCTION app_private.current_session_id() RETURNS uuid
     LANGUAGE sql STABLE
@@ -3394,50 +3611,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) IS 'Marks an import failed with the reason the user will see; its rows were rolled back.';
-
-CREATE TABLE app_public.plans (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    slug text NOT NULL,
-    description text,
-    max_users integer,
-    max_domains integer,
-    max_campaigns_per_month integer,
-    api_rate_limit integer,
-    max_email_accounts integer,
-    max_emails_per_month integer,
-    max_warmups integer,
-    max_contacts integer,
-    max_storage_gb integer,
-    api_access boolean DEFAULT false NOT NULL,
-    priority_support boolean DEFAULT false NOT NULL,
-    advanced_analytics boolean DEFAULT false NOT NULL,
-    white_label boolean DEFAULT false NOT NULL,
-    price_monthly integer,
-    price_yearly integer,
-    stripe_price_id text,
-    notes text,
-    is_active boolean DEFAULT true NOT NULL,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT plans_api_rate_limit_check CHECK ((api_rate_limit >= 0)),
-    CONSTRAINT plans_max_campaigns_per_month_check CHECK ((max_campaigns_per_month >= 0)),
-    CONSTRAINT plans_max_contacts_check CHECK ((max_contacts >= 0)),
-    CONSTRAINT plans_max_domains_check CHECK ((max_domains >= 0)),
-    CONSTRAINT plans_max_email_accounts_check CHECK ((max_email_accounts >= 0)),
-    CONSTRAINT plans_max_emails_per_month_check CHECK ((max_emails_per_month >= 0)),
-    CONSTRAINT plans_max_storage_gb_check CHECK ((max_storage_gb >= 0)),
-    CONSTRAINT plans_max_users_check CHECK ((max_users >= 0)),
-    CONSTRAINT plans_max_warmups_check CHECK ((max_warmups >= 0)),
-    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT plans_price_monthly_check CHECK ((price_monthly >= 0)),
-    CONSTRAINT plans_price_yearly_check CHECK ((price_yearly >= 0)),
-    CONSTRAINT plans_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,99}$'::text))
-);
-
-ALTER TABLE ONLY app_public.plans FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.plans IS 'A subscription plan and its limits. A null limit means unlimited; prices are in cents.';
 
 CREATE FUNCTION app_private.fallback_plan() RETURNS app_public.plans
     LANGUAGE plpgsql STABLE
@@ -4060,6 +4233,8 @@ declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_campaign app_public.campaigns;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('campaigns');
   if v_tenant_id is null or not app_public.has_tenant_role('member') then
     raise exception 'Only members, admins and owners of this organisation can start, pause, resume or cancel campaigns.' using errcode = 'DNIED';
   end if;
@@ -4074,6 +4249,64 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) IS 'Checks that the caller may change campaigns (member and above) and locks the campaign of the current tenant; NTFND when there is none.';
+
+CREATE TABLE app_public.api_keys (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    prefix text NOT NULL,
+    scopes text[] NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    last_used_ip text,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    rotated_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT api_keys_last_used_ip_check CHECK ((length(last_used_ip) <= 100)),
+    CONSTRAINT api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT api_keys_prefix_check CHECK ((prefix ~ '^pm_[A-Za-z0-9]{8}$'::text)),
+    CONSTRAINT api_keys_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['leads:read'::text, 'leads:write'::text, 'lists:read'::text, 'lists:write'::text, 'templates:read'::text, 'templates:write'::text, 'campaigns:read'::text, 'campaigns:write'::text, 'analytics:read'::text, 'domains:read'::text, 'domains:write'::text, 'webhooks:read'::text, 'webhooks:write'::text, 'billing:read'::text])))
+);
+
+ALTER TABLE ONLY app_public.api_keys FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.api_keys IS 'An API key of the organisation: a name, the scopes it acts with, an optional expiry and when and from where it was last used. Its secret is shown once, by createApiKey or rotateApiKey, and only its hash is kept. Admins and owners manage keys; a key cannot.';
+
+COMMENT ON COLUMN app_public.api_keys.prefix IS 'The visible start of the key (`pm_` and 8 characters), to recognise it; the rest of the key is never shown again.';
+
+COMMENT ON COLUMN app_public.api_keys.scopes IS 'What the key may do, as `area:read` or `area:write` (write includes read) for the areas leads, lists, templates, campaigns, analytics (read only), domains (domains and inboxes), webhooks and billing (read only).';
+
+COMMENT ON COLUMN app_public.api_keys.expires_at IS 'When the key stops working; null: it does not expire.';
+
+COMMENT ON COLUMN app_public.api_keys.revoked_at IS 'When the key was revoked; it is refused from the next request on.';
+
+COMMENT ON COLUMN app_public.api_keys.last_used_at IS 'When the key was last used, to the minute (recorded at most once a minute, and whenever the client address changes).';
+
+COMMENT ON COLUMN app_public.api_keys.last_used_ip IS 'The client address of the key''s last use.';
+
+COMMENT ON COLUMN app_public.api_keys.created_by IS 'The admin who created the key.';
+
+COMMENT ON COLUMN app_public.api_keys.rotated_at IS 'When the key''s secret was last replaced (rotateApiKey); the previous secret stopped working then.';
+
+CREATE FUNCTION app_private.locked_api_key(tenant_id uuid, api_key_id uuid) RETURNS app_public.api_keys
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_key_row app_public.api_keys;
+begin
+  select k.* into v_key_row from app_public.api_keys k
+    where k.tenant_id = locked_api_key.tenant_id and k.id = locked_api_key.api_key_id for update;
+  if v_key_row.id is null then
+    raise exception 'There is no API key % in this organisation.', api_key_id using errcode = 'NTFND';
+  end if;
+  return v_key_row;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.locked_api_key(tenant_id uuid, api_key_id uuid) IS 'The tenant''s API key, locked for a change; NOT_FOUND when there is none.';
 
 CREATE FUNCTION app_private.locked_current_subscription(tenant_id uuid) RETURNS app_public.subscriptions
     LANGUAGE plpgsql
@@ -4239,6 +4472,16 @@ $$;
 
 COMMENT ON FUNCTION app_private.move_domains_off_ip(smtp_ip_address_id uuid, reason text) IS 'Moves every live domain assignment off an IP to the healthiest free IP (warmed first, then the least loaded); an assignment with nowhere to go is flagged for staff. Returns how many moved and how many were flagged.';
 
+CREATE FUNCTION app_private.new_api_key() RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- pm_ + 8 hex characters (the visible prefix) + _ + 256 random bits, URL-safe.
+  select 'pm_' || encode(public.gen_random_bytes(4), 'hex') || '_' || app_private.new_token();
+$$;
+
+COMMENT ON FUNCTION app_private.new_api_key() IS 'A new API key: `pm_`, 8 visible characters, `_`, and a 256-bit random secret.';
+
 CREATE FUNCTION app_private.new_token() RETURNS text
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4397,7 +4640,13 @@ begin
   end if;
   -- From here on the transaction acts as the member who uploaded the file:
   -- column defaults, triggers and the role check below see them.
-  perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
+  -- (Or as the API key that uploaded it, while it stays live: functions/052-api-keys.sql.)
+  if v_import.api_key_id is not null then
+    perform app_hidden.enter_api_key(v_import.api_key_id, v_import.tenant_id);
+    perform app_hidden.require_api_scope('leads');
+  else
+    perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
+  end if;
   if not app_public.has_tenant_role('member') then
     raise exception 'The person who uploaded this file can no longer add leads to this organisation.' using errcode = 'DNIED';
   end if;
@@ -7080,6 +7329,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_invitations__reserve_seats() IS 'Statement-level trigger: an open invitation reserves a member seat.';
 
+CREATE FUNCTION app_private.tg_lead_imports__api_key() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  new.api_key_id := app_hidden.current_api_key_id();
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_lead_imports__api_key() IS 'Records the API key (from the request, never from the input) that uploads an import.';
+
 CREATE FUNCTION app_private.tg_lead_imports__queue() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7388,6 +7649,65 @@ $$;
 
 COMMENT ON FUNCTION app_private.usage_noun(metric text, quantity bigint) IS 'What a quantity of a metric is called in messages ("1 sending domain", "500 emails per month").';
 
+CREATE FUNCTION app_private.use_api_key(secret_hash bytea, client_ip text) RETURNS TABLE(outcome text, api_key_id uuid, tenant_id uuid, scopes text[], rate_limit integer, retry_after integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_secret app_private.api_key_secrets;
+  v_key app_public.api_keys;
+  v_plan app_public.plans;
+  v_now timestamptz := now();
+  v_ip text := nullif(left(trim(client_ip), 100), '');
+  v_window timestamptz;
+begin
+  select s.* into v_secret from app_private.api_key_secrets s where s.secret_hash = use_api_key.secret_hash;
+  if v_secret.api_key_id is not null then
+    select k.* into v_key from app_public.api_keys k
+      join app_public.tenants t on t.id = v_secret.tenant_id and t.deleted_at is null
+      where k.tenant_id = v_secret.tenant_id and k.id = v_secret.api_key_id;
+  end if;
+  if v_key.id is null then
+    return query select 'unknown'::text, null::uuid, null::uuid, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  if v_key.revoked_at is not null then
+    return query select 'revoked'::text, v_key.id, v_key.tenant_id, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  if v_key.expires_at <= v_now then
+    return query select 'expired'::text, v_key.id, v_key.tenant_id, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  v_plan := app_private.current_plan_of(v_key.tenant_id);
+  if not v_plan.api_access then
+    return query select 'no_api_access'::text, v_key.id, v_key.tenant_id, null::text[], null::integer, null::integer;
+    return;
+  end if;
+  if v_plan.api_rate_limit is not null
+     and not app_private.throttle_hit('api:key', v_key.id::text, v_plan.api_rate_limit, interval '1 minute') then
+    select t.window_start into v_window from app_private.auth_throttle t where t.scope = 'api:key' and t.key = v_key.id::text;
+    return query select 'rate_limited'::text, v_key.id, v_key.tenant_id, null::text[], v_plan.api_rate_limit,
+      greatest(1, ceil(extract(epoch from (v_window + interval '1 minute' - v_now)))::integer);
+    return;
+  end if;
+  -- Its use, without a write per request: once a minute, or from another address.
+  if v_key.last_used_at is null or v_key.last_used_at <= v_now - interval '1 minute'
+     or v_key.last_used_ip is distinct from v_ip then
+    update app_public.api_keys k set last_used_at = v_now, last_used_ip = v_ip
+      where k.tenant_id = v_key.tenant_id and k.id = v_key.id;
+    if v_ip is not null and v_key.last_used_ip is distinct from v_ip then
+      perform app_private.audit_api_key(v_key.tenant_id, v_key.id, 'used_from_new_ip',
+        jsonb_build_object('ip', v_ip, 'previous_ip', v_key.last_used_ip, 'prefix', v_key.prefix));
+    end if;
+  end if;
+  return query select 'ok'::text, v_key.id, v_key.tenant_id, v_key.scopes, v_plan.api_rate_limit, null::integer;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.use_api_key(secret_hash bytea, client_ip text) IS 'Called by the API server (owner pool, a transaction of its own) for a request made with an API key, given the SHA-256 of what was sent: ok with the key''s tenant and scopes, or why it is refused (unknown, revoked, expired, no_api_access, rate_limited with the seconds to wait). Counts the request against the plan''s api_rate_limit per key and minute, records last_used_at/last_used_ip at most once a minute (and on a new address, audited).';
+
 CREATE FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) RETURNS uuid
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7396,6 +7716,26 @@ CREATE FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) RETURNS u
 $$;
 
 COMMENT ON FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) IS 'The smallest UUIDv7 at the given time: a partition bound.';
+
+CREATE FUNCTION app_private.validated_api_key_scopes(scopes text[]) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_unknown text;
+begin
+  if scopes is null or cardinality(scopes) = 0 then
+    raise exception 'Give the key at least one scope (%).', array_to_string(app_private.api_key_scopes(), ', ') using errcode = 'INVAL';
+  end if;
+  select s into v_unknown from unnest(scopes) s where s is null or not (s = any (app_private.api_key_scopes())) limit 1;
+  if found then
+    raise exception 'Unknown scope "%"; the scopes are %.', v_unknown, array_to_string(app_private.api_key_scopes(), ', ') using errcode = 'INVAL';
+  end if;
+  return array(select distinct s from unnest(scopes) s order by s);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.validated_api_key_scopes(scopes text[]) IS 'The scopes, sorted and without duplicates; refuses (INVALID_INPUT) none and unknown ones.';
 
 CREATE FUNCTION app_private.warmup_ramp(day_number integer) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -7577,6 +7917,8 @@ declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_member app_public.tenant_users;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can change roles.' using errcode = 'DNIED';
   end if;
@@ -7797,6 +8139,46 @@ $_$;
 
 COMMENT ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) IS 'The leads in this list: its members, or for a dynamic list the leads matching its filter right now.';
 
+CREATE FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.assert_may_manage_api_keys();
+  v_name text := trim(name);
+  v_scopes text[] := app_private.validated_api_key_scopes(scopes);
+  v_plan app_public.plans;
+  v_key text := app_private.new_api_key();
+  v_prefix text := app_private.api_key_prefix(v_key);
+  v_id uuid := gen_random_uuid();
+  v_user uuid := app_public.current_user_id();
+begin
+  if v_name is null or length(v_name) not between 1 and 100 then
+    raise exception 'Give the key a name of 1 to 100 characters.' using errcode = 'INVAL';
+  end if;
+  if expires_at is not null and expires_at <= now() then
+    raise exception 'The expiry must be in the future.' using errcode = 'INVAL';
+  end if;
+  v_plan := app_private.current_plan_of(v_tenant_id);
+  if not v_plan.api_access then
+    raise exception 'Your plan (%) does not include API access; upgrade to use API keys.', v_plan.name using errcode = 'LIMIT';
+  end if;
+  insert into app_public.api_keys (tenant_id, id, name, prefix, scopes, expires_at, created_by)
+    values (v_tenant_id, v_id, v_name, v_prefix, v_scopes, create_api_key.expires_at, v_user);
+  insert into app_private.api_key_secrets (secret_hash, tenant_id, api_key_id)
+    values (app_private.hash_token(v_key), v_tenant_id, v_id);
+  perform app_private.audit_api_key(v_tenant_id, v_id, 'created', jsonb_build_object(
+    'name', v_name, 'prefix', v_prefix, 'scopes', v_scopes, 'expires_at', create_api_key.expires_at));
+  key_id := v_id;
+  key_prefix := v_prefix;
+  key_scopes := v_scopes;
+  key_expires_at := create_api_key.expires_at;
+  secret := v_key;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) IS 'Creates an API key for this organisation (owners and admins; the plan must include API access). The answer holds the key''s id, prefix, scopes and expiry, and its secret (the whole key), shown this once and never again (only its hash is stored): send it as `Authorization: Bearer <secret>`. Scopes: leads, lists, templates, campaigns, domains and webhooks with :read or :write, analytics:read, billing:read.';
+
 CREATE FUNCTION app_public.current_staff_has_permission(permission text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -7842,7 +8224,8 @@ CREATE FUNCTION app_public.current_usage() RETURNS SETOF app_public.usage_metric
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select u.* from app_private.tenant_usage(app_public.current_tenant_id()) u
-  where app_public.current_tenant_id() is not null;
+  where app_public.current_tenant_id() is not null
+    and app_hidden.api_key_allows('billing', 'read'); -- an API key needs billing:read (functions/052-api-keys.sql)
 $$;
 
 COMMENT ON FUNCTION app_public.current_usage() IS '@behavior +list -connection
@@ -8076,6 +8459,8 @@ declare
   v_invitation app_public.invitations;
   v_token text := app_private.new_token();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if v_tenant_id is null or not app_public.has_tenant_role('admin')
      and not (app_public.has_tenant_role('member')
               and roles <@ '{member,viewer}'
@@ -8239,6 +8624,8 @@ declare
   v_member app_public.tenant_users;
   v_self boolean := remove_member.user_id = app_public.current_user_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if v_tenant_id is null or (not v_self and not app_public.has_tenant_role('admin')) then
     raise exception 'Only owners and admins can remove members.' using errcode = 'DNIED';
   end if;
@@ -8314,6 +8701,28 @@ $$;
 
 COMMENT ON FUNCTION app_public.resume_campaign(campaign_id uuid) IS 'Resumes a paused campaign (whoever paused it): enrollments continue where they stopped and new members of its target lists are enrolled. If the pause came from the plan limit or billing and that is not resolved, the next send pauses it again with the reason.';
 
+CREATE FUNCTION app_public.revoke_api_key(api_key_id uuid) RETURNS app_public.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.assert_may_manage_api_keys();
+  v_key_row app_public.api_keys := app_private.locked_api_key(v_tenant_id, api_key_id);
+  v_now timestamptz := now();
+begin
+  if v_key_row.revoked_at is not null then
+    return v_key_row;
+  end if;
+  update app_public.api_keys k set revoked_at = v_now
+    where k.tenant_id = v_tenant_id and k.id = v_key_row.id
+    returning * into v_key_row;
+  perform app_private.audit_api_key(v_tenant_id, v_key_row.id, 'revoked', jsonb_build_object('name', v_key_row.name, 'prefix', v_key_row.prefix));
+  return v_key_row;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.revoke_api_key(api_key_id uuid) IS 'Revokes an API key (owners and admins): it is refused from the next request on. Revoking a revoked key changes nothing.';
+
 CREATE FUNCTION app_public.revoke_invitation(invitation_id uuid) RETURNS app_public.invitations
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8323,6 +8732,8 @@ declare
   -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can revoke invitations.' using errcode = 'DNIED';
   end if;
@@ -8339,6 +8750,40 @@ $$;
 
 COMMENT ON FUNCTION app_public.revoke_invitation(invitation_id uuid) IS 'Cancels an open invitation; its link stops working at once.';
 
+CREATE FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.assert_may_manage_api_keys();
+  v_key_row app_public.api_keys := app_private.locked_api_key(v_tenant_id, api_key_id);
+  v_key text := app_private.new_api_key();
+  v_prefix text := app_private.api_key_prefix(v_key);
+  v_now timestamptz := now();
+begin
+  if v_key_row.revoked_at is not null then
+    raise exception 'This API key is revoked; create a new one instead.' using errcode = 'STATE';
+  end if;
+  if v_key_row.expires_at <= v_now then
+    raise exception 'This API key has expired; create a new one instead.' using errcode = 'STATE';
+  end if;
+  delete from app_private.api_key_secrets s where s.tenant_id = v_tenant_id and s.api_key_id = v_key_row.id;
+  insert into app_private.api_key_secrets (secret_hash, tenant_id, api_key_id)
+    values (app_private.hash_token(v_key), v_tenant_id, v_key_row.id);
+  update app_public.api_keys k set prefix = v_prefix, rotated_at = v_now
+    where k.tenant_id = v_tenant_id and k.id = v_key_row.id;
+  perform app_private.audit_api_key(v_tenant_id, v_key_row.id, 'rotated', jsonb_build_object(
+    'prefix', jsonb_build_object('from', v_key_row.prefix, 'to', v_prefix)));
+  key_id := v_key_row.id;
+  key_prefix := v_prefix;
+  key_scopes := v_key_row.scopes;
+  key_expires_at := v_key_row.expires_at;
+  secret := v_key;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) IS 'Replaces an API key''s secret (owners and admins): the old secret is refused from the next request on; the answer holds the new one, shown this once. Name, scopes and expiry stay.';
+
 CREATE FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) RETURNS app_public.domains
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8350,6 +8795,8 @@ declare
   v_waiting text;
   v_tenant_id uuid;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Rotating a domain''s DKIM key needs the admin or owner role.' using errcode = 'DNIED';
   end if;
@@ -8721,6 +9168,8 @@ declare
   -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if not app_public.has_tenant_role('member') then
     raise exception 'Checking a domain''s DNS needs the member role or above in this organisation.' using errcode = 'DNIED';
   end if;
@@ -8740,14 +9189,25 @@ $$;
 
 COMMENT ON FUNCTION app_public.verify_domain(domain_id uuid) IS 'Checks the domain''s DNS records now (in the background, usually within seconds): watch verificationStatus and each record''s status in dnsRecords.';
 
+CREATE TABLE app_private.api_key_secrets (
+    secret_hash bytea NOT NULL,
+    tenant_id uuid NOT NULL,
+    api_key_id uuid NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT api_key_secrets_secret_hash_check CHECK ((length(secret_hash) = 32))
+);
+
+ALTER TABLE ONLY app_private.api_key_secrets FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.api_key_secrets IS 'The SHA-256 of each API key''s current secret and the key it belongs to. Replaced on rotation; never reachable by an API role.';
+
 CREATE TABLE app_private.auth_throttle (
     scope text NOT NULL,
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
     hits integer NOT NULL,
     CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
-    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100))),
-    CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text])))
+    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100)))
 );
 
 ALTER TABLE ONLY app_private.auth_throttle FORCE ROW LEVEL SECURITY;
@@ -9709,8 +10169,14 @@ ALTER TABLE ONLY app_public.user_preferences FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.user_preferences IS 'A user''s personal preferences, visible to that user only.';
 
+ALTER TABLE ONLY app_private.api_key_secrets
+    ADD CONSTRAINT api_key_secrets_pkey PRIMARY KEY (secret_hash);
+
 ALTER TABLE ONLY app_private.auth_throttle
     ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (scope, key);
+
+ALTER TABLE app_private.auth_throttle
+    ADD CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text, 'api:key'::text]))) NOT VALID;
 
 ALTER TABLE ONLY app_private.declarative_state
     ADD CONSTRAINT declarative_state_pkey PRIMARY KEY (id);
@@ -9777,6 +10243,12 @@ ALTER TABLE ONLY app_private.user_sessions
 
 ALTER TABLE ONLY app_private.worker_pools
     ADD CONSTRAINT worker_pools_pkey PRIMARY KEY (pool_id);
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_prefix_key UNIQUE (tenant_id, prefix);
 
 ALTER TABLE ONLY app_public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (tenant_id, id);
@@ -9946,6 +10418,8 @@ ALTER TABLE ONLY app_public.vps_instances
 ALTER TABLE ONLY app_public.vps_instances
     ADD CONSTRAINT vps_instances_pkey PRIMARY KEY (id);
 
+CREATE INDEX api_key_secrets_key_idx ON app_private.api_key_secrets USING btree (tenant_id, api_key_id);
+
 CREATE INDEX dkim_key_pool_claimed_idx ON app_private.dkim_key_pool USING btree (claimed_tenant_id, claimed_domain_id) WHERE (claimed_domain_id IS NOT NULL);
 
 CREATE INDEX dkim_key_pool_unclaimed_idx ON app_private.dkim_key_pool USING btree (created) WHERE (claimed_domain_id IS NULL);
@@ -9965,6 +10439,8 @@ CREATE INDEX staff_access_sessions_tenant_idx ON app_private.staff_access_sessio
 CREATE INDEX stripe_events_tenant_idx ON app_private.stripe_events USING btree (tenant_id);
 
 CREATE INDEX user_sessions_user_id_idx ON app_private.user_sessions USING btree (user_id);
+
+CREATE INDEX api_keys_created_by_idx ON app_public.api_keys USING btree (created_by);
 
 CREATE INDEX audit_log_actor_idx ON app_public.audit_log USING btree (actor_user_id);
 
@@ -10200,6 +10676,10 @@ CREATE UNIQUE INDEX users_email_key ON app_public.users USING btree (email) WHER
 
 CREATE TRIGGER _210_dns_record AFTER INSERT OR UPDATE OF public_key ON app_private.domain_dkim_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__dkim_key_record();
 
+CREATE TRIGGER _050_api_key BEFORE INSERT ON app_public.lead_imports FOR EACH ROW EXECUTE FUNCTION app_private.tg_lead_imports__api_key();
+
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.api_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.campaign_enrollments FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.campaign_sequence_steps FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
@@ -10401,6 +10881,12 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY app_public.api_keys
+    ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.audit_log
     ADD CONSTRAINT audit_log_actor_user_id_fkey FOREIGN KEY (actor_user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
@@ -10696,6 +11182,8 @@ ALTER TABLE ONLY app_public.usage_periods
 ALTER TABLE ONLY app_public.user_preferences
     ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE app_private.api_key_secrets ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE app_private.auth_throttle ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.declarative_state ENABLE ROW LEVEL SECURITY;
@@ -10736,215 +11224,221 @@ ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY analytics_read ON app_public.audit_log FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.api_keys FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.api_keys IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.campaign_email_accounts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.audit_log FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.campaign_enrollments FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_email_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_enrollments IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_sequence_steps FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_enrollments FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_sequence_steps IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_enrollments IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_stats_daily FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_sequence_steps FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_stats_daily IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_sequence_steps IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_step_variants FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_stats_daily FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_step_variants IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_stats_daily IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaign_targets FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_step_variants FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaign_targets IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_step_variants IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.campaigns FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaign_targets FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.campaigns IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaign_targets IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.companies FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.campaigns FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.companies IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.campaigns IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
-CREATE POLICY analytics_read ON app_public.contact_list_members FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.companies FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.contact_list_members IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.companies IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.contact_lists FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.contact_list_members FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.contact_lists IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.contact_list_members IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the lists:read scope.';
 
-CREATE POLICY analytics_read ON app_public.crm_accounts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.contact_lists FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.crm_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.contact_lists IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the lists:read scope.';
 
-CREATE POLICY analytics_read ON app_public.custom_field_definitions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.crm_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.custom_field_definitions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.crm_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.deal_contacts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.custom_field_definitions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.deal_contacts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.custom_field_definitions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.deals FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.deal_contacts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.deals IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.deal_contacts IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.domain_ip_assignments FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.deals FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.domain_ip_assignments IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.deals IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.domains FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.domain_ip_assignments FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.domains IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.domain_ip_assignments IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.email_accounts FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.domains FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.domains IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.email_events FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.email_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.email_events IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.email_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.feature_flags FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.email_events FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.feature_flags IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.email_events IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
 
-CREATE POLICY analytics_read ON app_public.folders FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.feature_flags FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.folders IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.feature_flags IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.invitations FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.folders FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.invitations IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.folders IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.lead_imports FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.invitations FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.lead_imports IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.invitations IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.leads FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.lead_imports FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.leads IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.lead_imports IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.messages FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.leads FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.messages IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.leads IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.payments FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.messages FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.payments IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.messages IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
 
-CREATE POLICY analytics_read ON app_public.permissions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.payments FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.payments IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.plans FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.permissions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.plans IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.platform_audit_log FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.plans FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.platform_audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.plans IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.smtp_ip_addresses FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.platform_audit_log FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.smtp_ip_addresses IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.platform_audit_log IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.staff_members FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.smtp_ip_addresses FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.staff_members IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.smtp_ip_addresses IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
 
-CREATE POLICY analytics_read ON app_public.staff_role_permissions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.staff_members FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.staff_role_permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.staff_members IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.staff_roles FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.staff_role_permissions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.staff_roles IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.staff_role_permissions IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.subscription_addons FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.staff_roles FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.subscription_addons IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.staff_roles IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.subscriptions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.subscription_addons FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.subscriptions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.subscription_addons IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.suppressions FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.subscriptions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.suppressions IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.subscriptions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.system_config FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.suppressions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.system_config IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.suppressions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.tags FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.system_config FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tags IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.system_config IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.template_folders FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tags FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.template_folders IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tags IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.template_tags FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.template_folders FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.template_tags IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.template_folders IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.templates FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.template_tags FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.templates IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.template_tags IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.tenant_config FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.templates FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.tenant_config IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.templates IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the templates:read scope.';
 
-CREATE POLICY analytics_read ON app_public.tenant_policies FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenant_config FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenant_policies IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenant_config IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.tenant_users FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenant_policies FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenant_users IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenant_policies IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.tenants FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenant_users FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.tenants IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenant_users IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.usage_periods FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.tenants FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.usage_periods IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.tenants IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.user_preferences FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.usage_periods FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.user_preferences IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.usage_periods IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
 
-CREATE POLICY analytics_read ON app_public.users FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.user_preferences FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.users IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.user_preferences IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
-CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinmails_analytics USING (true);
+CREATE POLICY analytics_read ON app_public.users FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema).';
+COMMENT ON POLICY analytics_read ON app_public.users IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+
+CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+
+ALTER TABLE app_public.api_keys ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.audit_log ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY audit_readers ON app_public.platform_audit_log FOR SELECT USING (app_public.current_staff_has_permission('audit.read'::text));
+CREATE POLICY audit_readers ON app_public.platform_audit_log FOR SELECT USING ((app_public.current_staff_has_permission('audit.read'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY audit_readers ON app_public.platform_audit_log IS 'Only staff with audit.read.';
+COMMENT ON POLICY audit_readers ON app_public.platform_audit_log IS 'Only staff with audit.read. No API key reaches this table.';
 
-CREATE POLICY billing_staff ON app_public.subscription_addons USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
+CREATE POLICY billing_staff ON app_public.subscription_addons USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text)));
 
-COMMENT ON POLICY billing_staff ON app_public.subscription_addons IS 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into.';
+COMMENT ON POLICY billing_staff ON app_public.subscription_addons IS 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into. An API key needs the billing:write scope.';
 
-CREATE POLICY billing_staff ON app_public.subscriptions USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
+CREATE POLICY billing_staff ON app_public.subscriptions USING ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('billing.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('billing'::text, 'write'::text)));
 
-COMMENT ON POLICY billing_staff ON app_public.subscriptions IS 'Staff with billing.manage may change the subscription of the tenant they hold an access session into.';
+COMMENT ON POLICY billing_staff ON app_public.subscriptions IS 'Staff with billing.manage may change the subscription of the tenant they hold an access session into. An API key needs the billing:write scope.';
 
 ALTER TABLE app_public.campaign_email_accounts ENABLE ROW LEVEL SECURITY;
 
@@ -10992,39 +11486,39 @@ ALTER TABLE app_public.lead_imports ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.leads ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY manage ON app_public.domain_ip_assignments USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id())));
+CREATE POLICY manage ON app_public.domain_ip_assignments USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND (tenant_id = app_public.current_tenant_id()) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY manage ON app_public.domain_ip_assignments IS 'Staff with infrastructure.manage change assignments of the tenant they hold an access session into; across tenants they use the IP pool functions, which check the permission and write the platform audit log.';
+COMMENT ON POLICY manage ON app_public.domain_ip_assignments IS 'Staff with infrastructure.manage change assignments of the tenant they hold an access session into; across tenants they use the IP pool functions, which check the permission and write the platform audit log. An API key needs the domains:write scope.';
 
-CREATE POLICY manage ON app_public.feature_flags USING (app_public.current_staff_has_permission('feature_flags.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('feature_flags.manage'::text));
+CREATE POLICY manage ON app_public.feature_flags USING ((app_public.current_staff_has_permission('feature_flags.manage'::text) AND app_hidden.without_api_key())) WITH CHECK ((app_public.current_staff_has_permission('feature_flags.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.feature_flags IS 'Only staff with feature_flags.manage see and change flag definitions.';
+COMMENT ON POLICY manage ON app_public.feature_flags IS 'Only staff with feature_flags.manage see and change flag definitions. No API key reaches this table.';
 
-CREATE POLICY manage ON app_public.plans USING (app_public.current_staff_has_permission('plans.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('plans.manage'::text));
+CREATE POLICY manage ON app_public.plans USING ((app_public.current_staff_has_permission('plans.manage'::text) AND app_hidden.api_key_allows('billing'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('plans.manage'::text) AND app_hidden.api_key_allows('billing'::text, 'write'::text)));
 
-COMMENT ON POLICY manage ON app_public.plans IS 'Only staff with plans.manage create or change plans.';
+COMMENT ON POLICY manage ON app_public.plans IS 'Only staff with plans.manage create or change plans. An API key needs the billing:write scope.';
 
-CREATE POLICY manage ON app_public.smtp_ip_addresses USING (app_public.current_staff_has_permission('infrastructure.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('infrastructure.manage'::text));
+CREATE POLICY manage ON app_public.smtp_ip_addresses USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY manage ON app_public.smtp_ip_addresses IS 'Only staff with infrastructure.manage change IPs; status changes go through the lifecycle functions.';
+COMMENT ON POLICY manage ON app_public.smtp_ip_addresses IS 'Only staff with infrastructure.manage change IPs; status changes go through the lifecycle functions. An API key needs the domains:write scope.';
 
-CREATE POLICY manage ON app_public.staff_members USING (app_public.current_staff_has_permission('staff.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('staff.manage'::text));
+CREATE POLICY manage ON app_public.staff_members USING ((app_public.current_staff_has_permission('staff.manage'::text) AND app_hidden.without_api_key())) WITH CHECK ((app_public.current_staff_has_permission('staff.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.staff_members IS 'Only staff with staff.manage add, change or remove staff.';
+COMMENT ON POLICY manage ON app_public.staff_members IS 'Only staff with staff.manage add, change or remove staff. No API key reaches this table.';
 
-CREATE POLICY manage ON app_public.system_config FOR SELECT USING (app_public.current_staff_has_permission('system_config.manage'::text));
+CREATE POLICY manage ON app_public.system_config FOR SELECT USING ((app_public.current_staff_has_permission('system_config.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.system_config IS 'Only staff with system_config.manage read system configuration; values of sensitive keys are never stored here.';
+COMMENT ON POLICY manage ON app_public.system_config IS 'Only staff with system_config.manage read system configuration; values of sensitive keys are never stored here. No API key reaches this table.';
 
-CREATE POLICY manage ON app_public.vps_instances USING (app_public.current_staff_has_permission('infrastructure.manage'::text)) WITH CHECK (app_public.current_staff_has_permission('infrastructure.manage'::text));
+CREATE POLICY manage ON app_public.vps_instances USING ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.without_api_key())) WITH CHECK ((app_public.current_staff_has_permission('infrastructure.manage'::text) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY manage ON app_public.vps_instances IS 'Only staff with infrastructure.manage.';
+COMMENT ON POLICY manage ON app_public.vps_instances IS 'Only staff with infrastructure.manage. No API key reaches this table.';
 
 ALTER TABLE app_public.messages ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY own_preferences ON app_public.user_preferences USING ((user_id = app_public.current_user_id())) WITH CHECK ((user_id = app_public.current_user_id()));
+CREATE POLICY own_preferences ON app_public.user_preferences USING (((user_id = app_public.current_user_id()) AND app_hidden.without_api_key())) WITH CHECK (((user_id = app_public.current_user_id()) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY own_preferences ON app_public.user_preferences IS 'Only the user themselves can see or change their preferences.';
+COMMENT ON POLICY own_preferences ON app_public.user_preferences IS 'Only the user themselves can see or change their preferences. No API key reaches this table.';
 
 ALTER TABLE app_public.payments ENABLE ROW LEVEL SECURITY;
 
@@ -11034,37 +11528,37 @@ ALTER TABLE app_public.plans ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.platform_audit_log ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY select_assigned ON app_public.smtp_ip_addresses FOR SELECT USING ((id = ANY (app_hidden.assigned_ip_ids())));
+CREATE POLICY select_assigned ON app_public.smtp_ip_addresses FOR SELECT USING (((id = ANY (app_hidden.assigned_ip_ids())) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY select_assigned ON app_public.smtp_ip_addresses IS 'A tenant sees the IPs currently assigned to its domains.';
+COMMENT ON POLICY select_assigned ON app_public.smtp_ip_addresses IS 'A tenant sees the IPs currently assigned to its domains. An API key needs the domains:read scope.';
 
-CREATE POLICY select_current ON app_public.tenants FOR SELECT USING ((id = app_public.current_tenant_id()));
+CREATE POLICY select_current ON app_public.tenants FOR SELECT USING (((id = app_public.current_tenant_id()) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_current ON app_public.tenants IS 'Only the tenant named by your token, while you may act in it.';
+COMMENT ON POLICY select_current ON app_public.tenants IS 'Only the tenant named by your token, while you may act in it. No API key reaches this table.';
 
-CREATE POLICY select_self_and_colleagues ON app_public.users FOR SELECT USING ((id = ANY (app_hidden.visible_user_ids())));
+CREATE POLICY select_self_and_colleagues ON app_public.users FOR SELECT USING (((id = ANY (app_hidden.visible_user_ids())) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_self_and_colleagues ON app_public.users IS 'You see your own account and the members of your current tenant.';
+COMMENT ON POLICY select_self_and_colleagues ON app_public.users IS 'You see your own account and the members of your current tenant. No API key reaches this table.';
 
-CREATE POLICY select_self_or_manager ON app_public.staff_members FOR SELECT USING (((user_id = app_public.current_user_id()) OR app_public.current_staff_has_permission('staff.manage'::text)));
+CREATE POLICY select_self_or_manager ON app_public.staff_members FOR SELECT USING ((((user_id = app_public.current_user_id()) OR app_public.current_staff_has_permission('staff.manage'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_self_or_manager ON app_public.staff_members IS 'Staff see their own record; staff managers see everyone''s.';
+COMMENT ON POLICY select_self_or_manager ON app_public.staff_members IS 'Staff see their own record; staff managers see everyone''s. No API key reaches this table.';
 
-CREATE POLICY select_signed_in ON app_public.permissions FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.permissions FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_signed_in ON app_public.permissions IS 'The permission catalogue is public to signed-in users.';
+COMMENT ON POLICY select_signed_in ON app_public.permissions IS 'The permission catalogue is public to signed-in users. No API key reaches this table.';
 
-CREATE POLICY select_signed_in ON app_public.plans FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.plans FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY select_signed_in ON app_public.plans IS 'Every signed-in user can read the plans.';
+COMMENT ON POLICY select_signed_in ON app_public.plans IS 'Every signed-in user can read the plans. An API key needs the billing:read scope.';
 
-CREATE POLICY select_signed_in ON app_public.staff_role_permissions FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.staff_role_permissions FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_signed_in ON app_public.staff_role_permissions IS 'Which role grants what is public to signed-in users.';
+COMMENT ON POLICY select_signed_in ON app_public.staff_role_permissions IS 'Which role grants what is public to signed-in users. No API key reaches this table.';
 
-CREATE POLICY select_signed_in ON app_public.staff_roles FOR SELECT USING ((app_public.current_user_id() IS NOT NULL));
+CREATE POLICY select_signed_in ON app_public.staff_roles FOR SELECT USING (((app_public.current_user_id() IS NOT NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY select_signed_in ON app_public.staff_roles IS 'The staff role catalogue is public to signed-in users.';
+COMMENT ON POLICY select_signed_in ON app_public.staff_roles IS 'The staff role catalogue is public to signed-in users. No API key reaches this table.';
 
 ALTER TABLE app_public.smtp_ip_addresses ENABLE ROW LEVEL SECURITY;
 
@@ -11092,451 +11586,455 @@ ALTER TABLE app_public.templates ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.tenant_config ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_delete ON app_public.campaign_email_accounts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_email_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaign_sequence_steps FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_sequence_steps FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaign_step_variants FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_step_variants FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaign_targets FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaign_targets FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.campaigns FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.campaigns FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.companies FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.companies FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.contact_list_members FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.contact_list_members FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.contact_lists FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.contact_lists FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.crm_accounts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.crm_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.custom_field_definitions FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.custom_field_definitions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.deal_contacts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.deal_contacts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.deals FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.deals FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.deals IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.deals IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.domains FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.domains FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.email_accounts FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.email_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.folders FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.folders FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.folders IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.folders IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.lead_imports FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.lead_imports FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.leads FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.leads FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.leads IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.leads IS 'Only the current tenant''s rows, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.suppressions FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.suppressions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.tags FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.tags FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.tags IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.tags IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.template_folders FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.template_folders FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.template_tags FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.template_tags FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.templates FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_delete ON app_public.templates FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_delete ON app_public.templates IS 'Only the current tenant''s rows, by its members and above.';
+COMMENT ON POLICY tenant_delete ON app_public.templates IS 'Only the current tenant''s rows, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.tenant_config FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.tenant_config FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_delete ON app_public.tenant_policies FOR DELETE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_delete ON app_public.tenant_policies FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_delete ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above.';
+COMMENT ON POLICY tenant_delete ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_email_accounts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_email_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_email_accounts IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_email_accounts IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_sequence_steps FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_sequence_steps FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_sequence_steps IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_sequence_steps IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_step_variants FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_step_variants FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_step_variants IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_step_variants IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaign_targets FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaign_targets FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaign_targets IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaign_targets IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.campaigns FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.campaigns FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.campaigns IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.campaigns IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.companies FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.companies FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.companies IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.companies IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.contact_list_members FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.contact_list_members FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.contact_list_members IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.contact_list_members IS 'Only into the current tenant, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.contact_lists FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.contact_lists FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.contact_lists IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.contact_lists IS 'Only into the current tenant, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.crm_accounts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.crm_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.crm_accounts IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.crm_accounts IS 'Only into the current tenant, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.custom_field_definitions FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.custom_field_definitions FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.custom_field_definitions IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.custom_field_definitions IS 'Only into the current tenant, by its admins and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.deal_contacts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.deal_contacts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.deal_contacts IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.deal_contacts IS 'Only into the current tenant, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.deals FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.deals FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.deals IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.deals IS 'Only into the current tenant, by its members and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.domains FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.domains FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.domains IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.domains IS 'Only into the current tenant, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.email_accounts FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.email_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.email_accounts IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.email_accounts IS 'Only into the current tenant, by its admins and above. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.folders FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.folders FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.folders IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.folders IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.lead_imports FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.lead_imports FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.lead_imports IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.lead_imports IS 'Only into the current tenant, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.leads FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.leads FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.leads IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.leads IS 'Only into the current tenant, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.suppressions FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.suppressions FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.suppressions IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.suppressions IS 'Only into the current tenant, by its members and above. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.tags FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.tags FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.tags IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.tags IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.template_folders FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.template_folders FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.template_folders IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.template_folders IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.template_tags FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.template_tags FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.template_tags IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.template_tags IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.templates FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_insert ON app_public.templates FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_insert ON app_public.templates IS 'Only into the current tenant, by its members and above.';
+COMMENT ON POLICY tenant_insert ON app_public.templates IS 'Only into the current tenant, by its members and above. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_insert ON app_public.tenant_config FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.tenant_config FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.tenant_config IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.tenant_config IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_insert ON app_public.tenant_policies FOR INSERT WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_insert ON app_public.tenant_policies FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the current tenant, by its admins and above.';
+COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
 ALTER TABLE app_public.tenant_policies ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant_select ON app_public.audit_log FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.api_keys FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.audit_log IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.api_keys IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.campaign_email_accounts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.audit_log FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_email_accounts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.audit_log IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.campaign_enrollments FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_email_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_enrollments IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_email_accounts IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_sequence_steps FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_enrollments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_sequence_steps IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_enrollments IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_sequence_steps FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_sequence_steps IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_step_variants FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_step_variants IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_targets FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_step_variants FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_targets IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_step_variants IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaigns FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_targets FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaigns IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_targets IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.companies FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.campaigns FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.companies IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.campaigns IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.contact_list_members FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.companies FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.contact_list_members IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.companies IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.contact_lists FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.contact_list_members FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.contact_lists IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.contact_list_members IS 'Rows of the current tenant, for its viewers and above. An API key needs the lists:read scope.';
 
-CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.contact_lists FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.crm_accounts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.contact_lists IS 'Rows of the current tenant, for its viewers and above. An API key needs the lists:read scope.';
 
-CREATE POLICY tenant_select ON app_public.custom_field_definitions FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.custom_field_definitions IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.crm_accounts IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.deal_contacts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.custom_field_definitions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.deal_contacts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.custom_field_definitions IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.deals FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.deal_contacts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.deals IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.deal_contacts IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.domain_ip_assignments FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.deals FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.domain_ip_assignments IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.deals IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.domains FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.domain_ip_assignments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.domains IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.domain_ip_assignments IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
 
-CREATE POLICY tenant_select ON app_public.email_accounts FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.domains FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.email_accounts IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.domains IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
 
-CREATE POLICY tenant_select ON app_public.email_events FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.email_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.email_events IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.email_accounts IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
 
-CREATE POLICY tenant_select ON app_public.folders FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.email_events FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.folders IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.email_events IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
 
-CREATE POLICY tenant_select ON app_public.invitations FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.folders FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.invitations IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.folders IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.lead_imports FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.invitations FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.lead_imports IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.invitations IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.leads FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.lead_imports FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.leads IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.lead_imports IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.messages FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.leads FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.messages IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.leads IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.payments FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_select ON app_public.messages FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.payments IS 'Rows of the current tenant, for its admins and above.';
+COMMENT ON POLICY tenant_select ON app_public.messages IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
 
-CREATE POLICY tenant_select ON app_public.subscription_addons FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.payments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.subscription_addons IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.payments IS 'Rows of the current tenant, for its admins and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_select ON app_public.subscriptions FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.subscription_addons FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.subscriptions IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.subscription_addons IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_select ON app_public.suppressions FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.subscriptions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.suppressions IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.subscriptions IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_select ON app_public.tags FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.suppressions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.tags IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.suppressions IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.template_folders FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tags FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.template_folders IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tags IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.template_tags FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.template_folders FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.template_tags IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.template_folders IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.templates FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.template_tags FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.templates IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.template_tags IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.tenant_config FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.templates FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('templates'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_config IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.templates IS 'Rows of the current tenant, for its viewers and above. An API key needs the templates:read scope.';
 
-CREATE POLICY tenant_select ON app_public.tenant_policies FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tenant_config FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_policies IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_config IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tenant_policies FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_policies IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING ((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)));
+CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.usage_periods IS 'Rows of the current tenant, for its viewers and above.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.campaign_email_accounts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_select ON app_public.usage_periods IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_sequence_steps FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_email_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_step_variants FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_sequence_steps FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_sequence_steps IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaign_targets FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_step_variants FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_step_variants IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.campaigns FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.campaign_targets FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaign_targets IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.companies FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.campaigns FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.campaigns IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
 
-CREATE POLICY tenant_update ON app_public.contact_list_members FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.companies FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.companies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.contact_lists FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.contact_list_members FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.contact_list_members IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_update ON app_public.crm_accounts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.contact_lists FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('lists'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_update ON app_public.custom_field_definitions FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.crm_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.deal_contacts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.custom_field_definitions FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.deals FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.deal_contacts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.deals IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.domains FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.deals FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.deals IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
-CREATE POLICY tenant_update ON app_public.email_accounts FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.domains FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.domains IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_update ON app_public.folders FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.email_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.email_accounts IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the domains:write scope.';
 
-CREATE POLICY tenant_update ON app_public.lead_imports FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.folders FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.leads FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.lead_imports FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.leads IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.lead_imports IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.suppressions FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.leads FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.leads IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.tags FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.suppressions FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.suppressions IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the leads:write scope.';
 
-CREATE POLICY tenant_update ON app_public.template_folders FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.tags FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.template_tags FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.template_folders FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.template_folders IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.templates FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('member'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('member'::text)));
+CREATE POLICY tenant_update ON app_public.template_tags FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.templates IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.template_tags IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.tenant_config FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.templates FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('templates'::text, 'write'::text)));
 
-COMMENT ON POLICY tenant_update ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.templates IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the templates:write scope.';
 
-CREATE POLICY tenant_update ON app_public.tenant_policies FOR UPDATE USING ((tenant_id = app_public.current_tenant_id_for_role('admin'::text))) WITH CHECK ((tenant_id = app_public.current_tenant_id_for_role('admin'::text)));
+CREATE POLICY tenant_update ON app_public.tenant_config FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_update ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant.';
+COMMENT ON POLICY tenant_update ON app_public.tenant_config IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
+
+CREATE POLICY tenant_update ON app_public.tenant_policies FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key())) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY tenant_update ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
 ALTER TABLE app_public.tenant_users ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.tenants ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY update_by_owner ON app_public.tenants FOR UPDATE USING ((id = app_public.current_tenant_id_for_role('owner'::text)));
+CREATE POLICY update_by_owner ON app_public.tenants FOR UPDATE USING (((id = app_public.current_tenant_id_for_role('owner'::text)) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY update_by_owner ON app_public.tenants IS 'Only an owner may rename the tenant.';
+COMMENT ON POLICY update_by_owner ON app_public.tenants IS 'Only an owner may rename the tenant. No API key reaches this table.';
 
-CREATE POLICY update_self ON app_public.users FOR UPDATE USING ((id = app_public.current_user_id()));
+CREATE POLICY update_self ON app_public.users FOR UPDATE USING (((id = app_public.current_user_id()) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY update_self ON app_public.users IS 'You may edit only your own profile.';
+COMMENT ON POLICY update_self ON app_public.users IS 'You may edit only your own profile. No API key reaches this table.';
 
 ALTER TABLE app_public.usage_periods ENABLE ROW LEVEL SECURITY;
 
@@ -11563,6 +12061,16 @@ REVOKE ALL ON FUNCTION app_hidden.accept_invitation(token text, password text, n
 GRANT ALL ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows(area text, access text) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text, access text) TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.assigned_ip_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assigned_ip_ids() TO penguinmails_member;
 
@@ -11573,11 +12081,19 @@ REVOKE ALL ON FUNCTION app_hidden.confirm_registration(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.current_api_key_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.dns_records_problem(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.dns_records_problem(doc jsonb) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) TO penguinmails_anonymous;
@@ -11611,6 +12127,11 @@ REVOKE ALL ON FUNCTION app_hidden.request_password_reset(email text, client_ip t
 GRANT ALL ON FUNCTION app_hidden.request_password_reset(email text, client_ip text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.request_password_reset(email text, client_ip text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) TO penguinmails_member;
 
@@ -11623,6 +12144,11 @@ GRANT ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) TO penguinmai
 REVOKE ALL ON FUNCTION app_hidden.visible_user_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.visible_user_ids() TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.without_api_key() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_private.active_tenant_ids(user_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.add_billing_period(starts_at timestamp with time zone) FROM PUBLIC;
@@ -11634,6 +12160,10 @@ REVOKE ALL ON FUNCTION app_private.add_job(tenant_id uuid, identifier text, payl
 REVOKE ALL ON FUNCTION app_private.advance_after_send(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.advance_engine_clock(by_interval interval) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.api_key_prefix(key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.api_key_scopes() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_public.current_tenant_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_tenant_id() TO penguinmails_anonymous;
@@ -11667,6 +12197,8 @@ REVOKE ALL ON FUNCTION app_private.apply_tenant_policies(tbl regclass, write_rol
 
 REVOKE ALL ON FUNCTION app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.assert_may_manage_api_keys() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.assert_may_manage_billing() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.assert_may_send(tenant_id uuid, metric text) FROM PUBLIC;
@@ -11683,6 +12215,8 @@ GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_analytics
 GRANT SELECT ON TABLE app_public.domain_ip_assignments TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smtp_ip_address_id uuid, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) FROM PUBLIC;
 
@@ -11793,6 +12327,53 @@ GRANT UPDATE(picture) ON TABLE app_public.users TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.create_user(email text, password text, name text, email_verified boolean) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(slug) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(description),UPDATE(description) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_users),UPDATE(max_users) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_domains),UPDATE(max_domains) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_campaigns_per_month),UPDATE(max_campaigns_per_month) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(api_rate_limit),UPDATE(api_rate_limit) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_email_accounts),UPDATE(max_email_accounts) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_emails_per_month),UPDATE(max_emails_per_month) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_warmups),UPDATE(max_warmups) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_contacts),UPDATE(max_contacts) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_storage_gb),UPDATE(max_storage_gb) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(api_access),UPDATE(api_access) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(priority_support),UPDATE(priority_support) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(advanced_analytics),UPDATE(advanced_analytics) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(white_label),UPDATE(white_label) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(price_monthly),UPDATE(price_monthly) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(price_yearly),UPDATE(price_yearly) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.plans TO penguinmails_staff;
+
+REVOKE ALL ON FUNCTION app_private.current_plan_of(tenant_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.current_session_id() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.deal_owner_is_member() FROM PUBLIC;
@@ -11842,51 +12423,6 @@ REVOKE ALL ON FUNCTION app_private.ensure_monthly_partitions(parent regclass, fr
 REVOKE ALL ON FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) FROM PUBLIC;
-
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
-
-GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(slug) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(description),UPDATE(description) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_users),UPDATE(max_users) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_domains),UPDATE(max_domains) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_campaigns_per_month),UPDATE(max_campaigns_per_month) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(api_rate_limit),UPDATE(api_rate_limit) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_email_accounts),UPDATE(max_email_accounts) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_emails_per_month),UPDATE(max_emails_per_month) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_warmups),UPDATE(max_warmups) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_contacts),UPDATE(max_contacts) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_storage_gb),UPDATE(max_storage_gb) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(api_access),UPDATE(api_access) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(priority_support),UPDATE(priority_support) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(advanced_analytics),UPDATE(advanced_analytics) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(white_label),UPDATE(white_label) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(price_monthly),UPDATE(price_monthly) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(price_yearly),UPDATE(price_yearly) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.plans TO penguinmails_staff;
 
 REVOKE ALL ON FUNCTION app_private.fallback_plan() FROM PUBLIC;
 
@@ -11979,6 +12515,11 @@ GRANT INSERT(reply_to),UPDATE(reply_to) ON TABLE app_public.campaigns TO penguin
 
 REVOKE ALL ON FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_private.locked_api_key(tenant_id uuid, api_key_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.locked_current_subscription(tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.lockless_budget_left(budget_key text, amount bigint) FROM PUBLIC;
@@ -11992,6 +12533,8 @@ REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.metered_usage(tenant_id uuid, metric text, period_start timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.move_domains_off_ip(smtp_ip_address_id uuid, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.new_api_key() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.new_token() FROM PUBLIC;
 
@@ -12207,6 +12750,8 @@ REVOKE ALL ON FUNCTION app_private.tg_email_events__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_invitations__reserve_seats() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_lead_imports__api_key() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__queue() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__validate() FROM PUBLIC;
@@ -12235,7 +12780,11 @@ REVOKE ALL ON FUNCTION app_private.usage_metrics() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.usage_noun(metric text, quantity bigint) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.use_api_key(secret_hash bytea, client_ip text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.uuid_v7_floor(ts timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.validated_api_key_scopes(scopes text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.warmup_ramp(day_number integer) FROM PUBLIC;
 
@@ -12329,6 +12878,9 @@ GRANT INSERT(crm_account_id),UPDATE(crm_account_id) ON TABLE app_public.leads TO
 
 REVOKE ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.current_staff_has_permission(permission text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_staff_has_permission(permission text) TO penguinmails_anonymous;
@@ -12440,8 +12992,14 @@ GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) T
 REVOKE ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.revoke_invitation(invitation_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_invitation(invitation_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.rotate_api_key(api_key_id uuid, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) TO penguinmails_member;

@@ -344,6 +344,8 @@ declare
   v_invitation app_public.invitations;
   v_token text := app_private.new_token();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if v_tenant_id is null or not app_public.has_tenant_role('admin')
      and not (app_public.has_tenant_role('member')
               and roles <@ '{member,viewer}'
@@ -393,6 +395,8 @@ declare
   -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can revoke invitations.' using errcode = 'DNIED';
   end if;
@@ -495,6 +499,8 @@ declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_member app_public.tenant_users;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can change roles.' using errcode = 'DNIED';
   end if;
@@ -530,6 +536,8 @@ declare
   v_member app_public.tenant_users;
   v_self boolean := remove_member.user_id = app_public.current_user_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('members');
   if v_tenant_id is null or (not v_self and not app_public.has_tenant_role('admin')) then
     raise exception 'Only owners and admins can remove members.' using errcode = 'DNIED';
   end if;

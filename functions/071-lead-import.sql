@@ -138,7 +138,13 @@ begin
   end if;
   -- From here on the transaction acts as the member who uploaded the file:
   -- column defaults, triggers and the role check below see them.
-  perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
+  -- (Or as the API key that uploaded it, while it stays live: functions/052-api-keys.sql.)
+  if v_import.api_key_id is not null then
+    perform app_hidden.enter_api_key(v_import.api_key_id, v_import.tenant_id);
+    perform app_hidden.require_api_scope('leads');
+  else
+    perform app_hidden.enter_request(v_import.created_by, v_import.tenant_id);
+  end if;
   if not app_public.has_tenant_role('member') then
     raise exception 'The person who uploaded this file can no longer add leads to this organisation.' using errcode = 'DNIED';
   end if;

@@ -320,6 +320,8 @@ declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_campaign app_public.campaigns;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('campaigns');
   if v_tenant_id is null or not app_public.has_tenant_role('member') then
     raise exception 'Only members, admins and owners of this organisation can start, pause, resume or cancel campaigns.' using errcode = 'DNIED';
   end if;

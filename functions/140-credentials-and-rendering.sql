@@ -26,6 +26,8 @@ as $$
 declare
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if v_tenant_id is null or not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can set inbox passwords.' using errcode = 'DNIED';
   end if;

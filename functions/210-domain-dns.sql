@@ -608,6 +608,8 @@ declare
   -- The tenant as a value: Citus refuses the CASE of current_tenant_id() in an UPDATE's WHERE.
   v_tenant_id uuid := app_public.current_tenant_id();
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if not app_public.has_tenant_role('member') then
     raise exception 'Checking a domain''s DNS needs the member role or above in this organisation.' using errcode = 'DNIED';
   end if;
@@ -637,6 +639,8 @@ declare
   v_waiting text;
   v_tenant_id uuid;
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
   if not app_public.has_tenant_role('admin') then
     raise exception 'Rotating a domain''s DKIM key needs the admin or owner role.' using errcode = 'DNIED';
   end if;

@@ -43,7 +43,8 @@ create or replace function app_public.current_usage() returns setof app_public.u
   set search_path to pg_catalog, public, pg_temp
 as $$
   select u.* from app_private.tenant_usage(app_public.current_tenant_id()) u
-  where app_public.current_tenant_id() is not null;
+  where app_public.current_tenant_id() is not null
+    and app_hidden.api_key_allows('billing', 'read'); -- an API key needs billing:read (functions/052-api-keys.sql)
 $$;
 comment on function app_public.current_usage() is E'@behavior +list -connection\n@listSuffix omit\nYour organisation''s usage in the current billing period, per metric: emails_sent, campaigns_started and warmups (counted this period), contacts, domains, email_accounts and users (what exists now); with the limit (null: unlimited, add-ons included) and the plan that sets it.';
 

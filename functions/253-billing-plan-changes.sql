@@ -163,6 +163,8 @@ create or replace function app_private.assert_may_manage_billing() returns void
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('billing');
   if app_public.current_tenant_id() is null or not app_public.has_tenant_role('admin') then
     raise exception 'Only owners and admins can change the plan or cancel the subscription.' using errcode = 'DNIED';
   end if;

@@ -76,6 +76,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
           pool: server.pool,
           ownerPool: server.ownerPool,
           tokens: server.tokens,
+          apiKeys: server.apiKeys,
           dataDir: env.PM_DATA_DIR,
           maxBytes: env.IMPORT_MAX_BYTES,
           statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,

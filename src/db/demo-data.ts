@@ -283,6 +283,12 @@ export async function populateTenant(
     insert into app_public.invitations (tenant_id, email, roles, invited_by) values (${tenantId}, ${'newhire@' + domain}, '{member}', ${ownerId})
     returning id
   `)).id;
+  // A key without a usable secret (the demo shows the list; createApiKey issues real ones).
+  ids.apiKey = (await one(sql`
+    insert into app_public.api_keys (tenant_id, name, prefix, scopes, created_by)
+    values (${tenantId}, 'CRM sync', ${'pm_' + tenantId.replaceAll('-', '').slice(0, 8)}, '{leads:read,leads:write}', ${ownerId})
+    returning id
+  `)).id;
   const [usage] = await db.query(sql`select id from app_public.usage_periods where tenant_id = ${tenantId}`);
   ids.usagePeriod = usage.id;
   return { tenantId, ownerId, ids };

@@ -16,6 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { TokenService } from '../auth/jwt.ts';
+import type { ApiKeyResolver } from '../auth/api-keys.ts';
 import { pgSettingsForClaims } from '../server/context.ts';
 import { classifyDatabaseError, type ErrorCode } from '../server/errors.ts';
 import { authenticateOrReply, sendError, sendJson, type Route } from '../server/http.ts';
@@ -31,6 +32,8 @@ export interface LeadImportRouteOptions {
   /** The owner's pool: a staff member's upload is audited in a transaction of its own (src/server/staff-audit.ts). */
   ownerPool: pg.Pool;
   tokens: TokenService;
+  /** Resolves `Bearer pm_…` API keys (the server's apiKeys); without it keys are refused here. */
+  apiKeys?: ApiKeyResolver;
   dataDir: string;
   maxBytes: number;
   statementTimeoutMs: number;
@@ -81,7 +84,7 @@ export function leadImportRoutes(options: LeadImportRouteOptions): Route[] {
 }
 
 async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, options: LeadImportRouteOptions): Promise<void> {
-  const claims = await authenticateOrReply(req, res, options.tokens);
+  const claims = await authenticateOrReply(req, res, options);
   if (claims === undefined) return;
   const refuse = (status: number, code: ErrorCode, message: string) => {
     req.resume();
@@ -105,12 +108,13 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
 
   const settings = { ...pgSettingsForClaims(claims, options.statementTimeoutMs), 'app.request_id': currentScope()?.requestId ?? '' };
   // Refuse early, before reading a large body, when the caller may not import at all.
-  let access: { tenant_id: string | null; may_import: boolean } | undefined;
+  let access: { tenant_id: string | null; may_import: boolean; key_may_import: boolean } | undefined;
   try {
     await recordStaffOperation(options.ownerPool, settings, () => ({ type: 'http', name: 'POST /imports/leads', fields: [] }));
     [access] = await withUserSession(options.pool, settings, async (client) =>
-      (await client.query<{ tenant_id: string | null; may_import: boolean }>(
-        `select app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('member') as may_import`,
+      (await client.query<{ tenant_id: string | null; may_import: boolean; key_may_import: boolean }>(
+        `select app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('member') as may_import,
+                app_hidden.api_key_allows('leads', 'write') as key_may_import`,
       )).rows,
     );
   } catch (error) {
@@ -121,6 +125,7 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
   }
   if (!access?.tenant_id) return refuse(403, 'FORBIDDEN', 'Your token does not name an organisation you belong to.');
   if (!access.may_import) return refuse(403, 'FORBIDDEN', 'Viewers cannot import leads; ask an owner or admin for the member role.');
+  if (!access.key_may_import) return refuse(403, 'FORBIDDEN', 'This API key does not have the leads:write scope.');
 
   let upload;
   try {

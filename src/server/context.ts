@@ -3,10 +3,22 @@
  * (no database access for a bad token: the HTTP layer answers 401 before
  * anything else runs), and its claims become the request transaction's
  * settings. The role claim is mapped through an allow-list, never used as a
- * database role name directly.
+ * database role name directly. An API key (`pm_…`, src/auth/api-keys.ts) is
+ * resolved by the database instead, once per request, and the request runs
+ * as a member entered with the key (app_hidden.enter_api_key).
  */
 import type { IncomingMessage } from 'node:http';
+import { isApiKey, type ApiKeyCaller, type ApiKeyResolver } from '../auth/api-keys.ts';
 import { AuthError, type Claims, type TokenService } from '../auth/jwt.ts';
+
+/** Who makes a request: a token's claims or an API key. */
+export type Caller = Claims | ApiKeyCaller;
+
+/** What verifies bearer credentials: JWTs, and API keys where the server resolves them. */
+export interface Credentials {
+  tokens: TokenService;
+  apiKeys?: ApiKeyResolver;
+}
 
 const ROLES: Record<Claims['role'], string> = {
   member: 'penguinmails_member',
@@ -17,7 +29,8 @@ export const ANONYMOUS_ROLE = 'penguinmails_anonymous';
 
 export type PgSettings = Record<string, string>;
 
-type RequestLike = Pick<IncomingMessage, 'headers'>;
+/** A request, or just its headers (the benchmark builds settings from a token alone). */
+type RequestLike = Pick<IncomingMessage, 'headers'> & Partial<Pick<IncomingMessage, 'socket'>>;
 
 /** The bearer token of a request; null without an Authorization header. */
 export function bearerToken(req: RequestLike): string | null {
@@ -29,18 +42,22 @@ export function bearerToken(req: RequestLike): string | null {
 }
 
 // One verification per request, shared by the HTTP gate and the GraphQL context.
-const verified = new WeakMap<object, Promise<Claims | null>>();
+const verified = new WeakMap<object, Promise<Caller | null>>();
 
 /**
- * The verified claims of a request (null when anonymous). Rejects with an
- * AuthError for a malformed, forged, expired or otherwise unacceptable token.
+ * The verified caller of a request (null when anonymous). Rejects with an
+ * AuthError for a malformed, forged, expired or otherwise unacceptable token,
+ * and with an ApiKeyRefusal for a key that may not be used now.
  */
-export function authenticate(req: RequestLike, tokens: TokenService): Promise<Claims | null> {
+export function authenticate(req: RequestLike, credentials: Credentials): Promise<Caller | null> {
   let result = verified.get(req);
   if (!result) {
     result = (async () => {
       const token = bearerToken(req);
-      return token ? tokens.verify(token) : null;
+      if (!token) return null;
+      if (!isApiKey(token)) return credentials.tokens.verify(token);
+      if (!credentials.apiKeys) throw new AuthError('INVALID_TOKEN', 'API keys are not accepted here.');
+      return credentials.apiKeys.resolve(token, req);
     })();
     verified.set(req, result);
   }
@@ -52,9 +69,12 @@ export function authenticate(req: RequestLike, tokens: TokenService): Promise<Cl
  * `statement_timeout` are applied with set_config(…, true); the user and
  * tenant go to app_hidden.enter_request (see `requestEntry`).
  */
-export function pgSettingsForClaims(claims: Claims | null, statementTimeoutMs: number): PgSettings {
+export function pgSettingsForClaims(claims: Caller | null, statementTimeoutMs: number): PgSettings {
   const base = { statement_timeout: String(statementTimeoutMs) };
   if (!claims) return { ...base, role: ANONYMOUS_ROLE };
+  if (claims.role === 'api_key') {
+    return { ...base, role: ROLES.member, 'app.current_tenant_id': claims.tenant_id, 'app.api_key_id': claims.api_key_id };
+  }
   return {
     ...base,
     role: ROLES[claims.role],
@@ -64,14 +84,13 @@ export function pgSettingsForClaims(claims: Claims | null, statementTimeoutMs: n
   };
 }
 
-export interface ContextOptions {
-  tokens: TokenService;
+export interface ContextOptions extends Credentials {
   statementTimeoutMs: number;
 }
 
 /** The settings PostGraphile applies inside the request's transaction. */
 export async function pgSettingsFor(req: RequestLike, options: ContextOptions): Promise<PgSettings> {
-  return pgSettingsForClaims(await authenticate(req, options.tokens), options.statementTimeoutMs);
+  return pgSettingsForClaims(await authenticate(req, options), options.statementTimeoutMs);
 }
 
 /**
@@ -85,6 +104,8 @@ export async function pgSettingsFor(req: RequestLike, options: ContextOptions): 
 export const ENTER_REQUEST_SQL = 'select app_hidden.enter_request($1::uuid, $2::uuid)';
 /** As ENTER_REQUEST_SQL, for a token the platform signed: its session must still be open (functions/051-sessions.sql). */
 export const ENTER_SESSION_SQL = 'select app_hidden.enter_session($1::uuid, $2::uuid, $3::uuid)';
+/** For an API key the request resolved (src/auth/api-keys.ts): the key must still be live (functions/052-api-keys.sql). */
+export const ENTER_API_KEY_SQL = 'select app_hidden.enter_api_key($1::uuid, $2::uuid)';
 
 export interface RequestEntry {
   text: string;
@@ -92,7 +113,8 @@ export interface RequestEntry {
 }
 
 export function requestEntry(settings: PgSettings): { config: PgSettings; enter: RequestEntry | null } {
-  const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, 'app.current_session_id': sessionId, ...config } = settings;
+  const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, 'app.current_session_id': sessionId, 'app.api_key_id': apiKeyId, ...config } = settings;
+  if (apiKeyId) return { config, enter: { text: ENTER_API_KEY_SQL, values: [apiKeyId, tenantId || null] } };
   if (!userId) return { config, enter: null };
   return {
     config,

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/node';
-import { AuthError, makeTokenService, type Claims, type TokenService } from '../auth/jwt.ts';
+import { AuthError, makeTokenService, type TokenService } from '../auth/jwt.ts';
 import type { Env } from '../config.ts';
 import type { DatabaseUrls } from '../db/database.ts';
 import { migrationStatus } from '../db/status.ts';
@@ -20,7 +20,8 @@ import { errorFields, loggerFor } from '../log/logger.ts';
 import { requestIdFrom, runInScope, currentScope } from '../log/scope.ts';
 import { makeMetricsHandler } from '../metrics/endpoint.ts';
 import { graphqlDuration, graphqlRequests, httpRequests, operationLabel } from '../metrics/registry.ts';
-import { authenticate } from './context.ts';
+import { authenticate, type Caller, type Credentials } from './context.ts';
+import { ApiKeyRefusal, makeApiKeyResolver, type ApiKeyResolver } from '../auth/api-keys.ts';
 import type { ErrorCode } from './errors.ts';
 import { makePreset } from './preset.ts';
 import { DATE_TIME_POOL_CONFIG } from '../../plugins/date-output.ts';
@@ -44,6 +45,8 @@ export interface ApiServer {
   server: Server;
   pgl: PostGraphileInstance;
   tokens: TokenService;
+  /** Resolves `Bearer pm_…` API keys (src/auth/api-keys.ts). */
+  apiKeys: ApiKeyResolver;
   /** Pool of the API's own login role (the authenticator). */
   pool: pg.Pool;
   /** Small owner pool for readiness checks and internal routes. */
@@ -52,7 +55,7 @@ export interface ApiServer {
 }
 
 /** What extra routes get to work with. */
-export type RouteContext = Pick<ApiServer, 'ownerPool' | 'tokens' | 'pool'>;
+export type RouteContext = Pick<ApiServer, 'ownerPool' | 'tokens' | 'apiKeys' | 'pool'>;
 
 export interface ApiOptions {
   env: Env;
@@ -72,18 +75,23 @@ export function sendError(res: ServerResponse, status: number, code: ErrorCode, 
   sendJson(res, status, { errors: [{ message, extensions: { code } }] }, headers);
 }
 
-/** 401 for a token that failed verification, with the reason in the body and the WWW-Authenticate header. */
+/** 401 for a token that failed verification, with the reason in the body and the WWW-Authenticate header; an API key's refusal with its own status and code (429 with Retry-After). */
 export function sendAuthError(res: ServerResponse, error: AuthError): void {
+  if (error instanceof ApiKeyRefusal && error.status !== 401) {
+    sendError(res, error.status, error.code as ErrorCode, error.message, error.retryAfter ? { 'retry-after': String(error.retryAfter) } : {});
+    return;
+  }
   const description = error.message.replace(/["\\]/g, "'");
-  sendError(res, 401, error.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN', error.message, {
+  const code: ErrorCode = error instanceof ApiKeyRefusal ? (error.code as ErrorCode) : error.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN';
+  sendError(res, 401, code, error.message, {
     'www-authenticate': `Bearer error="invalid_token", error_description="${description}"`,
   });
 }
 
 /** Verifies the request's bearer token; answers 401 itself and returns undefined when it is bad. */
-export async function authenticateOrReply(req: IncomingMessage, res: ServerResponse, tokens: TokenService): Promise<Claims | null | undefined> {
+export async function authenticateOrReply(req: IncomingMessage, res: ServerResponse, credentials: Credentials): Promise<Caller | null | undefined> {
   try {
-    return await authenticate(req, tokens);
+    return await authenticate(req, credentials);
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;
     req.resume();
@@ -115,6 +123,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   for (const p of [pool, ownerPool]) {
     p.on('connect', (client) => client.on('error', (e) => log.error({ err: { message: e.message } }, 'database connection error')));
   }
+  const apiKeys = makeApiKeyResolver({ ownerPool, trustProxy: env.TRUST_PROXY });
 
   const graphiql = env.GRAPHIQL ?? !production;
   const preset = makePreset({
@@ -122,6 +131,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     ownerPool,
     sending: sendingApiOptionsOf(env),
     tokens,
+    apiKeys,
     graphiql,
     introspection: env.INTROSPECTION ?? !production,
     maxPageSize: env.MAX_PAGE_SIZE,
@@ -142,7 +152,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
-  const extraRoutes = options.routes?.({ ownerPool, tokens, pool }) ?? [];
+  const extraRoutes = options.routes?.({ ownerPool, tokens, apiKeys, pool }) ?? [];
   const rateLimiter = makeRateLimiter(env.RATE_LIMIT_PER_MINUTE);
   /** Each GraphQL request's budget key, for the charges the query cost plugin adds (auth operations per alias). */
   const rateKeys = new WeakMap<IncomingMessage, string>();
@@ -270,11 +280,15 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
       sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The request body is ${length} bytes; the limit is ${env.MAX_BODY_BYTES} bytes.`, { connection: 'close' });
       return;
     }
-    const claims = await authenticateOrReply(req, res, tokens);
+    const claims = await authenticateOrReply(req, res, { tokens, apiKeys });
     if (claims === undefined) return;
     const scope = currentScope();
     if (scope) scope.anonymous = claims === null;
-    const rateKey = claims ? `user:${claims.user_id}:${claims.tenant_id ?? ''}` : `ip:${req.socket.remoteAddress}`;
+    const rateKey = !claims
+      ? `ip:${req.socket.remoteAddress}`
+      : claims.role === 'api_key'
+        ? `key:${claims.api_key_id}`
+        : `user:${claims.user_id}:${claims.tenant_id ?? ''}`;
     rateKeys.set(req, rateKey);
     const wait = rateLimiter.take(rateKey);
     if (wait !== null) {
@@ -315,6 +329,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     server,
     pgl,
     tokens,
+    apiKeys,
     pool,
     ownerPool,
     close() {

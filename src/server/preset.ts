@@ -32,6 +32,7 @@ import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
 import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
+import type { ApiKeyResolver } from '../auth/api-keys.ts';
 import { pgSettingsFor, type PgSettings } from './context.ts';
 import { makeRequestPgService } from './pg-service.ts';
 import { maskError } from './errors.ts';
@@ -52,6 +53,8 @@ export const FILTER_OPERATORS = [
 export interface PresetOptions {
   pool: pg.Pool;
   tokens: TokenService;
+  /** Resolves `Bearer pm_…` API keys (src/auth/api-keys.ts). */
+  apiKeys?: ApiKeyResolver;
   graphiql: boolean;
   introspection: boolean;
   maxPageSize: number;
@@ -138,7 +141,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         const req = requestContext.node?.req;
         if (!req) return {};
         const pgSettings: PgSettings = {
-          ...(await pgSettingsFor(req, { tokens: options.tokens, statementTimeoutMs: options.statementTimeoutMs })),
+          ...(await pgSettingsFor(req, { tokens: options.tokens, apiKeys: options.apiKeys, statementTimeoutMs: options.statementTimeoutMs })),
           // Jobs queued by this request carry its id (functions/260-job-request-ids.sql).
           'app.request_id': currentScope()?.requestId ?? '',
         };

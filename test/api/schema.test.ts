@@ -22,11 +22,18 @@ import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { liveSchema } from './schema-walker.ts';
 
 /** Names that would betray a secret: hashes, credentials, tokens, keys. */
-const SECRET = /password|passwd|secret|credential|private.?key|api.?key|token|hash|salt|encrypted|cipher/i;
+const SECRET_WORDS = /password|passwd|secret|credential|private.?key|api.?key|token|hash|salt|encrypted|cipher/i;
+/** An API key's metadata (the ApiKey type, apiKeyId) is not its secret: the word is left out, what follows it is still checked (apiKeySecret). */
+const SECRET = { test: (name: string) => SECRET_WORDS.test(name.replace(/api_?key/gi, '')) };
 /** Types that can carry a secret's value (a flag like hasSmtpPassword or a policy like passwordMinLength cannot). */
 const CARRIES_TEXT = (typeName: string) => !['Boolean', 'Int', 'Float', 'BigInt', 'BigFloat', 'Datetime', 'Date'].includes(typeName);
 /** The one token the API hands out on purpose: the session it just signed. */
-const ALLOWED_OUTPUTS = new Set(['Session.jwtToken']);
+const ALLOWED_OUTPUTS = new Set([
+  'Session.jwtToken',
+  // An API key's secret, shown once by the mutation that issues it (functions/052-api-keys.sql).
+  'CreateApiKeyRecord.secret',
+  'RotateApiKeyRecord.secret',
+]);
 /** Inputs that carry a secret *to* the database (sign-up, sign-in, resets, inbox passwords), never back. */
 const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput)\./;
 

@@ -44,11 +44,23 @@ export interface ImportHarness {
 
 export const IMPORT_FIELDS = 'rowId status totalRows importedRows updatedRows skippedRows unmappedColumns keepUnmapped errors failureReason';
 
-export async function startImportHarness({ maxBytes = 64 * 1024 * 1024, worker: withWorker = true } = {}): Promise<ImportHarness> {
+export async function startImportHarness({
+  maxBytes = 64 * 1024 * 1024,
+  worker: withWorker = true,
+  env: overrides = {} as Record<string, string>,
+} = {}): Promise<ImportHarness> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-import-'));
-  const env = testEnv({ PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
-  const t = await startTestApi({ PM_DATA_DIR: dataDir }, (api) =>
-    leadImportRoutes({ pool: api.pool, ownerPool: api.ownerPool, tokens: api.tokens, dataDir, maxBytes, statementTimeoutMs: env.STATEMENT_TIMEOUT_MS }),
+  const env = testEnv({ ...overrides, PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
+  const t = await startTestApi({ ...overrides, PM_DATA_DIR: dataDir }, (api) =>
+    leadImportRoutes({
+      pool: api.pool,
+      ownerPool: api.ownerPool,
+      tokens: api.tokens,
+      apiKeys: api.apiKeys,
+      dataDir,
+      maxBytes,
+      statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
+    }),
   );
   let worker: WorkerHandle | undefined;
   if (withWorker) {
