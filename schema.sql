@@ -3427,7 +3427,7 @@ CREATE FUNCTION app_private.engine_task_identifiers() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select array['campaign_step', 'campaign_start'];
+  select array['campaign_step', 'campaign_start', 'send_reply'];
 $$;
 
 COMMENT ON FUNCTION app_private.engine_task_identifiers() IS 'The worker tasks whose run_at is engine time (moved along with the engine clock).';

@@ -8,18 +8,28 @@
  */
 import { eventually } from '../helpers/eventually.ts';
 import {
-  createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql, startWorld, verifyDkim, type World,
+  advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql, startWorld, verifyDkim, type World,
 } from '../sending/support/world.ts';
-import { CONVERSATION_FIELDS, leadAnswers } from './support.ts';
+import { CONVERSATION_FIELDS, leadAnswers, sentMessage } from './support.ts';
+
+/** Recipients whose server says "try again later" once each. */
+const deferOnce = new Set<string>();
 
 let w: World;
 // The engine clock stays real time (campaigns here send on every day and hour): a
 // conversation orders its messages by when they were written, and the lead's
 // answers are stamped with real time.
 beforeAll(async () => {
-  w = await startWorld();
-});
-afterAll(() => w.close());
+  w = await startWorld({
+    smtp: {
+      onRcptTo(address, _session, callback) {
+        if (!deferOnce.delete(address.address)) return callback();
+        callback(Object.assign(new Error('4.2.0 Mailbox busy, try again later'), { responseCode: 451 }));
+      },
+    },
+  });
+}, 120_000); // starting the API server takes long on a loaded machine
+afterAll(() => w?.close());
 
 test('a reply goes out threaded, DKIM-signed, from the same inbox; it is in the conversation, leaves the sequence alone and counts against the cap', async () => {
   const tenant = await createTenant(w, 'reply');
@@ -123,4 +133,33 @@ test('a reply to an unsubscribed lead is refused and nothing is queued; an empty
   expect(refused.errors?.[0]?.message).toMatch(/^The reply was not queued: the lead is unsubscribed\./);
   const [count] = await w.t.owner.query(sql`select count(*)::int as n from app_public.messages where parent_message_id = ${answer.inboundId}`);
   expect(count.n).toBe(0);
+});
+
+// Last: it moves the engine clock.
+test('a reply the server defers goes back to the queue and out again at its retry time', async () => {
+  const tenant = await createTenant(w, 'deferred');
+  const sender = await createSender(w, tenant.tenantId);
+  const inbox = sender.inboxes[0]!;
+  const leadEmail = `deferred-${Date.now()}@recipient.example`;
+  const [lead] = await w.t.owner.query(sql`insert into app_public.leads (tenant_id, email) values (${tenant.tenantId}, ${leadEmail}) returning id`);
+  const sent = await sentMessage(w, tenant.tenantId, { inboxId: inbox.id, inboxEmail: inbox.email, leadId: lead.id, leadEmail, subject: 'Hello' });
+  const answer = await leadAnswers(w, tenant.tenantId, sent);
+  deferOnce.add(leadEmail);
+  const { sendReply } = await w.t.ok<any>(`mutation($m: UUID!) { sendReply(input: { messageId: $m, text: "Thanks!" }) { result { rowId } } }`,
+    { m: answer.inboundId }, tenant.token);
+  const replyId: string = sendReply.result.rowId;
+
+  const deferred = await eventually(async () => {
+    const [row] = await w.t.owner.query(sql`select status, send_attempts, error_message, scheduled_for from app_public.messages where id = ${replyId}`);
+    return row.status === 'queued' && row.send_attempts === 1 && row;
+  });
+  expect(deferred.error_message).toMatch(/^Attempt 1 was deferred \(.*Mailbox busy, try again later\)/);
+  const [job] = await w.t.owner.query(sql`select run_at from graphile_worker._private_jobs where key = ${'send_reply:' + replyId}`);
+  expect(job.run_at.getTime()).toBeGreaterThan(Date.now() + 4 * 60_000);
+  expect(w.smtp.messages.filter((m) => m.to.includes(leadEmail))).toHaveLength(0);
+
+  await advanceClock(w, '6 minutes');
+  await w.smtp.waitFor((m) => m.to.includes(leadEmail));
+  await eventually(async () => (await w.t.owner.query(sql`select status from app_public.messages where id = ${replyId}`))[0].status === 'sent');
+  expect(w.smtp.messages.filter((m) => m.to.includes(leadEmail))).toHaveLength(1);
 });
