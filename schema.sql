@@ -1923,6 +1923,35 @@ $$;
 
 COMMENT ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
 
+CREATE FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  ea app_public.email_accounts;
+  v_today date;
+  v_used integer;
+  v_allowance integer;
+begin
+  -- Under the inbox's row lock, like book_email_send (functions/120).
+  select x.* into ea from app_public.email_accounts x
+    where x.tenant_id = book_reply_capacity.tenant_id and x.id = book_reply_capacity.email_account_id
+    for no key update;
+  v_today := app_private.local_day(now_at, ea.timezone);
+  v_used := case when ea.daily_count_date = v_today then ea.daily_count else 0 end;
+  v_allowance := coalesce(app_private.inbox_daily_allowance(ea.tenant_id, ea.id, now_at), 0);
+  if v_used >= v_allowance then
+    raise exception 'Inbox % reached its daily cap of % messages (campaign emails and replies) for today; the reply was not queued. Send it after midnight in the inbox''s time zone (%), or raise the inbox''s daily limit.',
+      ea.email, v_allowance, ea.timezone using errcode = 'STATE';
+  end if;
+  update app_public.email_accounts x set daily_count = v_used + 1, daily_count_date = v_today
+    where x.tenant_id = ea.tenant_id and x.id = ea.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) IS 'Takes one place in the inbox''s daily cap for a reply (the count campaign emails use), or refuses with STATE when the cap is reached.';
+
 CREATE FUNCTION app_private.bounce_type(status text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -2413,6 +2442,43 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) IS 'Claims a queued message for one SMTP attempt (queued → sending) and stores what is being sent. Returns claimed; gone (no longer queued, or the recipient is suppressed now); paused (the campaign is not sending); or limit (the plan refused the email: the message stays queued and the tenant''s campaigns are paused with the reason). The first attempt counts against the plan.';
+
+CREATE FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+  v_lead_status text;
+  v_block text;
+begin
+  select x.* into m from app_public.messages x
+    where x.tenant_id = claim_reply.tenant_id and x.id = claim_reply.message_id
+    for no key update;
+  if m.id is null or m.status <> 'queued' then
+    return 'gone';
+  end if;
+  select l.status into v_lead_status from app_public.leads l where l.tenant_id = m.tenant_id and l.id = m.lead_id;
+  v_block := app_private.lead_block_reason(m.tenant_id, m.to_email::text, v_lead_status);
+  if v_block is not null then
+    update app_public.messages x set status = 'cancelled', error_message = format('Not sent: %s.', v_block)
+      where x.tenant_id = m.tenant_id and x.id = m.id;
+    return 'gone';
+  end if;
+  update app_public.messages x
+    set status = 'sending',
+        send_attempts = x.send_attempts + 1,
+        processed_at = now(),
+        subject = left(claim_reply.subject, 998),
+        body_text = claim_reply.body_text,
+        error_message = null
+    where x.tenant_id = m.tenant_id and x.id = m.id;
+  return 'claimed';
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) IS 'Claims a queued reply for one SMTP attempt (queued → sending), like claim_message for campaign emails but without a campaign: gone when it is no longer queued or the lead is suppressed now (the reply is cancelled). Its plan usage and daily-cap place were taken when it was queued.';
 
 CREATE FUNCTION app_public.uuid_v7(ts timestamp with time zone DEFAULT clock_timestamp()) RETURNS uuid
     LANGUAGE sql PARALLEL SAFE
@@ -2922,6 +2988,92 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.consume_usage(tenant_id uuid, metric text, amount integer) IS 'Counts `amount` of a metered event (emails_sent, campaigns_started, warmups) in the open period and returns the new total; refuses with LIMIT (nothing counted) when it would exceed the plan limit, or when sending while the subscription is unpaid. Exact under concurrency; see the header of functions/060-usage-limits.sql.';
+
+CREATE TABLE app_public.conversations (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT app_public.uuid_v7() NOT NULL,
+    lead_id uuid NOT NULL,
+    email_account_id uuid,
+    campaign_id uuid,
+    enrollment_id uuid,
+    root_message_id uuid NOT NULL,
+    subject text,
+    last_message_id uuid,
+    last_message_at timestamp with time zone,
+    last_direction text,
+    message_count integer DEFAULT 0 NOT NULL,
+    unread_count integer DEFAULT 0 NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conversations_last_direction_check CHECK ((last_direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
+    CONSTRAINT conversations_message_count_check CHECK ((message_count >= 0)),
+    CONSTRAINT conversations_subject_check CHECK ((length(subject) <= 998)),
+    CONSTRAINT conversations_unread_count_check CHECK ((unread_count >= 0))
+);
+
+ALTER TABLE ONLY app_public.conversations FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.conversations IS 'A thread with a lead in one inbox, both directions: started when the lead first answers (a reply or an auto-reply to a campaign message), then holding the campaign messages of that thread, the lead''s answers and the replies members send from the platform (sendReply). Kept by the database; list them newest first with inboxConversations.';
+
+COMMENT ON COLUMN app_public.conversations.enrollment_id IS 'The campaign enrollment whose emails form the thread (later emails of it join the conversation when sent).';
+
+COMMENT ON COLUMN app_public.conversations.root_message_id IS 'The first outbound message of the thread (the campaign''s first email to the lead in this enrollment).';
+
+COMMENT ON COLUMN app_public.conversations.subject IS 'The thread''s subject (of its first message); replies from the platform use "Re: " and this.';
+
+COMMENT ON COLUMN app_public.conversations.last_message_id IS 'The newest message of the conversation, either direction.';
+
+COMMENT ON COLUMN app_public.conversations.last_message_at IS 'When the newest message was written or received (conversations are listed newest first by this).';
+
+COMMENT ON COLUMN app_public.conversations.last_direction IS 'inbound when the lead wrote last, outbound when we did.';
+
+COMMENT ON COLUMN app_public.conversations.unread_count IS 'Messages from the lead nobody has marked read yet.';
+
+CREATE FUNCTION app_private.conversation_for_change(conversation_id uuid) RETURNS app_public.conversations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_conversation app_public.conversations;
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('member') then
+    raise exception 'Only members, admins and owners of this organisation can answer leads and change conversations.' using errcode = 'DNIED';
+  end if;
+  select c.* into v_conversation from app_public.conversations c
+    where c.tenant_id = v_tenant_id and c.id = conversation_for_change.conversation_id
+    for no key update;
+  if v_conversation.id is null then
+    raise exception 'There is no conversation % in this organisation.', conversation_id using errcode = 'NTFND';
+  end if;
+  return v_conversation;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.conversation_for_change(conversation_id uuid) IS 'Checks that the caller may change conversations (member and above) and locks the conversation of the current tenant; NTFND when there is none.';
+
+CREATE FUNCTION app_private.conversation_of_message(message_id uuid) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_conversation_id uuid;
+begin
+  select cm.conversation_id into v_conversation_id from app_public.conversation_messages cm
+    where cm.tenant_id = v_tenant_id and cm.message_id = conversation_of_message.message_id;
+  if v_conversation_id is null then
+    if exists (select 1 from app_public.messages m where m.tenant_id = v_tenant_id and m.id = conversation_of_message.message_id) then
+      raise exception 'Message % is not part of a conversation: only the messages of a thread a lead answered can be answered or marked read here.', message_id
+        using errcode = 'STATE';
+    end if;
+    raise exception 'There is no message % in this organisation.', message_id using errcode = 'NTFND';
+  end if;
+  return v_conversation_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.conversation_of_message(message_id uuid) IS 'The conversation of a message of the current tenant; NTFND when there is no such message, STATE when it belongs to no conversation.';
 
 CREATE FUNCTION app_private.count_usage_event(tenant_id uuid, period_start timestamp with time zone, metric text, amount integer) RETURNS void
     LANGUAGE plpgsql
@@ -3493,7 +3645,7 @@ CREATE FUNCTION app_private.engine_task_identifiers() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select array['campaign_step', 'campaign_start'];
+  select array['campaign_step', 'campaign_start', 'send_reply'];
 $$;
 
 COMMENT ON FUNCTION app_private.engine_task_identifiers() IS 'The worker tasks whose run_at is engine time (moved along with the engine clock).';
@@ -4099,6 +4251,23 @@ $$;
 
 COMMENT ON FUNCTION app_private.limit_exceeded_message(plan_name text, metric text, limit_value bigint, used bigint, requested bigint) IS 'The PLAN_LIMIT_REACHED message: names the plan, the limit and the current usage (and how many were asked for, when more than one).';
 
+CREATE FUNCTION app_private.link_conversation_message(tenant_id uuid, conversation_id uuid, message_id uuid, direction text, message_created timestamp with time zone, reply_html text DEFAULT NULL::text, sent_by uuid DEFAULT NULL::uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  insert into app_public.conversation_messages (tenant_id, conversation_id, message_id, direction, message_created, reply_html, sent_by)
+    values (link_conversation_message.tenant_id, link_conversation_message.conversation_id, link_conversation_message.message_id,
+            link_conversation_message.direction, link_conversation_message.message_created,
+            link_conversation_message.reply_html, link_conversation_message.sent_by)
+    on conflict do nothing;
+  perform app_private.refresh_conversation(link_conversation_message.tenant_id, link_conversation_message.conversation_id);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.link_conversation_message(tenant_id uuid, conversation_id uuid, message_id uuid, direction text, message_created timestamp with time zone, reply_html text, sent_by uuid) IS 'Puts a message into a conversation (once) and refreshes the conversation''s summary.';
+
 CREATE FUNCTION app_private.live_assignment_count(smtp_ip_address_id uuid) RETURNS integer
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4673,6 +4842,35 @@ $$;
 
 COMMENT ON FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id uuid) IS 'Starts the import transaction: acts as the uploading member (who must still be a member or above) and creates the staging table pg_temp.lead_import_rows, whose columns are named like the leads columns they fill.';
 
+CREATE FUNCTION app_private.prepare_reply_send(tenant_id uuid, message_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  m app_public.messages;
+begin
+  select x.* into m from app_public.messages x
+    where x.tenant_id = prepare_reply_send.tenant_id and x.id = prepare_reply_send.message_id;
+  if m.status = 'sending' then
+    -- A free send lock: the worker that claimed it died before recording the
+    -- outcome. resolve_interrupted_send decides, never sending twice.
+    if not pg_try_advisory_xact_lock(app_private.send_lock_key(m.id)) then
+      return 'busy';
+    end if;
+    perform app_private.resolve_interrupted_send(m.tenant_id, m.id);
+    select x.* into m from app_public.messages x where x.tenant_id = prepare_reply_send.tenant_id and x.id = prepare_reply_send.message_id;
+  end if;
+  if m.status = 'queued' and m.scheduled_for > app_private.engine_now() + interval '1 second' then
+    perform app_private.queue_reply_send(m.tenant_id, m.id, m.scheduled_for);
+    return 'wait';
+  end if;
+  return coalesce(m.status, 'gone');
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.prepare_reply_send(tenant_id uuid, message_id uuid) IS 'The send_reply job''s first step: resolves an attempt a dead worker left "sending" (as campaign emails are), re-queues a reply whose retry is due later (wait), and returns the status: queued means send now.';
+
 CREATE FUNCTION app_private.queue_campaign_start(tenant_id uuid, campaign_id uuid, at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4785,6 +4983,19 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_imap_polls() IS 'Queues a poll of every active inbox with IMAP settings; inboxes whose last login failed wait 15 minutes unless their credentials changed. Returns how many were queued.';
+
+CREATE FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.add_job(tenant_id, 'send_reply', json_build_object('tenant_id', tenant_id, 'message_id', message_id),
+    run_at => case when at is null then null else app_private.engine_run_at(at) end,
+    job_key => 'send_reply:' || message_id::text);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone) IS 'Queues (or moves) the send_reply job of a reply, at an engine time (default now).';
 
 CREATE FUNCTION app_private.queue_reputation_checks() RETURNS integer
     LANGUAGE plpgsql
@@ -5230,7 +5441,9 @@ begin
         where l.tenant_id = v_message.tenant_id and l.id = v_message.lead_id;
       select c.stop_on_reply into v_stop_on_reply from app_public.campaigns c
         where c.tenant_id = v_message.tenant_id and c.id = v_message.campaign_id;
-      if coalesce(v_stop_on_reply, true) then
+      -- A reply to a message of no campaign (a reply sent from the inbox)
+      -- stops nothing: other queued inbox replies to the lead must go out.
+      if v_message.campaign_id is not null and coalesce(v_stop_on_reply, true) then
         update app_public.campaign_enrollments e set status = 'replied', stop_reason = 'replied', next_run_at = null, completed_at = now()
           where e.tenant_id = v_message.tenant_id and e.lead_id = v_message.lead_id
             and e.campaign_id is not distinct from v_message.campaign_id and e.status in ('active', 'paused');
@@ -5697,6 +5910,34 @@ $$;
 
 COMMENT ON FUNCTION app_private.reenter_request() IS 'Resolves the current request''s roles again, for functions that change the caller''s own access (opening or closing a staff access session) and take effect within the same request.';
 
+CREATE FUNCTION app_private.refresh_conversation(tenant_id uuid, conversation_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_count integer;
+  v_unread integer;
+  v_last record;
+begin
+  select count(*)::integer, (count(*) filter (where cm.direction = 'inbound' and cm.read_at is null))::integer
+    into v_count, v_unread
+    from app_public.conversation_messages cm
+    where cm.tenant_id = refresh_conversation.tenant_id and cm.conversation_id = refresh_conversation.conversation_id;
+  select cm.message_id, cm.message_created, cm.direction into v_last
+    from app_public.conversation_messages cm
+    where cm.tenant_id = refresh_conversation.tenant_id and cm.conversation_id = refresh_conversation.conversation_id
+    order by cm.message_created desc, cm.message_id desc
+    limit 1;
+  update app_public.conversations c
+    set message_count = v_count, unread_count = v_unread,
+        last_message_id = v_last.message_id, last_message_at = v_last.message_created, last_direction = v_last.direction
+    where c.tenant_id = refresh_conversation.tenant_id and c.id = refresh_conversation.conversation_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.refresh_conversation(tenant_id uuid, conversation_id uuid) IS 'Recomputes a conversation''s summary (message and unread counts, newest message) from its messages.';
+
 CREATE FUNCTION app_private.release_dead_workers(include_unregistered boolean DEFAULT false) RETURNS text[]
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5795,6 +6036,33 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) IS 'Unlocks the jobs (and job queues) a live graphile-worker pool has held locked for over 30 s without knowing it (its fetch committed but the answer was lost to a database restart), given the job ids the pool does know; returns the ids unlocked.';
+
+CREATE FUNCTION app_private.reply_subject(subject text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select left(case when coalesce(subject, '') ~* '^\s*re:' then btrim(subject) else 'Re: ' || coalesce(nullif(btrim(subject), ''), '(no subject)') end, 998);
+$$;
+
+COMMENT ON FUNCTION app_private.reply_subject(subject text) IS 'The subject of an answer: "Re: " and the thread''s subject, unless it starts with "Re:" already.';
+
+CREATE FUNCTION app_private.reply_to_send(tenant_id uuid, message_id uuid) RETURNS TABLE(status text, from_name text, subject text, body_text text, reply_html text, in_reply_to text, references_header text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+    select m.status, ea.from_name::text, m.subject, m.body_text, cm.reply_html, m.in_reply_to, m.references_header
+    from app_public.messages m
+    join app_public.conversation_messages cm on cm.tenant_id = m.tenant_id and cm.message_id = m.id
+    left join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
+    where m.tenant_id = reply_to_send.tenant_id and m.id = reply_to_send.message_id
+      and m.direction = 'outbound' and m.campaign_id is null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.reply_to_send(tenant_id uuid, message_id uuid) IS 'What the send_reply job puts into a reply: the inbox''s sender name, subject, text and HTML as the member wrote them, and the threading headers.';
 
 CREATE FUNCTION app_private.report_lead_import_progress(tenant_id uuid, import_id uuid, rows_read integer) RETURNS void
     LANGUAGE plpgsql
@@ -6378,6 +6646,35 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.set_payment_state(tenant_id uuid, subscription_id uuid, status text, at timestamp with time zone) IS 'Moves a subscription between active, past_due and unpaid: past_due_since is set on the first missed payment and cleared by a payment; becoming unpaid pauses the tenant''s campaigns, and a payment that ends "unpaid" resumes what that pause stopped. Canceled subscriptions are left alone, and only a payment lifts "unpaid".';
+
+CREATE FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) RETURNS app_public.conversations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  -- Values: Citus takes no function call over a row's columns in an UPDATE.
+  v_read_at timestamptz := case when coalesce(set_read.read, true) then now() end;
+  v_conversation app_public.conversations;
+begin
+  if v_read_at is null then
+    update app_public.conversation_messages cm set read_at = null
+      where cm.tenant_id = set_read.tenant_id and cm.conversation_id = set_read.conversation_id
+        and (set_read.message_id is null or cm.message_id = set_read.message_id) and cm.direction = 'inbound';
+  else
+    update app_public.conversation_messages cm set read_at = v_read_at
+      where cm.tenant_id = set_read.tenant_id and cm.conversation_id = set_read.conversation_id
+        and (set_read.message_id is null or cm.message_id = set_read.message_id) and cm.direction = 'inbound'
+        and cm.read_at is null;
+  end if;
+  perform app_private.refresh_conversation(set_read.tenant_id, set_read.conversation_id);
+  select c.* into v_conversation from app_public.conversations c
+    where c.tenant_id = set_read.tenant_id and c.id = set_read.conversation_id;
+  return v_conversation;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) IS 'Marks the lead''s messages of a conversation (all, or one) read or unread and returns the conversation with its new unread count.';
 
 CREATE FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) RETURNS void
     LANGUAGE sql
@@ -7389,6 +7686,31 @@ $_$;
 
 COMMENT ON FUNCTION app_private.tg_lead_imports__validate() IS 'Refuses an import into a dynamic list and a column mapping to anything but an importable lead field or custom.<key>.';
 
+CREATE FUNCTION app_private.tg_messages__conversation() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_conversation_id uuid;
+begin
+  if new.direction = 'inbound' then
+    perform app_private.thread_into_conversation(new.tenant_id, new.id);
+  elsif new.enrollment_id is not null then
+    -- A campaign email of a thread the lead already answered (the campaign
+    -- does not stop on reply) joins the conversation once it went out.
+    select c.id into v_conversation_id from app_public.conversations c
+      where c.tenant_id = new.tenant_id and c.enrollment_id = new.enrollment_id
+      limit 1;
+    if v_conversation_id is not null then
+      perform app_private.link_conversation_message(new.tenant_id, v_conversation_id, new.id, 'outbound', new.created);
+    end if;
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_messages__conversation() IS 'Keeps conversations: an inbound answer (reply or auto-reply) joins or starts its conversation; a campaign email sent in a thread that has one joins it.';
+
 CREATE FUNCTION app_private.tg_messages__forget_handovers() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7473,6 +7795,71 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_messages__status_forward() IS 'Refuses status changes that go backwards or leave a terminal status (except sending -> queued when an attempt was deferred).';
+
+CREATE FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_message app_public.messages;
+  v_parent app_public.messages;
+  v_root app_public.messages;
+  v_root_id uuid;
+  v_conversation_id uuid;
+  v_new uuid := app_public.uuid_v7();
+  v_thread uuid;
+  v_earlier record;
+begin
+  select m.* into v_message from app_public.messages m
+    where m.tenant_id = thread_into_conversation.tenant_id and m.id = thread_into_conversation.message_id;
+  if v_message.parent_message_id is null then
+    return null;
+  end if;
+  select m.* into v_parent from app_public.messages m
+    where m.tenant_id = thread_into_conversation.tenant_id and m.id = v_message.parent_message_id;
+  -- The parent already belongs to a conversation (a campaign email of a
+  -- thread the lead answered before, or a reply of ours).
+  select cm.conversation_id into v_conversation_id from app_public.conversation_messages cm
+    where cm.tenant_id = thread_into_conversation.tenant_id and cm.message_id = v_parent.id;
+  if v_conversation_id is null then
+    if v_parent.enrollment_id is not null then
+      select e.thread_message_id into v_thread from app_public.campaign_enrollments e
+        where e.tenant_id = thread_into_conversation.tenant_id and e.id = v_parent.enrollment_id;
+    end if;
+    v_root_id := coalesce(v_thread, v_parent.id);
+    select c.id into v_conversation_id from app_public.conversations c
+      where c.tenant_id = thread_into_conversation.tenant_id and c.root_message_id = v_root_id;
+    if v_conversation_id is null then
+      select m.* into v_root from app_public.messages m
+        where m.tenant_id = thread_into_conversation.tenant_id and m.id = v_root_id;
+      insert into app_public.conversations (tenant_id, id, lead_id, email_account_id, campaign_id, enrollment_id, root_message_id, subject)
+        values (thread_into_conversation.tenant_id, v_new, v_parent.lead_id, v_parent.email_account_id, v_parent.campaign_id,
+                v_parent.enrollment_id, v_root_id, v_root.subject)
+        on conflict do nothing;
+      select c.id into v_conversation_id from app_public.conversations c
+        where c.tenant_id = thread_into_conversation.tenant_id and c.root_message_id = v_root_id;
+      -- The thread so far: the enrollment's emails that went out (or the parent alone).
+      for v_earlier in
+        select m.id, m.created from app_public.messages m
+          where m.tenant_id = thread_into_conversation.tenant_id and m.direction = 'outbound'
+            and m.enrollment_id = v_parent.enrollment_id and m.status not in ('queued', 'sending', 'cancelled', 'failed')
+        union
+        select v_parent.id, v_parent.created
+      loop
+        insert into app_public.conversation_messages (tenant_id, conversation_id, message_id, direction, message_created)
+          values (thread_into_conversation.tenant_id, v_conversation_id, v_earlier.id, 'outbound', v_earlier.created)
+          on conflict do nothing;
+      end loop;
+    end if;
+  end if;
+  perform app_private.link_conversation_message(thread_into_conversation.tenant_id, v_conversation_id, v_message.id,
+    v_message.direction, v_message.created);
+  return v_conversation_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) IS 'Puts an inbound answer into its conversation: the one of the message it answers, else the one of its campaign thread, started (with the thread''s emails so far) when there is none.';
 
 CREATE FUNCTION app_private.throttle_hit(scope text, key text, max_hits integer, per interval) RETURNS boolean
     LANGUAGE plpgsql
@@ -8094,6 +8481,7 @@ CREATE TABLE app_public.leads (
     updated_by uuid,
     search tsvector GENERATED ALWAYS AS (((setweight(to_tsvector('simple'::regconfig, ((((COALESCE(name, ''::text) || ' '::text) || COALESCE(first_name, ''::text)) || ' '::text) || COALESCE(last_name, ''::text))), 'A'::"char") || setweight(to_tsvector('simple'::regconfig, ((COALESCE((email)::text, ''::text) || ' '::text) || COALESCE(company, ''::text))), 'B'::"char")) || setweight(to_tsvector('simple'::regconfig, COALESCE(title, ''::text)), 'C'::"char"))) STORED,
     crm_account_id uuid,
+    interest_status text,
     CONSTRAINT leads_company_check CHECK ((length(company) <= 200)),
     CONSTRAINT leads_custom_fields_object CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT leads_first_name_check CHECK ((length(first_name) <= 100)),
@@ -8118,6 +8506,8 @@ COMMENT ON COLUMN app_public.leads.custom_fields IS 'Tenant-defined fields (see 
 COMMENT ON COLUMN app_public.leads.search IS 'Full-text document over names, email, company and title.';
 
 COMMENT ON COLUMN app_public.leads.crm_account_id IS 'The CRM account (customer organisation) this lead works for.';
+
+COMMENT ON COLUMN app_public.leads.interest_status IS 'How interested the lead is, as a member judged it from a conversation (setLeadInterestStatus): interested, not_interested, meeting_booked, out_of_office or wrong_person; null until someone says.';
 
 CREATE FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) RETURNS SETOF app_public.leads
     LANGUAGE plpgsql STABLE
@@ -8429,6 +8819,31 @@ $$;
 COMMENT ON FUNCTION app_public.has_tenant_role(minimum text) IS '@behavior -*
 True when the current user holds at least the given tenant role (owner > admin > member > viewer).';
 
+CREATE FUNCTION app_public.inbox_conversations(campaign_id uuid DEFAULT NULL::uuid, email_account_id uuid DEFAULT NULL::uuid, unread boolean DEFAULT NULL::boolean, lead_status text DEFAULT NULL::text, interest_status text DEFAULT NULL::text) RETURNS SETOF app_public.conversations
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  -- A value: the tenant as a parameter routes the query to one shard on Citus.
+  v_tenant_id uuid := app_public.current_tenant_id();
+begin
+  return query
+    select c.*
+    from app_public.conversations c
+    join app_public.leads l on l.tenant_id = v_tenant_id and l.id = c.lead_id
+    where c.tenant_id = v_tenant_id
+      and (inbox_conversations.campaign_id is null or c.campaign_id = inbox_conversations.campaign_id)
+      and (inbox_conversations.email_account_id is null or c.email_account_id = inbox_conversations.email_account_id)
+      and (inbox_conversations.unread is null or (c.unread_count > 0) = inbox_conversations.unread)
+      and (inbox_conversations.lead_status is null or l.status = inbox_conversations.lead_status)
+      and (inbox_conversations.interest_status is null or l.interest_status = inbox_conversations.interest_status)
+    order by c.last_message_at desc nulls last, c.id desc;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) IS 'The unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
+
 CREATE TABLE app_public.invitations (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -8536,6 +8951,32 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.logout_everywhere() IS 'Signs you out on every device: all your sessions, this one included, are refused from the next request on. Returns how many were open.';
+
+CREATE FUNCTION app_public.mark_conversation_read(conversation_id uuid, read boolean DEFAULT true) RETURNS app_public.conversations
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_conversation app_public.conversations := app_private.conversation_for_change(conversation_id);
+begin
+  return app_private.set_read(v_conversation.tenant_id, v_conversation.id, null, read);
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.mark_conversation_read(conversation_id uuid, read boolean) IS 'Marks every message the lead wrote in a conversation read (or unread with read: false). Members and above.';
+
+CREATE FUNCTION app_public.mark_message_read(message_id uuid, read boolean DEFAULT true) RETURNS app_public.conversations
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_conversation app_public.conversations := app_private.conversation_for_change(app_private.conversation_of_message(message_id));
+begin
+  return app_private.set_read(v_conversation.tenant_id, v_conversation.id, message_id, read);
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.mark_message_read(message_id uuid, read boolean) IS 'Marks one message of a conversation read (or unread with read: false) and returns its conversation. Members and above.';
 
 CREATE FUNCTION app_public.my_memberships() RETURNS TABLE(tenant_id uuid, tenant_name text, roles text[], joined_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -8873,6 +9314,82 @@ $$;
 
 COMMENT ON FUNCTION app_public.search_leads(query text) IS 'Leads matching a full-text search over names, email, company and title, best matches first. Supports words, "quoted phrases", OR and -excluded words (e.g. `ada "head of sales" -globex`). Combine with filter, first/after and aggregates like any connection.';
 
+CREATE FUNCTION app_public.send_reply(message_id uuid, text text DEFAULT NULL::text, html text DEFAULT NULL::text) RETURNS app_public.messages
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_conversation app_public.conversations := app_private.conversation_for_change(app_private.conversation_of_message(message_id));
+  v_original app_public.messages;
+  v_lead app_public.leads;
+  v_account record;
+  v_to text;
+  v_block text;
+  v_text text := nullif(btrim(send_reply.text), '');
+  v_html text := nullif(btrim(send_reply.html), '');
+  v_now timestamptz := app_private.engine_now();
+  v_id uuid;
+  v_rfc_id text;
+  v_references text;
+  v_subject text;
+  v_user_id uuid := app_public.current_user_id();
+  v_reply app_public.messages;
+begin
+  if v_text is null and v_html is null then
+    raise exception 'A reply needs text or html.' using errcode = 'INVAL';
+  end if;
+  if length(v_text) > 100000 or length(v_html) > 500000 then
+    raise exception 'A reply is at most 100,000 characters of text and 500,000 of HTML.' using errcode = 'INVAL';
+  end if;
+  select m.* into v_original from app_public.messages m
+    where m.tenant_id = v_conversation.tenant_id and m.id = send_reply.message_id;
+  select l.* into v_lead from app_public.leads l
+    where l.tenant_id = v_conversation.tenant_id and l.id = v_conversation.lead_id;
+  if v_original.rfc_message_id is null then
+    raise exception 'Message % has not been sent yet, so there is nothing to answer.', message_id using errcode = 'STATE';
+  end if;
+  -- The lead's address as they wrote from it, else the one we wrote to.
+  v_to := case when v_original.direction = 'inbound' then v_original.from_email::text else v_original.to_email::text end;
+  v_to := coalesce(v_to, v_lead.email::text);
+  if v_conversation.email_account_id is null then
+    raise exception 'The inbox of this conversation was deleted; the reply cannot be sent from it.' using errcode = 'STATE';
+  end if;
+  v_block := app_private.inbox_unusable_reason(v_conversation.tenant_id, v_conversation.email_account_id);
+  if v_block is not null then
+    raise exception 'The reply cannot be sent: %.', v_block using errcode = 'STATE';
+  end if;
+  v_block := app_private.lead_block_reason(v_conversation.tenant_id, v_to, v_lead.status);
+  if v_block is not null then
+    raise exception 'The reply was not queued: %. Unsubscribed, bounced and suppressed leads get no mail from the platform, replies included.', v_block
+      using errcode = 'STATE';
+  end if;
+  perform app_private.book_reply_capacity(v_conversation.tenant_id, v_conversation.email_account_id, v_now);
+  perform app_private.consume_usage(v_conversation.tenant_id, 'emails_sent', 1);
+
+  select ea.email::text as email, d.domain::text as domain into v_account
+    from app_public.email_accounts ea
+    join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
+    where ea.tenant_id = v_conversation.tenant_id and ea.id = v_conversation.email_account_id;
+  v_id := app_public.uuid_v7(v_now);
+  v_rfc_id := v_id::text || '@' || v_account.domain;
+  -- References: the answered message's own References, then its Message-ID (RFC 5322 §3.6.4).
+  v_references := btrim(concat_ws(' ', v_original.references_header, '<' || v_original.rfc_message_id || '>'));
+  v_subject := app_private.reply_subject(coalesce(v_conversation.subject, v_original.subject));
+  insert into app_public.messages (tenant_id, id, direction, message_type, status, email_account_id, lead_id, parent_message_id,
+                                   from_email, to_email, subject, rfc_message_id, in_reply_to, references_header, body_text, scheduled_for)
+    values (v_conversation.tenant_id, v_id, 'outbound', 'email', 'queued', v_conversation.email_account_id, v_lead.id, v_original.id,
+            v_account.email, v_to, v_subject, v_rfc_id, v_original.rfc_message_id, nullif(v_references, ''), v_text, v_now);
+  select m.* into v_reply from app_public.messages m where m.tenant_id = v_conversation.tenant_id and m.id = v_id;
+  perform app_private.link_conversation_message(v_conversation.tenant_id, v_conversation.id, v_id, 'outbound', v_reply.created,
+    v_html, v_user_id);
+  perform app_private.queue_reply_send(v_conversation.tenant_id, v_id);
+  return v_reply;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.send_reply(message_id uuid, text text, html text) IS 'Answers a message of a conversation (messageId: usually the lead''s) with text and/or html: queued now and sent within seconds from the conversation''s inbox, DKIM-signed, as "Re: <the thread''s subject>" with In-Reply-To and References pointing at the answered message, and kept in the conversation. Takes a place in the inbox''s daily cap and the plan''s monthly emails; refused (nothing queued) when the cap is reached, the inbox cannot send, or the lead is unsubscribed, bounced or suppressed. It does not move the lead''s campaign sequence. Members and above.';
+
 CREATE FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text DEFAULT NULL::text) RETURNS app_public.domain_ip_assignments
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8911,6 +9428,44 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) IS 'Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
+
+CREATE FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) RETURNS app_public.leads
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_conversation app_public.conversations := app_private.conversation_for_change(conversation_id);
+  v_lead app_public.leads;
+  v_status text := nullif(btrim(set_lead_interest_status.interest_status), '');
+  v_user_id uuid := app_public.current_user_id();
+  v_staff boolean;
+begin
+  if v_status is not null and v_status not in ('interested', 'not_interested', 'meeting_booked', 'out_of_office', 'wrong_person') then
+    raise exception 'Unknown interest status "%"; use interested, not_interested, meeting_booked, out_of_office or wrong_person (or null to clear it).', v_status
+      using errcode = 'INVAL';
+  end if;
+  select l.* into v_lead from app_public.leads l
+    where l.tenant_id = v_conversation.tenant_id and l.id = v_conversation.lead_id
+    for no key update;
+  if v_lead.interest_status is distinct from v_status then
+    -- Staff acting in an access session are not members (as tg__audit tells them apart).
+    select not exists (select 1 from app_public.tenant_users tu
+                       where tu.tenant_id = v_lead.tenant_id and tu.user_id = v_user_id and tu.deleted_at is null)
+      into v_staff;
+    update app_public.leads l set interest_status = v_status
+      where l.tenant_id = v_lead.tenant_id and l.id = v_lead.id;
+    insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+      values (v_lead.tenant_id, v_user_id, v_staff, 'leads.interest_status', 'leads', v_lead.id::text,
+              jsonb_build_object('interest_status', jsonb_build_object('from', v_lead.interest_status, 'to', v_status),
+                                 'conversation_id', v_conversation.id));
+  end if;
+  select l.* into v_lead from app_public.leads l where l.tenant_id = v_conversation.tenant_id and l.id = v_conversation.lead_id;
+  return v_lead;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) IS 'Sets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
 
 CREATE FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text DEFAULT NULL::text) RETURNS app_public.smtp_ip_addresses
     LANGUAGE plpgsql SECURITY DEFINER
@@ -9675,6 +10230,33 @@ ALTER TABLE ONLY app_public.contact_list_members FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.contact_list_members IS 'Membership of a lead in a static contact list.';
 
+CREATE TABLE app_public.conversation_messages (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    conversation_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    direction text NOT NULL,
+    message_created timestamp with time zone NOT NULL,
+    read_at timestamp with time zone,
+    reply_html text,
+    sent_by uuid,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conversation_messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
+    CONSTRAINT conversation_messages_reply_html_check CHECK ((length(reply_html) <= 500000))
+);
+
+ALTER TABLE ONLY app_public.conversation_messages FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.conversation_messages IS 'Which messages a conversation holds (a message is in one conversation at most), in both directions, and whether a member has read the lead''s ones (markConversationRead, markMessageRead).';
+
+COMMENT ON COLUMN app_public.conversation_messages.message_created IS 'The message''s own time (messages.created), for ordering without reading messages.';
+
+COMMENT ON COLUMN app_public.conversation_messages.read_at IS 'When a member marked this inbound message read; null is unread. Outbound messages are never unread.';
+
+COMMENT ON COLUMN app_public.conversation_messages.reply_html IS 'The HTML a member wrote for a reply sent from the platform (the message keeps its text in messages.body_text).';
+
+COMMENT ON COLUMN app_public.conversation_messages.sent_by IS 'The member who wrote this reply from the platform; null for campaign messages and the lead''s.';
+
 CREATE TABLE app_public.crm_accounts (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -10283,6 +10865,18 @@ ALTER TABLE ONLY app_public.contact_list_members
 ALTER TABLE ONLY app_public.contact_lists
     ADD CONSTRAINT contact_lists_pkey PRIMARY KEY (tenant_id, id);
 
+ALTER TABLE ONLY app_public.conversation_messages
+    ADD CONSTRAINT conversation_messages_message_key UNIQUE (tenant_id, message_id);
+
+ALTER TABLE ONLY app_public.conversation_messages
+    ADD CONSTRAINT conversation_messages_pkey PRIMARY KEY (tenant_id, conversation_id, message_id);
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_root_key UNIQUE (tenant_id, root_message_id);
+
 ALTER TABLE ONLY app_public.crm_accounts
     ADD CONSTRAINT crm_accounts_pkey PRIMARY KEY (tenant_id, id);
 
@@ -10321,6 +10915,9 @@ ALTER TABLE ONLY app_public.invitations
 
 ALTER TABLE ONLY app_public.lead_imports
     ADD CONSTRAINT lead_imports_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE app_public.leads
+    ADD CONSTRAINT leads_interest_status_check CHECK ((interest_status = ANY (ARRAY['interested'::text, 'not_interested'::text, 'meeting_booked'::text, 'out_of_office'::text, 'wrong_person'::text]))) NOT VALID;
 
 ALTER TABLE ONLY app_public.leads
     ADD CONSTRAINT leads_pkey PRIMARY KEY (tenant_id, id);
@@ -10491,6 +11088,22 @@ CREATE UNIQUE INDEX companies_workspace_name_key ON app_public.companies USING b
 CREATE INDEX contact_list_members_lead_idx ON app_public.contact_list_members USING btree (tenant_id, lead_id);
 
 CREATE UNIQUE INDEX contact_lists_name_key ON app_public.contact_lists USING btree (tenant_id, name);
+
+CREATE INDEX conversation_messages_sent_by_idx ON app_public.conversation_messages USING btree (sent_by);
+
+CREATE INDEX conversation_messages_thread_idx ON app_public.conversation_messages USING btree (tenant_id, conversation_id, message_created DESC);
+
+CREATE INDEX conversations_account_idx ON app_public.conversations USING btree (tenant_id, email_account_id, last_message_at DESC);
+
+CREATE INDEX conversations_campaign_idx ON app_public.conversations USING btree (tenant_id, campaign_id, last_message_at DESC);
+
+CREATE INDEX conversations_enrollment_idx ON app_public.conversations USING btree (tenant_id, enrollment_id);
+
+CREATE INDEX conversations_last_message_idx ON app_public.conversations USING btree (tenant_id, last_message_id);
+
+CREATE INDEX conversations_lead_idx ON app_public.conversations USING btree (tenant_id, lead_id);
+
+CREATE INDEX conversations_recent_idx ON app_public.conversations USING btree (tenant_id, last_message_at DESC, id DESC);
 
 CREATE INDEX crm_accounts_created_by_idx ON app_public.crm_accounts USING btree (created_by);
 
@@ -10690,6 +11303,10 @@ CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.companies FOR EACH RO
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.contact_lists FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.conversation_messages FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.conversations FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.crm_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.deals FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
@@ -10797,6 +11414,10 @@ CREATE TRIGGER _500_rollup_update AFTER UPDATE ON app_public.messages REFERENCIN
 CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled_for ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__reschedule_start();
 
 CREATE TRIGGER _600_forget_handovers AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status IS DISTINCT FROM 'sending'::text))) EXECUTE FUNCTION app_private.tg_messages__forget_handovers();
+
+CREATE TRIGGER _700_conversation_inbound AFTER INSERT ON app_public.messages FOR EACH ROW WHEN (((new.direction = 'inbound'::text) AND (new.parent_message_id IS NOT NULL) AND (new.message_type = ANY (ARRAY['email'::text, 'auto_reply'::text])))) EXECUTE FUNCTION app_private.tg_messages__conversation();
+
+CREATE TRIGGER _700_conversation_sent AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status = 'sent'::text) AND (new.enrollment_id IS NOT NULL))) EXECUTE FUNCTION app_private.tg_messages__conversation();
 
 CREATE TRIGGER _800_gauge_delete AFTER DELETE ON app_public.domains REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__gauge_count('domains');
 
@@ -10962,6 +11583,39 @@ ALTER TABLE ONLY app_public.contact_list_members
 
 ALTER TABLE ONLY app_public.contact_lists
     ADD CONSTRAINT contact_lists_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.conversation_messages
+    ADD CONSTRAINT conversation_messages_sent_by_fkey FOREIGN KEY (sent_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY app_public.conversation_messages
+    ADD CONSTRAINT conversation_messages_tenant_id_conversation_id_fkey FOREIGN KEY (tenant_id, conversation_id) REFERENCES app_public.conversations(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.conversation_messages
+    ADD CONSTRAINT conversation_messages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.conversation_messages
+    ADD CONSTRAINT conversation_messages_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES app_public.messages(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_campaign_id_fkey FOREIGN KEY (tenant_id, campaign_id) REFERENCES app_public.campaigns(tenant_id, id) ON DELETE SET NULL (campaign_id);
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_email_account_id_fkey FOREIGN KEY (tenant_id, email_account_id) REFERENCES app_public.email_accounts(tenant_id, id) ON DELETE SET NULL (email_account_id);
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_enrollment_id_fkey FOREIGN KEY (tenant_id, enrollment_id) REFERENCES app_public.campaign_enrollments(tenant_id, id) ON DELETE SET NULL (enrollment_id);
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_last_message_id_fkey FOREIGN KEY (tenant_id, last_message_id) REFERENCES app_public.messages(tenant_id, id) ON DELETE SET NULL (last_message_id);
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES app_public.leads(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.conversations
+    ADD CONSTRAINT conversations_tenant_id_root_message_id_fkey FOREIGN KEY (tenant_id, root_message_id) REFERENCES app_public.messages(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.crm_accounts
     ADD CONSTRAINT crm_accounts_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
@@ -11272,6 +11926,14 @@ CREATE POLICY analytics_read ON app_public.contact_lists FOR SELECT TO penguinma
 
 COMMENT ON POLICY analytics_read ON app_public.contact_lists IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the lists:read scope.';
 
+CREATE POLICY analytics_read ON app_public.conversation_messages FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY analytics_read ON app_public.conversation_messages IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+
+CREATE POLICY analytics_read ON app_public.conversations FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY analytics_read ON app_public.conversations IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+
 CREATE POLICY analytics_read ON app_public.crm_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
 COMMENT ON POLICY analytics_read ON app_public.crm_accounts IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
@@ -11459,6 +12121,10 @@ ALTER TABLE app_public.companies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.contact_list_members ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.contact_lists ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.conversation_messages ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.conversations ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.crm_accounts ENABLE ROW LEVEL SECURITY;
 
@@ -11827,6 +12493,14 @@ COMMENT ON POLICY tenant_select ON app_public.contact_list_members IS 'Rows of t
 CREATE POLICY tenant_select ON app_public.contact_lists FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('lists'::text, 'read'::text)));
 
 COMMENT ON POLICY tenant_select ON app_public.contact_lists IS 'Rows of the current tenant, for its viewers and above. An API key needs the lists:read scope.';
+
+CREATE POLICY tenant_select ON app_public.conversation_messages FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY tenant_select ON app_public.conversation_messages IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+
+CREATE POLICY tenant_select ON app_public.conversations FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY tenant_select ON app_public.conversations IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
 CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
@@ -12226,6 +12900,8 @@ REVOKE ALL ON FUNCTION app_private.begin_campaign(tenant_id uuid, campaign_id uu
 
 REVOKE ALL ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.bounce_type(status text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_audience(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
@@ -12255,6 +12931,8 @@ REVOKE ALL ON FUNCTION app_private.change_smtp_ip_status(smtp_ip_address_id uuid
 REVOKE ALL ON FUNCTION app_private.check_results_problem(checks jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_anonymous;
@@ -12304,6 +12982,13 @@ REVOKE ALL ON FUNCTION app_private.complete_lead_import(tenant_id uuid, import_i
 REVOKE ALL ON FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.consume_usage(tenant_id uuid, metric text, amount integer) FROM PUBLIC;
+
+GRANT SELECT ON TABLE app_public.conversations TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.conversations TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_private.conversation_for_change(conversation_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.conversation_of_message(message_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.count_usage_event(tenant_id uuid, period_start timestamp with time zone, metric text, amount integer) FROM PUBLIC;
 
@@ -12468,6 +13153,8 @@ REVOKE ALL ON FUNCTION app_private.limit_column(metric text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.limit_exceeded_message(plan_name text, metric text, limit_value bigint, used bigint, requested bigint) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.link_conversation_message(tenant_id uuid, conversation_id uuid, message_id uuid, direction text, message_created timestamp with time zone, reply_html text, sent_by uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.live_assignment_count(smtp_ip_address_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) FROM PUBLIC;
@@ -12556,6 +13243,8 @@ REVOKE ALL ON FUNCTION app_private.plan_by_slug(plan_slug text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.prepare_reply_send(tenant_id uuid, message_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_campaign_start(tenant_id uuid, campaign_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_dkim_pool_refill() FROM PUBLIC;
@@ -12567,6 +13256,8 @@ REVOKE ALL ON FUNCTION app_private.queue_due_domain_checks(at timestamp with tim
 REVOKE ALL ON FUNCTION app_private.queue_imap_poll(tenant_id uuid, email_account_id uuid, run_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_imap_polls() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_reputation_checks() FROM PUBLIC;
 
@@ -12627,11 +13318,17 @@ REVOKE ALL ON FUNCTION app_private.recount_ip_assignments(smtp_ip_address_ids uu
 
 REVOKE ALL ON FUNCTION app_private.reenter_request() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.refresh_conversation(tenant_id uuid, conversation_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.release_dead_workers(include_unregistered boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.release_orphaned_dkim_claims() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.reply_subject(subject text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.reply_to_send(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.report_lead_import_progress(tenant_id uuid, import_id uuid, rows_read integer) FROM PUBLIC;
 
@@ -12672,6 +13369,8 @@ REVOKE ALL ON FUNCTION app_private.session_claims(for_user uuid, in_tenant uuid)
 REVOKE ALL ON FUNCTION app_private.set_engine_clock(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.set_payment_state(tenant_id uuid, subscription_id uuid, status text, at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) FROM PUBLIC;
 
@@ -12756,11 +13455,15 @@ REVOKE ALL ON FUNCTION app_private.tg_lead_imports__queue() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__validate() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_messages__conversation() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_messages__forget_handovers() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__status_forward() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.throttle_hit(scope text, key text, max_hits integer, per interval) FROM PUBLIC;
 
@@ -12961,6 +13664,9 @@ GRANT ALL ON FUNCTION app_public.has_tenant_role(minimum text) TO penguinmails_a
 GRANT ALL ON FUNCTION app_public.has_tenant_role(minimum text) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.has_tenant_role(minimum text) TO penguinmails_analytics;
 
+REVOKE ALL ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) TO penguinmails_member;
+
 GRANT SELECT ON TABLE app_public.invitations TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.invitations TO penguinmails_analytics;
 
@@ -12972,6 +13678,12 @@ GRANT ALL ON FUNCTION app_public.logout() TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.logout_everywhere() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.logout_everywhere() TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.mark_conversation_read(conversation_id uuid, read boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.mark_conversation_read(conversation_id uuid, read boolean) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.mark_message_read(message_id uuid, read boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.mark_message_read(message_id uuid, read boolean) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.my_memberships() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.my_memberships() TO penguinmails_member;
@@ -13007,8 +13719,14 @@ GRANT ALL ON FUNCTION app_public.rotate_domain_dkim_key(domain_id uuid) TO pengu
 REVOKE ALL ON FUNCTION app_public.search_leads(query text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.search_leads(query text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.send_reply(message_id uuid, text text, html text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.send_reply(message_id uuid, text text, html text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) TO penguinmails_staff;
+
+REVOKE ALL ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text) TO penguinmails_staff;
@@ -13150,6 +13868,9 @@ GRANT SELECT ON TABLE app_public.contact_list_members TO penguinmails_analytics;
 GRANT INSERT(list_id) ON TABLE app_public.contact_list_members TO penguinmails_member;
 
 GRANT INSERT(lead_id) ON TABLE app_public.contact_list_members TO penguinmails_member;
+
+GRANT SELECT ON TABLE app_public.conversation_messages TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.conversation_messages TO penguinmails_member;
 
 GRANT SELECT,DELETE ON TABLE app_public.crm_accounts TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_analytics;

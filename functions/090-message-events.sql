@@ -155,7 +155,9 @@ begin
         where l.tenant_id = v_message.tenant_id and l.id = v_message.lead_id;
       select c.stop_on_reply into v_stop_on_reply from app_public.campaigns c
         where c.tenant_id = v_message.tenant_id and c.id = v_message.campaign_id;
-      if coalesce(v_stop_on_reply, true) then
+      -- A reply to a message of no campaign (a reply sent from the inbox)
+      -- stops nothing: other queued inbox replies to the lead must go out.
+      if v_message.campaign_id is not null and coalesce(v_stop_on_reply, true) then
         update app_public.campaign_enrollments e set status = 'replied', stop_reason = 'replied', next_run_at = null, completed_at = now()
           where e.tenant_id = v_message.tenant_id and e.lead_id = v_message.lead_id
             and e.campaign_id is not distinct from v_message.campaign_id and e.status in ('active', 'paused');

@@ -31,7 +31,7 @@ create or replace function app_private.engine_task_identifiers() returns text[]
   language sql immutable parallel safe
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select array['campaign_step', 'campaign_start'];
+  select array['campaign_step', 'campaign_start', 'send_reply'];
 $$;
 comment on function app_private.engine_task_identifiers() is 'The worker tasks whose run_at is engine time (moved along with the engine clock).';
 

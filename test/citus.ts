@@ -20,6 +20,7 @@ export const CITUS_SUITES = [
   'test/billing/(done|dunning|plans|stripe-sync|stripe-webhooks)',
   'test/deliverability/(dns-checks|domain-verification|reputation)',
   'test/imap/(parse|poller)',
+  'test/inbox/',
   'test/ops/cli.test.ts',
 ];
 

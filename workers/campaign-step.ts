@@ -9,8 +9,8 @@ import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { deliverMessage, queryRows, type DeliveryResult } from '../src/sending/deliver.ts';
 import { emailDeliveries } from '../src/metrics/registry.ts';
-import { resolveSendingDeps, type SendingDeps } from '../src/sending/deps.ts';
-import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
+import type { SendingDeps } from '../src/sending/deps.ts';
+import { sendingDepsOf, type WorkerDeps } from '../src/worker/context.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), enrollment_id: z.uuid() });
 
@@ -31,7 +31,7 @@ export function campaignStep(deps: WorkerDeps): Task {
   let sending: SendingDeps | undefined;
   return async (rawPayload, helpers) => {
     const payload = Payload.parse(rawPayload);
-    sending ??= resolveSendingDeps(deps.env, { ...deps.sending, smtp: { outbound: outboundGuardOf(deps), ...deps.sending?.smtp } });
+    sending ??= sendingDepsOf(deps);
     const resolved = sending;
     await helpers.withPgClient(async (client) => {
       const query = queryRows(client);

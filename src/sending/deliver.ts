@@ -14,6 +14,11 @@
  * knows whether the server can have the message (mark: sent, unconfirmed) or
  * cannot (no mark: sent again). If the mark cannot be written (the database
  * went away, and the send lock with it), the dot is not written either.
+ *
+ * Two kinds of message take this path: campaign emails (rendered from their
+ * step's template, claimed by app_private.claim_message) and replies written
+ * on the platform (src/sending/reply.ts: their text as written, claimed by
+ * app_private.claim_reply). Everything from the send lock on is the same.
  */
 import type { PoolClient } from 'pg';
 import { ZodError } from 'zod';
@@ -37,7 +42,7 @@ export type DeliveryResult =
   /** Another worker holds the message's send lock. */
   | 'busy';
 
-interface EnvelopeRow {
+export interface EnvelopeRow {
   id: string;
   status: string;
   step_id: string;
@@ -64,7 +69,7 @@ export interface DeliveryLog {
 }
 
 /** A problem that makes the message undeliverable before any SMTP talk (its reason is user-facing). */
-class Undeliverable extends Error {
+export class Undeliverable extends Error {
   readonly inboxError: string | undefined;
   constructor(reason: string, inboxError?: string) {
     super(reason);
@@ -103,6 +108,40 @@ function prepare(envelope: EnvelopeRow, deps: SendingDeps) {
   return { settings: settings.data, password, dkimKey };
 }
 
+/** What goes into one message besides its envelope. */
+export interface ComposedMessage {
+  fromName: string | null;
+  subject: string;
+  html: string;
+  text: string;
+  /** null: no List-Unsubscribe headers. */
+  unsubscribeUrl: string | null;
+  /** The message this one answers, without angle brackets. */
+  inReplyTo: string | null;
+  /** The References chain, oldest first; default: inReplyTo alone. */
+  references?: string[];
+}
+
+/**
+ * A kind of message on the delivery path: how its content is made, and the
+ * SQL function that claims it (queued → sending) with that content's subject
+ * and text. `compose` throws TemplateRenderError, Undeliverable or ZodError
+ * for a message that cannot be sent (recorded as failed with the reason).
+ */
+export interface MessageKind {
+  compose(query: RunQuery, tenantId: string, envelope: EnvelopeRow, deps: SendingDeps): Promise<ComposedMessage>;
+  claimFunction: 'app_private.claim_message' | 'app_private.claim_reply';
+}
+
+/** A campaign step's email: its template rendered for the lead, with tracking and one-click unsubscribe. */
+export const CAMPAIGN_EMAIL: MessageKind = {
+  claimFunction: 'app_private.claim_message',
+  async compose(query, tenantId, envelope, deps) {
+    const rendered = renderMessage(await loadRenderInput(query, tenantId, envelope.step_id, envelope.lead_id), deps);
+    return { ...rendered, inReplyTo: envelope.thread_rfc_message_id };
+  },
+};
+
 async function record(query: RunQuery, tenantId: string, messageId: string, outcome: SmtpOutcome): Promise<DeliveryResult> {
   switch (outcome.kind) {
     case 'accepted':
@@ -135,6 +174,7 @@ export async function deliverMessage(
   tenantId: string,
   messageId: string,
   log: DeliveryLog,
+  kind: MessageKind = CAMPAIGN_EMAIL,
 ): Promise<DeliveryResult> {
   const query = queryRows(client);
   const [envelope] = await query<EnvelopeRow>('select * from app_private.delivery_envelope($1, $2)', [tenantId, messageId]);
@@ -143,7 +183,7 @@ export async function deliverMessage(
   let rendered;
   let prepared;
   try {
-    rendered = renderMessage(await loadRenderInput(query, tenantId, envelope.step_id, envelope.lead_id), deps);
+    rendered = await kind.compose(query, tenantId, envelope, deps);
     prepared = prepare(envelope, deps);
   } catch (error) {
     if (!(error instanceof TemplateRenderError || error instanceof Undeliverable || error instanceof ZodError)) throw error;
@@ -159,7 +199,7 @@ export async function deliverMessage(
   if (!lock?.locked) return 'busy';
   try {
     const [claim] = await query<{ outcome: 'claimed' | 'gone' | 'paused' | 'limit' }>(
-      'select app_private.claim_message($1, $2, $3, $4) as outcome',
+      `select ${kind.claimFunction}($1, $2, $3, $4) as outcome`,
       [tenantId, messageId, rendered.subject, rendered.text],
     );
     if (claim?.outcome !== 'claimed') return claim?.outcome ?? 'gone';
@@ -174,7 +214,8 @@ export async function deliverMessage(
       html: rendered.html,
       text: rendered.text,
       messageId: envelope.rfc_message_id,
-      inReplyTo: envelope.thread_rfc_message_id,
+      inReplyTo: rendered.inReplyTo,
+      references: rendered.references,
       unsubscribeUrl: rendered.unsubscribeUrl,
       dkim: { domainName: envelope.domain, keySelector: envelope.dkim_selector, privateKey: prepared.dkimKey },
     }, deps.smtp, deps.smtpPool, {

@@ -60,9 +60,12 @@ export interface OutgoingMail {
   text: string;
   /** Without angle brackets: <uuid>@<sending domain>. */
   messageId: string;
-  /** The thread's first Message-ID (follow-ups), without angle brackets. */
+  /** The message this one answers (a follow-up: the thread's first; a reply: the lead's), without angle brackets. */
   inReplyTo: string | null;
-  unsubscribeUrl: string;
+  /** The References chain, oldest first, without angle brackets; default: inReplyTo alone. */
+  references?: string[] | null;
+  /** RFC 8058 one-click unsubscribe (List-Unsubscribe and List-Unsubscribe-Post); null: no such headers (a reply from a person). */
+  unsubscribeUrl: string | null;
   dkim: { domainName: string; keySelector: string; privateKey: string };
 }
 
@@ -353,11 +356,13 @@ export async function sendSmtp(
       text: mail.text,
       messageId: `<${mail.messageId}>`,
       inReplyTo: mail.inReplyTo ? `<${mail.inReplyTo}>` : undefined,
-      references: mail.inReplyTo ? [`<${mail.inReplyTo}>`] : undefined,
-      headers: {
-        'List-Unsubscribe': { prepared: true, value: `<${mail.unsubscribeUrl}>` },
-        'List-Unsubscribe-Post': { prepared: true, value: 'List-Unsubscribe=One-Click' },
-      },
+      references: mail.references?.length ? mail.references.map((id) => `<${id}>`) : mail.inReplyTo ? [`<${mail.inReplyTo}>`] : undefined,
+      headers: mail.unsubscribeUrl
+        ? {
+            'List-Unsubscribe': { prepared: true, value: `<${mail.unsubscribeUrl}>` },
+            'List-Unsubscribe-Post': { prepared: true, value: 'List-Unsubscribe=One-Click' },
+          }
+        : {},
       envelope: { from: mail.fromAddress, to: [mail.to] },
     });
     return { kind: 'accepted', response: String(info.response ?? '250 OK') };

@@ -10,7 +10,7 @@ import type { ImapPollerDeps } from '../imap/poller.ts';
 import type { StripeFactory } from '../billing/stripe-client.ts';
 import type { SecretBox } from '../crypto/secrets.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
-import type { SendingDeps } from '../sending/deps.ts';
+import { resolveSendingDeps, type SendingDeps } from '../sending/deps.ts';
 
 export interface WorkerDeps {
   env: Env;
@@ -46,4 +46,9 @@ export function outboundGuardOf(deps: WorkerDeps): OutboundGuard {
 export function appUrlOf(deps: Pick<WorkerDeps, 'appUrl' | 'env'>): string {
   const base = deps.appUrl ?? deps.env.APP_URL ?? deps.env.PUBLIC_URL ?? `http://${deps.env.HOST}:${deps.env.PORT}`;
   return base.replace(/\/+$/, '');
+}
+
+/** The sending engine's dependencies for a task (campaign emails, replies): the given ones over the environment's, SMTP behind the outbound guard. */
+export function sendingDepsOf(deps: WorkerDeps): SendingDeps {
+  return resolveSendingDeps(deps.env, { ...deps.sending, smtp: { outbound: outboundGuardOf(deps), ...deps.sending?.smtp } });
 }

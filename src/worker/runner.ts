@@ -17,6 +17,7 @@ import { domainVerificationSweep, verifyDomain } from '../../workers/deliverabil
 import { checkIpReputation, recountIpAssignments, reputationSweep } from '../../workers/deliverability/reputation.ts';
 import { warmupTick } from '../../workers/deliverability/warmup.ts';
 import { campaignStep } from '../../workers/campaign-step.ts';
+import { sendReply } from '../../workers/send-reply.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
@@ -48,6 +49,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     recount_ip_assignments: recountIpAssignments,
     warmup_tick: warmupTick,
     campaign_step: campaignStep(deps),
+    send_reply: sendReply(deps),
     campaign_start: campaignStart,
     campaign_check_completion: campaignCheckCompletion,
     campaign_housekeeping: campaignHousekeeping,
