@@ -21,6 +21,7 @@ export const CITUS_SUITES = [
   'test/deliverability/(dns-checks|domain-verification|reputation)',
   'test/imap/(parse|poller)',
   'test/ops/cli.test.ts',
+  'test/webhooks/',
 ];
 
 

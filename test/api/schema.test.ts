@@ -26,7 +26,8 @@ const SECRET = /password|passwd|secret|credential|private.?key|api.?key|token|ha
 /** Types that can carry a secret's value (a flag like hasSmtpPassword or a policy like passwordMinLength cannot). */
 const CARRIES_TEXT = (typeName: string) => !['Boolean', 'Int', 'Float', 'BigInt', 'BigFloat', 'Datetime', 'Date'].includes(typeName);
 /** The one token the API hands out on purpose: the session it just signed. */
-const ALLOWED_OUTPUTS = new Set(['Session.jwtToken']);
+// A webhook's signing secret is returned once, by the mutation that makes it (plugins/webhook-subscriptions.ts).
+const ALLOWED_OUTPUTS = new Set(['Session.jwtToken', 'AddWebhookSubscriptionPayload.secret', 'RotateWebhookSecretPayload.secret']);
 /** Inputs that carry a secret *to* the database (sign-up, sign-in, resets, inbox passwords), never back. */
 const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput)\./;
 
