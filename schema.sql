@@ -3304,7 +3304,7 @@ begin
         values (emit_webhook_event.tenant_id, v_event_id, emit_webhook_event.event_type, emit_webhook_event.campaign_id,
                 emit_webhook_event.data, v_created);
     end if;
-    insert into app_public.webhook_deliveries (tenant_id, subscription_id, event_id, event_created, next_attempt_at)
+    insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
       values (emit_webhook_event.tenant_id, v_subscription.id, v_event_id, v_created, v_created);
     perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription.id, false);
   end loop;
@@ -5596,7 +5596,7 @@ begin
       response_code = record_webhook_attempt.response_code, response_body = v_body,
       duration_ms = record_webhook_attempt.duration_ms, error = v_error, completed_at = v_completed
     where d.tenant_id = record_webhook_attempt.tenant_id and d.id = record_webhook_attempt.delivery_id and d.status = 'pending'
-    returning d.subscription_id into v_subscription_id;
+    returning d.webhook_subscription_id into v_subscription_id;
   if v_subscription_id is null then
     return false;
   end if;
@@ -8672,7 +8672,7 @@ begin
   end if;
   update app_public.webhook_deliveries d set status = 'pending', attempts = 0, next_attempt_at = v_now, completed_at = null,
       replayed_at = v_now
-    where d.tenant_id = v_subscription.tenant_id and d.subscription_id = v_subscription.id and d.status <> 'pending'
+    where d.tenant_id = v_subscription.tenant_id and d.webhook_subscription_id = v_subscription.id and d.status <> 'pending'
       and d.event_created >= from_time and d.event_created < to_time;
   get diagnostics v_count = row_count;
   if v_count > 0 then
@@ -8687,7 +8687,7 @@ COMMENT ON FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, f
 CREATE TABLE app_public.webhook_deliveries (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
-    subscription_id uuid NOT NULL,
+    webhook_subscription_id uuid NOT NULL,
     event_id uuid NOT NULL,
     event_created timestamp with time zone NOT NULL,
     status text DEFAULT 'pending'::text NOT NULL,
@@ -8747,7 +8747,7 @@ begin
   if v_delivery.id is null then
     raise exception 'There is no webhook delivery % in this organisation.', delivery_id using errcode = 'NTFND';
   end if;
-  perform app_private.lock_webhook_subscription(v_delivery.subscription_id);
+  perform app_private.lock_webhook_subscription(v_delivery.webhook_subscription_id);
   if v_delivery.status = 'pending' then
     raise exception 'This delivery is still pending; it is retried on its own.' using errcode = 'STATE';
   end if;
@@ -8755,7 +8755,7 @@ begin
       replayed_at = v_now
     where d.tenant_id = v_tenant_id and d.id = v_delivery.id
     returning * into v_delivery;
-  perform app_private.queue_webhook_delivery(v_tenant_id, v_delivery.subscription_id, true);
+  perform app_private.queue_webhook_delivery(v_tenant_id, v_delivery.webhook_subscription_id, true);
   return v_delivery;
 end;
 $$;
@@ -8942,7 +8942,7 @@ begin
   insert into app_public.webhook_events (tenant_id, id, event_type, data, created)
     values (v_subscription.tenant_id, v_event_id, 'webhook.test',
             jsonb_build_object('subscription_id', v_subscription.id, 'message', 'A test event from PenguinMails.'), v_created);
-  insert into app_public.webhook_deliveries (tenant_id, subscription_id, event_id, event_created, next_attempt_at)
+  insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
     values (v_subscription.tenant_id, v_subscription.id, v_event_id, v_created, v_created)
     returning * into v_delivery;
   perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id, true);
@@ -10509,7 +10509,7 @@ ALTER TABLE ONLY app_public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (tenant_id, id);
 
 ALTER TABLE ONLY app_public.webhook_deliveries
-    ADD CONSTRAINT webhook_deliveries_tenant_id_subscription_id_event_id_key UNIQUE (tenant_id, subscription_id, event_id);
+    ADD CONSTRAINT webhook_deliveries_tenant_id_webhook_subscription_id_event__key UNIQUE (tenant_id, webhook_subscription_id, event_id);
 
 ALTER TABLE ONLY app_public.webhook_events
     ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (tenant_id, id);
@@ -10771,7 +10771,7 @@ CREATE UNIQUE INDEX users_email_key ON app_public.users USING btree (email) WHER
 
 CREATE INDEX webhook_deliveries_event_idx ON app_public.webhook_deliveries USING btree (tenant_id, event_id);
 
-CREATE INDEX webhook_deliveries_queue_idx ON app_public.webhook_deliveries USING btree (tenant_id, subscription_id, status, event_created, event_id);
+CREATE INDEX webhook_deliveries_queue_idx ON app_public.webhook_deliveries USING btree (tenant_id, webhook_subscription_id, status, event_created, event_id);
 
 CREATE INDEX webhook_events_created_idx ON app_public.webhook_events USING btree (tenant_id, created);
 
@@ -11303,10 +11303,7 @@ ALTER TABLE ONLY app_public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.webhook_deliveries
-    ADD CONSTRAINT webhook_deliveries_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
-
-COMMENT ON CONSTRAINT webhook_deliveries_tenant_id_subscription_id_fkey ON app_public.webhook_deliveries IS '@foreignFieldName deliveries
-The subscription the delivery is for.';
+    ADD CONSTRAINT webhook_deliveries_tenant_id_webhook_subscription_id_fkey FOREIGN KEY (tenant_id, webhook_subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.webhook_events
     ADD CONSTRAINT webhook_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;

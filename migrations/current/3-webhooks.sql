@@ -78,7 +78,7 @@ comment on column app_public.webhook_events.data is 'The payload''s `data` objec
 create table if not exists app_public.webhook_deliveries (
   tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants (id) on delete cascade,
   id uuid not null default gen_random_uuid(),
-  subscription_id uuid not null,
+  webhook_subscription_id uuid not null,
   event_id uuid not null,
   event_created timestamptz not null,
   status text not null default 'pending',
@@ -94,8 +94,8 @@ create table if not exists app_public.webhook_deliveries (
   created timestamptz not null default now(),
   updated timestamptz not null default now(),
   primary key (tenant_id, id),
-  unique (tenant_id, subscription_id, event_id),
-  foreign key (tenant_id, subscription_id) references app_public.webhook_subscriptions (tenant_id, id) on delete cascade,
+  unique (tenant_id, webhook_subscription_id, event_id),
+  foreign key (tenant_id, webhook_subscription_id) references app_public.webhook_subscriptions (tenant_id, id) on delete cascade,
   foreign key (tenant_id, event_id) references app_public.webhook_events (tenant_id, id) on delete cascade,
   constraint webhook_deliveries_status_check check (status in ('pending', 'succeeded', 'failed')),
   constraint webhook_deliveries_attempts_check check (attempts >= 0),
@@ -103,7 +103,7 @@ create table if not exists app_public.webhook_deliveries (
   constraint webhook_deliveries_error_check check (length(error) <= 1000),
   constraint webhook_deliveries_duration_check check (duration_ms >= 0)
 );
-create index if not exists webhook_deliveries_queue_idx on app_public.webhook_deliveries (tenant_id, subscription_id, status, event_created, event_id);
+create index if not exists webhook_deliveries_queue_idx on app_public.webhook_deliveries (tenant_id, webhook_subscription_id, status, event_created, event_id);
 create index if not exists webhook_deliveries_event_idx on app_public.webhook_deliveries (tenant_id, event_id);
 comment on table app_public.webhook_deliveries is 'The delivery log: one row per event and subscription, with the outcome of its last attempt. Pending deliveries of a subscription are attempted in event order.';
 comment on column app_public.webhook_deliveries.status is 'pending (waiting or retrying), succeeded (a 2xx answer) or failed (every retry failed; replay it to try again).';
@@ -114,4 +114,3 @@ comment on column app_public.webhook_deliveries.response_body is 'The first 2000
 comment on column app_public.webhook_deliveries.duration_ms is 'How long the last attempt took, in milliseconds.';
 comment on column app_public.webhook_deliveries.error is 'Why the last attempt failed, when no HTTP answer explains it.';
 comment on column app_public.webhook_deliveries.event_created is 'The event''s time, copied for ordering a subscription''s deliveries.';
-comment on constraint webhook_deliveries_tenant_id_subscription_id_fkey on app_public.webhook_deliveries is E'@foreignFieldName deliveries\nThe subscription the delivery is for.';

@@ -270,7 +270,7 @@ export async function populateTenant(
     returning id
   `)).id;
   ids.webhookDelivery = (await one(sql`
-    insert into app_public.webhook_deliveries (tenant_id, subscription_id, event_id, event_created, status, attempts, last_attempt_at,
+    insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, status, attempts, last_attempt_at,
       response_code, response_body, duration_ms, completed_at)
     select ${tenantId}, ${ids.webhookSubscription}, e.id, e.created, 'succeeded', 1, now(), 200, 'ok', 42, now()
     from app_public.webhook_events e where e.tenant_id = ${tenantId} and e.id = ${ids.webhookEvent}

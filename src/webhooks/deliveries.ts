@@ -29,8 +29,8 @@ export async function headDelivery(db: Query, tenantId: string, subscriptionId: 
             d.next_attempt_at as "nextAttemptAt", d.attempts, s.url, s.enabled
      from app_public.webhook_deliveries d
      join app_public.webhook_events e on e.tenant_id = d.tenant_id and e.id = d.event_id
-     join app_public.webhook_subscriptions s on s.tenant_id = d.tenant_id and s.id = d.subscription_id
-     where d.tenant_id = $1 and d.subscription_id = $2 and d.status = 'pending'
+     join app_public.webhook_subscriptions s on s.tenant_id = d.tenant_id and s.id = d.webhook_subscription_id
+     where d.tenant_id = $1 and d.webhook_subscription_id = $2 and d.status = 'pending'
      order by d.event_created, d.event_id
      limit 1`,
     [tenantId, subscriptionId],

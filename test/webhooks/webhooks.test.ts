@@ -82,13 +82,13 @@ async function recordEvent(messageId: string, type: string, options: { link?: st
 }
 
 const deliveriesQuery = `query($id: UUID!) { webhookSubscription(rowId: $id) { enabled disabledReason consecutiveFailures
-  deliveries(orderBy: [EVENT_CREATED_ASC]) { nodes { rowId eventId status attempts responseCode responseBody durationMs error event { eventType } } } } }`;
+  webhookDeliveries(orderBy: [EVENT_CREATED_ASC]) { nodes { rowId eventId status attempts responseCode responseBody durationMs error event { eventType } } } } }`;
 
 async function deliveriesOf(subscriptionId: string) {
   const data = await t.ok(deliveriesQuery, { id: subscriptionId }, admin.token);
   return data.webhookSubscription as {
     enabled: boolean; disabledReason: string | null; consecutiveFailures: number;
-    deliveries: { nodes: Array<{ rowId: string; eventId: string; status: string; attempts: number; responseCode: number | null; responseBody: string | null; durationMs: number | null; error: string | null; event: { eventType: string } }> };
+    webhookDeliveries: { nodes: Array<{ rowId: string; eventId: string; status: string; attempts: number; responseCode: number | null; responseBody: string | null; durationMs: number | null; error: string | null; event: { eventType: string } }> };
   };
 }
 
@@ -139,7 +139,7 @@ test('events arrive once each, signed, in the order they happened; a rolled-back
 
   // The delivery log through the API.
   const log = await deliveriesOf(sub.rowId);
-  expect(log.deliveries.nodes.map((d) => [d.event.eventType, d.status, d.attempts, d.responseCode, d.responseBody]))
+  expect(log.webhookDeliveries.nodes.map((d) => [d.event.eventType, d.status, d.attempts, d.responseCode, d.responseBody]))
     .toEqual(expected.map((type) => [type, 'succeeded', 1, 200, 'thanks']));
 }, 60_000);
 
@@ -180,7 +180,7 @@ test('failures (500s, a timeout) are retried with backoff until the receiver com
   expect(gaps[0]).toBeGreaterThanOrEqual(100);
   expect(gaps[1]).toBeGreaterThanOrEqual(800);
   const log = await deliveriesOf(sub.rowId);
-  expect(log.deliveries.nodes.map((d) => [d.status, d.attempts])).toEqual([['succeeded', 4], ['succeeded', 1], ['succeeded', 1]]);
+  expect(log.webhookDeliveries.nodes.map((d) => [d.status, d.attempts])).toEqual([['succeeded', 4], ['succeeded', 1], ['succeeded', 1]]);
   expect(log.consecutiveFailures).toBe(0);
 }, 60_000);
 
@@ -196,7 +196,7 @@ test('sustained failure disables the subscription and emails its admins; enablin
     return !s.enabled && s;
   }, 30_000);
   expect(disabled.disabledReason).toMatch(/Disabled automatically/);
-  expect(disabled.deliveries.nodes.map((d) => [d.status, d.attempts, d.responseCode, d.responseBody]))
+  expect(disabled.webhookDeliveries.nodes.map((d) => [d.status, d.attempts, d.responseCode, d.responseBody]))
     .toEqual([['failed', 4, 500, 'receiver failed on purpose'], ['pending', 0, null, null]]);
   expect(receiver.on('/down')).toHaveLength(4);
   const notice = await eventually(async () => {
@@ -216,7 +216,7 @@ test('sustained failure disables the subscription and emails its admins; enablin
   expect(accepted('/down')[0]!.json.data.current.status).toBe('not_interested');
 
   // Replay of the failed delivery: the same webhook-id as its first attempts.
-  const failed = disabled.deliveries.nodes[0]!;
+  const failed = disabled.webhookDeliveries.nodes[0]!;
   const replayed = await t.ok(`mutation($id: UUID!) { replayWebhookDelivery(input: { deliveryId: $id }) { result { status attempts } } }`, { id: failed.rowId }, admin.token);
   expect(replayed.replayWebhookDelivery.result).toEqual({ status: 'pending', attempts: 0 });
   await eventually(async () => accepted('/down').length === 2, 20_000);
@@ -230,7 +230,7 @@ test('sustained failure disables the subscription and emails its admins; enablin
     { id: sub.rowId, from, to }, admin.token);
   expect(range.replayWebhookDeliveries.result).toBe(2);
   await eventually(async () => accepted('/down').length === 4, 20_000);
-  expect(accepted('/down').slice(2).map((r) => r.id)).toEqual(disabled.deliveries.nodes.map((d) => d.eventId));
+  expect(accepted('/down').slice(2).map((r) => r.id)).toEqual(disabled.webhookDeliveries.nodes.map((d) => d.eventId));
   for (const r of accepted('/down')) expect(verifies(sub.secret, r)).toBe(true);
 }, 90_000);
 
@@ -288,7 +288,7 @@ test('SSRF: private addresses outside the allow-list are refused at creation and
   await setLeadStatus(lead.id, 'interested');
   const log = await eventually(async () => {
     const s = await deliveriesOf(row.id);
-    const first = s.deliveries.nodes[0];
+    const first = s.webhookDeliveries.nodes[0];
     return first && first.attempts > 0 ? first : null;
   }, 20_000);
   expect(log.error).toBe('the server address is not allowed (private or reserved network)');
@@ -299,7 +299,7 @@ test('SSRF: private addresses outside the allow-list are refused at creation and
 test('members read webhooks and their log; only owners and admins manage them', async () => {
   const sub = await subscribe('/roles', { eventTypes: ['import.completed'] });
   const { token } = await memberWithRoles(t, admin.tenantId, ['member'], 'webhooks-member');
-  const read = await t.ok(`query($id: UUID!) { webhookSubscription(rowId: $id) { url deliveries { totalCount } } }`, { id: sub.rowId }, token);
+  const read = await t.ok(`query($id: UUID!) { webhookSubscription(rowId: $id) { url webhookDeliveries { totalCount } } }`, { id: sub.rowId }, token);
   expect(read.webhookSubscription.url).toBe(receiver.url('/roles'));
   const create = await t.gql(`mutation($u: String!) { addWebhookSubscription(input: { url: $u }) { secret } }`, { u: receiver.url('/x') }, token);
   expect(create.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
