@@ -3289,14 +3289,10 @@ CREATE FUNCTION app_private.emit_webhook_event(tenant_id uuid, event_type text, 
 declare
   v_event_id uuid;
   v_created timestamptz := clock_timestamp();
-  v_subscription record;
+  v_subscription_id uuid;
 begin
-  for v_subscription in
-    select s.id from app_public.webhook_subscriptions s
-    where s.tenant_id = emit_webhook_event.tenant_id and s.enabled
-      and (s.event_types = '{}' or emit_webhook_event.event_type = any (s.event_types))
-      and (s.campaign_id is null or s.campaign_id = emit_webhook_event.campaign_id)
-    order by s.id
+  foreach v_subscription_id in array app_private.webhook_subscribers(emit_webhook_event.tenant_id, emit_webhook_event.event_type,
+                                                                     emit_webhook_event.campaign_id)
   loop
     if v_event_id is null then
       v_event_id := gen_random_uuid();
@@ -3305,8 +3301,8 @@ begin
                 emit_webhook_event.data, v_created);
     end if;
     insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
-      values (emit_webhook_event.tenant_id, v_subscription.id, v_event_id, v_created, v_created);
-    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription.id, false);
+      values (emit_webhook_event.tenant_id, v_subscription_id, v_event_id, v_created, v_created);
+    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription_id, false);
   end loop;
   return v_event_id;
 end;
@@ -7224,8 +7220,7 @@ declare
     when new.status = 'completed' then 'campaign.completed'
     when new.status = 'cancelled' then 'campaign.cancelled' end;
 begin
-  if new.status is distinct from old.status and v_type is not null
-     and app_private.webhook_wanted(new.tenant_id, v_type, new.id) then
+  if new.status is distinct from old.status and v_type is not null then
     perform app_private.emit_webhook_event(new.tenant_id, v_type, new.id,
       jsonb_build_object('campaign_id', new.id, 'name', new.name, 'status', new.status, 'previous_status', old.status,
                          'paused_by', new.paused_by, 'pause_reason', new.pause_reason));
@@ -7274,8 +7269,7 @@ CREATE FUNCTION app_private.tg_domains__webhook() RETURNS trigger
 declare
   v_type text := case new.verification_status when 'verified' then 'domain.verified' when 'failed' then 'domain.failed' end;
 begin
-  if new.verification_status is distinct from old.verification_status and v_type is not null
-     and app_private.webhook_wanted(new.tenant_id, v_type, null) then
+  if new.verification_status is distinct from old.verification_status and v_type is not null then
     perform app_private.emit_webhook_event(new.tenant_id, v_type, null,
       jsonb_build_object('domain_id', new.id, 'domain', new.domain, 'status', new.verification_status,
                          'previous_status', old.verification_status, 'error', new.dns_verification_error));
@@ -7291,8 +7285,7 @@ CREATE FUNCTION app_private.tg_email_accounts__webhook() RETURNS trigger
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  if new.status = 'error' and old.status is distinct from 'error'
-     and app_private.webhook_wanted(new.tenant_id, 'inbox.error', null) then
+  if new.status = 'error' and old.status is distinct from 'error' then
     perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
       jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status));
   end if;
@@ -7343,7 +7336,7 @@ declare
   v_data jsonb;
 begin
   if v_type is null or (new.event_type in ('open', 'click') and coalesce(new.metadata ->> 'automated', 'false') = 'true')
-     or not app_private.webhook_wanted(new.tenant_id, v_type, new.campaign_id) then
+     or cardinality(app_private.webhook_subscribers(new.tenant_id, v_type, new.campaign_id)) = 0 then
     return null;
   end if;
   select m.* into v_message from app_public.messages m where m.tenant_id = new.tenant_id and m.id = new.message_id;
@@ -7450,8 +7443,7 @@ CREATE FUNCTION app_private.tg_lead_imports__webhook() RETURNS trigger
 declare
   v_type text := case new.status when 'completed' then 'import.completed' when 'failed' then 'import.failed' end;
 begin
-  if new.status is distinct from old.status and v_type is not null
-     and app_private.webhook_wanted(new.tenant_id, v_type, null) then
+  if new.status is distinct from old.status and v_type is not null then
     perform app_private.emit_webhook_event(new.tenant_id, v_type, null,
       jsonb_build_object('import_id', new.id, 'file_name', new.file_name, 'contact_list_id', new.contact_list_id,
                          'total_rows', new.total_rows, 'imported_rows', new.imported_rows, 'updated_rows', new.updated_rows,
@@ -7471,7 +7463,7 @@ declare
   v_old jsonb := app_private.webhook_lead_state(to_jsonb(old));
   v_new jsonb := app_private.webhook_lead_state(to_jsonb(new));
 begin
-  if v_old is distinct from v_new and app_private.webhook_wanted(new.tenant_id, 'lead.status_changed', null) then
+  if v_old is distinct from v_new then
     perform app_private.emit_webhook_event(new.tenant_id, 'lead.status_changed', null,
       jsonb_build_object('lead_id', new.id, 'email', new.email, 'previous', v_old, 'current', v_new));
   end if;
@@ -7807,22 +7799,23 @@ $$;
 
 COMMENT ON FUNCTION app_private.webhook_lead_state(lead jsonb) IS 'The part of a lead (as JSON) whose change is a lead.status_changed webhook event, and which the event reports as previous and current.';
 
-CREATE FUNCTION app_private.webhook_wanted(tenant_id uuid, event_type text, campaign_id uuid) RETURNS boolean
+CREATE FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
 begin
-  return exists (
-    select 1 from app_public.webhook_subscriptions s
-    where s.tenant_id = webhook_wanted.tenant_id and s.enabled
-      and (s.event_types = '{}' or webhook_wanted.event_type = any (s.event_types))
-      and (s.campaign_id is null or s.campaign_id = webhook_wanted.campaign_id)
+  return array(
+    select s.id from app_public.webhook_subscriptions s
+    where s.tenant_id = webhook_subscribers.tenant_id and s.enabled
+      and (s.event_types = '{}' or webhook_subscribers.event_type = any (s.event_types))
+      and (s.campaign_id is null or s.campaign_id = webhook_subscribers.campaign_id)
+    order by s.id
   );
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.webhook_wanted(tenant_id uuid, event_type text, campaign_id uuid) IS 'Whether an enabled webhook subscription of the tenant wants this event type (of this campaign, when the subscription is filtered by campaign).';
+COMMENT ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) IS 'The enabled webhook subscriptions of the tenant that want this event type (of this campaign, when a subscription is filtered by campaign).';
 
 CREATE FUNCTION app_private.worker_dead_after() RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -12944,7 +12937,7 @@ REVOKE ALL ON FUNCTION app_private.warmup_tick(at timestamp with time zone) FROM
 
 REVOKE ALL ON FUNCTION app_private.webhook_lead_state(lead jsonb) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.webhook_wanted(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.worker_dead_after() FROM PUBLIC;
 

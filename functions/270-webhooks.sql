@@ -7,27 +7,32 @@
 -- webhook_deliveries row per enabled subscription that wants the event, and
 -- queues the subscription's webhook_deliver job: a rolled-back change leaves
 -- no event and no job. A tenant without a matching enabled subscription pays
--- one index look-up (app_private.webhook_wanted) and writes nothing.
+-- one index look-up of its subscriptions and writes nothing.
+--
+-- The triggers call emit_webhook_event directly (it writes nothing when no
+-- subscription matches), except the one on email_events, which asks
+-- webhook_subscribers first: its payload needs the message read.
 --
 -- Citus: every trigger reads and writes only its row's tenant
 -- (tenant_id = the row's tenant) and queues jobs through app_private.add_job.
 --------------------------------------------------------------------------------
 
-create or replace function app_private.webhook_wanted(tenant_id uuid, event_type text, campaign_id uuid) returns boolean
+create or replace function app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) returns uuid[]
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
 begin
-  return exists (
-    select 1 from app_public.webhook_subscriptions s
-    where s.tenant_id = webhook_wanted.tenant_id and s.enabled
-      and (s.event_types = '{}' or webhook_wanted.event_type = any (s.event_types))
-      and (s.campaign_id is null or s.campaign_id = webhook_wanted.campaign_id)
+  return array(
+    select s.id from app_public.webhook_subscriptions s
+    where s.tenant_id = webhook_subscribers.tenant_id and s.enabled
+      and (s.event_types = '{}' or webhook_subscribers.event_type = any (s.event_types))
+      and (s.campaign_id is null or s.campaign_id = webhook_subscribers.campaign_id)
+    order by s.id
   );
 end;
 $$;
-comment on function app_private.webhook_wanted(uuid, text, uuid) is 'Whether an enabled webhook subscription of the tenant wants this event type (of this campaign, when the subscription is filtered by campaign).';
+comment on function app_private.webhook_subscribers(uuid, text, uuid) is 'The enabled webhook subscriptions of the tenant that want this event type (of this campaign, when a subscription is filtered by campaign).';
 
 create or replace function app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid, wake boolean) returns void
   language plpgsql volatile
@@ -55,14 +60,10 @@ as $$
 declare
   v_event_id uuid;
   v_created timestamptz := clock_timestamp();
-  v_subscription record;
+  v_subscription_id uuid;
 begin
-  for v_subscription in
-    select s.id from app_public.webhook_subscriptions s
-    where s.tenant_id = emit_webhook_event.tenant_id and s.enabled
-      and (s.event_types = '{}' or emit_webhook_event.event_type = any (s.event_types))
-      and (s.campaign_id is null or s.campaign_id = emit_webhook_event.campaign_id)
-    order by s.id
+  foreach v_subscription_id in array app_private.webhook_subscribers(emit_webhook_event.tenant_id, emit_webhook_event.event_type,
+                                                                     emit_webhook_event.campaign_id)
   loop
     if v_event_id is null then
       v_event_id := gen_random_uuid();
@@ -71,8 +72,8 @@ begin
                 emit_webhook_event.data, v_created);
     end if;
     insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
-      values (emit_webhook_event.tenant_id, v_subscription.id, v_event_id, v_created, v_created);
-    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription.id, false);
+      values (emit_webhook_event.tenant_id, v_subscription_id, v_event_id, v_created, v_created);
+    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription_id, false);
   end loop;
   return v_event_id;
 end;
@@ -97,7 +98,7 @@ declare
   v_data jsonb;
 begin
   if v_type is null or (new.event_type in ('open', 'click') and coalesce(new.metadata ->> 'automated', 'false') = 'true')
-     or not app_private.webhook_wanted(new.tenant_id, v_type, new.campaign_id) then
+     or cardinality(app_private.webhook_subscribers(new.tenant_id, v_type, new.campaign_id)) = 0 then
     return null;
   end if;
   select m.* into v_message from app_public.messages m where m.tenant_id = new.tenant_id and m.id = new.message_id;
@@ -151,7 +152,7 @@ declare
   v_old jsonb := app_private.webhook_lead_state(to_jsonb(old));
   v_new jsonb := app_private.webhook_lead_state(to_jsonb(new));
 begin
-  if v_old is distinct from v_new and app_private.webhook_wanted(new.tenant_id, 'lead.status_changed', null) then
+  if v_old is distinct from v_new then
     perform app_private.emit_webhook_event(new.tenant_id, 'lead.status_changed', null,
       jsonb_build_object('lead_id', new.id, 'email', new.email, 'previous', v_old, 'current', v_new));
   end if;
@@ -175,8 +176,7 @@ declare
     when new.status = 'completed' then 'campaign.completed'
     when new.status = 'cancelled' then 'campaign.cancelled' end;
 begin
-  if new.status is distinct from old.status and v_type is not null
-     and app_private.webhook_wanted(new.tenant_id, v_type, new.id) then
+  if new.status is distinct from old.status and v_type is not null then
     perform app_private.emit_webhook_event(new.tenant_id, v_type, new.id,
       jsonb_build_object('campaign_id', new.id, 'name', new.name, 'status', new.status, 'previous_status', old.status,
                          'paused_by', new.paused_by, 'pause_reason', new.pause_reason));
@@ -196,8 +196,7 @@ as $$
 declare
   v_type text := case new.verification_status when 'verified' then 'domain.verified' when 'failed' then 'domain.failed' end;
 begin
-  if new.verification_status is distinct from old.verification_status and v_type is not null
-     and app_private.webhook_wanted(new.tenant_id, v_type, null) then
+  if new.verification_status is distinct from old.verification_status and v_type is not null then
     perform app_private.emit_webhook_event(new.tenant_id, v_type, null,
       jsonb_build_object('domain_id', new.id, 'domain', new.domain, 'status', new.verification_status,
                          'previous_status', old.verification_status, 'error', new.dns_verification_error));
@@ -215,8 +214,7 @@ create or replace function app_private.tg_email_accounts__webhook() returns trig
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  if new.status = 'error' and old.status is distinct from 'error'
-     and app_private.webhook_wanted(new.tenant_id, 'inbox.error', null) then
+  if new.status = 'error' and old.status is distinct from 'error' then
     perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
       jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status));
   end if;
@@ -235,8 +233,7 @@ as $$
 declare
   v_type text := case new.status when 'completed' then 'import.completed' when 'failed' then 'import.failed' end;
 begin
-  if new.status is distinct from old.status and v_type is not null
-     and app_private.webhook_wanted(new.tenant_id, v_type, null) then
+  if new.status is distinct from old.status and v_type is not null then
     perform app_private.emit_webhook_event(new.tenant_id, v_type, null,
       jsonb_build_object('import_id', new.id, 'file_name', new.file_name, 'contact_list_id', new.contact_list_id,
                          'total_rows', new.total_rows, 'imported_rows', new.imported_rows, 'updated_rows', new.updated_rows,

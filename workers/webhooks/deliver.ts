@@ -12,6 +12,13 @@
  * (its admins get an email); the newer deliveries stay pending and go out,
  * in order, when the subscription is enabled again. A replayed delivery
  * takes its event's place in that order.
+ *
+ * "Event order" is the time each event was recorded (clock_timestamp() in
+ * the transaction that caused it). Deliveries become visible when their
+ * transaction commits: an event of a transaction that commits after a
+ * later-recorded event of another transaction was already delivered comes
+ * after it. Events of one transaction, and of transactions that follow one
+ * another, keep their order.
  */
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
