@@ -34,23 +34,23 @@ end;
 $$;
 comment on function app_private.webhook_subscribers(uuid, text, uuid) is 'The enabled webhook subscriptions of the tenant that want this event type (of this campaign, when a subscription is filtered by campaign).';
 
-create or replace function app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid, wake boolean) returns void
+create or replace function app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) returns void
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  -- One job per subscription (job key) in a queue of its own (named queue):
-  -- its deliveries are posted one at a time, in order. A new event does not
-  -- move a job waiting for a retry (preserve_run_at); a replay, a test event
-  -- or re-enabling does (wake).
+  -- A job in the subscription's own named queue, so its deliveries are
+  -- posted one at a time, in order. No job key: a keyed job is one row every
+  -- transaction recording an event for the subscription would lock until it
+  -- commits (a queue of writers, and a deadlock with a transaction that
+  -- locks the same lead in the other order). A job that finds nothing due
+  -- ends at once; the job waiting for a retry is the worker's, keyed.
   perform app_private.add_job(queue_webhook_delivery.tenant_id, 'webhook_deliver',
     json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id),
-    queue_name => 'webhook:' || queue_webhook_delivery.subscription_id::text,
-    job_key => 'webhook:' || queue_webhook_delivery.subscription_id::text,
-    job_key_mode => case when wake then 'replace' else 'preserve_run_at' end);
+    queue_name => 'webhook:' || queue_webhook_delivery.subscription_id::text);
 end;
 $$;
-comment on function app_private.queue_webhook_delivery(uuid, uuid, boolean) is 'Queues the webhook_deliver job of a subscription (one per subscription, in its own queue); wake: run it now even if it waits for a retry.';
+comment on function app_private.queue_webhook_delivery(uuid, uuid) is 'Queues a webhook_deliver job for a subscription, in its own named queue (one job of a subscription runs at a time), without a job key so concurrent writers never wait for each other.';
 
 create or replace function app_private.emit_webhook_event(tenant_id uuid, event_type text, campaign_id uuid, data jsonb) returns uuid
   language plpgsql volatile
@@ -73,7 +73,7 @@ begin
     end if;
     insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
       values (emit_webhook_event.tenant_id, v_subscription_id, v_event_id, v_created, v_created);
-    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription_id, false);
+    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription_id);
   end loop;
   return v_event_id;
 end;
@@ -335,7 +335,7 @@ begin
     new.disabled_reason := null;
     new.consecutive_failures := 0;
     -- Deliveries left pending while it was disabled go out now, in order.
-    perform app_private.queue_webhook_delivery(new.tenant_id, new.id, true);
+    perform app_private.queue_webhook_delivery(new.tenant_id, new.id);
   elsif old.enabled and not new.enabled and new.disabled_at is null then
     new.disabled_at := now();
   end if;
@@ -392,7 +392,7 @@ begin
   insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
     values (v_subscription.tenant_id, v_subscription.id, v_event_id, v_created, v_created)
     returning * into v_delivery;
-  perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id, true);
+  perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id);
   return v_delivery;
 end;
 $$;
@@ -424,7 +424,7 @@ begin
       replayed_at = v_now
     where d.tenant_id = v_tenant_id and d.id = v_delivery.id
     returning * into v_delivery;
-  perform app_private.queue_webhook_delivery(v_tenant_id, v_delivery.webhook_subscription_id, true);
+  perform app_private.queue_webhook_delivery(v_tenant_id, v_delivery.webhook_subscription_id);
   return v_delivery;
 end;
 $$;
@@ -450,7 +450,7 @@ begin
       and d.event_created >= from_time and d.event_created < to_time;
   get diagnostics v_count = row_count;
   if v_count > 0 then
-    perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id, true);
+    perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id);
   end if;
   return v_count;
 end;

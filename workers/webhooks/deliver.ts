@@ -1,7 +1,9 @@
 /**
  * webhook_deliver: posts a subscription's pending deliveries, oldest event
- * first, one at a time (one job per subscription, in a named queue of its
- * own: app_private.queue_webhook_delivery).
+ * first, one at a time: the jobs of one subscription share a named queue,
+ * so one runs at a time (app_private.queue_webhook_delivery queues one per
+ * event, without a key; a job finding nothing due ends at once, after making
+ * sure the keyed job of the next retry is queued).
  *
  * Ordering guarantee: deliveries of one subscription are attempted in event
  * order, and a delivery is not attempted before every older one has
