@@ -245,6 +245,40 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.confirm_registration(token text) IS 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
 
+CREATE FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_id uuid := gen_random_uuid();
+  v_enabled boolean := coalesce(create_webhook_subscription.enabled, true);
+  v_disabled_at timestamptz := case when v_enabled then null else now() end;
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can manage webhooks.' using errcode = 'DNIED';
+  end if;
+  perform app_hidden.require_api_scope('webhooks');
+  if campaign_id is not null and not exists (select 1 from app_public.campaigns c
+                                             where c.tenant_id = v_tenant_id and c.id = create_webhook_subscription.campaign_id) then
+    raise exception 'There is no campaign % in this organisation.', campaign_id using errcode = 'NTFND';
+  end if;
+  insert into app_public.webhook_subscriptions (tenant_id, id, url, event_types, campaign_id, description, enabled, disabled_at, created_by)
+    values (v_tenant_id, v_id, create_webhook_subscription.url, coalesce(create_webhook_subscription.event_types, '{}'),
+            create_webhook_subscription.campaign_id, create_webhook_subscription.description, v_enabled, v_disabled_at,
+            app_public.current_user_id());
+  insert into app_private.webhook_secrets (tenant_id, subscription_id, secret_encrypted)
+    values (v_tenant_id, v_id, create_webhook_subscription.secret_encrypted);
+  insert into app_public.audit_log (tenant_id, actor_user_id, action, table_name, record_id, changes)
+    values (v_tenant_id, app_public.current_user_id(), 'webhook_subscription.created', 'webhook_subscriptions', v_id::text,
+            jsonb_build_object('url', create_webhook_subscription.url, 'event_types', create_webhook_subscription.event_types));
+  return v_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) IS 'Creates a webhook subscription with its sealed signing secret (addWebhookSubscription). Owners and admins only; audited.';
+
 CREATE FUNCTION app_hidden.current_api_key_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
@@ -895,6 +929,46 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_hidden.require_api_scope(area text, access text) IS 'The scope check of SECURITY DEFINER functions (next to their role check): refuses (FORBIDDEN) an API-key request whose key lacks `area:access`; does nothing for signed-in users. An area no key can hold (members, api_keys, billing writes) refuses every key.';
+
+CREATE FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_now timestamptz := now();
+  v_expires timestamptz;
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can manage webhooks.' using errcode = 'DNIED';
+  end if;
+  perform app_hidden.require_api_scope('webhooks');
+  if overlap is null or overlap < interval '0' or overlap > interval '7 days' then
+    raise exception 'The overlap of the old secret must be between 0 and 7 days.' using errcode = 'INVAL';
+  end if;
+  v_expires := v_now + overlap;
+  perform 1 from app_public.webhook_subscriptions s
+    where s.tenant_id = v_tenant_id and s.id = rotate_webhook_secret.subscription_id for update;
+  if not found then
+    raise exception 'There is no webhook subscription % in this organisation.', subscription_id using errcode = 'NTFND';
+  end if;
+  update app_private.webhook_secrets ws set
+      previous_secret_encrypted = ws.secret_encrypted,
+      previous_expires_at = v_expires,
+      secret_encrypted = rotate_webhook_secret.secret_encrypted,
+      updated = v_now
+    where ws.tenant_id = v_tenant_id and ws.subscription_id = rotate_webhook_secret.subscription_id;
+  update app_public.webhook_subscriptions s set secret_rotated_at = v_now, previous_secret_expires_at = v_expires
+    where s.tenant_id = v_tenant_id and s.id = rotate_webhook_secret.subscription_id;
+  insert into app_public.audit_log (tenant_id, actor_user_id, action, table_name, record_id, changes)
+    values (v_tenant_id, app_public.current_user_id(), 'webhook_subscription.secret_rotated', 'webhook_subscriptions',
+            subscription_id::text, jsonb_build_object('previous_valid_until', v_expires));
+  return v_expires;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) IS 'Replaces a subscription''s signing secret (rotateWebhookSecret); deliveries are signed with the old one too until now + overlap. Owners and admins only; audited.';
 
 CREATE FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3040,6 +3114,7 @@ begin
   if v_tenant_id is null or not app_public.has_tenant_role('member') then
     raise exception 'Only members, admins and owners of this organisation can answer leads and change conversations.' using errcode = 'DNIED';
   end if;
+  perform app_hidden.require_api_scope('leads');
   select c.* into v_conversation from app_public.conversations c
     where c.tenant_id = v_tenant_id and c.id = conversation_for_change.conversation_id
     for no key update;
@@ -3578,6 +3653,35 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone) IS 'Books an email step and turns the booking into the job''s next action (send now, or wait and reschedule).';
+
+CREATE FUNCTION app_private.emit_webhook_event(tenant_id uuid, event_type text, campaign_id uuid, data jsonb) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_event_id uuid;
+  v_created timestamptz := clock_timestamp();
+  v_subscription_id uuid;
+begin
+  foreach v_subscription_id in array app_private.webhook_subscribers(emit_webhook_event.tenant_id, emit_webhook_event.event_type,
+                                                                     emit_webhook_event.campaign_id)
+  loop
+    if v_event_id is null then
+      v_event_id := gen_random_uuid();
+      insert into app_public.webhook_events (tenant_id, id, event_type, campaign_id, data, created)
+        values (emit_webhook_event.tenant_id, v_event_id, emit_webhook_event.event_type, emit_webhook_event.campaign_id,
+                emit_webhook_event.data, v_created);
+    end if;
+    insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
+      values (emit_webhook_event.tenant_id, v_subscription_id, v_event_id, v_created, v_created);
+    perform app_private.queue_webhook_delivery(emit_webhook_event.tenant_id, v_subscription_id);
+  end loop;
+  return v_event_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.emit_webhook_event(tenant_id uuid, event_type text, campaign_id uuid, data jsonb) IS 'Records a webhook event for every enabled subscription of the tenant that wants it (one delivery each, its job queued), in the caller''s transaction; writes nothing and returns null when none does.';
 
 CREATE FUNCTION app_private.end_subscription(tenant_id uuid, subscription_id uuid, at timestamp with time zone) RETURNS app_public.subscriptions
     LANGUAGE plpgsql
@@ -4419,6 +4523,73 @@ $$;
 
 COMMENT ON FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) IS 'Checks that the caller may change campaigns (member and above) and locks the campaign of the current tenant; NTFND when there is none.';
 
+CREATE TABLE app_public.webhook_subscriptions (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    url text NOT NULL,
+    description text,
+    event_types text[] DEFAULT '{}'::text[] NOT NULL,
+    campaign_id uuid,
+    enabled boolean DEFAULT true NOT NULL,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
+    consecutive_failures integer DEFAULT 0 NOT NULL,
+    secret_rotated_at timestamp with time zone,
+    previous_secret_expires_at timestamp with time zone,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_subscriptions_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
+    CONSTRAINT webhook_subscriptions_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT webhook_subscriptions_disabled_check CHECK ((enabled OR (disabled_at IS NOT NULL))),
+    CONSTRAINT webhook_subscriptions_disabled_reason_check CHECK ((length(disabled_reason) <= 1000)),
+    CONSTRAINT webhook_subscriptions_event_types_check CHECK ((event_types <@ ARRAY['email.sent'::text, 'email.opened'::text, 'email.clicked'::text, 'email.replied'::text, 'email.bounced'::text, 'email.unsubscribed'::text, 'email.complained'::text, 'lead.status_changed'::text, 'campaign.started'::text, 'campaign.paused'::text, 'campaign.resumed'::text, 'campaign.completed'::text, 'campaign.cancelled'::text, 'domain.verified'::text, 'domain.failed'::text, 'inbox.error'::text, 'import.completed'::text, 'import.failed'::text])),
+    CONSTRAINT webhook_subscriptions_url_check CHECK (((url ~ '^https?://[^\s/?#@]+'::text) AND (length(url) <= 2000)))
+);
+
+ALTER TABLE ONLY app_public.webhook_subscriptions FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.webhook_subscriptions IS '@behavior -insert
+An endpoint that receives this organisation''s events as signed HTTP POSTs (Standard Webhooks). Create one with addWebhookSubscription (its signing secret is shown once); owners and admins manage them, members read them.';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.url IS 'Where events are POSTed: https (plain http only outside production). Fixed at creation; create a new subscription to change it.';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.event_types IS 'The event types delivered; empty means every type.';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.campaign_id IS 'When set, only events of this campaign (email.* and campaign.*) are delivered.';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.enabled IS 'Whether events are recorded and delivered. Turned off by the platform after a delivery failed for its whole retry schedule (about a day); turning it back on resumes the deliveries left pending, in order.';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.disabled_reason IS 'Why the platform disabled the subscription (null when a member disabled it or it is enabled).';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.consecutive_failures IS 'Failed delivery attempts since the last successful one.';
+
+COMMENT ON COLUMN app_public.webhook_subscriptions.previous_secret_expires_at IS 'After a rotation: until then, deliveries carry a signature with the previous secret too.';
+
+CREATE FUNCTION app_private.lock_webhook_subscription(subscription_id uuid) RETURNS app_public.webhook_subscriptions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_subscription app_public.webhook_subscriptions;
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can manage webhooks.' using errcode = 'DNIED';
+  end if;
+  perform app_hidden.require_api_scope('webhooks');
+  select s.* into v_subscription from app_public.webhook_subscriptions s
+    where s.tenant_id = v_tenant_id and s.id = lock_webhook_subscription.subscription_id for update;
+  if v_subscription.id is null then
+    raise exception 'There is no webhook subscription % in this organisation.', subscription_id using errcode = 'NTFND';
+  end if;
+  return v_subscription;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.lock_webhook_subscription(subscription_id uuid) IS 'The current tenant''s subscription, locked, for an owner or admin; DNIED or NTFND otherwise.';
+
 CREATE TABLE app_public.api_keys (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -5041,6 +5212,25 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) IS 'Queues the job that makes Stripe match a subscription (one job per subscription; one tenant''s jobs run in order). Subscriptions that never touch Stripe are skipped.';
+
+CREATE FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- A job in the subscription's own named queue, so its deliveries are
+  -- posted one at a time, in order. No job key: a keyed job is one row every
+  -- transaction recording an event for the subscription would lock until it
+  -- commits (a queue of writers, and a deadlock with a transaction that
+  -- locks the same lead in the other order). A job that finds nothing due
+  -- ends at once; the job waiting for a retry is the worker's, keyed.
+  perform app_private.add_job(queue_webhook_delivery.tenant_id, 'webhook_deliver',
+    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id),
+    queue_name => 'webhook:' || queue_webhook_delivery.subscription_id::text);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, in its own named queue (one job of a subscription runs at a time), without a job key so concurrent writers never wait for each other.';
 
 CREATE FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint DEFAULT 1) RETURNS void
     LANGUAGE plpgsql
@@ -5879,6 +6069,55 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) IS 'A claimed message whose final "." was written but whose answer never came: recorded as sent with metadata.unconfirmed = true and the reason, never sent again (a duplicate cold email is worse than a missing confirmation), and the sequence goes on.';
+
+CREATE FUNCTION app_private.record_webhook_attempt(tenant_id uuid, delivery_id uuid, succeeded boolean, response_code integer, response_body text, duration_ms integer, error text, retry_at timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+  v_subscription_id uuid;
+  v_status text := case when succeeded then 'succeeded' when retry_at is null then 'failed' else 'pending' end;
+  v_completed timestamptz := case when succeeded or retry_at is null then now() end;
+  v_body text := left(response_body, 2000);
+  v_error text := left(error, 1000);
+  v_disabled boolean := false;
+begin
+  update app_public.webhook_deliveries d set
+      status = v_status, attempts = d.attempts + 1, last_attempt_at = v_now, next_attempt_at = record_webhook_attempt.retry_at,
+      response_code = record_webhook_attempt.response_code, response_body = v_body,
+      duration_ms = record_webhook_attempt.duration_ms, error = v_error, completed_at = v_completed
+    where d.tenant_id = record_webhook_attempt.tenant_id and d.id = record_webhook_attempt.delivery_id and d.status = 'pending'
+    returning d.webhook_subscription_id into v_subscription_id;
+  if v_subscription_id is null then
+    return false;
+  end if;
+  if succeeded then
+    update app_public.webhook_subscriptions s set consecutive_failures = 0
+      where s.tenant_id = record_webhook_attempt.tenant_id and s.id = v_subscription_id and s.consecutive_failures <> 0;
+  elsif retry_at is not null then
+    update app_public.webhook_subscriptions s set consecutive_failures = s.consecutive_failures + 1
+      where s.tenant_id = record_webhook_attempt.tenant_id and s.id = v_subscription_id;
+  else
+    -- A delivery failed for its whole retry schedule: the endpoint is
+    -- considered gone. The subscription stops (later deliveries stay pending
+    -- until it is enabled again) and the organisation's admins are told.
+    update app_public.webhook_subscriptions s set consecutive_failures = s.consecutive_failures + 1, enabled = false,
+        disabled_at = v_now,
+        disabled_reason = 'Disabled automatically: a delivery failed on every attempt of its retry schedule.'
+      where s.tenant_id = record_webhook_attempt.tenant_id and s.id = v_subscription_id and s.enabled;
+    v_disabled := found;
+    if v_disabled then
+      perform app_private.add_job(record_webhook_attempt.tenant_id, 'webhook_disabled_notice',
+        json_build_object('tenant_id', record_webhook_attempt.tenant_id, 'subscription_id', v_subscription_id));
+    end if;
+  end if;
+  return v_disabled;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_webhook_attempt(tenant_id uuid, delivery_id uuid, succeeded boolean, response_code integer, response_body text, duration_ms integer, error text, retry_at timestamp with time zone) IS 'Records the outcome of one delivery attempt: succeeded, retried at retry_at, or (retry_at null) failed for good, which disables the subscription and queues the notice to its admins. Returns whether it disabled the subscription.';
 
 CREATE FUNCTION app_private.recount_ip_assignments(smtp_ip_address_ids uuid[]) RETURNS void
     LANGUAGE plpgsql
@@ -7550,6 +7789,29 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_campaigns__status_transition() IS 'Refuses campaign status changes the state machine does not allow, and clears the pause fields when a campaign leaves paused.';
 
+CREATE FUNCTION app_private.tg_campaigns__webhook() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_type text := case
+    when new.status = 'sending' and old.status = 'paused' then 'campaign.resumed'
+    when new.status = 'sending' then 'campaign.started'
+    when new.status = 'paused' then 'campaign.paused'
+    when new.status = 'completed' then 'campaign.completed'
+    when new.status = 'cancelled' then 'campaign.cancelled' end;
+begin
+  if new.status is distinct from old.status and v_type is not null then
+    perform app_private.emit_webhook_event(new.tenant_id, v_type, new.id,
+      jsonb_build_object('campaign_id', new.id, 'name', new.name, 'status', new.status, 'previous_status', old.status,
+                         'paused_by', new.paused_by, 'pause_reason', new.pause_reason));
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaigns__webhook() IS 'Webhook events of a campaign''s status: campaign.started, paused, resumed, completed, cancelled.';
+
 CREATE FUNCTION app_private.tg_contact_list_members__static_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7581,6 +7843,39 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_contact_lists__validate_filter() IS 'Rejects a dynamic list whose filter does not compile.';
 
+CREATE FUNCTION app_private.tg_domains__webhook() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_type text := case new.verification_status when 'verified' then 'domain.verified' when 'failed' then 'domain.failed' end;
+begin
+  if new.verification_status is distinct from old.verification_status and v_type is not null then
+    perform app_private.emit_webhook_event(new.tenant_id, v_type, null,
+      jsonb_build_object('domain_id', new.id, 'domain', new.domain, 'status', new.verification_status,
+                         'previous_status', old.verification_status, 'error', new.dns_verification_error));
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_domains__webhook() IS 'Webhook events of domain verification: domain.verified, domain.failed.';
+
+CREATE FUNCTION app_private.tg_email_accounts__webhook() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if new.status = 'error' and old.status is distinct from 'error' then
+    perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
+      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status));
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_accounts__webhook() IS 'The inbox.error webhook event, when an inbox enters the error status.';
+
 CREATE FUNCTION app_private.tg_email_events__rollup() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7607,6 +7902,54 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_email_events__rollup() IS 'Counts total opens and clicks, unsubscribes and complaints into campaign_stats_daily.';
+
+CREATE FUNCTION app_private.tg_email_events__webhook() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_type text := case new.event_type
+    when 'sent' then 'email.sent' when 'open' then 'email.opened' when 'click' then 'email.clicked'
+    when 'reply' then 'email.replied' when 'bounce' then 'email.bounced'
+    when 'unsubscribe' then 'email.unsubscribed' when 'complaint' then 'email.complained' end;
+  v_message app_public.messages;
+  v_reply app_public.messages;
+  v_data jsonb;
+begin
+  if v_type is null or (new.event_type in ('open', 'click') and coalesce(new.metadata ->> 'automated', 'false') = 'true')
+     or cardinality(app_private.webhook_subscribers(new.tenant_id, v_type, new.campaign_id)) = 0 then
+    return null;
+  end if;
+  select m.* into v_message from app_public.messages m where m.tenant_id = new.tenant_id and m.id = new.message_id;
+  -- record_email_event inserts the event before it advances the message (which
+  -- it holds locked), so opened_at is still null at the first open.
+  if new.event_type = 'open' and v_message.opened_at is not null then
+    return null;
+  end if;
+  v_data := jsonb_build_object(
+    'message_id', new.message_id, 'campaign_id', new.campaign_id, 'lead_id', new.lead_id,
+    'email_account_id', v_message.email_account_id, 'to', v_message.to_email, 'from', v_message.from_email,
+    'subject', v_message.subject, 'occurred_at', new.created);
+  if new.event_type = 'click' then
+    v_data := v_data || jsonb_build_object('url', new.link_url);
+  elsif new.event_type = 'bounce' then
+    v_data := v_data || jsonb_build_object('bounce_type', coalesce(new.metadata ->> 'bounce_type', 'hard'),
+      'status', new.metadata ->> 'status', 'diagnostic_code', new.metadata ->> 'diagnostic_code');
+  elsif new.event_type = 'reply' then
+    select m.* into v_reply from app_public.messages m
+      where m.tenant_id = new.tenant_id and m.id = (new.metadata ->> 'inbound_message_id')::uuid;
+    v_data := v_data || jsonb_build_object(
+      'reply', jsonb_build_object('message_id', v_reply.id, 'from', v_reply.from_email, 'subject', v_reply.subject,
+                                  'text', v_reply.body_text, 'rfc_message_id', v_reply.rfc_message_id),
+      'thread', jsonb_build_object('message_id', v_message.id, 'rfc_message_id', v_message.rfc_message_id,
+                                   'in_reply_to', v_reply.in_reply_to, 'references', v_reply.references_header));
+  end if;
+  perform app_private.emit_webhook_event(new.tenant_id, v_type, new.campaign_id, v_data);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_events__webhook() IS 'Webhook events of a message: email.sent, email.opened (first open only), email.clicked, email.replied (with the reply''s text and thread), email.bounced (hard/soft), email.unsubscribed, email.complained. Opens and clicks of automated clients are not events.';
 
 CREATE FUNCTION app_private.tg_invitations__reserve_seats() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -7685,6 +8028,43 @@ end;
 $_$;
 
 COMMENT ON FUNCTION app_private.tg_lead_imports__validate() IS 'Refuses an import into a dynamic list and a column mapping to anything but an importable lead field or custom.<key>.';
+
+CREATE FUNCTION app_private.tg_lead_imports__webhook() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_type text := case new.status when 'completed' then 'import.completed' when 'failed' then 'import.failed' end;
+begin
+  if new.status is distinct from old.status and v_type is not null then
+    perform app_private.emit_webhook_event(new.tenant_id, v_type, null,
+      jsonb_build_object('import_id', new.id, 'file_name', new.file_name, 'contact_list_id', new.contact_list_id,
+                         'total_rows', new.total_rows, 'imported_rows', new.imported_rows, 'updated_rows', new.updated_rows,
+                         'skipped_rows', new.skipped_rows, 'failure_reason', new.failure_reason));
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_lead_imports__webhook() IS 'Webhook events of a lead import: import.completed, import.failed.';
+
+CREATE FUNCTION app_private.tg_leads__webhook() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_old jsonb := app_private.webhook_lead_state(to_jsonb(old));
+  v_new jsonb := app_private.webhook_lead_state(to_jsonb(new));
+begin
+  if v_old is distinct from v_new then
+    perform app_private.emit_webhook_event(new.tenant_id, 'lead.status_changed', null,
+      jsonb_build_object('lead_id', new.id, 'email', new.email, 'previous', v_old, 'current', v_new));
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_leads__webhook() IS 'The lead.status_changed webhook event, when a column of webhook_lead_state changes.';
 
 CREATE FUNCTION app_private.tg_messages__conversation() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -7795,6 +8175,26 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_messages__status_forward() IS 'Refuses status changes that go backwards or leave a terminal status (except sending -> queued when an attempt was deferred).';
+
+CREATE FUNCTION app_private.tg_webhook_subscriptions__enabled() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if new.enabled and not old.enabled then
+    new.disabled_at := null;
+    new.disabled_reason := null;
+    new.consecutive_failures := 0;
+    -- Deliveries left pending while it was disabled go out now, in order.
+    perform app_private.queue_webhook_delivery(new.tenant_id, new.id);
+  elsif old.enabled and not new.enabled and new.disabled_at is null then
+    new.disabled_at := now();
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_webhook_subscriptions__enabled() IS 'Enabling a subscription clears why it was disabled and resumes its pending deliveries; disabling it records when.';
 
 CREATE FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) RETURNS uuid
     LANGUAGE plpgsql
@@ -8151,6 +8551,33 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.warmup_tick(at timestamp with time zone) IS 'Run every 15 minutes (time zones are offset by quarter hours): local-midnight resets of daily counts, and IP warm-ups that reached their target.';
+
+CREATE FUNCTION app_private.webhook_lead_state(lead jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select jsonb_build_object('status', lead -> 'status', 'interest_status', lead -> 'interest_status');
+$$;
+
+COMMENT ON FUNCTION app_private.webhook_lead_state(lead jsonb) IS 'The part of a lead (as JSON) whose change is a lead.status_changed webhook event, and which the event reports as previous and current.';
+
+CREATE FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return array(
+    select s.id from app_public.webhook_subscriptions s
+    where s.tenant_id = webhook_subscribers.tenant_id and s.enabled
+      and (s.event_types = '{}' or webhook_subscribers.event_type = any (s.event_types))
+      and (s.campaign_id is null or s.campaign_id = webhook_subscribers.campaign_id)
+    order by s.id
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) IS 'The enabled webhook subscriptions of the tenant that want this event type (of this campaign, when a subscription is filtered by campaign).';
 
 CREATE FUNCTION app_private.worker_dead_after() RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -9090,6 +9517,112 @@ $$;
 
 COMMENT ON FUNCTION app_public.remove_member(user_id uuid) IS 'Removes a member (or yourself) from the organisation. Their access ends with their next request, whatever their token says.';
 
+CREATE FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_subscription app_public.webhook_subscriptions := app_private.lock_webhook_subscription(subscription_id);
+  v_now timestamptz := now();
+  v_count integer;
+begin
+  if from_time is null or to_time is null or to_time <= from_time then
+    raise exception 'Give a time range whose end is after its start.' using errcode = 'INVAL';
+  end if;
+  update app_public.webhook_deliveries d set status = 'pending', attempts = 0, next_attempt_at = v_now, completed_at = null,
+      replayed_at = v_now
+    where d.tenant_id = v_subscription.tenant_id and d.webhook_subscription_id = v_subscription.id and d.status <> 'pending'
+      and d.event_created >= from_time and d.event_created < to_time;
+  get diagnostics v_count = row_count;
+  if v_count > 0 then
+    perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id);
+  end if;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) IS 'Delivers again every finished delivery of a subscription whose event happened in [fromTime, toTime), each with its original webhook-id, in event order. Returns how many. Owners and admins.';
+
+CREATE TABLE app_public.webhook_deliveries (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    webhook_subscription_id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    event_created timestamp with time zone NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    last_attempt_at timestamp with time zone,
+    response_code integer,
+    response_body text,
+    duration_ms integer,
+    error text,
+    completed_at timestamp with time zone,
+    replayed_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT webhook_deliveries_duration_check CHECK ((duration_ms >= 0)),
+    CONSTRAINT webhook_deliveries_error_check CHECK ((length(error) <= 1000)),
+    CONSTRAINT webhook_deliveries_response_body_check CHECK ((length(response_body) <= 2000)),
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])))
+);
+
+ALTER TABLE ONLY app_public.webhook_deliveries FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.webhook_deliveries IS 'The delivery log: one row per event and subscription, with the outcome of its last attempt. Pending deliveries of a subscription are attempted in event order.';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.event_created IS 'The event''s time, copied for ordering a subscription''s deliveries.';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.status IS 'pending (waiting or retrying), succeeded (a 2xx answer) or failed (every retry failed; replay it to try again).';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.attempts IS 'Attempts since the delivery was created or last replayed.';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.next_attempt_at IS 'When a pending delivery is tried next (after a failure: exponential backoff with jitter).';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.response_code IS 'The HTTP status of the last attempt (null when no answer came: timeout, refused connection or address).';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.response_body IS 'The first 2000 characters of the last answer''s body.';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.duration_ms IS 'How long the last attempt took, in milliseconds.';
+
+COMMENT ON COLUMN app_public.webhook_deliveries.error IS 'Why the last attempt failed, when no HTTP answer explains it.';
+
+CREATE FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) RETURNS app_public.webhook_deliveries
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_delivery app_public.webhook_deliveries;
+  v_now timestamptz := now();
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can manage webhooks.' using errcode = 'DNIED';
+  end if;
+  perform app_hidden.require_api_scope('webhooks');
+  select d.* into v_delivery from app_public.webhook_deliveries d
+    where d.tenant_id = v_tenant_id and d.id = replay_webhook_delivery.delivery_id;
+  if v_delivery.id is null then
+    raise exception 'There is no webhook delivery % in this organisation.', delivery_id using errcode = 'NTFND';
+  end if;
+  perform app_private.lock_webhook_subscription(v_delivery.webhook_subscription_id);
+  if v_delivery.status = 'pending' then
+    raise exception 'This delivery is still pending; it is retried on its own.' using errcode = 'STATE';
+  end if;
+  update app_public.webhook_deliveries d set status = 'pending', attempts = 0, next_attempt_at = v_now, completed_at = null,
+      replayed_at = v_now
+    where d.tenant_id = v_tenant_id and d.id = v_delivery.id
+    returning * into v_delivery;
+  perform app_private.queue_webhook_delivery(v_tenant_id, v_delivery.webhook_subscription_id);
+  return v_delivery;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) IS 'Delivers a succeeded or failed delivery again, with the same webhook-id (its event''s id) and body. It goes out in its event''s place in the order, before newer pending deliveries. Owners and admins.';
+
 CREATE FUNCTION app_public.reset_password(token text, new_password text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9389,6 +9922,32 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.send_reply(message_id uuid, text text, html text) IS 'Answers a message of a conversation (messageId: usually the lead''s) with text and/or html: queued now and sent within seconds from the conversation''s inbox, DKIM-signed, as "Re: <the thread''s subject>" with In-Reply-To and References pointing at the answered message, and kept in the conversation. Takes a place in the inbox''s daily cap and the plan''s monthly emails; refused (nothing queued) when the cap is reached, the inbox cannot send, or the lead is unsubscribed, bounced or suppressed. It does not move the lead''s campaign sequence. Members and above.';
+
+CREATE FUNCTION app_public.send_webhook_test_event(subscription_id uuid) RETURNS app_public.webhook_deliveries
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_subscription app_public.webhook_subscriptions := app_private.lock_webhook_subscription(subscription_id);
+  v_event_id uuid := gen_random_uuid();
+  v_created timestamptz := clock_timestamp();
+  v_delivery app_public.webhook_deliveries;
+begin
+  if not v_subscription.enabled then
+    raise exception 'This webhook is disabled; enable it before sending a test event.' using errcode = 'STATE';
+  end if;
+  insert into app_public.webhook_events (tenant_id, id, event_type, data, created)
+    values (v_subscription.tenant_id, v_event_id, 'webhook.test',
+            jsonb_build_object('subscription_id', v_subscription.id, 'message', 'A test event from PenguinMails.'), v_created);
+  insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, next_attempt_at)
+    values (v_subscription.tenant_id, v_subscription.id, v_event_id, v_created, v_created)
+    returning * into v_delivery;
+  perform app_private.queue_webhook_delivery(v_subscription.tenant_id, v_subscription.id);
+  return v_delivery;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.send_webhook_test_event(subscription_id uuid) IS 'Sends a webhook.test event to one subscription (after its pending deliveries). Owners and admins; returns the delivery to follow in the log.';
 
 CREATE FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text DEFAULT NULL::text) RETURNS app_public.domain_ip_assignments
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10006,6 +10565,19 @@ CREATE TABLE app_private.user_sessions (
 ALTER TABLE ONLY app_private.user_sessions FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.user_sessions IS 'One row per signed session token (its sid claim): open until it expires or is revoked (signed out, password changed or reset). Every request checks its session here.';
+
+CREATE TABLE app_private.webhook_secrets (
+    tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    secret_encrypted bytea NOT NULL,
+    previous_secret_encrypted bytea,
+    previous_expires_at timestamp with time zone,
+    updated timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY app_private.webhook_secrets FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.webhook_secrets IS 'Signing secrets of webhook subscriptions (whsec_…), AES-256-GCM sealed; the previous one stays valid until previous_expires_at after a rotation.';
 
 CREATE TABLE app_private.worker_pools (
     pool_id text NOT NULL,
@@ -10751,6 +11323,25 @@ ALTER TABLE ONLY app_public.user_preferences FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.user_preferences IS 'A user''s personal preferences, visible to that user only.';
 
+CREATE TABLE app_public.webhook_events (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    event_type text NOT NULL,
+    campaign_id uuid,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT webhook_events_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+    CONSTRAINT webhook_events_event_type_check CHECK (((event_type ~ '^[a-z_]+\.[a-z_]+$'::text) AND (length(event_type) <= 100)))
+);
+
+ALTER TABLE ONLY app_public.webhook_events FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.webhook_events IS 'Events recorded for webhook subscriptions, in the transaction that caused them; written only when an enabled subscription wants them. The id is the webhook-id header of every delivery of the event, replays included.';
+
+COMMENT ON COLUMN app_public.webhook_events.campaign_id IS 'The campaign the event belongs to, for subscriptions filtered by campaign (no foreign key: events outlive campaigns).';
+
+COMMENT ON COLUMN app_public.webhook_events.data IS 'The payload''s `data` object.';
+
 ALTER TABLE ONLY app_private.api_key_secrets
     ADD CONSTRAINT api_key_secrets_pkey PRIMARY KEY (secret_hash);
 
@@ -10822,6 +11413,9 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.webhook_secrets
+    ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (tenant_id, subscription_id);
 
 ALTER TABLE ONLY app_private.worker_pools
     ADD CONSTRAINT worker_pools_pkey PRIMARY KEY (pool_id);
@@ -11014,6 +11608,18 @@ ALTER TABLE ONLY app_public.vps_instances
 
 ALTER TABLE ONLY app_public.vps_instances
     ADD CONSTRAINT vps_instances_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE ONLY app_public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_webhook_subscription_id_event__key UNIQUE (tenant_id, webhook_subscription_id, event_id);
+
+ALTER TABLE ONLY app_public.webhook_events
+    ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE ONLY app_public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (tenant_id, id);
 
 CREATE INDEX api_key_secrets_key_idx ON app_private.api_key_secrets USING btree (tenant_id, api_key_id);
 
@@ -11287,6 +11893,14 @@ CREATE INDEX usage_periods_subscription_idx ON app_public.usage_periods USING bt
 
 CREATE UNIQUE INDEX users_email_key ON app_public.users USING btree (email) WHERE (deleted_at IS NULL);
 
+CREATE INDEX webhook_deliveries_event_idx ON app_public.webhook_deliveries USING btree (tenant_id, event_id);
+
+CREATE INDEX webhook_deliveries_queue_idx ON app_public.webhook_deliveries USING btree (tenant_id, webhook_subscription_id, status, event_created, event_id);
+
+CREATE INDEX webhook_events_created_idx ON app_public.webhook_events USING btree (tenant_id, created);
+
+CREATE INDEX webhook_subscriptions_campaign_idx ON app_public.webhook_subscriptions USING btree (tenant_id, campaign_id);
+
 CREATE TRIGGER _210_dns_record AFTER INSERT OR UPDATE OF public_key ON app_private.domain_dkim_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__dkim_key_record();
 
 CREATE TRIGGER _050_api_key BEFORE INSERT ON app_public.lead_imports FOR EACH ROW EXECUTE FUNCTION app_private.tg_lead_imports__api_key();
@@ -11359,6 +11973,10 @@ CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.users FOR EACH ROW EX
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.vps_instances FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.webhook_subscriptions FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
 CREATE TRIGGER _110_updated_by BEFORE UPDATE ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated_by();
 
 CREATE TRIGGER _110_updated_by BEFORE UPDATE ON app_public.crm_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated_by();
@@ -11400,6 +12018,8 @@ CREATE TRIGGER _230_assigned_count AFTER INSERT OR DELETE OR UPDATE OF status, s
 CREATE TRIGGER _300_display_name AFTER INSERT OR UPDATE OF name ON app_public.tenants FOR EACH ROW EXECUTE FUNCTION app_private.tg__display_name('The organisation name');
 
 CREATE TRIGGER _300_display_name AFTER INSERT OR UPDATE OF name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__display_name('Your name');
+
+CREATE TRIGGER _300_enabled BEFORE UPDATE OF enabled ON app_public.webhook_subscriptions FOR EACH ROW EXECUTE FUNCTION app_private.tg_webhook_subscriptions__enabled();
 
 CREATE TRIGGER _500_check_completion AFTER UPDATE OF status ON app_public.campaign_enrollments FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaign_enrollments__check_completion();
 
@@ -11457,6 +12077,18 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_users');
 
+CREATE TRIGGER _900_webhook_event AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__webhook();
+
+CREATE TRIGGER _900_webhook_event AFTER UPDATE OF verification_status ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg_domains__webhook();
+
+CREATE TRIGGER _900_webhook_event AFTER UPDATE OF status ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_email_accounts__webhook();
+
+CREATE TRIGGER _900_webhook_event AFTER INSERT ON app_public.email_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_email_events__webhook();
+
+CREATE TRIGGER _900_webhook_event AFTER UPDATE OF status ON app_public.lead_imports FOR EACH ROW EXECUTE FUNCTION app_private.tg_lead_imports__webhook();
+
+CREATE TRIGGER _900_webhook_event AFTER UPDATE OF status, interest_status ON app_public.leads FOR EACH ROW EXECUTE FUNCTION app_private.tg_leads__webhook();
+
 CREATE TRIGGER deal_owner_is_member BEFORE INSERT OR UPDATE OF owner_user_id ON app_public.deals FOR EACH ROW EXECUTE FUNCTION app_private.deal_owner_is_member();
 
 CREATE TRIGGER email_account_on_own_domain AFTER INSERT OR UPDATE OF email, domain_id ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.email_account_on_own_domain();
@@ -11502,6 +12134,9 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.webhook_secrets
+    ADD CONSTRAINT webhook_secrets_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.api_keys
     ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
@@ -11836,6 +12471,24 @@ ALTER TABLE ONLY app_public.usage_periods
 ALTER TABLE ONLY app_public.user_preferences
     ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_event_id_fkey FOREIGN KEY (tenant_id, event_id) REFERENCES app_public.webhook_events(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_webhook_subscription_id_fkey FOREIGN KEY (tenant_id, webhook_subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.webhook_events
+    ADD CONSTRAINT webhook_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_tenant_id_campaign_id_fkey FOREIGN KEY (tenant_id, campaign_id) REFERENCES app_public.campaigns(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE app_private.api_key_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.auth_throttle ENABLE ROW LEVEL SECURITY;
@@ -11875,6 +12528,8 @@ ALTER TABLE app_private.usage_counters ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.user_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.webhook_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
 
@@ -11926,13 +12581,13 @@ CREATE POLICY analytics_read ON app_public.contact_lists FOR SELECT TO penguinma
 
 COMMENT ON POLICY analytics_read ON app_public.contact_lists IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the lists:read scope.';
 
-CREATE POLICY analytics_read ON app_public.conversation_messages FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+CREATE POLICY analytics_read ON app_public.conversation_messages FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.conversation_messages IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+COMMENT ON POLICY analytics_read ON app_public.conversation_messages IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
-CREATE POLICY analytics_read ON app_public.conversations FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+CREATE POLICY analytics_read ON app_public.conversations FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY analytics_read ON app_public.conversations IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+COMMENT ON POLICY analytics_read ON app_public.conversations IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the leads:read scope.';
 
 CREATE POLICY analytics_read ON app_public.crm_accounts FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
@@ -12085,6 +12740,18 @@ COMMENT ON POLICY analytics_read ON app_public.users IS 'The read-only analytics
 CREATE POLICY analytics_read ON app_public.vps_instances FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
 COMMENT ON POLICY analytics_read ON app_public.vps_instances IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+
+CREATE POLICY analytics_read ON app_public.webhook_deliveries FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('webhooks'::text, 'read'::text)));
+
+COMMENT ON POLICY analytics_read ON app_public.webhook_deliveries IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the webhooks:read scope.';
+
+CREATE POLICY analytics_read ON app_public.webhook_events FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('webhooks'::text, 'read'::text)));
+
+COMMENT ON POLICY analytics_read ON app_public.webhook_events IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the webhooks:read scope.';
+
+CREATE POLICY analytics_read ON app_public.webhook_subscriptions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('webhooks'::text, 'read'::text)));
+
+COMMENT ON POLICY analytics_read ON app_public.webhook_subscriptions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the webhooks:read scope.';
 
 ALTER TABLE app_public.api_keys ENABLE ROW LEVEL SECURITY;
 
@@ -12348,6 +13015,10 @@ CREATE POLICY tenant_delete ON app_public.tenant_policies FOR DELETE USING (((te
 
 COMMENT ON POLICY tenant_delete ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
+CREATE POLICY tenant_delete ON app_public.webhook_subscriptions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text)));
+
+COMMENT ON POLICY tenant_delete ON app_public.webhook_subscriptions IS 'Only the current tenant''s rows, by its admins and above. An API key needs the webhooks:write scope.';
+
 CREATE POLICY tenant_insert ON app_public.campaign_email_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_insert ON app_public.campaign_email_accounts IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
@@ -12444,6 +13115,10 @@ CREATE POLICY tenant_insert ON app_public.tenant_policies FOR INSERT WITH CHECK 
 
 COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
+CREATE POLICY tenant_insert ON app_public.webhook_subscriptions FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text)));
+
+COMMENT ON POLICY tenant_insert ON app_public.webhook_subscriptions IS 'Only into the current tenant, by its admins and above. An API key needs the webhooks:write scope.';
+
 ALTER TABLE app_public.tenant_policies ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY tenant_select ON app_public.api_keys FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
@@ -12494,13 +13169,13 @@ CREATE POLICY tenant_select ON app_public.contact_lists FOR SELECT USING (((tena
 
 COMMENT ON POLICY tenant_select ON app_public.contact_lists IS 'Rows of the current tenant, for its viewers and above. An API key needs the lists:read scope.';
 
-CREATE POLICY tenant_select ON app_public.conversation_messages FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+CREATE POLICY tenant_select ON app_public.conversation_messages FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.conversation_messages IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+COMMENT ON POLICY tenant_select ON app_public.conversation_messages IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.conversations FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+CREATE POLICY tenant_select ON app_public.conversations FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.conversations IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+COMMENT ON POLICY tenant_select ON app_public.conversations IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
 CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
@@ -12602,6 +13277,18 @@ CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING (((tena
 
 COMMENT ON POLICY tenant_select ON app_public.usage_periods IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
 
+CREATE POLICY tenant_select ON app_public.webhook_deliveries FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'read'::text)));
+
+COMMENT ON POLICY tenant_select ON app_public.webhook_deliveries IS 'Rows of the current tenant, for its members and above. An API key needs the webhooks:read scope.';
+
+CREATE POLICY tenant_select ON app_public.webhook_events FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'read'::text)));
+
+COMMENT ON POLICY tenant_select ON app_public.webhook_events IS 'Rows of the current tenant, for its members and above. An API key needs the webhooks:read scope.';
+
+CREATE POLICY tenant_select ON app_public.webhook_subscriptions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'read'::text)));
+
+COMMENT ON POLICY tenant_select ON app_public.webhook_subscriptions IS 'Rows of the current tenant, for its members and above. An API key needs the webhooks:read scope.';
+
 CREATE POLICY tenant_update ON app_public.campaign_email_accounts FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_update ON app_public.campaign_email_accounts IS 'Only the current tenant''s rows, by its members and above; a row cannot be moved to another tenant. An API key needs the campaigns:write scope.';
@@ -12698,6 +13385,10 @@ CREATE POLICY tenant_update ON app_public.tenant_policies FOR UPDATE USING (((te
 
 COMMENT ON POLICY tenant_update ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
+CREATE POLICY tenant_update ON app_public.webhook_subscriptions FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text)));
+
+COMMENT ON POLICY tenant_update ON app_public.webhook_subscriptions IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the webhooks:write scope.';
+
 ALTER TABLE app_public.tenant_users ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.tenants ENABLE ROW LEVEL SECURITY;
@@ -12717,6 +13408,12 @@ ALTER TABLE app_public.user_preferences ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.users ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.vps_instances ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.webhook_events ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.webhook_subscriptions ENABLE ROW LEVEL SECURITY;
 
 GRANT USAGE ON SCHEMA app_hidden TO penguinmails_anonymous;
 GRANT USAGE ON SCHEMA app_hidden TO penguinmails_member;
@@ -12754,6 +13451,9 @@ GRANT ALL ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, le
 REVOKE ALL ON FUNCTION app_hidden.confirm_registration(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.current_api_key_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_anonymous;
@@ -12805,6 +13505,9 @@ REVOKE ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) FROM
 GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) TO penguinmails_member;
@@ -13091,6 +13794,8 @@ REVOKE ALL ON FUNCTION app_private.email_account_on_own_domain() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.emit_webhook_event(tenant_id uuid, event_type text, campaign_id uuid, data jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.end_subscription(tenant_id uuid, subscription_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.engine_now() FROM PUBLIC;
@@ -13202,6 +13907,19 @@ GRANT INSERT(reply_to),UPDATE(reply_to) ON TABLE app_public.campaigns TO penguin
 
 REVOKE ALL ON FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.webhook_subscriptions TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.webhook_subscriptions TO penguinmails_member;
+
+GRANT UPDATE(description) ON TABLE app_public.webhook_subscriptions TO penguinmails_member;
+
+GRANT UPDATE(event_types) ON TABLE app_public.webhook_subscriptions TO penguinmails_member;
+
+GRANT UPDATE(campaign_id) ON TABLE app_public.webhook_subscriptions TO penguinmails_member;
+
+GRANT UPDATE(enabled) ON TABLE app_public.webhook_subscriptions TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_private.lock_webhook_subscription(subscription_id uuid) FROM PUBLIC;
+
 GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.api_keys TO penguinmails_analytics;
 
@@ -13263,6 +13981,8 @@ REVOKE ALL ON FUNCTION app_private.queue_reputation_checks() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.rebuild_campaign_stats(tenant_id uuid) FROM PUBLIC;
@@ -13313,6 +14033,8 @@ REVOKE ALL ON FUNCTION app_private.record_stripe_customer(tenant_id uuid, stripe
 REVOKE ALL ON FUNCTION app_private.record_stripe_subscription(tenant_id uuid, subscription_id uuid, stripe_subscription_id text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.record_webhook_attempt(tenant_id uuid, delivery_id uuid, succeeded boolean, response_code integer, response_body text, duration_ms integer, error text, retry_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.recount_ip_assignments(smtp_ip_address_ids uuid[]) FROM PUBLIC;
 
@@ -13441,11 +14163,19 @@ REVOKE ALL ON FUNCTION app_private.tg_campaigns__reschedule_start() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__status_transition() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_campaigns__webhook() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_contact_list_members__static_only() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_accounts__webhook() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_email_events__rollup() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_events__webhook() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_invitations__reserve_seats() FROM PUBLIC;
 
@@ -13455,6 +14185,10 @@ REVOKE ALL ON FUNCTION app_private.tg_lead_imports__queue() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__validate() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_lead_imports__webhook() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_leads__webhook() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_messages__conversation() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__forget_handovers() FROM PUBLIC;
@@ -13462,6 +14196,8 @@ REVOKE ALL ON FUNCTION app_private.tg_messages__forget_handovers() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_messages__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__status_forward() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_webhook_subscriptions__enabled() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
@@ -13492,6 +14228,10 @@ REVOKE ALL ON FUNCTION app_private.validated_api_key_scopes(scopes text[]) FROM 
 REVOKE ALL ON FUNCTION app_private.warmup_ramp(day_number integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.warmup_tick(at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.webhook_lead_state(lead jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.worker_dead_after() FROM PUBLIC;
 
@@ -13697,6 +14437,15 @@ GRANT ALL ON FUNCTION app_public.pause_campaign(campaign_id uuid) TO penguinmail
 REVOKE ALL ON FUNCTION app_public.remove_member(user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.remove_member(user_id uuid) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) TO penguinmails_member;
+
+GRANT SELECT ON TABLE app_public.webhook_deliveries TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.webhook_deliveries TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_member;
@@ -13721,6 +14470,9 @@ GRANT ALL ON FUNCTION app_public.search_leads(query text) TO penguinmails_member
 
 REVOKE ALL ON FUNCTION app_public.send_reply(message_id uuid, text text, html text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.send_reply(message_id uuid, text text, html text) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.send_webhook_test_event(subscription_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.send_webhook_test_event(subscription_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) TO penguinmails_staff;
@@ -14143,5 +14895,8 @@ GRANT INSERT(push_notifications),UPDATE(push_notifications) ON TABLE app_public.
 GRANT INSERT(weekly_reports),UPDATE(weekly_reports) ON TABLE app_public.user_preferences TO penguinmails_member;
 
 GRANT INSERT(marketing_emails),UPDATE(marketing_emails) ON TABLE app_public.user_preferences TO penguinmails_member;
+
+GRANT SELECT ON TABLE app_public.webhook_events TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.webhook_events TO penguinmails_member;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE penguinmails_owner REVOKE ALL ON FUNCTIONS  FROM PUBLIC;

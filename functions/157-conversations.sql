@@ -225,6 +225,7 @@ begin
   if v_tenant_id is null or not app_public.has_tenant_role('member') then
     raise exception 'Only members, admins and owners of this organisation can answer leads and change conversations.' using errcode = 'DNIED';
   end if;
+  perform app_hidden.require_api_scope('leads');
   select c.* into v_conversation from app_public.conversations c
     where c.tenant_id = v_tenant_id and c.id = conversation_for_change.conversation_id
     for no key update;

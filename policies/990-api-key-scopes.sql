@@ -5,8 +5,7 @@
 -- needs `area:write`, on top of the table's own policies (the key acts as an
 -- admin of its tenant). A table missing here is closed to every key (members,
 -- invitations, settings, the audit log, API keys, CRM, staff and platform
--- tables). Signed-in users are not affected. Add a feature's tables here,
--- e.g. ('webhook_subscriptions', 'webhooks').
+-- tables). Signed-in users are not affected. Add a feature's tables here.
 --
 -- The condition is what a RESTRICTIVE policy would add, but written into
 -- every permissive policy instead (`(its condition) and <scope check>`):
@@ -34,7 +33,9 @@ begin
       ('messages', 'analytics'), ('email_events', 'analytics'), ('campaign_stats_daily', 'analytics'),
       ('domains', 'domains'), ('email_accounts', 'domains'), ('domain_ip_assignments', 'domains'), ('smtp_ip_addresses', 'domains'),
       ('plans', 'billing'), ('subscriptions', 'billing'), ('subscription_addons', 'billing'), ('payments', 'billing'),
-      ('usage_periods', 'billing')
+      ('usage_periods', 'billing'),
+      ('conversations', 'leads'), ('conversation_messages', 'leads'),
+      ('webhook_subscriptions', 'webhooks'), ('webhook_events', 'webhooks'), ('webhook_deliveries', 'webhooks')
     )
     select c.oid::regclass as tbl, p.polname, p.polcmd, a.area,
       -- pg_get_expr prints `x is distinct from null` as `x IS NOT NULL`, which

@@ -22,6 +22,7 @@ export const CITUS_SUITES = [
   'test/imap/(parse|poller)',
   'test/inbox/',
   'test/ops/cli.test.ts',
+  'test/webhooks/',
 ];
 
 

@@ -254,6 +254,29 @@ export async function populateTenant(
     where m.tenant_id = ${tenantId} and m.id = ${ids.message}
   `);
 
+  // A webhook (disabled, so the demo never posts anywhere) with one delivered event in its log.
+  ids.webhookSubscription = (await one(sql`
+    insert into app_public.webhook_subscriptions (tenant_id, url, description, event_types, campaign_id, enabled, disabled_at, created_by)
+    values (${tenantId}, ${'https://hooks.' + domain + '/penguinmails'}, 'CRM sync', '{email.replied,lead.status_changed}', ${ids.campaign}, false, now(), ${ownerId})
+    returning id
+  `)).id;
+  await db.query(sql`
+    insert into app_private.webhook_secrets (tenant_id, subscription_id, secret_encrypted)
+    values (${tenantId}, ${ids.webhookSubscription}, gen_random_bytes(48))
+  `);
+  ids.webhookEvent = (await one(sql`
+    insert into app_public.webhook_events (tenant_id, event_type, campaign_id, data)
+    values (${tenantId}, 'email.replied', ${ids.campaign}, jsonb_build_object('message_id', ${ids.message}::uuid, 'lead_id', ${ids.lead}::uuid))
+    returning id
+  `)).id;
+  ids.webhookDelivery = (await one(sql`
+    insert into app_public.webhook_deliveries (tenant_id, webhook_subscription_id, event_id, event_created, status, attempts, last_attempt_at,
+      response_code, response_body, duration_ms, completed_at)
+    select ${tenantId}, ${ids.webhookSubscription}, e.id, e.created, 'succeeded', 1, now(), 200, 'ok', 42, now()
+    from app_public.webhook_events e where e.tenant_id = ${tenantId} and e.id = ${ids.webhookEvent}
+    returning id
+  `)).id;
+
   ids.deal = (await one(sql`
     insert into app_public.deals (tenant_id, title, value, probability, stage, primary_lead_id, crm_account_id, owner_user_id, source_campaign_id,
       expected_close_date, deal_source, created_by)

@@ -139,6 +139,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     maxBodyBytes: env.MAX_BODY_BYTES,
     statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
     outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
+    webhooksAllowHttp: !production,
     trustProxy: env.TRUST_PROXY,
     maxQueryCost: env.MAX_QUERY_COST,
     chargeExtra: (req, extra) => {

@@ -26,6 +26,7 @@ import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
 import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
 import { OperationNamePlugin } from '../../plugins/operation-name.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
+import { makeWebhookSubscriptionsPlugin } from '../../plugins/webhook-subscriptions.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
 import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
@@ -73,6 +74,8 @@ export interface PresetOptions {
   ownerPool?: pg.Pool;
   /** OUTBOUND_ALLOW_PRIVATE: private ranges an inbox's SMTP/IMAP host may be set to (default none). */
   outboundAllowPrivate?: readonly string[];
+  /** Webhook URLs may be plain http (NODE_ENV test or development); default false: https only. */
+  webhooksAllowHttp?: boolean;
 }
 
 function withoutSuggestionsIn(error: GraphQLError | GraphQLFormattedError): GraphQLError | GraphQLFormattedError {
@@ -107,6 +110,12 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       makeEmailAccountCredentialsPlugin(sending.secretBox, options.ownerPool),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
       makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),
+      makeWebhookSubscriptionsPlugin({
+        secretBox: sending.secretBox,
+        guard: makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] }),
+        allowHttp: options.webhooksAllowHttp ?? false,
+        ownerPool: options.ownerPool,
+      }),
     ],
     disablePlugins: ['PgJWTPlugin'],
     pgServices: [makeRequestPgService(options.pool, ['app_public'])],

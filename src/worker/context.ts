@@ -11,6 +11,7 @@ import type { StripeFactory } from '../billing/stripe-client.ts';
 import type { SecretBox } from '../crypto/secrets.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { resolveSendingDeps, type SendingDeps } from '../sending/deps.ts';
+import type { RetrySchedule } from '../webhooks/retry.ts';
 
 export interface WorkerDeps {
   env: Env;
@@ -35,6 +36,8 @@ export interface WorkerDeps {
    * default: OUTBOUND_ALLOW_PRIVATE, hostnames resolved by `dns` (else DNS_SERVERS).
    */
   outbound?: OutboundGuard;
+  /** Webhook deliveries: retry schedule and per-attempt timeout; default: src/webhooks/retry.ts, 10 s. */
+  webhooks?: Partial<RetrySchedule & { timeoutMs: number }>;
 }
 
 /** The worker's outbound guard: the one given, else the environment's with the worker's resolver. */

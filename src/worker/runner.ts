@@ -18,6 +18,8 @@ import { checkIpReputation, recountIpAssignments, reputationSweep } from '../../
 import { warmupTick } from '../../workers/deliverability/warmup.ts';
 import { campaignStep } from '../../workers/campaign-step.ts';
 import { sendReply } from '../../workers/send-reply.ts';
+import { webhookDeliver } from '../../workers/webhooks/deliver.ts';
+import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
@@ -53,6 +55,8 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     campaign_start: campaignStart,
     campaign_check_completion: campaignCheckCompletion,
     campaign_housekeeping: campaignHousekeeping,
+    webhook_deliver: webhookDeliver(deps),
+    webhook_disabled_notice: webhookDisabledNotice(deps),
   };
 }
 

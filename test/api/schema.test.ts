@@ -33,6 +33,9 @@ const ALLOWED_OUTPUTS = new Set([
   // An API key's secret, shown once by the mutation that issues it (functions/052-api-keys.sql).
   'CreateApiKeyRecord.secret',
   'RotateApiKeyRecord.secret',
+  // A webhook's signing secret, returned once by the mutation that makes it (plugins/webhook-subscriptions.ts).
+  'AddWebhookSubscriptionPayload.secret',
+  'RotateWebhookSecretPayload.secret',
 ]);
 /** Inputs that carry a secret *to* the database (sign-up, sign-in, resets, inbox passwords), never back. */
 const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput)\./;
