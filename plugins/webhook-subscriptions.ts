@@ -63,15 +63,17 @@ function checkUrl(raw: string, { guard, allowHttp }: Pick<WebhookSubscriptionsOp
 
 /**
  * Runs `fn` as the caller in a transaction of its own on the owner pool;
- * `check` runs first, once the caller is known to be signed in (an anonymous
- * caller learns nothing from validation).
+ * `check` runs first, once the caller is known to be signed in and allowed to
+ * manage webhooks (an anonymous caller or a viewer learns nothing from
+ * validation; the SQL functions check the role again).
  */
 async function asCaller<T>(client: PgClient, ownerPool: pg.Pool | undefined, check: () => void, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   if (!ownerPool) throw new Error('webhook subscriptions need the API server\'s owner pool');
-  const { rows: [caller] } = await client.query<{ user_id: string | null; tenant_id: string | null }>({
-    text: 'select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id',
+  const { rows: [caller] } = await client.query<{ user_id: string | null; tenant_id: string | null; admin: boolean }>({
+    text: "select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('admin') as admin",
   });
   if (!caller?.user_id) throw new SafeError(SIGN_IN_FIRST.message, { code: SIGN_IN_FIRST.code });
+  if (!caller.admin) throw new SafeError('Only owners and admins can manage webhooks.', { code: 'FORBIDDEN' });
   check();
   return withUserSession(ownerPool, { 'app.current_user_id': caller.user_id, 'app.current_tenant_id': caller.tenant_id ?? '' }, fn);
 }
