@@ -27,6 +27,8 @@ import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-c
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
 import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
+import { CheckEnumsPlugin } from '../../plugins/check-enums.ts';
+import { KeyAndCountTypesPlugin } from '../../plugins/key-and-count-types.ts';
 import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
@@ -86,6 +88,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       TenantScopedKeysPlugin,
       TenantPredicatePlugin,
       RowArgumentsPlugin,
+      CheckEnumsPlugin,
+      KeyAndCountTypesPlugin,
       ApiShapePlugin,
       NaturalOrderPlugin,
       MutationGuardsPlugin,
