@@ -13,7 +13,7 @@ import {
   type GraphQLObjectType,
   type GraphQLSchema,
 } from 'postgraphile/graphql';
-import { enumValueName } from '../../plugins/check-enums.ts';
+import { enumColumnsOfCheck, enumValueName } from '../../plugins/check-enums.ts';
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
 import { demoTenant, type DemoTenant } from './fixtures.ts';
 import { liveSchema, tableTypes, type TableType } from './schema-walker.ts';
@@ -63,6 +63,26 @@ async function checkLists(): Promise<CheckList[]> {
 
 const typeOfTable = (table: string) => [...tables.values()].find((tt) => tt.table === table);
 const fieldOfColumn = (tt: TableType, column: string) => [...tt.columns].find(([, c]) => c === column)?.[0];
+
+describe('reading CHECK constraints', () => {
+  test('only a list the column must be in makes an enum', () => {
+    const read = (def: string) => Object.fromEntries(enumColumnsOfCheck(def));
+    expect(read(`CHECK ((status = ANY (ARRAY['a'::text, 'it''s, ok'::text])))`)).toEqual({ status: ['a', "it's, ok"] });
+    expect(read(`CHECK ((status = ANY (ARRAY['a'::text, 'b'::text]))) NOT VALID`)).toEqual({ status: ['a', 'b'] });
+    expect(read(`CHECK (((kind = 'x'::text) = (sub IS NOT NULL)) AND ((sub IS NULL) OR (sub = ANY (ARRAY['p'::text, 'q'::text]))))`)).toEqual({ sub: ['p', 'q'] });
+    expect(read(`CHECK (("Odd col" = ANY (ARRAY['v'::character varying, 'w'::character varying])))`)).toEqual({ 'Odd col': ['v', 'w'] });
+    // Not a list the column is confined to:
+    expect(read(`CHECK (((stage = ANY (ARRAY['won'::text, 'lost'::text])) = (closed IS NOT NULL)))`)).toEqual({});
+    expect(read(`CHECK (((a = ANY (ARRAY['x'::text])) OR (b IS NULL)))`)).toEqual({});
+    expect(read(`CHECK (((v IS NULL) OR (v = ANY (ARRAY['s'::text])) OR (v ~ '^[1-9]$'::text)))`)).toEqual({});
+    expect(read(`CHECK ((char_length(name) < 100))`)).toEqual({});
+  });
+
+  test('enum names: upper case, words joined by _, + as PLUS, a leading digit prefixed by the column', () => {
+    expect(['not_interested', 'past_due', 'auto-reply', '5000+', '1-10'].map((v) => enumValueName(v, 'company_size')))
+      .toEqual(['NOT_INTERESTED', 'PAST_DUE', 'AUTO_REPLY', 'SIZE_5000_PLUS', 'SIZE_1_10']);
+  });
+});
 
 describe('statuses are enums', () => {
   test('every column a CHECK limits to a list is an enum whose values are exactly the list, in inputs and filters too', async () => {
