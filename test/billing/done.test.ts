@@ -55,7 +55,7 @@ test('usage and limits are visible and enforced from the API; Stripe webhooks ch
 
   // Visible: Free allows one sending domain.
   let view = await t.ok(VIEW, {}, owner.jwtToken);
-  expect(domains(view)).toEqual({ metric: 'domains', used: '0', limit: '1', plan: 'Free' });
+  expect(domains(view)).toEqual({ metric: 'domains', used: 0, limit: 1, plan: 'Free' });
   expect(view.billingSubscriptions.nodes).toEqual([{ status: 'ACTIVE', currentPeriodEnd: expect.any(String), cancelAtPeriodEnd: false, plan: { slug: 'free' } }]);
 
   // Enforced at the moment of the write.
@@ -98,5 +98,5 @@ test('usage and limits are visible and enforced from the API; Stripe webhooks ch
   expect(view.billingSubscriptions.nodes).toEqual([{ status: 'ACTIVE', currentPeriodEnd: expect.any(String), cancelAtPeriodEnd: true, plan: { slug: 'pro' } }]);
   expect(new Date(view.billingSubscriptions.nodes[0].currentPeriodEnd).getTime()).toBe(periodEnd * 1000);
   expect(view.payments.nodes).toEqual([{ amount: '99.00', status: 'SUCCEEDED' }]);
-  expect(domains(view)).toEqual({ metric: 'domains', used: '2', limit: '10', plan: 'Pro' });
+  expect(domains(view)).toEqual({ metric: 'domains', used: 2, limit: 10, plan: 'Pro' });
 });

@@ -57,7 +57,7 @@ test('a new tenant sees its usage and Free limits; writes past a limit get PLAN_
   await t.owner.query(sql`select app_private.consume_usage(${owner.tenantId}, 'emails_sent', 42)`);
   const periods = await t.ok(`{ usagePeriods { nodes { closedAt plan { slug } usage { emailsSent campaignsStarted contacts users } } } }`, {}, owner.jwtToken);
   expect(periods.usagePeriods.nodes).toEqual([
-    { closedAt: null, plan: { slug: 'free' }, usage: { emailsSent: '42', campaignsStarted: '0', contacts: '500', users: '1' } },
+    { closedAt: null, plan: { slug: 'free' }, usage: { emailsSent: 42, campaignsStarted: 0, contacts: 500, users: 1 } },
   ]);
   expect(usageMap((await t.ok(USAGE, {}, owner.jwtToken)).currentUsage).emails_sent).toEqual([42, 500, 'Free']);
 });
@@ -152,8 +152,8 @@ test('cancelling at the period end keeps the plan until then; cancelling now con
   ]);
   const periods = await t.ok(`{ usagePeriods(orderBy: PERIOD_START_ASC) { nodes { closedAt emailsSent plan { slug } usage { emailsSent } } } }`, {}, owner.jwtToken);
   expect(periods.usagePeriods.nodes).toEqual([
-    { closedAt: expect.any(String), emailsSent: '7', plan: { slug: 'starter' }, usage: { emailsSent: '7' } },
-    { closedAt: null, emailsSent: null, plan: { slug: 'free' }, usage: { emailsSent: '0' } },
+    { closedAt: expect.any(String), emailsSent: 7, plan: { slug: 'starter' }, usage: { emailsSent: 7 } },
+    { closedAt: null, emailsSent: null, plan: { slug: 'free' }, usage: { emailsSent: 0 } },
   ]);
 });
 

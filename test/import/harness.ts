@@ -15,7 +15,7 @@ import { eventually } from '../helpers/eventually.ts';
 
 export interface LeadImportView {
   rowId: string;
-  status: 'pending' | 'processing' | 'completed' | 'failed';
+  status: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
   totalRows: number;
   importedRows: number;
   updatedRows: number;
@@ -73,7 +73,7 @@ export async function startImportHarness({ maxBytes = 64 * 1024 * 1024, worker: 
       return eventually(async () => {
         const current = await importOf(token, rowId);
         seen.push(current);
-        return (current.status === 'completed' || current.status === 'failed') && current;
+        return (current.status === 'COMPLETED' || current.status === 'FAILED') && current;
       }, timeoutMs, 25);
     },
     async close() {

@@ -142,7 +142,7 @@ describe('development mode', () => {
       createCampaignTarget(input: { campaignTarget: { campaignId: $c, leadId: $l } }) { clientMutationId } }`,
     { c: campaignId, t: createTemplate.template.rowId, i: inboxId, l: createLead.lead.rowId });
     const { startCampaign } = await api(`mutation($c: UUID!) { startCampaign(input: { campaignId: $c }) { result { status } } }`, { c: campaignId });
-    expect(startCampaign.result.status).toBe('sending');
+    expect(startCampaign.result.status).toBe('SENDING');
 
     // The catcher has it: DKIM-signed by the domain's key as published in the sandbox zone.
     const caught = await eventually(async () => (await listing(leadEmail)).messages[0], 30_000, 200);
