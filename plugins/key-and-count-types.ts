@@ -4,15 +4,15 @@
  *
  * - Keys are strings in JSON: `UUID`, or `BigInt` for integer keys. A key
  *   column names one row by itself, the tenant aside: the column of a
- *   primary or unique key `(tenant_id, id)` or `(id)`, or of a foreign key
- *   to one. An `integer` key
+ *   primary key `(tenant_id, id)` or `(id)`, or of a foreign key to one (a
+ *   unique column such as a position stays what it is). An `integer` key
  *   (permissions, staff roles) is exposed as `BigInt` like the `bigint`
  *   ones, so every integer key has one type and may widen without an API
  *   change. Keys are not numbers to add up: no aggregates over them.
  * - Every other `bigint` a field returns (counters, daily and lifetime
  *   figures, usage, byte sizes, IMAP UIDs) is a JSON number: `Float`, exact
  *   for every integer up to 2^53, where GraphQL's `Int` (32-bit) would fail
- *   past 2,147,483,647. Inputs keep `BigInt` (a string or a number).
+ *   past 2,147,483,647. Inputs keep `BigInt` (a string; in variables also a number).
  * - `distinctCount` is an `Int`, like the `totalCount` of the same
  *   connection it cannot exceed. Sums and averages keep PostgreSQL's
  *   `numeric` (`BigFloat`, a string): a sum has no bound.
@@ -32,10 +32,10 @@ const NOT_FOR_KEYS = ['sum', 'min', 'max', 'average', 'stddevSample', 'stddevPop
 
 const INTEGER_TYPES = new Set(['int2', 'int4']);
 
-/** The primary, unique and foreign keys of its table this column is part of. */
+/** The primary and foreign keys of its table this column is part of. */
 function keysOf(pgAttribute: PgAttribute) {
   const constraints = pgAttribute.getClass()?.getConstraints() ?? [];
-  return constraints.filter((c) => ['p', 'u', 'f'].includes(c.contype) && c.conkey?.includes(pgAttribute.attnum));
+  return constraints.filter((c) => ['p', 'f'].includes(c.contype) && c.conkey?.includes(pgAttribute.attnum));
 }
 
 /** A key naming one row by itself (the tenant aside): `id`, or a foreign key to one. */
