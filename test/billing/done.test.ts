@@ -86,7 +86,7 @@ test('usage and limits are visible and enforced from the API; Stripe webhooks ch
   const invoice = invoiceObject({ customer, subscription, amountCents: 9900, periodStart: now, periodEnd });
   expect((await deliverEvent(t.url, stripeEvent('invoice.payment_failed', invoice, { created: now - 30 }))).status).toBe(200);
   view = await t.ok(VIEW, {}, owner.jwtToken);
-  expect(view.billingSubscriptions.nodes[0].status).toBe('past_due');
+  expect(view.billingSubscriptions.nodes[0].status).toBe('PAST_DUE');
   expect(view.payments.nodes).toEqual([{ amount: '99.00', status: 'FAILED' }]);
 
   expect((await deliverEvent(t.url, stripeEvent('invoice.paid', { ...invoice, amount_paid: 9900, status_transitions: { paid_at: now } }, { created: now - 20 }))).body.outcome).toBe('applied');
