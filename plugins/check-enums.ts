@@ -242,7 +242,7 @@ export const CheckEnumsPlugin: GraphileConfig.Plugin = {
             name: `${pgClass.relname}_${pgAttribute.attname}_check_enum`,
             identifier: original.sqlType,
             values: values.map((value) => ({ value })),
-            description: `The values \`${pgAttribute.attname}\` of a \`${info.inflection.upperCamelCase(tableName)}\` may take (CHECK constraint ${constraintNames.map((n) => `\`${n}\``).join(', ')}).`,
+            description: `The values a \`${info.inflection.upperCamelCase(tableName)}\`'s \`${info.inflection.camelCase(pgAttribute.attname)}\` may take, from its CHECK constraint ${constraintNames.map((n) => `\`${n}\``).join(', ')} (the database stores the text listed there, e.g. \`${values[0]}\`).`,
             extensions,
           });
           state.byAttribute.set(pgAttribute, codec);
