@@ -24,6 +24,7 @@ import { withUserSession } from '../server/user-session.ts';
 import { recordStaffOperation } from '../server/staff-audit.ts';
 import { currentScope } from '../log/scope.ts';
 import { importFilePath, storeUpload, UploadTooLargeError } from './files.ts';
+import { enumValueName } from '../../plugins/check-enums.ts';
 import type pg from 'pg';
 
 export interface LeadImportRouteOptions {
@@ -155,7 +156,7 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
     sendJson(res, 202, {
       leadImport: {
         rowId: leadImport.id,
-        status: leadImport.status,
+        status: enumValueName(leadImport.status, 'status'), // as the LeadImportStatus enum of the leadImport query
         fileName: leadImport.file_name,
         byteSize: Number(leadImport.byte_size),
         contactListId: leadImport.contact_list_id,

@@ -30,6 +30,8 @@ import { makeWebhookSubscriptionsPlugin } from '../../plugins/webhook-subscripti
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
 import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
+import { CheckEnumsPlugin } from '../../plugins/check-enums.ts';
+import { KeyAndCountTypesPlugin } from '../../plugins/key-and-count-types.ts';
 import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
@@ -94,6 +96,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       TenantScopedKeysPlugin,
       TenantPredicatePlugin,
       RowArgumentsPlugin,
+      CheckEnumsPlugin,
+      KeyAndCountTypesPlugin,
       ApiShapePlugin,
       NaturalOrderPlugin,
       MutationGuardsPlugin,

@@ -235,11 +235,11 @@ test('the platform as `npm start` runs it: GraphQL, the CSV upload route and the
       });
       return ((await response.json()) as { data: { leadImport: { status: string; importedRows: number }; leads: { totalCount: number } } }).data;
     };
-    await eventually(async () => (await status()).leadImport.status === 'completed', 15_000);
+    await eventually(async () => (await status()).leadImport.status === 'COMPLETED', 15_000);
     // Read again: a request's root fields are separate statements that may run
     // in any order, so the one that saw the import complete may have counted
     // the leads just before (a window Citus makes wider).
-    expect(await status()).toEqual({ leadImport: { status: 'completed', importedRows: 2 }, leads: { totalCount: 2 } });
+    expect(await status()).toEqual({ leadImport: { status: 'COMPLETED', importedRows: 2 }, leads: { totalCount: 2 } });
   } finally {
     await platform?.stop();
     await database.drop();

@@ -34,7 +34,7 @@ beforeAll(async () => {
   for (const lead of [
     { email: 'ada@analytical.example', firstName: 'Ada', lastName: 'Lovelace', company: 'Analytical Engines', title: 'Head of Sales', customFields: { industry: 'saas', tier: 'gold' } },
     { email: 'charles@analytical.example', firstName: 'Charles', lastName: 'Babbage', company: 'Analytical Engines', title: 'Founder', customFields: { industry: 'retail' } },
-    { email: 'engines@steam.example', firstName: 'Ann', lastName: 'Other', company: 'Steam Engines Ltd', title: 'Ada liaison', status: 'replied', customFields: { industry: 'saas' } },
+    { email: 'engines@steam.example', firstName: 'Ann', lastName: 'Other', company: 'Steam Engines Ltd', title: 'Ada liaison', status: 'REPLIED', customFields: { industry: 'saas' } },
   ]) {
     await t.ok(LEAD, { lead }, org.token);
   }
@@ -71,10 +71,10 @@ describe('searchLeads', () => {
     expect(phrase.searchLeads.nodes).toEqual([{ email: 'ada@analytical.example' }]);
     const either = await t.ok(SEARCH, { q: 'babbage or steam' }, org.token);
     expect(either.searchLeads.nodes.map((n: { email: string }) => n.email).sort()).toEqual(['charles@analytical.example', 'engines@steam.example']);
-    const filtered = await t.ok(SEARCH, { q: 'engines', filter: { status: { equalTo: 'replied' } } }, org.token);
+    const filtered = await t.ok(SEARCH, { q: 'engines', filter: { status: { equalTo: 'REPLIED' } } }, org.token);
     expect(filtered.searchLeads.nodes).toEqual([{ email: 'engines@steam.example' }]);
     const counted = await t.ok(SEARCH, { q: 'engines' }, org.token);
-    expect(counted.searchLeads.aggregates.distinctCount.company).toBe('2');
+    expect(counted.searchLeads.aggregates.distinctCount.company).toBe(2);
     const page1 = await t.ok(SEARCH, { q: 'engines', first: 2 }, org.token);
     const page2 = await t.ok(SEARCH, { q: 'engines', first: 2, after: page1.searchLeads.pageInfo.endCursor }, org.token);
     expect([...page1.searchLeads.nodes, ...page2.searchLeads.nodes].map((n: { email: string }) => n.email).sort()).toEqual(
@@ -184,16 +184,16 @@ test('aggregates: messages per day by status for a campaign, and sums', async ()
     from app_public.messages where tenant_id = ${org.tenantId} and campaign_id = ${org.ids.campaign}
     group by 1, 2
   `);
-  const got = data.campaign.messages.groupedAggregates.map((g: { keys: string[]; distinctCount: { rowId: string } }) => ({
+  const got = data.campaign.messages.groupedAggregates.map((g: { keys: string[]; distinctCount: { rowId: number } }) => ({
     day: g.keys[0]!.slice(0, 10),
     status: g.keys[1],
-    n: Number(g.distinctCount.rowId),
+    n: g.distinctCount.rowId,
   }));
   const byKey = (r: { day: string; status: string }) => `${r.day}/${r.status}`;
   expect(got.sort((x: never, y: never) => byKey(x).localeCompare(byKey(y)))).toEqual(expected.sort((x, y) => byKey(x).localeCompare(byKey(y))));
   expect(got.length).toBeGreaterThan(8);
   expect(data.campaign.messages.totalCount).toBe(expected.reduce((s, r) => s + r.n, 0));
-  expect(data.campaign.messages.aggregates.distinctCount.leadId).toBe('2');
+  expect(data.campaign.messages.aggregates.distinctCount.leadId).toBe(2);
 
   const deals = await t.ok(`{ deals { aggregates { sum { value } average { probability } } } }`, {}, org.token);
   const [{ total }] = await t.owner.query(sql`select sum(value)::text as total from app_public.deals where tenant_id = ${org.tenantId}`);

@@ -76,7 +76,7 @@ test('inside a session staff see that tenant only, and every operation is audite
   const before = await t.owner.query(sql`select count(*)::int as n from app_public.audit_log where tenant_id = ${org.tenantId} and action = 'staff_access.operation'`);
 
   const seen = await t.ok(`query StaffLooksAtBilling { billingSubscriptions { nodes { rowId status } } leads { totalCount } }`, {}, token);
-  expect(seen.billingSubscriptions.nodes).toEqual([{ rowId: await subscriptionOf(org.tenantId), status: 'active' }]);
+  expect(seen.billingSubscriptions.nodes).toEqual([{ rowId: await subscriptionOf(org.tenantId), status: 'ACTIVE' }]);
   await t.ok(`{ currentTenant { name } }`, {}, token);
   // A refused write is audited too: the record is written before the operation runs.
   const refused = await t.gql(`mutation { createLead(input: { lead: { email: "staff@probe.example" } }) { lead { rowId } } }`, {}, token);

@@ -55,8 +55,8 @@ test('usage and limits are visible and enforced from the API; Stripe webhooks ch
 
   // Visible: Free allows one sending domain.
   let view = await t.ok(VIEW, {}, owner.jwtToken);
-  expect(domains(view)).toEqual({ metric: 'domains', used: '0', limit: '1', plan: 'Free' });
-  expect(view.billingSubscriptions.nodes).toEqual([{ status: 'active', currentPeriodEnd: expect.any(String), cancelAtPeriodEnd: false, plan: { slug: 'free' } }]);
+  expect(domains(view)).toEqual({ metric: 'domains', used: 0, limit: 1, plan: 'Free' });
+  expect(view.billingSubscriptions.nodes).toEqual([{ status: 'ACTIVE', currentPeriodEnd: expect.any(String), cancelAtPeriodEnd: false, plan: { slug: 'free' } }]);
 
   // Enforced at the moment of the write.
   const CREATE_DOMAIN = `mutation($d: Hostname!) { createDomain(input: { domain: { domain: $d } }) { domain { rowId } } }`;
@@ -86,8 +86,8 @@ test('usage and limits are visible and enforced from the API; Stripe webhooks ch
   const invoice = invoiceObject({ customer, subscription, amountCents: 9900, periodStart: now, periodEnd });
   expect((await deliverEvent(t.url, stripeEvent('invoice.payment_failed', invoice, { created: now - 30 }))).status).toBe(200);
   view = await t.ok(VIEW, {}, owner.jwtToken);
-  expect(view.billingSubscriptions.nodes[0].status).toBe('past_due');
-  expect(view.payments.nodes).toEqual([{ amount: '99.00', status: 'failed' }]);
+  expect(view.billingSubscriptions.nodes[0].status).toBe('PAST_DUE');
+  expect(view.payments.nodes).toEqual([{ amount: '99.00', status: 'FAILED' }]);
 
   expect((await deliverEvent(t.url, stripeEvent('invoice.paid', { ...invoice, amount_paid: 9900, status_transitions: { paid_at: now } }, { created: now - 20 }))).body.outcome).toBe('applied');
   expect((await deliverEvent(t.url, stripeEvent('customer.subscription.updated', subscriptionObject({
@@ -95,8 +95,8 @@ test('usage and limits are visible and enforced from the API; Stripe webhooks ch
   }), { created: now - 10 }))).body.outcome).toBe('applied');
 
   view = await t.ok(VIEW, {}, owner.jwtToken);
-  expect(view.billingSubscriptions.nodes).toEqual([{ status: 'active', currentPeriodEnd: expect.any(String), cancelAtPeriodEnd: true, plan: { slug: 'pro' } }]);
+  expect(view.billingSubscriptions.nodes).toEqual([{ status: 'ACTIVE', currentPeriodEnd: expect.any(String), cancelAtPeriodEnd: true, plan: { slug: 'pro' } }]);
   expect(new Date(view.billingSubscriptions.nodes[0].currentPeriodEnd).getTime()).toBe(periodEnd * 1000);
-  expect(view.payments.nodes).toEqual([{ amount: '99.00', status: 'succeeded' }]);
-  expect(domains(view)).toEqual({ metric: 'domains', used: '2', limit: '10', plan: 'Pro' });
+  expect(view.payments.nodes).toEqual([{ amount: '99.00', status: 'SUCCEEDED' }]);
+  expect(domains(view)).toEqual({ metric: 'domains', used: 2, limit: 10, plan: 'Pro' });
 });

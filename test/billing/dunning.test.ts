@@ -107,7 +107,7 @@ test('past due → (grace) → unpaid: campaigns paused and sends refused; a pay
   await expect(t.owner.query(sql`select app_private.consume_usage(${owner.tenantId}, 'campaigns_started', 1)`)).rejects.toMatchObject({ code: 'LIMIT' });
   // The tenant sees why in the API.
   const seen = await t.ok(`{ billingSubscriptions { nodes { status pastDueSince } } }`, {}, owner.jwtToken);
-  expect(seen.billingSubscriptions.nodes).toEqual([{ status: 'unpaid', pastDueSince: expect.stringMatching(new RegExp(`^${since}`)) }]);
+  expect(seen.billingSubscriptions.nodes).toEqual([{ status: 'UNPAID', pastDueSince: expect.stringMatching(new RegExp(`^${since}`)) }]);
   // Running dunning again changes nothing.
   await runDunning();
   expect((await state(owner.tenantId)).status).toBe('unpaid');

@@ -57,7 +57,7 @@ test('a new tenant sees its usage and Free limits; writes past a limit get PLAN_
   await t.owner.query(sql`select app_private.consume_usage(${owner.tenantId}, 'emails_sent', 42)`);
   const periods = await t.ok(`{ usagePeriods { nodes { closedAt plan { slug } usage { emailsSent campaignsStarted contacts users } } } }`, {}, owner.jwtToken);
   expect(periods.usagePeriods.nodes).toEqual([
-    { closedAt: null, plan: { slug: 'free' }, usage: { emailsSent: '42', campaignsStarted: '0', contacts: '500', users: '1' } },
+    { closedAt: null, plan: { slug: 'free' }, usage: { emailsSent: 42, campaignsStarted: 0, contacts: 500, users: 1 } },
   ]);
   expect(usageMap((await t.ok(USAGE, {}, owner.jwtToken)).currentUsage).emails_sent).toEqual([42, 500, 'Free']);
 });
@@ -65,7 +65,7 @@ test('a new tenant sees its usage and Free limits; writes past a limit get PLAN_
 test('upgrading applies at once and raises the limits; a downgrade waits for the period end; choosing the current plan undoes it', async () => {
   const owner = await registerUser(t, 'upgrade');
   const up = await t.ok(CHANGE, { slug: 'pro' }, owner.jwtToken);
-  expect(up.changePlan.result).toMatchObject({ status: 'active', plan: { slug: 'pro' }, pendingPlan: null });
+  expect(up.changePlan.result).toMatchObject({ status: 'ACTIVE', plan: { slug: 'pro' }, pendingPlan: null });
   expect(usageMap((await t.ok(USAGE, {}, owner.jwtToken)).currentUsage).users).toEqual([1, 10, 'Pro']);
   await t.ok(`mutation { inviteMember(input: { email: "now-possible@upgrade.example" }) { result { rowId } } }`, {}, owner.jwtToken);
   const [period] = await t.owner.query(sql`select p.slug from app_public.usage_periods up join app_public.plans p on p.id = up.plan_id where up.tenant_id = ${owner.tenantId} and up.closed_at is null`);
@@ -83,7 +83,7 @@ test('upgrading applies at once and raises the limits; a downgrade waits for the
   // A downgrade forced to apply now is allowed even above the new limits: data stays, adding is refused.
   await t.owner.query(sql`insert into app_public.leads (tenant_id, email) select ${owner.tenantId}, 'l' || g || '@down.example' from generate_series(1, 600) g`);
   const now = await t.ok(CHANGE, { slug: 'free', later: false }, owner.jwtToken);
-  expect(now.changePlan.result).toMatchObject({ status: 'active', plan: { slug: 'free' } });
+  expect(now.changePlan.result).toMatchObject({ status: 'ACTIVE', plan: { slug: 'free' } });
   expect(usageMap((await t.ok(USAGE, {}, owner.jwtToken)).currentUsage).contacts).toEqual([600, 500, 'Free']);
   expect((await t.gql(`mutation { createLead(input: { lead: { email: "x@down.example" } }) { lead { rowId } } }`, {}, owner.jwtToken)).errors?.[0]?.message).toBe(
     'Your Free plan allows 500 contacts; 600 already used. Upgrade the plan or buy an add-on to go further.',
@@ -133,7 +133,7 @@ test('cancelling at the period end keeps the plan until then; cancelling now con
   });
 
   const later = await t.ok(CANCEL, {}, owner.jwtToken);
-  expect(later.cancelBillingSubscription.result).toMatchObject({ status: 'active', cancelAtPeriodEnd: true, plan: { slug: 'starter' } });
+  expect(later.cancelBillingSubscription.result).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: true, plan: { slug: 'starter' } });
   const twice = await t.gql(CANCEL, {}, owner.jwtToken);
   expect(twice.errors?.[0]?.message).toMatch(/^Your Starter plan already ends on \d{4}-\d\d-\d\d\.$/);
   // Changing to the current plan takes the cancellation back.
@@ -141,7 +141,7 @@ test('cancelling at the period end keeps the plan until then; cancelling now con
 
   await t.owner.query(sql`select app_private.consume_usage(${owner.tenantId}, 'emails_sent', 7)`);
   const now = await t.ok(CANCEL, { later: false }, owner.jwtToken);
-  expect(now.cancelBillingSubscription.result).toMatchObject({ status: 'active', cancelAtPeriodEnd: false, plan: { slug: 'free' } });
+  expect(now.cancelBillingSubscription.result).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false, plan: { slug: 'free' } });
   const subs = await t.owner.query(sql`
     select s.status, p.slug, s.cancelled_at is not null as canceled from app_public.subscriptions s join app_public.plans p on p.id = s.plan_id
     where s.tenant_id = ${owner.tenantId} order by s.created
@@ -152,8 +152,8 @@ test('cancelling at the period end keeps the plan until then; cancelling now con
   ]);
   const periods = await t.ok(`{ usagePeriods(orderBy: PERIOD_START_ASC) { nodes { closedAt emailsSent plan { slug } usage { emailsSent } } } }`, {}, owner.jwtToken);
   expect(periods.usagePeriods.nodes).toEqual([
-    { closedAt: expect.any(String), emailsSent: '7', plan: { slug: 'starter' }, usage: { emailsSent: '7' } },
-    { closedAt: null, emailsSent: null, plan: { slug: 'free' }, usage: { emailsSent: '0' } },
+    { closedAt: expect.any(String), emailsSent: 7, plan: { slug: 'starter' }, usage: { emailsSent: 7 } },
+    { closedAt: null, emailsSent: null, plan: { slug: 'free' }, usage: { emailsSent: 0 } },
   ]);
 });
 

@@ -112,7 +112,7 @@ describe('invoices and subscription changes', () => {
 
     // The tenant sees its payment through the API (owners and admins).
     const api = await t.ok(`{ payments { nodes { amount status stripeInvoiceId } } billingSubscriptions { nodes { status } } }`, {}, tenant.jwtToken);
-    expect(api).toEqual({ payments: { nodes: [{ amount: '99.00', status: 'succeeded', stripeInvoiceId: invoice.id }] }, billingSubscriptions: { nodes: [{ status: 'active' }] } });
+    expect(api).toEqual({ payments: { nodes: [{ amount: '99.00', status: 'SUCCEEDED', stripeInvoiceId: invoice.id }] }, billingSubscriptions: { nodes: [{ status: 'ACTIVE' }] } });
   });
 
   test('invoice.payment_failed records a failed payment and makes the subscription past due', async () => {

@@ -51,7 +51,7 @@ test('a member reads their tenant through the API on the cluster, and only their
   const b = await seedTenant(root, t, 'apib');
 
   const page = await t.ok(
-    `{ leads(first: 2, orderBy: EMAIL_ASC, filter: { status: { equalTo: "active" } }) { totalCount nodes { email firstName } } }`,
+    `{ leads(first: 2, orderBy: EMAIL_ASC, filter: { status: { equalTo: ACTIVE } }) { totalCount nodes { email firstName } } }`,
     {},
     a.token,
   );

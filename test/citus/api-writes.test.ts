@@ -32,7 +32,7 @@ test('a member writes through the API on the cluster: createLead lands in the sh
     { input: { lead: { email: 'written@citus.example', firstName: 'Written' } } },
     a.token,
   );
-  expect(created.createLead.lead).toEqual({ email: 'written@citus.example', firstName: 'Written', status: 'active' });
+  expect(created.createLead.lead).toEqual({ email: 'written@citus.example', firstName: 'Written', status: 'ACTIVE' });
   // The gauge trigger ran on the shard's node and counted the lead in the tenant's shard group.
   const { rows: [gauge] } = await root.query(
     `select coalesce(sum(value), 0)::int as contacts from app_private.resource_counts where tenant_id = $1 and resource = 'contacts'`,

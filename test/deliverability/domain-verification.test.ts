@@ -98,7 +98,7 @@ test('done: a tenant adds a domain, reads the records to publish, publishes them
   expect(dkim.zoneValue).toBe(`"${dkim.value!.slice(0, 255)}" "${dkim.value!.slice(255)}"`);
 
   // The first check already ran against the empty zone: failed, saying what to publish.
-  const failedOnce = await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'failed', 'the first check');
+  const failedOnce = await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'FAILED', 'the first check');
   expect(failedOnce.dnsVerificationError).toContain(`No SPF record at outreach.acme-done.example: publish a TXT record "v=spf1 include:_spf.penguinmails.io -all".`);
   expect(failedOnce.recordsToPublish.map((r) => r.verificationStatus)).toEqual(['failed', 'failed', 'failed', 'failed']);
   const nextIn = (Date.parse(failedOnce.dnsNextCheckAt!) - Date.now()) / 1000;
@@ -108,7 +108,7 @@ test('done: a tenant adds a domain, reads the records to publish, publishes them
   // Publish exactly what the API said, then ask for a check.
   publish(dns, 'outreach.acme-done.example', DnsRecordsDocument.parse(ready.dnsRecords), 900);
   expect((await t.ok(VERIFY, { id: domain.rowId }, owner.jwtToken)).verifyDomain.result.rowId).toBe(domain.rowId);
-  const verified = await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'verified', 'verification');
+  const verified = await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'VERIFIED', 'verification');
   expect(verified).toMatchObject({ dnsVerificationError: null, dnsTtlObserved: 900, dkimSelector: 'pm' });
   expect(verified.verifiedAt).not.toBeNull();
   expect(verified.recordsToPublish.map((r) => [r.recordType, r.verificationStatus, r.verificationError])).toEqual([
@@ -163,7 +163,7 @@ test('a verified domain stays verified through a DNS timeout and is re-checked s
     insert into app_public.domain_ip_assignments (tenant_id, domain_id, smtp_ip_address_id, status, warmup_state)
     values (${owner.tenantId}, ${ready.rowId}, ${ip.id}, 'active', 'warmed')`);
   await t.ok(VERIFY, { id: ready.rowId }, owner.jwtToken);
-  const verified = await waitFor(ready.rowId, owner.jwtToken, (d) => d.verificationStatus === 'verified', 'verification');
+  const verified = await waitFor(ready.rowId, owner.jwtToken, (d) => d.verificationStatus === 'VERIFIED', 'verification');
   // No other check may still be queued or running when the DNS starts timing
   // out (a second timed-out check would double the retry delay measured below).
   await eventually(
@@ -174,7 +174,7 @@ test('a verified domain stays verified through a DNS timeout and is re-checked s
   dns.fail(`pm._domainkey.${domainName}`, 'timeout');
   await t.ok(VERIFY, { id: ready.rowId }, owner.jwtToken);
   const through = await waitFor(ready.rowId, owner.jwtToken, (d) => (d.dnsVerificationError ?? '').includes('timed out'), 'the timed-out check');
-  expect(through).toMatchObject({ verificationStatus: 'verified', verifiedAt: verified.verifiedAt });
+  expect(through).toMatchObject({ verificationStatus: 'VERIFIED', verifiedAt: verified.verifiedAt });
   expect(through.dnsVerificationError).toBe(
     `Still verified; a temporary DNS problem will be retried: Could not check the DKIM record at pm._domainkey.${domainName}: the DNS lookup of TXT pm._domainkey.${domainName} timed out. This is usually temporary; the check will be retried.`,
   );
@@ -190,7 +190,7 @@ test('a verified domain stays verified through a DNS timeout and is re-checked s
     { type: 'MX', priority: 10, exchange: 'mail.penguinmails.io' },
   ]);
   await t.ok(VERIFY, { id: ready.rowId }, owner.jwtToken);
-  const broken = await waitFor(ready.rowId, owner.jwtToken, (d) => d.verificationStatus === 'failed', 'unverification');
+  const broken = await waitFor(ready.rowId, owner.jwtToken, (d) => d.verificationStatus === 'FAILED', 'unverification');
   expect(broken.verifiedAt).toBeNull();
   expect(broken.dnsVerificationError).toBe(
     `The SPF record at ${domainName} ("v=spf1 include:_spf.google.com ~all") does not include the platform: expected include:_spf.penguinmails.io, for example "v=spf1 include:_spf.google.com include:_spf.penguinmails.io ~all".`,
@@ -209,11 +209,11 @@ singleNodeTest('computedColumnInMutationPayload', 'with keys in stock the record
   const { createDomain } = await t.ok(CREATE, { domain: domainName }, owner.jwtToken);
   const domain: DomainView = createDomain.domain;
   expect(domain.recordsToPublish.every((r) => r.value !== null)).toBe(true);
-  expect(domain.verificationStatus).toBe('verifying');
+  expect(domain.verificationStatus).toBe('VERIFYING');
 
   publish(dns, domainName, DnsRecordsDocument.parse(domain.dnsRecords));
   await t.ok(VERIFY, { id: domain.rowId }, owner.jwtToken);
-  await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'verified', 'verification');
+  await waitFor(domain.rowId, owner.jwtToken, (d) => d.verificationStatus === 'VERIFIED', 'verification');
 
   const ROTATE = `mutation($id: UUID!) { rotateDomainDkimKey(input: { domainId: $id }) { result { ${DOMAIN_FIELDS} } } }`;
   const rotated: DomainView = (await t.ok(ROTATE, { id: domain.rowId }, owner.jwtToken)).rotateDomainDkimKey.result;
@@ -221,13 +221,13 @@ singleNodeTest('computedColumnInMutationPayload', 'with keys in stock the record
   expect(incoming.host).toMatch(new RegExp(`^pm-\\d{14}\\._domainkey\\.${domainName.replace(/\./g, '\\.')}$`));
   const again = await t.gql(ROTATE, { id: domain.rowId }, owner.jwtToken);
   expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
-  expect(rotated.verificationStatus).toBe('verified');
+  expect(rotated.verificationStatus).toBe('VERIFIED');
 
   const waiting = await waitFor(domain.rowId, owner.jwtToken, (d) => d.recordsToPublish[4]?.verificationStatus === 'failed', 'the check of the new key');
-  expect(waiting).toMatchObject({ verificationStatus: 'verified', dkimSelector: 'pm' });
+  expect(waiting).toMatchObject({ verificationStatus: 'VERIFIED', dkimSelector: 'pm' });
   dns.set(incoming.host, [{ type: 'TXT', value: [incoming.value!.slice(0, 255), incoming.value!.slice(255)] }]);
   await t.ok(VERIFY, { id: domain.rowId }, owner.jwtToken);
   const switched = await waitFor(domain.rowId, owner.jwtToken, (d) => d.dkimSelector !== 'pm', 'the switch to the new key');
-  expect(switched.verificationStatus).toBe('verified');
+  expect(switched.verificationStatus).toBe('VERIFIED');
   expect(switched.recordsToPublish.filter((r) => r.recordType === 'DKIM').map((r) => r.host)).toEqual([incoming.host]);
 });

@@ -89,7 +89,7 @@ test('a listed IP is quarantined and its domains move; with no healthy IP left t
   const [domain] = await t.owner.query(sql`insert into app_public.domains (tenant_id, domain) values (${tenant.tenantId}, 'rep.acme.example') returning id`);
   const a = await sendingIp(t.owner, 'warmed');
   const b = await sendingIp(t.owner, 'warmed');
-  expect((await t.ok(ASSIGN, { domain: domain.id, ip: a.id }, staffToken)).assignSmtpIpToDomain.result.status).toBe('active');
+  expect((await t.ok(ASSIGN, { domain: domain.id, ip: a.id }, staffToken)).assignSmtpIpToDomain.result.status).toBe('ACTIVE');
 
   // The tenant cannot assign IPs.
   const refused = await t.gql(ASSIGN, { domain: domain.id, ip: b.id }, tenant.jwtToken);
@@ -108,9 +108,9 @@ test('a listed IP is quarantined and its domains move; with no healthy IP left t
   const moved = (await t.ok(MY_ASSIGNMENTS, {}, tenant.jwtToken)).domainIpAssignments.nodes as Array<{ status: string }>;
   moved.sort((x, y) => x.status.localeCompare(y.status));
   expect(moved).toEqual([
-    { status: 'active', statusReason: `Took over from ${a.ip}: IP ${a.ip} quarantined (Listed on ${ZEN} (127.0.0.2))`, flaggedReason: null, smtpIpAddress: { ipAddress: b.ip, status: 'warmed' } },
+    { status: 'ACTIVE', statusReason: `Took over from ${a.ip}: IP ${a.ip} quarantined (Listed on ${ZEN} (127.0.0.2))`, flaggedReason: null, smtpIpAddress: { ipAddress: b.ip, status: 'WARMED' } },
     // The tenant no longer sees the IP it left (only IPs assigned to it now).
-    { status: 'expired', statusReason: `Moved to ${b.ip}: IP ${a.ip} quarantined (Listed on ${ZEN} (127.0.0.2))`, flaggedReason: null, smtpIpAddress: null },
+    { status: 'EXPIRED', statusReason: `Moved to ${b.ip}: IP ${a.ip} quarantined (Listed on ${ZEN} (127.0.0.2))`, flaggedReason: null, smtpIpAddress: null },
   ]);
 
   // Now b is listed on both lists: critical, and nowhere to move the domain.
@@ -162,7 +162,8 @@ test("a list's own error answer is not a listing; a quarantine set by staff is n
   const SET = `mutation($ip: UUID!, $status: String!, $reason: String) { setSmtpIpStatus(input: { smtpIpAddressId: $ip, status: $status, reason: $reason }) { result { status statusReason } } }`;
   const manual = await sendingIp(t.owner, 'warmed');
   expect((await t.ok(SET, { ip: manual.id, status: 'quarantined', reason: 'abuse complaint' }, staffToken)).setSmtpIpStatus.result).toEqual({
-    status: 'quarantined',
+    // The argument is the stored text (a function argument, no CHECK list); the result is the SmtpIpAddressStatus enum.
+    status: 'QUARANTINED',
     statusReason: 'abuse complaint',
   });
   const illegal = await t.gql(SET, { ip: manual.id, status: 'warmed' }, staffToken);

@@ -15,7 +15,7 @@ import { eventually } from '../helpers/eventually.ts';
 
 export interface LeadImportView {
   rowId: string;
-  status: 'pending' | 'processing' | 'completed' | 'failed';
+  status: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
   totalRows: number;
   importedRows: number;
   updatedRows: number;
@@ -85,7 +85,7 @@ export async function startImportHarness({
       return eventually(async () => {
         const current = await importOf(token, rowId);
         seen.push(current);
-        return (current.status === 'completed' || current.status === 'failed') && current;
+        return (current.status === 'COMPLETED' || current.status === 'FAILED') && current;
       }, timeoutMs, 25);
     },
     async close() {

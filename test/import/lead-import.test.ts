@@ -32,7 +32,7 @@ afterAll(() => h?.close());
 async function importAndWait(token: string, csv: string, params: Record<string, string> = {}): Promise<LeadImportView> {
   const upload = await h.upload(token, csv, { fileName: 'leads.csv', ...params });
   expect([upload.status, upload.body.errors ?? null]).toEqual([202, null]);
-  expect(upload.body.leadImport).toMatchObject({ status: 'pending', fileName: 'leads.csv', byteSize: Buffer.byteLength(csv) });
+  expect(upload.body.leadImport).toMatchObject({ status: 'PENDING', fileName: 'leads.csv', byteSize: Buffer.byteLength(csv) });
   return h.finished(token, upload.body.leadImport!.rowId);
 }
 
@@ -65,7 +65,7 @@ test('maps, validates and imports: typed custom fields, the static list, and eac
     '',
   ].join('\n');
   const done = await importAndWait(org.token, csv, { listId: list.id, mapping: JSON.stringify({ Sector: 'custom.industry' }) });
-  expect(done).toMatchObject({ status: 'completed', totalRows: 11, importedRows: 2, updatedRows: 0, skippedRows: 9, failureReason: null });
+  expect(done).toMatchObject({ status: 'COMPLETED', totalRows: 11, importedRows: 2, updatedRows: 0, skippedRows: 9, failureReason: null });
   // The column nothing claimed is reported (and, without keepUnmapped, dropped: see the leads below).
   expect(done).toMatchObject({ unmappedColumns: ['Unmapped'], keepUnmapped: false });
   expect(done.errors).toEqual([
@@ -100,11 +100,11 @@ test('unmapped columns are reported; with keepUnmapped they are kept as custom f
   await h.t.owner.query(sql`insert into app_public.custom_field_definitions (tenant_id, key, label, field_type) values (${org.tenantId}, 'score', 'Score', 'number')`);
   const csv = 'email,Score,Lead Source Detail,2nd Phone,Notes,notes\nada@u.example,7,Webinar,555-1234,"likes, commas",dup\nbob@u.example,,,,,\n';
   const dropped = await importAndWait(org.token, csv);
-  expect(dropped).toMatchObject({ status: 'completed', importedRows: 2, keepUnmapped: false, unmappedColumns: ['Lead Source Detail', '2nd Phone', 'Notes', 'notes'] });
+  expect(dropped).toMatchObject({ status: 'COMPLETED', importedRows: 2, keepUnmapped: false, unmappedColumns: ['Lead Source Detail', '2nd Phone', 'Notes', 'notes'] });
   expect((await leadsOf(org.tenantId)).map((l) => l.custom_fields)).toEqual([{ score: 7 }, {}]);
 
   const kept = await importAndWait(org.token, csv.replace(/ada@/, 'ada2@').replace(/bob@/, 'bob2@'), { keepUnmapped: 'true' });
-  expect(kept).toMatchObject({ status: 'completed', importedRows: 2, keepUnmapped: true, unmappedColumns: ['Lead Source Detail', '2nd Phone', 'Notes', 'notes'] });
+  expect(kept).toMatchObject({ status: 'COMPLETED', importedRows: 2, keepUnmapped: true, unmappedColumns: ['Lead Source Detail', '2nd Phone', 'Notes', 'notes'] });
   const leads = await leadsOf(org.tenantId);
   // "notes" normalises like "Notes": the first column keeps the key, the second is dropped.
   expect(leads.find((l) => l.email === 'ada2@u.example')!.custom_fields).toEqual({ score: 7, lead_source_detail: 'Webinar', column_2nd_phone: '555-1234', notes: 'likes, commas' });
@@ -124,7 +124,7 @@ test('updateExisting fills in existing leads (empty cells keep their value) and 
     updateExisting: 'true',
     mapping: JSON.stringify({ tier: 'custom.tier' }),
   });
-  expect(done).toMatchObject({ status: 'completed', totalRows: 2, importedRows: 1, updatedRows: 1, skippedRows: 0, errors: [] });
+  expect(done).toMatchObject({ status: 'COMPLETED', totalRows: 2, importedRows: 1, updatedRows: 1, skippedRows: 0, errors: [] });
   expect((await leadsOf(org.tenantId)).map(({ email, first_name, company, title, custom_fields }) => ({ email, first_name, company, title, custom_fields }))).toEqual([
     { email: 'known@k.example', first_name: 'Known', company: 'Keep Ltd', title: 'CTO', custom_fields: { tier: 'silver' } },
     { email: 'new@k.example', first_name: null, company: 'New Co', title: null, custom_fields: {} },
@@ -169,13 +169,13 @@ test('the upload is refused, with a clear code and nothing stored, for the wrong
 test('a file that cannot be imported fails the import with the reason, and keeps nothing of it', async () => {
   const org = await ownedTenant(h.t, 'broken-files');
   const noEmail = await importAndWait(org.token, 'name,company\nAda,Analytical\n');
-  expect(noEmail).toMatchObject({ status: 'failed', importedRows: 0, failureReason: expect.stringMatching(/^The file has no email column \(columns: name, company\)/) });
+  expect(noEmail).toMatchObject({ status: 'FAILED', importedRows: 0, failureReason: expect.stringMatching(/^The file has no email column \(columns: name, company\)/) });
   const unclosed = await importAndWait(org.token, 'email,name\nada@a.example,"Ada\nlast@a.example,never closed\n');
-  expect(unclosed).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/^The file is not valid CSV: /) });
+  expect(unclosed).toMatchObject({ status: 'FAILED', failureReason: expect.stringMatching(/^The file is not valid CSV: /) });
   const empty = await importAndWait(org.token, '');
-  expect(empty).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/^The file is empty/) });
+  expect(empty).toMatchObject({ status: 'FAILED', failureReason: expect.stringMatching(/^The file is empty/) });
   const badMapping = await importAndWait(org.token, 'mail\nada@a.example\n', { mapping: JSON.stringify({ Email: 'email' }) });
-  expect(badMapping).toMatchObject({ status: 'failed', failureReason: 'The mapping names a column "Email" that the file does not have; its columns are: mail.' });
+  expect(badMapping).toMatchObject({ status: 'FAILED', failureReason: 'The mapping names a column "Email" that the file does not have; its columns are: mail.' });
   expect(await leadsOf(org.tenantId)).toEqual([]);
 }, LONG);
 
@@ -184,11 +184,11 @@ test("the plan's contact limit fails the whole import cleanly with the limit's m
   const [list] = await h.t.owner.query(sql`insert into app_public.contact_lists (tenant_id, name) values (${org.tenantId}, 'Too many') returning id`);
   const csv = ['email', ...Array.from({ length: 600 }, (_, i) => `lead${i}@free.example`)].join('\n');
   const done = await importAndWait(org.token, csv, { listId: list.id });
-  expect(done).toMatchObject({ status: 'failed', importedRows: 0, updatedRows: 0, failureReason: expect.stringMatching(/^Your Free plan allows 500 contacts/) });
+  expect(done).toMatchObject({ status: 'FAILED', importedRows: 0, updatedRows: 0, failureReason: expect.stringMatching(/^Your Free plan allows 500 contacts/) });
   expect(await h.t.owner.query(sql`select count(*)::int as n from app_public.leads where tenant_id = ${org.tenantId}`)).toEqual([{ n: 0 }]);
   expect(await h.t.owner.query(sql`select count(*)::int as n from app_public.contact_list_members where tenant_id = ${org.tenantId}`)).toEqual([{ n: 0 }]);
   // Within the limit it goes through.
-  expect(await importAndWait(org.token, csv.split('\n').slice(0, 401).join('\n'))).toMatchObject({ status: 'completed', importedRows: 400 });
+  expect(await importAndWait(org.token, csv.split('\n').slice(0, 401).join('\n'))).toMatchObject({ status: 'COMPLETED', importedRows: 400 });
 }, LONG);
 
 test('the database queues the job: inserting an import row as a member is all it takes to schedule the worker', async () => {
@@ -199,7 +199,7 @@ test('the database queues the job: inserting an import row as a member is all it
     (await client.query<{ id: string }>(`insert into app_public.lead_imports (file_name) values ('direct.csv') returning id`)).rows,
   );
   const done = await h.finished(owner.token, row!.id);
-  expect(done).toMatchObject({ status: 'failed', failureReason: 'The uploaded file is no longer there; upload it again.' });
+  expect(done).toMatchObject({ status: 'FAILED', failureReason: 'The uploaded file is no longer there; upload it again.' });
 }, LONG);
 
 test('100,000 rows stream through COPY in one set-based pass; progress is visible while it runs', async () => {
@@ -219,10 +219,10 @@ test('100,000 rows stream through COPY in one set-based pass; progress is visibl
   const seen: LeadImportView[] = [];
   const done = await h.finished(big.token, upload.body.leadImport!.rowId, seen, 90_000);
   const seconds = (Date.now() - started) / 1000;
-  expect(done).toMatchObject({ status: 'completed', totalRows: rows, importedRows: rows - 100, skippedRows: 100 });
+  expect(done).toMatchObject({ status: 'COMPLETED', totalRows: rows, importedRows: rows - 100, skippedRows: 100 });
   expect(done.errors).toHaveLength(100);
   expect(done.errors[0]).toEqual({ line: 1001, email: 'person998@bulk28.example', reason: 'Duplicate of line 1000.' });
-  expect(seen.some((s) => s.status === 'processing')).toBe(true);
+  expect(seen.some((s) => s.status === 'PROCESSING')).toBe(true);
   expect(await h.t.owner.query(sql`select count(*)::int as n from app_public.leads where tenant_id = ${big.tenantId}`)).toEqual([{ n: rows - 100 }]);
   console.log(`imported ${rows} CSV rows (${(Buffer.byteLength(csv) / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)} s, upload to completed; states seen: ${[...new Set(seen.map((s) => `${s.status}:${s.totalRows}`))].join(' ')}`);
   expect(seconds).toBeLessThan(60);

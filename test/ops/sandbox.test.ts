@@ -113,13 +113,13 @@ describe('development mode', () => {
     await api(`mutation($id: UUID!) { verifyDomain(input: { domainId: $id }) { result { verificationStatus } } }`, { id: domainId });
     const verified = await eventually(async () => {
       const { domain: d } = await api(`query($id: UUID!) { domain(rowId: $id) { verificationStatus dnsRecords } }`, { id: domainId });
-      return d.verificationStatus === 'verified' && d;
+      return d.verificationStatus === 'VERIFIED' && d;
     }, 30_000, 200);
     expect(verified.dnsRecords.records.map((x: any) => [x.record_type, x.verification_status])).toEqual([['SPF', 'verified'], ['DKIM', 'verified'], ['DMARC', 'verified'], ['MX', 'verified']]);
 
     // A sandbox inbox: the catcher's address passes the write-time check; its neighbours do not.
     const inbox = (host: string, local: string) => r.gql(`mutation($a: EmailAccountInput!) { createEmailAccount(input: { emailAccount: $a }) { emailAccount { rowId } } }`, {
-      a: { domainId, email: `${local}@${domain}`, fromName: 'Sam at Sandbox', provider: 'smtp', warmupEnabled: false, dailyLimit: 50, smtpSettings: { host, port: sandbox.info.catcher.port } },
+      a: { domainId, email: `${local}@${domain}`, fromName: 'Sam at Sandbox', provider: 'SMTP', warmupEnabled: false, dailyLimit: 50, smtpSettings: { host, port: sandbox.info.catcher.port } },
     }, token);
     for (const refused of ['127.0.0.2', '10.0.0.1', '::1']) {
       expect((await inbox(refused, 'refused')).errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
@@ -137,12 +137,12 @@ describe('development mode', () => {
     });
     const campaignId: string = createCampaign.campaign.rowId;
     await api(`mutation($c: UUID!, $t: UUID!, $i: UUID!, $l: UUID!) {
-      createCampaignSequenceStep(input: { campaignSequenceStep: { campaignId: $c, stepOrder: 1, stepType: "email", templateId: $t } }) { clientMutationId }
+      createCampaignSequenceStep(input: { campaignSequenceStep: { campaignId: $c, stepOrder: 1, stepType: EMAIL, templateId: $t } }) { clientMutationId }
       createCampaignEmailAccount(input: { campaignEmailAccount: { campaignId: $c, emailAccountId: $i } }) { clientMutationId }
       createCampaignTarget(input: { campaignTarget: { campaignId: $c, leadId: $l } }) { clientMutationId } }`,
     { c: campaignId, t: createTemplate.template.rowId, i: inboxId, l: createLead.lead.rowId });
     const { startCampaign } = await api(`mutation($c: UUID!) { startCampaign(input: { campaignId: $c }) { result { status } } }`, { c: campaignId });
-    expect(startCampaign.result.status).toBe('sending');
+    expect(startCampaign.result.status).toBe('SENDING');
 
     // The catcher has it: DKIM-signed by the domain's key as published in the sandbox zone.
     const caught = await eventually(async () => (await listing(leadEmail)).messages[0], 30_000, 200);
@@ -165,7 +165,7 @@ describe('development mode', () => {
     expect(page).toContain('An idea for Analytical Engines');
     await eventually(async () => {
       const { campaign } = await api(`query($c: UUID!) { campaign(rowId: $c) { messages { nodes { status } } } }`, { c: campaignId });
-      return campaign.messages.nodes[0]?.status === 'sent';
+      return campaign.messages.nodes[0]?.status === 'SENT';
     }, 15_000, 200);
     expect((await fetch(`${r.platform.api.url}/sandbox/messages/${caught.id}/nope`)).status).toBe(404);
   });
@@ -251,7 +251,7 @@ describe('production mode', () => {
       const domain = uniqueDomain('prod');
       const { createDomain } = await r.ok(`mutation($d: Hostname!) { createDomain(input: { domain: { domain: $d } }) { domain { rowId } } }`, { d: domain }, user.jwtToken);
       const inbox = await r.gql(`mutation($a: EmailAccountInput!) { createEmailAccount(input: { emailAccount: $a }) { emailAccount { rowId } } }`, {
-        a: { domainId: createDomain.domain.rowId, email: `sam@${domain}`, provider: 'smtp', smtpSettings: { host: '127.0.0.1', port: 2525 } },
+        a: { domainId: createDomain.domain.rowId, email: `sam@${domain}`, provider: 'SMTP', smtpSettings: { host: '127.0.0.1', port: 2525 } },
       }, user.jwtToken);
       expect(inbox.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^smtpSettings\.host: the server address is not allowed/), extensions: { code: 'INVALID_INPUT' } });
       await expect(makeOutboundGuard({ allowPrivate: r.env.OUTBOUND_ALLOW_PRIVATE }).check('127.0.0.1')).rejects.toMatchObject({ code: 'OUTBOUND_REFUSED' });

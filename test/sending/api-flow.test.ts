@@ -57,7 +57,7 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
 
   const { createEmailAccount } = await api(`mutation($a: EmailAccountInput!) { createEmailAccount(input: { emailAccount: $a }) { emailAccount { rowId email } } }`, {
     a: {
-      domainId, email: `sales@${domainName}`, fromName: 'Sam at Flow', provider: 'smtp', warmupEnabled: false, dailyLimit: 50,
+      domainId, email: `sales@${domainName}`, fromName: 'Sam at Flow', provider: 'SMTP', warmupEnabled: false, dailyLimit: 50,
       smtpSettings: { host: '127.0.0.1', port: w.smtp.port, secure: false, username: 'sales' },
     },
   });
@@ -82,9 +82,9 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   });
   const campaignId: string = createCampaign.campaign.rowId;
   const step = (s: Record<string, unknown>) => api(`mutation($s: CampaignSequenceStepInput!) { createCampaignSequenceStep(input: { campaignSequenceStep: $s }) { campaignSequenceStep { rowId } } }`, { s: { campaignId, ...s } });
-  await step({ stepOrder: 1, stepType: 'email', templateId: intro });
-  await step({ stepOrder: 2, stepType: 'wait', waitDurationHours: 24 });
-  await step({ stepOrder: 3, stepType: 'email', templateId: followUp });
+  await step({ stepOrder: 1, stepType: 'EMAIL', templateId: intro });
+  await step({ stepOrder: 2, stepType: 'WAIT', waitDurationHours: 24 });
+  await step({ stepOrder: 3, stepType: 'EMAIL', templateId: followUp });
   await api(`mutation($a: CampaignEmailAccountInput!) { createCampaignEmailAccount(input: { campaignEmailAccount: $a }) { clientMutationId } }`,
     { a: { campaignId, emailAccountId: inboxId } });
   for (const lead of leads) {
@@ -92,7 +92,7 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   }
 
   const { startCampaign } = await api(`mutation($id: UUID!) { startCampaign(input: { campaignId: $id }) { result { status startedAt } } }`, { id: campaignId });
-  expect(startCampaign.result.status).toBe('sending');
+  expect(startCampaign.result.status).toBe('SENDING');
 
   const [grace, linus] = leads as [{ rowId: string; email: string }, { rowId: string; email: string }];
   const graceMail = await w.smtp.waitFor((m) => m.to.includes(grace.email));
@@ -112,11 +112,11 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   const watched = await eventually(async () => {
     const data = await api(watch, { id: campaignId });
     const mine = data.campaign.messages.nodes.find((m: any) => m.toEmail === grace.email);
-    return mine?.status === 'clicked' && mine.emailEvents.nodes.length === 3 && data;
+    return mine?.status === 'CLICKED' && mine.emailEvents.nodes.length === 3 && data;
   });
   const graceRow = watched.campaign.messages.nodes.find((m: any) => m.toEmail === grace.email);
   // The pixel answers first and records after, so the open may land after the click.
-  expect(graceRow.emailEvents.nodes.map((e: any) => e.eventType).sort()).toEqual(['click', 'open', 'sent']);
+  expect(graceRow.emailEvents.nodes.map((e: any) => e.eventType).sort()).toEqual(['CLICK', 'OPEN', 'SENT']);
 
   // Grace replies (the IMAP poller records it): her sequence stops; Linus gets the follow-up a day later.
   const [graceMessage] = await w.t.owner.query(sql`select id from app_public.messages where campaign_id = ${campaignId} and to_email = ${grace.email}`);
@@ -128,8 +128,8 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   expect(w.smtp.messages.filter((m) => m.to.includes(grace.email))).toHaveLength(1);
 
   const final = await api(`query($id: UUID!) { campaign(rowId: $id) { status campaignEnrollments { nodes { leadId status stopReason } } } }`, { id: campaignId });
-  expect(final.campaign.status).toBe('completed');
+  expect(final.campaign.status).toBe('COMPLETED');
   const byLead = Object.fromEntries(final.campaign.campaignEnrollments.nodes.map((e: any) => [e.leadId, e]));
-  expect(byLead[grace.rowId]).toMatchObject({ status: 'replied', stopReason: 'replied' });
-  expect(byLead[linus.rowId]).toMatchObject({ status: 'completed', stopReason: null });
+  expect(byLead[grace.rowId]).toMatchObject({ status: 'REPLIED', stopReason: 'replied' });
+  expect(byLead[linus.rowId]).toMatchObject({ status: 'COMPLETED', stopReason: null });
 });

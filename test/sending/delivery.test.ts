@@ -85,7 +85,7 @@ test('a started campaign delivers a DKIM-signed message through the inbox SMTP s
 
   const started = await lifecycle(w, tenant.token, 'start', campaignId);
   expect(started.error).toBeNull();
-  expect(started.campaign).toMatchObject({ status: 'sending', pausedBy: null });
+  expect(started.campaign).toMatchObject({ status: 'SENDING', pausedBy: null });
 
   const mail = await w.smtp.waitFor((m) => m.to.includes(lead.email));
   expect(logins).toContainEqual({ username: 'sam', password: SMTP_PASSWORD });

@@ -101,14 +101,14 @@ test('illegal transitions are refused with CONFLICT; only members and above, onl
   await conflict('pause', 'Campaign "Moves" has not been started, so it cannot be paused.');
   await conflict('resume', 'Campaign "Moves" is draft, not paused; only a paused campaign can be resumed.');
   const member = await addMember(w, tenant.tenantId, 'member', ['member']);
-  expect(await lifecycle(w, member.token, 'start', campaignId)).toMatchObject({ error: null, campaign: { status: 'sending', pausedBy: null } });
+  expect(await lifecycle(w, member.token, 'start', campaignId)).toMatchObject({ error: null, campaign: { status: 'SENDING', pausedBy: null } });
   await conflict('start', 'Campaign "Moves" is sending; only a draft campaign can be started.');
   await conflict('resume', 'Campaign "Moves" is sending, not paused; only a paused campaign can be resumed.');
-  expect(await lifecycle(w, tenant.token, 'pause', campaignId)).toMatchObject({ error: null, campaign: { status: 'paused', pausedBy: 'user' } });
+  expect(await lifecycle(w, tenant.token, 'pause', campaignId)).toMatchObject({ error: null, campaign: { status: 'PAUSED', pausedBy: 'USER' } });
   await conflict('pause', 'Campaign "Moves" is already paused.');
   await conflict('start', 'Campaign "Moves" is paused; resume it instead of starting it again.');
-  expect(await lifecycle(w, tenant.token, 'resume', campaignId)).toMatchObject({ error: null, campaign: { status: 'sending', pausedBy: null } });
-  expect(await lifecycle(w, tenant.token, 'cancel', campaignId)).toMatchObject({ error: null, campaign: { status: 'cancelled' } });
+  expect(await lifecycle(w, tenant.token, 'resume', campaignId)).toMatchObject({ error: null, campaign: { status: 'SENDING', pausedBy: null } });
+  expect(await lifecycle(w, tenant.token, 'cancel', campaignId)).toMatchObject({ error: null, campaign: { status: 'CANCELLED' } });
   await conflict('cancel', 'Campaign "Moves" is already cancelled.');
   await conflict('resume', 'Campaign "Moves" is cancelled, not paused; only a paused campaign can be resumed.');
   expect(await enrollmentsOf(w, campaignId)).toMatchObject([{ status: 'cancelled', stop_reason: 'The campaign was cancelled.' }]);
@@ -211,8 +211,8 @@ test('when the plan refuses an email, it stays queued, the campaigns pause with 
   const userPaused = await createCampaign(w, tenant.tenantId, {
     inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads: [{}], settings: { scheduled_for: tomorrow },
   });
-  expect((await lifecycle(w, tenant.token, 'start', userPaused.campaignId)).campaign).toMatchObject({ status: 'scheduled' });
-  expect((await lifecycle(w, tenant.token, 'pause', userPaused.campaignId)).campaign).toMatchObject({ status: 'paused', pausedBy: 'user' });
+  expect((await lifecycle(w, tenant.token, 'start', userPaused.campaignId)).campaign).toMatchObject({ status: 'SCHEDULED' });
+  expect((await lifecycle(w, tenant.token, 'pause', userPaused.campaignId)).campaign).toMatchObject({ status: 'PAUSED', pausedBy: 'USER' });
   await w.t.owner.query(sql`select app_private.consume_usage(${tenant.tenantId}, 'emails_sent', 100000)`);
 
   await lifecycle(w, tenant.token, 'start', campaignId);
@@ -232,7 +232,7 @@ test('when the plan refuses an email, it stays queued, the campaigns pause with 
   expect(leads.map((l) => w.smtp.messages.some((m) => m.to.includes(l.email)))).toEqual([false, false]);
   // The tenant sees why.
   const seen = await w.t.ok(`query($id: UUID!) { campaign(rowId: $id) { status pausedBy pauseReason } }`, { id: campaignId }, tenant.token);
-  expect(seen.campaign).toEqual({ status: 'paused', pausedBy: 'system', pauseReason: refusal });
+  expect(seen.campaign).toEqual({ status: 'PAUSED', pausedBy: 'SYSTEM', pauseReason: refusal });
 
   // Billing adds room and resumes what the system paused.
   await w.t.owner.query(sql`

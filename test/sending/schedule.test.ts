@@ -32,12 +32,12 @@ test('draft, outside the window, sending, inboxes at their cap, daily limit, pau
     leads: [{}, {}],
     settings: { send_days: [1, 2, 3, 4, 5], send_window_start: '09:00', send_window_end: '17:00', use_lead_timezone: false },
   });
-  expect(await schedule(campaignId)).toEqual({ status: 'draft', nextSendAt: null, idleReason: 'Draft: nothing is sent until the campaign is started (startCampaign).' });
+  expect(await schedule(campaignId)).toEqual({ status: 'DRAFT', nextSendAt: null, idleReason: 'Draft: nothing is sent until the campaign is started (startCampaign).' });
 
   expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
   const opens = new Date(monday.getTime() + 2 * 3600_000);
   expect(await schedule(campaignId)).toEqual({
-    status: 'sending',
+    status: 'SENDING',
     nextSendAt: iso(opens),
     idleReason: `Outside the sending window (09:00 to 17:00 on days 1,2,3,4,5, UTC); it opens at ${(await pgText(opens))}.`,
   });
@@ -53,7 +53,7 @@ test('draft, outside the window, sending, inboxes at their cap, daily limit, pau
   await w.t.owner.query(sql`update app_public.email_accounts set daily_count = 2, daily_count_date = ${ten.toISOString().slice(0, 10)}::date where id = ${sender.inboxes[0]!.id}`);
   const tuesday = new Date(monday.getTime() + 26 * 3600_000); // Tuesday 09:00
   expect(await schedule(campaignId)).toEqual({
-    status: 'sending',
+    status: 'SENDING',
     nextSendAt: iso(tuesday),
     idleReason: `Every inbox reached its daily cap (${sender.inboxes[0]!.email} 2 a day); sending resumes at ${await pgText(tuesday)}.`,
   });
@@ -67,7 +67,7 @@ test('draft, outside the window, sending, inboxes at their cap, daily limit, pau
     select ${tenant.tenantId}, app_public.uuid_v7(${ten}::timestamptz), 'outbound', 'queued', ${sender.inboxes[0]!.id}, ${campaignId}, ${enrollment.id}, l.id, ${sender.inboxes[0]!.email}, l.email, ${ten}::timestamptz
     from app_public.leads l where l.id = ${enrollment.lead_id}`);
   expect(await schedule(campaignId)).toEqual({
-    status: 'sending',
+    status: 'SENDING',
     nextSendAt: iso(tuesday),
     idleReason: `The campaign's daily limit of 1 messages is reached; it sends again at ${await pgText(tuesday)}.`,
   });
@@ -75,7 +75,7 @@ test('draft, outside the window, sending, inboxes at their cap, daily limit, pau
 
   // Paused by its user, then by the system with the plan's reason.
   expect((await lifecycle(w, tenant.token, 'pause', campaignId)).error).toBeNull();
-  expect(await schedule(campaignId)).toEqual({ status: 'paused', nextSendAt: null, idleReason: 'Paused by user: resume it with resumeCampaign.' });
+  expect(await schedule(campaignId)).toEqual({ status: 'PAUSED', nextSendAt: null, idleReason: 'Paused by user: resume it with resumeCampaign.' });
   await w.t.owner.query(sql`update app_public.campaigns set paused_by = 'system', pause_reason = 'Your Free plan allows 100 emails a month; 100 are used.' where id = ${campaignId}`);
   expect((await schedule(campaignId)).idleReason).toBe('Paused by system: Your Free plan allows 100 emails a month; 100 are used.');
 });

@@ -150,7 +150,7 @@ test('a campaign scheduled for later starts at its time, and moving that time mo
     leads: [{}],
   });
   const started = await lifecycle(w, tenant.token, 'start', campaignId);
-  expect(started.campaign).toMatchObject({ status: 'scheduled', startedAt: null });
+  expect(started.campaign).toMatchObject({ status: 'SCHEDULED', startedAt: null });
   expect(await enrollmentsOf(w, campaignId)).toEqual([]);
 
   // The member moves the start four hours later.
