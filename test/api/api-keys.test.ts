@@ -311,7 +311,7 @@ describe('bookkeeping and the import endpoint', () => {
       { api_key_id: writer.apiKeyId, created_by: null },
     ]);
     const done = await h.finished(admin.jwtToken, rowId);
-    expect([done.status, done.importedRows, done.failureReason]).toEqual(['completed', 1, null]);
+    expect([done.status, done.importedRows, done.failureReason]).toEqual(['COMPLETED', 1, null]);
     expect((await call(writer.secret, `{ leads { nodes { email firstName } } }`)).data.leads.nodes).toEqual([{ email: 'imported@keys.example', firstName: 'Imp' }]);
   });
 });

@@ -62,7 +62,7 @@ test('conversations are listed newest first, each with its lead, inbox, last mes
   const all = await list(a.token);
   expect(rowIds(all)).toEqual([...ids.conversations].reverse());
   expect(all.nodes[2]).toMatchObject({
-    subject: 'Thread 0', unreadCount: 1, messageCount: 2, lastDirection: 'inbound', campaignId: ids.campaign1,
+    subject: 'Thread 0', unreadCount: 1, messageCount: 2, lastDirection: 'INBOUND', campaignId: ids.campaign1,
     lead: { rowId: ids.leads[0] }, emailAccount: { rowId: ids.inbox1 }, lastMessage: { rowId: ids.answers[0], bodyText: 'Answer 0' },
   });
   // A second answer in the same thread joins the same conversation and makes it the newest.
@@ -116,7 +116,7 @@ test("the lead's interest status is set from a conversation, audited with who di
   const set = (token: string, status: string | null) =>
     w.t.gql(`mutation($c: UUID!, $s: String) { setLeadInterestStatus(input: { conversationId: $c, interestStatus: $s }) { result { rowId interestStatus } } }`, { c, s: status }, token);
   const ok = await set(a.token, 'interested');
-  expect(ok.data?.setLeadInterestStatus.result).toEqual({ rowId: ids.leads[0], interestStatus: 'interested' });
+  expect(ok.data?.setLeadInterestStatus.result).toEqual({ rowId: ids.leads[0], interestStatus: 'INTERESTED' });
   const [audit] = await w.t.owner.query(sql`
     select actor_user_id, actor_is_staff, table_name, record_id, changes from app_public.audit_log
     where tenant_id = ${a.tenantId} and action = 'leads.interest_status' order by id desc limit 1`);

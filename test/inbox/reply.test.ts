@@ -57,15 +57,15 @@ test('a reply goes out threaded, DKIM-signed, from the same inbox; it is in the 
   expect(inboxConversations.totalCount).toBe(1);
   const conversation = inboxConversations.nodes[0];
   expect(conversation).toMatchObject({
-    subject: 'An idea for Initech', unreadCount: 1, messageCount: 2, lastDirection: 'inbound', campaignId,
+    subject: 'An idea for Initech', unreadCount: 1, messageCount: 2, lastDirection: 'INBOUND', campaignId,
     lead: { rowId: lead.id, email: lead.email }, emailAccount: { rowId: inbox.id, email: inbox.email },
-    lastMessage: { rowId: answer.inboundId, direction: 'inbound', bodyText: 'Tuesday works for me.' },
+    lastMessage: { rowId: answer.inboundId, direction: 'INBOUND', bodyText: 'Tuesday works for me.' },
   });
   const enrollmentBefore = (await enrollmentsOf(w, campaignId))[0];
 
   const { sendReply } = await api(`mutation($m: UUID!, $t: String!) { sendReply(input: { messageId: $m, text: $t }) { result { rowId status subject toEmail } } }`,
     { m: answer.inboundId, t: 'Great, Ada.\n\nTuesday at 10?' });
-  expect(sendReply.result).toMatchObject({ status: 'queued', subject: 'Re: An idea for Initech', toEmail: lead.email });
+  expect(sendReply.result).toMatchObject({ status: 'QUEUED', subject: 'Re: An idea for Initech', toEmail: lead.email });
   const replyId: string = sendReply.result.rowId;
 
   const received = await w.smtp.waitFor((m) => m.to.includes(lead.email) && m.parsed.subject === 'Re: An idea for Initech');
@@ -88,9 +88,9 @@ test('a reply goes out threaded, DKIM-signed, from the same inbox; it is in the 
   expect(header(received, 'message-id')).toBe(`<${reply.rfc_message_id}>`);
   const { conversation: after } = await api(`query($id: UUID!) { conversation(rowId: $id) { ${CONVERSATION_FIELDS}
       conversationMessages(orderBy: MESSAGE_CREATED_ASC) { nodes { direction sentBy message { rowId direction status } } } } }`, { id: conversation.rowId });
-  expect(after).toMatchObject({ messageCount: 3, lastDirection: 'outbound', lastMessage: { rowId: replyId } });
+  expect(after).toMatchObject({ messageCount: 3, lastDirection: 'OUTBOUND', lastMessage: { rowId: replyId } });
   expect(after.conversationMessages.nodes.map((n: any) => [n.direction, n.message.rowId])).toEqual([
-    ['outbound', first.id], ['inbound', answer.inboundId], ['outbound', replyId],
+    ['OUTBOUND', first.id], ['INBOUND', answer.inboundId], ['OUTBOUND', replyId],
   ]);
   expect(after.conversationMessages.nodes[2].sentBy).toBe(tenant.userId);
 

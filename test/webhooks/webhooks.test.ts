@@ -140,7 +140,7 @@ test('events arrive once each, signed, in the order they happened; a rolled-back
   // The delivery log through the API.
   const log = await deliveriesOf(sub.rowId);
   expect(log.webhookDeliveries.nodes.map((d) => [d.event.eventType, d.status, d.attempts, d.responseCode, d.responseBody]))
-    .toEqual(expected.map((type) => [type, 'succeeded', 1, 200, 'thanks']));
+    .toEqual(expected.map((type) => [type, 'SUCCEEDED', 1, 200, 'thanks']));
 }, 60_000);
 
 test('a tenant without a matching enabled subscription writes no event row', async () => {
@@ -180,7 +180,7 @@ test('failures (500s, a timeout) are retried with backoff until the receiver com
   expect(gaps[0]).toBeGreaterThanOrEqual(100);
   expect(gaps[1]).toBeGreaterThanOrEqual(800);
   const log = await deliveriesOf(sub.rowId);
-  expect(log.webhookDeliveries.nodes.map((d) => [d.status, d.attempts])).toEqual([['succeeded', 4], ['succeeded', 1], ['succeeded', 1]]);
+  expect(log.webhookDeliveries.nodes.map((d) => [d.status, d.attempts])).toEqual([['SUCCEEDED', 4], ['SUCCEEDED', 1], ['SUCCEEDED', 1]]);
   expect(log.consecutiveFailures).toBe(0);
 }, 60_000);
 
@@ -197,7 +197,7 @@ test('sustained failure disables the subscription and emails its admins; enablin
   }, 30_000);
   expect(disabled.disabledReason).toMatch(/Disabled automatically/);
   expect(disabled.webhookDeliveries.nodes.map((d) => [d.status, d.attempts, d.responseCode, d.responseBody]))
-    .toEqual([['failed', 4, 500, 'receiver failed on purpose'], ['pending', 0, null, null]]);
+    .toEqual([['FAILED', 4, 500, 'receiver failed on purpose'], ['PENDING', 0, null, null]]);
   expect(receiver.on('/down')).toHaveLength(4);
   const notice = await eventually(async () => {
     const files = readdirSync(path.join(dataDir, 'outbox')).map((f) => readFileSync(path.join(dataDir, 'outbox', f), 'utf8'));
@@ -218,7 +218,7 @@ test('sustained failure disables the subscription and emails its admins; enablin
   // Replay of the failed delivery: the same webhook-id as its first attempts.
   const failed = disabled.webhookDeliveries.nodes[0]!;
   const replayed = await t.ok(`mutation($id: UUID!) { replayWebhookDelivery(input: { deliveryId: $id }) { result { status attempts } } }`, { id: failed.rowId }, admin.token);
-  expect(replayed.replayWebhookDelivery.result).toEqual({ status: 'pending', attempts: 0 });
+  expect(replayed.replayWebhookDelivery.result).toEqual({ status: 'PENDING', attempts: 0 });
   await eventually(async () => accepted('/down').length === 2, 20_000);
   expect(accepted('/down')[1]!.id).toBe(receiver.on('/down')[0]!.id);
   expect(accepted('/down')[1]!.id).toBe(failed.eventId);
