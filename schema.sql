@@ -8912,6 +8912,7 @@ CREATE TABLE app_public.leads (
     CONSTRAINT leads_company_check CHECK ((length(company) <= 200)),
     CONSTRAINT leads_custom_fields_object CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT leads_first_name_check CHECK ((length(first_name) <= 100)),
+    CONSTRAINT leads_interest_status_check CHECK ((interest_status = ANY (ARRAY['interested'::text, 'not_interested'::text, 'meeting_booked'::text, 'out_of_office'::text, 'wrong_person'::text]))),
     CONSTRAINT leads_last_name_check CHECK ((length(last_name) <= 100)),
     CONSTRAINT leads_name_check CHECK ((length(name) <= 200)),
     CONSTRAINT leads_phone_check CHECK ((length(phone) <= 50)),
@@ -10321,7 +10322,8 @@ CREATE TABLE app_private.auth_throttle (
     window_start timestamp with time zone NOT NULL,
     hits integer NOT NULL,
     CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
-    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100)))
+    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100))),
+    CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text, 'api:key'::text])))
 );
 
 ALTER TABLE ONLY app_private.auth_throttle FORCE ROW LEVEL SECURITY;
@@ -11348,9 +11350,6 @@ ALTER TABLE ONLY app_private.api_key_secrets
 ALTER TABLE ONLY app_private.auth_throttle
     ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (scope, key);
 
-ALTER TABLE app_private.auth_throttle
-    ADD CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text, 'api:key'::text]))) NOT VALID;
-
 ALTER TABLE ONLY app_private.declarative_state
     ADD CONSTRAINT declarative_state_pkey PRIMARY KEY (id);
 
@@ -11509,9 +11508,6 @@ ALTER TABLE ONLY app_public.invitations
 
 ALTER TABLE ONLY app_public.lead_imports
     ADD CONSTRAINT lead_imports_pkey PRIMARY KEY (tenant_id, id);
-
-ALTER TABLE app_public.leads
-    ADD CONSTRAINT leads_interest_status_check CHECK ((interest_status = ANY (ARRAY['interested'::text, 'not_interested'::text, 'meeting_booked'::text, 'out_of_office'::text, 'wrong_person'::text]))) NOT VALID;
 
 ALTER TABLE ONLY app_public.leads
     ADD CONSTRAINT leads_pkey PRIMARY KEY (tenant_id, id);
