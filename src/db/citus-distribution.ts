@@ -288,15 +288,20 @@ export async function allowNestedTenantReads(connectionString: string): Promise<
 /**
  * Named functions that also run inside a shard query: the engine's clock
  * readers (a reference table, local on every node), read inside tenant
- * queries; and the status triggers of two reference tables, which fire on
+ * queries; the status triggers of two reference tables, which fire on
  * every node's copy and count live domain assignments (a tenant table) on
- * the coordinator's copy only.
+ * the coordinator's copy only; and the root set-returning functions of the
+ * API that read the request's tenant only: with relations selected on their
+ * rows, Citus sends the whole query, function call included, to the tenant's
+ * shard.
  */
 const NAMED_SHARD_QUERY_FUNCTIONS = [
   'app_private.engine_now()',
   'app_private.engine_run_at(timestamp with time zone)',
   'app_private.tg__smtp_ip_lifecycle()',
   'app_private.tg__vps_instance_lifecycle()',
+  'app_public.inbox_conversations(uuid,uuid,boolean,text,text)',
+  'app_public.search_leads(text)',
 ];
 
 /**

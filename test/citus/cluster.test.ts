@@ -151,7 +151,9 @@ test('computed columns read co-located shards inside the shard query, in the sam
     `
     select p.oid::regprocedure::text as fn, p.proconfig @> '{citus.allow_nested_distributed_execution=on}' as allowed,
       p.pronamespace = 'app_public'::regnamespace and p.prosrc ~* '\\m(from|join)\\s+app_' as reads,
-      p.prosrc ~ ('\\m' || p.proargnames[1] || '\\.tenant_id\\M') as names_tenant
+      p.prosrc ~ ('\\m' || p.proargnames[1] || '\\.tenant_id\\M') as names_tenant,
+      p.prosrc ~ 'app_public\\.current_tenant_id\\(\\)' as reads_request_tenant,
+      exists (select from pg_type t where t.oid = p.proargtypes[0] and t.typrelid <> 0) as computed
     from pg_proc p where p.oid::regprocedure::text = any ($1)
     `,
     [inShardQueries],
@@ -159,6 +161,8 @@ test('computed columns read co-located shards inside the shard query, in the sam
   expect(functions.length).toBe(inShardQueries.length);
   for (const f of functions) {
     expect({ fn: f.fn, allowed: f.allowed }).toEqual({ fn: f.fn, allowed: true });
-    if (f.reads) expect({ fn: f.fn, namesTenant: f.names_tenant }).toEqual({ fn: f.fn, namesTenant: true });
+    // A computed column reads its row's tenant; a root function (inboxConversations) the request's.
+    if (f.reads && f.computed) expect({ fn: f.fn, namesTenant: f.names_tenant }).toEqual({ fn: f.fn, namesTenant: true });
+    if (f.reads && !f.computed) expect({ fn: f.fn, readsRequestTenant: f.reads_request_tenant }).toEqual({ fn: f.fn, readsRequestTenant: true });
   }
 });
