@@ -2554,6 +2554,43 @@ $$;
 
 COMMENT ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) IS 'Claims a queued reply for one SMTP attempt (queued → sending), like claim_message for campaign emails but without a campaign: gone when it is no longer queued or the lead is suppressed now (the reply is cancelled). Its plan usage and daily-cap place were taken when it was queued.';
 
+CREATE FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_holder text;
+  v_now timestamptz := clock_timestamp();
+begin
+  -- A lease another holder has is seen without locking its row: jobs of a
+  -- busy subscription end here without writing anything (ON CONFLICT DO
+  -- UPDATE would lock the row, a WAL record and a wait each, even when its
+  -- WHERE then fails).
+  select l.holder, l.expires_at into v_holder, held_until from app_private.webhook_delivery_leases l
+    where l.tenant_id = claim_webhook_lease.tenant_id and l.subscription_id = claim_webhook_lease.subscription_id;
+  if found and v_holder <> claim_webhook_lease.holder and held_until >= v_now then
+    claimed := false;
+    return;
+  end if;
+  -- Taken when free, expired, or already this holder's (then extended).
+  insert into app_private.webhook_delivery_leases as l (tenant_id, subscription_id, holder, expires_at)
+    values (claim_webhook_lease.tenant_id, claim_webhook_lease.subscription_id, claim_webhook_lease.holder,
+            v_now + claim_webhook_lease.ttl)
+    -- v_now, not clock_timestamp(): Citus takes only constants here.
+    on conflict (tenant_id, subscription_id) do update set holder = excluded.holder, expires_at = excluded.expires_at
+      where l.holder = excluded.holder or l.expires_at < v_now
+    returning l.expires_at into held_until;
+  claimed := found;
+  if not claimed then
+    select l.expires_at into held_until from app_private.webhook_delivery_leases l
+      where l.tenant_id = claim_webhook_lease.tenant_id and l.subscription_id = claim_webhook_lease.subscription_id;
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) IS 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it).';
+
 CREATE FUNCTION app_public.uuid_v7(ts timestamp with time zone DEFAULT clock_timestamp()) RETURNS uuid
     LANGUAGE sql PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5187,6 +5224,37 @@ $$;
 
 COMMENT ON FUNCTION app_private.queue_reputation_checks() IS 'Run hourly: queues one blocklist check per IP that is not burned (retired); returns how many.';
 
+CREATE FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_count integer := 0;
+  v_sub record;
+begin
+  -- A job queued per event normally posts it within seconds. A delivery due
+  -- for over a minute with no live lease on its subscription lost its job
+  -- (its worker died holding the lease, and the job that found the lease
+  -- taken ended): queue one.
+  for v_sub in
+    select s.tenant_id, s.id from app_public.webhook_subscriptions s
+    where s.enabled
+      and exists (select 1 from app_public.webhook_deliveries d
+                  where d.tenant_id = s.tenant_id and d.webhook_subscription_id = s.id and d.status = 'pending'
+                    and d.next_attempt_at < queue_stalled_webhook_deliveries.at - interval '1 minute')
+      and not exists (select 1 from app_private.webhook_delivery_leases l
+                      where l.tenant_id = s.tenant_id and l.subscription_id = s.id and l.expires_at > queue_stalled_webhook_deliveries.at)
+    limit 5000
+  loop
+    perform app_private.queue_webhook_delivery(v_sub.tenant_id, v_sub.id);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) IS 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns how many.';
+
 CREATE FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5218,19 +5286,18 @@ CREATE FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  -- A job in the subscription's own named queue, so its deliveries are
-  -- posted one at a time, in order. No job key: a keyed job is one row every
-  -- transaction recording an event for the subscription would lock until it
-  -- commits (a queue of writers, and a deadlock with a transaction that
-  -- locks the same lead in the other order). A job that finds nothing due
-  -- ends at once; the job waiting for a retry is the worker's, keyed.
+  -- No job key: a keyed job is one row every transaction recording an event
+  -- for the subscription would lock until it commits (a queue of writers, and
+  -- a deadlock with a transaction that locks the same lead in the other
+  -- order). No named queue either: one job at a time posts because it holds
+  -- the subscription's lease (claim_webhook_lease), and a job that finds the
+  -- lease taken, or nothing due, ends at once.
   perform app_private.add_job(queue_webhook_delivery.tenant_id, 'webhook_deliver',
-    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id),
-    queue_name => 'webhook:' || queue_webhook_delivery.subscription_id::text);
+    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id));
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, in its own named queue (one job of a subscription runs at a time), without a job key so concurrent writers never wait for each other.';
+COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, without a job key so concurrent writers never wait for each other; the job posts only while it holds the subscription''s lease.';
 
 CREATE FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint DEFAULT 1) RETURNS void
     LANGUAGE plpgsql
@@ -6275,6 +6342,17 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) IS 'Unlocks the jobs (and job queues) a live graphile-worker pool has held locked for over 30 s without knowing it (its fetch committed but the answer was lost to a database restart), given the job ids the pool does know; returns the ids unlocked.';
+
+CREATE FUNCTION app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  delete from app_private.webhook_delivery_leases l
+  where l.tenant_id = release_webhook_lease.tenant_id and l.subscription_id = release_webhook_lease.subscription_id
+    and l.holder = release_webhook_lease.holder;
+$$;
+
+COMMENT ON FUNCTION app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) IS 'Gives back a subscription''s delivery lease, if this holder still has it.';
 
 CREATE FUNCTION app_private.reply_subject(subject text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -10568,6 +10646,17 @@ ALTER TABLE ONLY app_private.user_sessions FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.user_sessions IS 'One row per signed session token (its sid claim): open until it expires or is revoked (signed out, password changed or reset). Every request checks its session here.';
 
+CREATE TABLE app_private.webhook_delivery_leases (
+    tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    holder text NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE ONLY app_private.webhook_delivery_leases FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.webhook_delivery_leases IS 'Which webhook_deliver job posts a subscription''s deliveries now, until when: a job takes the lease before it posts and gives it back when it stops; a lease whose holder died ends at expires_at.';
+
 CREATE TABLE app_private.webhook_secrets (
     tenant_id uuid NOT NULL,
     subscription_id uuid NOT NULL,
@@ -11413,6 +11502,9 @@ ALTER TABLE ONLY app_private.user_secrets
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY app_private.webhook_delivery_leases
+    ADD CONSTRAINT webhook_delivery_leases_pkey PRIMARY KEY (tenant_id, subscription_id);
+
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (tenant_id, subscription_id);
 
@@ -12131,6 +12223,9 @@ ALTER TABLE ONLY app_private.user_secrets
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_private.webhook_delivery_leases
+    ADD CONSTRAINT webhook_delivery_leases_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
 
@@ -12524,6 +12619,8 @@ ALTER TABLE app_private.usage_counters ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.user_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.webhook_delivery_leases ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.webhook_secrets ENABLE ROW LEVEL SECURITY;
 
@@ -13633,6 +13730,8 @@ REVOKE ALL ON FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid
 
 REVOKE ALL ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_member;
@@ -13975,6 +14074,8 @@ REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id u
 
 REVOKE ALL ON FUNCTION app_private.queue_reputation_checks() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
@@ -14043,6 +14144,8 @@ REVOKE ALL ON FUNCTION app_private.release_dead_workers(include_unregistered boo
 REVOKE ALL ON FUNCTION app_private.release_orphaned_dkim_claims() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.reply_subject(subject text) FROM PUBLIC;
 

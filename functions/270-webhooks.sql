@@ -39,18 +39,17 @@ create or replace function app_private.queue_webhook_delivery(tenant_id uuid, su
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  -- A job in the subscription's own named queue, so its deliveries are
-  -- posted one at a time, in order. No job key: a keyed job is one row every
-  -- transaction recording an event for the subscription would lock until it
-  -- commits (a queue of writers, and a deadlock with a transaction that
-  -- locks the same lead in the other order). A job that finds nothing due
-  -- ends at once; the job waiting for a retry is the worker's, keyed.
+  -- No job key: a keyed job is one row every transaction recording an event
+  -- for the subscription would lock until it commits (a queue of writers, and
+  -- a deadlock with a transaction that locks the same lead in the other
+  -- order). No named queue either: one job at a time posts because it holds
+  -- the subscription's lease (claim_webhook_lease), and a job that finds the
+  -- lease taken, or nothing due, ends at once.
   perform app_private.add_job(queue_webhook_delivery.tenant_id, 'webhook_deliver',
-    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id),
-    queue_name => 'webhook:' || queue_webhook_delivery.subscription_id::text);
+    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id));
 end;
 $$;
-comment on function app_private.queue_webhook_delivery(uuid, uuid) is 'Queues a webhook_deliver job for a subscription, in its own named queue (one job of a subscription runs at a time), without a job key so concurrent writers never wait for each other.';
+comment on function app_private.queue_webhook_delivery(uuid, uuid) is 'Queues a webhook_deliver job for a subscription, without a job key so concurrent writers never wait for each other; the job posts only while it holds the subscription''s lease.';
 
 create or replace function app_private.emit_webhook_event(tenant_id uuid, event_type text, campaign_id uuid, data jsonb) returns uuid
   language plpgsql volatile
@@ -466,6 +465,83 @@ comment on function app_public.replay_webhook_deliveries(uuid, timestamptz, time
 --------------------------------------------------------------------------------
 -- The worker's side (workers/webhooks/deliver.ts).
 --------------------------------------------------------------------------------
+
+create or replace function app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval,
+                                                           out claimed boolean, out held_until timestamptz)
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_holder text;
+  v_now timestamptz := clock_timestamp();
+begin
+  -- A lease another holder has is seen without locking its row: jobs of a
+  -- busy subscription end here without writing anything (ON CONFLICT DO
+  -- UPDATE would lock the row, a WAL record and a wait each, even when its
+  -- WHERE then fails).
+  select l.holder, l.expires_at into v_holder, held_until from app_private.webhook_delivery_leases l
+    where l.tenant_id = claim_webhook_lease.tenant_id and l.subscription_id = claim_webhook_lease.subscription_id;
+  if found and v_holder <> claim_webhook_lease.holder and held_until >= v_now then
+    claimed := false;
+    return;
+  end if;
+  -- Taken when free, expired, or already this holder's (then extended).
+  insert into app_private.webhook_delivery_leases as l (tenant_id, subscription_id, holder, expires_at)
+    values (claim_webhook_lease.tenant_id, claim_webhook_lease.subscription_id, claim_webhook_lease.holder,
+            v_now + claim_webhook_lease.ttl)
+    -- v_now, not clock_timestamp(): Citus takes only constants here.
+    on conflict (tenant_id, subscription_id) do update set holder = excluded.holder, expires_at = excluded.expires_at
+      where l.holder = excluded.holder or l.expires_at < v_now
+    returning l.expires_at into held_until;
+  claimed := found;
+  if not claimed then
+    select l.expires_at into held_until from app_private.webhook_delivery_leases l
+      where l.tenant_id = claim_webhook_lease.tenant_id and l.subscription_id = claim_webhook_lease.subscription_id;
+  end if;
+end;
+$$;
+comment on function app_private.claim_webhook_lease(uuid, uuid, text, interval) is 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it).';
+
+create or replace function app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) returns void
+  language sql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  delete from app_private.webhook_delivery_leases l
+  where l.tenant_id = release_webhook_lease.tenant_id and l.subscription_id = release_webhook_lease.subscription_id
+    and l.holder = release_webhook_lease.holder;
+$$;
+comment on function app_private.release_webhook_lease(uuid, uuid, text) is 'Gives back a subscription''s delivery lease, if this holder still has it.';
+
+create or replace function app_private.queue_stalled_webhook_deliveries(at timestamptz default now()) returns integer
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_count integer := 0;
+  v_sub record;
+begin
+  -- A job queued per event normally posts it within seconds. A delivery due
+  -- for over a minute with no live lease on its subscription lost its job
+  -- (its worker died holding the lease, and the job that found the lease
+  -- taken ended): queue one.
+  for v_sub in
+    select s.tenant_id, s.id from app_public.webhook_subscriptions s
+    where s.enabled
+      and exists (select 1 from app_public.webhook_deliveries d
+                  where d.tenant_id = s.tenant_id and d.webhook_subscription_id = s.id and d.status = 'pending'
+                    and d.next_attempt_at < queue_stalled_webhook_deliveries.at - interval '1 minute')
+      and not exists (select 1 from app_private.webhook_delivery_leases l
+                      where l.tenant_id = s.tenant_id and l.subscription_id = s.id and l.expires_at > queue_stalled_webhook_deliveries.at)
+    limit 5000
+  loop
+    perform app_private.queue_webhook_delivery(v_sub.tenant_id, v_sub.id);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function app_private.queue_stalled_webhook_deliveries(timestamptz) is 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns how many.';
 
 create or replace function app_private.record_webhook_attempt(
   tenant_id uuid, delivery_id uuid, succeeded boolean, response_code integer, response_body text, duration_ms integer,

@@ -1,7 +1,7 @@
 /**
- * A subscription's deliveries as the worker sees them: the next one due (the
- * oldest pending, in event order), its secrets, and the recording of an
- * attempt (app_private.record_webhook_attempt). Every query names the tenant,
+ * A subscription's deliveries as the worker sees them: the lease on posting
+ * them, the next one due (the oldest pending, in event order), its secrets,
+ * and the recording of an attempt (app_private.record_webhook_attempt). Every query names the tenant,
  * so on Citus each runs on the tenant's shards.
  */
 import type { PoolClient } from 'pg';
@@ -64,4 +64,18 @@ export async function recordAttempt(db: Query, tenantId: string, deliveryId: str
     [tenantId, deliveryId, succeeded, outcome.status, outcome.body, outcome.durationMs, outcome.error, retryAt],
   );
   return rows[0]?.disabled ?? false;
+}
+
+/** Takes or extends the subscription's delivery lease for `ms`; when not claimed, `heldUntil` is when the other holder's lease ends. */
+export async function claimLease(db: Query, tenantId: string, subscriptionId: string, holder: string, ms: number): Promise<{ claimed: boolean; heldUntil: Date | null }> {
+  const { rows } = await db.query<{ claimed: boolean; held_until: Date | null }>(
+    `select claimed, held_until from app_private.claim_webhook_lease($1, $2, $3, $4 * interval '1 millisecond')`,
+    [tenantId, subscriptionId, holder, ms],
+  );
+  return { claimed: rows[0]?.claimed ?? false, heldUntil: rows[0]?.held_until ?? null };
+}
+
+/** Gives the lease back (when this holder still has it). */
+export async function releaseLease(db: Query, tenantId: string, subscriptionId: string, holder: string): Promise<void> {
+  await db.query('select app_private.release_webhook_lease($1, $2, $3)', [tenantId, subscriptionId, holder]);
 }

@@ -18,7 +18,7 @@ import { checkIpReputation, recountIpAssignments, reputationSweep } from '../../
 import { warmupTick } from '../../workers/deliverability/warmup.ts';
 import { campaignStep } from '../../workers/campaign-step.ts';
 import { sendReply } from '../../workers/send-reply.ts';
-import { webhookDeliver } from '../../workers/webhooks/deliver.ts';
+import { webhookDeliver, webhookDeliverySweep } from '../../workers/webhooks/deliver.ts';
 import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
@@ -56,6 +56,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     campaign_check_completion: campaignCheckCompletion,
     campaign_housekeeping: campaignHousekeeping,
     webhook_deliver: webhookDeliver(deps),
+    webhook_delivery_sweep: webhookDeliverySweep,
     webhook_disabled_notice: webhookDisabledNotice(deps),
   };
 }
@@ -72,6 +73,7 @@ export const CRONTAB = [
   '*/10 * * * * dkim_key_pool_refill',
   '7 * * * * reputation_sweep',
   '*/15 * * * * warmup_tick ?fill=1h',
+  '* * * * * webhook_delivery_sweep',
 ].join('\n');
 
 export interface WorkerHandle {
@@ -115,13 +117,14 @@ const CONFLICT_CODES = new Set(['40P01', '40001']);
  *   10 times): graphile-worker 0.18's batch retry gives up after the first
  *   failure and shuts the whole job runner down.
  */
-export function makeWorkerPgPool(connectionString: string, log: (message: string) => void): pg.Pool {
+export function makeWorkerPgPool(connectionString: string, log: (message: string) => void, concurrency = 8): pg.Pool {
   // client_connection_check_interval: a statement of a worker that died (e.g. a hand-over mark waiting on a
   // lock) is cancelled within a second instead of committing on behalf of a process that is gone.
   // application_name names the process, so an operator (or a test) can tell whose sessions are whose.
   const pool = new pg.Pool({
     connectionString,
-    max: 10,
+    // A connection for every job that may run at once, and two for fetching and completing jobs.
+    max: Math.max(10, concurrency + 2),
     // A checkout waits at most this long (pg's default is forever): a task
     // that cannot get a connection fails and is retried, never hangs its job.
     connectionTimeoutMillis: 10_000,
@@ -241,7 +244,7 @@ export async function startWorker(
   guardLocalQueueRejections(log);
   const jobsHeld = new Map<string, JobsHeld>();
   const liveness: Liveness = startLiveness(connectionString, { log, knownJobs: (poolId) => jobsHeld.get(poolId)?.known() ?? [] });
-  const pgPool = makeWorkerPgPool(connectionString, log);
+  const pgPool = makeWorkerPgPool(connectionString, log, concurrency);
   const taskList = instrumentTasks(makeTaskList(taskDeps));
   const poolIds = new Map<Runner, string>();
   let stopping = false;

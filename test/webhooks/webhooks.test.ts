@@ -143,6 +143,46 @@ test('events arrive once each, signed, in the order they happened; a rolled-back
     .toEqual(expected.map((type) => [type, 'SUCCEEDED', 1, 200, 'thanks']));
 }, 60_000);
 
+test('a backlog is posted one delivery at a time, in order, with two workers competing; a lease whose holder died is taken over by the sweep', async () => {
+  const sub = await subscribe('/backlog', { eventTypes: ['lead.status_changed'] });
+  const env = testEnv({ PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
+  const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') });
+  // A second worker with many slots: every event's job may run on either worker, at once.
+  const second = await startWorker(t.urls.owner, { env, systemMailer, webhooks: RETRY }, { pollInterval: 50, crontab: '', concurrency: 8 });
+  try {
+    const leads = await Promise.all(Array.from({ length: 30 }, () => newLead()));
+    for (const lead of leads) await setLeadStatus(lead.id, 'interested');
+    await eventually(async () => accepted('/backlog').length >= leads.length, 30_000);
+    await new Promise((r) => setTimeout(r, 300)); // nothing more comes
+    const got = accepted('/backlog');
+    expect(got.map((r) => r.json.data.lead_id)).toEqual(leads.map((l) => l.id));
+    expect(new Set(got.map((r) => r.id)).size).toBe(leads.length);
+
+    // A holder that died with the lease: its event's job ends at once; the sweep queues a job once the
+    // delivery has been due for a minute with no live lease (called with a clock 70 s ahead instead of waiting).
+    await t.owner.query(sql`
+      insert into app_private.webhook_delivery_leases (tenant_id, subscription_id, holder, expires_at)
+      values (${admin.tenantId}, ${sub.rowId}, 'a worker that died', clock_timestamp() + interval '10 minutes')`);
+    const late = await newLead();
+    await setLeadStatus(late.id, 'interested');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(accepted('/backlog')).toHaveLength(leads.length);
+    const sweep = async (ahead: string) =>
+      (await t.owner.query(sql`select app_private.queue_stalled_webhook_deliveries(now() + ${ahead}::interval) as n`))[0].n;
+    expect(await sweep('70 seconds')).toBe(0); // due for over a minute, but the lease lives
+    await t.owner.query(sql`update app_private.webhook_delivery_leases set expires_at = now() - interval '1 second'
+                            where tenant_id = ${admin.tenantId} and subscription_id = ${sub.rowId}`);
+    expect(await sweep('0 seconds')).toBe(0); // the lease has ended, but the delivery is due for less than a minute
+    expect(accepted('/backlog')).toHaveLength(leads.length);
+    expect(await sweep('70 seconds')).toBeGreaterThanOrEqual(1);
+    await eventually(async () => accepted('/backlog').length > leads.length, 15_000);
+    expect(accepted('/backlog').at(-1)!.json.data.lead_id).toBe(late.id);
+  } finally {
+    await second.stop();
+    systemMailer.close();
+  }
+}, 60_000);
+
 test('a tenant without a matching enabled subscription writes no event row', async () => {
   const other = await ownedTenant(t, 'webhooks-none');
   const lead = await newLead(other.tenantId);

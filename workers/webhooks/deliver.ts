@@ -1,9 +1,16 @@
 /**
  * webhook_deliver: posts a subscription's pending deliveries, oldest event
- * first, one at a time: the jobs of one subscription share a named queue,
- * so one runs at a time (app_private.queue_webhook_delivery queues one per
- * event, without a key; a job finding nothing due ends at once, after making
- * sure the keyed job of the next retry is queued).
+ * first, one at a time. One job at a time does so: the one holding the
+ * subscription's lease (app_private.claim_webhook_lease, extended before
+ * each post, given back when the job stops). app_private.queue_webhook_delivery
+ * queues a job per event, without a key; a job that finds the lease taken
+ * ends at once; a job that finds nothing due ends at once, after making sure
+ * the keyed job of the next retry is queued. After giving the lease back a
+ * job looks once more for a due delivery, so an event whose own job found the
+ * lease taken is not left waiting. If a worker dies holding a lease, the
+ * lease ends at expires_at and webhook_delivery_sweep (every minute) queues a
+ * job for a subscription whose deliveries have been due for over a minute
+ * with no live lease.
  *
  * Ordering guarantee: deliveries of one subscription are attempted in event
  * order, and a delivery is not attempted before every older one has
@@ -22,11 +29,12 @@
  * after it. Events of one transaction, and of transactions that follow one
  * another, keep their order.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { secretsKeyOf } from '../../src/config.ts';
 import { makeSecretBox } from '../../src/crypto/secrets.ts';
-import { deliveryBody, headDelivery, recordAttempt, signingSecrets } from '../../src/webhooks/deliveries.ts';
+import { claimLease, deliveryBody, headDelivery, recordAttempt, releaseLease, signingSecrets } from '../../src/webhooks/deliveries.ts';
 import { delivered, postWebhook } from '../../src/webhooks/post.ts';
 import { DEFAULT_RETRY_SCHEDULE, retryDelayMs } from '../../src/webhooks/retry.ts';
 import { webhookHeaders } from '../../src/webhooks/signing.ts';
@@ -39,46 +47,82 @@ const BATCH = 50;
 
 export function webhookDeliver(deps: WorkerDeps): Task {
   const options = { ...DEFAULT_RETRY_SCHEDULE, timeoutMs: 10_000, ...deps.webhooks };
+  // A lease outlives one attempt (timeout included) with room to record it; it is extended before each post.
+  const leaseMs = options.timeoutMs + 30_000;
   let secretBox = deps.secretBox;
   return async (rawPayload, helpers) => {
     const { tenant_id: tenantId, subscription_id: subscriptionId } = Payload.parse(rawPayload);
     secretBox ??= makeSecretBox(secretsKeyOf(deps.env));
     const guard = outboundGuardOf(deps);
+    const holder = randomUUID();
     const requeue = (runAt?: Date) =>
-      helpers.addJob('webhook_deliver', { tenant_id: tenantId, subscription_id: subscriptionId },
-        { queueName: `webhook:${subscriptionId}`, jobKey: `webhook:${subscriptionId}`, runAt });
-    for (let n = 0; n < BATCH; n++) {
+      helpers.addJob('webhook_deliver', { tenant_id: tenantId, subscription_id: subscriptionId }, { jobKey: `webhook:${subscriptionId}`, runAt });
+    let leaseEnds = 0;
+    const claim = async () => {
+      const asked = Date.now();
+      const lease = await helpers.withPgClient((db) => claimLease(db, tenantId, subscriptionId, holder, leaseMs));
+      if (lease.claimed) leaseEnds = asked + leaseMs;
+      return lease;
+    };
+
+    /** Posts due deliveries while holding the lease: 'idle' when none is due now, 'more' after a full batch. */
+    const drain = async (): Promise<'idle' | 'more'> => {
+      for (let n = 0; n < BATCH; n++) {
+        const head = await helpers.withPgClient((db) => headDelivery(db, tenantId, subscriptionId));
+        // Nothing pending, or disabled: enabling it again queues this job.
+        if (!head || !head.enabled) return 'idle';
+        if (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now()) {
+          await requeue(head.nextAttemptAt);
+          return 'idle';
+        }
+        // Extended when the next attempt could outlast it; lost only if it ran out (a stalled worker): another job has it.
+        if (leaseEnds - Date.now() < options.timeoutMs + 10_000 && !(await claim()).claimed) return 'idle';
+        const secrets = await helpers.withPgClient((db) => signingSecrets(db, secretBox!, tenantId, subscriptionId));
+        if (secrets.length === 0) return 'idle';
+        const body = deliveryBody(head);
+        const headers = webhookHeaders(secrets, head.eventId, Math.floor(Date.now() / 1000), body);
+        const outcome = await postWebhook(head.url, headers, body, {
+          guard,
+          timeoutMs: options.timeoutMs,
+          allowHttp: deps.env.NODE_ENV !== 'production',
+        });
+        const ok = delivered(outcome);
+        const delay = ok ? null : retryDelayMs(head.attempts + 1, options);
+        const retryAt = delay === null ? null : new Date(Date.now() + delay);
+        const disabled = await helpers.withPgClient((db) => recordAttempt(db, tenantId, head.id, ok, outcome, retryAt));
+        if (ok) continue;
+        if (disabled) {
+          helpers.logger.warn(`webhook subscription ${subscriptionId} disabled after delivery ${head.id} failed ${head.attempts + 1} times`);
+          return 'idle';
+        }
+        if (retryAt) {
+          await requeue(retryAt);
+          return 'idle';
+        }
+        // Given up on this one while the subscription stays enabled (it was disabled meanwhile and enabled): next.
+      }
+      return 'more';
+    };
+
+    for (;;) {
+      const lease = await claim();
+      // Another job is posting, and looks for due deliveries again when it stops.
+      if (!lease.claimed) return;
+      const result = await drain().finally(() => helpers.withPgClient((db) => releaseLease(db, tenantId, subscriptionId, holder)));
+      if (result === 'more') {
+        // Other subscriptions' jobs get their turn.
+        await requeue();
+        return;
+      }
+      // A delivery whose own job found the lease taken while this one was finishing.
       const head = await helpers.withPgClient((db) => headDelivery(db, tenantId, subscriptionId));
-      // Nothing pending, or disabled: enabling it again queues this job.
-      if (!head || !head.enabled) return;
-      if (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now()) {
-        await requeue(head.nextAttemptAt);
-        return;
-      }
-      const secrets = await helpers.withPgClient((db) => signingSecrets(db, secretBox!, tenantId, subscriptionId));
-      if (secrets.length === 0) return;
-      const body = deliveryBody(head);
-      const headers = webhookHeaders(secrets, head.eventId, Math.floor(Date.now() / 1000), body);
-      const outcome = await postWebhook(head.url, headers, body, {
-        guard,
-        timeoutMs: options.timeoutMs,
-        allowHttp: deps.env.NODE_ENV !== 'production',
-      });
-      const ok = delivered(outcome);
-      const delay = ok ? null : retryDelayMs(head.attempts + 1, options);
-      const retryAt = delay === null ? null : new Date(Date.now() + delay);
-      const disabled = await helpers.withPgClient((db) => recordAttempt(db, tenantId, head.id, ok, outcome, retryAt));
-      if (ok) continue;
-      if (disabled) {
-        helpers.logger.warn(`webhook subscription ${subscriptionId} disabled after delivery ${head.id} failed ${head.attempts + 1} times`);
-        return;
-      }
-      if (retryAt) {
-        await requeue(retryAt);
-        return;
-      }
-      // Given up on this one while the subscription stays enabled (it was disabled meanwhile and enabled): next.
+      if (!head || !head.enabled || (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now())) return;
     }
-    await requeue();
   };
 }
+
+/** webhook_delivery_sweep (every minute): a job for each subscription whose due deliveries lost theirs. */
+export const webhookDeliverySweep: Task = async (_payload, helpers) => {
+  const { rows } = await helpers.query<{ n: number }>('select app_private.queue_stalled_webhook_deliveries() as n');
+  if (rows[0]?.n) helpers.logger.info(`queued webhook_deliver for ${rows[0].n} subscriptions with stalled deliveries`);
+};
