@@ -11,6 +11,7 @@ import { jobs } from './jobs.ts';
 import { memory } from './memory.ts';
 import { rlsOverhead } from './rls.ts';
 import { sends } from './sends.ts';
+import { webhooks } from './webhooks.ts';
 
 export type FigureRun = (ctx: BenchContext) => Promise<Omit<FigureResult, 'key' | 'number' | 'title'>>;
 
@@ -24,4 +25,5 @@ export const RUNS: Partial<Record<FigureKey, FigureRun>> = {
   import: importLeads,
   memory,
   citus: citusVsOneNode,
+  webhooks,
 };

@@ -15,6 +15,7 @@ export const FIGURES = [
   { number: 7, key: 'import', title: 'Import' },
   { number: 8, key: 'memory', title: 'Memory' },
   { number: 9, key: 'citus', title: 'Citus vs one node' },
+  { number: 10, key: 'webhooks', title: 'Webhooks' },
 ] as const;
 export type FigureKey = (typeof FIGURES)[number]['key'];
 
