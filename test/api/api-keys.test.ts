@@ -10,9 +10,10 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pgSettingsForClaims } from '../../src/server/context.ts';
 import { withUserSession } from '../../src/server/user-session.ts';
-import { registerUser, sql, type TestApi } from '../helpers/api.ts';
+import { registerUser, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startImportHarness, type ImportHarness } from '../import/harness.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let h: ImportHarness;
 let t: TestApi;

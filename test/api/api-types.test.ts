@@ -14,9 +14,10 @@ import {
   type GraphQLSchema,
 } from 'postgraphile/graphql';
 import { enumColumnsOfCheck, enumValueName } from '../../plugins/check-enums.ts';
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { demoTenant, type DemoTenant } from './fixtures.ts';
 import { liveSchema, tableTypes, type TableType } from './schema-walker.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let org: DemoTenant;

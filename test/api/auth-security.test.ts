@@ -5,7 +5,9 @@
  * that a stranger cannot use against someone else's account.
  */
 import { putTenantOnPlan } from '../helpers/billing.ts';
-import { registerUser, sql, startTestApi, uniqueEmail, type GqlResult, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
+import { sql } from '../../src/db/pg.ts';
+import { uniqueEmail } from '../helpers/unique.ts';
 
 let t: TestApi;
 beforeAll(async () => {

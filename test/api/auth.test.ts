@@ -3,8 +3,10 @@
  * tenant's password policy), switching tenants, and a membership removed
  * while its token is still valid.
  */
-import { knownRegistrationToken, registerUser, sql, startTestApi, uniqueEmail, type TestApi } from '../helpers/api.ts';
+import { knownRegistrationToken, registerUser, startTestApi, type TestApi } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
+import { sql } from '../../src/db/pg.ts';
+import { uniqueEmail } from '../helpers/unique.ts';
 
 let t: TestApi;
 beforeAll(async () => {

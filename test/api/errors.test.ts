@@ -7,8 +7,9 @@
 import { GraphQLError } from 'postgraphile/graphql';
 import { captureLogs } from '../../src/log/logger.ts';
 import { classifyDatabaseError, maskError } from '../../src/server/errors.ts';
-import { sql, startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, type Member } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let owner: Member;

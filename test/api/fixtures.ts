@@ -5,9 +5,12 @@
  */
 import { populatePlatform, populateTenant } from '../../src/db/demo-data.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
-import { sql, uniqueEmail, type TestApi } from '../helpers/api.ts';
+import { type TestApi } from '../helpers/api.ts';
+import { createOwnedTenant, TEST_PASSWORD } from '../helpers/tenants.ts';
+import { sql } from '../../src/db/pg.ts';
+import { uniqueEmail } from '../helpers/unique.ts';
 
-export const PASSWORD = 'correct horse battery';
+export const PASSWORD = TEST_PASSWORD;
 
 export interface Member {
   userId: string;
@@ -38,9 +41,8 @@ export async function createUser(t: TestApi, label: string): Promise<{ userId: s
 
 /** A tenant on the given plan with its owner signed in. */
 export async function ownedTenant(t: TestApi, label: string, plan = 'pro'): Promise<Member> {
-  const { userId, email } = await createUser(t, label);
-  const [tenant] = await t.owner.query(sql`select id from app_private.create_tenant(${`Org ${label}`}, ${userId}, ${plan})`);
-  return { userId, email, tenantId: tenant.id, token: await login(t, email, tenant.id) };
+  const { userId, email, tenantId } = await createOwnedTenant(t.owner, label, { plan, ownerName: `User ${label}` });
+  return { userId, email, tenantId, token: await login(t, email, tenantId) };
 }
 
 const platforms = new WeakMap<TestApi, Promise<{ ipId: string }>>();

@@ -13,8 +13,9 @@ import { readEnv } from '../../src/config.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { startApiServer } from '../../src/server/http.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { isolatedDatabase, platformEnv, registerUser, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { isolatedDatabase, platformEnv, registerUser, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
 import { startTcpProxy, via } from './tcp-proxy.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const LONG = 60_000;
 const PRODUCTION = {

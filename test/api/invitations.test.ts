@@ -6,21 +6,22 @@
 import path from 'node:path';
 import os from 'node:os';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
-import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
-import { registerUser, sql, startTestApi, testEnv, uniqueEmail, type TestApi } from '../helpers/api.ts';
+import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
+import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
+import { sql } from '../../src/db/pg.ts';
+import { uniqueEmail } from '../helpers/unique.ts';
 
 let t: TestApi;
 let smtp: TestSmtpServer;
-let worker: WorkerHandle;
+let worker: TestWorker;
 
 beforeAll(async () => {
   smtp = await startSmtpServer();
   t = await startTestApi();
   const env = testEnv({ APP_URL: 'https://app.penguinmails.test', LOG_LEVEL: 'error' });
-  const systemMailer = makeSystemMailer({ smtpUrl: smtp.url, from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-outbox') });
-  worker = await startWorker(t.urls.owner, { env, systemMailer }, { pollInterval: 100, crontab: '' });
+  worker = await startTestWorker(t.urls.owner, env, { smtpUrl: smtp.url, pollInterval: 100 });
 });
 afterAll(async () => {
   await worker.stop();

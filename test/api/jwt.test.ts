@@ -12,9 +12,10 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'j
 import pg from 'pg';
 import { OPEN_SESSION_SQL } from '../../src/auth/sessions.ts';
 import { startApiServer, type ApiServer } from '../../src/server/http.ts';
-import { isolatedDatabase, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { isolatedDatabase, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, putTenantOnPlan, type Member } from './fixtures.ts';
 import { startTcpProxy, via } from './tcp-proxy.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const secret = new TextEncoder().encode(TEST_JWT_SECRET);
 const ISSUER = 'penguinmails';

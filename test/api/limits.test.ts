@@ -7,9 +7,11 @@
 import { request } from 'node:http';
 import type pg from 'pg';
 import { getNamedType, type GraphQLObjectType } from 'postgraphile/graphql';
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
-import { createUser, demoTenant, ownedTenant, putTenantOnPlan, type DemoTenant } from './fixtures.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { demoTenant, ownedTenant, putTenantOnPlan, type DemoTenant } from './fixtures.ts';
 import { liveSchema, relationFields, requiredArgs, rootConnections } from './schema-walker.ts';
+import { createOwnedTenant } from '../helpers/tenants.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const LONG = 120_000;
 
@@ -250,11 +252,10 @@ describe('statement timeout', () => {
     t = await startTestApi({ STATEMENT_TIMEOUT_MS: '150' });
     // The session is minted, not signed in over HTTP: a sign-in (bcrypt, and
     // on Citus several round trips) may itself take longer than 150 ms on a loaded machine.
-    const { userId } = await createUser(t, 'slow');
-    const [tenant] = await t.owner.query(sql`select id from app_private.create_tenant('Org slow', ${userId}, 'pro')`);
+    const { userId, tenantId } = await createOwnedTenant(t.owner, 'slow', { tenantName: 'Org slow' });
     org = {
-      tenantId: tenant.id,
-      token: await t.session({ role: 'member', user_id: userId, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3600_000) }),
+      tenantId,
+      token: await t.session({ role: 'member', user_id: userId, tenant_id: tenantId, expires_at: new Date(Date.now() + 3600_000) }),
     };
     await putTenantOnPlan(t.owner, org.tenantId, 'enterprise');
     await t.owner.query(sql`

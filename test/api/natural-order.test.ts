@@ -5,8 +5,9 @@
  * ids that sort against that order, so primary-key order would fail every
  * assertion.
  */
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { ownedTenant, type Member } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let org: Member;

@@ -3,8 +3,10 @@
  * fragments and list sizes counted before execution; and auth operations
  * counting one request per alias against RATE_LIMIT_PER_MINUTE.
  */
-import { sql, startTestApi, uniqueEmail, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { ownedTenant, type Member } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
+import { uniqueEmail } from '../helpers/unique.ts';
 
 let t: TestApi;
 let owner: Member;

@@ -5,9 +5,10 @@
  * through an explicit, audited access session.
  */
 import { getNamedType, type GraphQLObjectType, type GraphQLSchema } from 'postgraphile/graphql';
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { createUser, demoTenant, login, memberWithRoles, type DemoTenant, type Member } from './fixtures.ts';
 import { decodeNodeId, listNodes, liveSchema, operationFor, realUuids, sampleArgs, tableTypes, type TableType } from './schema-walker.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const LONG = 120_000;
 

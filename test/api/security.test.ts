@@ -3,8 +3,9 @@
  * may write into inbox settings and addresses, what each refusal says and
  * that nothing is written when it is refused.
  */
-import { sql, startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
 import { ownedTenant, type Member } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let owner: Member;

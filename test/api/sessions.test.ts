@@ -7,7 +7,8 @@
  */
 import { SignJWT } from 'jose';
 import { leadImportRoutes } from '../../src/import/upload-route.ts';
-import { registerUser, sql, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 beforeAll(async () => {

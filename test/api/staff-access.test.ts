@@ -12,8 +12,9 @@
  *   and an invitation sent from a staff session cannot be accepted.
  */
 import { leadImportRoutes } from '../../src/import/upload-route.ts';
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { createUser, login, ownedTenant, PASSWORD, type Member } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let org: Member;

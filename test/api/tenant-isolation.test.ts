@@ -21,7 +21,7 @@ import {
   type GraphQLObjectType,
   type GraphQLSchema,
 } from 'postgraphile/graphql';
-import { sql, startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type GqlResult, type TestApi } from '../helpers/api.ts';
 import { demoTenant, type DemoTenant } from './fixtures.ts';
 import {
   decodeNodeId,
@@ -39,6 +39,7 @@ import {
   type RootConnection,
   type TableType,
 } from './schema-walker.ts';
+import { sql } from '../../src/db/pg.ts';
 
 /** These walk the whole schema: give them time. */
 const LONG = 180_000;

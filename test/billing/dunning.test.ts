@@ -12,11 +12,12 @@ import path from 'node:path';
 import { stripeWebhookRoutes } from '../../src/billing/stripe-webhook.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { billingDunning } from '../../workers/billing-periods.ts';
-import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { TEST_WEBHOOK_SECRET, deliverEvent, invoiceObject, stripeEvent, subscriptionObject } from '../helpers/stripe-server.ts';
 import { workerLogger } from '../../src/worker/logger.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let worker: Runner;

@@ -4,8 +4,9 @@
  * (limits rise at once), schedules a downgrade, cancels, and staff with
  * billing.manage do the same for any tenant.
  */
-import { registerUser, sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, type TestApi } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 beforeAll(async () => {

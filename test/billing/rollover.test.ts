@@ -11,8 +11,9 @@ import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker } from '../../src/worker/runner.ts';
 import { isolatedDatabase, testEnv } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
-import { closeDb, randomSuffix, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { createOwnedTenant } from '../helpers/tenants.ts';
 
 afterAll(closeDb);
 
@@ -144,8 +145,7 @@ describe('committed data', () => {
   });
 
   async function tenantWithEndedPeriod(label: string, plan: string): Promise<string> {
-    const [user] = await pool.query(sql`select id from app_private.create_user(${`${label}-${randomSuffix()}@example.com`}, 'irrelevant-password')`);
-    const [{ id }] = await pool.query(sql`select id from app_private.create_tenant(${label}, ${user.id}, ${plan})`);
+    const { tenantId: id } = await createOwnedTenant(pool, label, { plan, tenantName: label });
     // The period started five weeks ago and ended a few days ago.
     await pool.query(sql`
       update app_public.subscriptions set current_period_start = now() - interval '5 weeks', current_period_end = now() - interval '5 weeks' + interval '1 month'

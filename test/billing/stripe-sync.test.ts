@@ -9,22 +9,22 @@
 import os from 'node:os';
 import path from 'node:path';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
-import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
-import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
+import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
+import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { TEST_STRIPE_KEY, startStripeServer, type StripeRequest, type StripeStandIn } from '../helpers/stripe-server.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let stripe: StripeStandIn;
-let worker: WorkerHandle;
+let worker: TestWorker;
 
 beforeAll(async () => {
   stripe = await startStripeServer();
   t = await startTestApi();
   await t.owner.query(sql`update app_public.plans set stripe_price_id = 'price_' || slug || '_monthly' where slug in ('starter', 'pro', 'enterprise')`);
   const env = testEnv({ ...stripe.env, LOG_LEVEL: 'silent' }); // the one failure below is expected and asserted
-  const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-stripe-sync-outbox') });
-  worker = await startWorker(t.urls.owner, { env, systemMailer }, { pollInterval: 100, crontab: '' });
+  worker = await startTestWorker(t.urls.owner, env, { pollInterval: 100 });
 });
 afterAll(async () => {
   await worker.stop();

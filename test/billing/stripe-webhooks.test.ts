@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { stripeWebhookRoutes } from '../../src/billing/stripe-webhook.ts';
-import { registerUser, sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, type TestApi } from '../helpers/api.ts';
 import {
   TEST_WEBHOOK_SECRET,
   deliverEvent,
@@ -17,6 +17,7 @@ import {
   stripeEvent,
   subscriptionObject,
 } from '../helpers/stripe-server.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 const DAY = 86400;

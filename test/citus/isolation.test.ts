@@ -14,6 +14,7 @@ import { isolatedDatabase } from '../helpers/api.ts';
 import { citusWorkerRootUrls, withDatabase } from '../helpers/test-database.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
 import { inMemberRequest } from './fixtures.ts';
+import { createOwnedTenant } from '../helpers/tenants.ts';
 
 if (citusWorkerRootUrls().length === 0) throw new Error('test/citus/ runs on a Citus cluster: npm run test:citus');
 
@@ -43,11 +44,10 @@ beforeAll(async () => {
   try {
     const tenants: PopulatedTenant[] = [];
     for (const label of ['a', 'b']) {
-      const [owner] = await pool.query(sql`select id from app_private.create_user(${uniqueEmail(`iso-${label}`)}, 'correct horse battery', null, true)`);
-      const [tenant] = await pool.query(sql`select id from app_private.create_tenant(${`Isolation ${label}`}, ${owner.id}, 'pro')`);
+      const { userId, tenantId } = await createOwnedTenant(pool, `iso-${label}`, { tenantName: `Isolation ${label}` });
       const { ipId } = await pool.tx((tx) => populatePlatform(tx, `citus-isolation-${label}`));
       tenants.push(
-        await pool.tx((tx) => populateTenant(tx, { tenantId: tenant.id, ownerId: owner.id, domain: `${label}-${process.pid}.isolation.example`, ipId })),
+        await pool.tx((tx) => populateTenant(tx, { tenantId, ownerId: userId, domain: `${label}-${process.pid}.isolation.example`, ipId })),
       );
     }
     [a, b] = tenants as [PopulatedTenant, PopulatedTenant];

@@ -22,9 +22,10 @@ import { openDatabase, type Database } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { rebuildDatabase } from '../../src/db/migrate.ts';
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
-import { testEnv, uniqueEmail } from '../helpers/api.ts';
+import { testEnv } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createCampaign, createSender, type World } from '../sending/support/world.ts';
+import { createOwnedTenant } from '../helpers/tenants.ts';
 
 export { eventually, sql };
 
@@ -159,17 +160,15 @@ export async function arrangeCampaign(
 ): Promise<CrashCampaign> {
   // Just enough of a test world for the arranging helpers (owner access, the secrets box, the SMTP port).
   const w = { t: { owner }, box: makeSecretBox(secretsKeyOf(testEnv())), smtp: { port: smtpPort } } as unknown as World;
-  const email = uniqueEmail(spec.label);
-  const [user] = await owner.query(sql`select id from app_private.create_user(${email}, 'irrelevant password 1', 'Crash owner', true)`);
-  const [tenant] = await owner.query(sql`select id from app_private.create_tenant('Crash Org', ${user.id}, 'pro')`);
-  const sender = await createSender(w, tenant.id, Array.from({ length: spec.inboxes }, () => ({ dailyLimit: spec.dailyLimit })));
-  const { campaignId, leads } = await createCampaign(w, tenant.id, {
+  const tenant = await createOwnedTenant(owner, spec.label, { tenantName: 'Crash Org', ownerName: 'Crash owner' });
+  const sender = await createSender(w, tenant.tenantId, Array.from({ length: spec.inboxes }, () => ({ dailyLimit: spec.dailyLimit })));
+  const { campaignId, leads } = await createCampaign(w, tenant.tenantId, {
     inboxIds: sender.inboxes.map((i) => i.id),
     steps: [{ type: 'email' }],
     leads: Array.from({ length: spec.leads }, () => ({})),
     ...(spec.settings ? { settings: spec.settings } : {}),
   });
-  return { tenantId: tenant.id, campaignId, leads };
+  return { tenantId: tenant.tenantId, campaignId, leads };
 }
 
 export async function beginCampaign(owner: ConnectionPool, campaign: CrashCampaign): Promise<void> {

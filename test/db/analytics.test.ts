@@ -3,7 +3,8 @@
  * triggers; they must agree with the raw message store at every step.
  */
 import { populatePlatform, populateTenant } from '../../src/db/demo-data.ts';
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

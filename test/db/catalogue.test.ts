@@ -3,7 +3,8 @@
  * the project's rules: a new table without forced RLS, a policy, a comment, an
  * index on each foreign key, or tenant-safe keys fails here.
  */
-import { closeDb, rootDb, sql } from '../helpers/db.ts';
+import { closeDb, rootDb } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

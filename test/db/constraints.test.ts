@@ -2,7 +2,8 @@
  * Bad input gets a specific error (SQLSTATE and constraint name) and writes
  * nothing.
  */
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -2,9 +2,9 @@
  * The SQL behaviour the foundation provides: time-ordered ids and monthly
  * partitions, dynamic list evaluation, the shared triggers and the audit log.
  */
-import { createPool } from '../../src/db/pg.ts';
+import { sql, createPool } from '../../src/db/pg.ts';
 import { isolatedDatabase } from '../helpers/api.ts';
-import { closeDb, sql, withTx } from '../helpers/db.ts';
+import { closeDb, withTx } from '../helpers/db.ts';
 import { withDatabase } from '../helpers/test-database.ts';
 
 afterAll(closeDb);

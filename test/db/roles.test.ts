@@ -3,7 +3,8 @@
  * personal preferences, platform staff through audited access sessions, the
  * read-only analytics role and anonymous visitors.
  */
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -7,7 +7,8 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { closeDb, rootDb, sql } from '../helpers/db.ts';
+import { closeDb, rootDb } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -5,7 +5,8 @@
  * at tenant B's rows, and a removed member sees nothing at all.
  */
 import { populatePlatform, populateTenant, type PopulatedTenant } from '../../src/db/demo-data.ts';
-import { closeDb, rootDb, sql, TestTx, withTx } from '../helpers/db.ts';
+import { closeDb, rootDb, TestTx, withTx } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

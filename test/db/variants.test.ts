@@ -4,7 +4,8 @@
  * engine's.
  */
 import { randomUUID } from 'node:crypto';
-import { closeDb, sql, withTx } from '../helpers/db.ts';
+import { closeDb, withTx } from '../helpers/db.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -5,8 +5,9 @@
  * that no API role can reach.
  */
 import { DnsRecordsDocument } from '../../src/dns/records.ts';
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
 import { queuedJobs, stockDkimKey } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

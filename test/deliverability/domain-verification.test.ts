@@ -13,11 +13,12 @@ import { openDkimPrivateKey, publicKeyOf } from '../../src/dkim/keys.ts';
 import { DnsRecordsDocument } from '../../src/dns/records.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
-import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { resolverFor, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { singleNodeTest } from '../helpers/engine.ts';
 import { publish, publishPlatformSpf, secretBox, sendingIp } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 let dns: TestDnsServer;

@@ -5,8 +5,9 @@
  * drive them, assigned_count stays right, warm-ups carry assignments along,
  * quarantine moves domains to healthy IPs, and tenants read their assignments.
  */
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
 import { sendingIp, staffUser } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -10,10 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
-import { registerUser, sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
+import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { resolverFor, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { secretBox, sendingIp } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const ZEN = 'zen.bl.test';
 const SPAM = 'spam.bl.test';

@@ -6,8 +6,9 @@
  * DKIM key rotation.
  */
 import { DnsRecordsDocument } from '../../src/dns/records.ts';
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
 import { queuedJobs, stockDkimKey } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

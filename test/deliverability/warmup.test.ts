@@ -3,8 +3,9 @@
  * plan's max_warmups), daily counts reset at each inbox's local midnight,
  * last_warmed_at, and the allowance the sending engine reads.
  */
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
 import { sendingIp } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -159,4 +159,4 @@ export async function knownRegistrationToken(t: Pick<TestApi, 'owner'>, email: s
   return token;
 }
 
-export { sql, uniqueEmail };
+

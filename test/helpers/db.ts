@@ -15,7 +15,7 @@ export function baseTestUrls(): DatabaseUrls {
   return JSON.parse(json) as DatabaseUrls;
 }
 
-export { sql };
+
 
 let rootPool: ConnectionPool | undefined;
 

@@ -4,8 +4,9 @@
  * bad input is refused with a clear message and changes nothing, and the
  * progress bookkeeping never moves back.
  */
-import { closeDb, sql, withTx, type TestTx } from '../helpers/db.ts';
+import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
 import { createSendingTenant, insertSentMessage } from '../tracking/fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 afterAll(closeDb);
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
-import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
+import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 
@@ -62,10 +62,9 @@ export async function startImportHarness({
       statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
     }),
   );
-  let worker: WorkerHandle | undefined;
+  let worker: TestWorker | undefined;
   if (withWorker) {
-    const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') });
-    worker = await startWorker(t.urls.owner, { env, systemMailer }, { pollInterval: 50, crontab: '' });
+    worker = await startTestWorker(t.urls.owner, env, { outboxDir: path.join(dataDir, 'outbox') });
   }
   const importOf = async (token: string, rowId: string) =>
     (await t.ok(`query($id: UUID!) { leadImport(rowId: $id) { ${IMPORT_FIELDS} } }`, { id: rowId }, token)).leadImport as LeadImportView;

@@ -8,9 +8,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pgSettingsForClaims } from '../../src/server/context.ts';
 import { withUserSession } from '../../src/server/user-session.ts';
-import { sql } from '../helpers/api.ts';
+
 import { memberWithRoles, ownedTenant, putTenantOnPlan, type Member } from '../api/fixtures.ts';
 import { startImportHarness, type ImportHarness, type LeadImportView } from './harness.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const LONG = 120_000;
 

@@ -6,9 +6,10 @@
  * reads nor answers nor changes a conversation). Answers are recorded the way
  * the IMAP poller records them; no worker runs here.
  */
-import { createSender, createTenant, sql, startWorld, type TestTenant, type World } from '../sending/support/world.ts';
+import { createSender, createTenant, startWorld, type TestTenant, type World } from '../sending/support/world.ts';
 import { addMember } from '../sending/support/world.ts';
 import { CONVERSATION_FIELDS, leadAnswers, sentMessage } from './support.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 let a: TestTenant;

@@ -8,8 +8,9 @@
  * sends it again; without one it sends it, once.
  */
 import { eventually } from '../helpers/eventually.ts';
-import { createSender, createTenant, sql, startWorld, type World } from '../sending/support/world.ts';
+import { createSender, createTenant, startWorld, type World } from '../sending/support/world.ts';
 import { leadAnswers, sentMessage } from './support.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

@@ -7,10 +7,9 @@
  * against the inbox's daily cap.
  */
 import { eventually } from '../helpers/eventually.ts';
-import {
-  advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql, startWorld, verifyDkim, type World,
-} from '../sending/support/world.ts';
+import { advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, startWorld, verifyDkim, type World } from '../sending/support/world.ts';
 import { CONVERSATION_FIELDS, leadAnswers, sentMessage } from './support.ts';
+import { sql } from '../../src/db/pg.ts';
 
 /** Recipients whose server says "try again later" once each. */
 const deferOnce = new Set<string>();

@@ -4,7 +4,8 @@
  * threaded by In-Reply-To to one of our messages.
  */
 import { randomBytes } from 'node:crypto';
-import { sql, type World } from '../sending/support/world.ts';
+import { type World } from '../sending/support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 export interface LeadAnswer {
   inboundId: string;

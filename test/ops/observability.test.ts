@@ -13,7 +13,8 @@ import { secretsKeyOf } from '../../src/config.ts';
 import { captureLogs } from '../../src/log/logger.ts';
 import { registerUser, startTestApi, TEST_JWT_SECRET } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { createCampaign, createSender, createTenant, nextMonday, setClock, sql, startWorld, type World } from '../sending/support/world.ts';
+import { createCampaign, createSender, createTenant, nextMonday, setClock, startWorld, type World } from '../sending/support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const SMTP_PASSWORD = 'smtp-secret-Zq81-never-logged';
 let w: World;

@@ -14,8 +14,9 @@ import { makeTrackingTokens, trackingKeyFrom } from '../../src/tracking/tokens.t
 import { registerUser, testEnv } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { uniqueDomain } from '../helpers/unique.ts';
-import { advanceClock, campaignOf, header, nextMonday, setClock, sql, startWorld, verifyDkim, type World } from './support/world.ts';
+import { advanceClock, campaignOf, header, nextMonday, setClock, startWorld, verifyDkim, type World } from './support/world.ts';
 import { generateKeyPairSync } from 'node:crypto';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

@@ -7,10 +7,8 @@
  * backoff; permanent ones bounce and suppress the lead.
  */
 import { eventually } from '../helpers/eventually.ts';
-import {
-  addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql,
-  startWorld, verifyDkim, type World,
-} from './support/world.ts';
+import { addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, startWorld, verifyDkim, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const SMTP_PASSWORD = 'app-password-1234';
 const logins: Array<{ username: string; password: string }> = [];

@@ -11,9 +11,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { eventually } from '../helpers/eventually.ts';
-import {
-  advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, sql, startWorld, type World,
-} from './support/world.ts';
+import { advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, startWorld, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 let child: ChildProcess | null = null;

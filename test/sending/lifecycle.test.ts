@@ -7,10 +7,8 @@
  * pause instead of dropping anything; pause, resume and cancel behave.
  */
 import { eventually } from '../helpers/eventually.ts';
-import {
-  addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock,
-  sql, startWorld, type World,
-} from './support/world.ts';
+import { addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, startWorld, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

@@ -7,7 +7,8 @@
  * those: a job the pool holds (queued locally or running) stays its own.
  */
 import { eventually } from '../helpers/eventually.ts';
-import { sql, startWorld, type World } from './support/world.ts';
+import { startWorld, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

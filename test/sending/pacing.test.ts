@@ -7,10 +7,8 @@
  * order of rotation picks is deterministic.
  */
 import { eventually } from '../helpers/eventually.ts';
-import {
-  advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, sql, startWorld,
-  type World,
-} from './support/world.ts';
+import { advanceClock, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, startWorld, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

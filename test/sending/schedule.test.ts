@@ -5,7 +5,8 @@
  * paused by the user or by the system with its reason. The worker is off, so
  * the state the engine left stays put while the clock moves.
  */
-import { createCampaign, createSender, createTenant, lifecycle, nextMonday, setClock, sql, startWorld, type TestTenant, type World } from './support/world.ts';
+import { createCampaign, createSender, createTenant, lifecycle, nextMonday, setClock, startWorld, type TestTenant, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 let tenant: TestTenant;

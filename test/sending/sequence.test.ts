@@ -5,10 +5,8 @@
  * its run_at; moving the clock moves those jobs.
  */
 import { eventually } from '../helpers/eventually.ts';
-import {
-  advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, sql,
-  startWorld, type World,
-} from './support/world.ts';
+import { advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, startWorld, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { createCampaign, createSender, createTenant, lifecycle, messagesOf, sql, startWorld, type InboxSpec, type World } from './support/world.ts';
+import { createCampaign, createSender, createTenant, lifecycle, messagesOf, startWorld, type InboxSpec, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pm-smtp-tls-'));
 execFileSync('openssl', [

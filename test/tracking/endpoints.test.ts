@@ -8,9 +8,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { PREVIEW_MESSAGE_ID } from '../../src/sending/render.ts';
 import { trackingRoutes } from '../../src/tracking/routes.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingLinks } from '../../src/tracking/tokens.ts';
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createSendingTenant, eventsOf, insertSentMessage, messageState, type SendingTenant, type SentMessage } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const tokens = makeTrackingTokens(trackingKeyFrom(randomBytes(32).toString('hex')));
 /** Someone else's key: tokens that look right but were not signed by us. */

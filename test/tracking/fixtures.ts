@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Queryable } from '../../src/db/pg.ts';
 import { uniqueName } from '../helpers/unique.ts';
+import { createOwnedTenant } from '../helpers/tenants.ts';
 
 export interface FixtureLead {
   id: string;
@@ -38,9 +39,7 @@ export async function createSendingTenant(
 ): Promise<SendingTenant> {
   const name = uniqueName(label);
   const domain = `${name}.example`;
-  const [user] = await db.query(sql`select id from app_private.create_user(${`owner@${domain}`}, null, ${'Owner ' + label}, true)`);
-  const [tenant] = await db.query(sql`select id from app_private.create_tenant(${'Acme ' + label}, ${user.id}, 'pro')`);
-  const tenantId: string = tenant.id;
+  const { tenantId } = await createOwnedTenant(db, label, { email: `owner@${domain}`, password: null, tenantName: 'Acme ' + label });
   const [dom] = await db.query(sql`
     insert into app_public.domains (tenant_id, domain, verification_status, verified_at)
     values (${tenantId}, ${domain}, 'verified', now()) returning id

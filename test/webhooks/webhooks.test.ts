@@ -10,15 +10,16 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
-import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
-import { sql, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
+import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
+import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, type Member } from '../api/fixtures.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
 import { startReceiver, verifies, type Receiver } from './receiver.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
-let worker: WorkerHandle;
+let worker: TestWorker;
 let receiver: Receiver;
 let dataDir: string;
 let admin: Member;
@@ -30,8 +31,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-webhooks-'));
   t = await startTestApi({ PM_DATA_DIR: dataDir });
   const env = testEnv({ PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
-  const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') });
-  worker = await startWorker(t.urls.owner, { env, systemMailer, webhooks: RETRY }, { pollInterval: 50, crontab: '' });
+  worker = await startTestWorker(t.urls.owner, env, { deps: { webhooks: RETRY }, outboxDir: path.join(dataDir, 'outbox') });
   receiver = await startReceiver();
   admin = await ownedTenant(t, 'webhooks-admin');
 }, 60_000);
@@ -146,9 +146,8 @@ test('events arrive once each, signed, in the order they happened; a rolled-back
 test('a backlog is posted one delivery at a time, in order, with two workers competing; a lease whose holder died is taken over by the sweep', async () => {
   const sub = await subscribe('/backlog', { eventTypes: ['lead.status_changed'] });
   const env = testEnv({ PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
-  const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') });
   // A second worker with many slots: every event's job may run on either worker, at once.
-  const second = await startWorker(t.urls.owner, { env, systemMailer, webhooks: RETRY }, { pollInterval: 50, crontab: '', concurrency: 8 });
+  const second = await startTestWorker(t.urls.owner, env, { deps: { webhooks: RETRY }, concurrency: 8 });
   try {
     const leads = await Promise.all(Array.from({ length: 30 }, () => newLead()));
     for (const lead of leads) await setLeadStatus(lead.id, 'interested');
@@ -179,7 +178,6 @@ test('a backlog is posted one delivery at a time, in order, with two workers com
     expect(accepted('/backlog').at(-1)!.json.data.lead_id).toBe(late.id);
   } finally {
     await second.stop();
-    systemMailer.close();
   }
 }, 60_000);
 

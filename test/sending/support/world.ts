@@ -17,11 +17,13 @@ import { makeSecretBox, type SecretBox } from '../../../src/crypto/secrets.ts';
 import { makeSystemMailer } from '../../../src/mail/system-mailer.ts';
 import type { SmtpOptions } from '../../../src/sending/smtp.ts';
 import { startWorker, type WorkerHandle } from '../../../src/worker/runner.ts';
-import { sql, startTestApi, testEnv, uniqueEmail, type TestApi } from '../../helpers/api.ts';
+import { startTestApi, testEnv, type TestApi } from '../../helpers/api.ts';
 import { startSmtpServer, type ReceivedMail, type SmtpServerHooks, type TestSmtpServer } from '../../helpers/smtp.ts';
-import { uniqueDomain } from '../../helpers/unique.ts';
+import { uniqueEmail, uniqueDomain } from '../../helpers/unique.ts';
+import { createOwnedTenant } from '../../helpers/tenants.ts';
+import { sql } from '../../../src/db/pg.ts';
 
-export { sql };
+
 
 export interface World {
   t: TestApi;
@@ -93,15 +95,13 @@ export interface TestTenant {
 
 /** A tenant on the given plan with an owner, and a signed session for that owner. */
 export async function createTenant(w: World, label: string, plan = 'pro', roles = ['owner']): Promise<TestTenant> {
-  const email = uniqueEmail(label);
-  const [user] = await w.t.owner.query(sql`select id from app_private.create_user(${email}, 'irrelevant password 1', ${'Owner ' + label}, true)`);
-  const [tenant] = await w.t.owner.query(sql`select id from app_private.create_tenant(${'Org ' + label}, ${user.id}, ${plan})`);
-  const token = await w.t.session({ role: 'member', user_id: user.id, tenant_id: tenant.id, expires_at: new Date(Date.now() + 3_600_000) });
+  const { tenantId, userId } = await createOwnedTenant(w.t.owner, label, { plan });
+  const token = await w.t.session({ role: 'member', user_id: userId, tenant_id: tenantId, expires_at: new Date(Date.now() + 3_600_000) });
   if (roles.join() !== 'owner') {
-    const other = await addMember(w, tenant.id, `${label}-${roles.join('-')}`, roles);
-    return { tenantId: tenant.id, userId: other.userId, token: other.token };
+    const other = await addMember(w, tenantId, `${label}-${roles.join('-')}`, roles);
+    return { tenantId, userId: other.userId, token: other.token };
   }
-  return { tenantId: tenant.id, userId: user.id, token };
+  return { tenantId, userId, token };
 }
 
 export async function addMember(w: World, tenantId: string, label: string, roles: string[]): Promise<TestTenant> {
