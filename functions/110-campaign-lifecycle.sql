@@ -89,7 +89,7 @@ begin
     when exists (select 1 from app_public.suppressions s
                  join app_private.privacy_salts ps on ps.tenant_id = lead_block_reason.tenant_id
                  where s.tenant_id = lead_block_reason.tenant_id
-                   and s.email_hash = sha256(ps.salt || convert_to(lower(lead_block_reason.email), 'UTF8')))
+                   and s.email = (encode(sha256(ps.salt || convert_to(lower(lead_block_reason.email), 'UTF8')), 'hex') || '@erased.invalid')::citext)
       then format('%s is on the suppression list', lead_block_reason.email)
     when exists (select 1 from app_public.suppressions s
                  where s.tenant_id = lead_block_reason.tenant_id

@@ -28,7 +28,7 @@ end;
 $$;
 comment on function app_private.without_terms(text, text[]) is 'The text with every occurrence of each term (an address, a name) replaced by [erased], ignoring case.';
 
-create or replace function app_private.erased_email_hash(tenant_id uuid, email text) returns bytea
+create or replace function app_private.erased_address(tenant_id uuid, email text) returns text
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -36,14 +36,14 @@ as $$
 declare
   v_salt bytea;
 begin
-  select s.salt into v_salt from app_private.privacy_salts s where s.tenant_id = erased_email_hash.tenant_id;
+  select s.salt into v_salt from app_private.privacy_salts s where s.tenant_id = erased_address.tenant_id;
   if v_salt is null then
     return null;  -- no address of this tenant was ever erased
   end if;
-  return sha256(v_salt || convert_to(lower(email), 'UTF8'));
+  return encode(sha256(v_salt || convert_to(lower(email), 'UTF8')), 'hex') || '@erased.invalid';
 end;
 $$;
-comment on function app_private.erased_email_hash(uuid, text) is 'The salted hash an erased address is suppressed by in this tenant (suppressions.email_hash); null while the tenant has no salt (nothing erased yet).';
+comment on function app_private.erased_address(uuid, text) is 'What an erased address is suppressed by in this tenant: <hex sha256(tenant salt || lower(address))>@erased.invalid, kept in suppressions.email (so the unique index on it serves the lookup); null while the tenant has no salt (nothing erased yet). app_private.lead_block_reason computes the same.';
 
 create or replace function app_private.privacy_request_tenant(email text) returns uuid
   language plpgsql stable
@@ -127,7 +127,7 @@ begin
                 select dc.deal_id from app_public.deal_contacts dc where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)))),
     'dealContacts', (select coalesce(jsonb_agg(to_jsonb(dc) order by dc.created), '[]') from app_public.deal_contacts dc
               where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)),
-    'suppressions', (select coalesce(jsonb_agg(to_jsonb(s) - 'email_hash' order by s.created), '[]') from app_public.suppressions s
+    'suppressions', (select coalesce(jsonb_agg(to_jsonb(s) order by s.created), '[]') from app_public.suppressions s
               where s.tenant_id = v_tenant_id and s.email = v_email),
     'importErrors', (select coalesce(jsonb_agg(jsonb_build_object('importId', i.id, 'fileName', i.file_name, 'error', e.value)), '[]')
               from app_public.lead_imports i cross join lateral jsonb_array_elements(i.errors) e
@@ -159,7 +159,7 @@ declare
   v_counts jsonb := '{}';
   v_n integer;
   v_reason text;
-  v_hash bytea;
+  v_erased text;
   v_row record;
   v_jobs integer;
   v_errors jsonb;
@@ -256,11 +256,11 @@ begin
 
   -- Never mailed again: the address becomes a salted hash in the suppression list.
   insert into app_private.privacy_salts (tenant_id) values (v_tenant_id) on conflict (tenant_id) do nothing;
-  v_hash := app_private.erased_email_hash(v_tenant_id, email);
+  v_erased := app_private.erased_address(v_tenant_id, email);
   delete from app_public.suppressions s where s.tenant_id = v_tenant_id and s.email = v_email;
-  insert into app_public.suppressions (tenant_id, email_hash, reason)
-    values (v_tenant_id, v_hash, coalesce(v_reason, 'manual'))
-    on conflict (tenant_id, email_hash) do nothing;
+  insert into app_public.suppressions (tenant_id, email, reason)
+    values (v_tenant_id, v_erased, coalesce(v_reason, 'manual'))
+    on conflict (tenant_id, email) do nothing;
 
   insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
     values (v_tenant_id, app_public.current_user_id(),

@@ -3,7 +3,8 @@ set local statement_timeout = '10min';
 
 --------------------------------------------------------------------------------
 -- Privacy requests (issue 17, item 1): an erased person stays suppressed by a
--- salted hash of their address, never by the address itself.
+-- salted hash of their address (suppressions.email = '<hex sha-256>@erased.invalid'),
+-- never by the address itself.
 --------------------------------------------------------------------------------
 
 create table if not exists app_private.privacy_salts (
@@ -12,23 +13,7 @@ create table if not exists app_private.privacy_salts (
   created timestamptz not null default now(),
   constraint privacy_salts_salt_check check (octet_length(salt) = 32)
 );
-comment on table app_private.privacy_salts is 'One random salt per tenant for the hashes of erased addresses kept in suppressions.email_hash; a hash from one tenant says nothing in another.';
-
-alter table app_public.suppressions add column if not exists email_hash bytea;
-comment on column app_public.suppressions.email_hash is 'For a person erased by a privacy request: sha256(tenant salt || lower(address)) instead of the address, so they are never mailed again and their address is no longer held. Null on ordinary rows.';
-
--- The check gains a third kind of row (looser than before: every row it held
--- still passes). Added NOT VALID, to be validated by the next migration.
-alter table app_public.suppressions drop constraint if exists suppressions_check;
-alter table app_public.suppressions drop constraint if exists suppressions_one_target;
-alter table app_public.suppressions add constraint suppressions_one_target
-  check (num_nonnulls(email, domain, email_hash) = 1) not valid;
-alter table app_public.suppressions drop constraint if exists suppressions_email_hash_check;
-alter table app_public.suppressions add constraint suppressions_email_hash_check
-  check (octet_length(email_hash) = 32) not valid;
--- suppressions is small next to leads and messages; a plain index (the table
--- gains the column in this migration, so no row has a hash yet).
-create unique index if not exists suppressions_email_hash_key on app_public.suppressions (tenant_id, email_hash);
+comment on table app_private.privacy_salts is 'One random salt per tenant for the hashes of erased addresses, kept in the suppression list as <hex sha256(salt || lower(address))>@erased.invalid (app_private.erased_address); a hash from one tenant says nothing in another, and without the salt (no API role reads it) an address cannot be tested against it.';
 
 --------------------------------------------------------------------------------
 -- Retention (issue 17, item 4): platform-wide, in system_config.

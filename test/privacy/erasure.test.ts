@@ -164,6 +164,9 @@ test('an owner exports, then erases, everything held about one address; it is ne
   // The audit entry names the request and the counts, not the person.
   const audit = await w.t.owner.query(sql`select action, record_id, changes from app_public.audit_log where tenant_id = ${tenant.tenantId} and action = 'privacy.erase'`);
   expect(audit).toEqual([{ action: 'privacy.erase', record_id: requestId, changes: { request_id: requestId, counts } }]);
+  // The suppression list keeps a salted hash instead of the address.
+  const suppressed = await w.t.owner.query(sql`select email::text, reason from app_public.suppressions where tenant_id = ${tenant.tenantId}`);
+  expect(suppressed).toEqual([{ email: expect.stringMatching(/^[0-9a-f]{64}@erased\.invalid$/), reason: 'unsubscribed' }]);
   // Rollups are counts: unchanged. The deal stays, without the person.
   expect(await stats(tenant.tenantId)).toEqual(statsBefore);
   const [deal] = await w.t.owner.query(sql`select title, description, primary_lead_id from app_public.deals where tenant_id = ${tenant.tenantId}`);
