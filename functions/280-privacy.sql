@@ -200,11 +200,26 @@ begin
     v_n := v_n + 1;
   end loop;
   v_counts := v_counts || jsonb_build_object('deals_scrubbed', v_n);
+  update app_public.deals d set primary_lead_id = null
+    where d.tenant_id = v_tenant_id and d.primary_lead_id = any (v_subject.lead_ids);
 
-  -- The lead: its enrollments, targets, list memberships and deal contacts go with it (ON DELETE CASCADE).
+  -- The lead and what only links it to the organisation's records. Each table
+  -- is emptied explicitly (rather than by the cascades) for the counts.
+  delete from app_public.deal_contacts dc where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('deal_contacts', v_n);
+  delete from app_public.contact_list_members m where m.tenant_id = v_tenant_id and m.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('contact_list_members', v_n);
+  delete from app_public.campaign_targets ct where ct.tenant_id = v_tenant_id and ct.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('campaign_targets', v_n);
+  delete from app_public.campaign_enrollments e where e.tenant_id = v_tenant_id and e.id = any (v_subject.enrollment_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('campaign_enrollments', v_n);
   delete from app_public.leads l where l.tenant_id = v_tenant_id and l.id = any (v_subject.lead_ids);
   get diagnostics v_n = row_count;
-  v_counts := v_counts || jsonb_build_object('leads', v_n, 'campaign_enrollments', cardinality(v_subject.enrollment_ids));
+  v_counts := v_counts || jsonb_build_object('leads', v_n);
 
   -- Import results keep their counts; the row errors naming the address go.
   v_n := 0;

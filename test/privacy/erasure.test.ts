@@ -156,7 +156,10 @@ test('an owner exports, then erases, everything held about one address; it is ne
   const erased = await gql(tenant.token, ERASE, email);
   expect(erased.errors).toBeUndefined();
   const { requestId, counts } = erased.data.erasePersonalData.result;
-  expect(counts).toMatchObject({ leads: 1, messages: 4, email_events: 3, conversations: 1, webhook_events: 1, deals_scrubbed: 1, lead_imports_scrubbed: 1 });
+  expect(counts).toMatchObject({
+    leads: 1, messages: 4, email_events: 3, conversations: 1, campaign_enrollments: 1, campaign_targets: 1, contact_list_members: 1, deal_contacts: 1,
+    webhook_events: 1, deals_scrubbed: 1, lead_imports_scrubbed: 1,
+  });
   expect(counts.jobs).toBeGreaterThanOrEqual(2);
 
   // Nothing of the tenant mentions the address or the name any more, in any table or partition, or in the job queue.
