@@ -91,7 +91,7 @@ $$;
 comment on function app_private.privacy_subject(uuid, text) is 'What a tenant holds under one address: its leads, their enrollments, every message to, from or about it, and the names to scrub from free text.';
 
 create or replace function app_public.export_personal_data(email text) returns jsonb
-  language plpgsql stable security definer
+  language plpgsql stable strict security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
@@ -142,10 +142,10 @@ begin
   return v_result;
 end;
 $$;
-comment on function app_public.export_personal_data(text) is 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, suppressions, import errors and webhook events naming it. Owners and admins only. NTFND when nothing is held.';
+comment on function app_public.export_personal_data(text) is 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, suppressions, import errors and webhook events naming it. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held.';
 
 create or replace function app_public.erase_personal_data(email text) returns jsonb
-  language plpgsql volatile security definer
+  language plpgsql volatile strict security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
@@ -284,4 +284,4 @@ begin
   return jsonb_build_object('requestId', v_request_id, 'counts', v_counts);
 end;
 $$;
-comment on function app_public.erase_personal_data(text) is 'Erases everything this organisation holds about one email address (a privacy erasure request): its leads (with enrollments, list memberships, deal contacts), every message to, from or about it with their events and conversations, webhook events and queued jobs naming it; scrubs the address and name from deals, import errors and earlier audit entries; and keeps only a salted hash in the suppression list so it is never mailed again. Campaign statistics keep their counts. Writes one audit entry (action privacy.erase) with the request id and the number of rows per table, never the address. Owners and admins only; NTFND when nothing is held. Returns {requestId, counts}.';
+comment on function app_public.erase_personal_data(text) is 'Erases everything this organisation holds about one email address (a privacy erasure request): its leads (with enrollments, list memberships, deal contacts), every message to, from or about it with their events and conversations, webhook events and queued jobs naming it; scrubs the address and name from deals, import errors and earlier audit entries; and keeps only a salted hash in the suppression list so it is never mailed again. Campaign statistics keep their counts. Writes one audit entry (action privacy.erase) with the request id and the number of rows per table, never the address. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held. Returns {requestId, counts}.';

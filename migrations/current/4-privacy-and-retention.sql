@@ -15,14 +15,6 @@ create table if not exists app_private.privacy_salts (
 );
 comment on table app_private.privacy_salts is 'One random salt per tenant for the hashes of erased addresses, kept in the suppression list as <hex sha256(salt || lower(address))>@erased.invalid (app_private.erased_address); a hash from one tenant says nothing in another, and without the salt (no API role reads it) an address cannot be tested against it.';
 
---------------------------------------------------------------------------------
--- Retention (issue 17, item 4): platform-wide, in system_config.
---------------------------------------------------------------------------------
-
-insert into app_public.system_config (key, value, description, category)
-values
-  ('retention.messages_days', '400'::jsonb,
-   'Days messages and email events are kept: whole monthly partitions ending before this many days ago are detached and dropped (platform-wide: partitions are shared by all tenants).', 'retention'),
-  ('retention.webhook_days', '30'::jsonb,
-   'Days finished webhook deliveries (succeeded or failed) and the events left without a delivery are kept.', 'retention')
-on conflict (key) do nothing;
+-- Retention (issue 17, item 4) needs no table: its periods are the system_config
+-- keys retention.messages_days and retention.webhook_days, defaults in
+-- functions/290-retention.sql when unset.

@@ -22,6 +22,10 @@ afterAll(async () => {
   await w.close();
 });
 
+const setDays = (days: number) => w.t.owner.query(sql`
+  insert into app_public.system_config (key, value) values ('retention.messages_days', ${JSON.stringify(days)}::jsonb)
+  on conflict (key) do update set value = excluded.value`);
+
 const run = async (text: string, values?: unknown[]) => (await pool.query(text, values)).rows;
 
 const partitionsOf = async (parent: string) => (await w.t.owner.query(sql`
@@ -92,7 +96,7 @@ test('old partitions are detached and dropped whole; rows of later months that p
   const oldPending = await webhookEvent(40, 'pending');
   const recentDelivered = await webhookEvent(2, 'succeeded');
 
-  await db.query(sql`update app_public.system_config set value = '100' where key = 'retention.messages_days'`);
+  await setDays(100);
   const messagesBefore = await partitionsOf('app_public.messages');
   const sixMonthsAgo = await monthName('messages', 6);
   expect(messagesBefore).toContain(sixMonthsAgo);
@@ -138,7 +142,7 @@ test('old partitions are detached and dropped whole; rows of later months that p
 test('the job runs daily next to ensure_partitions, and retention is never under a month', async () => {
   expect(CRONTAB).toMatch(/^\d+ \d+ \* \* \* retention\b/m);
   expect(Object.keys(makeTaskList({} as never))).toContain('retention');
-  await w.t.owner.query(sql`update app_public.system_config set value = '3' where key = 'retention.messages_days'`);
+  await setDays(3);
   const [row] = await w.t.owner.query(sql`select app_private.retention_days('retention.messages_days', 400) as days`);
   expect(row.days).toBe(31);
   expect(await run(`select partition::text from app_private.expired_partitions() where month >= date_trunc('month', now())`)).toEqual([]);
