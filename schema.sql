@@ -6370,37 +6370,44 @@ COMMENT ON FUNCTION app_private.release_dead_workers(include_unregistered boolea
 CREATE FUNCTION app_private.release_message_partition(lower_id uuid, upper_id uuid) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 declare
+  v_fk record;
   v_total integer := 0;
   v_n integer;
 begin
-  -- What references a message of the month from outside its partition: events
-  -- recorded in a later month, conversations, enrollments, later replies and
-  -- hand-overs. A detach neither cascades nor sets null: it fails while a row
-  -- still points into the partition.
-  delete from app_public.email_events ev where ev.message_id >= lower_id and ev.message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  delete from app_public.conversations c where c.root_message_id >= lower_id and c.root_message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  delete from app_public.conversation_messages cm where cm.message_id >= lower_id and cm.message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  update app_public.conversations c set last_message_id = null where c.last_message_id >= lower_id and c.last_message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  update app_public.campaign_enrollments e set thread_message_id = null where e.thread_message_id >= lower_id and e.thread_message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  update app_public.campaign_enrollments e set current_message_id = null where e.current_message_id >= lower_id and e.current_message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  update app_public.messages m set parent_message_id = null
-    where m.id >= upper_id and m.parent_message_id >= lower_id and m.parent_message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
-  delete from app_private.message_handovers h where h.message_id >= lower_id and h.message_id < upper_id;
-  get diagnostics v_n = row_count; v_total := v_total + v_n;
+  -- A detach neither cascades nor sets null: it fails while a row elsewhere
+  -- still points into the partition. So every foreign key to messages (read
+  -- from the catalogue, so a new one is covered) gets its ON DELETE action
+  -- applied here to the rows pointing into [lower_id, upper_id): events of
+  -- later months and conversations rooted there are deleted (and what
+  -- cascades from them), enrollments' current and thread message and later
+  -- replies' parent are cleared. A key with no such action stops the job.
+  for v_fk in
+    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col
+    from pg_constraint c
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey) and a.attname <> 'tenant_id'
+    where c.contype = 'f' and c.confrelid = 'app_public.messages'::regclass and c.conparentid = 0
+    order by c.conname
+  loop
+    if v_fk.confdeltype = 'c' then
+      execute format('delete from %s x where x.%I >= $1 and x.%I < $2', v_fk.rel, v_fk.col, v_fk.col) using lower_id, upper_id;
+    elsif v_fk.confdeltype = 'n' then
+      -- messages.parent_message_id: only the rows outside the partition (its own go with it).
+      execute format('update %s x set %I = null where x.%I >= $1 and x.%I < $2%s', v_fk.rel, v_fk.col, v_fk.col, v_fk.col,
+        case when v_fk.rel = 'app_public.messages'::regclass then ' and (x.id < $1 or x.id >= $2)' else '' end) using lower_id, upper_id;
+    else
+      raise exception 'Foreign key % of % to messages has no ON DELETE CASCADE or SET NULL; retention cannot release a partition it points into.',
+        v_fk.conname, v_fk.rel using errcode = 'STATE';
+    end if;
+    get diagnostics v_n = row_count;
+    v_total := v_total + v_n;
+  end loop;
   return v_total;
 end;
-$$;
+$_$;
 
-COMMENT ON FUNCTION app_private.release_message_partition(lower_id uuid, upper_id uuid) IS 'Before a messages partition is detached: removes or unlinks the rows elsewhere that reference its messages (events of later months, conversations rooted there, enrollments'' current and thread message, later replies, hand-overs). Returns how many rows it changed. Campaign statistics are counted when mail is sent and events arrive, so they keep every count.';
+COMMENT ON FUNCTION app_private.release_message_partition(lower_id uuid, upper_id uuid) IS 'Before a messages partition is detached: applies the ON DELETE action of every foreign key to messages (from the catalogue) to the rows that point into the partition''s id range (events of later months, conversations rooted there, inbox replies, hand-overs deleted; enrollments'' current and thread message, conversations'' last message and later replies'' parent cleared). Returns how many rows it deleted or changed directly. Campaign statistics are counted when mail is sent and events arrive, so they keep every count.';
 
 CREATE FUNCTION app_private.release_orphaned_dkim_claims() RETURNS integer
     LANGUAGE plpgsql
