@@ -6382,9 +6382,10 @@ begin
   -- applied here to the rows pointing into [lower_id, upper_id): events of
   -- later months and conversations rooted there are deleted (and what
   -- cascades from them), enrollments' current and thread message and later
-  -- replies' parent are cleared. A key with no such action stops the job.
+  -- replies' parent are cleared. A key that can do neither (no action on a
+  -- NOT NULL column) stops the job.
   for v_fk in
-    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col
+    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col, a.attnotnull as not_null
     from pg_constraint c
     join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey) and a.attname <> 'tenant_id'
     where c.contype = 'f' and c.confrelid = 'app_public.messages'::regclass and c.conparentid = 0
@@ -6392,12 +6393,14 @@ begin
   loop
     if v_fk.confdeltype = 'c' then
       execute format('delete from %s x where x.%I >= $1 and x.%I < $2', v_fk.rel, v_fk.col, v_fk.col) using lower_id, upper_id;
-    elsif v_fk.confdeltype = 'n' then
+    elsif v_fk.confdeltype = 'n' or not v_fk.not_null then
+      -- SET NULL, or no action on a nullable column: on Citus a key declared
+      -- ON DELETE SET NULL (column) keeps no action (src/db/citus-distribution.ts).
       -- messages.parent_message_id: only the rows outside the partition (its own go with it).
       execute format('update %s x set %I = null where x.%I >= $1 and x.%I < $2%s', v_fk.rel, v_fk.col, v_fk.col, v_fk.col,
         case when v_fk.rel = 'app_public.messages'::regclass then ' and (x.id < $1 or x.id >= $2)' else '' end) using lower_id, upper_id;
     else
-      raise exception 'Foreign key % of % to messages has no ON DELETE CASCADE or SET NULL; retention cannot release a partition it points into.',
+      raise exception 'Foreign key % of % to messages is neither ON DELETE CASCADE nor on a nullable column; retention cannot release a partition it points into.',
         v_fk.conname, v_fk.rel using errcode = 'STATE';
     end if;
     get diagnostics v_n = row_count;
@@ -9480,6 +9483,16 @@ begin
   delete from app_public.conversations c where c.tenant_id = v_tenant_id and c.lead_id = any (v_subject.lead_ids);
   get diagnostics v_n = row_count;
   v_counts := v_counts || jsonb_build_object('conversations', v_n);
+  -- References to those messages are cleared first: on Citus the keys declared
+  -- ON DELETE SET NULL (column) keep no action (src/db/citus-distribution.ts).
+  update app_public.conversations c set last_message_id = null
+    where c.tenant_id = v_tenant_id and c.last_message_id = any (v_subject.message_ids);
+  update app_public.messages m set parent_message_id = null
+    where m.tenant_id = v_tenant_id and m.parent_message_id = any (v_subject.message_ids) and not (m.id = any (v_subject.message_ids));
+  update app_public.campaign_enrollments e set current_message_id = null
+    where e.tenant_id = v_tenant_id and e.current_message_id = any (v_subject.message_ids);
+  update app_public.campaign_enrollments e set thread_message_id = null
+    where e.tenant_id = v_tenant_id and e.thread_message_id = any (v_subject.message_ids);
   delete from app_public.messages m where m.tenant_id = v_tenant_id and m.id = any (v_subject.message_ids);
   get diagnostics v_n = row_count;
   v_counts := v_counts || jsonb_build_object('messages', v_n);

@@ -180,6 +180,16 @@ begin
   delete from app_public.conversations c where c.tenant_id = v_tenant_id and c.lead_id = any (v_subject.lead_ids);
   get diagnostics v_n = row_count;
   v_counts := v_counts || jsonb_build_object('conversations', v_n);
+  -- References to those messages are cleared first: on Citus the keys declared
+  -- ON DELETE SET NULL (column) keep no action (src/db/citus-distribution.ts).
+  update app_public.conversations c set last_message_id = null
+    where c.tenant_id = v_tenant_id and c.last_message_id = any (v_subject.message_ids);
+  update app_public.messages m set parent_message_id = null
+    where m.tenant_id = v_tenant_id and m.parent_message_id = any (v_subject.message_ids) and not (m.id = any (v_subject.message_ids));
+  update app_public.campaign_enrollments e set current_message_id = null
+    where e.tenant_id = v_tenant_id and e.current_message_id = any (v_subject.message_ids);
+  update app_public.campaign_enrollments e set thread_message_id = null
+    where e.tenant_id = v_tenant_id and e.thread_message_id = any (v_subject.message_ids);
   delete from app_public.messages m where m.tenant_id = v_tenant_id and m.id = any (v_subject.message_ids);
   get diagnostics v_n = row_count;
   v_counts := v_counts || jsonb_build_object('messages', v_n);

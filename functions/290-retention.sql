@@ -61,9 +61,10 @@ begin
   -- applied here to the rows pointing into [lower_id, upper_id): events of
   -- later months and conversations rooted there are deleted (and what
   -- cascades from them), enrollments' current and thread message and later
-  -- replies' parent are cleared. A key with no such action stops the job.
+  -- replies' parent are cleared. A key that can do neither (no action on a
+  -- NOT NULL column) stops the job.
   for v_fk in
-    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col
+    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col, a.attnotnull as not_null
     from pg_constraint c
     join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey) and a.attname <> 'tenant_id'
     where c.contype = 'f' and c.confrelid = 'app_public.messages'::regclass and c.conparentid = 0
@@ -71,12 +72,14 @@ begin
   loop
     if v_fk.confdeltype = 'c' then
       execute format('delete from %s x where x.%I >= $1 and x.%I < $2', v_fk.rel, v_fk.col, v_fk.col) using lower_id, upper_id;
-    elsif v_fk.confdeltype = 'n' then
+    elsif v_fk.confdeltype = 'n' or not v_fk.not_null then
+      -- SET NULL, or no action on a nullable column: on Citus a key declared
+      -- ON DELETE SET NULL (column) keeps no action (src/db/citus-distribution.ts).
       -- messages.parent_message_id: only the rows outside the partition (its own go with it).
       execute format('update %s x set %I = null where x.%I >= $1 and x.%I < $2%s', v_fk.rel, v_fk.col, v_fk.col, v_fk.col,
         case when v_fk.rel = 'app_public.messages'::regclass then ' and (x.id < $1 or x.id >= $2)' else '' end) using lower_id, upper_id;
     else
-      raise exception 'Foreign key % of % to messages has no ON DELETE CASCADE or SET NULL; retention cannot release a partition it points into.',
+      raise exception 'Foreign key % of % to messages is neither ON DELETE CASCADE nor on a nullable column; retention cannot release a partition it points into.',
         v_fk.conname, v_fk.rel using errcode = 'STATE';
     end if;
     get diagnostics v_n = row_count;

@@ -49,6 +49,7 @@ async function personIn(tenant: TestTenant, email: string) {
       values (${tenant.tenantId}, app_public.uuid_v7(now() - make_interval(months => ${monthsAgo})), ${m.id}, ${campaignId}, ${leadId}, 'open',
         '203.0.113.77', ${`Mail client of ${LAST}`}, ${JSON.stringify({ recipient: email })}::jsonb)`);
   }
+  await db.query(sql`update app_public.campaign_enrollments set current_message_id = ${messageIds[2]}, thread_message_id = ${messageIds[0]} where id = ${enrollment.id}`);
   // Their reply (a conversation is opened by the trigger) and our answer in the inbox.
   await db.query(sql`
     insert into app_public.messages (tenant_id, direction, status, lead_id, email_account_id, parent_message_id, from_email, to_email, subject, body_text)
