@@ -85,6 +85,12 @@ begin
     when exists (select 1 from app_public.suppressions s
                  where s.tenant_id = lead_block_reason.tenant_id and s.email = lead_block_reason.email::citext)
       then format('%s is on the suppression list', lead_block_reason.email)
+    -- An address erased by a privacy request is suppressed by its salted hash (functions/280-privacy.sql).
+    when exists (select 1 from app_public.suppressions s
+                 join app_private.privacy_salts ps on ps.tenant_id = lead_block_reason.tenant_id
+                 where s.tenant_id = lead_block_reason.tenant_id
+                   and s.email = (encode(sha256(ps.salt || convert_to(lower(lead_block_reason.email), 'UTF8')), 'hex') || '@erased.invalid')::citext)
+      then format('%s is on the suppression list', lead_block_reason.email)
     when exists (select 1 from app_public.suppressions s
                  where s.tenant_id = lead_block_reason.tenant_id
                    and s.domain = any (app_private.domain_suffixes(split_part(lead_block_reason.email, '@', 2))::citext[]))
@@ -93,7 +99,7 @@ begin
   );
 end;
 $$;
-comment on function app_private.lead_block_reason(uuid, text, text) is 'Why a lead must not be emailed (its status, or its address or domain is suppressed); null when it may be.';
+comment on function app_private.lead_block_reason(uuid, text, text) is 'Why a lead must not be emailed (its status, or its address, the salted hash of an erased address, or its domain is suppressed); null when it may be.';
 
 create or replace function app_private.campaign_audience(tenant_id uuid, campaign_id uuid)
   returns table (lead_id uuid, block_reason text)

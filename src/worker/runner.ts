@@ -8,6 +8,7 @@ import pg from 'pg';
 import { run, type Runner, type RunnerOptions, type TaskList, type WorkerEvents } from 'graphile-worker';
 import { cleanupExpiredTokens, ensurePartitions } from '../../workers/maintenance.ts';
 import { importLeads } from '../../workers/import-leads.ts';
+import { retention } from '../../workers/retention.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
 import { billingDunning, billingRollOver } from '../../workers/billing-periods.ts';
 import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
@@ -37,6 +38,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     import_leads: importLeads(deps),
     cleanup_expired_tokens: cleanupExpiredTokens,
     ensure_partitions: ensurePartitions,
+    retention,
     imap_poll_all: queueImapPolls,
     imap_poll_inbox: pollImapInbox(deps),
     billing_roll_over: billingRollOver,
@@ -66,6 +68,7 @@ export const CRONTAB = [
   '17 3 * * * cleanup_expired_tokens ?fill=1d',
   '*/10 * * * * campaign_housekeeping',
   '23 2 * * * ensure_partitions ?fill=1d',
+  '43 2 * * * retention ?fill=1d',
   '* * * * * imap_poll_all',
   '*/5 * * * * billing_roll_over',
   '11 * * * * billing_dunning',

@@ -1,0 +1,138 @@
+--------------------------------------------------------------------------------
+-- Retention: messages and email events are kept retention.messages_days
+-- (system_config, platform-wide: monthly partitions are shared by every
+-- tenant) and leave by whole partitions, detached and dropped; finished
+-- webhook history is kept retention.webhook_days. Run by the daily
+-- `retention` job (workers/retention.ts) next to ensure_partitions.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.retention_days(key text, fallback integer) returns integer
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_days integer;
+begin
+  select case when jsonb_typeof(c.value) = 'number' then (c.value #>> '{}')::numeric::integer end into v_days
+    from app_public.system_config c where c.key = retention_days.key;
+  return greatest(coalesce(v_days, fallback), 31);
+end;
+$$;
+comment on function app_private.retention_days(text, integer) is 'A retention period in days from system_config (the fallback when unset or not a number), never under 31 days (a month, so the current partition is never dropped).';
+
+create or replace function app_private.expired_partitions(at timestamptz default now())
+  returns table (partition regclass, parent regclass, month date, lower_id uuid, upper_id uuid)
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.messages_days', 400));
+begin
+  return query
+  select c.oid::regclass, i.inhparent::regclass, m.month,
+         app_private.uuid_v7_floor(m.month::timestamp at time zone 'UTC'),
+         app_private.uuid_v7_floor((m.month + interval '1 month')::timestamp at time zone 'UTC')
+  from pg_inherits i
+  join pg_class c on c.oid = i.inhrelid
+  cross join lateral (select to_date(substring(c.relname from '_y(\d{4}m\d{2})$'), 'YYYY"m"MM') as month) m
+  where i.inhparent in ('app_public.messages'::regclass, 'app_public.email_events'::regclass)
+    and c.relname ~ '_y\d{4}m\d{2}$'
+    and ((m.month + interval '1 month')::timestamp at time zone 'UTC') <= v_cutoff
+  -- Events before messages: nothing references an event, events reference messages.
+  order by m.month, i.inhparent = 'app_public.messages'::regclass;
+end;
+$$;
+comment on function app_private.expired_partitions(timestamptz) is 'The monthly partitions of messages and email_events wholly older than retention.messages_days: oldest month first, its events partition before its messages partition.';
+
+create or replace function app_private.release_message_partition(lower_id uuid, upper_id uuid) returns integer
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_fk record;
+  v_total integer := 0;
+  v_n integer;
+begin
+  -- A detach neither cascades nor sets null: it fails while a row elsewhere
+  -- still points into the partition. So every foreign key to messages (read
+  -- from the catalogue, so a new one is covered) gets its ON DELETE action
+  -- applied here to the rows pointing into [lower_id, upper_id): events of
+  -- later months and conversations rooted there are deleted (and what
+  -- cascades from them), enrollments' current and thread message and later
+  -- replies' parent are cleared. A key that can do neither (no action on a
+  -- NOT NULL column) stops the job.
+  for v_fk in
+    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col, a.attnotnull as not_null
+    from pg_constraint c
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey) and a.attname <> 'tenant_id'
+    where c.contype = 'f' and c.confrelid = 'app_public.messages'::regclass and c.conparentid = 0
+    order by c.conname
+  loop
+    if v_fk.confdeltype = 'c' then
+      execute format('delete from %s x where x.%I >= $1 and x.%I < $2', v_fk.rel, v_fk.col, v_fk.col) using lower_id, upper_id;
+    elsif v_fk.confdeltype = 'n' or not v_fk.not_null then
+      -- SET NULL, or no action on a nullable column: on Citus a key declared
+      -- ON DELETE SET NULL (column) keeps no action (src/db/citus-distribution.ts).
+      -- messages.parent_message_id: only the rows outside the partition (its own go with it).
+      execute format('update %s x set %I = null where x.%I >= $1 and x.%I < $2%s', v_fk.rel, v_fk.col, v_fk.col, v_fk.col,
+        case when v_fk.rel = 'app_public.messages'::regclass then ' and (x.id < $1 or x.id >= $2)' else '' end) using lower_id, upper_id;
+    else
+      raise exception 'Foreign key % of % to messages is neither ON DELETE CASCADE nor on a nullable column; retention cannot release a partition it points into.',
+        v_fk.conname, v_fk.rel using errcode = 'STATE';
+    end if;
+    get diagnostics v_n = row_count;
+    v_total := v_total + v_n;
+  end loop;
+  return v_total;
+end;
+$$;
+comment on function app_private.release_message_partition(uuid, uuid) is 'Before a messages partition is detached: applies the ON DELETE action of every foreign key to messages (from the catalogue) to the rows that point into the partition''s id range (events of later months, conversations rooted there, inbox replies, hand-overs deleted; enrollments'' current and thread message, conversations'' last message and later replies'' parent cleared). Returns how many rows it deleted or changed directly. Campaign statistics are counted when mail is sent and events arrive, so they keep every count.';
+
+create or replace function app_private.drop_monthly_partition(partition regclass) returns void
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_parent regclass;
+begin
+  select i.inhparent::regclass into v_parent from pg_inherits i where i.inhrelid = partition;
+  if v_parent is null or v_parent not in ('app_public.messages'::regclass, 'app_public.email_events'::regclass) then
+    raise exception '% is not a monthly partition of messages or email_events.', partition using errcode = 'INVAL';
+  end if;
+  execute format('alter table %s detach partition %s', v_parent, partition);
+  execute format('drop table %s', partition);
+end;
+$$;
+comment on function app_private.drop_monthly_partition(regclass) is 'Detaches a monthly partition of messages or email_events and drops it (messages: after release_message_partition).';
+
+create or replace function app_private.purge_webhook_history(at timestamptz default now(), batch integer default 5000) returns integer
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.webhook_days', 30));
+  v_tenant uuid;
+  v_n integer;
+  v_total integer := 0;
+begin
+  -- Tenant by tenant (each statement is one tenant's shard on Citus), in batches.
+  for v_tenant in select t.id from app_public.tenants t loop
+    loop
+      delete from app_public.webhook_events e
+        where e.tenant_id = v_tenant and e.id in (
+          select e2.id from app_public.webhook_events e2
+          where e2.tenant_id = v_tenant and e2.created < v_cutoff
+            and not exists (select 1 from app_public.webhook_deliveries d
+                            where d.tenant_id = v_tenant and d.event_id = e2.id and d.status = 'pending')
+          limit batch);
+      get diagnostics v_n = row_count;
+      v_total := v_total + v_n;
+      exit when v_n < batch;
+    end loop;
+  end loop;
+  return v_total;
+end;
+$$;
+comment on function app_private.purge_webhook_history(timestamptz, integer) is 'Deletes webhook events older than retention.webhook_days with no delivery still pending, and their deliveries (ON DELETE CASCADE), in batches per tenant; returns how many events.';
