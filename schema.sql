@@ -3616,6 +3616,7 @@ COMMENT ON FUNCTION app_private.drain_job_outbox() IS 'On the Citus coordinator:
 CREATE FUNCTION app_private.drop_monthly_partition(partition regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $$
 declare
   v_parent regclass;
@@ -9787,7 +9788,9 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) IS 'The unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
+COMMENT ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) IS '@enumArg lead_status leads.status
+@enumArg interest_status leads.interest_status
+The unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
 
 CREATE TABLE app_public.invitations (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -10504,7 +10507,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) IS 'Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
+COMMENT ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) IS '@enumArg status domain_ip_assignments.status
+Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
 
 CREATE FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) RETURNS app_public.leads
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10542,7 +10546,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) IS 'Sets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
+COMMENT ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) IS '@enumArg interest_status leads.interest_status
+Sets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
 
 CREATE FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text DEFAULT NULL::text) RETURNS app_public.smtp_ip_addresses
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10554,7 +10559,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text) IS 'Staff (infrastructure.manage): moves a sending IP through its lifecycle: available → assigned/warming → warmed; warmed/warming → degraded → burned; any → quarantined → available. Quarantining or burning moves its domains to healthy IPs.';
+COMMENT ON FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text) IS '@enumArg status smtp_ip_addresses.status
+Staff (infrastructure.manage): moves a sending IP through its lifecycle: available → assigned/warming → warmed; warmed/warming → degraded → burned; any → quarantined → available. Quarantining or burning moves its domains to healthy IPs.';
 
 CREATE TABLE app_public.system_config (
     key text NOT NULL,

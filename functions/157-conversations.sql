@@ -212,7 +212,7 @@ begin
     order by c.last_message_at desc nulls last, c.id desc;
 end;
 $$;
-comment on function app_public.inbox_conversations(uuid, uuid, boolean, text, text) is 'The unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
+comment on function app_public.inbox_conversations(uuid, uuid, boolean, text, text) is E'@enumArg lead_status leads.status\n@enumArg interest_status leads.interest_status\nThe unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
 
 create or replace function app_private.conversation_for_change(conversation_id uuid) returns app_public.conversations
   language plpgsql volatile
@@ -350,7 +350,7 @@ begin
   return v_lead;
 end;
 $$;
-comment on function app_public.set_lead_interest_status(uuid, text) is 'Sets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
+comment on function app_public.set_lead_interest_status(uuid, text) is E'@enumArg interest_status leads.interest_status\nSets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
 
 --------------------------------------------------------------------------------
 -- Replies from the platform.

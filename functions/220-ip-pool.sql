@@ -503,7 +503,7 @@ begin
   return app_private.change_smtp_ip_status(smtp_ip_address_id, status, reason, false);
 end;
 $$;
-comment on function app_public.set_smtp_ip_status(uuid, text, text) is 'Staff (infrastructure.manage): moves a sending IP through its lifecycle: available → assigned/warming → warmed; warmed/warming → degraded → burned; any → quarantined → available. Quarantining or burning moves its domains to healthy IPs.';
+comment on function app_public.set_smtp_ip_status(uuid, text, text) is E'@enumArg status smtp_ip_addresses.status\nStaff (infrastructure.manage): moves a sending IP through its lifecycle: available → assigned/warming → warmed; warmed/warming → degraded → burned; any → quarantined → available. Quarantining or burning moves its domains to healthy IPs.';
 
 create or replace function app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text default null) returns app_public.domain_ip_assignments
   language plpgsql volatile security definer
@@ -558,7 +558,7 @@ begin
   return v_assignment;
 end;
 $$;
-comment on function app_public.set_domain_ip_assignment_status(uuid, text, text) is 'Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
+comment on function app_public.set_domain_ip_assignment_status(uuid, text, text) is E'@enumArg status domain_ip_assignments.status\nStaff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
 
 --------------------------------------------------------------------------------
 -- Warm-up progress of IPs (run by warmup_tick, functions/200-warmup.sql).

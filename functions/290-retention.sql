@@ -93,6 +93,10 @@ comment on function app_private.release_message_partition(uuid, uuid) is 'Before
 create or replace function app_private.drop_monthly_partition(partition regclass) returns void
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
+  -- The detach locks the whole table: give up (the job fails and runs again
+  -- tomorrow) rather than queue every reader and writer of messages behind a
+  -- long transaction.
+  set lock_timeout to '5s'
 as $$
 declare
   v_parent regclass;

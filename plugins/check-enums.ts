@@ -35,7 +35,28 @@ interface FoundEnum {
 
 interface State {
   byAttribute: Map<PgAttribute, PgCodec>;
+  /** The same codecs by "schema.table.column", for function arguments tagged `@enumArg`. */
+  byColumn: Map<string, PgCodec>;
   codecs: PgCodec[];
+}
+
+/**
+ * A function argument that takes a column's values: `@enumArg <argument> <table>.<column>`
+ * in the function's comment (one tag per argument; the table in the function's schema)
+ * gives the argument that column's enum type.
+ */
+function enumArgsOf(tags: Record<string, unknown>, schemaName: string): Map<string, string> {
+  const raw = tags.enumArg;
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const args = new Map<string, string>();
+  for (const entry of list) {
+    const [argument, column] = String(entry).trim().split(/\s+/);
+    if (!argument || !column || !/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(column)) {
+      throw new Error(`CheckEnumsPlugin: @enumArg takes "<argument> <table>.<column>", got "${String(entry)}".`);
+    }
+    args.set(argument, `${schemaName}.${column}`);
+  }
+  return args;
 }
 
 /** `x` without the parentheses that wrap all of it. */
@@ -217,7 +238,7 @@ export const CheckEnumsPlugin: GraphileConfig.Plugin = {
   },
   gather: {
     namespace: 'checkEnums',
-    initialState: (): State => ({ byAttribute: new Map(), codecs: [] }),
+    initialState: (): State => ({ byAttribute: new Map(), byColumn: new Map(), codecs: [] }),
     helpers: {},
     hooks: {
       async pgIntrospection_introspection(info, event) {
@@ -246,7 +267,18 @@ export const CheckEnumsPlugin: GraphileConfig.Plugin = {
             extensions,
           });
           state.byAttribute.set(pgAttribute, codec);
+          state.byColumn.set(`${pgClass.getNamespace()!.nspname}.${pgClass.relname}.${pgAttribute.attname}`, codec);
           state.codecs.push(codec);
+        }
+      },
+      pgProcedures_PgResourceOptions(info, event) {
+        const { pgProc, resourceOptions } = event;
+        const args = enumArgsOf(pgProc.getTagsAndDescription().tags as Record<string, unknown>, pgProc.getNamespace()!.nspname);
+        for (const [argument, column] of args) {
+          const codec = (info.state as State).byColumn.get(column);
+          const parameter = resourceOptions.parameters?.find((p) => p.name === argument);
+          if (!codec || !parameter) throw new Error(`CheckEnumsPlugin: @enumArg ${argument} ${column} on ${pgProc.proname}: no such ${codec ? 'argument' : 'enum column'}.`);
+          (parameter as { codec: PgCodec }).codec = codec;
         }
       },
       pgCodecs_attribute(info, event) {

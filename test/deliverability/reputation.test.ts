@@ -160,14 +160,13 @@ test("a list's own error answer is not a listing; a quarantine set by staff is n
     error: `${ZEN} answered 127.255.255.254 for ${listingName(c.ip, ZEN)}, which is not a listing but the list refusing or failing the query; the listing status is unknown`,
   });
 
-  const SET = `mutation($ip: UUID!, $status: String!, $reason: String) { setSmtpIpStatus(input: { smtpIpAddressId: $ip, status: $status, reason: $reason }) { result { status statusReason } } }`;
+  const SET = `mutation($ip: UUID!, $status: SmtpIpAddressStatus!, $reason: String) { setSmtpIpStatus(input: { smtpIpAddressId: $ip, status: $status, reason: $reason }) { result { status statusReason } } }`;
   const manual = await sendingIp(t.owner, 'warmed');
-  expect((await t.ok(SET, { ip: manual.id, status: 'quarantined', reason: 'abuse complaint' }, staffToken)).setSmtpIpStatus.result).toEqual({
-    // The argument is the stored text (a function argument, no CHECK list); the result is the SmtpIpAddressStatus enum.
+  expect((await t.ok(SET, { ip: manual.id, status: 'QUARANTINED', reason: 'abuse complaint' }, staffToken)).setSmtpIpStatus.result).toEqual({
     status: 'QUARANTINED',
     statusReason: 'abuse complaint',
   });
-  const illegal = await t.gql(SET, { ip: manual.id, status: 'warmed' }, staffToken);
+  const illegal = await t.gql(SET, { ip: manual.id, status: 'WARMED' }, staffToken);
   expect(illegal.errors?.[0]).toMatchObject({
     message: `The IP ${manual.ip} cannot go from quarantined to warmed; from quarantined it can go to available, assigned, burned.`,
     extensions: { code: 'CONFLICT' },

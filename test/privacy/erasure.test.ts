@@ -7,8 +7,9 @@
  * lead created again with it cannot be mailed; campaign statistics keep their
  * counts; another tenant's lead with the same address is untouched.
  */
-import { createCampaign, createSender, createTenant, lifecycle, sql, startWorld, type TestTenant, type World } from '../sending/support/world.ts';
+import { createCampaign, createSender, createTenant, lifecycle, startWorld, type TestTenant, type World } from '../sending/support/world.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 beforeAll(async () => {

@@ -9,7 +9,8 @@
 import pg from 'pg';
 import { applyRetention } from '../../src/privacy/retention.ts';
 import { CRONTAB, makeTaskList } from '../../src/worker/runner.ts';
-import { createCampaign, createSender, createTenant, sql, startWorld, type World } from '../sending/support/world.ts';
+import { createCampaign, createSender, createTenant, startWorld, type World } from '../sending/support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let w: World;
 let pool: pg.Pool;
