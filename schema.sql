@@ -2107,6 +2107,34 @@ $$;
 
 COMMENT ON FUNCTION app_private.campaign_limit_problem(tenant_id uuid) IS 'The plan-limit message when one more campaign start would exceed the plan, else null (a read-only look; consume_usage decides).';
 
+CREATE FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) RETURNS TABLE(sent bigint, bounced bigint, complained bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
+begin
+  if baseline is not null and (baseline ->> 'day')::date >= v_from then
+    -- Resumed after a safety pause within the window: messages since then.
+    return query
+      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
+             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
+             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
+      from app_public.campaign_stats_daily s
+      where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id;
+    return;
+  end if;
+  return query
+    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
+    from app_public.campaign_stats_daily s
+    where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id
+      and s.day >= v_from;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) IS 'A campaign''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
+
 CREATE FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -2334,6 +2362,25 @@ $$;
 
 COMMENT ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) IS 'The campaign state machine: which status may follow which.';
 
+CREATE FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_totals jsonb;
+begin
+  select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
+                            'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
+    into v_totals
+    from app_public.campaign_stats_daily s
+    where s.tenant_id = campaign_totals.tenant_id and s.campaign_id = campaign_totals.campaign_id;
+  return v_totals;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) IS 'A campaign''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
+
 CREATE TABLE app_public.smtp_ip_addresses (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     vps_instance_id uuid,
@@ -2429,6 +2476,64 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.change_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text, automatic boolean) IS 'Moves an IP through its lifecycle and applies what follows: its assignments start or finish warming with it, a quarantined or burned IP''s domains move to healthy IPs, and leaving quarantine clears their flags.';
+
+CREATE FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_campaign app_public.campaigns;
+  v_config app_public.tenant_config;
+  v_figures record;
+  v_attempts bigint;
+  v_kind text;
+  v_reason text;
+  v_now timestamptz := app_private.engine_now();
+begin
+  select c.* into v_campaign from app_public.campaigns c
+    where c.tenant_id = check_campaign_safety.tenant_id and c.id = check_campaign_safety.campaign_id;
+  if v_campaign.status is distinct from 'sending' then
+    return null;
+  end if;
+  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_campaign_safety.tenant_id;
+  if v_config.tenant_id is null then
+    return null; -- every tenant has its row (create_tenant); nothing to judge by without it
+  end if;
+  select * into v_figures
+    from app_private.campaign_safety_figures(v_campaign.tenant_id, v_campaign.id, v_config.safety_window_days, v_campaign.safety_baseline);
+  v_attempts := v_figures.sent + v_figures.bounced;
+  if v_attempts < v_config.safety_min_sample then
+    return null;
+  end if;
+  if v_figures.bounced::numeric / v_attempts > v_config.safety_bounce_rate then
+    v_kind := 'bounce_rate';
+    v_reason := format('Paused automatically: %s of the last %s messages bounced (%s%%), above your limit of %s%% (safety window: %s days). '
+                       'Remove invalid addresses from the audience, then resume the campaign.',
+                       v_figures.bounced, v_attempts, round(100 * v_figures.bounced::numeric / v_attempts, 2),
+                       round(100 * v_config.safety_bounce_rate, 3)::float8, v_config.safety_window_days);
+  elsif v_figures.sent >= v_config.safety_min_sample
+        and v_figures.complained::numeric / v_figures.sent > v_config.safety_complaint_rate then
+    v_kind := 'complaint_rate';
+    v_reason := format('Paused automatically: %s of the last %s messages sent were reported as spam (%s%%), above your limit of %s%% (safety window: %s days). '
+                       'Review who you are emailing and what you send, then resume the campaign.',
+                       v_figures.complained, v_figures.sent, round(100 * v_figures.complained::numeric / v_figures.sent, 2),
+                       round(100 * v_config.safety_complaint_rate, 3)::float8, v_config.safety_window_days);
+  else
+    return null;
+  end if;
+  update app_public.campaigns c
+    set status = 'paused', paused_at = v_now, paused_by = 'system', pause_reason = left(v_reason, 1000), safety_pause = v_kind
+    where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id and c.status = 'sending';
+  if not found then
+    return null;
+  end if;
+  perform app_private.queue_safety_pause_notice(v_campaign.tenant_id, v_campaign.id, null);
+  return v_reason;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) IS 'Judges a sending campaign''s bounce and complaint rates over the tenant''s safety window against its limits (tenant_config.safety_*) and pauses it with the reason when one is crossed (on a sample of at least safety_min_sample messages). Returns the reason when it paused the campaign, else null.';
 
 CREATE FUNCTION app_private.check_results_problem(checks jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -4131,7 +4236,7 @@ begin
   -- Every table, subqueries included, is named with the tenant argument: on
   -- Citus that makes this one shard's query (a correlated d.tenant_id would not).
   select case
-    when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status)
+    when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status) || coalesce(' (' || ea.pause_reason || ')', '')
     when d.verification_status <> 'verified' then format('the domain %s of inbox %s is not verified (%s)', d.domain, ea.email, d.verification_status)
     when not exists (select 1 from app_private.domain_dkim_keys k
                      where k.tenant_id = inbox_unusable_reason.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector)
@@ -4471,6 +4576,8 @@ CREATE TABLE app_public.campaigns (
     updated_by uuid,
     paused_by text,
     pause_reason text,
+    safety_pause text,
+    safety_baseline jsonb,
     CONSTRAINT campaigns_daily_limit_check CHECK ((daily_limit > 0)),
     CONSTRAINT campaigns_from_name_check CHECK ((length(from_name) <= 100)),
     CONSTRAINT campaigns_gap_check CHECK ((max_gap_seconds >= min_gap_seconds)),
@@ -4478,6 +4585,8 @@ CREATE TABLE app_public.campaigns (
     CONSTRAINT campaigns_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT campaigns_pause_reason_length CHECK ((length(pause_reason) <= 1000)),
     CONSTRAINT campaigns_paused_by_check CHECK ((paused_by = ANY (ARRAY['user'::text, 'system'::text]))),
+    CONSTRAINT campaigns_safety_baseline_check CHECK ((jsonb_typeof(safety_baseline) = 'object'::text)),
+    CONSTRAINT campaigns_safety_pause_check CHECK ((safety_pause = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text]))),
     CONSTRAINT campaigns_send_days_check CHECK ((((cardinality(send_days) >= 1) AND (cardinality(send_days) <= 7)) AND (send_days <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint, (5)::smallint, (6)::smallint, (7)::smallint]))),
     CONSTRAINT campaigns_send_window_check CHECK ((send_window_end > send_window_start)),
     CONSTRAINT campaigns_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'scheduled'::text, 'sending'::text, 'paused'::text, 'completed'::text, 'cancelled'::text]))),
@@ -4497,6 +4606,10 @@ COMMENT ON COLUMN app_public.campaigns.min_gap_seconds IS 'Smallest random gap b
 COMMENT ON COLUMN app_public.campaigns.paused_by IS 'Who paused the campaign: user (pauseCampaign) or system (plan limit, billing, no inbox able to send); null when not paused.';
 
 COMMENT ON COLUMN app_public.campaigns.pause_reason IS 'Why the system paused the campaign, in words a user can act on.';
+
+COMMENT ON COLUMN app_public.campaigns.safety_pause IS 'Which rate paused the campaign automatically (bounce_rate, complaint_rate); null otherwise. Billing never resumes such a campaign; only resumeCampaign does.';
+
+COMMENT ON COLUMN app_public.campaigns.safety_baseline IS 'The campaign''s totals (sent, bounced, complained) and UTC day when it was last resumed after a safety pause: the rates then count only messages since that resume.';
 
 CREATE FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql
@@ -5186,6 +5299,19 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_reputation_checks() IS 'Run hourly: queues one blocklist check per IP that is not burned (retired); returns how many.';
+
+CREATE FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.add_job(tenant_id, 'safety_pause_notice',
+    json_build_object('tenant_id', tenant_id, 'campaign_id', campaign_id, 'email_account_id', email_account_id),
+    max_attempts => 5);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins that a campaign or an inbox was paused automatically.';
 
 CREATE FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) RETURNS boolean
     LANGUAGE plpgsql
@@ -5957,6 +6083,44 @@ $$;
 
 COMMENT ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) IS 'A message cannot be delivered (its template does not render, the server refused the sender, retries ran out): the message fails with the reason, the lead''s sequence stops as failed, and an inbox problem is noted on the inbox.';
 
+CREATE FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_inbox uuid;
+  v_failures integer;
+  v_status text;
+  v_host text;
+  v_now timestamptz := app_private.engine_now();
+begin
+  select m.email_account_id into v_inbox from app_public.messages m
+    where m.tenant_id = record_smtp_auth_failure.tenant_id and m.id = record_smtp_auth_failure.message_id;
+  if v_inbox is null then
+    return false;
+  end if;
+  update app_public.email_accounts ea set smtp_auth_failures = ea.smtp_auth_failures + 1
+    where ea.tenant_id = record_smtp_auth_failure.tenant_id and ea.id = v_inbox
+    returning ea.smtp_auth_failures, ea.status, ea.smtp_settings ->> 'host' into v_failures, v_status, v_host;
+  if v_status is distinct from 'active' or v_failures < app_private.smtp_auth_failure_limit() then
+    return false;
+  end if;
+  update app_public.email_accounts ea
+    set status = 'error', paused_at = v_now,
+        pause_reason = left(format('Sending stopped: the SMTP server %s refused the login %s times in a row (last answer: %s). '
+                                   'Correct the SMTP username or password (setEmailAccountCredentials), then resume the inbox (resumeEmailAccount).',
+                                   coalesce(v_host, '(no host)'), v_failures, coalesce(smtp_response, 'none')), 1000),
+        last_error = left(format('SMTP login to %s failed %s times in a row: %s', coalesce(v_host, '(no host)'), v_failures,
+                                 coalesce(smtp_response, 'no answer')), 1000)
+    where ea.tenant_id = record_smtp_auth_failure.tenant_id and ea.id = v_inbox;
+  perform app_private.queue_safety_pause_notice(record_smtp_auth_failure.tenant_id, null, v_inbox);
+  return true;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) IS 'The SMTP server refused the login of the inbox sending this message: counts it, and at smtp_auth_failure_limit() in a row stops the inbox (status error, pause_reason, an email to the admins). Returns whether it stopped the inbox.';
+
 CREATE FUNCTION app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6464,6 +6628,7 @@ begin
   for v_campaign in
     select c.id from app_public.campaigns c
     where c.tenant_id = resume_tenant_campaigns.tenant_id and c.status = 'paused' and c.paused_by = 'system'
+      and c.safety_pause is null -- paused for its bounce or complaint rate: only the tenant resumes it
     order by c.created
     for no key update
   loop
@@ -6474,7 +6639,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.resume_tenant_campaigns(tenant_id uuid) IS 'Resumes the tenant''s campaigns that the system paused (not those a user paused). Returns how many were resumed.';
+COMMENT ON FUNCTION app_private.resume_tenant_campaigns(tenant_id uuid) IS 'Resumes the tenant''s campaigns that the system paused (not those a user paused, nor those paused for their bounce or complaint rate). Returns how many were resumed.';
 
 CREATE FUNCTION app_private.revoke_sessions(user_id uuid, reason text, keep_session_id uuid DEFAULT NULL::uuid) RETURNS integer
     LANGUAGE plpgsql
@@ -6642,8 +6807,12 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
-        if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes' then
-          -- Its slot went by (paused, plan limit, outage): book a fresh one.
+        if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
+           or not exists (select 1 from app_public.email_accounts ea
+                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active') then
+          -- Its slot went by (paused, plan limit, outage), or its inbox stopped
+          -- sending meanwhile (repeated SMTP login failures): book a fresh one,
+          -- which waits while the inbox cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;
@@ -6914,6 +7083,15 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) IS 'Marks the lead''s messages of a conversation (all, or one) read or unread and returns the conversation with its new unread count.';
+
+CREATE FUNCTION app_private.smtp_auth_failure_limit() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select 3;
+$$;
+
+COMMENT ON FUNCTION app_private.smtp_auth_failure_limit() IS 'Refused SMTP logins in a row after which an inbox stops sending until it is resumed.';
 
 CREATE FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) RETURNS void
     LANGUAGE sql
@@ -7756,6 +7934,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_campaign_enrollments__check_completion() IS 'When the last active enrollment of a campaign finishes, queues the job that completes the campaign.';
 
+CREATE FUNCTION app_private.tg_campaign_stats_daily__safety() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.check_campaign_safety(new.tenant_id, new.campaign_id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a new bounce or complaint, judges the campaign''s safety rates (check_campaign_safety).';
+
 CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7769,6 +7959,23 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_campaigns__reschedule_start() IS 'When the start time of a scheduled campaign is edited, its start job moves with it.';
+
+CREATE FUNCTION app_private.tg_campaigns__safety_resume() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if old.status = 'paused' and new.status <> 'paused' then
+    if old.safety_pause is not null then
+      new.safety_baseline := app_private.campaign_totals(new.tenant_id, new.id);
+    end if;
+    new.safety_pause := null;
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaigns__safety_resume() IS 'When a campaign leaves a safety pause, stores its totals as the safety baseline (its rates then count messages since this moment) and clears safety_pause.';
 
 CREATE FUNCTION app_private.tg_campaigns__status_transition() RETURNS trigger
     LANGUAGE plpgsql
@@ -7860,6 +8067,25 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_domains__webhook() IS 'Webhook events of domain verification: domain.verified, domain.failed.';
+
+CREATE FUNCTION app_private.tg_email_accounts__safety_state() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if new.last_sent_at is distinct from old.last_sent_at then
+    new.smtp_auth_failures := 0; -- the server took a message: the login works
+  end if;
+  if new.status = 'active' and old.status <> 'active' then
+    new.smtp_auth_failures := 0;
+    new.paused_at := null;
+    new.pause_reason := null;
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_accounts__safety_state() IS 'A sent message resets an inbox''s count of refused SMTP logins; an inbox becoming active again forgets why it was stopped.';
 
 CREATE FUNCTION app_private.tg_email_accounts__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -9129,12 +9355,17 @@ CREATE TABLE app_public.email_accounts (
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
     next_send_at timestamp with time zone,
+    smtp_auth_failures integer DEFAULT 0 NOT NULL,
+    paused_at timestamp with time zone,
+    pause_reason text,
     CONSTRAINT email_accounts_daily_count_check CHECK ((daily_count >= 0)),
     CONSTRAINT email_accounts_daily_limit_check CHECK (((daily_limit >= 0) AND (daily_limit <= 10000))),
     CONSTRAINT email_accounts_from_name_check CHECK ((length(from_name) <= 100)),
     CONSTRAINT email_accounts_imap_last_uid_check CHECK ((imap_last_uid >= 0)),
     CONSTRAINT email_accounts_imap_settings_shape CHECK (((jsonb_typeof(imap_settings) = 'object'::text) AND (NOT (imap_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
+    CONSTRAINT email_accounts_pause_reason_length CHECK ((length(pause_reason) <= 1000)),
     CONSTRAINT email_accounts_provider_check CHECK ((provider = ANY (ARRAY['mailu'::text, 'smtp'::text, 'google'::text, 'microsoft'::text]))),
+    CONSTRAINT email_accounts_smtp_auth_failures_check CHECK ((smtp_auth_failures >= 0)),
     CONSTRAINT email_accounts_smtp_settings_shape CHECK (((jsonb_typeof(smtp_settings) = 'object'::text) AND (NOT (smtp_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
     CONSTRAINT email_accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'disabled'::text, 'error'::text]))),
     CONSTRAINT email_accounts_timezone_check CHECK ((length(timezone) <= 64)),
@@ -9150,6 +9381,12 @@ COMMENT ON COLUMN app_public.email_accounts.smtp_settings IS '{"host", "port", "
 COMMENT ON COLUMN app_public.email_accounts.daily_count IS 'Messages sent on daily_count_date (the account''s local day); resets at local midnight.';
 
 COMMENT ON COLUMN app_public.email_accounts.next_send_at IS 'Earliest time the next campaign message may leave this inbox: the last booked send plus a random gap between the campaign''s min_gap_seconds and max_gap_seconds.';
+
+COMMENT ON COLUMN app_public.email_accounts.smtp_auth_failures IS 'SMTP logins refused in a row since the inbox last sent a message; at 3 the inbox stops sending (status error) until resumeEmailAccount.';
+
+COMMENT ON COLUMN app_public.email_accounts.paused_at IS 'When the platform stopped this inbox''s sending (repeated SMTP login failures); null when it is not stopped.';
+
+COMMENT ON COLUMN app_public.email_accounts.pause_reason IS 'Why the platform stopped this inbox''s sending, in words a user can act on; cleared when the inbox is resumed.';
 
 CREATE FUNCTION app_public.email_accounts_daily_allowance(account app_public.email_accounts) RETURNS integer
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -9675,6 +9912,45 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.resume_campaign(campaign_id uuid) IS 'Resumes a paused campaign (whoever paused it): enrollments continue where they stopped and new members of its target lists are enrolled. If the pause came from the plan limit or billing and that is not resolved, the next send pauses it again with the reason.';
+
+CREATE FUNCTION app_public.resume_email_account(email_account_id uuid) RETURNS app_public.email_accounts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_inbox app_public.email_accounts;
+  v_ids uuid[];
+begin
+  perform app_hidden.require_api_scope('domains');
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins of this organisation can resume an inbox.' using errcode = 'DNIED';
+  end if;
+  select ea.* into v_inbox from app_public.email_accounts ea
+    where ea.tenant_id = v_tenant_id and ea.id = resume_email_account.email_account_id
+    for no key update;
+  if v_inbox.id is null then
+    raise exception 'There is no inbox % in this organisation.', email_account_id using errcode = 'NTFND';
+  end if;
+  if v_inbox.status not in ('paused', 'error') then
+    raise exception 'Inbox % is %; only a paused inbox or one in error can be resumed.', v_inbox.email, v_inbox.status using errcode = 'STATE';
+  end if;
+  update app_public.email_accounts ea set status = 'active'
+    where ea.tenant_id = v_tenant_id and ea.id = v_inbox.id
+    returning * into v_inbox;
+  -- Sequences waiting for this inbox (a message booked on it, or pinned to it) try again now.
+  select coalesce(array_agg(e.id), '{}') into v_ids
+    from app_public.campaign_enrollments e
+    left join app_public.messages m on m.tenant_id = v_tenant_id and m.id = e.current_message_id
+    where e.tenant_id = v_tenant_id and e.status = 'active'
+      and (e.email_account_id = v_inbox.id or (m.email_account_id = v_inbox.id and m.status = 'queued'));
+  perform app_private.schedule_enrollments(v_tenant_id, v_ids);
+  return v_inbox;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.resume_email_account(email_account_id uuid) IS 'Resumes an inbox the platform stopped (repeated SMTP login failures) or that was paused: it is active again, the reason is cleared, and the sequences waiting for it try again now. Owners and admins.';
 
 CREATE FUNCTION app_public.revoke_api_key(api_key_id uuid) RETURNS app_public.api_keys
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11262,7 +11538,15 @@ CREATE TABLE app_public.tenant_config (
     ui_timezone text,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    safety_bounce_rate numeric(6,5) DEFAULT 0.05 NOT NULL,
+    safety_complaint_rate numeric(6,5) DEFAULT 0.003 NOT NULL,
+    safety_min_sample integer DEFAULT 100 NOT NULL,
+    safety_window_days integer DEFAULT 7 NOT NULL,
     CONSTRAINT tenant_config_billing_address_check CHECK (((billing_address IS NULL) OR (jsonb_typeof(billing_address) = 'object'::text))),
+    CONSTRAINT tenant_config_safety_bounce_rate_bounds CHECK (((safety_bounce_rate >= 0.01) AND (safety_bounce_rate <= 0.10))),
+    CONSTRAINT tenant_config_safety_complaint_rate_bounds CHECK (((safety_complaint_rate >= 0.0005) AND (safety_complaint_rate <= 0.003))),
+    CONSTRAINT tenant_config_safety_min_sample_bounds CHECK (((safety_min_sample >= 20) AND (safety_min_sample <= 10000))),
+    CONSTRAINT tenant_config_safety_window_days_bounds CHECK (((safety_window_days >= 1) AND (safety_window_days <= 30))),
     CONSTRAINT tenant_config_stripe_customer_id_check CHECK ((stripe_customer_id ~ '^cus_[A-Za-z0-9]+$'::text)),
     CONSTRAINT tenant_config_theme_favicon_url_check CHECK (((theme_favicon_url ~ '^https?://'::text) AND (length(theme_favicon_url) <= 500))),
     CONSTRAINT tenant_config_theme_logo_url_check CHECK (((theme_logo_url ~ '^https?://'::text) AND (length(theme_logo_url) <= 500))),
@@ -11274,6 +11558,14 @@ CREATE TABLE app_public.tenant_config (
 ALTER TABLE ONLY app_public.tenant_config FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenant_config IS 'Tenant-wide configuration: billing contact, notifications and branding.';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_bounce_rate IS 'A sending campaign pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_complaint_rate IS 'A sending campaign pauses itself when spam complaints exceed this fraction of its messages sent over the safety window (default 0.003 = 0.3%, the ceiling Gmail and Yahoo set for bulk senders; the platform allows 0.0005 to 0.003).';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_min_sample IS 'The bounce and complaint rates are only judged once the window holds at least this many messages (default 100; the platform allows 20 to 10000).';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_window_days IS 'The rolling window of the safety rates, in UTC days including today (default 7; the platform allows 1 to 30).';
 
 CREATE TABLE app_public.tenant_policies (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -12001,6 +12293,10 @@ CREATE TRIGGER _200_warmup BEFORE INSERT OR UPDATE OF timezone, warmup_enabled, 
 
 CREATE TRIGGER _210_dns_records BEFORE INSERT ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_dns_records();
 
+CREATE TRIGGER _210_safety_resume BEFORE UPDATE OF status ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__safety_resume();
+
+CREATE TRIGGER _210_safety_state BEFORE UPDATE ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_email_accounts__safety_state();
+
 CREATE TRIGGER _220_dkim_key AFTER INSERT ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_dkim_key();
 
 CREATE TRIGGER _220_lifecycle BEFORE INSERT OR UPDATE OF status ON app_public.domain_ip_assignments FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_ip_assignment_lifecycle();
@@ -12030,6 +12326,10 @@ CREATE TRIGGER _500_rollup_update AFTER UPDATE ON app_public.messages REFERENCIN
 CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled_for ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__reschedule_start();
 
 CREATE TRIGGER _600_forget_handovers AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status IS DISTINCT FROM 'sending'::text))) EXECUTE FUNCTION app_private.tg_messages__forget_handovers();
+
+CREATE TRIGGER _600_safety_insert AFTER INSERT ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.bounced > 0) OR (new.complained > 0))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
+
+CREATE TRIGGER _600_safety_update AFTER UPDATE ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.bounced > old.bounced) OR (new.complained > old.complained))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
 
 CREATE TRIGGER _700_conversation_inbound AFTER INSERT ON app_public.messages FOR EACH ROW WHEN (((new.direction = 'inbound'::text) AND (new.parent_message_id IS NOT NULL) AND (new.message_type = ANY (ARRAY['email'::text, 'auto_reply'::text])))) EXECUTE FUNCTION app_private.tg_messages__conversation();
 
@@ -13609,11 +13909,15 @@ REVOKE ALL ON FUNCTION app_private.campaign_housekeeping() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_limit_problem(tenant_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_start_problems(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_member;
@@ -13626,6 +13930,8 @@ GRANT INSERT(ip_address) ON TABLE app_public.smtp_ip_addresses TO penguinmails_s
 GRANT INSERT(approximate_cost),UPDATE(approximate_cost) ON TABLE app_public.smtp_ip_addresses TO penguinmails_staff;
 
 REVOKE ALL ON FUNCTION app_private.change_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text, automatic boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.check_results_problem(checks jsonb) FROM PUBLIC;
 
@@ -13975,6 +14281,8 @@ REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id u
 
 REVOKE ALL ON FUNCTION app_private.queue_reputation_checks() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
@@ -14019,6 +14327,8 @@ REVOKE ALL ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid,
 REVOKE ALL ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) FROM PUBLIC;
 
@@ -14090,6 +14400,8 @@ REVOKE ALL ON FUNCTION app_private.set_payment_state(tenant_id uuid, subscriptio
 
 REVOKE ALL ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.smtp_auth_failure_limit() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.staff_permissions_of(user_id uuid) FROM PUBLIC;
@@ -14155,7 +14467,11 @@ REVOKE ALL ON FUNCTION app_private.tg__vps_instance_lifecycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaign_enrollments__check_completion() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_campaign_stats_daily__safety() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__reschedule_start() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_campaigns__safety_resume() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__status_transition() FROM PUBLIC;
 
@@ -14166,6 +14482,8 @@ REVOKE ALL ON FUNCTION app_private.tg_contact_list_members__static_only() FROM P
 REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_accounts__safety_state() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_accounts__webhook() FROM PUBLIC;
 
@@ -14448,6 +14766,9 @@ GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) T
 
 REVOKE ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.resume_email_account(email_account_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.resume_email_account(email_account_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) TO penguinmails_member;
@@ -14847,6 +15168,14 @@ GRANT UPDATE(ui_sidebar_default_collapsed) ON TABLE app_public.tenant_config TO 
 GRANT UPDATE(ui_date_format) ON TABLE app_public.tenant_config TO penguinmails_member;
 
 GRANT UPDATE(ui_timezone) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_bounce_rate) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_complaint_rate) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_min_sample) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_window_days) ON TABLE app_public.tenant_config TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.tenant_policies TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.tenant_policies TO penguinmails_analytics;

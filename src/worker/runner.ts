@@ -20,6 +20,7 @@ import { campaignStep } from '../../workers/campaign-step.ts';
 import { sendReply } from '../../workers/send-reply.ts';
 import { webhookDeliver } from '../../workers/webhooks/deliver.ts';
 import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts';
+import { safetyPauseNotice } from '../../workers/notices/safety-pause.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
@@ -57,6 +58,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     campaign_housekeeping: campaignHousekeeping,
     webhook_deliver: webhookDeliver(deps),
     webhook_disabled_notice: webhookDisabledNotice(deps),
+    safety_pause_notice: safetyPauseNotice(deps),
   };
 }
 
