@@ -7816,6 +7816,47 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg__job_request_id() IS 'Adds the queuing request''s id (setting app.request_id) to a new job''s payload as request_id.';
 
+CREATE FUNCTION app_private.tg__platform_audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row jsonb := coalesce(v_new, v_old);
+  -- tg_argv: the table's name, then the bookkeeping columns not worth a row.
+  v_ignored text[] := array['created', 'updated'] || coalesce(tg_argv[1:], '{}');
+  v_before jsonb;
+  v_after jsonb;
+begin
+  -- A reference table on Citus: its trigger fires on every node's copy; the
+  -- coordinator's writes the one row.
+  if not app_private.on_coordinator() then
+    return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    select jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)
+      into v_before, v_after
+      from jsonb_each(v_new) n
+      where n.key <> all (v_ignored) and n.value is distinct from v_old -> n.key;
+    if v_after is null then
+      return null;
+    end if;
+  elsif tg_op = 'INSERT' then
+    v_after := v_new - v_ignored;
+  else
+    v_before := v_old - v_ignored;
+  end if;
+  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
+    values (app_public.current_user_id(), tg_argv[0] || '.' || lower(tg_op), tg_argv[0],
+            coalesce(v_row ->> 'id', v_row ->> 'user_id', concat_ws(':', v_row ->> 'role_id', v_row ->> 'permission_id')),
+            jsonb_build_object('before', v_before, 'after', v_after));
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg__platform_audit() IS 'Writes one platform_audit_log row per inserted, updated (changed columns only, bookkeeping columns named in the trigger''s arguments left out) or deleted row of a platform table: action "<table>.<insert|update|delete>", the acting user, and changes {"before": …, "after": …}.';
+
 CREATE FUNCTION app_private.tg__smtp_ip_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7944,7 +7985,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a new bounce or complaint, judges the campaign''s safety rates (check_campaign_safety).';
+COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a message sent, a bounce or a complaint, judges the campaign''s safety rates (check_campaign_safety): a limit is crossed by a bounce, or by the send that completes the minimum sample.';
 
 CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11336,7 +11377,7 @@ CREATE TABLE app_public.platform_audit_log (
 
 ALTER TABLE ONLY app_public.platform_audit_log FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.platform_audit_log IS 'Staff actions across the platform: plan, flag, infrastructure and permission changes, and tenant access sessions.';
+COMMENT ON TABLE app_public.platform_audit_log IS 'Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes. actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
 
 ALTER TABLE app_public.platform_audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME app_public.platform_audit_log_id_seq
@@ -12327,9 +12368,9 @@ CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled_for ON app_public
 
 CREATE TRIGGER _600_forget_handovers AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status IS DISTINCT FROM 'sending'::text))) EXECUTE FUNCTION app_private.tg_messages__forget_handovers();
 
-CREATE TRIGGER _600_safety_insert AFTER INSERT ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.bounced > 0) OR (new.complained > 0))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
+CREATE TRIGGER _600_safety_insert AFTER INSERT ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.sent > 0) OR (new.bounced > 0) OR (new.complained > 0))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
 
-CREATE TRIGGER _600_safety_update AFTER UPDATE ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.bounced > old.bounced) OR (new.complained > old.complained))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
+CREATE TRIGGER _600_safety_update AFTER UPDATE ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.sent > old.sent) OR (new.bounced > old.bounced) OR (new.complained > old.complained))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
 
 CREATE TRIGGER _700_conversation_inbound AFTER INSERT ON app_public.messages FOR EACH ROW WHEN (((new.direction = 'inbound'::text) AND (new.parent_message_id IS NOT NULL) AND (new.message_type = ANY (ARRAY['email'::text, 'auto_reply'::text])))) EXECUTE FUNCTION app_private.tg_messages__conversation();
 
@@ -12372,6 +12413,22 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_policies');
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_users');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_flags FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('feature_flags', 'updated_by');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.permissions FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('permissions');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.plans FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('plans');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.smtp_ip_addresses FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('smtp_ip_addresses', 'status', 'status_reason', 'status_changed_at', 'auto_quarantined', 'warmup_started_at', 'daily_count', 'daily_count_date', 'assigned_count', 'reputation_state', 'last_reputation_check', 'last_reputation_check_at', 'provider_blacklist_status');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.staff_members FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('staff_members');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.staff_role_permissions FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('staff_role_permissions');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.staff_roles FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('staff_roles');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.vps_instances FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('vps_instances', 'status', 'status_reason', 'status_changed_at', 'decommission_scheduled_for');
 
 CREATE TRIGGER _900_webhook_event AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__webhook();
 
@@ -14456,6 +14513,8 @@ REVOKE ALL ON FUNCTION app_private.tg__gauge_members() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg__ip_assigned_count() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__job_request_id() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg__platform_audit() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__smtp_ip_lifecycle() FROM PUBLIC;
 

@@ -39,3 +39,10 @@ alter table app_public.email_accounts
 comment on column app_public.email_accounts.smtp_auth_failures is 'SMTP logins refused in a row since the inbox last sent a message; at 3 the inbox stops sending (status error) until resumeEmailAccount.';
 comment on column app_public.email_accounts.paused_at is 'When the platform stopped this inbox''s sending (repeated SMTP login failures); null when it is not stopped.';
 comment on column app_public.email_accounts.pause_reason is 'Why the platform stopped this inbox''s sending, in words a user can act on; cleared when the inbox is resumed.';
+
+--------------------------------------------------------------------------------
+-- The platform audit log is written by triggers (functions/020-platform.sql):
+-- its comment says what it holds.
+--------------------------------------------------------------------------------
+
+comment on table app_public.platform_audit_log is 'Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes. actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
