@@ -6,6 +6,7 @@
  * and staff without audit.read cannot read the log.
  */
 import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { singleNodeTest } from '../helpers/engine.ts';
 import { createUser, ownedTenant, PASSWORD } from './fixtures.ts';
 
 let t: TestApi;
@@ -25,7 +26,7 @@ const LOG = `query($actor: UUID!) {
   platformAuditLogs(condition: { actorUserId: $actor }, orderBy: ROW_ID_ASC) { nodes { action tableName recordId actorUserId changes } }
 }`;
 
-test('staff changes to plans, flags, staff and IPs through the API are in the platform audit log with actor and before/after', async () => {
+singleNodeTest('staffMutationOfReferenceTable', 'staff changes to plans, flags, staff and IPs through the API are in the platform audit log with actor and before/after', async () => {
   const admin = await staff('superadmin');
   const suffix = Date.now().toString(36);
 
@@ -67,10 +68,34 @@ test('staff changes to plans, flags, staff and IPs through the API are in the pl
   expect(after.at(-1)).toMatchObject({ action: 'staff_members.delete', changes: { before: { user_id: newcomer.userId, role_id: 1 }, after: null } });
 });
 
+test('a change in a staff request is recorded with its actor, once, even on a cluster where the table has a copy on every node', async () => {
+  const admin = await staff('superadmin');
+  const key = `audit.tx-${Date.now().toString(36)}`;
+  // What the API does for a staff request, as SQL: the request settings name the user.
+  await t.owner.tx(async (tx) => {
+    await tx.query(sql`select set_config('app.current_user_id', ${admin.userId}, true)`);
+    await tx.query(sql`insert into app_public.feature_flags (key, rollout_percentage) values (${key}, 10)`);
+    await tx.query(sql`update app_public.feature_flags set rollout_percentage = 50, is_enabled = true where key = ${key}`);
+    await tx.query(sql`update app_public.feature_flags set rollout_percentage = 50 where key = ${key}`); // no change: no row
+  });
+  const [flag] = await t.owner.query(sql`select id from app_public.feature_flags where key = ${key}`);
+  const rows = await t.owner.query(sql`
+    select action, actor_user_id, table_name, changes from app_public.platform_audit_log where record_id = ${flag.id} order by id`);
+  expect(rows).toEqual([
+    { action: 'feature_flags.insert', actor_user_id: admin.userId, table_name: 'feature_flags', changes: { before: null, after: expect.objectContaining({ key, rollout_percentage: 10, is_enabled: false }) } },
+    { action: 'feature_flags.update', actor_user_id: admin.userId, table_name: 'feature_flags', changes: { before: { rollout_percentage: 10, is_enabled: false }, after: { rollout_percentage: 50, is_enabled: true } } },
+  ]);
+  // Staff with audit.read read them through the API.
+  const seen = (await t.ok(LOG, { actor: admin.userId }, admin.token)).platformAuditLogs.nodes;
+  expect(seen.map((r: { action: string }) => r.action)).toEqual(expect.arrayContaining(['feature_flags.insert', 'feature_flags.update']));
+});
+
 test('a tenant user cannot read the platform audit log, nor staff without audit.read', async () => {
   const admin = await staff('superadmin');
-  await t.ok(`mutation($key: String!) { createFeatureFlag(input: { featureFlag: { key: $key } }) { featureFlag { rowId } } }`,
-    { key: `audit.hidden-${Date.now().toString(36)}` }, admin.token);
+  await t.owner.tx(async (tx) => {
+    await tx.query(sql`select set_config('app.current_user_id', ${admin.userId}, true)`);
+    await tx.query(sql`insert into app_public.feature_flags (key) values (${`audit.hidden-${Date.now().toString(36)}`})`);
+  });
   expect((await t.owner.query(sql`select count(*)::int as n from app_public.platform_audit_log where actor_user_id = ${admin.userId}`))[0].n).toBe(1);
 
   const owner = await ownedTenant(t, 'audit-tenant');
@@ -81,4 +106,5 @@ test('a tenant user cannot read the platform audit log, nor staff without audit.
   // Staff without audit.read see no row either.
   const biller = await staff('billing');
   expect((await t.ok(LOG, { actor: admin.userId }, biller.token)).platformAuditLogs.nodes).toEqual([]);
+  expect((await t.ok(LOG, { actor: admin.userId }, admin.token)).platformAuditLogs.nodes).toHaveLength(1);
 });
