@@ -3,7 +3,8 @@
  *
  * - a campaign whose bounce rate over the safety window passes the tenant's
  *   limit pauses itself with the reason, a campaign.paused webhook event and
- *   an email to the admins; under the minimum sample it keeps sending;
+ *   an email to the admins; so does one with a spam complaint over the
+ *   complaint limit; under the minimum sample it keeps sending;
  * - the tenant sets its limits within the platform's bounds (outside them:
  *   INVALID_INPUT, nothing changed);
  * - an inbox whose SMTP login is refused (535) three times in a row stops
@@ -135,6 +136,32 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   expect(resumed.error).toBeNull();
   expect(resumed.campaign).toMatchObject({ status: 'SENDING', pauseReason: null });
   await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed', 30_000);
+});
+
+test('a spam complaint over the complaint limit pauses a campaign still in its sequence', async () => {
+  const tenant = await createTenant(w, 'complained');
+  expect((await setLimits(tenant, { safetyMinSample: 20 })).errors).toBeUndefined();
+  const sender = await createSender(w, tenant.tenantId, [{ dailyLimit: 1000 }]);
+  const { campaignId } = await createCampaign(w, tenant.tenantId, {
+    inboxIds: [sender.inboxes[0]!.id],
+    steps: [{ type: 'email' }, { type: 'wait', hours: 48 }, { type: 'email' }],
+    leads: Array.from({ length: 20 }, () => ({})),
+  });
+  expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
+  const sent = await eventually(async () => {
+    const rows = await messagesOf(w, campaignId);
+    return rows.length === 20 && rows.every((m) => m.status === 'sent') && rows;
+  }, 30_000);
+  expect((await campaignOf(w, campaignId)).status).toBe('sending');
+
+  // A feedback loop reports one of them: 1 of 20 sent (5%) is over the 0.3% limit.
+  await w.t.owner.query(sql`select app_private.record_email_event(${tenant.tenantId}, ${sent[0].id}, 'complaint')`);
+  const paused = await campaignOf(w, campaignId);
+  expect(paused.status).toBe('paused');
+  expect(paused.pause_reason).toBe('Paused automatically: 1 of the last 20 messages sent were reported as spam (5.00%), above your limit of 0.3% '
+    + '(safety window: 7 days). Review who you are emailing and what you send, then resume the campaign.');
+  const [{ safety_pause }] = await w.t.owner.query(sql`select safety_pause from app_public.campaigns where id = ${campaignId}`);
+  expect(safety_pause).toBe('complaint_rate');
 });
 
 test('under the minimum sample a bounce does not pause the campaign', async () => {
