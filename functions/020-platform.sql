@@ -185,3 +185,82 @@ begin
 end;
 $$;
 comment on function app_private.record_staff_operation(uuid, uuid, jsonb, text) is 'Called by the API (as the owner, in a transaction of its own, before the operation runs) for every request of a staff token naming a tenant: when the staff user acts there through an access session rather than a membership, writes one row to the tenant''s audit_log and one to platform_audit_log with the operation (its type, name and every Type.field it selects). Returns the session, or null when nothing was recorded.';
+
+--------------------------------------------------------------------------------
+-- The platform audit log, written by triggers: every insert, update (changed
+-- columns only) and delete of the platform's own tables (plans, feature flags,
+-- staff and their permissions, servers and sending IPs; for the last two, the
+-- columns their lifecycle functions, the sending engine and the reputation
+-- checks change are left out), with the actor from
+-- the request settings (null when no user made the change: a job, a
+-- migration). System configuration is logged by set_system_config (it
+-- redacts sensitive values); staff access sessions by open_tenant_access and
+-- record_staff_operation; IP lifecycle steps and staff billing changes by
+-- their functions, under their own action names, next to the row changes.
+--------------------------------------------------------------------------------
+
+create or replace function app_private.tg__platform_audit() returns trigger
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row jsonb := coalesce(v_new, v_old);
+  -- tg_argv: the table's name, then the bookkeeping columns not worth a row.
+  v_ignored text[] := array['created', 'updated'] || coalesce(tg_argv[1:], '{}');
+  v_before jsonb;
+  v_after jsonb;
+begin
+  -- A reference table on Citus: its trigger fires on every node's copy; the
+  -- coordinator's writes the one row.
+  if not app_private.on_coordinator() then
+    return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    select jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)
+      into v_before, v_after
+      from jsonb_each(v_new) n
+      where n.key <> all (v_ignored) and n.value is distinct from v_old -> n.key;
+    if v_after is null then
+      return null;
+    end if;
+  elsif tg_op = 'INSERT' then
+    v_after := v_new - v_ignored;
+  else
+    v_before := v_old - v_ignored;
+  end if;
+  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
+    values (app_public.current_user_id(), tg_argv[0] || '.' || lower(tg_op), tg_argv[0],
+            coalesce(v_row ->> 'id', v_row ->> 'user_id', concat_ws(':', v_row ->> 'role_id', v_row ->> 'permission_id')),
+            jsonb_build_object('before', v_before, 'after', v_after));
+  return null;
+end;
+$$;
+comment on function app_private.tg__platform_audit() is 'Writes one platform_audit_log row per inserted, updated (changed columns only, bookkeeping columns named in the trigger''s arguments left out) or deleted row of a platform table: action "<table>.<insert|update|delete>", the acting user, and changes {"before": …, "after": …}.';
+
+do $$
+declare
+  r record;
+begin
+  for r in
+    select * from (values
+      ('plans', '{}'::text[]),
+      ('feature_flags', '{updated_by}'),
+      ('permissions', '{}'),
+      ('staff_roles', '{}'),
+      ('staff_role_permissions', '{}'),
+      ('staff_members', '{}'),
+      -- Lifecycle steps are logged by set_vps_instance_status and change_smtp_ip_status (functions/220-ip-pool.sql,
+      -- as vps_instance.* / smtp_ip.* / domain_ip.*); counters the sending engine keeps and what the reputation
+      -- checks find are not changes anyone made.
+      ('vps_instances', '{status,status_reason,status_changed_at,decommission_scheduled_for}'),
+      ('smtp_ip_addresses', '{status,status_reason,status_changed_at,auto_quarantined,warmup_started_at,daily_count,daily_count_date,assigned_count,reputation_state,last_reputation_check,last_reputation_check_at,provider_blacklist_status}')
+    ) as t (table_name, ignored)
+  loop
+    execute format(
+      'create or replace trigger _900_platform_audit after insert or update or delete on app_public.%I for each row execute function app_private.tg__platform_audit(%s)',
+      r.table_name, array_to_string(array[quote_literal(r.table_name)] || array(select quote_literal(c) from unnest(r.ignored) c), ', '));
+  end loop;
+end;
+$$;

@@ -170,7 +170,7 @@ begin
   -- Every table, subqueries included, is named with the tenant argument: on
   -- Citus that makes this one shard's query (a correlated d.tenant_id would not).
   select case
-    when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status)
+    when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status) || coalesce(' (' || ea.pause_reason || ')', '')
     when d.verification_status <> 'verified' then format('the domain %s of inbox %s is not verified (%s)', d.domain, ea.email, d.verification_status)
     when not exists (select 1 from app_private.domain_dkim_keys k
                      where k.tenant_id = inbox_unusable_reason.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector)
@@ -585,6 +585,7 @@ begin
   for v_campaign in
     select c.id from app_public.campaigns c
     where c.tenant_id = resume_tenant_campaigns.tenant_id and c.status = 'paused' and c.paused_by = 'system'
+      and c.safety_pause is null -- paused for its bounce or complaint rate: only the tenant resumes it
     order by c.created
     for no key update
   loop
@@ -594,7 +595,7 @@ begin
   return v_count;
 end;
 $$;
-comment on function app_private.resume_tenant_campaigns(uuid) is 'Resumes the tenant''s campaigns that the system paused (not those a user paused). Returns how many were resumed.';
+comment on function app_private.resume_tenant_campaigns(uuid) is 'Resumes the tenant''s campaigns that the system paused (not those a user paused, nor those paused for their bounce or complaint rate). Returns how many were resumed.';
 
 create or replace function app_private.complete_campaign_if_done(tenant_id uuid, campaign_id uuid) returns boolean
   language plpgsql volatile

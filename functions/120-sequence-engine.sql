@@ -382,8 +382,12 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
-        if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes' then
-          -- Its slot went by (paused, plan limit, outage): book a fresh one.
+        if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
+           or not exists (select 1 from app_public.email_accounts ea
+                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active') then
+          -- Its slot went by (paused, plan limit, outage), or its inbox stopped
+          -- sending meanwhile (repeated SMTP login failures): book a fresh one,
+          -- which waits while the inbox cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;

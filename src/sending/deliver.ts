@@ -151,6 +151,8 @@ async function record(query: RunQuery, tenantId: string, messageId: string, outc
       const [row] = await query<{ next: Date | null }>('select app_private.record_deferral($1, $2, $3, $4, $5) as next', [
         tenantId, messageId, outcome.code, outcome.response, outcome.inboxError ?? null,
       ]);
+      // A refused login counts against the inbox, which stops after a few in a row (functions/116-safety-pauses.sql).
+      if (outcome.authFailed) await query('select app_private.record_smtp_auth_failure($1, $2, $3)', [tenantId, messageId, outcome.response]);
       return row?.next ? 'deferred' : 'failed';
     }
     case 'rejected':

@@ -86,7 +86,7 @@ const STRICT_GUARD = makeOutboundGuard();
 
 export type SmtpOutcome =
   | { kind: 'accepted'; response: string }
-  | { kind: 'deferred'; code: number | null; response: string; inboxError?: string }
+  | { kind: 'deferred'; code: number | null; response: string; inboxError?: string; authFailed?: true }
   | { kind: 'rejected'; code: number; response: string }
   | { kind: 'failed'; reason: string; inboxError?: string }
   /** The final "." was written and no answer came (connection lost, timeout): the server may have it. */
@@ -120,7 +120,7 @@ export function classifySmtpError(error: SmtpError, host: string): SmtpOutcome {
   const response = code === null ? scrubAddresses(raw) : raw;
   if (error.code === 'EAUTH' || error.code === 'ENOAUTH') {
     // The inbox's credentials, not the recipient: retried, and shown on the inbox.
-    return { kind: 'deferred', code, response, inboxError: `SMTP login to ${host} failed: ${response}` };
+    return { kind: 'deferred', code, response, inboxError: `SMTP login to ${host} failed: ${response}`, authFailed: true };
   }
   if (error.code === 'ETLS' || error.command === 'STARTTLS') {
     // TLS the inbox requires could not be set up: nothing was sent in clear text.

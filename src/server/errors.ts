@@ -74,6 +74,10 @@ const CONSTRAINT_MESSAGES: Record<string, string> = {
   contact_lists_dynamic_has_filter: 'A dynamic list needs filterCriteria, and a static list must not have one.',
   campaign_targets_one_target: 'A campaign target is either a contact list or a lead, not both.',
   lead_imports_tenant_id_contact_list_id_fkey: 'That contact list does not exist in your organisation.',
+  tenant_config_safety_bounce_rate_bounds: 'The bounce rate that pauses campaigns must be between 0.01 and 0.10 (1% to 10%).',
+  tenant_config_safety_complaint_rate_bounds: 'The complaint rate that pauses campaigns must be between 0.0005 and 0.003 (0.05% to 0.3%).',
+  tenant_config_safety_min_sample_bounds: 'The minimum sample of the safety rates must be between 20 and 10000 messages.',
+  tenant_config_safety_window_days_bounds: 'The safety window must be between 1 and 30 days.',
 };
 
 interface PgError extends Error {

@@ -21,6 +21,7 @@ import { campaignStep } from '../../workers/campaign-step.ts';
 import { sendReply } from '../../workers/send-reply.ts';
 import { webhookDeliver, webhookDeliverySweep } from '../../workers/webhooks/deliver.ts';
 import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts';
+import { safetyPauseNotice } from '../../workers/notices/safety-pause.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import type { WorkerDeps } from './context.ts';
@@ -60,6 +61,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     webhook_deliver: webhookDeliver(deps),
     webhook_delivery_sweep: webhookDeliverySweep,
     webhook_disabled_notice: webhookDisabledNotice(deps),
+    safety_pause_notice: safetyPauseNotice(deps),
   };
 }
 

@@ -47,7 +47,7 @@ test('sending IPs move only along their lifecycle; anything else is refused with
     expect([error.code, error.message]).toEqual(['STATE', `The IP ${ip.ip} cannot go from burned to available: burned is final.`]);
     await t.as({ kind: 'root' });
     expect(await ipRow(t, ip.id)).toMatchObject({ status: 'burned', status_reason: 'to burned' });
-    const log = await t.query(sql`select action, changes ->> 'from' as "from" from app_public.platform_audit_log where record_id = ${ip.id} order by id`);
+    const log = await t.query(sql`select action, changes ->> 'from' as "from" from app_public.platform_audit_log where record_id = ${ip.id} and action like 'smtp_ip.%' order by id`);
     expect(log).toEqual([
       { action: 'smtp_ip.warming', from: 'available' },
       { action: 'smtp_ip.warmed', from: 'warming' },

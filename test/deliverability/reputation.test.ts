@@ -144,7 +144,7 @@ test('a listed IP is quarantined and its domains move; with no healthy IP left t
   const [cleared] = await t.owner.query(sql`select flagged_reason from app_public.domain_ip_assignments where smtp_ip_address_id = ${b.id} and status = 'active'`);
   expect(cleared.flagged_reason).toBeNull();
 
-  const log = await t.owner.query(sql`select action, changes ->> 'automatic' as automatic from app_public.platform_audit_log where record_id in (${a.id}, ${b.id}) order by id`);
+  const log = await t.owner.query(sql`select action, changes ->> 'automatic' as automatic from app_public.platform_audit_log where record_id in (${a.id}, ${b.id}) and action like 'smtp_ip.%' order by id`);
   expect(log.map((l) => l.action)).toEqual(['smtp_ip.quarantined', 'smtp_ip.quarantined', 'smtp_ip.available', 'smtp_ip.assigned']);
   expect(log.every((l) => l.automatic === 'true')).toBe(true);
 });

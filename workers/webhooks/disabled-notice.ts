@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../../src/mail/system-mailer.ts';
 import { appUrlOf, type WorkerDeps } from '../../src/worker/context.ts';
+import { emailTenantAdmins } from '../notices/tenant-admins.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), subscription_id: z.uuid() });
 
@@ -22,22 +23,11 @@ export function webhookDisabledNotice(deps: WorkerDeps): Task {
     );
     // Deleted or enabled again since: nothing to say.
     if (!subscription || subscription.enabled) return;
-    const { rows: admins } = await helpers.query<{ email: string }>(
-      `select tu.email::text from app_public.tenant_users tu
-       where tu.tenant_id = $1 and tu.deleted_at is null and tu.roles && array['owner', 'admin']`,
-      [payload.tenant_id],
-    );
     const url = quoteUserText(subscription.url);
     const organisation = quoteUserText(subscription.tenant_name);
-    const text = `Hello,\n\nThe webhook ${url} of the organisation ${organisation} was disabled: a delivery to it failed on every attempt for about a day.\n\nEvents are still kept for it. Fix the endpoint, then enable the webhook again (${appUrlOf(deps)}); the deliveries waiting go out in order, and the failed one can be replayed from the delivery log.`;
-    const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-    for (const admin of admins) {
-      await deps.systemMailer.send({
-        to: admin.email,
-        subject: 'A webhook of your organisation was disabled',
-        text,
-        html: text.split('\n\n').map((p) => `<p>${escape(p)}</p>`).join(''),
-      });
-    }
+    await emailTenantAdmins(deps, helpers, payload.tenant_id, {
+      subject: 'A webhook of your organisation was disabled',
+      text: `Hello,\n\nThe webhook ${url} of the organisation ${organisation} was disabled: a delivery to it failed on every attempt for about a day.\n\nEvents are still kept for it. Fix the endpoint, then enable the webhook again (${appUrlOf(deps)}); the deliveries waiting go out in order, and the failed one can be replayed from the delivery log.`,
+    });
   };
 }

@@ -47,6 +47,8 @@ export interface WorldOptions {
   concurrency?: number;
   /** Extra HTTP routes on the API server (e.g. the tracking endpoints). */
   routes?: Parameters<typeof startTestApi>[1];
+  /** Platform emails (notifications to admins) go to the test SMTP server instead of an outbox folder. */
+  systemMailViaSmtp?: boolean;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -54,7 +56,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const t = await startTestApi({}, options.routes);
   const env = testEnv({ LOG_LEVEL: 'error' });
   const box = makeSecretBox(secretsKeyOf(env));
-  const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-sending-outbox') });
+  const systemMailer = makeSystemMailer({
+    from: env.MAIL_FROM,
+    outboxDir: path.join(os.tmpdir(), 'pm-sending-outbox'),
+    smtpUrl: options.systemMailViaSmtp ? smtp.url : undefined,
+  });
   const world: World = {
     t,
     smtp,
