@@ -5,9 +5,10 @@
  * with the staff member as actor and the row's before/after; tenant users
  * and staff without audit.read cannot read the log.
  */
-import { sql, startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { singleNodeTest } from '../helpers/engine.ts';
 import { createUser, ownedTenant, PASSWORD } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 beforeAll(async () => {

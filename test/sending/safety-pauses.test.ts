@@ -12,10 +12,8 @@
  *   resumeEmailAccount (after fixing the password) lets the message go out.
  */
 import { eventually } from '../helpers/eventually.ts';
-import {
-  advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, sql, startWorld,
-  type TestTenant, type World,
-} from './support/world.ts';
+import { advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, startWorld, type TestTenant, type World } from './support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const GOOD_PASSWORD = 'right-password-1234';
 const logins: Array<{ username: string; ok: boolean }> = [];

@@ -1,3 +1,11 @@
+--! Previous: sha1:66c180b96c37caf9e0387e8b47a7bd12371c2115
+--! Hash: sha1:354527926fcb232652c456ce955df4a8d97a3bed
+--! Message: Privacy requests: a per-tenant salt for the hashes of erased addresses
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 4-privacy-and-retention.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '10min';
 

@@ -1,3 +1,11 @@
+--! Previous: sha1:d9fa66fa2dc843513fcef12ade48cdd214713dc9
+--! Hash: sha1:66c180b96c37caf9e0387e8b47a7bd12371c2115
+--! Message: Automatic safety pauses: tenant thresholds within platform bounds, what a pause leaves on campaigns and inboxes; the platform audit log's comment says what it records
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 2-safety-pauses.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '10min';
 
