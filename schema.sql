@@ -1840,6 +1840,35 @@ $$;
 
 COMMENT ON FUNCTION app_private.begin_campaign(tenant_id uuid, campaign_id uuid) IS 'Puts a campaign into sending: enrolls its audience and schedules each enrollment''s first step.';
 
+CREATE FUNCTION app_private.begin_inbox_oauth(provider text, state text, code_verifier_encrypted bytea, ttl_seconds integer) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_user_id uuid := app_public.current_user_id();
+  v_now timestamptz := now();
+  v_expires timestamptz := now() + make_interval(secs => ttl_seconds);
+  v_hash bytea := app_private.hash_token(state);
+begin
+  perform app_hidden.require_api_scope('domains');
+  if v_tenant_id is null or v_user_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can connect inboxes.' using errcode = 'DNIED';
+  end if;
+  if provider is null or provider not in ('google', 'microsoft') then
+    raise exception 'Inboxes connect over OAuth with Google or Microsoft only.' using errcode = 'INVAL';
+  end if;
+  -- Old states of this tenant are of no use any more.
+  delete from app_private.oauth_states s where s.tenant_id = v_tenant_id and s.expires_at < v_now - interval '1 day';
+  insert into app_private.oauth_states (tenant_id, user_id, provider, state_hash, code_verifier_encrypted, expires_at, created, updated)
+    values (v_tenant_id, v_user_id, begin_inbox_oauth.provider, v_hash, begin_inbox_oauth.code_verifier_encrypted, v_expires, v_now, v_now);
+  return v_expires;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.begin_inbox_oauth(provider text, state text, code_verifier_encrypted bytea, ttl_seconds integer) IS 'Records a new OAuth connection of the caller''s tenant (owners and admins): the SHA-256 of its state, the sealed PKCE verifier, and when it expires (returned). Called by the API server on its owner connection, entered as the caller.';
+
 CREATE FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3002,6 +3031,106 @@ $$;
 
 COMMENT ON FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) IS 'Whether a condition step''s test (opened, not_opened, clicked, not_clicked, replied, not_replied) is true of this campaign''s messages to the lead so far.';
 
+CREATE FUNCTION app_private.connect_oauth_inbox(tenant_id uuid, user_id uuid, provider text, email text, smtp_settings jsonb, imap_settings jsonb, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+  v_roles text[];
+  v_domain_id uuid;
+  v_domain text := lower(split_part(email, '@', 2));
+  v_defaults jsonb := app_private.oauth_inbox_defaults(provider);
+  v_daily_limit integer;
+  ea app_public.email_accounts;
+  v_account_id uuid;
+begin
+  if v_defaults is null then
+    raise exception 'Inboxes connect over OAuth with Google or Microsoft only.' using errcode = 'INVAL';
+  end if;
+  -- The user who started the connection must still be an owner or admin there.
+  select tu.roles into v_roles from app_public.tenant_users tu
+    where tu.tenant_id = connect_oauth_inbox.tenant_id and tu.user_id = connect_oauth_inbox.user_id;
+  if v_roles is null or not (v_roles && array['owner', 'admin']) then
+    raise exception 'Only owners and admins can connect inboxes.' using errcode = 'DNIED';
+  end if;
+  if refresh_token_encrypted is null then
+    raise exception 'The provider granted no lasting access (no refresh token). Connect the inbox again and accept every permission asked.' using errcode = 'INVAL';
+  end if;
+  select d.id into v_domain_id from app_public.domains d
+    where d.tenant_id = connect_oauth_inbox.tenant_id and lower(d.domain::text) = v_domain;
+  if v_domain_id is null then
+    raise exception 'Add the domain % to this organisation before connecting its inbox %.', v_domain, email using errcode = 'STATE';
+  end if;
+
+  select x.* into ea from app_public.email_accounts x
+    where x.tenant_id = connect_oauth_inbox.tenant_id and lower(x.email::text) = lower(connect_oauth_inbox.email)
+    for no key update;
+  if ea.id is null then
+    v_daily_limit := (v_defaults ->> 'daily_limit')::integer;
+    insert into app_public.email_accounts (tenant_id, domain_id, email, provider, smtp_settings, imap_settings, status,
+                                           daily_limit, warmup_enabled, warmup_started_at, oauth_status, oauth_connected_at, created, updated)
+      values (connect_oauth_inbox.tenant_id, v_domain_id, lower(connect_oauth_inbox.email), connect_oauth_inbox.provider,
+              connect_oauth_inbox.smtp_settings, connect_oauth_inbox.imap_settings, 'active',
+              v_daily_limit, (v_defaults ->> 'warmup_enabled')::boolean, v_now, 'connected', v_now, v_now, v_now)
+      returning id into v_account_id;
+  else
+    v_account_id := ea.id;
+    update app_public.email_accounts x
+      set provider = connect_oauth_inbox.provider, smtp_settings = connect_oauth_inbox.smtp_settings,
+          imap_settings = connect_oauth_inbox.imap_settings, status = 'active', last_error = null,
+          oauth_status = 'connected', oauth_connected_at = v_now, updated = v_now
+      where x.tenant_id = connect_oauth_inbox.tenant_id and x.id = v_account_id;
+  end if;
+
+  insert into app_private.email_account_credentials as cr (tenant_id, email_account_id, oauth_refresh_token_encrypted,
+                                                           oauth_access_token_encrypted, oauth_access_expires_at, updated)
+    values (connect_oauth_inbox.tenant_id, v_account_id, connect_oauth_inbox.refresh_token_encrypted,
+            connect_oauth_inbox.access_token_encrypted, connect_oauth_inbox.access_expires_at, v_now)
+  on conflict (tenant_id, email_account_id) do update set
+    oauth_refresh_token_encrypted = excluded.oauth_refresh_token_encrypted,
+    oauth_access_token_encrypted = excluded.oauth_access_token_encrypted,
+    oauth_access_expires_at = excluded.oauth_access_expires_at,
+    updated = excluded.updated;
+  insert into app_public.audit_log (tenant_id, actor_user_id, action, table_name, record_id, changes)
+    values (connect_oauth_inbox.tenant_id, connect_oauth_inbox.user_id, 'email_account.oauth_connected', 'email_accounts', v_account_id::text,
+            jsonb_build_object('provider', connect_oauth_inbox.provider, 'email', lower(connect_oauth_inbox.email), 'created', ea.id is null));
+  return v_account_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.connect_oauth_inbox(tenant_id uuid, user_id uuid, provider text, email text, smtp_settings jsonb, imap_settings jsonb, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone) IS 'Creates or updates the inbox of the address a provider granted OAuth access to (its domain must be one of the tenant''s), with the provider''s SMTP/IMAP settings and defaults, and stores the sealed tokens; active and connected again. The user who started the connection must still be an owner or admin. Audited. Returns the inbox id.';
+
+CREATE FUNCTION app_private.consume_oauth_state(state text) RETURNS TABLE(tenant_id uuid, user_id uuid, provider text, code_verifier_encrypted bytea, expired boolean)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_hash bytea := app_private.hash_token(state);
+  v_now timestamptz := now();
+  v_tenant_id uuid;
+  s app_private.oauth_states;
+begin
+  -- Found across tenants by its hash, then taken (once) by its tenant.
+  select x.tenant_id into v_tenant_id from app_private.oauth_states x where x.state_hash = v_hash limit 1;
+  if v_tenant_id is null then
+    raise exception 'This connection link is unknown. Start connecting the inbox again.' using errcode = 'NTFND';
+  end if;
+  update app_private.oauth_states x set used_at = v_now, updated = v_now
+    where x.tenant_id = v_tenant_id and x.state_hash = v_hash and x.used_at is null
+    returning x.* into s;
+  if s.id is null then
+    raise exception 'This connection link was already used. Start connecting the inbox again.' using errcode = 'STATE';
+  end if;
+  -- An expired state is used up too (this transaction commits); the caller refuses it.
+  return query select s.tenant_id, s.user_id, s.provider, s.code_verifier_encrypted, s.expires_at < v_now;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.consume_oauth_state(state text) IS 'Uses up an OAuth state at the callback: its tenant, user, provider and sealed PKCE verifier. Unknown (NTFND) and already used (STATE) states are refused; an expired one is used up and returned with expired = true for the caller to refuse. Run by the API server''s callback in a transaction of its own, so the state is used up even when the rest fails.';
+
 CREATE FUNCTION app_private.consume_usage(tenant_id uuid, metric text, amount integer DEFAULT 1) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3415,6 +3544,46 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID. Owner only (secrets, still encrypted).';
+
+CREATE FUNCTION app_private.disconnect_inbox_oauth(email_account_id uuid) RETURNS TABLE(provider text, refresh_token_encrypted bytea, access_token_encrypted bytea)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_now timestamptz := now();
+  ea app_public.email_accounts;
+  cr app_private.email_account_credentials;
+begin
+  perform app_hidden.require_api_scope('domains');
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins can disconnect inboxes.' using errcode = 'DNIED';
+  end if;
+  select x.* into ea from app_public.email_accounts x
+    where x.tenant_id = v_tenant_id and x.id = disconnect_inbox_oauth.email_account_id for no key update;
+  if ea.id is null then
+    raise exception 'There is no inbox % in this organisation.', email_account_id using errcode = 'NTFND';
+  end if;
+  if ea.oauth_status is null or ea.oauth_status = 'disconnected' then
+    raise exception 'Inbox % is not connected over OAuth.', ea.email using errcode = 'STATE';
+  end if;
+  select x.* into cr from app_private.email_account_credentials x
+    where x.tenant_id = v_tenant_id and x.email_account_id = ea.id for no key update;
+  update app_public.email_accounts x
+    set status = 'disabled', oauth_status = 'disconnected', last_error = null, updated = v_now
+    where x.tenant_id = v_tenant_id and x.id = ea.id;
+  update app_private.email_account_credentials x
+    set oauth_refresh_token_encrypted = null, oauth_access_token_encrypted = null, oauth_access_expires_at = null, updated = v_now
+    where x.tenant_id = v_tenant_id and x.email_account_id = ea.id;
+  insert into app_public.audit_log (tenant_id, actor_user_id, action, table_name, record_id, changes)
+    values (v_tenant_id, app_public.current_user_id(), 'email_account.oauth_disconnected', 'email_accounts', ea.id::text,
+            jsonb_build_object('provider', ea.provider));
+  return query select ea.provider, cr.oauth_refresh_token_encrypted, cr.oauth_access_token_encrypted;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.disconnect_inbox_oauth(email_account_id uuid) IS 'Disconnects an OAuth inbox of the caller''s tenant (owners and admins): it stops sending at once (status disabled), its tokens are deleted and returned sealed, once, to the API server for revocation at the provider. Audited.';
 
 CREATE FUNCTION app_private.display_name_problem(name text, what text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -4872,6 +5041,65 @@ CREATE FUNCTION app_private.normalize_message_id(raw text) RETURNS text
 $$;
 
 COMMENT ON FUNCTION app_private.normalize_message_id(raw text) IS 'A Message-ID as messages.rfc_message_id keeps it: without angle brackets or surrounding white space; null when empty.';
+
+CREATE FUNCTION app_private.oauth_inbox_defaults(provider text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- Published per-mailbox limits: Google Workspace 2,000 messages a day
+  -- (support.google.com/a/answer/166852), Exchange Online 10,000 recipients a
+  -- day (Exchange Online limits). Cold mail stays far below them: a new
+  -- connected inbox starts warming up towards 100 a day.
+  select case provider
+    when 'google' then jsonb_build_object('daily_limit', 100, 'provider_daily_cap', 2000, 'warmup_enabled', true)
+    when 'microsoft' then jsonb_build_object('daily_limit', 100, 'provider_daily_cap', 10000, 'warmup_enabled', true)
+  end;
+$$;
+
+COMMENT ON FUNCTION app_private.oauth_inbox_defaults(provider text) IS 'Daily cap and warm-up of an inbox first connected over OAuth, per provider, with the provider''s published per-mailbox limit (provider_daily_cap).';
+
+CREATE FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+  v_error text := left(error, 1000);
+begin
+  update app_public.email_accounts ea
+    set status = 'error', oauth_status = 'reconnect_required', last_error = v_error, updated = v_now
+    where ea.tenant_id = oauth_reconnect_required.tenant_id and ea.id = oauth_reconnect_required.email_account_id
+      and ea.oauth_status = 'connected';
+  if found then
+    update app_private.email_account_credentials cr
+      set oauth_access_token_encrypted = null, oauth_access_expires_at = null, updated = v_now
+      where cr.tenant_id = oauth_reconnect_required.tenant_id and cr.email_account_id = oauth_reconnect_required.email_account_id;
+    insert into app_public.audit_log (tenant_id, actor_user_id, action, table_name, record_id, changes)
+      values (oauth_reconnect_required.tenant_id, null, 'email_account.oauth_reconnect_required', 'email_accounts',
+              oauth_reconnect_required.email_account_id::text, jsonb_build_object('error', v_error));
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) IS 'The provider refused for good to renew an inbox''s access (consent revoked, password changed): the inbox stops sending (status error, oauth_status reconnect_required) with the reason in last_error, until it is connected again. Audited once.';
+
+CREATE FUNCTION app_private.oauth_tokens(tenant_id uuid, email_account_id uuid) RETURNS TABLE(provider text, email text, status text, oauth_status text, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+  select ea.provider, ea.email::text, ea.status, ea.oauth_status, cr.oauth_refresh_token_encrypted,
+         cr.oauth_access_token_encrypted, cr.oauth_access_expires_at
+  from app_public.email_accounts ea
+  left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
+  where ea.tenant_id = oauth_tokens.tenant_id and ea.id = oauth_tokens.email_account_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.oauth_tokens(tenant_id uuid, email_account_id uuid) IS 'The OAuth state of an inbox and its sealed tokens, for the worker (owner only).';
 
 CREATE FUNCTION app_private.on_coordinator() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -7056,6 +7284,26 @@ $$;
 
 COMMENT ON FUNCTION app_private.stop_enrollment(tenant_id uuid, enrollment_id uuid, status text, reason text) IS 'Ends an active enrollment with a status (completed, failed, cancelled…) and the reason.';
 
+CREATE FUNCTION app_private.store_oauth_access(tenant_id uuid, email_account_id uuid, access_token_encrypted bytea, access_expires_at timestamp with time zone, refresh_token_encrypted bytea) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+begin
+  update app_private.email_account_credentials cr
+    set oauth_access_token_encrypted = store_oauth_access.access_token_encrypted,
+        oauth_access_expires_at = store_oauth_access.access_expires_at,
+        oauth_refresh_token_encrypted = coalesce(store_oauth_access.refresh_token_encrypted, cr.oauth_refresh_token_encrypted),
+        updated = v_now
+    where cr.tenant_id = store_oauth_access.tenant_id and cr.email_account_id = store_oauth_access.email_account_id
+      and cr.oauth_refresh_token_encrypted is not null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.store_oauth_access(tenant_id uuid, email_account_id uuid, access_token_encrypted bytea, access_expires_at timestamp with time zone, refresh_token_encrypted bytea) IS 'Stores a renewed access token (and the refresh token when the provider rotated it) of a still connected inbox.';
+
 CREATE FUNCTION app_private.stripe_event_is_newer(sub app_public.subscriptions, created timestamp with time zone) RETURNS boolean
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7637,6 +7885,22 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg__job_request_id() IS 'Adds the queuing request''s id (setting app.request_id) to a new job''s payload as request_id.';
+
+CREATE FUNCTION app_private.tg__oauth_inbox_reactivation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if new.status = 'active' and old.status is distinct from 'active'
+     and new.oauth_status in ('reconnect_required', 'disconnected') and old.oauth_status is not distinct from new.oauth_status then
+    raise exception 'Inbox % lost its connection to %; connect it again (startInboxOAuth) to send from it.', new.email, initcap(new.provider)
+      using errcode = 'STATE';
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg__oauth_inbox_reactivation() IS 'An OAuth inbox whose connection is gone (reconnect_required, disconnected) cannot be set active again by hand: only connecting it again does that.';
 
 CREATE FUNCTION app_private.tg__smtp_ip_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -9129,11 +9393,14 @@ CREATE TABLE app_public.email_accounts (
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
     next_send_at timestamp with time zone,
+    oauth_status text,
+    oauth_connected_at timestamp with time zone,
     CONSTRAINT email_accounts_daily_count_check CHECK ((daily_count >= 0)),
     CONSTRAINT email_accounts_daily_limit_check CHECK (((daily_limit >= 0) AND (daily_limit <= 10000))),
     CONSTRAINT email_accounts_from_name_check CHECK ((length(from_name) <= 100)),
     CONSTRAINT email_accounts_imap_last_uid_check CHECK ((imap_last_uid >= 0)),
     CONSTRAINT email_accounts_imap_settings_shape CHECK (((jsonb_typeof(imap_settings) = 'object'::text) AND (NOT (imap_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
+    CONSTRAINT email_accounts_oauth_status_check CHECK ((oauth_status = ANY (ARRAY['connected'::text, 'reconnect_required'::text, 'disconnected'::text]))),
     CONSTRAINT email_accounts_provider_check CHECK ((provider = ANY (ARRAY['mailu'::text, 'smtp'::text, 'google'::text, 'microsoft'::text]))),
     CONSTRAINT email_accounts_smtp_settings_shape CHECK (((jsonb_typeof(smtp_settings) = 'object'::text) AND (NOT (smtp_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
     CONSTRAINT email_accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'disabled'::text, 'error'::text]))),
@@ -9150,6 +9417,10 @@ COMMENT ON COLUMN app_public.email_accounts.smtp_settings IS '{"host", "port", "
 COMMENT ON COLUMN app_public.email_accounts.daily_count IS 'Messages sent on daily_count_date (the account''s local day); resets at local midnight.';
 
 COMMENT ON COLUMN app_public.email_accounts.next_send_at IS 'Earliest time the next campaign message may leave this inbox: the last booked send plus a random gap between the campaign''s min_gap_seconds and max_gap_seconds.';
+
+COMMENT ON COLUMN app_public.email_accounts.oauth_status IS 'For an inbox connected over OAuth (Google, Microsoft): connected; reconnect_required (the provider refused to renew access, e.g. consent revoked or password changed: sends are stopped, connect it again); disconnected. Null for an inbox with a password.';
+
+COMMENT ON COLUMN app_public.email_accounts.oauth_connected_at IS 'When the inbox was last connected over OAuth.';
 
 CREATE FUNCTION app_public.email_accounts_daily_allowance(account app_public.email_accounts) RETURNS integer
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -10368,12 +10639,19 @@ CREATE TABLE app_private.email_account_credentials (
     email_account_id uuid NOT NULL,
     smtp_password_encrypted bytea,
     imap_password_encrypted bytea,
-    updated timestamp with time zone DEFAULT now() NOT NULL
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    oauth_refresh_token_encrypted bytea,
+    oauth_access_token_encrypted bytea,
+    oauth_access_expires_at timestamp with time zone
 );
 
 ALTER TABLE ONLY app_private.email_account_credentials FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.email_account_credentials IS 'SMTP/IMAP passwords encrypted with the application key (AES-256-GCM); decrypted only inside the worker.';
+
+COMMENT ON COLUMN app_private.email_account_credentials.oauth_refresh_token_encrypted IS 'The OAuth refresh token of a Google or Microsoft inbox, sealed with the application key; read only by the worker.';
+
+COMMENT ON COLUMN app_private.email_account_credentials.oauth_access_token_encrypted IS 'The current OAuth access token (XOAUTH2 login), sealed; renewed by the worker before oauth_access_expires_at.';
 
 CREATE TABLE app_private.engine_clock (
     id integer NOT NULL,
@@ -10440,6 +10718,26 @@ CREATE TABLE app_private.message_handovers (
 ALTER TABLE ONLY app_private.message_handovers FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.message_handovers IS 'One row per SMTP attempt whose final "." was about to be written (committed before it is written): the server may have that attempt''s message. Read by resolve_interrupted_send; a message''s rows go when it leaves "sending" (trigger _600_forget_handovers).';
+
+CREATE TABLE app_private.oauth_states (
+    tenant_id uuid NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    provider text NOT NULL,
+    state_hash bytea NOT NULL,
+    code_verifier_encrypted bytea NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT oauth_states_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'microsoft'::text])))
+);
+
+ALTER TABLE ONLY app_private.oauth_states FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.oauth_states IS 'One OAuth connection started by a tenant admin (startInboxOAuth): SHA-256 of the `state` sent to the provider, bound to the tenant, the user and a short expiry, used once by the callback; the PKCE code verifier sealed with the application key.';
+
+COMMENT ON COLUMN app_private.oauth_states.used_at IS 'When the callback consumed this state; a used state is refused (no replay).';
 
 CREATE TABLE app_private.password_reset_tokens (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -11380,6 +11678,12 @@ ALTER TABLE ONLY app_private.login_failures
 ALTER TABLE ONLY app_private.message_handovers
     ADD CONSTRAINT message_handovers_pkey PRIMARY KEY (tenant_id, message_id, attempt);
 
+ALTER TABLE ONLY app_private.oauth_states
+    ADD CONSTRAINT oauth_states_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE ONLY app_private.oauth_states
+    ADD CONSTRAINT oauth_states_state_hash_key UNIQUE (tenant_id, state_hash);
+
 ALTER TABLE ONLY app_private.password_reset_tokens
     ADD CONSTRAINT password_reset_tokens_pkey PRIMARY KEY (id);
 
@@ -11622,6 +11926,10 @@ CREATE INDEX api_key_secrets_key_idx ON app_private.api_key_secrets USING btree 
 CREATE INDEX dkim_key_pool_claimed_idx ON app_private.dkim_key_pool USING btree (claimed_tenant_id, claimed_domain_id) WHERE (claimed_domain_id IS NOT NULL);
 
 CREATE INDEX dkim_key_pool_unclaimed_idx ON app_private.dkim_key_pool USING btree (created) WHERE (claimed_domain_id IS NULL);
+
+CREATE INDEX oauth_states_state_hash_idx ON app_private.oauth_states USING btree (state_hash);
+
+CREATE INDEX oauth_states_user_idx ON app_private.oauth_states USING btree (user_id);
 
 CREATE INDEX password_reset_tokens_expires_idx ON app_private.password_reset_tokens USING btree (expires_at);
 
@@ -11987,6 +12295,8 @@ CREATE TRIGGER _110_updated_by BEFORE UPDATE ON app_public.system_config FOR EAC
 
 CREATE TRIGGER _110_updated_by BEFORE UPDATE ON app_public.templates FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated_by();
 
+CREATE TRIGGER _200_oauth_inbox_reactivation BEFORE UPDATE OF status ON app_public.email_accounts FOR EACH ROW WHEN (((new.status = 'active'::text) AND (old.status IS DISTINCT FROM new.status))) EXECUTE FUNCTION app_private.tg__oauth_inbox_reactivation();
+
 CREATE TRIGGER _200_static_only BEFORE INSERT OR UPDATE ON app_public.contact_list_members FOR EACH ROW EXECUTE FUNCTION app_private.tg_contact_list_members__static_only();
 
 CREATE TRIGGER _200_status_forward BEFORE UPDATE OF status ON app_public.messages FOR EACH ROW EXECUTE FUNCTION app_private.tg_messages__status_forward();
@@ -12106,6 +12416,12 @@ ALTER TABLE ONLY app_private.login_failures
 
 ALTER TABLE ONLY app_private.message_handovers
     ADD CONSTRAINT message_handovers_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES app_public.messages(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.oauth_states
+    ADD CONSTRAINT oauth_states_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.oauth_states
+    ADD CONSTRAINT oauth_states_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_private.password_reset_tokens
     ADD CONSTRAINT password_reset_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
@@ -12506,6 +12822,8 @@ ALTER TABLE app_private.job_outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.login_failures ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.message_handovers ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.oauth_states ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.password_reset_tokens ENABLE ROW LEVEL SECURITY;
 
@@ -13597,6 +13915,8 @@ REVOKE ALL ON FUNCTION app_private.automated_agent(user_agent text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.begin_campaign(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.begin_inbox_oauth(provider text, state text, code_verifier_encrypted bytea, ttl_seconds integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) FROM PUBLIC;
@@ -13679,6 +13999,10 @@ GRANT INSERT(keep_unmapped) ON TABLE app_public.lead_imports TO penguinmails_mem
 REVOKE ALL ON FUNCTION app_private.complete_lead_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.connect_oauth_inbox(tenant_id uuid, user_id uuid, provider text, email text, smtp_settings jsonb, imap_settings jsonb, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.consume_oauth_state(state text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.consume_usage(tenant_id uuid, metric text, amount integer) FROM PUBLIC;
 
@@ -13765,6 +14089,8 @@ REVOKE ALL ON FUNCTION app_private.deal_owner_is_member() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.deliverability_setting(key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.disconnect_inbox_oauth(email_account_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.display_name_problem(name text, what text) FROM PUBLIC;
 
@@ -13945,6 +14271,12 @@ REVOKE ALL ON FUNCTION app_private.next_send_window(at timestamp with time zone,
 
 REVOKE ALL ON FUNCTION app_private.normalize_message_id(raw text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.oauth_inbox_defaults(provider text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.oauth_tokens(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.on_coordinator() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.open_usage_period(tenant_id uuid) FROM PUBLIC;
@@ -14105,6 +14437,8 @@ REVOKE ALL ON FUNCTION app_private.start_usage_period(tenant_id uuid, subscripti
 
 REVOKE ALL ON FUNCTION app_private.stop_enrollment(tenant_id uuid, enrollment_id uuid, status text, reason text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.store_oauth_access(tenant_id uuid, email_account_id uuid, access_token_encrypted bytea, access_expires_at timestamp with time zone, refresh_token_encrypted bytea) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.stripe_event_is_newer(sub app_public.subscriptions, created timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.stripe_subscription_for(customer_id text, stripe_subscription_id text, link boolean) FROM PUBLIC;
@@ -14144,6 +14478,8 @@ REVOKE ALL ON FUNCTION app_private.tg__gauge_members() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg__ip_assigned_count() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__job_request_id() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg__oauth_inbox_reactivation() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__smtp_ip_lifecycle() FROM PUBLIC;
 

@@ -200,7 +200,7 @@ test('a refused login retires the transport; the next message logs in afresh, wi
 
   // A wrong password: deferred with the inbox's error (as without a pool), and the transport is dropped.
   const refused = await sendSmtp(settings(s.port, 'sam'), 'typo', mail(), options, p);
-  expect(refused).toEqual({ kind: 'deferred', code: 535, response: '535 Invalid credentials', inboxError: 'SMTP login to 127.0.0.1 failed: 535 Invalid credentials' });
+  expect(refused).toEqual({ kind: 'deferred', code: 535, response: '535 Invalid credentials', inboxError: 'SMTP login to 127.0.0.1 failed: 535 Invalid credentials', authFailed: true });
   expect(p.size).toBe(2); // old-password and new-password (idle until they time out); not the refused one
   await eventually(async () => s.open() === 2);
 
