@@ -23,6 +23,7 @@ export const CITUS_SUITES = [
   'test/inbox/',
   'test/ops/cli.test.ts',
   'test/webhooks/',
+  'test/oauth/',
 ];
 
 
