@@ -20,6 +20,12 @@ import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startOAuthProvider, type StandInProvider } from '../helpers/oauth-provider.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { dovecotMissingReason, startDovecot, type DovecotServer } from '../helpers/dovecot.ts';
+import { newMessageId, reply } from '../imap/mail-samples.ts';
+import { pollInbox } from '../../src/imap/poller.ts';
+import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
+import { oauthConfigOf } from '../../src/oauth/providers.ts';
+import pg from 'pg';
 import {
   addMember, createCampaign, createSender, createTenant, lifecycle, nextMonday, setClock, sql, type Sender, type TestTenant, type World,
 } from '../sending/support/world.ts';
@@ -35,12 +41,15 @@ let t: TestApi;
 let worker: WorkerHandle;
 let w: World;
 let logs: ReturnType<typeof captureLogs>;
+/** dovecot with its oauth2 passdb against the same provider (IMAP tests skip without dovecot). */
+let dovecot: DovecotServer | null = null;
 /** The XOAUTH2 logins the SMTP server accepted and refused. */
 const logins: Array<{ user: string; ok: boolean }> = [];
 
 beforeAll(async () => {
   logs = captureLogs('debug');
   provider = await startOAuthProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  if (!dovecotMissingReason()) dovecot = await startDovecot({ oauth2IntrospectionUrl: `${provider.url}/introspect` });
   smtp = await startSmtpServer({
     authOptional: false,
     allowInsecureAuth: true,
@@ -67,6 +76,8 @@ beforeAll(async () => {
     GOOGLE_OAUTH_REVOKE_URL: `${provider.url}/revoke`,
     GOOGLE_SMTP_HOST: '127.0.0.1',
     GOOGLE_SMTP_PORT: String(smtp.port),
+    GOOGLE_IMAP_HOST: '127.0.0.1',
+    GOOGLE_IMAP_PORT: String(dovecot?.plainPort ?? 1),
     OAUTH_REDIRECT_URL: REDIRECT,
   };
   t = await startTestApi(overrides);
@@ -93,6 +104,7 @@ afterAll(async () => {
   await t?.close();
   await smtp?.close();
   await provider?.close();
+  await dovecot?.stop();
   logs?.stop();
 });
 
@@ -227,6 +239,36 @@ test('the inbox sends over XOAUTH2; an expired access token is renewed and sendi
   await smtp.waitFor((m) => m.to.includes(third.leads[0]!.email), 20_000);
   expect(refreshes()).toBe(before + 2);
   expect(logins.filter((l) => !l.ok).length).toBe(refused);
+}, 60_000);
+
+(dovecotMissingReason() ? test.skip : test)('a reply is read over IMAP with XOAUTH2 (dovecot\'s oauth2 passdb introspects the token)', async () => {
+  const sent = await sendOne('Asking for a reply');
+  const mail = await smtp.waitFor((m) => m.to.includes(sent.leads[0]!.email), 20_000);
+  const lead = sent.leads[0]!.email;
+  await dovecot!.addUser(address, 'append-only-password');
+  await dovecot!.deliver(address, reply({
+    from: lead, to: address, subject: 'Re: Asking for a reply', messageId: newMessageId(),
+    inReplyTo: mail.parsed.messageId!.replace(/^<|>$/g, ''), body: 'Happy to talk.',
+  }));
+  const pool = new pg.Pool({ connectionString: t.urls.owner, max: 1 });
+  try {
+    const summary = await pollInbox(async (fn) => {
+      const client = await pool.connect();
+      try {
+        return await fn(client);
+      } finally {
+        client.release();
+      }
+    }, {
+      secretBox: w.box, tls: { ca: dovecot!.ca }, timeoutMs: 5_000,
+      outbound: makeOutboundGuard({ allowPrivate: ['127.0.0.1'] }), oauth: oauthConfigOf(w.env),
+    }, { tenantId: tenant.tenantId, emailAccountId: inboxId });
+    expect(summary).toMatchObject({ status: 'ok', outcomes: { reply: 1 } });
+  } finally {
+    await pool.end();
+  }
+  const [message] = await t.owner.query(sql`select status from app_public.messages where campaign_id = ${sent.campaignId} and direction = 'outbound'`);
+  expect(message.status).toBe('replied');
 }, 60_000);
 
 test('withdrawn consent stops the inbox once, with the reason, and no renewal storm', async () => {
