@@ -28,6 +28,9 @@ async function callerOf(client: PgClient): Promise<{ userId: string; tenantId: s
   const { rows: [caller] } = await client.query<{ user_id: string | null; tenant_id: string | null }>({
     text: 'select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id',
   });
+  // An API key needs the inboxes' write scope (functions/052-api-keys.sql); the owner connection below cannot tell a
+  // key. (A key acts for no user, so even with the scope it is refused next: connecting is a person's act.)
+  await client.query({ text: "select app_hidden.require_api_scope('domains')" });
   if (!caller?.user_id) throw new SafeError(SIGN_IN_FIRST.message, { code: SIGN_IN_FIRST.code });
   return { userId: caller.user_id, tenantId: caller.tenant_id };
 }

@@ -202,6 +202,10 @@ test('the state works once, only within its expiry, and only for an admin of the
   const member = await addMember(w, tenant.tenantId, 'oauth-member', ['member']);
   const refused = await t.gql(START, { p: 'GOOGLE' }, member.token);
   expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  // Nor an API key without the inboxes' write scope.
+  const key = await t.ok(`mutation { createApiKey(input: { name: "oauth", scopes: ["leads:read"] }) { result { secret } } }`, {}, tenant.token);
+  const byKey = await t.gql(START, { p: 'GOOGLE' }, key.createApiKey.result.secret);
+  expect(byKey.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   const otherSender = await createSender(w, other.tenantId, []);
   // Tenant A's state with a mailbox of tenant B's domain: refused (not A's domain), nothing created in B.
   expect((await callback(await authorize(await start(tenant.token), `x@${otherSender.domain}`))).status).toBe(409);
