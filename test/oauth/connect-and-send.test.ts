@@ -36,6 +36,8 @@ const CLIENT_SECRET = 'pm-test-google-secret-0123456789';
 const REDIRECT = 'https://app.example.test/oauth/callback';
 
 let provider: StandInProvider;
+/** Microsoft's stand-in: ID token only (no userinfo), no revocation endpoint. */
+let microsoft: StandInProvider;
 let smtp: TestSmtpServer;
 let t: TestApi;
 let worker: WorkerHandle;
@@ -49,6 +51,7 @@ const logins: Array<{ user: string; ok: boolean }> = [];
 beforeAll(async () => {
   logs = captureLogs('debug');
   provider = await startOAuthProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  microsoft = await startOAuthProvider({ clientId: 'pm-test-microsoft-client', clientSecret: 'pm-test-microsoft-secret' });
   if (!dovecotMissingReason()) dovecot = await startDovecot({ oauth2IntrospectionUrl: `${provider.url}/introspect` });
   smtp = await startSmtpServer({
     authOptional: false,
@@ -79,6 +82,12 @@ beforeAll(async () => {
     GOOGLE_IMAP_HOST: '127.0.0.1',
     GOOGLE_IMAP_PORT: String(dovecot?.plainPort ?? 1),
     OAUTH_REDIRECT_URL: REDIRECT,
+    MICROSOFT_OAUTH_CLIENT_ID: 'pm-test-microsoft-client',
+    MICROSOFT_OAUTH_CLIENT_SECRET: 'pm-test-microsoft-secret',
+    MICROSOFT_OAUTH_AUTHORIZE_URL: `${microsoft.url}/authorize`,
+    MICROSOFT_OAUTH_TOKEN_URL: `${microsoft.url}/token`,
+    MICROSOFT_SMTP_HOST: '127.0.0.1',
+    MICROSOFT_SMTP_PORT: String(smtp.port),
   };
   t = await startTestApi(overrides);
   const env = testEnv(overrides);
@@ -104,6 +113,7 @@ afterAll(async () => {
   await t?.close();
   await smtp?.close();
   await provider?.close();
+  await microsoft?.close();
   await dovecot?.stop();
   logs?.stop();
 });
@@ -322,8 +332,25 @@ test('disconnecting stops the inbox at once and revokes the token at the provide
   expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
 });
 
-test('no token issued by the provider appears in any log line', () => {
+test('a Microsoft inbox connects with the SMTP and IMAP scopes and its address from the ID token; it has no revocation endpoint', async () => {
+  const ms = await createTenant(w, 'oauth-microsoft');
+  const msSender = await createSender(w, ms.tenantId, []);
+  const data = await t.ok(START, { p: 'MICROSOFT' }, ms.token);
+  const url = new URL(data.startInboxOAuth.authorizationUrl);
+  expect(`${url.origin}${url.pathname}`).toBe(`${microsoft.url}/authorize`);
+  expect(url.searchParams.get('scope')).toBe(
+    'https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All offline_access openid email');
+  const mailbox = `Owner@${msSender.domain}`;
+  expect((await callback(await authorize(url.toString(), mailbox))).status).toBe(200);
+  const [inbox] = (await inboxesOf(ms)).nodes;
+  expect(inbox).toMatchObject({ email: mailbox.toLowerCase(), provider: 'MICROSOFT', status: 'ACTIVE', oauthStatus: 'CONNECTED' });
+  const gone = await t.ok(`mutation($id: UUID!) { disconnectInboxOAuth(input: { emailAccountId: $id }) { revokedAtProvider emailAccount { status } } }`, { id: inbox.rowId }, ms.token);
+  expect(gone.disconnectInboxOAuth).toEqual({ revokedAtProvider: false, emailAccount: { status: 'DISABLED' } });
+  expect(microsoft.revocations).toBe(0);
+});
+
+test('no token issued by the providers appears in any log line', () => {
   const lines = logs.lines().join('\n');
   expect(lines.length).toBeGreaterThan(0);
-  for (const secret of provider.issued()) expect(lines).not.toContain(secret);
+  for (const secret of [...provider.issued(), ...microsoft.issued()]) expect(lines).not.toContain(secret);
 });
