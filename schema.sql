@@ -3111,7 +3111,11 @@ declare
   v_hash bytea := app_private.hash_token(state);
   v_now timestamptz := now();
   v_tenant_id uuid;
-  s app_private.oauth_states;
+  -- Scalars, not a row of the table: functions/ also applies to databases migrated before it existed (test/db/upgrade).
+  v_user_id uuid;
+  v_provider text;
+  v_verifier bytea;
+  v_expires timestamptz;
 begin
   -- Found across tenants by its hash, then taken (once) by its tenant.
   select x.tenant_id into v_tenant_id from app_private.oauth_states x where x.state_hash = v_hash limit 1;
@@ -3120,12 +3124,12 @@ begin
   end if;
   update app_private.oauth_states x set used_at = v_now, updated = v_now
     where x.tenant_id = v_tenant_id and x.state_hash = v_hash and x.used_at is null
-    returning x.* into s;
-  if s.id is null then
+    returning x.user_id, x.provider, x.code_verifier_encrypted, x.expires_at into v_user_id, v_provider, v_verifier, v_expires;
+  if not found then
     raise exception 'This connection link was already used. Start connecting the inbox again.' using errcode = 'STATE';
   end if;
   -- An expired state is used up too (this transaction commits); the caller refuses it.
-  return query select s.tenant_id, s.user_id, s.provider, s.code_verifier_encrypted, s.expires_at < v_now;
+  return query select v_tenant_id, v_user_id, v_provider, v_verifier, v_expires < v_now;
 end;
 $$;
 
