@@ -103,6 +103,34 @@ const EnvSchema = z
     SANDBOX_DNS_PORT: z.coerce.number().int().min(0).max(65535).default(2553),
     SANDBOX_MAX_MESSAGES: z.coerce.number().int().min(1).max(100_000).default(500), // caught messages kept in memory (oldest dropped first)
 
+    // Google and Microsoft inboxes over OAuth 2.0 (src/oauth/): the platform's OAuth client at each provider (unset: that provider
+    // cannot be connected), the provider endpoints (defaults: the public ones; Microsoft's may name a directory instead of
+    // "common"), and the SMTP/IMAP hosts connected inboxes use. OAUTH_REDIRECT_URL: the callback registered with both
+    // providers (default: PUBLIC_URL, else this server, + /oauth/callback).
+    OAUTH_REDIRECT_URL: z.string().url().optional(),
+    OAUTH_STATE_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+    OAUTH_HTTP_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(10_000),
+    GOOGLE_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    GOOGLE_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    GOOGLE_OAUTH_AUTHORIZE_URL: z.string().url().default('https://accounts.google.com/o/oauth2/v2/auth'),
+    GOOGLE_OAUTH_TOKEN_URL: z.string().url().default('https://oauth2.googleapis.com/token'),
+    GOOGLE_OAUTH_USERINFO_URL: z.string().url().default('https://openidconnect.googleapis.com/v1/userinfo'),
+    GOOGLE_OAUTH_REVOKE_URL: z.string().url().default('https://oauth2.googleapis.com/revoke'),
+    GOOGLE_SMTP_HOST: z.string().min(1).default('smtp.gmail.com'),
+    GOOGLE_SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(465),
+    GOOGLE_IMAP_HOST: z.string().min(1).default('imap.gmail.com'),
+    GOOGLE_IMAP_PORT: z.coerce.number().int().min(1).max(65535).default(993),
+    MICROSOFT_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    MICROSOFT_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    MICROSOFT_OAUTH_AUTHORIZE_URL: z.string().url().default('https://login.microsoftonline.com/common/oauth2/v2.0/authorize'),
+    MICROSOFT_OAUTH_TOKEN_URL: z.string().url().default('https://login.microsoftonline.com/common/oauth2/v2.0/token'),
+    MICROSOFT_OAUTH_USERINFO_URL: z.string().url().optional(),
+    MICROSOFT_OAUTH_REVOKE_URL: z.string().url().optional(),
+    MICROSOFT_SMTP_HOST: z.string().min(1).default('smtp.office365.com'),
+    MICROSOFT_SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(587),
+    MICROSOFT_IMAP_HOST: z.string().min(1).default('outlook.office365.com'),
+    MICROSOFT_IMAP_PORT: z.coerce.number().int().min(1).max(65535).default(993),
+
     WORKER: bool.default(true),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),

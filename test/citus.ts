@@ -24,6 +24,7 @@ export const CITUS_SUITES = [
   'test/ops/cli.test.ts',
   'test/webhooks/',
   'test/privacy/',
+  'test/oauth/',
 ];
 
 

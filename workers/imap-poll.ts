@@ -10,6 +10,7 @@ import { secretsKeyOf } from '../src/config.ts';
 import { makeSecretBox } from '../src/crypto/secrets.ts';
 import { pollInbox, type ImapPollerDeps } from '../src/imap/poller.ts';
 import { queueAllPolls } from '../src/imap/store.ts';
+import { oauthConfigOf } from '../src/oauth/providers.ts';
 import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
 import { imapMessages, imapPolls } from '../src/metrics/registry.ts';
 
@@ -26,6 +27,7 @@ export function pollImapInbox(deps: WorkerDeps): Task {
     const payload = PollPayload.parse(rawPayload);
     imap ??= { secretBox: deps.secretBox ?? makeSecretBox(secretsKeyOf(deps.env)) };
     if (!imap.outbound) imap = { ...imap, outbound: outboundGuardOf(deps) };
+    if (!imap.oauth) imap = { ...imap, oauth: oauthConfigOf(deps.env) };
     const summary = await pollInbox(helpers.withPgClient, imap, { tenantId: payload.tenant_id, emailAccountId: payload.email_account_id });
     imapPolls.inc({ status: summary.status });
     for (const [outcome, n] of Object.entries(summary.outcomes)) imapMessages.inc({ outcome }, n ?? 0);

@@ -16,6 +16,9 @@ import { ImapFlow, type FetchMessageObject, type MailboxObject } from 'imapflow'
 import type { SecretBox } from '../crypto/secrets.ts';
 import { makeOutboundGuard, OutboundRefused, scrubAddresses, type OutboundGuard, type OutboundTarget } from '../net/outbound-guard.ts';
 import { parseInbound, type InboundMail } from './parse.ts';
+import { oauthLogin, OAuthReconnectRequired, OAuthTemporaryError, type OAuthLogin } from '../oauth/access-token.ts';
+import type { OAuthConfig } from '../oauth/providers.ts';
+import { queryRows } from '../sending/deliver.ts';
 import { ImapSettingsError, imapFlowOptions, resolveImapSettings, type ResolvedImapSettings } from './settings.ts';
 import {
   loadPollTarget,
@@ -44,6 +47,8 @@ export interface ImapPollerDeps {
    * address it returns. Default: no private or reserved address, hostnames resolved by the system's DNS servers.
    */
   outbound?: OutboundGuard;
+  /** Google and Microsoft OAuth clients: inboxes connected over OAuth log in with XOAUTH2 to their provider's IMAP host. */
+  oauth?: OAuthConfig;
 }
 
 const STRICT_GUARD = makeOutboundGuard();
@@ -121,14 +126,31 @@ export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, re
       if (error instanceof ImapSettingsError) return fail(error.message);
       throw error;
     }
-    if (!target.sealedPassword) {
-      return fail('IMAP password is not set for this inbox; set it with setEmailAccountCredentials.');
+    // An inbox connected over OAuth logs in with its access token to the provider's IMAP host.
+    let oauth: OAuthLogin | null = null;
+    if (deps.oauth) {
+      try {
+        oauth = await oauthLogin(queryRows(db), { secretBox: deps.secretBox, oauth: deps.oauth }, ref.tenantId, ref.emailAccountId);
+      } catch (error) {
+        if (error instanceof OAuthReconnectRequired) return { ...summary, status: 'skipped', reason: error.message };
+        if (error instanceof OAuthTemporaryError) return fail(`IMAP login for ${target.email} waits for the provider: ${error.message}`);
+        throw error;
+      }
     }
     let password: string;
-    try {
-      password = deps.secretBox.decrypt(target.sealedPassword);
-    } catch {
-      return fail('IMAP password cannot be decrypted with the current secrets key (PM_SECRETS_KEY); set the password again.');
+    if (oauth) {
+      const { host, port } = oauth.provider.imap;
+      settings = { host, port, secure: port === 993, requireTls: false, username: oauth.user };
+      password = oauth.accessToken;
+    } else {
+      if (!target.sealedPassword) {
+        return fail('IMAP password is not set for this inbox; set it with setEmailAccountCredentials.');
+      }
+      try {
+        password = deps.secretBox.decrypt(target.sealedPassword);
+      } catch {
+        return fail('IMAP password cannot be decrypted with the current secrets key (PM_SECRETS_KEY); set the password again.');
+      }
     }
 
     let address: OutboundTarget;
@@ -139,7 +161,8 @@ export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, re
       throw error;
     }
 
-    const client = new ImapFlow(imapFlowOptions(settings, password, { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000, target: address }));
+    const client = new ImapFlow(imapFlowOptions(settings, oauth ? { accessToken: password } : password,
+      { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000, target: address }));
     // Socket errors also reject the pending command; without a listener they would crash the worker.
     client.on('error', () => undefined);
     try {

@@ -53,7 +53,8 @@ export function resolveImapSettings(raw: unknown, inboxEmail: string): ResolvedI
 
 export function imapFlowOptions(
   settings: ResolvedImapSettings,
-  password: string,
+  /** The password, or an OAuth 2.0 access token (XOAUTH2, Google and Microsoft inboxes). */
+  login: string | { accessToken: string },
   { tls, timeoutMs, target }: { tls?: ConnectionOptions; timeoutMs: number; target?: OutboundTarget },
 ): ImapFlowOptions {
   return {
@@ -62,7 +63,7 @@ export function imapFlowOptions(
     port: settings.port,
     secure: settings.secure,
     doSTARTTLS: settings.secure ? undefined : settings.requireTls ? true : undefined,
-    auth: { user: settings.username, pass: password },
+    auth: typeof login === 'string' ? { user: settings.username, pass: login } : { user: settings.username, accessToken: login.accessToken },
     tls: target?.servername ? { servername: target.servername, ...tls } : tls,
     logger: false,
     disableAutoIdle: true,

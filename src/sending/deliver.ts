@@ -25,7 +25,9 @@ import { ZodError } from 'zod';
 import type { SendingDeps } from './deps.ts';
 import { renderMessage, TemplateRenderError } from './render.ts';
 import { loadRenderInput, type RunQuery } from './render-input.ts';
-import { assertSigningKey, sendSmtp, SmtpSettings, type SmtpOutcome } from './smtp.ts';
+import { assertSigningKey, sendSmtp, SmtpSettings, type OutgoingMail, type SmtpLogin, type SmtpOutcome } from './smtp.ts';
+import { oauthLogin, OAuthReconnectRequired, type OAuthLogin } from '../oauth/access-token.ts';
+import { smtpSettingsOf } from '../oauth/providers.ts';
 
 export type DeliveryResult =
   | 'sent'
@@ -45,6 +47,8 @@ export type DeliveryResult =
 export interface EnvelopeRow {
   id: string;
   status: string;
+  email_account_id: string;
+  enrollment_id: string | null;
   step_id: string;
   lead_id: string;
   to_email: string;
@@ -197,6 +201,23 @@ export async function deliverMessage(
     return 'failed';
   }
 
+  // An inbox connected over OAuth logs in with an access token (renewed here
+  // when it is about to expire) to its provider's fixed SMTP host.
+  let oauth: OAuthLogin | null;
+  try {
+    oauth = await oauthLogin(query, deps, tenantId, envelope.email_account_id);
+  } catch (error) {
+    if (!(error instanceof OAuthReconnectRequired)) throw error;
+    log.warn(`message ${messageId} not sent: its inbox needs to be connected again`);
+    // The message stays queued; its enrollment comes back later and books another inbox (or waits, or pauses the campaign).
+    if (envelope.enrollment_id) {
+      await query(`select app_private.schedule_enrollment($1, $2, app_private.engine_now() + interval '15 minutes')`, [tenantId, envelope.enrollment_id]);
+    }
+    return 'paused';
+  }
+  const settings = oauth ? smtpSettingsOf(oauth.provider) : prepared.settings;
+  const login = (o: OAuthLogin | null): SmtpLogin => (o ? { oauth2: { user: o.user, accessToken: o.accessToken } } : prepared.password);
+
   const [lock] = await query<{ locked: boolean }>('select pg_try_advisory_lock(app_private.send_lock_key($1)) as locked', [messageId]);
   if (!lock?.locked) return 'busy';
   try {
@@ -207,7 +228,7 @@ export async function deliverMessage(
     if (claim?.outcome !== 'claimed') return claim?.outcome ?? 'gone';
     // From here until the outcome is recorded the message is "sending":
     // if this process dies now, the retry must not send it again.
-    const outcome = await sendSmtp(prepared.settings, prepared.password, {
+    const mail: OutgoingMail = {
       fromName: rendered.fromName,
       fromAddress: envelope.from_email,
       to: envelope.to_email,
@@ -220,11 +241,25 @@ export async function deliverMessage(
       references: rendered.references,
       unsubscribeUrl: rendered.unsubscribeUrl,
       dkim: { domainName: envelope.domain, keySelector: envelope.dkim_selector, privateKey: prepared.dkimKey },
-    }, deps.smtp, deps.smtpPool, {
+    };
+    const hooks = {
       beforeFinalDot: async () => {
         await query('select app_private.mark_handed_over($1, $2)', [tenantId, messageId]);
       },
-    });
+    };
+    let outcome = await sendSmtp(settings, login(oauth), mail, deps.smtp, deps.smtpPool, hooks);
+    if (oauth && outcome.kind === 'deferred' && outcome.authFailed) {
+      // The server refused the token (revoked or expired early): renew it once and try again; the login failed, so nothing was sent.
+      // The message is claimed: a failed renewal leaves the refused login as the outcome (retried later), with the
+      // reason on the inbox when the provider refused for good (the inbox is stopped by then).
+      let stopped: string | null = null;
+      const renewed = await oauthLogin(query, deps, tenantId, envelope.email_account_id, true).catch((error: Error) => {
+        if (error instanceof OAuthReconnectRequired) stopped = error.message;
+        return null;
+      });
+      if (renewed) outcome = await sendSmtp(settings, login(renewed), mail, deps.smtp, deps.smtpPool, hooks);
+      else if (stopped !== null) outcome = { ...outcome, inboxError: stopped };
+    }
     const result = await record(query, tenantId, messageId, outcome);
     if (outcome.kind !== 'accepted') log.info(`message ${messageId}: ${result} (${'response' in outcome ? outcome.response : outcome.reason})`);
     return result;

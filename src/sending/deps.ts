@@ -9,6 +9,7 @@ import { outboundGuardFromEnv } from '../net/outbound-guard.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingTokens } from '../tracking/tokens.ts';
 import type { SmtpTransportPool } from './smtp-pool.ts';
 import type { SmtpOptions } from './smtp.ts';
+import { oauthConfigOf, type OAuthConfig } from '../oauth/providers.ts';
 
 export interface SendingDeps {
   /** Decrypts SMTP passwords and DKIM keys (inside the worker only). */
@@ -23,6 +24,8 @@ export interface SendingDeps {
    * makes one and closes it when it stops. Unset: a connection per message.
    */
   smtpPool?: SmtpTransportPool;
+  /** Google and Microsoft OAuth clients and mail hosts, for inboxes connected over OAuth (src/oauth/). */
+  oauth: OAuthConfig;
 }
 
 export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {}): SendingDeps {
@@ -34,6 +37,7 @@ export function resolveSendingDeps(env: Env, overrides: Partial<SendingDeps> = {
     // Every inbox's SMTP host goes through the outbound guard (OUTBOUND_ALLOW_PRIVATE; DNS_SERVERS for hostnames) unless one is given.
     smtp: { outbound: outboundGuardFromEnv(env, dnsResolverFromEnv(env)), ...overrides.smtp },
     smtpPool: overrides.smtpPool,
+    oauth: overrides.oauth ?? oauthConfigOf(env),
   };
 }
 

@@ -17,8 +17,9 @@
  *   already queued on it are done, so none of them fails because of it.
  * - `close()` closes every transport (the worker's stop() calls it).
  *
- * The identity key never holds the password itself, only an HMAC of it under
- * a random key of this pool (a changed password is a new identity).
+ * The identity key never holds the password or OAuth access token itself,
+ * only an HMAC of it under a random key of this pool (a changed password or
+ * a renewed token is a new identity).
  *
  * Exactly-once is unaffected: nodemailer's pool puts a message back on its
  * queue only when its connection closed before a byte of the message was
@@ -99,9 +100,9 @@ export function createSmtpPool({ idleMs = 30_000, maxTransports = 200, maxMessag
 
   const keyOf = (options: SMTPTransportOptions): string => {
     const { auth, ...rest } = options;
-    const login = auth
-      ? { ...auth, pass: typeof auth.pass === 'string' ? createHmac('sha256', secret).update(auth.pass).digest('base64url') : canonical(auth.pass) }
-      : null;
+    const hmac = (value: unknown) => (typeof value === 'string' ? createHmac('sha256', secret).update(value).digest('base64url') : canonical(value));
+    const token = auth && 'accessToken' in auth ? { accessToken: hmac(auth.accessToken) } : {};
+    const login = auth ? { ...auth, pass: hmac(auth.pass), ...token } : null;
     return JSON.stringify(canonical({ ...rest, auth: login }));
   };
 

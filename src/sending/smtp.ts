@@ -84,8 +84,12 @@ export interface SmtpOptions {
 
 const STRICT_GUARD = makeOutboundGuard();
 
+/** How the inbox logs in: its password (null: no login), or an OAuth 2.0 access token (XOAUTH2, Google and Microsoft). */
+export type SmtpLogin = string | null | { oauth2: { user: string; accessToken: string } };
+
 export type SmtpOutcome =
   | { kind: 'accepted'; response: string }
+  /** `authFailed`: the server refused the login (nothing of the message was sent). */
   | { kind: 'deferred'; code: number | null; response: string; inboxError?: string; authFailed?: true }
   | { kind: 'rejected'; code: number; response: string }
   | { kind: 'failed'; reason: string; inboxError?: string }
@@ -161,7 +165,7 @@ export function keepsConnection(error: SmtpError): boolean {
 }
 
 /** The nodemailer options of one inbox's connection (without pool settings). */
-function transportOptions(settings: SmtpSettings, target: OutboundTarget, password: string | null, mail: OutgoingMail, options: SmtpOptions): SMTPTransportOptions {
+function transportOptions(settings: SmtpSettings, target: OutboundTarget, login: SmtpLogin, mail: OutgoingMail, options: SmtpOptions): SMTPTransportOptions {
   const secure = settings.secure ?? false;
   const timeout = options.timeoutMs ?? 60_000;
   return {
@@ -170,7 +174,9 @@ function transportOptions(settings: SmtpSettings, target: OutboundTarget, passwo
     port: settings.port ?? (secure ? 465 : 587),
     secure,
     requireTLS: settings.require_tls ?? false,
-    auth: settings.username ? { user: settings.username, pass: password ?? '' } : undefined,
+    auth: login !== null && typeof login === 'object'
+      ? { type: 'OAuth2', user: login.oauth2.user, accessToken: login.oauth2.accessToken }
+      : settings.username ? { user: settings.username, pass: login ?? '' } : undefined,
     name: mail.dkim.domainName,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
@@ -303,7 +309,7 @@ function usePlugin<T extends Transporter<unknown>>(transport: T): T {
  */
 export async function sendSmtp(
   settings: SmtpSettings,
-  password: string | null,
+  login: SmtpLogin,
   mail: OutgoingMail,
   options: SmtpOptions = {},
   pool?: SmtpTransportPool,
@@ -319,7 +325,7 @@ export async function sendSmtp(
       ? { kind: 'failed', reason: `Delivery through ${settings.host} refused: ${error.message}.`, inboxError: `SMTP server ${settings.host}: ${error.message}.` }
       : { kind: 'deferred', code: null, response: `${settings.host}: ${error.message}`, inboxError: `SMTP server ${settings.host}: ${error.message}.` };
   }
-  const connection = transportOptions(settings, target, password, mail, options);
+  const connection = transportOptions(settings, target, login, mail, options);
   const lease = pool?.acquire(connection);
   const transport = usePlugin(lease?.transport ?? nodemailer.createTransport(connection));
   let broken = false;

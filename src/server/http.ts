@@ -29,6 +29,9 @@ import { makeRateLimiter } from './rate-limit.ts';
 import { systemLinkRoutes } from '../mail/link-pages.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 import { sendingApiOptionsOf } from '../sending/deps.ts';
+import { oauthConfigOf } from '../oauth/providers.ts';
+import { oauthCallbackRoutes } from '../oauth/callback-route.ts';
+import { makeSecretBox } from '../crypto/secrets.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -130,6 +133,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     pool,
     ownerPool,
     sending: sendingApiOptionsOf(env),
+    oauth: oauthConfigOf(env),
     tokens,
     apiKeys,
     graphiql,
@@ -175,6 +179,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     },
     // Where invitation and reset emails link when no client app (APP_URL) is configured.
     ...systemLinkRoutes(),
+    // Where Google and Microsoft send the browser back when an inbox is connected (src/oauth/).
+    ...oauthCallbackRoutes({ ownerPool, config: oauthConfigOf(env), secretBox: makeSecretBox(sendingApiOptionsOf(env).secretsKey) }),
     ...extraRoutes,
   ];
 

@@ -26,6 +26,8 @@ import { HttpErrorCodesPlugin } from '../../plugins/http-error-codes.ts';
 import { NaturalOrderPlugin } from '../../plugins/natural-order.ts';
 import { OperationNamePlugin } from '../../plugins/operation-name.ts';
 import { makeEmailAccountCredentialsPlugin } from '../../plugins/email-account-credentials.ts';
+import { makeInboxOAuthPlugin } from '../../plugins/inbox-oauth.ts';
+import type { OAuthConfig } from '../oauth/providers.ts';
 import { makeWebhookSubscriptionsPlugin } from '../../plugins/webhook-subscriptions.ts';
 import { makeMessagePreviewPlugin } from '../../plugins/message-preview.ts';
 import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
@@ -78,6 +80,8 @@ export interface PresetOptions {
   outboundAllowPrivate?: readonly string[];
   /** Webhook URLs may be plain http (NODE_ENV test or development); default false: https only. */
   webhooksAllowHttp?: boolean;
+  /** Google and Microsoft OAuth clients for startInboxOAuth (oauthConfigOf(env)); unset: no provider can be connected. */
+  oauth?: OAuthConfig;
 }
 
 function withoutSuggestionsIn(error: GraphQLError | GraphQLFormattedError): GraphQLError | GraphQLFormattedError {
@@ -112,6 +116,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       HttpErrorCodesPlugin,
       OperationNamePlugin,
       makeEmailAccountCredentialsPlugin(sending.secretBox, options.ownerPool),
+      makeInboxOAuthPlugin(sending.secretBox, options.oauth, options.ownerPool),
       makeMessagePreviewPlugin({ tracking: sending.tracking, publicUrl: sending.publicUrl }),
       makeOutboundHostsPlugin(makeOutboundGuard({ allowPrivate: options.outboundAllowPrivate ?? [] })),
       makeWebhookSubscriptionsPlugin({

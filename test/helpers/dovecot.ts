@@ -63,7 +63,16 @@ async function selfSignedCertificate(dir: string): Promise<{ cert: string; key: 
   return { cert: certFile, key: keyFile };
 }
 
-export async function startDovecot(): Promise<DovecotServer> {
+export interface DovecotOptions {
+  /**
+   * Also accept OAuth 2.0 logins (XOAUTH2, OAUTHBEARER): dovecot's oauth2
+   * passdb asks this RFC 7662 introspection endpoint (form POST) whether the
+   * token is active and whose it is (`username`).
+   */
+  oauth2IntrospectionUrl?: string;
+}
+
+export async function startDovecot(options: DovecotOptions = {}): Promise<DovecotServer> {
   const missing = dovecotMissingReason();
   if (missing) throw new Error(missing);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pm-dovecot-'));
@@ -83,6 +92,22 @@ export async function startDovecot(): Promise<DovecotServer> {
   const mailGid = root ? 65534 : me.gid;
   if (root) await chown(mailRoot, mailUid, mailGid);
   const config = path.join(dir, 'dovecot.conf');
+  const oauth2Args = path.join(dir, 'dovecot-oauth2.conf.ext');
+  if (options.oauth2IntrospectionUrl) {
+    await writeFile(oauth2Args, `introspection_mode = post
+introspection_url = ${options.oauth2IntrospectionUrl}
+username_attribute = username
+active_attribute = active
+active_value = true
+`);
+  }
+  // Tried first: a password that is no active token fails there and goes on to the passwd-file.
+  const oauth2Passdb = options.oauth2IntrospectionUrl ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${oauth2Args}
+}
+` : '';
   await writeFile(
     config,
     `
@@ -95,13 +120,13 @@ ssl = yes
 ssl_cert = <${cert}
 ssl_key = <${key}
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = plain login${options.oauth2IntrospectionUrl ? ' xoauth2 oauthbearer' : ''}
 auth_failure_delay = 0
 default_login_user = ${root ? 'dovenull' : me.username}
 default_internal_user = ${root ? 'dovecot' : me.username}
 default_internal_group = ${root ? 'dovecot' : (await run('id', ['-gn'])).stdout.trim()}
 first_valid_uid = 1
-passdb {
+${oauth2Passdb}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${users}/%u
 }

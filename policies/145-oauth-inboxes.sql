@@ -1,0 +1,10 @@
+--------------------------------------------------------------------------------
+-- Google and Microsoft inboxes over OAuth (functions/145): no grants. The
+-- functions are the owner's: the API server calls begin_inbox_oauth and
+-- disconnect_inbox_oauth on its owner connection entered as the caller (they
+-- check the caller's role themselves), the callback route and the worker the
+-- others. app_private.oauth_states has no policy: no API role reaches it.
+-- email_accounts.oauth_status and oauth_connected_at are readable with the
+-- inbox and writable by no API role (the column grants of
+-- policies/210-deliverability.sql leave them out).
+--------------------------------------------------------------------------------
