@@ -2136,6 +2136,34 @@ $$;
 
 COMMENT ON FUNCTION app_private.campaign_limit_problem(tenant_id uuid) IS 'The plan-limit message when one more campaign start would exceed the plan, else null (a read-only look; consume_usage decides).';
 
+CREATE FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) RETURNS TABLE(sent bigint, bounced bigint, complained bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
+begin
+  if baseline is not null and (baseline ->> 'day')::date >= v_from then
+    -- Resumed after a safety pause within the window: messages since then.
+    return query
+      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
+             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
+             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
+      from app_public.campaign_stats_daily s
+      where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id;
+    return;
+  end if;
+  return query
+    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
+    from app_public.campaign_stats_daily s
+    where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id
+      and s.day >= v_from;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) IS 'A campaign''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
+
 CREATE FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -2363,6 +2391,25 @@ $$;
 
 COMMENT ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) IS 'The campaign state machine: which status may follow which.';
 
+CREATE FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_totals jsonb;
+begin
+  select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
+                            'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
+    into v_totals
+    from app_public.campaign_stats_daily s
+    where s.tenant_id = campaign_totals.tenant_id and s.campaign_id = campaign_totals.campaign_id;
+  return v_totals;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) IS 'A campaign''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
+
 CREATE TABLE app_public.smtp_ip_addresses (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     vps_instance_id uuid,
@@ -2458,6 +2505,64 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.change_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text, automatic boolean) IS 'Moves an IP through its lifecycle and applies what follows: its assignments start or finish warming with it, a quarantined or burned IP''s domains move to healthy IPs, and leaving quarantine clears their flags.';
+
+CREATE FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_campaign app_public.campaigns;
+  v_config app_public.tenant_config;
+  v_figures record;
+  v_attempts bigint;
+  v_kind text;
+  v_reason text;
+  v_now timestamptz := app_private.engine_now();
+begin
+  select c.* into v_campaign from app_public.campaigns c
+    where c.tenant_id = check_campaign_safety.tenant_id and c.id = check_campaign_safety.campaign_id;
+  if v_campaign.status is distinct from 'sending' then
+    return null;
+  end if;
+  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_campaign_safety.tenant_id;
+  if v_config.tenant_id is null then
+    return null; -- every tenant has its row (create_tenant); nothing to judge by without it
+  end if;
+  select * into v_figures
+    from app_private.campaign_safety_figures(v_campaign.tenant_id, v_campaign.id, v_config.safety_window_days, v_campaign.safety_baseline);
+  v_attempts := v_figures.sent + v_figures.bounced;
+  if v_attempts < v_config.safety_min_sample then
+    return null;
+  end if;
+  if v_figures.bounced::numeric / v_attempts > v_config.safety_bounce_rate then
+    v_kind := 'bounce_rate';
+    v_reason := format('Paused automatically: %s of the last %s messages bounced (%s%%), above your limit of %s%% (safety window: %s days). '
+                       'Remove invalid addresses from the audience, then resume the campaign.',
+                       v_figures.bounced, v_attempts, round(100 * v_figures.bounced::numeric / v_attempts, 2),
+                       round(100 * v_config.safety_bounce_rate, 3)::float8, v_config.safety_window_days);
+  elsif v_figures.sent >= v_config.safety_min_sample
+        and v_figures.complained::numeric / v_figures.sent > v_config.safety_complaint_rate then
+    v_kind := 'complaint_rate';
+    v_reason := format('Paused automatically: %s of the last %s messages sent were reported as spam (%s%%), above your limit of %s%% (safety window: %s days). '
+                       'Review who you are emailing and what you send, then resume the campaign.',
+                       v_figures.complained, v_figures.sent, round(100 * v_figures.complained::numeric / v_figures.sent, 2),
+                       round(100 * v_config.safety_complaint_rate, 3)::float8, v_config.safety_window_days);
+  else
+    return null;
+  end if;
+  update app_public.campaigns c
+    set status = 'paused', paused_at = v_now, paused_by = 'system', pause_reason = left(v_reason, 1000), safety_pause = v_kind
+    where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id and c.status = 'sending';
+  if not found then
+    return null;
+  end if;
+  perform app_private.queue_safety_pause_notice(v_campaign.tenant_id, v_campaign.id, null);
+  return v_reason;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) IS 'Judges a sending campaign''s bounce and complaint rates over the tenant''s safety window against its limits (tenant_config.safety_*) and pauses it with the reason when one is crossed (on a sample of at least safety_min_sample messages). Returns the reason when it paused the campaign, else null.';
 
 CREATE FUNCTION app_private.check_results_problem(checks jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -2582,6 +2687,43 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) IS 'Claims a queued reply for one SMTP attempt (queued → sending), like claim_message for campaign emails but without a campaign: gone when it is no longer queued or the lead is suppressed now (the reply is cancelled). Its plan usage and daily-cap place were taken when it was queued.';
+
+CREATE FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_holder text;
+  v_now timestamptz := clock_timestamp();
+begin
+  -- A lease another holder has is seen without locking its row: jobs of a
+  -- busy subscription end here without writing anything (ON CONFLICT DO
+  -- UPDATE would lock the row, a WAL record and a wait each, even when its
+  -- WHERE then fails).
+  select l.holder, l.expires_at into v_holder, held_until from app_private.webhook_delivery_leases l
+    where l.tenant_id = claim_webhook_lease.tenant_id and l.subscription_id = claim_webhook_lease.subscription_id;
+  if found and v_holder <> claim_webhook_lease.holder and held_until >= v_now then
+    claimed := false;
+    return;
+  end if;
+  -- Taken when free, expired, or already this holder's (then extended).
+  insert into app_private.webhook_delivery_leases as l (tenant_id, subscription_id, holder, expires_at)
+    values (claim_webhook_lease.tenant_id, claim_webhook_lease.subscription_id, claim_webhook_lease.holder,
+            v_now + claim_webhook_lease.ttl)
+    -- v_now, not clock_timestamp(): Citus takes only constants here.
+    on conflict (tenant_id, subscription_id) do update set holder = excluded.holder, expires_at = excluded.expires_at
+      where l.holder = excluded.holder or l.expires_at < v_now
+    returning l.expires_at into held_until;
+  claimed := found;
+  if not claimed then
+    select l.expires_at into held_until from app_private.webhook_delivery_leases l
+      where l.tenant_id = claim_webhook_lease.tenant_id and l.subscription_id = claim_webhook_lease.subscription_id;
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) IS 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it).';
 
 CREATE FUNCTION app_public.uuid_v7(ts timestamp with time zone DEFAULT clock_timestamp()) RETURNS uuid
     LANGUAGE sql PARALLEL SAFE
@@ -3749,6 +3891,25 @@ $$;
 
 COMMENT ON FUNCTION app_private.drain_job_outbox() IS 'On the Citus coordinator: moves the jobs triggers queued on worker nodes into graphile-worker''s queue, oldest first; returns how many. Run by the worker process (src/worker/job-outbox.ts).';
 
+CREATE FUNCTION app_private.drop_monthly_partition(partition regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $$
+declare
+  v_parent regclass;
+begin
+  select i.inhparent::regclass into v_parent from pg_inherits i where i.inhrelid = partition;
+  if v_parent is null or v_parent not in ('app_public.messages'::regclass, 'app_public.email_events'::regclass) then
+    raise exception '% is not a monthly partition of messages or email_events.', partition using errcode = 'INVAL';
+  end if;
+  execute format('alter table %s detach partition %s', v_parent, partition);
+  execute format('drop table %s', partition);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.drop_monthly_partition(partition regclass) IS 'Detaches a monthly partition of messages or email_events and drops it (messages: after release_message_partition).';
+
 CREATE FUNCTION app_private.effective_limit(tenant_id uuid, metric text) RETURNS TABLE(plan_name text, limit_value bigint)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3994,6 +4155,24 @@ $$;
 
 COMMENT ON FUNCTION app_private.ensure_monthly_partitions(parent regclass, from_month date, to_month date) IS 'Creates the missing monthly partitions (UTC months, bounded by UUIDv7 ids) of a partitioned table; returns how many it created.';
 
+CREATE FUNCTION app_private.erased_address(tenant_id uuid, email text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_salt bytea;
+begin
+  select s.salt into v_salt from app_private.privacy_salts s where s.tenant_id = erased_address.tenant_id;
+  if v_salt is null then
+    return null;  -- no address of this tenant was ever erased
+  end if;
+  return encode(sha256(v_salt || convert_to(lower(email), 'UTF8')), 'hex') || '@erased.invalid';
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.erased_address(tenant_id uuid, email text) IS 'What an erased address is suppressed by in this tenant: <hex sha256(tenant salt || lower(address))>@erased.invalid, kept in suppressions.email (so the unique index on it serves the lookup); null while the tenant has no salt (nothing erased yet). app_private.lead_block_reason computes the same.';
+
 CREATE FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4022,6 +4201,31 @@ CREATE FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, se
 $$;
 
 COMMENT ON FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) IS 'The dns_records document a new domain must publish: SPF including the platform, DKIM with its public key, DMARC and MX, all pending verification.';
+
+CREATE FUNCTION app_private.expired_partitions(at timestamp with time zone DEFAULT now()) RETURNS TABLE(partition regclass, parent regclass, month date, lower_id uuid, upper_id uuid)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+#variable_conflict use_column
+declare
+  v_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.messages_days', 400));
+begin
+  return query
+  select c.oid::regclass, i.inhparent::regclass, m.month,
+         app_private.uuid_v7_floor(m.month::timestamp at time zone 'UTC'),
+         app_private.uuid_v7_floor((m.month + interval '1 month')::timestamp at time zone 'UTC')
+  from pg_inherits i
+  join pg_class c on c.oid = i.inhrelid
+  cross join lateral (select to_date(substring(c.relname from '_y(\d{4}m\d{2})$'), 'YYYY"m"MM') as month) m
+  where i.inhparent in ('app_public.messages'::regclass, 'app_public.email_events'::regclass)
+    and c.relname ~ '_y\d{4}m\d{2}$'
+    and ((m.month + interval '1 month')::timestamp at time zone 'UTC') <= v_cutoff
+  -- Events before messages: nothing references an event, events reference messages.
+  order by m.month, i.inhparent = 'app_public.messages'::regclass;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_private.expired_partitions(at timestamp with time zone) IS 'The monthly partitions of messages and email_events wholly older than retention.messages_days: oldest month first, its events partition before its messages partition.';
 
 CREATE FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
@@ -4304,7 +4508,7 @@ begin
   -- Every table, subqueries included, is named with the tenant argument: on
   -- Citus that makes this one shard's query (a correlated d.tenant_id would not).
   select case
-    when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status)
+    when ea.status <> 'active' then format('inbox %s is %s', ea.email, ea.status) || coalesce(' (' || ea.pause_reason || ')', '')
     when d.verification_status <> 'verified' then format('the domain %s of inbox %s is not verified (%s)', d.domain, ea.email, d.verification_status)
     when not exists (select 1 from app_private.domain_dkim_keys k
                      where k.tenant_id = inbox_unusable_reason.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector)
@@ -4438,6 +4642,12 @@ begin
     when exists (select 1 from app_public.suppressions s
                  where s.tenant_id = lead_block_reason.tenant_id and s.email = lead_block_reason.email::citext)
       then format('%s is on the suppression list', lead_block_reason.email)
+    -- An address erased by a privacy request is suppressed by its salted hash (functions/280-privacy.sql).
+    when exists (select 1 from app_public.suppressions s
+                 join app_private.privacy_salts ps on ps.tenant_id = lead_block_reason.tenant_id
+                 where s.tenant_id = lead_block_reason.tenant_id
+                   and s.email = (encode(sha256(ps.salt || convert_to(lower(lead_block_reason.email), 'UTF8')), 'hex') || '@erased.invalid')::citext)
+      then format('%s is on the suppression list', lead_block_reason.email)
     when exists (select 1 from app_public.suppressions s
                  where s.tenant_id = lead_block_reason.tenant_id
                    and s.domain = any (app_private.domain_suffixes(split_part(lead_block_reason.email, '@', 2))::citext[]))
@@ -4447,7 +4657,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.lead_block_reason(tenant_id uuid, email text, status text) IS 'Why a lead must not be emailed (its status, or its address or domain is suppressed); null when it may be.';
+COMMENT ON FUNCTION app_private.lead_block_reason(tenant_id uuid, email text, status text) IS 'Why a lead must not be emailed (its status, or its address, the salted hash of an erased address, or its domain is suppressed); null when it may be.';
 
 CREATE FUNCTION app_private.lifecycle_next(entity text, from_status text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -4644,6 +4854,8 @@ CREATE TABLE app_public.campaigns (
     updated_by uuid,
     paused_by text,
     pause_reason text,
+    safety_pause text,
+    safety_baseline jsonb,
     CONSTRAINT campaigns_daily_limit_check CHECK ((daily_limit > 0)),
     CONSTRAINT campaigns_from_name_check CHECK ((length(from_name) <= 100)),
     CONSTRAINT campaigns_gap_check CHECK ((max_gap_seconds >= min_gap_seconds)),
@@ -4651,6 +4863,8 @@ CREATE TABLE app_public.campaigns (
     CONSTRAINT campaigns_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT campaigns_pause_reason_length CHECK ((length(pause_reason) <= 1000)),
     CONSTRAINT campaigns_paused_by_check CHECK ((paused_by = ANY (ARRAY['user'::text, 'system'::text]))),
+    CONSTRAINT campaigns_safety_baseline_check CHECK ((jsonb_typeof(safety_baseline) = 'object'::text)),
+    CONSTRAINT campaigns_safety_pause_check CHECK ((safety_pause = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text]))),
     CONSTRAINT campaigns_send_days_check CHECK ((((cardinality(send_days) >= 1) AND (cardinality(send_days) <= 7)) AND (send_days <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint, (5)::smallint, (6)::smallint, (7)::smallint]))),
     CONSTRAINT campaigns_send_window_check CHECK ((send_window_end > send_window_start)),
     CONSTRAINT campaigns_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'scheduled'::text, 'sending'::text, 'paused'::text, 'completed'::text, 'cancelled'::text]))),
@@ -4670,6 +4884,10 @@ COMMENT ON COLUMN app_public.campaigns.min_gap_seconds IS 'Smallest random gap b
 COMMENT ON COLUMN app_public.campaigns.paused_by IS 'Who paused the campaign: user (pauseCampaign) or system (plan limit, billing, no inbox able to send); null when not paused.';
 
 COMMENT ON COLUMN app_public.campaigns.pause_reason IS 'Why the system paused the campaign, in words a user can act on.';
+
+COMMENT ON COLUMN app_public.campaigns.safety_pause IS 'Which rate paused the campaign automatically (bounce_rate, complaint_rate); null otherwise. Billing never resumes such a campaign; only resumeCampaign does.';
+
+COMMENT ON COLUMN app_public.campaigns.safety_baseline IS 'The campaign''s totals (sent, bounced, complained) and UTC day when it was last resumed after a safety pause: the rates then count only messages since that resume.';
 
 CREATE FUNCTION app_private.lock_campaign_for_change(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql
@@ -4888,6 +5106,15 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) IS 'The roles of the user''s active membership in a live tenant; null when they are not a member.';
+
+CREATE FUNCTION app_private.mentions(haystack text, needle text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select strpos(lower(haystack), lower(needle)) > 0;
+$$;
+
+COMMENT ON FUNCTION app_private.mentions(haystack text, needle text) IS 'Whether the text contains the needle, ignoring case (no LIKE wildcards: an address holds "_").';
 
 CREATE FUNCTION app_private.message_status_rank(status text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -5274,6 +5501,83 @@ $$;
 
 COMMENT ON FUNCTION app_private.prepare_reply_send(tenant_id uuid, message_id uuid) IS 'The send_reply job''s first step: resolves an attempt a dead worker left "sending" (as campaign emails are), re-queues a reply whose retry is due later (wait), and returns the status: queued means send now.';
 
+CREATE FUNCTION app_private.privacy_request_tenant(email text) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') or app_hidden.current_api_key_id() is not null then
+    raise exception 'Only owners and admins of this organisation, signed in, can answer privacy requests.' using errcode = 'DNIED';
+  end if;
+  if email is null or email !~ '^[^@\s]+@[^@\s]+$' or length(email) > 254 then
+    raise exception 'Give the email address the request is about.' using errcode = 'INVAL';
+  end if;
+  return v_tenant_id;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_private.privacy_request_tenant(email text) IS 'The tenant a privacy request acts in: refuses (DNIED) unless an owner or admin makes it (not an API key), and INVAL when the address is not one.';
+
+CREATE FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_email citext := email::citext;
+begin
+  select coalesce(array_agg(distinct l.id), '{}'),
+         coalesce(array_agg(distinct t) filter (where length(t) >= 3), '{}')
+    into lead_ids, name_terms
+    from app_public.leads l
+    left join lateral unnest(array[l.name, l.first_name || ' ' || l.last_name]) t on true
+    where l.tenant_id = privacy_subject.tenant_id and l.email = v_email;
+  select coalesce(array_agg(e.id), '{}') into enrollment_ids
+    from app_public.campaign_enrollments e
+    where e.tenant_id = privacy_subject.tenant_id and e.lead_id = any (lead_ids);
+  select coalesce(array_agg(m.id), '{}') into message_ids
+    from app_public.messages m
+    where m.tenant_id = privacy_subject.tenant_id
+      and (m.lead_id = any (lead_ids) or m.enrollment_id = any (enrollment_ids)
+           or m.to_email = v_email or m.from_email = v_email);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) IS 'What a tenant holds under one address: its leads, their enrollments, every message to, from or about it, and the names to scrub from free text.';
+
+CREATE FUNCTION app_private.purge_webhook_history(at timestamp with time zone DEFAULT now(), batch integer DEFAULT 5000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.webhook_days', 30));
+  v_tenant uuid;
+  v_n integer;
+  v_total integer := 0;
+begin
+  -- Tenant by tenant (each statement is one tenant's shard on Citus), in batches.
+  for v_tenant in select t.id from app_public.tenants t loop
+    loop
+      delete from app_public.webhook_events e
+        where e.tenant_id = v_tenant and e.id in (
+          select e2.id from app_public.webhook_events e2
+          where e2.tenant_id = v_tenant and e2.created < v_cutoff
+            and not exists (select 1 from app_public.webhook_deliveries d
+                            where d.tenant_id = v_tenant and d.event_id = e2.id and d.status = 'pending')
+          limit batch);
+      get diagnostics v_n = row_count;
+      v_total := v_total + v_n;
+      exit when v_n < batch;
+    end loop;
+  end loop;
+  return v_total;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.purge_webhook_history(at timestamp with time zone, batch integer) IS 'Deletes webhook events older than retention.webhook_days with no delivery still pending, and their deliveries (ON DELETE CASCADE), in batches per tenant; returns how many events.';
+
 CREATE FUNCTION app_private.queue_campaign_start(tenant_id uuid, campaign_id uuid, at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5419,6 +5723,50 @@ $$;
 
 COMMENT ON FUNCTION app_private.queue_reputation_checks() IS 'Run hourly: queues one blocklist check per IP that is not burned (retired); returns how many.';
 
+CREATE FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.add_job(tenant_id, 'safety_pause_notice',
+    json_build_object('tenant_id', tenant_id, 'campaign_id', campaign_id, 'email_account_id', email_account_id),
+    max_attempts => 5);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins that a campaign or an inbox was paused automatically.';
+
+CREATE FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_count integer := 0;
+  v_sub record;
+begin
+  -- A job queued per event normally posts it within seconds. A delivery due
+  -- for over a minute with no live lease on its subscription lost its job
+  -- (its worker died holding the lease, and the job that found the lease
+  -- taken ended): queue one.
+  for v_sub in
+    select s.tenant_id, s.id from app_public.webhook_subscriptions s
+    where s.enabled
+      and exists (select 1 from app_public.webhook_deliveries d
+                  where d.tenant_id = s.tenant_id and d.webhook_subscription_id = s.id and d.status = 'pending'
+                    and d.next_attempt_at < queue_stalled_webhook_deliveries.at - interval '1 minute')
+      and not exists (select 1 from app_private.webhook_delivery_leases l
+                      where l.tenant_id = s.tenant_id and l.subscription_id = s.id and l.expires_at > queue_stalled_webhook_deliveries.at)
+    limit 5000
+  loop
+    perform app_private.queue_webhook_delivery(v_sub.tenant_id, v_sub.id);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) IS 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns how many.';
+
 CREATE FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5450,19 +5798,18 @@ CREATE FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  -- A job in the subscription's own named queue, so its deliveries are
-  -- posted one at a time, in order. No job key: a keyed job is one row every
-  -- transaction recording an event for the subscription would lock until it
-  -- commits (a queue of writers, and a deadlock with a transaction that
-  -- locks the same lead in the other order). A job that finds nothing due
-  -- ends at once; the job waiting for a retry is the worker's, keyed.
+  -- No job key: a keyed job is one row every transaction recording an event
+  -- for the subscription would lock until it commits (a queue of writers, and
+  -- a deadlock with a transaction that locks the same lead in the other
+  -- order). No named queue either: one job at a time posts because it holds
+  -- the subscription's lease (claim_webhook_lease), and a job that finds the
+  -- lease taken, or nothing due, ends at once.
   perform app_private.add_job(queue_webhook_delivery.tenant_id, 'webhook_deliver',
-    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id),
-    queue_name => 'webhook:' || queue_webhook_delivery.subscription_id::text);
+    json_build_object('tenant_id', queue_webhook_delivery.tenant_id, 'subscription_id', queue_webhook_delivery.subscription_id));
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, in its own named queue (one job of a subscription runs at a time), without a job key so concurrent writers never wait for each other.';
+COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, without a job key so concurrent writers never wait for each other; the job posts only while it holds the subscription''s lease.';
 
 CREATE FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint DEFAULT 1) RETURNS void
     LANGUAGE plpgsql
@@ -6189,6 +6536,44 @@ $$;
 
 COMMENT ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) IS 'A message cannot be delivered (its template does not render, the server refused the sender, retries ran out): the message fails with the reason, the lead''s sequence stops as failed, and an inbox problem is noted on the inbox.';
 
+CREATE FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_inbox uuid;
+  v_failures integer;
+  v_status text;
+  v_host text;
+  v_now timestamptz := app_private.engine_now();
+begin
+  select m.email_account_id into v_inbox from app_public.messages m
+    where m.tenant_id = record_smtp_auth_failure.tenant_id and m.id = record_smtp_auth_failure.message_id;
+  if v_inbox is null then
+    return false;
+  end if;
+  update app_public.email_accounts ea set smtp_auth_failures = ea.smtp_auth_failures + 1
+    where ea.tenant_id = record_smtp_auth_failure.tenant_id and ea.id = v_inbox
+    returning ea.smtp_auth_failures, ea.status, ea.smtp_settings ->> 'host' into v_failures, v_status, v_host;
+  if v_status is distinct from 'active' or v_failures < app_private.smtp_auth_failure_limit() then
+    return false;
+  end if;
+  update app_public.email_accounts ea
+    set status = 'error', paused_at = v_now,
+        pause_reason = left(format('Sending stopped: the SMTP server %s refused the login %s times in a row (last answer: %s). '
+                                   'Correct the SMTP username or password (setEmailAccountCredentials), then resume the inbox (resumeEmailAccount).',
+                                   coalesce(v_host, '(no host)'), v_failures, coalesce(smtp_response, 'none')), 1000),
+        last_error = left(format('SMTP login to %s failed %s times in a row: %s', coalesce(v_host, '(no host)'), v_failures,
+                                 coalesce(smtp_response, 'no answer')), 1000)
+    where ea.tenant_id = record_smtp_auth_failure.tenant_id and ea.id = v_inbox;
+  perform app_private.queue_safety_pause_notice(record_smtp_auth_failure.tenant_id, null, v_inbox);
+  return true;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) IS 'The SMTP server refused the login of the inbox sending this message: counts it, and at smtp_auth_failure_limit() in a row stops the inbox (status error, pause_reason, an email to the admins). Returns whether it stopped the inbox.';
+
 CREATE FUNCTION app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6446,6 +6831,51 @@ $$;
 
 COMMENT ON FUNCTION app_private.release_dead_workers(include_unregistered boolean) IS 'Frees the locked jobs and job queues of graphile-worker pools whose process is gone (lock free and unseen for worker_dead_after(); with include_unregistered also pools that never registered and hold locks 30 s old) so other workers run them; returns their ids.';
 
+CREATE FUNCTION app_private.release_message_partition(lower_id uuid, upper_id uuid) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_fk record;
+  v_total integer := 0;
+  v_n integer;
+begin
+  -- A detach neither cascades nor sets null: it fails while a row elsewhere
+  -- still points into the partition. So every foreign key to messages (read
+  -- from the catalogue, so a new one is covered) gets its ON DELETE action
+  -- applied here to the rows pointing into [lower_id, upper_id): events of
+  -- later months and conversations rooted there are deleted (and what
+  -- cascades from them), enrollments' current and thread message and later
+  -- replies' parent are cleared. A key that can do neither (no action on a
+  -- NOT NULL column) stops the job.
+  for v_fk in
+    select c.conname, c.conrelid::regclass as rel, c.confdeltype, a.attname as col, a.attnotnull as not_null
+    from pg_constraint c
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey) and a.attname <> 'tenant_id'
+    where c.contype = 'f' and c.confrelid = 'app_public.messages'::regclass and c.conparentid = 0
+    order by c.conname
+  loop
+    if v_fk.confdeltype = 'c' then
+      execute format('delete from %s x where x.%I >= $1 and x.%I < $2', v_fk.rel, v_fk.col, v_fk.col) using lower_id, upper_id;
+    elsif v_fk.confdeltype = 'n' or not v_fk.not_null then
+      -- SET NULL, or no action on a nullable column: on Citus a key declared
+      -- ON DELETE SET NULL (column) keeps no action (src/db/citus-distribution.ts).
+      -- messages.parent_message_id: only the rows outside the partition (its own go with it).
+      execute format('update %s x set %I = null where x.%I >= $1 and x.%I < $2%s', v_fk.rel, v_fk.col, v_fk.col, v_fk.col,
+        case when v_fk.rel = 'app_public.messages'::regclass then ' and (x.id < $1 or x.id >= $2)' else '' end) using lower_id, upper_id;
+    else
+      raise exception 'Foreign key % of % to messages is neither ON DELETE CASCADE nor on a nullable column; retention cannot release a partition it points into.',
+        v_fk.conname, v_fk.rel using errcode = 'STATE';
+    end if;
+    get diagnostics v_n = row_count;
+    v_total := v_total + v_n;
+  end loop;
+  return v_total;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_private.release_message_partition(lower_id uuid, upper_id uuid) IS 'Before a messages partition is detached: applies the ON DELETE action of every foreign key to messages (from the catalogue) to the rows that point into the partition''s id range (events of later months, conversations rooted there, inbox replies, hand-overs deleted; enrollments'' current and thread message, conversations'' last message and later replies'' parent cleared). Returns how many rows it deleted or changed directly. Campaign statistics are counted when mail is sent and events arrive, so they keep every count.';
+
 CREATE FUNCTION app_private.release_orphaned_dkim_claims() RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6507,6 +6937,17 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) IS 'Unlocks the jobs (and job queues) a live graphile-worker pool has held locked for over 30 s without knowing it (its fetch committed but the answer was lost to a database restart), given the job ids the pool does know; returns the ids unlocked.';
+
+CREATE FUNCTION app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  delete from app_private.webhook_delivery_leases l
+  where l.tenant_id = release_webhook_lease.tenant_id and l.subscription_id = release_webhook_lease.subscription_id
+    and l.holder = release_webhook_lease.holder;
+$$;
+
+COMMENT ON FUNCTION app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) IS 'Gives back a subscription''s delivery lease, if this holder still has it.';
 
 CREATE FUNCTION app_private.reply_subject(subject text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -6696,6 +7137,7 @@ begin
   for v_campaign in
     select c.id from app_public.campaigns c
     where c.tenant_id = resume_tenant_campaigns.tenant_id and c.status = 'paused' and c.paused_by = 'system'
+      and c.safety_pause is null -- paused for its bounce or complaint rate: only the tenant resumes it
     order by c.created
     for no key update
   loop
@@ -6706,7 +7148,23 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.resume_tenant_campaigns(tenant_id uuid) IS 'Resumes the tenant''s campaigns that the system paused (not those a user paused). Returns how many were resumed.';
+COMMENT ON FUNCTION app_private.resume_tenant_campaigns(tenant_id uuid) IS 'Resumes the tenant''s campaigns that the system paused (not those a user paused, nor those paused for their bounce or complaint rate). Returns how many were resumed.';
+
+CREATE FUNCTION app_private.retention_days(key text, fallback integer) RETURNS integer
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_days integer;
+begin
+  select case when jsonb_typeof(c.value) = 'number' then (c.value #>> '{}')::numeric::integer end into v_days
+    from app_public.system_config c where c.key = retention_days.key;
+  return greatest(coalesce(v_days, fallback), 31);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.retention_days(key text, fallback integer) IS 'A retention period in days from system_config (the fallback when unset or not a number), never under 31 days (a month, so the current partition is never dropped).';
 
 CREATE FUNCTION app_private.revoke_sessions(user_id uuid, reason text, keep_session_id uuid DEFAULT NULL::uuid) RETURNS integer
     LANGUAGE plpgsql
@@ -6874,8 +7332,12 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
-        if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes' then
-          -- Its slot went by (paused, plan limit, outage): book a fresh one.
+        if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
+           or not exists (select 1 from app_public.email_accounts ea
+                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active') then
+          -- Its slot went by (paused, plan limit, outage), or its inbox stopped
+          -- sending meanwhile (repeated SMTP login failures): book a fresh one,
+          -- which waits while the inbox cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;
@@ -7146,6 +7608,15 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) IS 'Marks the lead''s messages of a conversation (all, or one) read or unread and returns the conversation with its new unread count.';
+
+CREATE FUNCTION app_private.smtp_auth_failure_limit() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select 3;
+$$;
+
+COMMENT ON FUNCTION app_private.smtp_auth_failure_limit() IS 'Refused SMTP logins in a row after which an inbox stops sending until it is resumed.';
 
 CREATE FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) RETURNS void
     LANGUAGE sql
@@ -7906,6 +8377,47 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg__oauth_inbox_reactivation() IS 'An OAuth inbox whose connection is gone (reconnect_required, disconnected) cannot be set active again by hand: only connecting it again does that.';
 
+CREATE FUNCTION app_private.tg__platform_audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row jsonb := coalesce(v_new, v_old);
+  -- tg_argv: the table's name, then the bookkeeping columns not worth a row.
+  v_ignored text[] := array['created', 'updated'] || coalesce(tg_argv[1:], '{}');
+  v_before jsonb;
+  v_after jsonb;
+begin
+  -- A reference table on Citus: its trigger fires on every node's copy; the
+  -- coordinator's writes the one row.
+  if not app_private.on_coordinator() then
+    return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    select jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)
+      into v_before, v_after
+      from jsonb_each(v_new) n
+      where n.key <> all (v_ignored) and n.value is distinct from v_old -> n.key;
+    if v_after is null then
+      return null;
+    end if;
+  elsif tg_op = 'INSERT' then
+    v_after := v_new - v_ignored;
+  else
+    v_before := v_old - v_ignored;
+  end if;
+  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
+    values (app_public.current_user_id(), tg_argv[0] || '.' || lower(tg_op), tg_argv[0],
+            coalesce(v_row ->> 'id', v_row ->> 'user_id', concat_ws(':', v_row ->> 'role_id', v_row ->> 'permission_id')),
+            jsonb_build_object('before', v_before, 'after', v_after));
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg__platform_audit() IS 'Writes one platform_audit_log row per inserted, updated (changed columns only, bookkeeping columns named in the trigger''s arguments left out) or deleted row of a platform table: action "<table>.<insert|update|delete>", the acting user, and changes {"before": …, "after": …}.';
+
 CREATE FUNCTION app_private.tg__smtp_ip_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8024,6 +8536,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_campaign_enrollments__check_completion() IS 'When the last active enrollment of a campaign finishes, queues the job that completes the campaign.';
 
+CREATE FUNCTION app_private.tg_campaign_stats_daily__safety() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.check_campaign_safety(new.tenant_id, new.campaign_id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a message sent, a bounce or a complaint, judges the campaign''s safety rates (check_campaign_safety): a limit is crossed by a bounce, or by the send that completes the minimum sample.';
+
 CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8037,6 +8561,23 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_campaigns__reschedule_start() IS 'When the start time of a scheduled campaign is edited, its start job moves with it.';
+
+CREATE FUNCTION app_private.tg_campaigns__safety_resume() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if old.status = 'paused' and new.status <> 'paused' then
+    if old.safety_pause is not null then
+      new.safety_baseline := app_private.campaign_totals(new.tenant_id, new.id);
+    end if;
+    new.safety_pause := null;
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaigns__safety_resume() IS 'When a campaign leaves a safety pause, stores its totals as the safety baseline (its rates then count messages since this moment) and clears safety_pause.';
 
 CREATE FUNCTION app_private.tg_campaigns__status_transition() RETURNS trigger
     LANGUAGE plpgsql
@@ -8128,6 +8669,25 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_domains__webhook() IS 'Webhook events of domain verification: domain.verified, domain.failed.';
+
+CREATE FUNCTION app_private.tg_email_accounts__safety_state() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if new.last_sent_at is distinct from old.last_sent_at then
+    new.smtp_auth_failures := 0; -- the server took a message: the login works
+  end if;
+  if new.status = 'active' and old.status <> 'active' then
+    new.smtp_auth_failures := 0;
+    new.paused_at := null;
+    new.pause_reason := null;
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_accounts__safety_state() IS 'A sent message resets an inbox''s count of refused SMTP logins; an inbox becoming active again forgets why it was stopped.';
 
 CREATE FUNCTION app_private.tg_email_accounts__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8847,6 +9407,23 @@ $$;
 
 COMMENT ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) IS 'The enabled webhook subscriptions of the tenant that want this event type (of this campaign, when a subscription is filtered by campaign).';
 
+CREATE FUNCTION app_private.without_terms(value text, terms text[]) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_term text;
+  v_value text := value;
+begin
+  foreach v_term in array coalesce(terms, '{}') loop
+    v_value := regexp_replace(v_value, regexp_replace(v_term, '([\\.^$|?*+()\[\]{}-])', '\\\1', 'g'), '[erased]', 'gi');
+  end loop;
+  return v_value;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_private.without_terms(value text, terms text[]) IS 'The text with every occurrence of each term (an address, a name) replaced by [erased], ignoring case.';
+
 CREATE FUNCTION app_private.worker_dead_after() RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9397,6 +9974,9 @@ CREATE TABLE app_public.email_accounts (
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
     next_send_at timestamp with time zone,
+    smtp_auth_failures integer DEFAULT 0 NOT NULL,
+    paused_at timestamp with time zone,
+    pause_reason text,
     oauth_status text,
     oauth_connected_at timestamp with time zone,
     CONSTRAINT email_accounts_daily_count_check CHECK ((daily_count >= 0)),
@@ -9405,7 +9985,9 @@ CREATE TABLE app_public.email_accounts (
     CONSTRAINT email_accounts_imap_last_uid_check CHECK ((imap_last_uid >= 0)),
     CONSTRAINT email_accounts_imap_settings_shape CHECK (((jsonb_typeof(imap_settings) = 'object'::text) AND (NOT (imap_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
     CONSTRAINT email_accounts_oauth_status_check CHECK ((oauth_status = ANY (ARRAY['connected'::text, 'reconnect_required'::text, 'disconnected'::text]))),
+    CONSTRAINT email_accounts_pause_reason_length CHECK ((length(pause_reason) <= 1000)),
     CONSTRAINT email_accounts_provider_check CHECK ((provider = ANY (ARRAY['mailu'::text, 'smtp'::text, 'google'::text, 'microsoft'::text]))),
+    CONSTRAINT email_accounts_smtp_auth_failures_check CHECK ((smtp_auth_failures >= 0)),
     CONSTRAINT email_accounts_smtp_settings_shape CHECK (((jsonb_typeof(smtp_settings) = 'object'::text) AND (NOT (smtp_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
     CONSTRAINT email_accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'disabled'::text, 'error'::text]))),
     CONSTRAINT email_accounts_timezone_check CHECK ((length(timezone) <= 64)),
@@ -9421,6 +10003,12 @@ COMMENT ON COLUMN app_public.email_accounts.smtp_settings IS '{"host", "port", "
 COMMENT ON COLUMN app_public.email_accounts.daily_count IS 'Messages sent on daily_count_date (the account''s local day); resets at local midnight.';
 
 COMMENT ON COLUMN app_public.email_accounts.next_send_at IS 'Earliest time the next campaign message may leave this inbox: the last booked send plus a random gap between the campaign''s min_gap_seconds and max_gap_seconds.';
+
+COMMENT ON COLUMN app_public.email_accounts.smtp_auth_failures IS 'SMTP logins refused in a row since the inbox last sent a message; at 3 the inbox stops sending (status error) until resumeEmailAccount.';
+
+COMMENT ON COLUMN app_public.email_accounts.paused_at IS 'When the platform stopped this inbox''s sending (repeated SMTP login failures); null when it is not stopped.';
+
+COMMENT ON COLUMN app_public.email_accounts.pause_reason IS 'Why the platform stopped this inbox''s sending, in words a user can act on; cleared when the inbox is resumed.';
 
 COMMENT ON COLUMN app_public.email_accounts.oauth_status IS 'For an inbox connected over OAuth (Google, Microsoft): connected; reconnect_required (the provider refused to renew access, e.g. consent revoked or password changed: sends are stopped, connect it again); disconnected. Null for an inbox with a password.';
 
@@ -9491,6 +10079,214 @@ $$;
 
 COMMENT ON FUNCTION app_public.enabled_features() IS 'The keys of every feature flag that is on for the current tenant.';
 
+CREATE FUNCTION app_public.erase_personal_data(email text) RETURNS jsonb
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_private.privacy_request_tenant(email);
+  v_email citext := email::citext;
+  v_request_id uuid := gen_random_uuid();
+  v_subject record;
+  v_terms text[];
+  v_ids text[];
+  v_counts jsonb := '{}';
+  v_n integer;
+  v_reason text;
+  v_erased text;
+  v_row record;
+  v_jobs integer;
+  v_errors jsonb;
+begin
+  select * into v_subject from app_private.privacy_subject(v_tenant_id, email);
+  v_terms := array[lower(email)] || v_subject.name_terms;
+  v_ids := array(select unnest(v_subject.lead_ids)::text union all select unnest(v_subject.message_ids)::text);
+  select s.reason into v_reason from app_public.suppressions s where s.tenant_id = v_tenant_id and s.email = v_email;
+  if cardinality(v_subject.lead_ids) = 0 and cardinality(v_subject.message_ids) = 0 and v_reason is null then
+    raise exception 'This organisation holds no lead, message or suppression for %.', lower(email) using errcode = 'NTFND';
+  end if;
+
+  -- Events, conversations and messages first (messages reference enrollments, which go with the lead).
+  delete from app_public.email_events ev
+    where ev.tenant_id = v_tenant_id and (ev.message_id = any (v_subject.message_ids) or ev.lead_id = any (v_subject.lead_ids));
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('email_events', v_n);
+  delete from app_public.conversations c where c.tenant_id = v_tenant_id and c.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('conversations', v_n);
+  -- References to those messages are cleared first: on Citus the keys declared
+  -- ON DELETE SET NULL (column) keep no action (src/db/citus-distribution.ts).
+  update app_public.conversations c set last_message_id = null
+    where c.tenant_id = v_tenant_id and c.last_message_id = any (v_subject.message_ids);
+  update app_public.messages m set parent_message_id = null
+    where m.tenant_id = v_tenant_id and m.parent_message_id = any (v_subject.message_ids) and not (m.id = any (v_subject.message_ids));
+  update app_public.campaign_enrollments e set current_message_id = null
+    where e.tenant_id = v_tenant_id and e.current_message_id = any (v_subject.message_ids);
+  update app_public.campaign_enrollments e set thread_message_id = null
+    where e.tenant_id = v_tenant_id and e.thread_message_id = any (v_subject.message_ids);
+  delete from app_public.messages m where m.tenant_id = v_tenant_id and m.id = any (v_subject.message_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('messages', v_n);
+
+  -- Deals stay (the organisation's pipeline) without the person's address or name in their text.
+  v_n := 0;
+  for v_row in
+    select d.id, d.title, d.description, d.notes from app_public.deals d
+    where d.tenant_id = v_tenant_id
+      and (d.primary_lead_id = any (v_subject.lead_ids)
+           or exists (select 1 from unnest(v_terms) t where app_private.mentions(concat_ws(' ', d.title, d.description, d.notes), t)))
+  loop
+    update app_public.deals d set
+        title = coalesce(app_private.without_terms(v_row.title, v_terms), '[erased]'),
+        description = app_private.without_terms(v_row.description, v_terms),
+        notes = app_private.without_terms(v_row.notes, v_terms)
+      where d.tenant_id = v_tenant_id and d.id = v_row.id;
+    v_n := v_n + 1;
+  end loop;
+  v_counts := v_counts || jsonb_build_object('deals_scrubbed', v_n);
+  update app_public.deals d set primary_lead_id = null
+    where d.tenant_id = v_tenant_id and d.primary_lead_id = any (v_subject.lead_ids);
+
+  -- The lead and what only links it to the organisation's records. Each table
+  -- is emptied explicitly (rather than by the cascades) for the counts.
+  delete from app_public.deal_contacts dc where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('deal_contacts', v_n);
+  delete from app_public.contact_list_members m where m.tenant_id = v_tenant_id and m.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('contact_list_members', v_n);
+  delete from app_public.campaign_targets ct where ct.tenant_id = v_tenant_id and ct.lead_id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('campaign_targets', v_n);
+  delete from app_public.campaign_enrollments e where e.tenant_id = v_tenant_id and e.id = any (v_subject.enrollment_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('campaign_enrollments', v_n);
+  delete from app_public.leads l where l.tenant_id = v_tenant_id and l.id = any (v_subject.lead_ids);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('leads', v_n);
+
+  -- Import results keep their counts; the row errors naming the address go.
+  v_n := 0;
+  for v_row in
+    select i.id, i.errors from app_public.lead_imports i
+    where i.tenant_id = v_tenant_id and app_private.mentions(i.errors::text, email)
+  loop
+    select coalesce(jsonb_agg(e.value order by e.ordinality), '[]') into v_errors
+      from jsonb_array_elements(v_row.errors) with ordinality e
+      where not app_private.mentions(e.value::text, email);
+    update app_public.lead_imports i set errors = v_errors
+      where i.tenant_id = v_tenant_id and i.id = v_row.id;
+    v_n := v_n + 1;
+  end loop;
+  v_counts := v_counts || jsonb_build_object('lead_imports_scrubbed', v_n);
+
+  -- Webhook events naming the person or their rows (their deliveries go with them), and
+  -- deliveries whose response echoed the address.
+  delete from app_public.webhook_events w
+    where w.tenant_id = v_tenant_id
+      and (app_private.mentions(w.data::text, email)
+           or exists (select 1 from unnest(v_ids) i where app_private.mentions(w.data::text, i)));
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('webhook_events', v_n);
+  delete from app_public.webhook_deliveries wd
+    where wd.tenant_id = v_tenant_id and app_private.mentions(wd.response_body, email);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('webhook_deliveries', v_n);
+
+  -- Earlier audit entries naming the address keep their action, not its data.
+  update app_public.audit_log a set changes = '{"erased": true}'
+    where a.tenant_id = v_tenant_id and app_private.mentions(a.changes::text, email);
+  get diagnostics v_n = row_count;
+  v_counts := v_counts || jsonb_build_object('audit_log_scrubbed', v_n);
+
+  -- Queued jobs of this tenant naming the person (not those running now).
+  delete from app_private.job_outbox o
+    where o.tenant_id = v_tenant_id
+      and (app_private.mentions(o.payload::text, email) or exists (select 1 from unnest(v_ids) i where app_private.mentions(o.payload::text, i)));
+  get diagnostics v_n = row_count;
+  if app_private.on_coordinator() then
+    delete from graphile_worker._private_jobs j
+      where j.locked_at is null and app_private.mentions(j.payload::text, v_tenant_id::text)
+        and (app_private.mentions(j.payload::text, email) or exists (select 1 from unnest(v_ids) i where app_private.mentions(j.payload::text, i)));
+    get diagnostics v_jobs = row_count;
+    v_n := v_n + v_jobs;
+  end if;
+  v_counts := v_counts || jsonb_build_object('jobs', v_n);
+
+  -- Never mailed again: the address becomes a salted hash in the suppression list.
+  insert into app_private.privacy_salts (tenant_id) values (v_tenant_id) on conflict (tenant_id) do nothing;
+  v_erased := app_private.erased_address(v_tenant_id, email);
+  delete from app_public.suppressions s where s.tenant_id = v_tenant_id and s.email = v_email;
+  insert into app_public.suppressions (tenant_id, email, reason)
+    values (v_tenant_id, v_erased, coalesce(v_reason, 'manual'))
+    on conflict (tenant_id, email) do nothing;
+
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+    values (v_tenant_id, app_public.current_user_id(),
+            not coalesce(app_private.membership_roles(app_public.current_user_id(), v_tenant_id) && '{owner,admin}', false),
+            'privacy.erase', null, v_request_id::text, jsonb_build_object('request_id', v_request_id, 'counts', v_counts));
+  return jsonb_build_object('requestId', v_request_id, 'counts', v_counts);
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.erase_personal_data(email text) IS 'Erases everything this organisation holds about one email address (a privacy erasure request): its leads (with enrollments, list memberships, deal contacts), every message to, from or about it with their events and conversations, webhook events and queued jobs naming it; scrubs the address and name from deals, import errors and earlier audit entries; and keeps only a salted hash in the suppression list so it is never mailed again. Campaign statistics keep their counts. Writes one audit entry (action privacy.erase) with the request id and the number of rows per table, never the address. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held. Returns {requestId, counts}.';
+
+CREATE FUNCTION app_public.export_personal_data(email text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_private.privacy_request_tenant(email);
+  v_email citext := email::citext;
+  v_subject record;
+  v_result jsonb;
+begin
+  select * into v_subject from app_private.privacy_subject(v_tenant_id, email);
+  select jsonb_build_object(
+    'format', 'penguinmails.personal-data.v1',
+    'email', lower(email),
+    'tenantId', v_tenant_id,
+    'exportedAt', now(),
+    'leads', (select coalesce(jsonb_agg(to_jsonb(l) - 'search' order by l.created), '[]') from app_public.leads l
+              where l.tenant_id = v_tenant_id and l.id = any (v_subject.lead_ids)),
+    'listMemberships', (select coalesce(jsonb_agg(jsonb_build_object('listId', cl.id, 'listName', cl.name, 'leadId', m.lead_id, 'added', m.created)), '[]')
+              from app_public.contact_list_members m join app_public.contact_lists cl on cl.tenant_id = v_tenant_id and cl.id = m.list_id
+              where m.tenant_id = v_tenant_id and m.lead_id = any (v_subject.lead_ids)),
+    'campaignEnrollments', (select coalesce(jsonb_agg(to_jsonb(e) order by e.enrolled_at), '[]') from app_public.campaign_enrollments e
+              where e.tenant_id = v_tenant_id and e.id = any (v_subject.enrollment_ids)),
+    'messages', (select coalesce(jsonb_agg(to_jsonb(m) order by m.id), '[]') from app_public.messages m
+              where m.tenant_id = v_tenant_id and m.id = any (v_subject.message_ids)),
+    'emailEvents', (select coalesce(jsonb_agg(to_jsonb(ev) order by ev.id), '[]') from app_public.email_events ev
+              where ev.tenant_id = v_tenant_id and (ev.message_id = any (v_subject.message_ids) or ev.lead_id = any (v_subject.lead_ids))),
+    'conversations', (select coalesce(jsonb_agg(to_jsonb(c) order by c.created), '[]') from app_public.conversations c
+              where c.tenant_id = v_tenant_id and c.lead_id = any (v_subject.lead_ids)),
+    'conversationReplies', (select coalesce(jsonb_agg(to_jsonb(cm) order by cm.message_created), '[]') from app_public.conversation_messages cm
+              where cm.tenant_id = v_tenant_id and cm.message_id = any (v_subject.message_ids)),
+    'deals', (select coalesce(jsonb_agg(to_jsonb(d) order by d.created), '[]') from app_public.deals d
+              where d.tenant_id = v_tenant_id and (d.primary_lead_id = any (v_subject.lead_ids) or d.id in (
+                select dc.deal_id from app_public.deal_contacts dc where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)))),
+    'dealContacts', (select coalesce(jsonb_agg(to_jsonb(dc) order by dc.created), '[]') from app_public.deal_contacts dc
+              where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)),
+    'suppressions', (select coalesce(jsonb_agg(to_jsonb(s) order by s.created), '[]') from app_public.suppressions s
+              where s.tenant_id = v_tenant_id and s.email = v_email),
+    'importErrors', (select coalesce(jsonb_agg(jsonb_build_object('importId', i.id, 'fileName', i.file_name, 'error', e.value)), '[]')
+              from app_public.lead_imports i cross join lateral jsonb_array_elements(i.errors) e
+              where i.tenant_id = v_tenant_id and app_private.mentions(e.value::text, email)),
+    'webhookEvents', (select coalesce(jsonb_agg(to_jsonb(w) order by w.created), '[]') from app_public.webhook_events w
+              where w.tenant_id = v_tenant_id and app_private.mentions(w.data::text, email))
+  ) into v_result;
+  if v_result -> 'leads' = '[]' and v_result -> 'messages' = '[]' and v_result -> 'suppressions' = '[]'
+     and v_result -> 'webhookEvents' = '[]' and v_result -> 'importErrors' = '[]' then
+    raise exception 'This organisation holds nothing about %.', lower(email) using errcode = 'NTFND';
+  end if;
+  return v_result;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.export_personal_data(email text) IS 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, suppressions, import errors and webhook events naming it. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held.';
+
 CREATE FUNCTION app_public.feature_enabled(flag_key text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9545,7 +10341,9 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) IS 'The unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
+COMMENT ON FUNCTION app_public.inbox_conversations(campaign_id uuid, email_account_id uuid, unread boolean, lead_status text, interest_status text) IS '@enumArg lead_status leads.status
+@enumArg interest_status leads.interest_status
+The unified inbox: conversations with leads, newest message first, optionally only those of a campaign, of an inbox (emailAccountId), with or without unread messages (unread), or whose lead has a status (leadStatus: active, replied…) or an interest status (interestStatus: interested, not_interested, meeting_booked, out_of_office, wrong_person). Each has its lead, inbox, last message and unread count; its messages are conversationMessages.';
 
 CREATE TABLE app_public.invitations (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -9951,6 +10749,45 @@ $$;
 
 COMMENT ON FUNCTION app_public.resume_campaign(campaign_id uuid) IS 'Resumes a paused campaign (whoever paused it): enrollments continue where they stopped and new members of its target lists are enrolled. If the pause came from the plan limit or billing and that is not resolved, the next send pauses it again with the reason.';
 
+CREATE FUNCTION app_public.resume_email_account(email_account_id uuid) RETURNS app_public.email_accounts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_inbox app_public.email_accounts;
+  v_ids uuid[];
+begin
+  perform app_hidden.require_api_scope('domains');
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Only owners and admins of this organisation can resume an inbox.' using errcode = 'DNIED';
+  end if;
+  select ea.* into v_inbox from app_public.email_accounts ea
+    where ea.tenant_id = v_tenant_id and ea.id = resume_email_account.email_account_id
+    for no key update;
+  if v_inbox.id is null then
+    raise exception 'There is no inbox % in this organisation.', email_account_id using errcode = 'NTFND';
+  end if;
+  if v_inbox.status not in ('paused', 'error') then
+    raise exception 'Inbox % is %; only a paused inbox or one in error can be resumed.', v_inbox.email, v_inbox.status using errcode = 'STATE';
+  end if;
+  update app_public.email_accounts ea set status = 'active'
+    where ea.tenant_id = v_tenant_id and ea.id = v_inbox.id
+    returning * into v_inbox;
+  -- Sequences waiting for this inbox (a message booked on it, or pinned to it) try again now.
+  select coalesce(array_agg(e.id), '{}') into v_ids
+    from app_public.campaign_enrollments e
+    left join app_public.messages m on m.tenant_id = v_tenant_id and m.id = e.current_message_id
+    where e.tenant_id = v_tenant_id and e.status = 'active'
+      and (e.email_account_id = v_inbox.id or (m.email_account_id = v_inbox.id and m.status = 'queued'));
+  perform app_private.schedule_enrollments(v_tenant_id, v_ids);
+  return v_inbox;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.resume_email_account(email_account_id uuid) IS 'Resumes an inbox the platform stopped (repeated SMTP login failures) or that was paused: it is active again, the reason is cleared, and the sequences waiting for it try again now. Owners and admins.';
+
 CREATE FUNCTION app_public.revoke_api_key(api_key_id uuid) RETURNS app_public.api_keys
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10262,7 +11099,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) IS 'Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
+COMMENT ON FUNCTION app_public.set_domain_ip_assignment_status(assignment_id uuid, status text, reason text) IS '@enumArg status domain_ip_assignments.status
+Staff (infrastructure.manage): moves a domain IP assignment through scheduled → warming → active → expired.';
 
 CREATE FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) RETURNS app_public.leads
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10300,7 +11138,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) IS 'Sets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
+COMMENT ON FUNCTION app_public.set_lead_interest_status(conversation_id uuid, interest_status text) IS '@enumArg interest_status leads.interest_status
+Sets the interest of a conversation''s lead (interested, not_interested, meeting_booked, out_of_office, wrong_person; null clears it), recorded in the audit log with who did it and from which conversation. Members and above.';
 
 CREATE FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text DEFAULT NULL::text) RETURNS app_public.smtp_ip_addresses
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10312,7 +11151,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text) IS 'Staff (infrastructure.manage): moves a sending IP through its lifecycle: available → assigned/warming → warmed; warmed/warming → degraded → burned; any → quarantined → available. Quarantining or burning moves its domains to healthy IPs.';
+COMMENT ON FUNCTION app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text) IS '@enumArg status smtp_ip_addresses.status
+Staff (infrastructure.manage): moves a sending IP through its lifecycle: available → assigned/warming → warmed; warmed/warming → degraded → burned; any → quarantined → available. Quarantining or burning moves its domains to healthy IPs.';
 
 CREATE TABLE app_public.system_config (
     key text NOT NULL,
@@ -10775,6 +11615,17 @@ ALTER TABLE ONLY app_private.pending_registrations FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.pending_registrations IS 'A sign-up waiting for its email to be confirmed: the password''s bcrypt hash, the organisation''s name and the SHA-256 of the emailed token. The account and organisation are created when the link is used (app_hidden.confirm_registration).';
 
+CREATE TABLE app_private.privacy_salts (
+    tenant_id uuid NOT NULL,
+    salt bytea DEFAULT public.gen_random_bytes(32) NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT privacy_salts_salt_check CHECK ((octet_length(salt) = 32))
+);
+
+ALTER TABLE ONLY app_private.privacy_salts FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.privacy_salts IS 'One random salt per tenant for the hashes of erased addresses, kept in the suppression list as <hex sha256(salt || lower(address))>@erased.invalid (app_private.erased_address); a hash from one tenant says nothing in another, and without the salt (no API role reads it) an address cannot be tested against it.';
+
 CREATE TABLE app_private.resource_counts (
     tenant_id uuid NOT NULL,
     resource text NOT NULL,
@@ -10869,6 +11720,17 @@ CREATE TABLE app_private.user_sessions (
 ALTER TABLE ONLY app_private.user_sessions FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.user_sessions IS 'One row per signed session token (its sid claim): open until it expires or is revoked (signed out, password changed or reset). Every request checks its session here.';
+
+CREATE TABLE app_private.webhook_delivery_leases (
+    tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    holder text NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE ONLY app_private.webhook_delivery_leases FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.webhook_delivery_leases IS 'Which webhook_deliver job posts a subscription''s deliveries now, until when: a job takes the lease before it posts and gives it back when it stops; a lease whose holder died ends at expires_at.';
 
 CREATE TABLE app_private.webhook_secrets (
     tenant_id uuid NOT NULL,
@@ -11362,7 +12224,7 @@ CREATE TABLE app_public.platform_audit_log (
 
 ALTER TABLE ONLY app_public.platform_audit_log FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.platform_audit_log IS 'Staff actions across the platform: plan, flag, infrastructure and permission changes, and tenant access sessions.';
+COMMENT ON TABLE app_public.platform_audit_log IS 'Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes. actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
 
 ALTER TABLE app_public.platform_audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME app_public.platform_audit_log_id_seq
@@ -11564,7 +12426,15 @@ CREATE TABLE app_public.tenant_config (
     ui_timezone text,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    safety_bounce_rate numeric(6,5) DEFAULT 0.05 NOT NULL,
+    safety_complaint_rate numeric(6,5) DEFAULT 0.003 NOT NULL,
+    safety_min_sample integer DEFAULT 100 NOT NULL,
+    safety_window_days integer DEFAULT 7 NOT NULL,
     CONSTRAINT tenant_config_billing_address_check CHECK (((billing_address IS NULL) OR (jsonb_typeof(billing_address) = 'object'::text))),
+    CONSTRAINT tenant_config_safety_bounce_rate_bounds CHECK (((safety_bounce_rate >= 0.01) AND (safety_bounce_rate <= 0.10))),
+    CONSTRAINT tenant_config_safety_complaint_rate_bounds CHECK (((safety_complaint_rate >= 0.0005) AND (safety_complaint_rate <= 0.003))),
+    CONSTRAINT tenant_config_safety_min_sample_bounds CHECK (((safety_min_sample >= 20) AND (safety_min_sample <= 10000))),
+    CONSTRAINT tenant_config_safety_window_days_bounds CHECK (((safety_window_days >= 1) AND (safety_window_days <= 30))),
     CONSTRAINT tenant_config_stripe_customer_id_check CHECK ((stripe_customer_id ~ '^cus_[A-Za-z0-9]+$'::text)),
     CONSTRAINT tenant_config_theme_favicon_url_check CHECK (((theme_favicon_url ~ '^https?://'::text) AND (length(theme_favicon_url) <= 500))),
     CONSTRAINT tenant_config_theme_logo_url_check CHECK (((theme_logo_url ~ '^https?://'::text) AND (length(theme_logo_url) <= 500))),
@@ -11576,6 +12446,14 @@ CREATE TABLE app_public.tenant_config (
 ALTER TABLE ONLY app_public.tenant_config FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenant_config IS 'Tenant-wide configuration: billing contact, notifications and branding.';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_bounce_rate IS 'A sending campaign pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_complaint_rate IS 'A sending campaign pauses itself when spam complaints exceed this fraction of its messages sent over the safety window (default 0.003 = 0.3%, the ceiling Gmail and Yahoo set for bulk senders; the platform allows 0.0005 to 0.003).';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_min_sample IS 'The bounce and complaint rates are only judged once the window holds at least this many messages (default 100; the platform allows 20 to 10000).';
+
+COMMENT ON COLUMN app_public.tenant_config.safety_window_days IS 'The rolling window of the safety rates, in UTC days including today (default 7; the platform allows 1 to 30).';
 
 CREATE TABLE app_public.tenant_policies (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -11700,6 +12578,9 @@ ALTER TABLE ONLY app_private.pending_registrations
 ALTER TABLE ONLY app_private.pending_registrations
     ADD CONSTRAINT pending_registrations_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY app_private.privacy_salts
+    ADD CONSTRAINT privacy_salts_pkey PRIMARY KEY (tenant_id);
+
 ALTER TABLE ONLY app_private.resource_counts
     ADD CONSTRAINT resource_counts_pkey PRIMARY KEY (tenant_id, resource, shard);
 
@@ -11720,6 +12601,9 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.webhook_delivery_leases
+    ADD CONSTRAINT webhook_delivery_leases_pkey PRIMARY KEY (tenant_id, subscription_id);
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (tenant_id, subscription_id);
@@ -12315,6 +13199,10 @@ CREATE TRIGGER _200_warmup BEFORE INSERT OR UPDATE OF timezone, warmup_enabled, 
 
 CREATE TRIGGER _210_dns_records BEFORE INSERT ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_dns_records();
 
+CREATE TRIGGER _210_safety_resume BEFORE UPDATE OF status ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__safety_resume();
+
+CREATE TRIGGER _210_safety_state BEFORE UPDATE ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_email_accounts__safety_state();
+
 CREATE TRIGGER _220_dkim_key AFTER INSERT ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_dkim_key();
 
 CREATE TRIGGER _220_lifecycle BEFORE INSERT OR UPDATE OF status ON app_public.domain_ip_assignments FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_ip_assignment_lifecycle();
@@ -12344,6 +13232,10 @@ CREATE TRIGGER _500_rollup_update AFTER UPDATE ON app_public.messages REFERENCIN
 CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled_for ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__reschedule_start();
 
 CREATE TRIGGER _600_forget_handovers AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status IS DISTINCT FROM 'sending'::text))) EXECUTE FUNCTION app_private.tg_messages__forget_handovers();
+
+CREATE TRIGGER _600_safety_insert AFTER INSERT ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.sent > 0) OR (new.bounced > 0) OR (new.complained > 0))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
+
+CREATE TRIGGER _600_safety_update AFTER UPDATE ON app_public.campaign_stats_daily FOR EACH ROW WHEN (((new.sent > old.sent) OR (new.bounced > old.bounced) OR (new.complained > old.complained))) EXECUTE FUNCTION app_private.tg_campaign_stats_daily__safety();
 
 CREATE TRIGGER _700_conversation_inbound AFTER INSERT ON app_public.messages FOR EACH ROW WHEN (((new.direction = 'inbound'::text) AND (new.parent_message_id IS NOT NULL) AND (new.message_type = ANY (ARRAY['email'::text, 'auto_reply'::text])))) EXECUTE FUNCTION app_private.tg_messages__conversation();
 
@@ -12386,6 +13278,22 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_policies');
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_users');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_flags FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('feature_flags', 'updated_by');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.permissions FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('permissions');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.plans FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('plans');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.smtp_ip_addresses FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('smtp_ip_addresses', 'status', 'status_reason', 'status_changed_at', 'auto_quarantined', 'warmup_started_at', 'daily_count', 'daily_count_date', 'assigned_count', 'reputation_state', 'last_reputation_check', 'last_reputation_check_at', 'provider_blacklist_status');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.staff_members FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('staff_members');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.staff_role_permissions FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('staff_role_permissions');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.staff_roles FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('staff_roles');
+
+CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.vps_instances FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('vps_instances', 'status', 'status_reason', 'status_changed_at', 'decommission_scheduled_for');
 
 CREATE TRIGGER _900_webhook_event AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__webhook();
 
@@ -12430,6 +13338,9 @@ ALTER TABLE ONLY app_private.oauth_states
 ALTER TABLE ONLY app_private.password_reset_tokens
     ADD CONSTRAINT password_reset_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_private.privacy_salts
+    ADD CONSTRAINT privacy_salts_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_private.resource_counts
     ADD CONSTRAINT resource_counts_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
@@ -12450,6 +13361,9 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.webhook_delivery_leases
+    ADD CONSTRAINT webhook_delivery_leases_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
@@ -12833,6 +13747,8 @@ ALTER TABLE app_private.password_reset_tokens ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.pending_registrations ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE app_private.privacy_salts ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE app_private.resource_counts ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.staff_access_sessions ENABLE ROW LEVEL SECURITY;
@@ -12846,6 +13762,8 @@ ALTER TABLE app_private.usage_counters ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.user_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.webhook_delivery_leases ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.webhook_secrets ENABLE ROW LEVEL SECURITY;
 
@@ -13933,11 +14851,15 @@ REVOKE ALL ON FUNCTION app_private.campaign_housekeeping() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_limit_problem(tenant_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_start_problems(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_member;
@@ -13951,11 +14873,15 @@ GRANT INSERT(approximate_cost),UPDATE(approximate_cost) ON TABLE app_public.smtp
 
 REVOKE ALL ON FUNCTION app_private.change_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text, automatic boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.check_results_problem(checks jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_anonymous;
@@ -14114,6 +15040,8 @@ REVOKE ALL ON FUNCTION app_private.domain_suffixes(domain text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.drain_job_outbox() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.drop_monthly_partition(partition regclass) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.effective_limit(tenant_id uuid, metric text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.email_account_on_own_domain() FROM PUBLIC;
@@ -14136,7 +15064,11 @@ REVOKE ALL ON FUNCTION app_private.enrollment_job_key(enrollment_id uuid) FROM P
 
 REVOKE ALL ON FUNCTION app_private.ensure_monthly_partitions(parent regclass, from_month date, to_month date) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.erased_address(tenant_id uuid, email text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.expired_partitions(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) FROM PUBLIC;
 
@@ -14259,6 +15191,8 @@ REVOKE ALL ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id u
 
 REVOKE ALL ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.mentions(haystack text, needle text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.metered_usage(tenant_id uuid, metric text, period_start timestamp with time zone) FROM PUBLIC;
@@ -14295,6 +15229,12 @@ REVOKE ALL ON FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id
 
 REVOKE ALL ON FUNCTION app_private.prepare_reply_send(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.privacy_request_tenant(email text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.purge_webhook_history(at timestamp with time zone, batch integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_campaign_start(tenant_id uuid, campaign_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_dkim_pool_refill() FROM PUBLIC;
@@ -14310,6 +15250,10 @@ REVOKE ALL ON FUNCTION app_private.queue_imap_polls() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_reputation_checks() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
@@ -14356,6 +15300,8 @@ REVOKE ALL ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, im
 
 REVOKE ALL ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.record_staff_billing_action(tenant_id uuid, action text, reason text, changes jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_staff_operation(user_id uuid, tenant_id uuid, operation jsonb, request_id text) FROM PUBLIC;
@@ -14376,9 +15322,13 @@ REVOKE ALL ON FUNCTION app_private.refresh_conversation(tenant_id uuid, conversa
 
 REVOKE ALL ON FUNCTION app_private.release_dead_workers(include_unregistered boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.release_message_partition(lower_id uuid, upper_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.release_orphaned_dkim_claims() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.release_orphaned_jobs(pool_id text, known_job_ids bigint[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.reply_subject(subject text) FROM PUBLIC;
 
@@ -14397,6 +15347,8 @@ REVOKE ALL ON FUNCTION app_private.resolve_interrupted_send(tenant_id uuid, mess
 REVOKE ALL ON FUNCTION app_private.resume_campaign_row(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.resume_tenant_campaigns(tenant_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.retention_days(key text, fallback integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.revoke_sessions(user_id uuid, reason text, keep_session_id uuid) FROM PUBLIC;
 
@@ -14425,6 +15377,8 @@ REVOKE ALL ON FUNCTION app_private.set_engine_clock(at timestamp with time zone)
 REVOKE ALL ON FUNCTION app_private.set_payment_state(tenant_id uuid, subscription_id uuid, status text, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid, message_id uuid, read boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.smtp_auth_failure_limit() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) FROM PUBLIC;
 
@@ -14485,6 +15439,8 @@ REVOKE ALL ON FUNCTION app_private.tg__job_request_id() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__oauth_inbox_reactivation() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg__platform_audit() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg__smtp_ip_lifecycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__updated() FROM PUBLIC;
@@ -14495,7 +15451,11 @@ REVOKE ALL ON FUNCTION app_private.tg__vps_instance_lifecycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaign_enrollments__check_completion() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_campaign_stats_daily__safety() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__reschedule_start() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_campaigns__safety_resume() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__status_transition() FROM PUBLIC;
 
@@ -14506,6 +15466,8 @@ REVOKE ALL ON FUNCTION app_private.tg_contact_list_members__static_only() FROM P
 REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_accounts__safety_state() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_accounts__webhook() FROM PUBLIC;
 
@@ -14568,6 +15530,8 @@ REVOKE ALL ON FUNCTION app_private.warmup_tick(at timestamp with time zone) FROM
 REVOKE ALL ON FUNCTION app_private.webhook_lead_state(lead jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.without_terms(value text, terms text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.worker_dead_after() FROM PUBLIC;
 
@@ -14732,6 +15696,12 @@ GRANT ALL ON FUNCTION app_public.email_accounts_warmup_day(account app_public.em
 REVOKE ALL ON FUNCTION app_public.enabled_features() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.enabled_features() TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.erase_personal_data(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.erase_personal_data(email text) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.export_personal_data(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.export_personal_data(email text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.feature_enabled(flag_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.feature_enabled(flag_key text) TO penguinmails_member;
 
@@ -14788,6 +15758,9 @@ GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) T
 
 REVOKE ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.resume_email_account(email_account_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.resume_email_account(email_account_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_api_key(api_key_id uuid) TO penguinmails_member;
@@ -15187,6 +16160,14 @@ GRANT UPDATE(ui_sidebar_default_collapsed) ON TABLE app_public.tenant_config TO 
 GRANT UPDATE(ui_date_format) ON TABLE app_public.tenant_config TO penguinmails_member;
 
 GRANT UPDATE(ui_timezone) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_bounce_rate) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_complaint_rate) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_min_sample) ON TABLE app_public.tenant_config TO penguinmails_member;
+
+GRANT UPDATE(safety_window_days) ON TABLE app_public.tenant_config TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.tenant_policies TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.tenant_policies TO penguinmails_analytics;

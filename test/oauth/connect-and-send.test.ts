@@ -26,9 +26,8 @@ import { pollInbox } from '../../src/imap/poller.ts';
 import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { oauthConfigOf } from '../../src/oauth/providers.ts';
 import pg from 'pg';
-import {
-  addMember, createCampaign, createSender, createTenant, lifecycle, nextMonday, setClock, sql, type Sender, type TestTenant, type World,
-} from '../sending/support/world.ts';
+import { addMember, createCampaign, createSender, createTenant, lifecycle, nextMonday, setClock, type Sender, type TestTenant, type World } from '../sending/support/world.ts';
+import { sql } from '../../src/db/pg.ts';
 
 const CLIENT_ID = 'pm-test-google-client';
 const CLIENT_SECRET = 'pm-test-google-secret-0123456789';

@@ -1,3 +1,11 @@
+--! Previous: sha1:354527926fcb232652c456ce955df4a8d97a3bed
+--! Hash: sha1:bbd949697632e389a874a44fdaad2f95d10bf58f
+--! Message: Google and Microsoft inboxes over OAuth: single-use PKCE states, sealed tokens, the inbox's OAuth state
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 3-oauth-inboxes.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '10min';
 
