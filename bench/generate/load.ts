@@ -10,9 +10,10 @@
  * secondary (non-unique) indexes and their foreign keys are dropped first
  * and re-created afterwards, which builds each index in one sorted pass and
  * checks each foreign key with one join instead of one lookup per row.
- * Primary and unique keys, CHECK constraints and every trigger (the
+ * Primary and unique keys, CHECK constraints and the triggers (the
  * statement-level analytics rollups, the plan-limit gauges) stay in place
- * and run for every COPY. The definitions come from the catalogue and are
+ * and run for every COPY, but for the row triggers in DEFERRED_TRIGGERS,
+ * whose work is done once the indexes are back. The definitions come from the catalogue and are
  * put back verbatim, and the load is only recorded as complete once they are.
  */
 import pg from 'pg';
@@ -133,6 +134,32 @@ async function deferIndexesAndKeys(client: pg.ClientBase, tables: readonly strin
   return { indexes, foreignKeys };
 }
 
+/**
+ * Row triggers that look other rows up by the deferred indexes: during the
+ * load each would scan the table it reads for every row it fires on (the
+ * inbox's threading of an inbound answer reads the enrollment's messages), so
+ * they are disabled while the tables load and their work is done afterwards,
+ * in message order, once the indexes are back.
+ */
+const DEFERRED_TRIGGERS = [{ table: 'app_public.messages', trigger: '_700_conversation_inbound' }] as const;
+
+async function setDeferredTriggers(client: pg.ClientBase, enabled: boolean): Promise<void> {
+  for (const { table, trigger } of DEFERRED_TRIGGERS) {
+    await client.query(`alter table ${table} ${enabled ? 'enable' : 'disable'} trigger ${pg.escapeIdentifier(trigger)}`);
+  }
+}
+
+/** What the disabled conversation trigger would have done: each inbound answer threaded into its conversation. */
+async function threadInboundMessages(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    `select count(app_private.thread_into_conversation(m.tenant_id, m.id)) as n
+     from (select m.tenant_id, m.id from app_public.messages m
+           where m.direction = 'inbound' and m.parent_message_id is not null and m.message_type in ('email', 'auto_reply')
+           order by m.tenant_id, m.id) m`,
+  );
+  return Number(rows[0]!.n);
+}
+
 /** Re-creates the deferred indexes (spread over the connections) and foreign keys. */
 async function restoreIndexesAndKeys(clients: pg.ClientBase[], deferred: Deferred): Promise<void> {
   const queue = [...deferred.indexes];
@@ -176,6 +203,7 @@ export async function loadDataset(ownerUrl: string, ds: DatasetPlan, options: Lo
       log(`  ${table}: ${rows.toLocaleString('en-US')} ${unit} in ${seconds.toFixed(1)} s${rate}`);
     };
     const deferred = await deferIndexesAndKeys(first, BULK_TABLES);
+    await setDeferredTriggers(first, false);
     for (const spec of TABLES) {
       await timed(spec.table, async () => {
         const counts = await Promise.all(
@@ -188,6 +216,8 @@ export async function loadDataset(ownerUrl: string, ds: DatasetPlan, options: Lo
       await restoreIndexesAndKeys(clients, deferred);
       return deferred.indexes.length + deferred.foreignKeys.length;
     }, 'definitions restored');
+    await setDeferredTriggers(first, true);
+    await timed('inbound answers threaded into conversations (the deferred trigger\'s work)', () => threadInboundMessages(first), 'messages');
     const t0 = performance.now();
     await first.query('analyze');
     tables.push({ table: 'analyze', rows: 0, seconds: (performance.now() - t0) / 1000 });
