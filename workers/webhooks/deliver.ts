@@ -65,20 +65,24 @@ export function webhookDeliver(deps: WorkerDeps): Task {
       return lease;
     };
 
-    /** Posts due deliveries while holding the lease: 'idle' when none is due now, 'more' after a full batch. */
-    const drain = async (): Promise<'idle' | 'more'> => {
+    /**
+     * Posts due deliveries while holding the lease: 'empty' when none was pending, 'stop' when the rest must
+     * wait (a retry time, a disabled subscription, no secret, the lease lost), 'more' after a full batch.
+     */
+    const drain = async (): Promise<'empty' | 'stop' | 'more'> => {
       for (let n = 0; n < BATCH; n++) {
         const head = await helpers.withPgClient((db) => headDelivery(db, tenantId, subscriptionId));
         // Nothing pending, or disabled: enabling it again queues this job.
-        if (!head || !head.enabled) return 'idle';
+        if (!head) return 'empty';
+        if (!head.enabled) return 'stop';
         if (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now()) {
           await requeue(head.nextAttemptAt);
-          return 'idle';
+          return 'stop';
         }
         // Extended when the next attempt could outlast it; lost only if it ran out (a stalled worker): another job has it.
-        if (leaseEnds - Date.now() < options.timeoutMs + 10_000 && !(await claim()).claimed) return 'idle';
+        if (leaseEnds - Date.now() < options.timeoutMs + 10_000 && !(await claim()).claimed) return 'stop';
         const secrets = await helpers.withPgClient((db) => signingSecrets(db, secretBox!, tenantId, subscriptionId));
-        if (secrets.length === 0) return 'idle';
+        if (secrets.length === 0) return 'stop';
         const body = deliveryBody(head);
         const headers = webhookHeaders(secrets, head.eventId, Math.floor(Date.now() / 1000), body);
         const outcome = await postWebhook(head.url, headers, body, {
@@ -93,11 +97,11 @@ export function webhookDeliver(deps: WorkerDeps): Task {
         if (ok) continue;
         if (disabled) {
           helpers.logger.warn(`webhook subscription ${subscriptionId} disabled after delivery ${head.id} failed ${head.attempts + 1} times`);
-          return 'idle';
+          return 'stop';
         }
         if (retryAt) {
           await requeue(retryAt);
-          return 'idle';
+          return 'stop';
         }
         // Given up on this one while the subscription stays enabled (it was disabled meanwhile and enabled): next.
       }
@@ -114,7 +118,8 @@ export function webhookDeliver(deps: WorkerDeps): Task {
         await requeue();
         return;
       }
-      // A delivery whose own job found the lease taken while this one was finishing.
+      if (result === 'stop') return;
+      // Nothing was pending: a delivery may have come whose own job found the lease taken meanwhile.
       const head = await helpers.withPgClient((db) => headDelivery(db, tenantId, subscriptionId));
       if (!head || !head.enabled || (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now())) return;
     }
