@@ -5299,10 +5299,15 @@ declare
   v_error text := left(error, 1000);
 begin
   update app_public.email_accounts ea
-    set status = 'error', oauth_status = 'reconnect_required', last_error = v_error, updated = v_now
+    set status = 'error', oauth_status = 'reconnect_required', last_error = v_error, updated = v_now,
+        paused_at = v_now,
+        pause_reason = left('Sending stopped: the provider no longer lets the platform use this mailbox (' || v_error
+                            || '). Connect the inbox again (startInboxOAuth).', 1000)
     where ea.tenant_id = oauth_reconnect_required.tenant_id and ea.id = oauth_reconnect_required.email_account_id
       and ea.oauth_status = 'connected';
   if found then
+    -- The inbox.error webhook event comes from the status change; the owners and admins also get an email.
+    perform app_private.queue_safety_pause_notice(oauth_reconnect_required.tenant_id, null, oauth_reconnect_required.email_account_id);
     update app_private.email_account_credentials cr
       set oauth_access_token_encrypted = null, oauth_access_expires_at = null, updated = v_now
       where cr.tenant_id = oauth_reconnect_required.tenant_id and cr.email_account_id = oauth_reconnect_required.email_account_id;
@@ -5313,7 +5318,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) IS 'The provider refused for good to renew an inbox''s access (consent revoked, password changed): the inbox stops sending (status error, oauth_status reconnect_required) with the reason in last_error, until it is connected again. Audited once.';
+COMMENT ON FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) IS 'The provider refused for good to renew an inbox''s access (consent revoked, password changed): the inbox stops sending (status error, oauth_status reconnect_required) with the reason in last_error and pause_reason, until it is connected again; the inbox.error webhook event and an email to the owners and admins tell the tenant. Audited once.';
 
 CREATE FUNCTION app_private.oauth_tokens(tenant_id uuid, email_account_id uuid) RETURNS TABLE(provider text, email text, status text, oauth_status text, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone)
     LANGUAGE plpgsql STABLE
@@ -10006,7 +10011,7 @@ COMMENT ON COLUMN app_public.email_accounts.next_send_at IS 'Earliest time the n
 
 COMMENT ON COLUMN app_public.email_accounts.smtp_auth_failures IS 'SMTP logins refused in a row since the inbox last sent a message; at 3 the inbox stops sending (status error) until resumeEmailAccount.';
 
-COMMENT ON COLUMN app_public.email_accounts.paused_at IS 'When the platform stopped this inbox''s sending (repeated SMTP login failures); null when it is not stopped.';
+COMMENT ON COLUMN app_public.email_accounts.paused_at IS 'When the platform stopped this inbox''s sending (SMTP logins refused several times in a row, or its OAuth provider refusing access for good); null when it is not stopped.';
 
 COMMENT ON COLUMN app_public.email_accounts.pause_reason IS 'Why the platform stopped this inbox''s sending, in words a user can act on; cleared when the inbox is resumed.';
 

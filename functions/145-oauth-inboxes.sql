@@ -223,10 +223,15 @@ declare
   v_error text := left(error, 1000);
 begin
   update app_public.email_accounts ea
-    set status = 'error', oauth_status = 'reconnect_required', last_error = v_error, updated = v_now
+    set status = 'error', oauth_status = 'reconnect_required', last_error = v_error, updated = v_now,
+        paused_at = v_now,
+        pause_reason = left('Sending stopped: the provider no longer lets the platform use this mailbox (' || v_error
+                            || '). Connect the inbox again (startInboxOAuth).', 1000)
     where ea.tenant_id = oauth_reconnect_required.tenant_id and ea.id = oauth_reconnect_required.email_account_id
       and ea.oauth_status = 'connected';
   if found then
+    -- The inbox.error webhook event comes from the status change; the owners and admins also get an email.
+    perform app_private.queue_safety_pause_notice(oauth_reconnect_required.tenant_id, null, oauth_reconnect_required.email_account_id);
     update app_private.email_account_credentials cr
       set oauth_access_token_encrypted = null, oauth_access_expires_at = null, updated = v_now
       where cr.tenant_id = oauth_reconnect_required.tenant_id and cr.email_account_id = oauth_reconnect_required.email_account_id;
@@ -236,7 +241,7 @@ begin
   end if;
 end;
 $$;
-comment on function app_private.oauth_reconnect_required(uuid, uuid, text) is 'The provider refused for good to renew an inbox''s access (consent revoked, password changed): the inbox stops sending (status error, oauth_status reconnect_required) with the reason in last_error, until it is connected again. Audited once.';
+comment on function app_private.oauth_reconnect_required(uuid, uuid, text) is 'The provider refused for good to renew an inbox''s access (consent revoked, password changed): the inbox stops sending (status error, oauth_status reconnect_required) with the reason in last_error and pause_reason, until it is connected again; the inbox.error webhook event and an email to the owners and admins tell the tenant. Audited once.';
 
 create or replace function app_private.disconnect_inbox_oauth(email_account_id uuid)
   returns table (provider text, refresh_token_encrypted bytea, access_token_encrypted bytea)

@@ -34,6 +34,9 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, 
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // close() drops clients still connected after this (smtp-server waits 30 s by default): a test's
+    // teardown must not hang on a kept-alive connection of the code under test.
+    closeTimeout: 1000,
     ...options,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

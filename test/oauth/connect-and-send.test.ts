@@ -8,14 +8,13 @@
  * withdrawn, and stops at once when disconnected. No token ever shows in an
  * API response or a log line.
  */
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { captureLogs } from '../../src/log/logger.ts';
-import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { makeSecretBox } from '../../src/crypto/secrets.ts';
 import { secretsKeyOf } from '../../src/config.ts';
 import { createSmtpPool } from '../../src/sending/smtp-pool.ts';
-import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
+import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startOAuthProvider, type StandInProvider } from '../helpers/oauth-provider.ts';
@@ -39,7 +38,7 @@ let provider: StandInProvider;
 let microsoft: StandInProvider;
 let smtp: TestSmtpServer;
 let t: TestApi;
-let worker: WorkerHandle;
+let worker: TestWorker;
 let w: World;
 let logs: ReturnType<typeof captureLogs>;
 /** dovecot with its oauth2 passdb against the same provider (IMAP tests skip without dovecot). */
@@ -90,18 +89,15 @@ beforeAll(async () => {
   };
   t = await startTestApi(overrides);
   const env = testEnv(overrides);
-  const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-oauth-outbox') });
   // One message per connection: every message logs in (a pooled connection stays logged in with the token it started with).
   const smtpPool = createSmtpPool({ maxMessagesPerConnection: 1 });
-  worker = await startWorker(t.urls.owner, { env, systemMailer, sending: { publicUrl: t.url, smtp: { timeoutMs: 5_000 }, smtpPool } },
-    { pollInterval: 100, crontab: '', concurrency: 2 });
+  worker = await startTestWorker(t.urls.owner, env, { deps: { sending: { publicUrl: t.url, smtp: { timeoutMs: 5_000 }, smtpPool } }, pollInterval: 100, concurrency: 2 });
   w = {
     t, smtp, worker, env, box: makeSecretBox(secretsKeyOf(env)), publicUrl: t.url,
     startWorker: async () => worker, stopWorker: async () => undefined,
     close: async () => {
       await worker.stop();
       smtpPool.close();
-      systemMailer.close();
     },
   };
   await setClock(w, await nextMonday(w, 9));
@@ -303,6 +299,11 @@ test('withdrawn consent stops the inbox once, with the reason, and no renewal st
   expect(message.status).toBe('queued');
   const [audit] = await t.owner.query(sql`select count(*)::int as n from app_public.audit_log where tenant_id = ${tenant.tenantId} and action = 'email_account.oauth_reconnect_required'`);
   expect(audit.n).toBe(1);
+  // The owners and admins are told by email, with what to do.
+  const notice = await eventually(async () => readdirSync(worker.outboxDir)
+    .map((f) => readFileSync(path.join(worker.outboxDir, f), 'utf8').replace(/=\r?\n/g, '')) // quoted-printable soft breaks
+    .find((mail) => mail.includes(address) && mail.includes('Connect the inbox again')), 15_000);
+  expect(notice).toMatch(/stopped sending/);
 
   // It cannot be switched back on by hand; connecting again does it.
   const manual = await t.gql(`mutation($id: UUID!) { updateEmailAccount(input: { rowId: $id, patch: { status: ACTIVE } }) { emailAccount { status } } }`, { id: inboxId }, tenant.token);

@@ -83,8 +83,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     async close() {
       await world.stopWorker();
       await t.close();
-      await smtp.close();
+      // The mailer's pooled connection first: the SMTP server's close waits for its clients to leave.
       systemMailer.close();
+      await smtp.close();
     },
   };
   if (options.worker !== false) await world.startWorker();
