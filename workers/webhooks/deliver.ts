@@ -2,7 +2,7 @@
  * webhook_deliver: posts a subscription's pending deliveries, oldest event
  * first, one at a time. One job at a time does so: the one holding the
  * subscription's lease (app_private.claim_webhook_lease, extended before
- * each post, given back when the job stops). app_private.queue_webhook_delivery
+ * a post it could not cover, given back when the job stops). app_private.queue_webhook_delivery
  * queues a job per event, without a key; a job that finds the lease taken
  * ends at once; a job that finds nothing due ends at once, after making sure
  * the keyed job of the next retry is queued. After giving the lease back a
@@ -47,7 +47,7 @@ const BATCH = 50;
 
 export function webhookDeliver(deps: WorkerDeps): Task {
   const options = { ...DEFAULT_RETRY_SCHEDULE, timeoutMs: 10_000, ...deps.webhooks };
-  // A lease outlives one attempt (timeout included) with room to record it; it is extended before each post.
+  // A lease outlives one attempt (timeout included) with room to record it; it is extended before a post it could not cover.
   const leaseMs = options.timeoutMs + 30_000;
   let secretBox = deps.secretBox;
   return async (rawPayload, helpers) => {
