@@ -23,16 +23,16 @@ import { revokeToken } from '../src/oauth/token-client.ts';
 import { SIGN_IN_FIRST } from '../src/server/errors.ts';
 import { withUserSession } from '../src/server/user-session.ts';
 
-async function callerOf(client: PgClient): Promise<{ userId: string; tenantId: string | null }> {
+async function callerOf(client: PgClient): Promise<{ userId: string; tenantId: string | null; admin: boolean }> {
   // The caller as the request entered them (src/server/context.ts): settings only, no table read.
-  const { rows: [caller] } = await client.query<{ user_id: string | null; tenant_id: string | null }>({
-    text: 'select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id',
+  const { rows: [caller] } = await client.query<{ user_id: string | null; tenant_id: string | null; admin: boolean }>({
+    text: "select app_public.current_user_id() as user_id, app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('admin') as admin",
   });
   // An API key needs the inboxes' write scope (functions/052-api-keys.sql); the owner connection below cannot tell a
   // key. (A key acts for no user, so even with the scope it is refused next: connecting is a person's act.)
   await client.query({ text: "select app_hidden.require_api_scope('domains')" });
   if (!caller?.user_id) throw new SafeError(SIGN_IN_FIRST.message, { code: SIGN_IN_FIRST.code });
-  return { userId: caller.user_id, tenantId: caller.tenant_id };
+  return { userId: caller.user_id, tenantId: caller.tenant_id, admin: caller.admin === true };
 }
 
 function safe(error: unknown): never {
@@ -88,6 +88,8 @@ export function makeInboxOAuthPlugin(secretBox: SecretBox, config: OAuthConfig |
               const caller = await callerOf(client);
               if (!ownerPool) throw new Error('startInboxOAuth needs the API server\'s owner pool');
               if (!caller.tenantId) throw new SafeError('Act in an organisation to connect its inboxes.', { code: 'FORBIDDEN' });
+              // Who may, before whether the server can: a viewer learns nothing of the server's set-up.
+              if (!caller.admin) throw new SafeError('Only owners and admins can connect inboxes.', { code: 'FORBIDDEN' });
               if (!config) throw new SafeError('Connecting inboxes over OAuth is not set up on this server.', { code: 'CONFLICT' });
               const provider = input.provider.toLowerCase() as OAuthProviderName;
               return startConnection(ownerPool, config, secretBox, { userId: caller.userId, tenantId: caller.tenantId }, provider).catch(safe);
