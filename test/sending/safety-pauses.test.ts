@@ -134,7 +134,7 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   expect(resumed.error).toBeNull();
   expect(resumed.campaign).toMatchObject({ status: 'SENDING', pauseReason: null });
   await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed', 30_000);
-});
+}, 90_000);
 
 test('a spam complaint over the complaint limit pauses a campaign still in its sequence', async () => {
   const tenant = await createTenant(w, 'complained');
@@ -160,7 +160,7 @@ test('a spam complaint over the complaint limit pauses a campaign still in its s
     + '(safety window: 7 days). Review who you are emailing and what you send, then resume the campaign.');
   const [{ safety_pause }] = await w.t.owner.query(sql`select safety_pause from app_public.campaigns where id = ${campaignId}`);
   expect(safety_pause).toBe('complaint_rate');
-});
+}, 90_000);
 
 test('under the minimum sample a bounce does not pause the campaign', async () => {
   const tenant = await createTenant(w, 'few');
@@ -176,7 +176,7 @@ test('under the minimum sample a bounce does not pause the campaign', async () =
   expect(statuses).toEqual(['bounced', 'sent', 'sent']);
   const [row] = await w.t.owner.query(sql`select safety_pause, paused_at from app_public.campaigns where id = ${campaignId}`);
   expect(row).toEqual({ safety_pause: null, paused_at: null });
-});
+}, 90_000);
 
 test('an inbox whose SMTP login is refused three times in a row stops sending with a clear error until it is resumed', async () => {
   const tenant = await createTenant(w, 'authfail');
@@ -243,4 +243,4 @@ test('an inbox whose SMTP login is refused three times in a row stops sending wi
     { username, ok: false }, { username, ok: false }, { username, ok: false }, { username, ok: true },
   ]);
   await eventually(async () => (await messagesOf(w, campaignId))[0]?.status === 'sent');
-});
+}, 90_000);
