@@ -14,7 +14,7 @@ import { makeTrackingTokens, trackingKeyFrom } from '../../src/tracking/tokens.t
 import { registerUser, testEnv } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { uniqueDomain } from '../helpers/unique.ts';
-import { advanceClock, campaignOf, header, nextMonday, setClock, startWorld, verifyDkim, type World } from './support/world.ts';
+import { advanceClock, campaignOf, header, nextMonday, setClock, startWorld, verifyDkim, type World, campaignCompletes } from './support/world.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { sql } from '../../src/db/pg.ts';
 
@@ -125,7 +125,7 @@ test('a tenant builds and starts a three-step campaign through the API; mail arr
   await advanceClock(w, '24 hours');
   const followed = await w.smtp.waitFor((m) => m.to.includes(linus.email) && m.parsed.subject === 'Re: An idea for Kernel Co');
   expect(header(followed, 'in-reply-to')).toMatch(new RegExp(`^<[0-9a-f-]+@${domainName.replace(/\./g, '\\.')}>$`));
-  await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed');
+  await campaignCompletes(w, campaignId, 10_000);
   expect(w.smtp.messages.filter((m) => m.to.includes(grace.email))).toHaveLength(1);
 
   const final = await api(`query($id: UUID!) { campaign(rowId: $id) { status campaignEnrollments { nodes { leadId status stopReason } } } }`, { id: campaignId });

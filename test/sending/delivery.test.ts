@@ -7,7 +7,7 @@
  * backoff; permanent ones bounce and suppress the lead.
  */
 import { eventually } from '../helpers/eventually.ts';
-import { addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, startWorld, verifyDkim, type World } from './support/world.ts';
+import { addMember, advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, header, lifecycle, messagesOf, startWorld, verifyDkim, type World, campaignCompletes } from './support/world.ts';
 import { sql } from '../../src/db/pg.ts';
 
 const SMTP_PASSWORD = 'app-password-1234';
@@ -129,7 +129,7 @@ test('a started campaign delivers a DKIM-signed message through the inbox SMTP s
   const [{ events }] = await w.t.owner.query(sql`select array_agg(event_type order by id) as events from app_public.email_events where message_id = ${message.id}`);
   expect(events).toEqual(['sent']);
   expect(await enrollmentsOf(w, campaignId)).toMatchObject([{ status: 'completed', steps_completed: 1 }]);
-  await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed');
+  await campaignCompletes(w, campaignId, 10_000);
   expect(w.smtp.messages.filter((m) => m.to.includes(lead.email))).toHaveLength(1);
 });
 
@@ -217,7 +217,7 @@ test('a permanent SMTP refusal bounces the message, suppresses the lead and stop
   expect(await enrollmentsOf(w, campaignId)).toMatchObject([{ status: 'bounced', stop_reason: 'bounced' }]);
   const [event] = await w.t.owner.query(sql`select metadata from app_public.email_events where message_id = ${message.id} and event_type = 'bounce'`);
   expect(event.metadata).toMatchObject({ bounce_type: 'hard', smtp_code: 550, smtp_response: '550 5.1.1 No such user here' });
-  await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed');
+  await campaignCompletes(w, campaignId, 10_000);
 });
 
 test('a template that cannot render fails its message with the reason, and the preview says the same', async () => {

@@ -12,7 +12,7 @@
  *   resumeEmailAccount (after fixing the password) lets the message go out.
  */
 import { eventually } from '../helpers/eventually.ts';
-import { advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, startWorld, type TestTenant, type World } from './support/world.ts';
+import { advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, startWorld, type TestTenant, type World, campaignCompletes } from './support/world.ts';
 import { sql } from '../../src/db/pg.ts';
 
 const GOOD_PASSWORD = 'right-password-1234';
@@ -133,7 +133,7 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   const resumed = await lifecycle(w, tenant.token, 'resume', campaignId);
   expect(resumed.error).toBeNull();
   expect(resumed.campaign).toMatchObject({ status: 'SENDING', pauseReason: null });
-  await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed', 30_000);
+  await campaignCompletes(w, campaignId);
 }, 90_000);
 
 test('a spam complaint over the complaint limit pauses a campaign still in its sequence', async () => {
@@ -171,7 +171,7 @@ test('under the minimum sample a bounce does not pause the campaign', async () =
     leads: [{}, { email: `reject-few-${Date.now()}@recipient.example` }, {}],
   });
   expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
-  await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed', 30_000);
+  await campaignCompletes(w, campaignId);
   const statuses = (await messagesOf(w, campaignId)).map((m) => m.status).sort();
   expect(statuses).toEqual(['bounced', 'sent', 'sent']);
   const [row] = await w.t.owner.query(sql`select safety_pause, paused_at from app_public.campaigns where id = ${campaignId}`);

@@ -5,7 +5,7 @@
  * its run_at; moving the clock moves those jobs.
  */
 import { eventually } from '../helpers/eventually.ts';
-import { advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, startWorld, type World } from './support/world.ts';
+import { advanceClock, campaignOf, createCampaign, createSender, createTenant, enrollmentsOf, lifecycle, messagesOf, nextMonday, setClock, startWorld, type World, campaignCompletes } from './support/world.ts';
 import { sql } from '../../src/db/pg.ts';
 
 let w: World;
@@ -62,7 +62,7 @@ test('wait steps run on the engine clock, and a condition on opens branches each
   await settled(campaignId, (rows) => rows.every((e) => e.status === 'completed'));
   expect(subjectsTo(opener.email)).toEqual(['Intro', 'Since you looked', 'Last note']);
   expect(subjectsTo(ignorer.email)).toEqual(['Intro', 'Last note']);
-  await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed');
+  await campaignCompletes(w, campaignId, 10_000);
 });
 
 test('a reply stops the sequence; a not-replied condition with stop ends it for those who replied when stop-on-reply is off', async () => {

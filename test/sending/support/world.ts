@@ -22,6 +22,7 @@ import { startSmtpServer, type ReceivedMail, type SmtpServerHooks, type TestSmtp
 import { uniqueEmail, uniqueDomain } from '../../helpers/unique.ts';
 import { createOwnedTenant } from '../../helpers/tenants.ts';
 import { sql } from '../../../src/db/pg.ts';
+import { eventually } from '../../helpers/eventually.ts';
 
 
 
@@ -358,6 +359,31 @@ export async function enrollmentsOf(w: World, campaignId: string) {
 export async function campaignOf(w: World, campaignId: string) {
   const [row] = await w.t.owner.query(sql`select status, paused_by, pause_reason, started_at, completed_at from app_public.campaigns where id = ${campaignId}`);
   return row;
+}
+
+/**
+ * Waits until the campaign is completed. On timeout the error carries the
+ * campaign, its enrollments, messages and pending jobs, so a failure in CI
+ * says where the engine stopped.
+ */
+export async function campaignCompletes(w: World, campaignId: string, timeoutMs = 30_000): Promise<void> {
+  try {
+    await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed', timeoutMs);
+  } catch (error) {
+    const jobs = await w.t.owner.query(sql`
+      select task_identifier, run_at, attempts, last_error, locked_at, key from graphile_worker.jobs
+      where payload::text like ${`%${campaignId}%`} or task_identifier = 'campaign_step'`);
+    const state = {
+      campaign: await campaignOf(w, campaignId),
+      engineNow: (await w.t.owner.query(sql`select app_private.engine_now() as now`))[0].now,
+      enrollments: await enrollmentsOf(w, campaignId),
+      messages: (await messagesOf(w, campaignId)).map(({ id, status, scheduled_for, send_attempts, error_message, smtp_response }) => ({
+        id, status, scheduled_for, send_attempts, error_message, smtp_response,
+      })),
+      jobs,
+    };
+    throw new Error(`${(error as Error).message}: campaign ${campaignId} not completed\n${JSON.stringify(state, null, 1)}`);
+  }
 }
 
 // --- mail -------------------------------------------------------------------
