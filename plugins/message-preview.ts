@@ -12,7 +12,8 @@ import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import { context, object, SafeError, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import { renderMessage, TemplateRenderError } from '../src/sending/render.ts';
-import { loadRenderInput, type RunQuery } from '../src/sending/render-input.ts';
+import { loadRenderInput } from '../src/sending/render-input.ts';
+import type { RunQuery } from '../src/db/query.ts';
 import type { TrackingTokens } from '../src/tracking/tokens.ts';
 import { currentScope } from '../src/log/scope.ts';
 
@@ -66,7 +67,7 @@ export function makeMessagePreviewPlugin(options: MessagePreviewOptions): Graphi
               origin: context().get('requestOrigin'),
             });
             return sideEffectWithPgClient(executor, $spec, async (client, spec) => {
-              const query: RunQuery = async <R extends object>(text: string, values: unknown[]) =>
+              const query: RunQuery = async <R extends object>(text: string, values: unknown[] = []) =>
                 [...(await client.query<R>({ text, values })).rows];
               const [session] = await query<{ tenant_id: string | null }>('select app_public.current_tenant_id() as tenant_id', []);
               if (!session?.tenant_id) {

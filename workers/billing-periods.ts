@@ -7,7 +7,7 @@
  *                      DUNNING_GRACE_DAYS into unpaid (campaigns paused).
  */
 import type { Task } from 'graphile-worker';
-import type { WorkerDeps } from '../src/worker/context.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 
 export const billingRollOver: Task = async (_payload, helpers) => {
   const { rows } = await helpers.query<{ tenant_id: string; periods_closed: number; error: string | null }>(
@@ -22,7 +22,7 @@ export const billingRollOver: Task = async (_payload, helpers) => {
   }
 };
 
-export function billingDunning(deps: WorkerDeps): Task {
+export function billingDunning(deps: TaskDeps): Task {
   return async (_payload, helpers) => {
     const { rows } = await helpers.query<{ tenant_id: string }>(
       'select tenant_id from app_private.apply_dunning(make_interval(days => $1::int), now())',

@@ -6,18 +6,17 @@
  */
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
-import { stripeFactoryFromEnv } from '../src/billing/stripe-client.ts';
-import { syncStripeSubscription, type Query } from '../src/billing/stripe-sync.ts';
-import type { WorkerDeps } from '../src/worker/context.ts';
+import { syncStripeSubscription } from '../src/billing/stripe-sync.ts';
+import { queryRows } from '../src/db/query.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), subscription_id: z.uuid() });
 
-export function billingStripeSync(deps: WorkerDeps): Task {
-  const stripe = deps.stripe ?? stripeFactoryFromEnv(deps.env);
+export function billingStripeSync(deps: TaskDeps): Task {
+  const { stripe } = deps;
   return async (rawPayload, helpers) => {
     const payload = Payload.parse(rawPayload);
-    const query: Query = (text, values) => helpers.query(text, values as unknown[]);
-    const steps = await syncStripeSubscription(query, stripe(), { tenantId: payload.tenant_id, subscriptionId: payload.subscription_id });
+    const steps = await syncStripeSubscription(queryRows(helpers), stripe(), { tenantId: payload.tenant_id, subscriptionId: payload.subscription_id });
     helpers.logger.info(`Stripe sync of subscription ${payload.subscription_id}: ${steps.join(', ')}`);
   };
 }

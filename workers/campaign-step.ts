@@ -7,10 +7,10 @@
  */
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
-import { deliverMessage, queryRows, type DeliveryResult } from '../src/sending/deliver.ts';
+import { deliverMessage, type DeliveryResult } from '../src/sending/deliver.ts';
+import { queryRows } from '../src/db/query.ts';
 import { emailDeliveries } from '../src/metrics/registry.ts';
-import type { SendingDeps } from '../src/sending/deps.ts';
-import { sendingDepsOf, type WorkerDeps } from '../src/worker/context.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), enrollment_id: z.uuid() });
 
@@ -27,12 +27,9 @@ const FINAL: ReadonlySet<DeliveryResult> = new Set(['deferred', 'paused', 'limit
 /** At most this many sends in one job (a sequence rarely sends twice without a wait in between). */
 const MAX_ROUNDS = 10;
 
-export function campaignStep(deps: WorkerDeps): Task {
-  let sending: SendingDeps | undefined;
+export function campaignStep(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = Payload.parse(rawPayload);
-    sending ??= sendingDepsOf(deps);
-    const resolved = sending;
     await helpers.withPgClient(async (client) => {
       const query = queryRows(client);
       for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -41,7 +38,7 @@ export function campaignStep(deps: WorkerDeps): Task {
           helpers.logger.debug(`enrollment ${payload.enrollment_id}: ${next?.action ?? 'nothing'}${next?.detail ? ` (${next.detail})` : ''}`);
           return;
         }
-        const result = await deliverMessage(client, resolved, payload.tenant_id, next.message_id, helpers.logger);
+        const result = await deliverMessage(client, deps.sending, payload.tenant_id, next.message_id, helpers.logger);
         emailDeliveries.inc({ result });
         helpers.logger.debug(`enrollment ${payload.enrollment_id}: message ${next.message_id} ${result}`);
         if (FINAL.has(result)) return;

@@ -6,12 +6,9 @@
  */
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
-import { secretsKeyOf } from '../src/config.ts';
-import { makeSecretBox } from '../src/crypto/secrets.ts';
-import { pollInbox, type ImapPollerDeps } from '../src/imap/poller.ts';
+import { pollInbox } from '../src/imap/poller.ts';
 import { queueAllPolls } from '../src/imap/store.ts';
-import { oauthConfigOf } from '../src/oauth/providers.ts';
-import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 import { imapMessages, imapPolls } from '../src/metrics/registry.ts';
 
 const PollPayload = z.object({ tenant_id: z.uuid(), email_account_id: z.uuid() });
@@ -21,14 +18,10 @@ export const queueImapPolls: Task = async (_payload, helpers) => {
   helpers.logger.debug(`queued ${queued} inbox polls`);
 };
 
-export function pollImapInbox(deps: WorkerDeps): Task {
-  let imap: ImapPollerDeps | undefined = deps.imap;
+export function pollImapInbox(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = PollPayload.parse(rawPayload);
-    imap ??= { secretBox: deps.secretBox ?? makeSecretBox(secretsKeyOf(deps.env)) };
-    if (!imap.outbound) imap = { ...imap, outbound: outboundGuardOf(deps) };
-    if (!imap.oauth) imap = { ...imap, oauth: oauthConfigOf(deps.env) };
-    const summary = await pollInbox(helpers.withPgClient, imap, { tenantId: payload.tenant_id, emailAccountId: payload.email_account_id });
+    const summary = await pollInbox(helpers.withPgClient, deps.imap, { tenantId: payload.tenant_id, emailAccountId: payload.email_account_id });
     imapPolls.inc({ status: summary.status });
     for (const [outcome, n] of Object.entries(summary.outcomes)) imapMessages.inc({ outcome }, n ?? 0);
     const found = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'nothing new';

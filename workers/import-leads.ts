@@ -18,7 +18,7 @@ import type { Task } from 'graphile-worker';
 import { importFilePath } from '../src/import/files.ts';
 import { ImportFileError, loadCsvIntoStaging } from '../src/import/load-staging.ts';
 import { MappingError } from '../src/import/mapping.ts';
-import type { WorkerDeps } from '../src/worker/context.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), import_id: z.uuid() });
 
@@ -40,7 +40,7 @@ interface ImportRow {
   keep_unmapped: boolean;
 }
 
-export function importLeads(deps: WorkerDeps): Task {
+export function importLeads(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const { tenant_id: tenantId, import_id: importId } = Payload.parse(rawPayload);
     const file = importFilePath(deps.env.PM_DATA_DIR, tenantId, importId);

@@ -10,20 +10,17 @@
  */
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
-import { deliverMessage, queryRows } from '../src/sending/deliver.ts';
-import type { SendingDeps } from '../src/sending/deps.ts';
+import { deliverMessage } from '../src/sending/deliver.ts';
+import { queryRows } from '../src/db/query.ts';
 import { REPLY } from '../src/sending/reply.ts';
 import { emailDeliveries } from '../src/metrics/registry.ts';
-import { sendingDepsOf, type WorkerDeps } from '../src/worker/context.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), message_id: z.uuid() });
 
-export function sendReply(deps: WorkerDeps): Task {
-  let sending: SendingDeps | undefined;
+export function sendReply(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = Payload.parse(rawPayload);
-    sending ??= sendingDepsOf(deps);
-    const resolved = sending;
     await helpers.withPgClient(async (client) => {
       const query = queryRows(client);
       const [state] = await query<{ status: string }>('select app_private.prepare_reply_send($1, $2) as status', [payload.tenant_id, payload.message_id]);
@@ -31,7 +28,7 @@ export function sendReply(deps: WorkerDeps): Task {
         helpers.logger.debug(`reply ${payload.message_id}: ${state?.status ?? 'gone'}`);
         return;
       }
-      const result = await deliverMessage(client, resolved, payload.tenant_id, payload.message_id, helpers.logger, REPLY);
+      const result = await deliverMessage(client, deps.sending, payload.tenant_id, payload.message_id, helpers.logger, REPLY);
       emailDeliveries.inc({ result });
       helpers.logger.debug(`reply ${payload.message_id}: ${result}`);
       if (result === 'deferred') {

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../src/mail/system-mailer.ts';
-import { appUrlOf, type WorkerDeps } from '../src/worker/context.ts';
+import type { TaskDeps } from '../src/worker/context.ts';
 
 const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
 const PasswordResetPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
@@ -20,7 +20,7 @@ const RegistrationPayload = z.discriminatedUnion('kind', [
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function sendInvitationEmail(deps: WorkerDeps): Task {
+export function sendInvitationEmail(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = InvitationPayload.parse(rawPayload);
     const { rows } = await helpers.query<{ email: string; tenant_name: string; inviter_name: string | null; inviter_email: string | null; expires_at: Date; open: boolean }>(
@@ -37,7 +37,7 @@ export function sendInvitationEmail(deps: WorkerDeps): Task {
       helpers.logger.info(`invitation ${payload.invitation_id} is no longer open; not sending`);
       return;
     }
-    const link = `${appUrlOf(deps)}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
+    const link = `${deps.appUrl}/accept-invitation?token=${encodeURIComponent(payload.token)}`;
     const organisation = quoteUserText(invitation.tenant_name);
     const inviter = invitation.inviter_email
       ? `${invitation.inviter_name ? `${quoteUserText(invitation.inviter_name)} ` : ''}<${invitation.inviter_email}>`
@@ -53,7 +53,7 @@ export function sendInvitationEmail(deps: WorkerDeps): Task {
   };
 }
 
-export function sendPasswordResetEmail(deps: WorkerDeps): Task {
+export function sendPasswordResetEmail(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = PasswordResetPayload.parse(rawPayload);
     // No name in this email: it goes to whoever owns the address, whatever the account's name says.
@@ -63,7 +63,7 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
     );
     const user = rows[0];
     if (!user) return;
-    const link = `${appUrlOf(deps)}/reset-password?token=${encodeURIComponent(payload.token)}`;
+    const link = `${deps.appUrl}/reset-password?token=${encodeURIComponent(payload.token)}`;
     await deps.systemMailer.send({
       to: user.email,
       subject: 'Reset your PenguinMails password',
@@ -78,10 +78,10 @@ export function sendPasswordResetEmail(deps: WorkerDeps): Task {
  * that already has an account, a note saying so (the API gives both the same
  * answer, so only the mailbox's owner learns which).
  */
-export function sendRegistrationEmail(deps: WorkerDeps): Task {
+export function sendRegistrationEmail(deps: TaskDeps): Task {
   return async (rawPayload) => {
     const payload = RegistrationPayload.parse(rawPayload);
-    const app = appUrlOf(deps);
+    const app = deps.appUrl;
     if (payload.kind === 'confirm') {
       const link = `${app}/confirm-registration?token=${encodeURIComponent(payload.token)}`;
       await deps.systemMailer.send({

@@ -10,7 +10,7 @@ import type Stripe from 'stripe';
 import { z } from 'zod';
 
 /** The slice of a pg client / graphile-worker helpers this module needs. */
-export type Query = <R extends object>(text: string, values?: unknown[]) => Promise<{ rows: R[] }>;
+import type { RunQuery as Query } from '../db/query.ts';
 
 const SyncState = z.object({
   tenant_id: z.uuid(),
@@ -37,7 +37,7 @@ export type SyncStep =
   | 'gone';
 
 async function loadState(query: Query, tenantId: string, subscriptionId: string): Promise<SyncState | null> {
-  const { rows } = await query<Record<string, unknown>>('select * from app_private.stripe_sync_state($1, $2)', [tenantId, subscriptionId]);
+  const rows = await query<Record<string, unknown>>('select * from app_private.stripe_sync_state($1, $2)', [tenantId, subscriptionId]);
   return rows[0] ? SyncState.parse(rows[0]) : null;
 }
 

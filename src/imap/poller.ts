@@ -18,7 +18,7 @@ import { makeOutboundGuard, OutboundRefused, scrubAddresses, type OutboundGuard,
 import { parseInbound, type InboundMail } from './parse.ts';
 import { oauthLogin, OAuthReconnectRequired, OAuthTemporaryError, type OAuthLogin } from '../oauth/access-token.ts';
 import type { OAuthConfig } from '../oauth/providers.ts';
-import { queryRows } from '../sending/deliver.ts';
+import { queryRows } from '../db/query.ts';
 import { ImapSettingsError, imapFlowOptions, resolveImapSettings, type ResolvedImapSettings } from './settings.ts';
 import {
   loadPollTarget,

@@ -17,7 +17,7 @@ import type { SecretBox } from '../crypto/secrets.ts';
 import type { OAuthConfig, OAuthProvider, OAuthProviderName } from './providers.ts';
 import { OAuthGrantError, OAuthTemporaryError, refreshAccessToken } from './token-client.ts';
 
-type RunQuery = <R extends object>(text: string, values: unknown[]) => Promise<R[]>;
+import type { RunQuery } from '../db/query.ts';
 
 /** Renew the access token when it expires within this long. */
 export const REFRESH_MARGIN_MS = 5 * 60_000;

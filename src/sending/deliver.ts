@@ -24,7 +24,8 @@ import type { PoolClient } from 'pg';
 import { ZodError } from 'zod';
 import type { SendingDeps } from './deps.ts';
 import { renderMessage, TemplateRenderError } from './render.ts';
-import { loadRenderInput, type RunQuery } from './render-input.ts';
+import { loadRenderInput } from './render-input.ts';
+import { queryRows, type RunQuery } from '../db/query.ts';
 import { assertSigningKey, sendSmtp, SmtpSettings, type OutgoingMail, type SmtpLogin, type SmtpOutcome } from './smtp.ts';
 import { oauthLogin, OAuthReconnectRequired, type OAuthLogin } from '../oauth/access-token.ts';
 import { smtpSettingsOf } from '../oauth/providers.ts';
@@ -61,10 +62,6 @@ export interface EnvelopeRow {
   dkim_private_key_encrypted: Buffer | null;
   rfc_message_id: string;
   thread_rfc_message_id: string | null;
-}
-
-export function queryRows(client: Pick<PoolClient, 'query'>): RunQuery {
-  return async <R extends object>(text: string, values: unknown[]) => (await client.query<R & Record<string, unknown>>(text, values)).rows as R[];
 }
 
 export interface DeliveryLog {

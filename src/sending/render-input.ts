@@ -54,7 +54,7 @@ export const RenderInput = z.object({
 export type RenderInput = z.infer<typeof RenderInput>;
 
 /** Runs one parameterised query and returns its rows (adapts a pg client, or PostGraphile's). */
-export type RunQuery = <R extends object>(text: string, values: unknown[]) => Promise<R[]>;
+import type { RunQuery } from '../db/query.ts';
 
 /**
  * Loads the render context of an email step for a lead, as the connection's

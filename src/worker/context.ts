@@ -2,8 +2,10 @@
  * What tasks need from the outside world, passed in once so tests can point
  * them at their own peers (SMTP, DNS, Stripe servers on 127.0.0.1).
  */
-import type { Env } from '../config.ts';
+import { secretsKeyOf, type Env } from '../config.ts';
 import { dnsResolverFromEnv } from '../dns/resolver.ts';
+import { makeSecretBox } from '../crypto/secrets.ts';
+import { stripeFactoryFromEnv } from '../billing/stripe-client.ts';
 import { outboundGuardFromEnv, type OutboundGuard } from '../net/outbound-guard.ts';
 import type { SystemMailer } from '../mail/system-mailer.ts';
 import type { ImapPollerDeps } from '../imap/poller.ts';
@@ -11,7 +13,7 @@ import type { StripeFactory } from '../billing/stripe-client.ts';
 import type { SecretBox } from '../crypto/secrets.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { resolveSendingDeps, type SendingDeps } from '../sending/deps.ts';
-import type { RetrySchedule } from '../webhooks/retry.ts';
+import { DEFAULT_RETRY_SCHEDULE, type RetrySchedule } from '../webhooks/retry.ts';
 
 export interface WorkerDeps {
   env: Env;
@@ -40,18 +42,48 @@ export interface WorkerDeps {
   webhooks?: Partial<RetrySchedule & { timeoutMs: number }>;
 }
 
-/** The worker's outbound guard: the one given, else the environment's with the worker's resolver. */
-export function outboundGuardOf(deps: WorkerDeps): OutboundGuard {
-  return deps.outbound ?? outboundGuardFromEnv(deps.env, deps.dns ?? dnsResolverFromEnv(deps.env));
+/**
+ * WorkerDeps with every default filled in: what each task receives. Built
+ * once, by resolveWorkerDeps when the worker starts, so a missing secrets key
+ * or a bad DNS setting stops the worker at start instead of failing a job,
+ * and no task keeps a lazy cache of its own.
+ */
+export interface TaskDeps {
+  env: Env;
+  systemMailer: SystemMailer;
+  /** Base of the links in emails to users (no trailing slash). */
+  appUrl: string;
+  dns: DnsResolver;
+  secretBox: SecretBox;
+  outbound: OutboundGuard;
+  stripe: StripeFactory;
+  imap: ImapPollerDeps & Required<Pick<ImapPollerDeps, 'outbound' | 'oauth'>>;
+  sending: SendingDeps;
+  webhooks: RetrySchedule & { timeoutMs: number };
+}
+
+/** Fills in every default of WorkerDeps from the environment (see the field comments of WorkerDeps). */
+export function resolveWorkerDeps(deps: WorkerDeps): TaskDeps {
+  const dns = deps.dns ?? dnsResolverFromEnv(deps.env);
+  const secretBox = deps.secretBox ?? makeSecretBox(secretsKeyOf(deps.env));
+  const outbound = deps.outbound ?? outboundGuardFromEnv(deps.env, dns);
+  const sending = resolveSendingDeps(deps.env, { secretBox, ...deps.sending, smtp: { outbound, ...deps.sending?.smtp } });
+  return {
+    env: deps.env,
+    systemMailer: deps.systemMailer,
+    appUrl: appUrlOf(deps),
+    dns,
+    secretBox,
+    outbound,
+    stripe: deps.stripe ?? stripeFactoryFromEnv(deps.env),
+    imap: { secretBox, outbound, oauth: sending.oauth, ...deps.imap },
+    sending,
+    webhooks: { ...DEFAULT_RETRY_SCHEDULE, timeoutMs: 10_000, ...deps.webhooks },
+  };
 }
 
 /** Where invitation and password-reset links point (see appUrl). */
-export function appUrlOf(deps: Pick<WorkerDeps, 'appUrl' | 'env'>): string {
+function appUrlOf(deps: Pick<WorkerDeps, 'appUrl' | 'env'>): string {
   const base = deps.appUrl ?? deps.env.APP_URL ?? deps.env.PUBLIC_URL ?? `http://${deps.env.HOST}:${deps.env.PORT}`;
   return base.replace(/\/+$/, '');
-}
-
-/** The sending engine's dependencies for a task (campaign emails, replies): the given ones over the environment's, SMTP behind the outbound guard. */
-export function sendingDepsOf(deps: WorkerDeps): SendingDeps {
-  return resolveSendingDeps(deps.env, { ...deps.sending, smtp: { outbound: outboundGuardOf(deps), ...deps.sending?.smtp } });
 }

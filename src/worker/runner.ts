@@ -24,14 +24,14 @@ import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts
 import { safetyPauseNotice } from '../../workers/notices/safety-pause.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
-import type { WorkerDeps } from './context.ts';
+import { resolveWorkerDeps, type TaskDeps, type WorkerDeps } from './context.ts';
 import { startOutboxDrain } from './job-outbox.ts';
 import { startLiveness, type Liveness } from './liveness.ts';
 import { instrumentTasks } from './instrument.ts';
 import { workerLogger } from './logger.ts';
 import { loggerFor } from '../log/logger.ts';
 
-export function makeTaskList(deps: WorkerDeps): TaskList {
+export function makeTaskList(deps: TaskDeps): TaskList {
   return {
     send_invitation_email: sendInvitationEmail(deps),
     send_password_reset_email: sendPasswordResetEmail(deps),
@@ -241,7 +241,7 @@ export async function startWorker(
   // One set of reused SMTP connections for the campaign engine, closed when the worker stops
   // (it holds no socket or timer until the first message, so a failed start leaks nothing).
   const ownPool = deps.sending?.smtpPool ? null : createSmtpPool();
-  const taskDeps: WorkerDeps = ownPool ? { ...deps, sending: { ...deps.sending, smtpPool: ownPool } } : deps;
+  const taskDeps = resolveWorkerDeps(ownPool ? { ...deps, sending: { ...deps.sending, smtpPool: ownPool } } : deps);
   const logger = workerLogger();
   // Recovery lines (restarts, freed jobs, retried deadlocks) are warnings in the structured log.
   const recovery = loggerFor('worker');

@@ -6,21 +6,21 @@
  * error; a payment (invoice.paid) restores the subscription and resumes
  * exactly what dunning paused.
  */
-import { run, type Runner } from 'graphile-worker';
+import type { TaskList } from 'graphile-worker';
 import os from 'node:os';
 import path from 'node:path';
 import { stripeWebhookRoutes } from '../../src/billing/stripe-webhook.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { billingDunning } from '../../workers/billing-periods.ts';
+import { resolveWorkerDeps } from '../../src/worker/context.ts';
 import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { putTenantOnPlan } from '../helpers/billing.ts';
-import { eventually } from '../helpers/eventually.ts';
 import { TEST_WEBHOOK_SECRET, deliverEvent, invoiceObject, stripeEvent, subscriptionObject } from '../helpers/stripe-server.ts';
-import { workerLogger } from '../../src/worker/logger.ts';
+import { drainJobs } from '../helpers/worker.ts';
 import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
-let worker: Runner;
+let tasks: TaskList;
 const DAY = 86400;
 
 beforeAll(async () => {
@@ -30,24 +30,14 @@ beforeAll(async () => {
   const env = testEnv({ DUNNING_GRACE_DAYS: '3', LOG_LEVEL: 'error' });
   const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-dunning-outbox') });
   // Only the dunning task: the campaign jobs that resuming queues are not this test's business.
-  worker = await run({
-    connectionString: t.urls.owner,
-    concurrency: 1,
-    noHandleSignals: true,
-    pollInterval: 100,
-    taskList: { billing_dunning: billingDunning({ env, systemMailer }) },
-    crontab: '',
-    logger: workerLogger(),
-  });
+  tasks = { billing_dunning: billingDunning(resolveWorkerDeps({ env, systemMailer })) };
 });
-afterAll(async () => {
-  await worker.stop();
-  await t.close();
-});
+afterAll(() => t.close());
 
 async function runDunning(): Promise<void> {
   const [{ id }] = await t.owner.query(sql`select id from graphile_worker.add_job('billing_dunning', '{}'::json)`);
-  await eventually(async () => (await t.owner.query(sql`select 1 from graphile_worker.jobs where id = ${id}`)).length === 0);
+  await drainJobs(t.urls.owner, tasks);
+  expect(await t.owner.query(sql`select last_error from graphile_worker.jobs where id = ${id}`)).toEqual([]);
 }
 
 async function state(tenantId: string) {

@@ -11,7 +11,9 @@ import path from 'node:path';
 import type { Env } from '../../src/config.ts';
 import { makeSystemMailer, type SystemMailer } from '../../src/mail/system-mailer.ts';
 import type { WorkerDeps } from '../../src/worker/context.ts';
+import { runOnce, type TaskList } from 'graphile-worker';
 import { startWorker, type WorkerHandle } from '../../src/worker/runner.ts';
+import { workerLogger } from '../../src/worker/logger.ts';
 
 export interface TestWorker extends WorkerHandle {
   systemMailer: SystemMailer;
@@ -46,4 +48,15 @@ export async function startTestWorker(
       if (ownOutbox) await rm(ownOutbox, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs the due jobs of these tasks until none is left (graphile-worker's
+ * runOnce), then returns: for tests whose subject is a task rather than the
+ * live worker, so they wait on nothing. Jobs of other tasks stay queued.
+ * Give it tasks from makeTaskList(resolveWorkerDeps(...)) to run them as the
+ * worker would.
+ */
+export async function drainJobs(connectionString: string, taskList: TaskList): Promise<void> {
+  await runOnce({ connectionString, taskList, noHandleSignals: true, concurrency: 1, logger: workerLogger() });
 }

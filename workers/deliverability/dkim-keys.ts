@@ -8,15 +8,14 @@
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { generateSealedDkimKey } from '../../src/dkim/keys.ts';
-import type { WorkerDeps } from '../../src/worker/context.ts';
-import { deliverabilityDeps } from './deps.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 
 const GeneratePayload = z.object({ tenant_id: z.uuid(), domain_id: z.uuid(), selector: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) });
 
-export function generateDkimKey(deps: WorkerDeps): Task {
+export function generateDkimKey(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = GeneratePayload.parse(rawPayload);
-    const { secretBox, dkimKeyBits } = deliverabilityDeps(deps);
+    const { secretBox, env: { DKIM_KEY_BITS: dkimKeyBits } } = deps;
     const key = await generateSealedDkimKey(secretBox, dkimKeyBits);
     const { rows } = await helpers.query<{ installed: boolean }>(
       'select app_private.install_dkim_key($1, $2, $3, $4, $5, $6) as installed',
@@ -26,9 +25,9 @@ export function generateDkimKey(deps: WorkerDeps): Task {
   };
 }
 
-export function refillDkimKeyPool(deps: WorkerDeps): Task {
+export function refillDkimKeyPool(deps: TaskDeps): Task {
   return async (_payload, helpers) => {
-    const { secretBox, dkimKeyBits } = deliverabilityDeps(deps);
+    const { secretBox, env: { DKIM_KEY_BITS: dkimKeyBits } } = deps;
     await helpers.query('select app_private.release_orphaned_dkim_claims()');
     // Re-read the shortfall after each key: domains may take keys meanwhile.
     for (let made = 0; made < 100; made++) {

@@ -7,8 +7,7 @@
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { checkBlocklists } from '../../src/dns/dnsbl.ts';
-import type { WorkerDeps } from '../../src/worker/context.ts';
-import { deliverabilityDeps } from './deps.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 
 const CheckPayload = z.object({ smtp_ip_address_id: z.uuid() });
 
@@ -17,7 +16,7 @@ export const reputationSweep: Task = async (_payload, helpers) => {
   helpers.logger.debug(`queued ${rows[0]?.n ?? 0} blocklist checks`);
 };
 
-export function checkIpReputation(deps: WorkerDeps): Task {
+export function checkIpReputation(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = CheckPayload.parse(rawPayload);
     const { rows } = await helpers.query<{ ip: string }>(
@@ -25,7 +24,7 @@ export function checkIpReputation(deps: WorkerDeps): Task {
       [payload.smtp_ip_address_id],
     );
     if (!rows[0]) return;
-    const { dns, dnsblZones } = deliverabilityDeps(deps);
+    const { dns, env: { DNSBL_ZONES: dnsblZones } } = deps;
     const results = await checkBlocklists(dns, rows[0].ip, dnsblZones);
     const { rows: updated } = await helpers.query<{ status: string; reputation_state: string }>(
       'select status, reputation_state from app_private.record_ip_reputation($1, $2::jsonb)',

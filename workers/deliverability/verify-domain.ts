@@ -8,13 +8,12 @@ import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { checkDomain } from '../../src/dns/check-domain.ts';
 import { CheckPlan } from '../../src/dns/records.ts';
-import type { WorkerDeps } from '../../src/worker/context.ts';
-import { deliverabilityDeps } from './deps.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 import { dnsChecks } from '../../src/metrics/registry.ts';
 
 const VerifyPayload = z.object({ tenant_id: z.uuid(), domain_id: z.uuid() });
 
-export function verifyDomain(deps: WorkerDeps): Task {
+export function verifyDomain(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = VerifyPayload.parse(rawPayload);
     const { rows } = await helpers.query<{ plan: unknown }>('select app_private.domain_check_plan($1, $2) as plan', [payload.tenant_id, payload.domain_id]);
@@ -23,7 +22,7 @@ export function verifyDomain(deps: WorkerDeps): Task {
       return;
     }
     const plan = CheckPlan.parse(rows[0].plan);
-    const results = await checkDomain(deliverabilityDeps(deps).dns, plan);
+    const results = await checkDomain(deps.dns, plan);
     const { rows: updated } = await helpers.query<{ status: string | null }>(
       'select (app_private.record_domain_check($1, $2, $3::jsonb, $4, $5)).verification_status as status',
       [payload.tenant_id, payload.domain_id, JSON.stringify(results), plan.fingerprint, plan.planned_at],

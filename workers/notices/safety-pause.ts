@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../../src/mail/system-mailer.ts';
-import { appUrlOf, type WorkerDeps } from '../../src/worker/context.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 import { emailTenantAdmins } from './tenant-admins.ts';
 
 const Payload = z.object({
@@ -23,7 +23,7 @@ interface Paused {
   tenant_name: string;
 }
 
-export function safetyPauseNotice(deps: WorkerDeps): Task {
+export function safetyPauseNotice(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = Payload.parse(rawPayload);
     let paused: Paused | undefined;
@@ -51,7 +51,7 @@ export function safetyPauseNotice(deps: WorkerDeps): Task {
       : 'An inbox of your organisation stopped sending';
     await emailTenantAdmins(deps, helpers, payload.tenant_id, {
       subject,
-      text: `Hello,\n\n${paused.what} of the organisation ${quoteUserText(paused.tenant_name)} was paused by PenguinMails.\n\n${paused.reason}\n\nNothing more is sent from it until it is resumed (${appUrlOf(deps)}).`,
+      text: `Hello,\n\n${paused.what} of the organisation ${quoteUserText(paused.tenant_name)} was paused by PenguinMails.\n\n${paused.reason}\n\nNothing more is sent from it until it is resumed (${deps.appUrl}).`,
     });
   };
 }

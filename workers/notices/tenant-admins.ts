@@ -5,13 +5,13 @@
  * quoteUserText by the caller. The HTML is the text, paragraph by paragraph.
  */
 import type { JobHelpers } from 'graphile-worker';
-import type { WorkerDeps } from '../../src/worker/context.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Sends one email to each owner and admin of the tenant; returns how many were sent. */
 export async function emailTenantAdmins(
-  deps: WorkerDeps,
+  deps: TaskDeps,
   helpers: Pick<JobHelpers, 'query'>,
   tenantId: string,
   mail: { subject: string; text: string },

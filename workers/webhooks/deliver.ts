@@ -32,28 +32,24 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
-import { secretsKeyOf } from '../../src/config.ts';
-import { makeSecretBox } from '../../src/crypto/secrets.ts';
 import { claimLease, deliveryBody, headDelivery, recordAttempt, releaseLease, signingSecrets } from '../../src/webhooks/deliveries.ts';
 import { delivered, postWebhook } from '../../src/webhooks/post.ts';
-import { DEFAULT_RETRY_SCHEDULE, retryDelayMs } from '../../src/webhooks/retry.ts';
+import { retryDelayMs } from '../../src/webhooks/retry.ts';
 import { webhookHeaders } from '../../src/webhooks/signing.ts';
-import { outboundGuardOf, type WorkerDeps } from '../../src/worker/context.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), subscription_id: z.uuid() });
 
 /** Deliveries one job posts before it hands over to a fresh job (other subscriptions' jobs get their turn). */
 const BATCH = 50;
 
-export function webhookDeliver(deps: WorkerDeps): Task {
-  const options = { ...DEFAULT_RETRY_SCHEDULE, timeoutMs: 10_000, ...deps.webhooks };
+export function webhookDeliver(deps: TaskDeps): Task {
+  const options = deps.webhooks;
   // A lease outlives one attempt (timeout included) with room to record it; it is extended before a post it could not cover.
   const leaseMs = options.timeoutMs + 30_000;
-  let secretBox = deps.secretBox;
   return async (rawPayload, helpers) => {
     const { tenant_id: tenantId, subscription_id: subscriptionId } = Payload.parse(rawPayload);
-    secretBox ??= makeSecretBox(secretsKeyOf(deps.env));
-    const guard = outboundGuardOf(deps);
+    const { secretBox, outbound: guard } = deps;
     const holder = randomUUID();
     const requeue = (runAt?: Date) =>
       helpers.addJob('webhook_deliver', { tenant_id: tenantId, subscription_id: subscriptionId }, { jobKey: `webhook:${subscriptionId}`, runAt });
@@ -81,7 +77,7 @@ export function webhookDeliver(deps: WorkerDeps): Task {
         }
         // Extended when the next attempt could outlast it; lost only if it ran out (a stalled worker): another job has it.
         if (leaseEnds - Date.now() < options.timeoutMs + 10_000 && !(await claim()).claimed) return 'stop';
-        const secrets = await helpers.withPgClient((db) => signingSecrets(db, secretBox!, tenantId, subscriptionId));
+        const secrets = await helpers.withPgClient((db) => signingSecrets(db, secretBox, tenantId, subscriptionId));
         if (secrets.length === 0) return 'stop';
         const body = deliveryBody(head);
         const headers = webhookHeaders(secrets, head.eventId, Math.floor(Date.now() / 1000), body);

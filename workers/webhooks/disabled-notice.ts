@@ -7,12 +7,12 @@
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../../src/mail/system-mailer.ts';
-import { appUrlOf, type WorkerDeps } from '../../src/worker/context.ts';
+import type { TaskDeps } from '../../src/worker/context.ts';
 import { emailTenantAdmins } from '../notices/tenant-admins.ts';
 
 const Payload = z.object({ tenant_id: z.uuid(), subscription_id: z.uuid() });
 
-export function webhookDisabledNotice(deps: WorkerDeps): Task {
+export function webhookDisabledNotice(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = Payload.parse(rawPayload);
     const { rows: [subscription] } = await helpers.query<{ url: string; enabled: boolean; tenant_name: string }>(
@@ -27,7 +27,7 @@ export function webhookDisabledNotice(deps: WorkerDeps): Task {
     const organisation = quoteUserText(subscription.tenant_name);
     await emailTenantAdmins(deps, helpers, payload.tenant_id, {
       subject: 'A webhook of your organisation was disabled',
-      text: `Hello,\n\nThe webhook ${url} of the organisation ${organisation} was disabled: a delivery to it failed on every attempt for about a day.\n\nEvents are still kept for it. Fix the endpoint, then enable the webhook again (${appUrlOf(deps)}); the deliveries waiting go out in order, and the failed one can be replayed from the delivery log.`,
+      text: `Hello,\n\nThe webhook ${url} of the organisation ${organisation} was disabled: a delivery to it failed on every attempt for about a day.\n\nEvents are still kept for it. Fix the endpoint, then enable the webhook again (${deps.appUrl}); the deliveries waiting go out in order, and the failed one can be replayed from the delivery log.`,
     });
   };
 }
