@@ -276,7 +276,9 @@ begin
     return;
   end if;
 
-  if v_tenant_id is null and not exists (select 1 from app_public.staff_members sm where sm.user_id = v_user.id) then
+  -- Without a live organisation only staff, and owners of a closed one they can still reopen (functions/285), get a session.
+  if v_tenant_id is null and not exists (select 1 from app_public.staff_members sm where sm.user_id = v_user.id)
+     and (requested_tenant is not null or not exists (select 1 from app_private.closed_tenants_owned_by(v_user.id))) then
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'DNIED',
       case when requested_tenant is null then 'This account does not belong to any organisation any more.'
            else 'You are not a member of that organisation.' end;

@@ -37,6 +37,7 @@ begin
   for v_account in
     select ea.tenant_id, ea.id
     from app_public.email_accounts ea
+    join app_public.tenants t on t.id = ea.tenant_id and t.deleted_at is null -- not a closed organisation
     left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
     where ea.status = 'active'
       and nullif(ea.imap_settings ->> 'host', '') is not null

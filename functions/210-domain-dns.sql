@@ -368,6 +368,7 @@ declare
 begin
   for v_domain in
     select d.tenant_id, d.id from app_public.domains d
+    join app_public.tenants t on t.id = d.tenant_id and t.deleted_at is null -- not a closed organisation
     where d.dns_next_check_at <= queue_due_domain_checks.at
     order by d.dns_next_check_at
     limit 5000

@@ -9,6 +9,7 @@ import { run, type Runner, type RunnerOptions, type TaskList, type WorkerEvents 
 import { cleanupExpiredTokens, ensurePartitions } from '../../workers/maintenance.ts';
 import { importLeads } from '../../workers/import-leads.ts';
 import { retention } from '../../workers/retention.ts';
+import { tenantPurge, tenantPurgeSweep } from '../../workers/tenant-purge.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
 import { billingDunning, billingRollOver } from '../../workers/billing-periods.ts';
 import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
@@ -40,6 +41,8 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     cleanup_expired_tokens: cleanupExpiredTokens,
     ensure_partitions: ensurePartitions,
     retention,
+    tenant_purge_sweep: tenantPurgeSweep,
+    tenant_purge: tenantPurge,
     imap_poll_all: queueImapPolls,
     imap_poll_inbox: pollImapInbox(deps),
     billing_roll_over: billingRollOver,
@@ -71,6 +74,7 @@ export const CRONTAB = [
   '*/10 * * * * campaign_housekeeping',
   '23 2 * * * ensure_partitions ?fill=1d',
   '43 2 * * * retention ?fill=1d',
+  '53 2 * * * tenant_purge_sweep ?fill=1d',
   '* * * * * imap_poll_all',
   '*/5 * * * * billing_roll_over',
   '11 * * * * billing_dunning',
