@@ -11,6 +11,7 @@ import { makeSecretBox } from '../src/crypto/secrets.ts';
 import { pollInbox, type ImapPollerDeps } from '../src/imap/poller.ts';
 import { queueAllPolls } from '../src/imap/store.ts';
 import { oauthConfigOf } from '../src/oauth/providers.ts';
+import { makeTrackingTokens, trackingKeyFrom } from '../src/tracking/tokens.ts';
 import { outboundGuardOf, type WorkerDeps } from '../src/worker/context.ts';
 import { imapMessages, imapPolls } from '../src/metrics/registry.ts';
 
@@ -28,10 +29,14 @@ export function pollImapInbox(deps: WorkerDeps): Task {
     imap ??= { secretBox: deps.secretBox ?? makeSecretBox(secretsKeyOf(deps.env)) };
     if (!imap.outbound) imap = { ...imap, outbound: outboundGuardOf(deps) };
     if (!imap.oauth) imap = { ...imap, oauth: oauthConfigOf(deps.env) };
+    if (!imap.tracking) imap = { ...imap, tracking: deps.sending?.tracking ?? makeTrackingTokens(trackingKeyFrom(secretsKeyOf(deps.env))) };
     const summary = await pollInbox(helpers.withPgClient, imap, { tenantId: payload.tenant_id, emailAccountId: payload.email_account_id });
     imapPolls.inc({ status: summary.status });
     for (const [outcome, n] of Object.entries(summary.outcomes)) imapMessages.inc({ outcome }, n ?? 0);
     const found = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'nothing new';
+    for (const report of summary.ignoredReports ?? []) {
+      helpers.logger.info(`inbox ${payload.email_account_id}: feedback report <${report.messageId}> ignored: ${report.reason}`);
+    }
     if (summary.status === 'failed') helpers.logger.warn(`inbox ${payload.email_account_id}: ${summary.reason}`);
     else if (summary.status === 'skipped') helpers.logger.debug(`inbox ${payload.email_account_id} skipped: ${summary.reason}`);
     else helpers.logger.debug(`inbox ${payload.email_account_id}: ${summary.examined} examined (${found})${summary.more ? ', more to come' : ''}`);
