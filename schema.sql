@@ -4265,12 +4265,13 @@ COMMENT ON FUNCTION app_private.fallback_plan() IS 'The plan a tenant falls back
 CREATE FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) RETURNS TABLE(parent_id uuid, matched_by text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 #variable_conflict use_column
 declare
   v_candidates text[] := '{}';
   v_sources text[] := '{}';
   v_id text;
+  v_tracked_id uuid;
 begin
   if message_type in ('bounce', 'complaint') and app_private.normalize_message_id(dsn ->> 'original_message_id') is not null then
     v_candidates := v_candidates || app_private.normalize_message_id(dsn ->> 'original_message_id');
@@ -4299,6 +4300,20 @@ begin
     return;
   end if;
 
+  -- A feedback report whose original kept one of our signed tracking links
+  -- (List-Unsubscribe, pixel, click) when its Message-ID did not match: the
+  -- poller verified the token and that it names this tenant.
+  if message_type = 'complaint' and dsn ->> 'tracked_message_id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    v_tracked_id := (dsn ->> 'tracked_message_id')::uuid;
+    return query
+      select m.id, 'tracking_token'::text
+      from app_public.messages m
+      where m.tenant_id = find_thread_parent.tenant_id and m.id = v_tracked_id and m.direction = 'outbound';
+    if found then
+      return;
+    end if;
+  end if;
+
   -- A DSN that quotes no usable header: the recipient that failed, and the
   -- latest message this inbox sent to it in the last 30 days.
   if message_type = 'bounce' and nullif(dsn ->> 'final_recipient', '') is not null then
@@ -4313,9 +4328,9 @@ begin
       limit 1;
   end if;
 end;
-$$;
+$_$;
 
-COMMENT ON FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) IS 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s or feedback report''s original Message-ID, In-Reply-To, References (nearest first), or for a DSN the failed recipient''s latest message from this inbox.';
+COMMENT ON FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) IS 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s or feedback report''s original Message-ID, In-Reply-To, References (nearest first), for a feedback report the message its verified tracking token names (dsn.tracked_message_id), or for a DSN the failed recipient''s latest message from this inbox.';
 
 CREATE FUNCTION app_private.gauge_change(tenant_id uuid, resource text, delta bigint) RETURNS void
     LANGUAGE plpgsql

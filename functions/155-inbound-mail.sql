@@ -21,7 +21,9 @@
 --    unknown status; Action delayed records `deferred`; delivered, relayed and
 --    expanded record `delivered`.
 --  * A feedback report (RFC 5965, a recipient marked our mail as spam) is
---    matched by the Message-ID of the original it carries and records a
+--    matched by the Message-ID of the original it carries (else by the
+--    message a signed tracking link in that original names, verified by the
+--    poller) and records a
 --    `complaint` event (the lead is suppressed) when its Feedback-Type is a
 --    complaint (abuse, fraud, virus, other); not-spam and authentication
 --    failure reports record nothing. The report itself is not stored as a
@@ -64,6 +66,7 @@ declare
   v_candidates text[] := '{}';
   v_sources text[] := '{}';
   v_id text;
+  v_tracked_id uuid;
 begin
   if message_type in ('bounce', 'complaint') and app_private.normalize_message_id(dsn ->> 'original_message_id') is not null then
     v_candidates := v_candidates || app_private.normalize_message_id(dsn ->> 'original_message_id');
@@ -92,6 +95,20 @@ begin
     return;
   end if;
 
+  -- A feedback report whose original kept one of our signed tracking links
+  -- (List-Unsubscribe, pixel, click) when its Message-ID did not match: the
+  -- poller verified the token and that it names this tenant.
+  if message_type = 'complaint' and dsn ->> 'tracked_message_id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    v_tracked_id := (dsn ->> 'tracked_message_id')::uuid;
+    return query
+      select m.id, 'tracking_token'::text
+      from app_public.messages m
+      where m.tenant_id = find_thread_parent.tenant_id and m.id = v_tracked_id and m.direction = 'outbound';
+    if found then
+      return;
+    end if;
+  end if;
+
   -- A DSN that quotes no usable header: the recipient that failed, and the
   -- latest message this inbox sent to it in the last 30 days.
   if message_type = 'bounce' and nullif(dsn ->> 'final_recipient', '') is not null then
@@ -107,7 +124,7 @@ begin
   end if;
 end;
 $$;
-comment on function app_private.find_thread_parent(uuid, uuid, text, text, text[], jsonb) is 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s or feedback report''s original Message-ID, In-Reply-To, References (nearest first), or for a DSN the failed recipient''s latest message from this inbox.';
+comment on function app_private.find_thread_parent(uuid, uuid, text, text, text[], jsonb) is 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s or feedback report''s original Message-ID, In-Reply-To, References (nearest first), for a feedback report the message its verified tracking token names (dsn.tracked_message_id), or for a DSN the failed recipient''s latest message from this inbox.';
 
 create or replace function app_private.record_inbound_message(
   tenant_id uuid,

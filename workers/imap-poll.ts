@@ -25,6 +25,9 @@ export function pollImapInbox(deps: TaskDeps): Task {
     imapPolls.inc({ status: summary.status });
     for (const [outcome, n] of Object.entries(summary.outcomes)) imapMessages.inc({ outcome }, n ?? 0);
     const found = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'nothing new';
+    for (const report of summary.ignoredReports ?? []) {
+      helpers.logger.info(`inbox ${payload.email_account_id}: feedback report <${report.messageId}> ignored: ${report.reason}`);
+    }
     if (summary.status === 'failed') helpers.logger.warn(`inbox ${payload.email_account_id}: ${summary.reason}`);
     else if (summary.status === 'skipped') helpers.logger.debug(`inbox ${payload.email_account_id} skipped: ${summary.reason}`);
     else helpers.logger.debug(`inbox ${payload.email_account_id}: ${summary.examined} examined (${found})${summary.more ? ', more to come' : ''}`);

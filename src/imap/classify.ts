@@ -16,13 +16,17 @@
  * report-type=feedback-report, with a message/feedback-report part), as the
  * mailbox providers' feedback loops send them when a recipient marks mail as
  * spam. The original message (or its header) attached to the report names the
- * Message-ID it is about.
+ * Message-ID it is about, and holds the platform's signed tracking links when
+ * it was one of ours (src/imap/feedback-report.ts). A report whose
+ * message/feedback-report part is missing or has no Feedback-Type is
+ * malformed: it is recorded as nothing.
  *
  * Auto-replies (RFC 3834 Auto-Submitted, X-Autoreply/X-Autorespond,
  * Precedence auto_reply/bulk/junk, and the usual out-of-office subjects) are
  * told apart so they never count as replies.
  */
 import type { Attachment, Email } from 'postal-mime';
+import { trackingTokensIn } from './feedback-report.ts';
 import { fieldGroups, headerFields, messageIds, type FieldBlock } from './headers.ts';
 
 export interface DeliveryStatus {
@@ -52,11 +56,17 @@ export interface FeedbackReport {
   reported_domain: string | null;
   /** The Message-ID of the reported message, from the attached original. */
   original_message_id: string | null;
+  /** Token-shaped strings of our tracking links in the attached original (List-Unsubscribe first), not yet verified. */
+  tracking_tokens: string[];
+  /** The message a verified tracking token names (set by the poller, which holds the key); null: none. */
+  tracked_message_id: string | null;
 }
 
 export type Classification =
   | { kind: 'bounce'; dsn: DeliveryStatus }
   | { kind: 'complaint'; report: FeedbackReport }
+  /** A multipart/report of report-type feedback-report without a usable feedback part: recorded as nothing. */
+  | { kind: 'malformed_report'; reason: string }
   | { kind: 'auto_reply'; reason: string }
   | { kind: 'email' };
 
@@ -102,13 +112,18 @@ export function statusCode(...texts: Array<string | null | undefined>): string |
 const decode = (content: Attachment['content']) =>
   typeof content === 'string' ? content : Buffer.from(content instanceof ArrayBuffer ? new Uint8Array(content) : content).toString('utf8');
 
+const ORIGINAL_TYPES = ['message/rfc822', 'message/global', 'text/rfc822-headers', 'message/global-headers'];
+
+/** The original messages (or their headers) attached to a report, as text. */
+function attachedOriginals(email: Email): string[] {
+  return email.attachments.filter((part) => ORIGINAL_TYPES.includes(part.mimeType)).map((part) => decode(part.content));
+}
+
 /** The Message-ID of the original message attached to a report (whole message or just its header). */
 function attachedMessageId(email: Email): string | null {
-  for (const part of email.attachments) {
-    if (['message/rfc822', 'message/global', 'text/rfc822-headers', 'message/global-headers'].includes(part.mimeType)) {
-      const id = messageIds(headerFields(decode(part.content)).get('message-id'))[0];
-      if (id) return id;
-    }
+  for (const original of attachedOriginals(email)) {
+    const id = messageIds(headerFields(original).get('message-id'))[0];
+    if (id) return id;
   }
   return null;
 }
@@ -139,21 +154,41 @@ function fromDeliveryStatusPart(email: Email, header: HeaderLookup): DeliverySta
   };
 }
 
-/** An RFC 5965 feedback report: the fields of its message/feedback-report part and the reported message's id. */
-function fromFeedbackReport(email: Email, header: HeaderLookup): FeedbackReport | null {
+const isFeedbackReportType = (contentType: string | null) =>
+  !!contentType && /^\s*multipart\/report\b/i.test(contentType) && /\breport-type\s*=\s*"?feedback-report\b/i.test(contentType);
+
+/**
+ * An RFC 5965 feedback report: the fields of its message/feedback-report part,
+ * the reported message's id and our tracking tokens in the attached original.
+ * A feedback-report multipart without that part, or without a Feedback-Type,
+ * is malformed.
+ */
+function fromFeedbackReport(email: Email, header: HeaderLookup): Classification | null {
   const part = email.attachments.find((a) => a.mimeType === 'message/feedback-report');
-  if (!part) return null;
+  if (!part) {
+    return isFeedbackReportType(header('content-type'))
+      ? { kind: 'malformed_report', reason: 'a feedback report without a message/feedback-report part' }
+      : null;
+  }
   const fields = fieldGroups(decode(part.content))[0] ?? new Map<string, string>();
+  const feedbackType = fields.get('feedback-type')?.toLowerCase().split(/\s/)[0]?.slice(0, 40);
+  if (!feedbackType) return { kind: 'malformed_report', reason: 'a feedback report without a Feedback-Type' };
   const field = (name: string, max = 255) => fields.get(name)?.slice(0, max) || null;
+  const originals = attachedOriginals(email);
   return {
-    feedback_type: (fields.get('feedback-type') ?? 'other').toLowerCase().split(/\s/)[0]!.slice(0, 40) || 'other',
-    user_agent: field('user-agent'),
-    original_mail_from: address(fields.get('original-mail-from')),
-    original_rcpt_to: address(fields.get('original-rcpt-to')),
-    arrival_date: field('arrival-date', 100),
-    source_ip: field('source-ip', 45),
-    reported_domain: field('reported-domain'),
-    original_message_id: attachedMessageId(email) ?? messageIds(header('original-message-id'))[0] ?? null,
+    kind: 'complaint',
+    report: {
+      feedback_type: feedbackType,
+      user_agent: field('user-agent'),
+      original_mail_from: address(fields.get('original-mail-from')),
+      original_rcpt_to: address(fields.get('original-rcpt-to')),
+      arrival_date: field('arrival-date', 100),
+      source_ip: field('source-ip', 45),
+      reported_domain: field('reported-domain'),
+      original_message_id: attachedMessageId(email) ?? messageIds(header('original-message-id'))[0] ?? null,
+      tracking_tokens: originals.flatMap((original) => trackingTokensIn(headerFields(original).get('list-unsubscribe'), original)).slice(0, 5),
+      tracked_message_id: null,
+    },
   };
 }
 
@@ -198,7 +233,7 @@ export function autoReplyReason(header: HeaderLookup, subject: string | undefine
 
 export function classify(email: Email, fromAddress: string | null, header: HeaderLookup): Classification {
   const report = fromFeedbackReport(email, header);
-  if (report) return { kind: 'complaint', report };
+  if (report) return report;
   const dsn = fromDeliveryStatusPart(email, header) ?? fromBounceText(email, fromAddress, header);
   if (dsn) return { kind: 'bounce', dsn };
   const reason = autoReplyReason(header, email.subject);

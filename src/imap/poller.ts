@@ -15,6 +15,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type FetchMessageObject, type MailboxObject } from 'imapflow';
 import type { SecretBox } from '../crypto/secrets.ts';
 import { makeOutboundGuard, OutboundRefused, scrubAddresses, type OutboundGuard, type OutboundTarget } from '../net/outbound-guard.ts';
+import type { TrackingTokens } from '../tracking/tokens.ts';
+import { trackedMessageId } from './feedback-report.ts';
 import { parseInbound, type InboundMail } from './parse.ts';
 import { oauthLogin, OAuthReconnectRequired, OAuthTemporaryError, type OAuthLogin } from '../oauth/access-token.ts';
 import type { OAuthConfig } from '../oauth/providers.ts';
@@ -49,6 +51,12 @@ export interface ImapPollerDeps {
   outbound?: OutboundGuard;
   /** Google and Microsoft OAuth clients: inboxes connected over OAuth log in with XOAUTH2 to their provider's IMAP host. */
   oauth?: OAuthConfig;
+  /**
+   * Verifies the tracking tokens in a feedback report's attached original
+   * (src/imap/feedback-report.ts), so a report whose Message-ID was rewritten
+   * or dropped is still matched. Unset: reports are matched by Message-ID only.
+   */
+  tracking?: TrackingTokens;
 }
 
 const STRICT_GUARD = makeOutboundGuard();
@@ -64,6 +72,8 @@ export interface PollSummary {
   outcomes: Partial<Record<PollOutcome, number>>;
   /** More messages wait; a follow-up poll was queued. */
   more: boolean;
+  /** Feedback reports that recorded nothing because they match no message of the tenant or are malformed (only when there are some). */
+  ignoredReports?: Array<{ messageId: string; reason: string }>;
 }
 
 const INBOX = 'INBOX';
@@ -98,6 +108,17 @@ export function describeImapFailure(
     return `IMAP connection to ${where} failed: TLS could not be established (${detail}). Check the port and the "secure" setting (true for port 993).`;
   }
   return `IMAP connection to ${where} failed: ${detail}.`;
+}
+
+/** Why a feedback report recorded nothing, when it did not. */
+function ignoredReport(mail: InboundMail, outcome: InboundOutcome | null): string | null {
+  const c = mail.classification;
+  if (c.kind === 'malformed_report') return `malformed: ${c.reason}`;
+  if (c.kind === 'complaint' && outcome === 'unmatched') {
+    const id = c.report.original_message_id;
+    return `it matches no message of this tenant (reported Message-ID: ${id ? `<${id}>` : 'none'})`;
+  }
+  return null;
 }
 
 const count = (summary: PollSummary, outcome: PollOutcome) => {
@@ -214,8 +235,13 @@ export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, re
             count(summary, 'unparseable'); // kept on the server, skipped here so one message cannot block the inbox
           }
         }
+        if (mail?.classification.kind === 'complaint') {
+          mail.classification.report.tracked_message_id = trackedMessageId(mail.classification.report, deps.tracking, ref.tenantId);
+        }
         const outcome = await recordPolledMessage(db, ref, { uidValidity: mailbox.uidValidity, uid }, mail);
         if (outcome) count(summary, outcome);
+        const ignored = mail ? ignoredReport(mail, outcome) : null;
+        if (mail && ignored) (summary.ignoredReports ??= []).push({ messageId: mail.messageId, reason: ignored });
       }
 
       if (summary.more) {

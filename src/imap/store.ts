@@ -23,7 +23,10 @@ export interface PollTarget {
   scanSince: Date | null;
 }
 
-export type InboundOutcome = 'reply' | 'auto_reply' | 'bounce' | 'deferred' | 'delivered' | 'complaint' | 'feedback' | 'duplicate' | 'own' | 'unmatched';
+export type InboundOutcome =
+  | 'reply' | 'auto_reply' | 'bounce' | 'deferred' | 'delivered' | 'complaint' | 'feedback' | 'duplicate' | 'own' | 'unmatched'
+  /** A feedback report without a usable feedback part: nothing is recorded but the progress past it. */
+  | 'malformed_report';
 
 export async function loadPollTarget(client: pg.ClientBase, ref: InboxRef): Promise<PollTarget | null> {
   const { rows } = await client.query<{
@@ -58,7 +61,9 @@ export async function recordPolledMessage(
   await client.query('begin');
   try {
     let outcome: InboundOutcome | null = null;
-    if (mail) {
+    if (mail?.classification.kind === 'malformed_report') {
+      outcome = 'malformed_report';
+    } else if (mail) {
       const c = mail.classification;
       const { rows } = await client.query<{ outcome: InboundOutcome }>(
         'select outcome from app_private.record_inbound_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
@@ -73,7 +78,7 @@ export async function recordPolledMessage(
           mail.to,
           mail.subject,
           mail.text,
-          c.kind === 'bounce' ? JSON.stringify(c.dsn) : c.kind === 'complaint' ? JSON.stringify(c.report) : null,
+          c.kind === 'bounce' ? JSON.stringify(c.dsn) : c.kind === 'complaint' ? JSON.stringify({ ...c.report, tracking_tokens: undefined }) : null,
         ],
       );
       outcome = rows[0]!.outcome;

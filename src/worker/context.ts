@@ -57,7 +57,7 @@ export interface TaskDeps {
   secretBox: SecretBox;
   outbound: OutboundGuard;
   stripe: StripeFactory;
-  imap: ImapPollerDeps & Required<Pick<ImapPollerDeps, 'outbound' | 'oauth'>>;
+  imap: ImapPollerDeps & Required<Pick<ImapPollerDeps, 'outbound' | 'oauth' | 'tracking'>>;
   sending: SendingDeps;
   webhooks: RetrySchedule & { timeoutMs: number };
 }
@@ -76,7 +76,7 @@ export function resolveWorkerDeps(deps: WorkerDeps): TaskDeps {
     secretBox,
     outbound,
     stripe: deps.stripe ?? stripeFactoryFromEnv(deps.env),
-    imap: { secretBox, outbound, oauth: sending.oauth, ...deps.imap },
+    imap: { secretBox, outbound, oauth: sending.oauth, tracking: sending.tracking, ...deps.imap },
     sending,
     webhooks: { ...DEFAULT_RETRY_SCHEDULE, timeoutMs: 10_000, ...deps.webhooks },
   };

@@ -170,28 +170,53 @@ export interface FeedbackReportOptions {
   originalFrom: string;
   originalRecipient: string;
   originalMessageId?: string;
-  feedbackType?: 'abuse' | 'fraud' | 'virus' | 'other' | 'not-spam' | 'auth-failure';
+  /** null: no Feedback-Type field (a malformed report). */
+  feedbackType?: 'abuse' | 'fraud' | 'virus' | 'other' | 'not-spam' | 'auth-failure' | null;
   /** How the original is attached: the whole message, or only its header (text/rfc822-headers). */
   attach?: 'message' | 'headers';
+  /** The attached original verbatim (e.g. the raw message the SMTP server received), instead of a made-up one. */
+  original?: string;
+  /** Yahoo's CFL layout (default) or Microsoft's JMRP layout. */
+  provider?: 'yahoo' | 'microsoft';
+  /** Leave out the message/feedback-report part (a malformed report). */
+  withoutFeedbackPart?: boolean;
   messageId?: string;
 }
 
-/** An RFC 5965 feedback report in the layout of a mailbox provider's feedback loop (Yahoo's CFL). */
+const FEEDBACK_LOOPS = {
+  yahoo: { from: 'Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.example>', userAgent: 'Yahoo!-Mail-Feedback/2.0', version: '1', host: 'arf.mail.yahoo.example' },
+  microsoft: { from: 'staff@hotmail.example', userAgent: 'Hotmail FBL', version: '0.1', host: 'hotmail.example' },
+} as const;
+
+/** An RFC 5965 feedback report in the layout of a mailbox provider's feedback loop (Yahoo's CFL or Microsoft's JMRP). */
 export function feedbackReport(o: FeedbackReportOptions): string {
   const boundary = `arf-${randomUUID()}`;
-  const original = [
+  const loop = FEEDBACK_LOOPS[o.provider ?? 'yahoo'];
+  const original = o.original?.replace(/\r?\n/g, CRLF) ?? [
     `From: Sam from Acme <${o.originalFrom}>`,
     `To: ${o.originalRecipient}`,
     'Subject: Quick question',
     ...(o.originalMessageId ? [`Message-ID: <${o.originalMessageId}>`] : []),
     `Date: ${date()}`,
   ].join(CRLF);
+  const headersOnly = original.split(`${CRLF}${CRLF}`)[0]!;
+  const feedbackFields = [
+    ...(o.feedbackType === null ? [] : [`Feedback-Type: ${o.feedbackType ?? 'abuse'}`]),
+    `User-Agent: ${loop.userAgent}`,
+    `Version: ${loop.version}`,
+    `Original-Mail-From: <${o.originalFrom}>`,
+    `Original-Rcpt-To: <${o.originalRecipient}>`,
+    `Arrival-Date: ${date()}`,
+    'Source-IP: 203.0.113.10',
+    `Reported-Domain: ${o.originalFrom.split('@')[1]}`,
+    ...(o.provider === 'microsoft' ? [`X-HmXmrOriginalRecipient: <${o.originalRecipient}>`] : []),
+  ];
   return [
-    'From: Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.example>',
+    `From: ${loop.from}`,
     `To: ${o.to}`,
-    'Subject: FW: Quick question',
+    o.provider === 'microsoft' ? 'Subject: complaint about message from 203.0.113.10' : 'Subject: FW: Quick question',
     `Date: ${date()}`,
-    `Message-ID: <${o.messageId ?? newMessageId('arf.mail.yahoo.example')}>`,
+    `Message-ID: <${o.messageId ?? newMessageId(loop.host)}>`,
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=feedback-report;${CRLF} boundary="${boundary}"`,
     '',
@@ -202,23 +227,12 @@ export function feedbackReport(o: FeedbackReportOptions): string {
     'This is an email abuse report for an email message received from IP 203.0.113.10.',
     'For more information about this format please see http://www.mipassoc.org/arf/.',
     '',
-    `--${boundary}`,
-    'Content-Type: message/feedback-report',
-    '',
-    `Feedback-Type: ${o.feedbackType ?? 'abuse'}`,
-    'User-Agent: Yahoo!-Mail-Feedback/2.0',
-    'Version: 1',
-    `Original-Mail-From: <${o.originalFrom}>`,
-    `Original-Rcpt-To: <${o.originalRecipient}>`,
-    `Arrival-Date: ${date()}`,
-    'Source-IP: 203.0.113.10',
-    `Reported-Domain: ${o.originalFrom.split('@')[1]}`,
-    '',
+    ...(o.withoutFeedbackPart ? [] : [`--${boundary}`, 'Content-Type: message/feedback-report', '', ...feedbackFields, '']),
     `--${boundary}`,
     o.attach === 'headers' ? 'Content-Type: text/rfc822-headers' : 'Content-Type: message/rfc822',
     'Content-Disposition: inline',
     '',
-    o.attach === 'headers' ? original : `${original}${CRLF}${CRLF}Hi there, a quick question for you.`,
+    o.attach === 'headers' ? headersOnly : o.original ? original : `${original}${CRLF}${CRLF}Hi there, a quick question for you.`,
     '',
     `--${boundary}--`,
     '',

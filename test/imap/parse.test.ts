@@ -129,6 +129,8 @@ describe('feedback reports (complaints)', () => {
         source_ip: '203.0.113.10',
         reported_domain: 'acme.example',
         original_message_id: original,
+        tracking_tokens: [],
+        tracked_message_id: null,
       },
     });
   });
