@@ -10134,6 +10134,9 @@ declare
   v_new_status text;
   v_deal app_public.deals;
 begin
+  if convert_lead_to_deal.lead_id is null then
+    raise exception 'Say which lead to convert (leadId).' using errcode = 'INVAL';
+  end if;
   if v_stage not in ('lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost') then
     raise exception 'Unknown deal stage "%"; use lead, qualified, proposal, negotiation, won or lost.', v_stage using errcode = 'INVAL';
   end if;
