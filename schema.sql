@@ -10110,7 +10110,7 @@ COMMENT ON TABLE app_public.deals IS 'A sales opportunity in the pipeline, typic
 
 COMMENT ON COLUMN app_public.deals.stage IS 'lead → qualified → proposal → negotiation → won | lost; a closed deal has actual_close_date.';
 
-COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (deleteDeal): a deleted deal is hidden from every read of the API and comes back with restoreDeal; it is never deleted for good through the API.';
+COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (softDeleteDeal): a deleted deal is hidden from every read of the API and comes back with restoreDeal; it is never deleted for good through the API.';
 
 CREATE FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text DEFAULT 'lead'::text, title text DEFAULT NULL::text, value numeric DEFAULT NULL::numeric, currency text DEFAULT 'USD'::text, expected_close_date date DEFAULT NULL::date) RETURNS app_public.deals
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10376,93 +10376,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.deals_timeline(deal app_public.deals) IS 'The deal''s activities, newest first: its conversion, stage changes, notes and tasks, and the activities of its primary contact and deal contacts that concern no other deal (their emails, status changes, notes).';
-
-CREATE TABLE app_public.crm_accounts (
-    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    domain app_public.hostname,
-    industry text,
-    street text,
-    city text,
-    state text,
-    country text,
-    postal_code text,
-    parent_account_id uuid,
-    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
-    company_size text,
-    employee_count integer,
-    annual_revenue numeric(15,2),
-    revenue_currency text DEFAULT 'USD'::text NOT NULL,
-    created_by uuid DEFAULT app_public.current_user_id(),
-    updated_by uuid,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    CONSTRAINT crm_accounts_annual_revenue_check CHECK ((annual_revenue >= (0)::numeric)),
-    CONSTRAINT crm_accounts_check CHECK ((parent_account_id IS DISTINCT FROM id)),
-    CONSTRAINT crm_accounts_city_check CHECK ((length(city) <= 100)),
-    CONSTRAINT crm_accounts_company_size_check CHECK ((company_size = ANY (ARRAY['1-10'::text, '11-50'::text, '51-200'::text, '201-1000'::text, '1001-5000'::text, '5000+'::text]))),
-    CONSTRAINT crm_accounts_country_check CHECK ((length(country) <= 100)),
-    CONSTRAINT crm_accounts_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
-    CONSTRAINT crm_accounts_employee_count_check CHECK ((employee_count >= 0)),
-    CONSTRAINT crm_accounts_industry_check CHECK ((length(industry) <= 100)),
-    CONSTRAINT crm_accounts_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255))),
-    CONSTRAINT crm_accounts_postal_code_check CHECK ((length(postal_code) <= 20)),
-    CONSTRAINT crm_accounts_revenue_currency_check CHECK ((revenue_currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT crm_accounts_state_check CHECK ((length(state) <= 100)),
-    CONSTRAINT crm_accounts_street_check CHECK ((length(street) <= 255))
-);
-
-ALTER TABLE ONLY app_public.crm_accounts FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM, possibly part of a parent account.';
-
-COMMENT ON COLUMN app_public.crm_accounts.parent_account_id IS 'The account this one is part of; a hierarchy never loops (an account cannot be its own ancestor).';
-
-COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (deleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is hidden from every read of the API and comes back with restoreCrmAccount.';
-
-CREATE FUNCTION app_public.delete_crm_account(row_id uuid) RETURNS app_public.crm_accounts
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_tenant_id uuid := app_private.crm_tenant_for_change();
-  v_now timestamptz := now();
-  v_account app_public.crm_accounts;
-begin
-  update app_public.crm_accounts a set deleted_at = v_now
-    where a.tenant_id = v_tenant_id and a.id = delete_crm_account.row_id and a.deleted_at is null
-    returning * into v_account;
-  if v_account.id is null then
-    raise exception 'There is no CRM account % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
-  end if;
-  return v_account;
-end;
-$$;
-
-COMMENT ON FUNCTION app_public.delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: it disappears from every read of the API, its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. Members and above.';
-
-CREATE FUNCTION app_public.delete_deal(row_id uuid) RETURNS app_public.deals
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_tenant_id uuid := app_private.crm_tenant_for_change();
-  v_now timestamptz := now();
-  v_deal app_public.deals;
-begin
-  update app_public.deals d set deleted_at = v_now
-    where d.tenant_id = v_tenant_id and d.id = delete_deal.row_id and d.deleted_at is null
-    returning * into v_deal;
-  if v_deal.id is null then
-    raise exception 'There is no deal % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
-  end if;
-  return v_deal;
-end;
-$$;
-
-COMMENT ON FUNCTION app_public.delete_deal(row_id uuid) IS 'Deletes a deal softly: it disappears from every read of the API (and its timeline with it) and restoreDeal brings it back; nothing is removed. Members and above.';
 
 CREATE FUNCTION app_public.domains_records_to_publish(domain app_public.domains) RETURNS app_public.dns_record_to_publish[]
     LANGUAGE sql IMMUTABLE SECURITY DEFINER
@@ -11283,6 +11196,51 @@ $$;
 
 COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with an emailed reset token (single use, one hour), checked against the strictest policy of the user''s organisations; also lifts a lockout and ends every session of the account.';
 
+CREATE TABLE app_public.crm_accounts (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    domain app_public.hostname,
+    industry text,
+    street text,
+    city text,
+    state text,
+    country text,
+    postal_code text,
+    parent_account_id uuid,
+    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
+    company_size text,
+    employee_count integer,
+    annual_revenue numeric(15,2),
+    revenue_currency text DEFAULT 'USD'::text NOT NULL,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    updated_by uuid,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT crm_accounts_annual_revenue_check CHECK ((annual_revenue >= (0)::numeric)),
+    CONSTRAINT crm_accounts_check CHECK ((parent_account_id IS DISTINCT FROM id)),
+    CONSTRAINT crm_accounts_city_check CHECK ((length(city) <= 100)),
+    CONSTRAINT crm_accounts_company_size_check CHECK ((company_size = ANY (ARRAY['1-10'::text, '11-50'::text, '51-200'::text, '201-1000'::text, '1001-5000'::text, '5000+'::text]))),
+    CONSTRAINT crm_accounts_country_check CHECK ((length(country) <= 100)),
+    CONSTRAINT crm_accounts_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
+    CONSTRAINT crm_accounts_employee_count_check CHECK ((employee_count >= 0)),
+    CONSTRAINT crm_accounts_industry_check CHECK ((length(industry) <= 100)),
+    CONSTRAINT crm_accounts_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255))),
+    CONSTRAINT crm_accounts_postal_code_check CHECK ((length(postal_code) <= 20)),
+    CONSTRAINT crm_accounts_revenue_currency_check CHECK ((revenue_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT crm_accounts_state_check CHECK ((length(state) <= 100)),
+    CONSTRAINT crm_accounts_street_check CHECK ((length(street) <= 255))
+);
+
+ALTER TABLE ONLY app_public.crm_accounts FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM, possibly part of a parent account.';
+
+COMMENT ON COLUMN app_public.crm_accounts.parent_account_id IS 'The account this one is part of; a hierarchy never loops (an account cannot be its own ancestor).';
+
+COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is hidden from every read of the API and comes back with restoreCrmAccount.';
+
 CREATE FUNCTION app_public.restore_crm_account(row_id uuid) RETURNS app_public.crm_accounts
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -11905,6 +11863,48 @@ CREATE FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_
 $$;
 
 COMMENT ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) IS 'How many messages this IP may send today (UTC); null means no cap.';
+
+CREATE FUNCTION app_public.soft_delete_crm_account(row_id uuid) RETURNS app_public.crm_accounts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_now timestamptz := now();
+  v_account app_public.crm_accounts;
+begin
+  update app_public.crm_accounts a set deleted_at = v_now
+    where a.tenant_id = v_tenant_id and a.id = soft_delete_crm_account.row_id and a.deleted_at is null
+    returning * into v_account;
+  if v_account.id is null then
+    raise exception 'There is no CRM account % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
+  end if;
+  return v_account;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: it disappears from every read of the API, its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. Members and above.';
+
+CREATE FUNCTION app_public.soft_delete_deal(row_id uuid) RETURNS app_public.deals
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_now timestamptz := now();
+  v_deal app_public.deals;
+begin
+  update app_public.deals d set deleted_at = v_now
+    where d.tenant_id = v_tenant_id and d.id = soft_delete_deal.row_id and d.deleted_at is null
+    returning * into v_deal;
+  if v_deal.id is null then
+    raise exception 'There is no deal % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
+  end if;
+  return v_deal;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.soft_delete_deal(row_id uuid) IS 'Deletes a deal softly: it disappears from every read of the API (and its timeline with it) and restoreDeal brings it back; nothing is removed. Members and above.';
 
 CREATE FUNCTION app_public.start_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER
@@ -16279,43 +16279,6 @@ GRANT ALL ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until
 REVOKE ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) TO penguinmails_member;
 
-GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_member;
-GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_analytics;
-
-GRANT INSERT(name),UPDATE(name) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(domain),UPDATE(domain) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(industry),UPDATE(industry) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(street),UPDATE(street) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(city),UPDATE(city) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(state),UPDATE(state) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(country),UPDATE(country) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(postal_code),UPDATE(postal_code) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(parent_account_id),UPDATE(parent_account_id) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(custom_fields),UPDATE(custom_fields) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(company_size),UPDATE(company_size) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(employee_count),UPDATE(employee_count) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(annual_revenue),UPDATE(annual_revenue) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(revenue_currency),UPDATE(revenue_currency) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-REVOKE ALL ON FUNCTION app_public.delete_crm_account(row_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.delete_crm_account(row_id uuid) TO penguinmails_member;
-
-REVOKE ALL ON FUNCTION app_public.delete_deal(row_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.delete_deal(row_id uuid) TO penguinmails_member;
-
 REVOKE ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_analytics;
@@ -16423,6 +16386,37 @@ REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) 
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_member;
 
+GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_analytics;
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(domain),UPDATE(domain) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(industry),UPDATE(industry) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(street),UPDATE(street) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(city),UPDATE(city) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(state),UPDATE(state) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(country),UPDATE(country) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(postal_code),UPDATE(postal_code) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(parent_account_id),UPDATE(parent_account_id) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(custom_fields),UPDATE(custom_fields) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(company_size),UPDATE(company_size) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(employee_count),UPDATE(employee_count) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(annual_revenue),UPDATE(annual_revenue) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(revenue_currency),UPDATE(revenue_currency) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.restore_crm_account(row_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.restore_crm_account(row_id uuid) TO penguinmails_member;
 
@@ -16500,6 +16494,12 @@ GRANT ALL ON FUNCTION app_public.set_vps_instance_status(vps_instance_id uuid, s
 REVOKE ALL ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.soft_delete_deal(row_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.soft_delete_deal(row_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.start_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.start_campaign(campaign_id uuid) TO penguinmails_member;

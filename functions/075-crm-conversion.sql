@@ -431,7 +431,7 @@ comment on function app_public.deals_timeline(app_public.deals) is 'The deal''s 
 -- (policies/070-crm.sql) and come back through restore.
 --------------------------------------------------------------------------------
 
-create or replace function app_public.delete_deal(row_id uuid) returns app_public.deals
+create or replace function app_public.soft_delete_deal(row_id uuid) returns app_public.deals
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -441,7 +441,7 @@ declare
   v_deal app_public.deals;
 begin
   update app_public.deals d set deleted_at = v_now
-    where d.tenant_id = v_tenant_id and d.id = delete_deal.row_id and d.deleted_at is null
+    where d.tenant_id = v_tenant_id and d.id = soft_delete_deal.row_id and d.deleted_at is null
     returning * into v_deal;
   if v_deal.id is null then
     raise exception 'There is no deal % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
@@ -449,7 +449,7 @@ begin
   return v_deal;
 end;
 $$;
-comment on function app_public.delete_deal(uuid) is 'Deletes a deal softly: it disappears from every read of the API (and its timeline with it) and restoreDeal brings it back; nothing is removed. Members and above.';
+comment on function app_public.soft_delete_deal(uuid) is 'Deletes a deal softly: it disappears from every read of the API (and its timeline with it) and restoreDeal brings it back; nothing is removed. Members and above.';
 
 create or replace function app_public.restore_deal(row_id uuid) returns app_public.deals
   language plpgsql volatile security definer
@@ -482,7 +482,7 @@ end;
 $$;
 comment on function app_public.restore_deal(uuid) is 'Brings back a deleted deal. CONFLICT when it is not deleted, or when its lead has another live deal (converted again since). Members and above.';
 
-create or replace function app_public.delete_crm_account(row_id uuid) returns app_public.crm_accounts
+create or replace function app_public.soft_delete_crm_account(row_id uuid) returns app_public.crm_accounts
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -492,7 +492,7 @@ declare
   v_account app_public.crm_accounts;
 begin
   update app_public.crm_accounts a set deleted_at = v_now
-    where a.tenant_id = v_tenant_id and a.id = delete_crm_account.row_id and a.deleted_at is null
+    where a.tenant_id = v_tenant_id and a.id = soft_delete_crm_account.row_id and a.deleted_at is null
     returning * into v_account;
   if v_account.id is null then
     raise exception 'There is no CRM account % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
@@ -500,7 +500,7 @@ begin
   return v_account;
 end;
 $$;
-comment on function app_public.delete_crm_account(uuid) is 'Deletes a CRM account softly: it disappears from every read of the API, its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. Members and above.';
+comment on function app_public.soft_delete_crm_account(uuid) is 'Deletes a CRM account softly: it disappears from every read of the API, its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. Members and above.';
 
 create or replace function app_public.restore_crm_account(row_id uuid) returns app_public.crm_accounts
   language plpgsql volatile security definer

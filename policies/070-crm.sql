@@ -1,6 +1,6 @@
 --------------------------------------------------------------------------------
 -- CRM pipeline: members work deals. Deleting a deal or an account is soft
--- (deleted_at, through deleteDeal/deleteCrmAccount in
+-- (deleted_at, through softDeleteDeal/softDeleteCrmAccount in
 -- functions/075-crm-conversion.sql): no API role may DELETE or set
 -- deleted_at itself, and a deleted row is hidden from every API read until
 -- restoreDeal/restoreCrmAccount clears it.

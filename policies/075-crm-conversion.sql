@@ -15,8 +15,8 @@ grant execute on function
   app_public.add_crm_note(text, uuid, uuid),
   app_public.add_crm_task(text, uuid, uuid, timestamptz, text),
   app_public.complete_crm_task(uuid, boolean),
-  app_public.delete_deal(uuid),
+  app_public.soft_delete_deal(uuid),
   app_public.restore_deal(uuid),
-  app_public.delete_crm_account(uuid),
+  app_public.soft_delete_crm_account(uuid),
   app_public.restore_crm_account(uuid)
 to penguinmails_member;

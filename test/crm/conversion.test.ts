@@ -104,7 +104,7 @@ describe('convertLeadToDeal', () => {
     expect(after.contacts).toBe(before.contacts + 2);
 
     // A deleted account is not reused: the next lead of that company gets a new one.
-    await t.ok(`mutation($id: UUID!) { deleteCrmAccount(input: { rowId: $id }) { result { deletedAt } } }`, { id: byName }, member.token);
+    await t.ok(`mutation($id: UUID!) { softDeleteCrmAccount(input: { rowId: $id }) { result { deletedAt } } }`, { id: byName }, member.token);
     const third = await createLead(member, { company: name });
     const deal = (await convert(member, { lead: third })).data.convertLeadToDeal.result;
     expect(deal.crmAccountId).not.toBe(byName);
@@ -118,6 +118,13 @@ describe('convertLeadToDeal', () => {
     const again = await convert(owner, { lead: leadId });
     expect(refusal(again)).toEqual(['CONFLICT', expect.stringContaining(`"Hooli pilot" (${first.rowId})`)]);
     expect(await counts(owner.tenantId)).toEqual(before);
+
+    // Two conversions at once: the lead's lock makes one wait and find the other's deal.
+    const racing = await createLead(member, { company: `Pied Piper ${uniqueName('co')}` });
+    const results = await Promise.all([convert(member, { lead: racing }), convert(owner, { lead: racing })]);
+    expect(results.map((r) => (r.errors ? r.errors[0].extensions?.code : 'converted')).sort()).toEqual(['CONFLICT', 'converted']);
+    const [{ n }] = await t.owner.query(sql`select count(*)::int as n from app_public.deals where primary_lead_id = ${racing}`);
+    expect(n).toBe(1);
   }, LONG);
 
   test('a suppressed lead keeps its status; a lead without company gets a deal without account', async () => {
@@ -226,12 +233,12 @@ describe('soft delete', () => {
     const READ = `query($d: UUID!, $l: UUID!) { deal(rowId: $d) { rowId } deals(condition: { primaryLeadId: $l }) { totalCount } }`;
     expect(await t.ok(READ, { d: deal.rowId, l: leadId }, viewer.token)).toEqual({ deal: { rowId: deal.rowId }, deals: { totalCount: 1 } });
 
-    const deleted = await t.ok(`mutation($d: UUID!) { deleteDeal(input: { rowId: $d }) { result { rowId deletedAt } } }`, { d: deal.rowId }, member.token);
-    expect(deleted.deleteDeal.result.deletedAt).toEqual(expect.any(String));
+    const deleted = await t.ok(`mutation($d: UUID!) { softDeleteDeal(input: { rowId: $d }) { result { rowId deletedAt } } }`, { d: deal.rowId }, member.token);
+    expect(deleted.softDeleteDeal.result.deletedAt).toEqual(expect.any(String));
     expect(await t.ok(READ, { d: deal.rowId, l: leadId }, owner.token)).toEqual({ deal: null, deals: { totalCount: 0 } });
     expect(refusal(await t.gql(`mutation($d: UUID!) { updateDeal(input: { rowId: $d, patch: { title: "sneaky" } }) { deal { rowId } } }`, { d: deal.rowId }, owner.token)))
       .toEqual(['NOT_FOUND', expect.any(String)]);
-    expect(refusal(await t.gql(`mutation($d: UUID!) { deleteDeal(input: { rowId: $d }) { result { rowId } } }`, { d: deal.rowId }, member.token)))
+    expect(refusal(await t.gql(`mutation($d: UUID!) { softDeleteDeal(input: { rowId: $d }) { result { rowId } } }`, { d: deal.rowId }, member.token)))
       .toEqual(['NOT_FOUND', `There is no deal ${deal.rowId} in this organisation (or it is already deleted).`]);
     // Nothing can remove the row or clear deleted_at but restoreDeal.
     expect(refusal(await t.gql(`mutation($d: UUID!) { updateDeal(input: { rowId: $d, patch: { deletedAt: null } }) { deal { rowId } } }`, { d: deal.rowId }, owner.token)))
@@ -249,7 +256,7 @@ describe('soft delete', () => {
     const again = (await convert(member, { lead: leadId })).data.convertLeadToDeal.result;
     const RESTORE = `mutation($d: UUID!) { restoreDeal(input: { rowId: $d }) { result { rowId deletedAt } } }`;
     expect(refusal(await t.gql(RESTORE, { d: deal.rowId }, member.token))).toEqual(['CONFLICT', expect.stringMatching(/converted again/)]);
-    await t.ok(`mutation($d: UUID!) { deleteDeal(input: { rowId: $d }) { result { rowId } } }`, { d: again.rowId }, member.token);
+    await t.ok(`mutation($d: UUID!) { softDeleteDeal(input: { rowId: $d }) { result { rowId } } }`, { d: again.rowId }, member.token);
     expect(refusal(await t.gql(RESTORE, { d: deal.rowId }, viewer.token))).toEqual(['FORBIDDEN', expect.any(String)]);
     expect((await t.ok(RESTORE, { d: deal.rowId }, member.token)).restoreDeal.result).toEqual({ rowId: deal.rowId, deletedAt: null });
     expect(await t.ok(READ, { d: deal.rowId, l: leadId }, viewer.token)).toEqual({ deal: { rowId: deal.rowId }, deals: { totalCount: 1 } });
@@ -259,9 +266,9 @@ describe('soft delete', () => {
   test('a deleted account is hidden and restorable; another organisation cannot touch it', async () => {
     const account = await createAccount(member, { name: `Wonka ${uniqueName('co')}` });
     const READ = `query($a: UUID!) { crmAccount(rowId: $a) { rowId } }`;
-    expect(refusal(await t.gql(`mutation($a: UUID!) { deleteCrmAccount(input: { rowId: $a }) { result { rowId } } }`, { a: account }, other.token)))
+    expect(refusal(await t.gql(`mutation($a: UUID!) { softDeleteCrmAccount(input: { rowId: $a }) { result { rowId } } }`, { a: account }, other.token)))
       .toEqual(['NOT_FOUND', expect.any(String)]);
-    await t.ok(`mutation($a: UUID!) { deleteCrmAccount(input: { rowId: $a }) { result { rowId } } }`, { a: account }, member.token);
+    await t.ok(`mutation($a: UUID!) { softDeleteCrmAccount(input: { rowId: $a }) { result { rowId } } }`, { a: account }, member.token);
     expect((await t.ok(READ, { a: account }, owner.token)).crmAccount).toBeNull();
     expect(refusal(await t.gql(`mutation($a: UUID!) { restoreCrmAccount(input: { rowId: $a }) { result { rowId } } }`, { a: account }, other.token)))
       .toEqual(['NOT_FOUND', `There is no CRM account ${account} in this organisation.`]);
