@@ -10110,7 +10110,7 @@ COMMENT ON TABLE app_public.deals IS 'A sales opportunity in the pipeline, typic
 
 COMMENT ON COLUMN app_public.deals.stage IS 'lead → qualified → proposal → negotiation → won | lost; a closed deal has actual_close_date.';
 
-COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (softDeleteDeal): a deleted deal is hidden from every read of the API and comes back with restoreDeal; it is never deleted for good through the API.';
+COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (softDeleteDeal): a deleted deal is not returned by any query of the API and comes back with restoreDeal; it is never deleted for good through the API.';
 
 CREATE FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text DEFAULT 'lead'::text, title text DEFAULT NULL::text, value numeric DEFAULT NULL::numeric, currency text DEFAULT 'USD'::text, expected_close_date date DEFAULT NULL::date) RETURNS app_public.deals
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11239,7 +11239,7 @@ COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM,
 
 COMMENT ON COLUMN app_public.crm_accounts.parent_account_id IS 'The account this one is part of; a hierarchy never loops (an account cannot be its own ancestor).';
 
-COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is hidden from every read of the API and comes back with restoreCrmAccount.';
+COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is not returned by any query of the API and comes back with restoreCrmAccount.';
 
 CREATE FUNCTION app_public.restore_crm_account(row_id uuid) RETURNS app_public.crm_accounts
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11883,7 +11883,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: it disappears from every read of the API, its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. Members and above.';
+COMMENT ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: the account is no longer returned by any query of the API (lists, lookups, relations), its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. NOT_FOUND when there is no such live account. Members and above.';
 
 CREATE FUNCTION app_public.soft_delete_deal(row_id uuid) RETURNS app_public.deals
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11904,7 +11904,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.soft_delete_deal(row_id uuid) IS 'Deletes a deal softly: it disappears from every read of the API (and its timeline with it) and restoreDeal brings it back; nothing is removed. Members and above.';
+COMMENT ON FUNCTION app_public.soft_delete_deal(row_id uuid) IS 'Deletes a deal softly: the deal is no longer returned by any query of the API (lists, lookups, relations) and restoreDeal brings it back; nothing is removed (its deal contacts and activities stay as they are). NOT_FOUND when there is no such live deal. Members and above.';
 
 CREATE FUNCTION app_public.start_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER

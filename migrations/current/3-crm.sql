@@ -48,6 +48,6 @@ create index if not exists activities_lead_idx on app_public.activities (tenant_
 create index if not exists activities_deal_idx on app_public.activities (tenant_id, deal_id, occurred_at desc);
 create index if not exists activities_user_idx on app_public.activities (user_id);
 
-comment on column app_public.deals.deleted_at is 'Soft delete (softDeleteDeal): a deleted deal is hidden from every read of the API and comes back with restoreDeal; it is never deleted for good through the API.';
-comment on column app_public.crm_accounts.deleted_at is 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is hidden from every read of the API and comes back with restoreCrmAccount.';
+comment on column app_public.deals.deleted_at is 'Soft delete (softDeleteDeal): a deleted deal is not returned by any query of the API and comes back with restoreDeal; it is never deleted for good through the API.';
+comment on column app_public.crm_accounts.deleted_at is 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is not returned by any query of the API and comes back with restoreCrmAccount.';
 comment on column app_public.crm_accounts.parent_account_id is 'The account this one is part of; a hierarchy never loops (an account cannot be its own ancestor).';

@@ -26,7 +26,7 @@ test('a sent campaign email, its open and its reply are on the lead\'s timeline,
   });
   const lead = leads[0]!;
   await lifecycle(w, tenant.token, 'start', campaignId);
-  await eventually(() => w.smtp.messages.find((m) => m.to.includes(lead.email)), 30_000);
+  await eventually(async () => w.smtp.messages.find((m) => m.to.includes(lead.email)), 30_000);
   await campaignCompletes(w, campaignId);
 
   const [message] = await messagesOf(w, campaignId);
