@@ -3549,6 +3549,48 @@ $$;
 
 COMMENT ON FUNCTION app_private.create_user(email text, password text, name text, email_verified boolean) IS 'Creates a user with their secrets and default preferences. Password rules are checked by the callers, which know the tenant policy.';
 
+CREATE FUNCTION app_private.crm_subject(tenant_id uuid, lead_id uuid, deal_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if lead_id is null and deal_id is null then
+    raise exception 'Say which lead (leadId) or deal (dealId) this is about.' using errcode = 'INVAL';
+  end if;
+  if lead_id is not null and not exists (
+    select 1 from app_public.leads l where l.tenant_id = crm_subject.tenant_id and l.id = crm_subject.lead_id
+  ) then
+    raise exception 'There is no lead % in this organisation.', lead_id using errcode = 'NTFND';
+  end if;
+  if deal_id is not null and not exists (
+    select 1 from app_public.deals d where d.tenant_id = crm_subject.tenant_id and d.id = crm_subject.deal_id and d.deleted_at is null
+  ) then
+    raise exception 'There is no deal % in this organisation.', deal_id using errcode = 'NTFND';
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.crm_subject(tenant_id uuid, lead_id uuid, deal_id uuid) IS 'Checks that a note or task names a lead or a (live) deal of the tenant: INVAL when it names neither, NTFND when one is not there.';
+
+CREATE FUNCTION app_private.crm_tenant_for_change() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+begin
+  if v_tenant_id is null or not app_public.has_tenant_role('member') then
+    raise exception 'Only members, admins and owners of this organisation can change its CRM (deals, accounts, notes and tasks).'
+      using errcode = 'DNIED';
+  end if;
+  perform app_hidden.require_api_scope('crm');
+  return v_tenant_id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.crm_tenant_for_change() IS 'The current tenant, when the caller may change its CRM (member and above, signed in: no API key reaches the CRM); DNIED otherwise.';
+
 CREATE TABLE app_public.plans (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     name text NOT NULL,
@@ -8672,6 +8714,46 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_contact_lists__validate_filter() IS 'Rejects a dynamic list whose filter does not compile.';
 
+CREATE FUNCTION app_private.tg_crm_accounts__no_cycle() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_parent uuid := new.parent_account_id;
+  v_depth integer := 0;
+begin
+  -- Walk up from the new parent, one account at a time, within the row's
+  -- tenant; meeting the account itself means the change would close a loop.
+  while v_parent is not null and v_depth < 1000 loop
+    if v_parent = new.id then
+      raise exception 'Account "%" cannot be placed under one of its own sub-accounts (or itself): an account hierarchy cannot loop.', new.name
+        using errcode = 'INVAL', column = 'parent_account_id';
+    end if;
+    select a.parent_account_id into v_parent from app_public.crm_accounts a
+      where a.tenant_id = new.tenant_id and a.id = v_parent;
+    v_depth := v_depth + 1;
+  end loop;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_crm_accounts__no_cycle() IS 'Trigger: refuses (INVAL) a parent_account_id that would make an account its own ancestor.';
+
+CREATE FUNCTION app_private.tg_deals__activity() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := app_public.current_user_id();
+begin
+  insert into app_public.activities (tenant_id, kind, deal_id, user_id, details)
+    values (new.tenant_id, 'stage_changed', new.id, v_user_id, jsonb_build_object('from', old.stage, 'to', new.stage));
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_deals__activity() IS 'The timeline of a deal: a stage_changed activity ({"from", "to"}) when its stage changes, with the signed-in user who changed it.';
+
 CREATE FUNCTION app_private.tg_domains__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8723,6 +8805,38 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_email_accounts__webhook() IS 'The inbox.error webhook event, when an inbox enters the error status.';
+
+CREATE FUNCTION app_private.tg_email_events__activity() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_rows jsonb;
+begin
+  select jsonb_agg(jsonb_build_object(
+      'tenant_id', e.tenant_id, 'lead_id', e.lead_id, 'message_id', e.message_id, 'occurred_at', e.created,
+      'kind', case e.event_type when 'sent' then 'email_sent' when 'open' then 'email_opened' when 'click' then 'email_clicked'
+                                when 'reply' then 'email_replied' when 'bounce' then 'email_bounced'
+                                when 'unsubscribe' then 'email_unsubscribed' when 'complaint' then 'email_complained' end,
+      'details', case e.event_type
+                   when 'click' then jsonb_build_object('url', e.link_url)
+                   when 'bounce' then jsonb_build_object('bounce_type', coalesce(e.metadata ->> 'bounce_type', 'hard'))
+                   else '{}'::jsonb end))
+    into v_rows
+    from new_rows e
+    where e.lead_id is not null
+      and e.event_type in ('sent', 'open', 'click', 'reply', 'bounce', 'unsubscribe', 'complaint')
+      and not (e.event_type in ('open', 'click') and coalesce(e.metadata ->> 'automated', 'false') = 'true');
+  if v_rows is not null then
+    insert into app_public.activities (tenant_id, kind, occurred_at, lead_id, message_id, details)
+    select r.tenant_id, r.kind, r.occurred_at, r.lead_id, r.message_id, r.details
+    from jsonb_to_recordset(v_rows) as r (tenant_id uuid, kind text, occurred_at timestamptz, lead_id uuid, message_id uuid, details jsonb);
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_events__activity() IS 'The timeline of a message''s lead: one activity per email sent, opened, clicked, replied, bounced, unsubscribed or complained about (opens and clicks of automated clients are not activities). One insert per statement.';
 
 CREATE FUNCTION app_private.tg_email_events__rollup() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8895,6 +9009,21 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_lead_imports__webhook() IS 'Webhook events of a lead import: import.completed, import.failed.';
+
+CREATE FUNCTION app_private.tg_leads__activity() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := app_public.current_user_id();
+begin
+  insert into app_public.activities (tenant_id, kind, lead_id, user_id, details)
+    values (new.tenant_id, 'status_changed', new.id, v_user_id, jsonb_build_object('from', old.status, 'to', new.status));
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_leads__activity() IS 'The timeline of a lead: a status_changed activity ({"from", "to"}) when its status changes, with the signed-in user who changed it (null for the system).';
 
 CREATE FUNCTION app_private.tg_leads__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -9427,6 +9556,16 @@ $$;
 
 COMMENT ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) IS 'The enabled webhook subscriptions of the tenant that want this event type (of this campaign, when a subscription is filtered by campaign).';
 
+CREATE FUNCTION app_private.website_domain(website text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+  select case when h ~ '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' and length(h) <= 253 then h end
+  from (select regexp_replace(regexp_replace(regexp_replace(lower(btrim(website)), '^[a-z][a-z0-9+.-]*://', ''), '[/?#:@].*$', ''), '^www\.', '') as h) x;
+$_$;
+
+COMMENT ON FUNCTION app_private.website_domain(website text) IS 'The host name of a website as written on a lead (https://www.acme.com/about → acme.com), null when it is not a valid host name.';
+
 CREATE FUNCTION app_private.without_terms(value text, terms text[]) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9461,6 +9600,102 @@ CREATE FUNCTION app_private.worker_lock_key(pool_id text) RETURNS bigint
 $$;
 
 COMMENT ON FUNCTION app_private.worker_lock_key(pool_id text) IS 'The advisory lock a live worker process holds (session level) for each graphile-worker pool it runs.';
+
+CREATE TABLE app_public.activities (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT app_public.uuid_v7() NOT NULL,
+    kind text NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    lead_id uuid,
+    deal_id uuid,
+    message_id uuid,
+    user_id uuid,
+    title text,
+    body text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    due_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT activities_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000))),
+    CONSTRAINT activities_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
+    CONSTRAINT activities_kind_check CHECK ((kind = ANY (ARRAY['email_sent'::text, 'email_opened'::text, 'email_clicked'::text, 'email_replied'::text, 'email_bounced'::text, 'email_unsubscribed'::text, 'email_complained'::text, 'status_changed'::text, 'stage_changed'::text, 'converted'::text, 'note'::text, 'task'::text]))),
+    CONSTRAINT activities_note_has_body CHECK (((kind <> 'note'::text) OR (body IS NOT NULL))),
+    CONSTRAINT activities_subject CHECK (((lead_id IS NOT NULL) OR (deal_id IS NOT NULL))),
+    CONSTRAINT activities_task_fields CHECK (((kind = 'task'::text) OR ((due_at IS NULL) AND (completed_at IS NULL)))),
+    CONSTRAINT activities_task_has_title CHECK (((kind <> 'task'::text) OR (title IS NOT NULL))),
+    CONSTRAINT activities_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+ALTER TABLE ONLY app_public.activities FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.activities IS 'The timeline of a lead or a deal: emails sent, opened, clicked, replied, bounced, unsubscribed and complained about (written when the email event is recorded), lead status changes, deal stage changes, the conversion of a lead into a deal, and the notes and tasks members add (addCrmNote, addCrmTask, completeCrmTask). Read it newest first with leadTimeline or dealTimeline.';
+
+COMMENT ON COLUMN app_public.activities.kind IS 'email_sent, email_opened, email_clicked, email_replied, email_bounced, email_unsubscribed, email_complained, status_changed (a lead''s status), stage_changed (a deal''s stage), converted (a lead became a deal), note, task.';
+
+COMMENT ON COLUMN app_public.activities.occurred_at IS 'When it happened (the email event''s time for email activities).';
+
+COMMENT ON COLUMN app_public.activities.message_id IS 'The message of an email activity.';
+
+COMMENT ON COLUMN app_public.activities.user_id IS 'The member who wrote the note or task or converted the lead; null for what the system recorded.';
+
+COMMENT ON COLUMN app_public.activities.details IS 'What else is known: {"url"} of a click, {"bounce_type"} of a bounce, {"from", "to"} of a status or stage change, {"account_created", "crm_account_id"} of a conversion.';
+
+COMMENT ON COLUMN app_public.activities.due_at IS 'When a task is due.';
+
+COMMENT ON COLUMN app_public.activities.completed_at IS 'When a task was completed (completeCrmTask); null while it is open.';
+
+CREATE FUNCTION app_public.add_crm_note(body text, lead_id uuid DEFAULT NULL::uuid, deal_id uuid DEFAULT NULL::uuid) RETURNS app_public.activities
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_user_id uuid := app_public.current_user_id();
+  v_body text := nullif(btrim(add_crm_note.body), '');
+  v_activity app_public.activities;
+begin
+  if v_body is null or length(v_body) > 10000 then
+    raise exception 'A note needs a text of 1 to 10000 characters.' using errcode = 'INVAL';
+  end if;
+  perform app_private.crm_subject(v_tenant_id, add_crm_note.lead_id, add_crm_note.deal_id);
+  insert into app_public.activities (tenant_id, kind, lead_id, deal_id, user_id, body)
+    values (v_tenant_id, 'note', add_crm_note.lead_id, add_crm_note.deal_id, v_user_id, v_body)
+    returning * into v_activity;
+  return v_activity;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.add_crm_note(body text, lead_id uuid, deal_id uuid) IS 'Adds a note (1 to 10000 characters) to the timeline of a lead, a deal, or both. Members and above.';
+
+CREATE FUNCTION app_public.add_crm_task(title text, lead_id uuid DEFAULT NULL::uuid, deal_id uuid DEFAULT NULL::uuid, due_at timestamp with time zone DEFAULT NULL::timestamp with time zone, body text DEFAULT NULL::text) RETURNS app_public.activities
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_user_id uuid := app_public.current_user_id();
+  v_title text := nullif(btrim(add_crm_task.title), '');
+  v_body text := nullif(btrim(add_crm_task.body), '');
+  v_activity app_public.activities;
+begin
+  if v_title is null or length(v_title) > 200 then
+    raise exception 'A task needs a title of 1 to 200 characters.' using errcode = 'INVAL';
+  end if;
+  if length(v_body) > 10000 then
+    raise exception 'A task''s text is at most 10000 characters.' using errcode = 'INVAL';
+  end if;
+  perform app_private.crm_subject(v_tenant_id, add_crm_task.lead_id, add_crm_task.deal_id);
+  insert into app_public.activities (tenant_id, kind, lead_id, deal_id, user_id, title, body, due_at)
+    values (v_tenant_id, 'task', add_crm_task.lead_id, add_crm_task.deal_id, v_user_id, v_title, v_body, add_crm_task.due_at)
+    returning * into v_activity;
+  return v_activity;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.add_crm_task(title text, lead_id uuid, deal_id uuid, due_at timestamp with time zone, body text) IS 'Adds an open task (a title, optionally a due time and a text) to the timeline of a lead, a deal, or both. Members and above.';
 
 CREATE FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text DEFAULT NULL::text) RETURNS app_public.domain_ip_assignments
     LANGUAGE plpgsql SECURITY DEFINER
@@ -9709,6 +9944,37 @@ $$;
 
 COMMENT ON FUNCTION app_public.close_tenant_access(tenant_id uuid) IS 'Ends your open staff access sessions into a tenant; returns how many were closed.';
 
+CREATE FUNCTION app_public.complete_crm_task(activity_id uuid, completed boolean DEFAULT true) RETURNS app_public.activities
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_activity app_public.activities;
+  v_completed_at timestamptz := case when coalesce(complete_crm_task.completed, true) then now() end;
+begin
+  select a.* into v_activity from app_public.activities a
+    where a.tenant_id = v_tenant_id and a.id = complete_crm_task.activity_id
+    for no key update;
+  if v_activity.id is null then
+    raise exception 'There is no task % in this organisation.', activity_id using errcode = 'NTFND';
+  end if;
+  if v_activity.kind <> 'task' then
+    raise exception 'Only tasks can be completed; this activity is a %.', v_activity.kind using errcode = 'STATE';
+  end if;
+  if (v_activity.completed_at is not null) = (v_completed_at is not null) then
+    return v_activity;
+  end if;
+  update app_public.activities a set completed_at = v_completed_at
+    where a.tenant_id = v_tenant_id and a.id = v_activity.id
+    returning * into v_activity;
+  return v_activity;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.complete_crm_task(activity_id uuid, completed boolean) IS 'Marks a task completed now (or open again with completed: false); completing a completed task changes nothing. CONFLICT for an activity that is not a task. Members and above.';
+
 CREATE TABLE app_public.contact_lists (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -9821,6 +10087,168 @@ end;
 $_$;
 
 COMMENT ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) IS 'The leads in this list: its members, or for a dynamic list the leads matching its filter right now.';
+
+CREATE TABLE app_public.deals (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    title text NOT NULL,
+    value numeric(12,2),
+    currency text DEFAULT 'USD'::text NOT NULL,
+    probability numeric(5,2),
+    stage text DEFAULT 'lead'::text NOT NULL,
+    primary_lead_id uuid,
+    crm_account_id uuid,
+    owner_user_id uuid,
+    source_campaign_id uuid,
+    expected_close_date date,
+    actual_close_date date,
+    deal_source text,
+    description text,
+    notes text,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    updated_by uuid,
+    deleted_at timestamp with time zone,
+    CONSTRAINT deals_check CHECK (((stage = ANY (ARRAY['won'::text, 'lost'::text])) = (actual_close_date IS NOT NULL))),
+    CONSTRAINT deals_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT deals_deal_source_check CHECK ((length(deal_source) <= 100)),
+    CONSTRAINT deals_probability_check CHECK (((probability >= (0)::numeric) AND (probability <= (100)::numeric))),
+    CONSTRAINT deals_stage_check CHECK ((stage = ANY (ARRAY['lead'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'won'::text, 'lost'::text]))),
+    CONSTRAINT deals_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200))),
+    CONSTRAINT deals_value_check CHECK ((value >= (0)::numeric))
+);
+
+ALTER TABLE ONLY app_public.deals FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.deals IS 'A sales opportunity in the pipeline, typically created from a lead that replied.';
+
+COMMENT ON COLUMN app_public.deals.stage IS 'lead → qualified → proposal → negotiation → won | lost; a closed deal has actual_close_date.';
+
+COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (softDeleteDeal): a deleted deal is not returned by any query of the API and comes back with restoreDeal; it is never deleted for good through the API.';
+
+CREATE FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text DEFAULT 'lead'::text, title text DEFAULT NULL::text, value numeric DEFAULT NULL::numeric, currency text DEFAULT 'USD'::text, expected_close_date date DEFAULT NULL::date) RETURNS app_public.deals
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_user_id uuid := app_public.current_user_id();
+  v_stage text := coalesce(nullif(btrim(convert_lead_to_deal.stage), ''), 'lead');
+  v_currency text := upper(coalesce(nullif(btrim(convert_lead_to_deal.currency), ''), 'USD'));
+  v_title text := nullif(btrim(convert_lead_to_deal.title), '');
+  v_close_date date;
+  v_lead app_public.leads;
+  v_existing app_public.deals;
+  v_company text;
+  v_domain text;
+  v_account_id uuid;
+  v_account_created boolean := false;
+  v_owner uuid;
+  v_new_status text;
+  v_deal app_public.deals;
+begin
+  if convert_lead_to_deal.lead_id is null then
+    raise exception 'Say which lead to convert (leadId).' using errcode = 'INVAL';
+  end if;
+  if v_stage not in ('lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost') then
+    raise exception 'Unknown deal stage "%"; use lead, qualified, proposal, negotiation, won or lost.', v_stage using errcode = 'INVAL';
+  end if;
+  if convert_lead_to_deal.value is not null and convert_lead_to_deal.value < 0 then
+    raise exception 'A deal''s value cannot be negative.' using errcode = 'INVAL';
+  end if;
+  if convert_lead_to_deal.value is not null and convert_lead_to_deal.value >= 10000000000 then
+    raise exception 'A deal''s value must be below 10,000,000,000.' using errcode = 'INVAL';
+  end if;
+  if v_currency !~ '^[A-Z]{3}$' then
+    raise exception 'The currency must be a three-letter ISO 4217 code such as USD or EUR.' using errcode = 'INVAL';
+  end if;
+  if length(v_title) > 200 then
+    raise exception 'A deal''s title is at most 200 characters.' using errcode = 'INVAL';
+  end if;
+  if v_stage in ('won', 'lost') then
+    v_close_date := current_date;
+  end if;
+
+  -- The lead, locked: two conversions of one lead wait for each other, and
+  -- the second finds the first one's deal.
+  select l.* into v_lead from app_public.leads l
+    where l.tenant_id = v_tenant_id and l.id = convert_lead_to_deal.lead_id
+    for no key update;
+  if v_lead.id is null then
+    raise exception 'There is no lead % in this organisation.', convert_lead_to_deal.lead_id using errcode = 'NTFND';
+  end if;
+  select d.* into v_existing from app_public.deals d
+    where d.tenant_id = v_tenant_id and d.primary_lead_id = v_lead.id and d.deleted_at is null
+    order by d.created
+    limit 1;
+  if v_existing.id is not null then
+    raise exception 'This lead was already converted into deal "%" (%); work on that deal, or delete it to convert the lead again.',
+      v_existing.title, v_existing.id using errcode = 'STATE';
+  end if;
+
+  -- The account: the lead's own (when it is live), else the live account
+  -- named like the lead's company (case-insensitive), else the one with the
+  -- lead's website's domain, else a new one named after the company.
+  v_company := nullif(btrim(v_lead.company), '');
+  v_domain := app_private.website_domain(v_lead.website);
+  if v_lead.crm_account_id is not null then
+    select a.id into v_account_id from app_public.crm_accounts a
+      where a.tenant_id = v_tenant_id and a.id = v_lead.crm_account_id and a.deleted_at is null;
+  end if;
+  if v_account_id is null and v_company is not null then
+    select a.id into v_account_id from app_public.crm_accounts a
+      where a.tenant_id = v_tenant_id and lower(a.name) = lower(v_company) and a.deleted_at is null
+      order by a.created, a.id
+      limit 1;
+  end if;
+  if v_account_id is null and v_domain is not null then
+    select a.id into v_account_id from app_public.crm_accounts a
+      where a.tenant_id = v_tenant_id and a.domain = v_domain::citext and a.deleted_at is null
+      order by a.created, a.id
+      limit 1;
+  end if;
+  if v_account_id is null and v_company is not null then
+    insert into app_public.crm_accounts (tenant_id, name, domain, created_by)
+      values (v_tenant_id, left(v_company, 255), v_domain::app_public.hostname, v_user_id)
+      returning id into v_account_id;
+    v_account_created := true;
+  end if;
+
+  -- The deal, owned by the member converting it (staff in an access session
+  -- are not members: their deal has no owner).
+  select tu.user_id into v_owner from app_public.tenant_users tu
+    where tu.tenant_id = v_tenant_id and tu.user_id = v_user_id and tu.deleted_at is null;
+  v_title := coalesce(v_title, left(coalesce(v_company, nullif(btrim(v_lead.name), ''),
+                                             nullif(btrim(concat_ws(' ', v_lead.first_name, v_lead.last_name)), ''),
+                                             v_lead.email::text), 200));
+  insert into app_public.deals (tenant_id, title, value, currency, stage, primary_lead_id, crm_account_id, owner_user_id,
+                                expected_close_date, actual_close_date, deal_source, created_by)
+    values (v_tenant_id, v_title, convert_lead_to_deal.value, v_currency, v_stage, v_lead.id, v_account_id, v_owner,
+            convert_lead_to_deal.expected_close_date, v_close_date, 'lead conversion', v_user_id)
+    returning * into v_deal;
+  insert into app_public.deal_contacts (tenant_id, deal_id, lead_id, created_by)
+    values (v_tenant_id, v_deal.id, v_lead.id, v_user_id);
+
+  -- The lead: linked to the account, and interested unless it may not be
+  -- contacted (a suppressed lead keeps its status: it is never mailed again).
+  v_new_status := case when v_lead.status in ('active', 'replied', 'not_interested') then 'interested' else v_lead.status end;
+  if v_new_status is distinct from v_lead.status
+     or (v_account_id is not null and v_lead.crm_account_id is distinct from v_account_id) then
+    update app_public.leads l set status = v_new_status, crm_account_id = coalesce(v_account_id, l.crm_account_id)
+      where l.tenant_id = v_tenant_id and l.id = v_lead.id;
+  end if;
+
+  insert into app_public.activities (tenant_id, kind, lead_id, deal_id, user_id, details)
+    values (v_tenant_id, 'converted', v_lead.id, v_deal.id, v_user_id,
+            jsonb_build_object('crm_account_id', v_account_id, 'account_created', v_account_created, 'stage', v_stage));
+  return v_deal;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text, title text, value numeric, currency text, expected_close_date date) IS '@enumArg stage deals.stage
+Turns a lead into a deal: creates the deal (in stage, default lead; title defaults to the lead''s company or name; owned by you) with the lead as its primary contact (and in its deal contacts), finds the CRM account (the lead''s own, else the one named like the lead''s company, case-insensitive, else the one with its website''s domain) or creates it from the company name, links the lead to it, sets the lead''s status to interested (an unsubscribed, bounced, complained or do-not-contact lead keeps its status) and records a converted activity. A lead with a live deal it is the primary contact of cannot be converted again (CONFLICT naming that deal). NOT_FOUND for a lead not in your organisation. Members and above.';
 
 CREATE FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
@@ -9944,6 +10372,25 @@ $$;
 
 COMMENT ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) IS '@resultTypeName DailyStat
 Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
+
+CREATE FUNCTION app_public.deals_timeline(deal app_public.deals) RETURNS SETOF app_public.activities
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  return query
+    select a.* from app_public.activities a
+    where a.tenant_id = deal.tenant_id
+      and (a.deal_id = deal.id
+           or (a.deal_id is null and a.lead_id in (
+                 select dc.lead_id from app_public.deal_contacts dc where dc.tenant_id = deal.tenant_id and dc.deal_id = deal.id
+                 union all
+                 select deal.primary_lead_id)))
+    order by a.occurred_at desc, a.id desc;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.deals_timeline(deal app_public.deals) IS 'The deal''s activities, newest first: its conversion, stage changes, notes and tasks, and the activities of its primary contact and deal contacts that concern no other deal (their emails, status changes, notes).';
 
 CREATE FUNCTION app_public.domains_records_to_publish(domain app_public.domains) RETURNS app_public.dns_record_to_publish[]
     LANGUAGE sql IMMUTABLE SECURITY DEFINER
@@ -10438,6 +10885,20 @@ $$;
 
 COMMENT ON FUNCTION app_public.invite_member(email text, roles text[]) IS 'Invites someone by email with the given roles (default member). Owners and admins may invite; members may invite members and viewers when the tenant policy allows. Replaces any open invitation for that email and emails a link valid for 7 days.';
 
+CREATE FUNCTION app_public.leads_timeline(lead app_public.leads) RETURNS SETOF app_public.activities
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  return query
+    select a.* from app_public.activities a
+    where a.tenant_id = lead.tenant_id and a.lead_id = lead.id
+    order by a.occurred_at desc, a.id desc;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.leads_timeline(lead app_public.leads) IS 'The lead''s activities, newest first: emails sent, opened, clicked, replied, bounced; status changes; its conversion; notes and tasks about it.';
+
 CREATE FUNCTION app_public.logout() RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10749,6 +11210,109 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with an emailed reset token (single use, one hour), checked against the strictest policy of the user''s organisations; also lifts a lockout and ends every session of the account.';
+
+CREATE TABLE app_public.crm_accounts (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    domain app_public.hostname,
+    industry text,
+    street text,
+    city text,
+    state text,
+    country text,
+    postal_code text,
+    parent_account_id uuid,
+    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
+    company_size text,
+    employee_count integer,
+    annual_revenue numeric(15,2),
+    revenue_currency text DEFAULT 'USD'::text NOT NULL,
+    created_by uuid DEFAULT app_public.current_user_id(),
+    updated_by uuid,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT crm_accounts_annual_revenue_check CHECK ((annual_revenue >= (0)::numeric)),
+    CONSTRAINT crm_accounts_check CHECK ((parent_account_id IS DISTINCT FROM id)),
+    CONSTRAINT crm_accounts_city_check CHECK ((length(city) <= 100)),
+    CONSTRAINT crm_accounts_company_size_check CHECK ((company_size = ANY (ARRAY['1-10'::text, '11-50'::text, '51-200'::text, '201-1000'::text, '1001-5000'::text, '5000+'::text]))),
+    CONSTRAINT crm_accounts_country_check CHECK ((length(country) <= 100)),
+    CONSTRAINT crm_accounts_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
+    CONSTRAINT crm_accounts_employee_count_check CHECK ((employee_count >= 0)),
+    CONSTRAINT crm_accounts_industry_check CHECK ((length(industry) <= 100)),
+    CONSTRAINT crm_accounts_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255))),
+    CONSTRAINT crm_accounts_postal_code_check CHECK ((length(postal_code) <= 20)),
+    CONSTRAINT crm_accounts_revenue_currency_check CHECK ((revenue_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT crm_accounts_state_check CHECK ((length(state) <= 100)),
+    CONSTRAINT crm_accounts_street_check CHECK ((length(street) <= 255))
+);
+
+ALTER TABLE ONLY app_public.crm_accounts FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM, possibly part of a parent account.';
+
+COMMENT ON COLUMN app_public.crm_accounts.parent_account_id IS 'The account this one is part of; a hierarchy never loops (an account cannot be its own ancestor).';
+
+COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is not returned by any query of the API and comes back with restoreCrmAccount.';
+
+CREATE FUNCTION app_public.restore_crm_account(row_id uuid) RETURNS app_public.crm_accounts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_account app_public.crm_accounts;
+begin
+  select a.* into v_account from app_public.crm_accounts a
+    where a.tenant_id = v_tenant_id and a.id = restore_crm_account.row_id
+    for no key update;
+  if v_account.id is null then
+    raise exception 'There is no CRM account % in this organisation.', row_id using errcode = 'NTFND';
+  end if;
+  if v_account.deleted_at is null then
+    raise exception 'Account "%" is not deleted.', v_account.name using errcode = 'STATE';
+  end if;
+  update app_public.crm_accounts a set deleted_at = null
+    where a.tenant_id = v_tenant_id and a.id = v_account.id
+    returning * into v_account;
+  return v_account;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.restore_crm_account(row_id uuid) IS 'Brings back a deleted CRM account. CONFLICT when it is not deleted. Members and above.';
+
+CREATE FUNCTION app_public.restore_deal(row_id uuid) RETURNS app_public.deals
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_deal app_public.deals;
+begin
+  select d.* into v_deal from app_public.deals d
+    where d.tenant_id = v_tenant_id and d.id = restore_deal.row_id
+    for no key update;
+  if v_deal.id is null then
+    raise exception 'There is no deal % in this organisation.', row_id using errcode = 'NTFND';
+  end if;
+  if v_deal.deleted_at is null then
+    raise exception 'Deal "%" is not deleted.', v_deal.title using errcode = 'STATE';
+  end if;
+  if v_deal.primary_lead_id is not null and exists (
+    select 1 from app_public.deals d
+    where d.tenant_id = v_tenant_id and d.primary_lead_id = v_deal.primary_lead_id and d.deleted_at is null
+  ) then
+    raise exception 'Its lead was converted again since this deal was deleted; delete that deal first to restore this one.' using errcode = 'STATE';
+  end if;
+  update app_public.deals d set deleted_at = null
+    where d.tenant_id = v_tenant_id and d.id = v_deal.id
+    returning * into v_deal;
+  return v_deal;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.restore_deal(row_id uuid) IS 'Brings back a deleted deal. CONFLICT when it is not deleted, or when its lead has another live deal (converted again since). Members and above.';
 
 CREATE FUNCTION app_public.resume_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER
@@ -11314,6 +11878,48 @@ CREATE FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_
 $$;
 
 COMMENT ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) IS 'How many messages this IP may send today (UTC); null means no cap.';
+
+CREATE FUNCTION app_public.soft_delete_crm_account(row_id uuid) RETURNS app_public.crm_accounts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_now timestamptz := now();
+  v_account app_public.crm_accounts;
+begin
+  update app_public.crm_accounts a set deleted_at = v_now
+    where a.tenant_id = v_tenant_id and a.id = soft_delete_crm_account.row_id and a.deleted_at is null
+    returning * into v_account;
+  if v_account.id is null then
+    raise exception 'There is no CRM account % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
+  end if;
+  return v_account;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: the account is no longer returned by any query of the API (lists, lookups, relations), its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. NOT_FOUND when there is no such live account. Members and above.';
+
+CREATE FUNCTION app_public.soft_delete_deal(row_id uuid) RETURNS app_public.deals
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_private.crm_tenant_for_change();
+  v_now timestamptz := now();
+  v_deal app_public.deals;
+begin
+  update app_public.deals d set deleted_at = v_now
+    where d.tenant_id = v_tenant_id and d.id = soft_delete_deal.row_id and d.deleted_at is null
+    returning * into v_deal;
+  if v_deal.id is null then
+    raise exception 'There is no deal % in this organisation (or it is already deleted).', row_id using errcode = 'NTFND';
+  end if;
+  return v_deal;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.soft_delete_deal(row_id uuid) IS 'Deletes a deal softly: the deal is no longer returned by any query of the API (lists, lookups, relations) and restoreDeal brings it back; nothing is removed (its deal contacts and activities stay as they are). NOT_FOUND when there is no such live deal. Members and above.';
 
 CREATE FUNCTION app_public.start_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12015,49 +12621,6 @@ COMMENT ON COLUMN app_public.conversation_messages.reply_html IS 'The HTML a mem
 
 COMMENT ON COLUMN app_public.conversation_messages.sent_by IS 'The member who wrote this reply from the platform; null for campaign messages and the lead''s.';
 
-CREATE TABLE app_public.crm_accounts (
-    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    domain app_public.hostname,
-    industry text,
-    street text,
-    city text,
-    state text,
-    country text,
-    postal_code text,
-    parent_account_id uuid,
-    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
-    company_size text,
-    employee_count integer,
-    annual_revenue numeric(15,2),
-    revenue_currency text DEFAULT 'USD'::text NOT NULL,
-    created_by uuid DEFAULT app_public.current_user_id(),
-    updated_by uuid,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    CONSTRAINT crm_accounts_annual_revenue_check CHECK ((annual_revenue >= (0)::numeric)),
-    CONSTRAINT crm_accounts_check CHECK ((parent_account_id IS DISTINCT FROM id)),
-    CONSTRAINT crm_accounts_city_check CHECK ((length(city) <= 100)),
-    CONSTRAINT crm_accounts_company_size_check CHECK ((company_size = ANY (ARRAY['1-10'::text, '11-50'::text, '51-200'::text, '201-1000'::text, '1001-5000'::text, '5000+'::text]))),
-    CONSTRAINT crm_accounts_country_check CHECK ((length(country) <= 100)),
-    CONSTRAINT crm_accounts_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
-    CONSTRAINT crm_accounts_employee_count_check CHECK ((employee_count >= 0)),
-    CONSTRAINT crm_accounts_industry_check CHECK ((length(industry) <= 100)),
-    CONSTRAINT crm_accounts_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255))),
-    CONSTRAINT crm_accounts_postal_code_check CHECK ((length(postal_code) <= 20)),
-    CONSTRAINT crm_accounts_revenue_currency_check CHECK ((revenue_currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT crm_accounts_state_check CHECK ((length(state) <= 100)),
-    CONSTRAINT crm_accounts_street_check CHECK ((length(street) <= 255))
-);
-
-ALTER TABLE ONLY app_public.crm_accounts FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM, possibly part of a parent account.';
-
-COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete: set instead of deleting so deals keep their history.';
-
 CREATE TABLE app_public.custom_field_definitions (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -12091,43 +12654,6 @@ CREATE TABLE app_public.deal_contacts (
 ALTER TABLE ONLY app_public.deal_contacts FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.deal_contacts IS 'The people (leads) involved in a deal and their role.';
-
-CREATE TABLE app_public.deals (
-    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    title text NOT NULL,
-    value numeric(12,2),
-    currency text DEFAULT 'USD'::text NOT NULL,
-    probability numeric(5,2),
-    stage text DEFAULT 'lead'::text NOT NULL,
-    primary_lead_id uuid,
-    crm_account_id uuid,
-    owner_user_id uuid,
-    source_campaign_id uuid,
-    expected_close_date date,
-    actual_close_date date,
-    deal_source text,
-    description text,
-    notes text,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    created_by uuid DEFAULT app_public.current_user_id(),
-    updated_by uuid,
-    deleted_at timestamp with time zone,
-    CONSTRAINT deals_check CHECK (((stage = ANY (ARRAY['won'::text, 'lost'::text])) = (actual_close_date IS NOT NULL))),
-    CONSTRAINT deals_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT deals_deal_source_check CHECK ((length(deal_source) <= 100)),
-    CONSTRAINT deals_probability_check CHECK (((probability >= (0)::numeric) AND (probability <= (100)::numeric))),
-    CONSTRAINT deals_stage_check CHECK ((stage = ANY (ARRAY['lead'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'won'::text, 'lost'::text]))),
-    CONSTRAINT deals_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200))),
-    CONSTRAINT deals_value_check CHECK ((value >= (0)::numeric))
-);
-
-ALTER TABLE ONLY app_public.deals FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.deals IS 'A sales opportunity in the pipeline, typically created from a lead that replied.';
-
-COMMENT ON COLUMN app_public.deals.stage IS 'lead → qualified → proposal → negotiation → won | lost; a closed deal has actual_close_date.';
 
 CREATE TABLE app_public.email_events (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -12631,6 +13157,9 @@ ALTER TABLE ONLY app_private.webhook_secrets
 ALTER TABLE ONLY app_private.worker_pools
     ADD CONSTRAINT worker_pools_pkey PRIMARY KEY (pool_id);
 
+ALTER TABLE ONLY app_public.activities
+    ADD CONSTRAINT activities_pkey PRIMARY KEY (tenant_id, id);
+
 ALTER TABLE ONLY app_public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
 
@@ -12854,6 +13383,12 @@ CREATE INDEX staff_access_sessions_tenant_idx ON app_private.staff_access_sessio
 CREATE INDEX stripe_events_tenant_idx ON app_private.stripe_events USING btree (tenant_id);
 
 CREATE INDEX user_sessions_user_id_idx ON app_private.user_sessions USING btree (user_id);
+
+CREATE INDEX activities_deal_idx ON app_public.activities USING btree (tenant_id, deal_id, occurred_at DESC);
+
+CREATE INDEX activities_lead_idx ON app_public.activities USING btree (tenant_id, lead_id, occurred_at DESC);
+
+CREATE INDEX activities_user_idx ON app_public.activities USING btree (user_id);
 
 CREATE INDEX api_keys_created_by_idx ON app_public.api_keys USING btree (created_by);
 
@@ -13117,6 +13652,8 @@ CREATE TRIGGER _210_dns_record AFTER INSERT OR UPDATE OF public_key ON app_priva
 
 CREATE TRIGGER _050_api_key BEFORE INSERT ON app_public.lead_imports FOR EACH ROW EXECUTE FUNCTION app_private.tg_lead_imports__api_key();
 
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.activities FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.api_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.campaign_enrollments FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
@@ -13203,6 +13740,8 @@ CREATE TRIGGER _110_updated_by BEFORE UPDATE ON app_public.system_config FOR EAC
 
 CREATE TRIGGER _110_updated_by BEFORE UPDATE ON app_public.templates FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated_by();
 
+CREATE TRIGGER _200_no_cycle BEFORE INSERT OR UPDATE OF parent_account_id ON app_public.crm_accounts FOR EACH ROW WHEN ((new.parent_account_id IS NOT NULL)) EXECUTE FUNCTION app_private.tg_crm_accounts__no_cycle();
+
 CREATE TRIGGER _200_oauth_inbox_reactivation BEFORE UPDATE OF status ON app_public.email_accounts FOR EACH ROW WHEN (((new.status = 'active'::text) AND (old.status IS DISTINCT FROM new.status))) EXECUTE FUNCTION app_private.tg__oauth_inbox_reactivation();
 
 CREATE TRIGGER _200_static_only BEFORE INSERT OR UPDATE ON app_public.contact_list_members FOR EACH ROW EXECUTE FUNCTION app_private.tg_contact_list_members__static_only();
@@ -13260,6 +13799,12 @@ CREATE TRIGGER _600_safety_update AFTER UPDATE ON app_public.campaign_stats_dail
 CREATE TRIGGER _700_conversation_inbound AFTER INSERT ON app_public.messages FOR EACH ROW WHEN (((new.direction = 'inbound'::text) AND (new.parent_message_id IS NOT NULL) AND (new.message_type = ANY (ARRAY['email'::text, 'auto_reply'::text])))) EXECUTE FUNCTION app_private.tg_messages__conversation();
 
 CREATE TRIGGER _700_conversation_sent AFTER UPDATE OF status ON app_public.messages FOR EACH ROW WHEN (((old.status = 'sending'::text) AND (new.status = 'sent'::text) AND (new.enrollment_id IS NOT NULL))) EXECUTE FUNCTION app_private.tg_messages__conversation();
+
+CREATE TRIGGER _800_activity AFTER UPDATE OF stage ON app_public.deals FOR EACH ROW WHEN ((old.stage IS DISTINCT FROM new.stage)) EXECUTE FUNCTION app_private.tg_deals__activity();
+
+CREATE TRIGGER _800_activity AFTER INSERT ON app_public.email_events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_email_events__activity();
+
+CREATE TRIGGER _800_activity AFTER UPDATE OF status ON app_public.leads FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION app_private.tg_leads__activity();
 
 CREATE TRIGGER _800_gauge_delete AFTER DELETE ON app_public.domains REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__gauge_count('domains');
 
@@ -13387,6 +13932,18 @@ ALTER TABLE ONLY app_private.webhook_delivery_leases
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.activities
+    ADD CONSTRAINT activities_tenant_id_deal_id_fkey FOREIGN KEY (tenant_id, deal_id) REFERENCES app_public.deals(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.activities
+    ADD CONSTRAINT activities_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.activities
+    ADD CONSTRAINT activities_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES app_public.leads(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.activities
+    ADD CONSTRAINT activities_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY app_public.api_keys
     ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
@@ -13788,6 +14345,12 @@ ALTER TABLE app_private.webhook_delivery_leases ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.webhook_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.activities ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY analytics_read ON app_public.activities FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY analytics_read ON app_public.activities IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
 CREATE POLICY analytics_read ON app_public.api_keys FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
@@ -14207,10 +14770,6 @@ CREATE POLICY tenant_delete ON app_public.contact_lists FOR DELETE USING (((tena
 
 COMMENT ON POLICY tenant_delete ON app_public.contact_lists IS 'Only the current tenant''s rows, by its members and above. An API key needs the lists:write scope.';
 
-CREATE POLICY tenant_delete ON app_public.crm_accounts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
-
-COMMENT ON POLICY tenant_delete ON app_public.crm_accounts IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
-
 CREATE POLICY tenant_delete ON app_public.custom_field_definitions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('leads'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_delete ON app_public.custom_field_definitions IS 'Only the current tenant''s rows, by its admins and above. An API key needs the leads:write scope.';
@@ -14218,10 +14777,6 @@ COMMENT ON POLICY tenant_delete ON app_public.custom_field_definitions IS 'Only 
 CREATE POLICY tenant_delete ON app_public.deal_contacts FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
 
 COMMENT ON POLICY tenant_delete ON app_public.deal_contacts IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
-
-CREATE POLICY tenant_delete ON app_public.deals FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.without_api_key()));
-
-COMMENT ON POLICY tenant_delete ON app_public.deals IS 'Only the current tenant''s rows, by its members and above. No API key reaches this table.';
 
 CREATE POLICY tenant_delete ON app_public.domains FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
 
@@ -14377,6 +14932,10 @@ COMMENT ON POLICY tenant_insert ON app_public.webhook_subscriptions IS 'Only int
 
 ALTER TABLE app_public.tenant_policies ENABLE ROW LEVEL SECURITY;
 
+CREATE POLICY tenant_select ON app_public.activities FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY tenant_select ON app_public.activities IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+
 CREATE POLICY tenant_select ON app_public.api_keys FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
 
 COMMENT ON POLICY tenant_select ON app_public.api_keys IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
@@ -14433,9 +14992,9 @@ CREATE POLICY tenant_select ON app_public.conversations FOR SELECT USING (((tena
 
 COMMENT ON POLICY tenant_select ON app_public.conversations IS 'Rows of the current tenant, for its viewers and above. An API key needs the leads:read scope.';
 
-CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+CREATE POLICY tenant_select ON app_public.crm_accounts FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND (deleted_at IS NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.crm_accounts IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+COMMENT ON POLICY tenant_select ON app_public.crm_accounts IS 'Live accounts (deleted_at null) of the current tenant, for its viewers and above; deleted ones come back through restoreCrmAccount. No API key reaches this table.';
 
 CREATE POLICY tenant_select ON app_public.custom_field_definitions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('leads'::text, 'read'::text)));
 
@@ -14445,9 +15004,9 @@ CREATE POLICY tenant_select ON app_public.deal_contacts FOR SELECT USING (((tena
 
 COMMENT ON POLICY tenant_select ON app_public.deal_contacts IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.deals FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+CREATE POLICY tenant_select ON app_public.deals FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND (deleted_at IS NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.deals IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+COMMENT ON POLICY tenant_select ON app_public.deals IS 'Live deals (deleted_at null) of the current tenant, for its viewers and above; deleted ones come back through restoreDeal. No API key reaches this table.';
 
 CREATE POLICY tenant_select ON app_public.domain_ip_assignments FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
 
@@ -14985,6 +15544,10 @@ GRANT UPDATE(picture) ON TABLE app_public.users TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.create_user(email text, password text, name text, email_verified boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.crm_subject(tenant_id uuid, lead_id uuid, deal_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.crm_tenant_for_change() FROM PUBLIC;
+
 GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
 
@@ -15485,11 +16048,17 @@ REVOKE ALL ON FUNCTION app_private.tg_contact_list_members__static_only() FROM P
 
 REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_crm_accounts__no_cycle() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_deals__activity() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_accounts__safety_state() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_accounts__webhook() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_events__activity() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_events__rollup() FROM PUBLIC;
 
@@ -15504,6 +16073,8 @@ REVOKE ALL ON FUNCTION app_private.tg_lead_imports__queue() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__validate() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_lead_imports__webhook() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_leads__activity() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_leads__webhook() FROM PUBLIC;
 
@@ -15551,11 +16122,22 @@ REVOKE ALL ON FUNCTION app_private.webhook_lead_state(lead jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.website_domain(website text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.without_terms(value text, terms text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.worker_dead_after() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.worker_lock_key(pool_id text) FROM PUBLIC;
+
+GRANT SELECT ON TABLE app_public.activities TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.activities TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_public.add_crm_note(body text, lead_id uuid, deal_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.add_crm_note(body text, lead_id uuid, deal_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.add_crm_task(title text, lead_id uuid, deal_id uuid, due_at timestamp with time zone, body text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.add_crm_task(title text, lead_id uuid, deal_id uuid, due_at timestamp with time zone, body text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text) TO penguinmails_staff;
@@ -15595,6 +16177,9 @@ GRANT ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug te
 
 REVOKE ALL ON FUNCTION app_public.close_tenant_access(tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.close_tenant_access(tenant_id uuid) TO penguinmails_staff;
+
+REVOKE ALL ON FUNCTION app_public.complete_crm_task(activity_id uuid, completed boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.complete_crm_task(activity_id uuid, completed boolean) TO penguinmails_member;
 
 GRANT SELECT,DELETE ON TABLE app_public.contact_lists TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.contact_lists TO penguinmails_analytics;
@@ -15642,6 +16227,40 @@ GRANT INSERT(crm_account_id),UPDATE(crm_account_id) ON TABLE app_public.leads TO
 REVOKE ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.contact_lists_leads(list app_public.contact_lists) TO penguinmails_member;
 
+GRANT SELECT ON TABLE app_public.deals TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.deals TO penguinmails_analytics;
+
+GRANT INSERT(title),UPDATE(title) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(value),UPDATE(value) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(currency),UPDATE(currency) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(probability),UPDATE(probability) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(stage),UPDATE(stage) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(primary_lead_id),UPDATE(primary_lead_id) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(crm_account_id),UPDATE(crm_account_id) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(owner_user_id),UPDATE(owner_user_id) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(source_campaign_id),UPDATE(source_campaign_id) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(expected_close_date),UPDATE(expected_close_date) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(actual_close_date),UPDATE(actual_close_date) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(deal_source),UPDATE(deal_source) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(description),UPDATE(description) ON TABLE app_public.deals TO penguinmails_member;
+
+GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.deals TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text, title text, value numeric, currency text, expected_close_date date) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text, title text, value numeric, currency text, expected_close_date date) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.create_api_key(name text, scopes text[], expires_at timestamp with time zone, OUT key_id uuid, OUT key_prefix text, OUT key_scopes text[], OUT key_expires_at timestamp with time zone, OUT secret text) TO penguinmails_member;
 
@@ -15671,6 +16290,9 @@ GRANT ALL ON FUNCTION app_public."current_user"() TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_member;
@@ -15739,6 +16361,9 @@ GRANT SELECT ON TABLE app_public.invitations TO penguinmails_analytics;
 REVOKE ALL ON FUNCTION app_public.invite_member(email text, roles text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.invite_member(email text, roles text[]) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.leads_timeline(lead app_public.leads) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.leads_timeline(lead app_public.leads) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.logout() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.logout() TO penguinmails_member;
 
@@ -15775,6 +16400,43 @@ GRANT ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) TO pe
 REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_member;
+
+GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_analytics;
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(domain),UPDATE(domain) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(industry),UPDATE(industry) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(street),UPDATE(street) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(city),UPDATE(city) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(state),UPDATE(state) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(country),UPDATE(country) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(postal_code),UPDATE(postal_code) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(parent_account_id),UPDATE(parent_account_id) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(custom_fields),UPDATE(custom_fields) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(company_size),UPDATE(company_size) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(employee_count),UPDATE(employee_count) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(annual_revenue),UPDATE(annual_revenue) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+GRANT INSERT(revenue_currency),UPDATE(revenue_currency) ON TABLE app_public.crm_accounts TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.restore_crm_account(row_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.restore_crm_account(row_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.restore_deal(row_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.restore_deal(row_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resume_campaign(campaign_id uuid) TO penguinmails_member;
@@ -15847,6 +16509,12 @@ GRANT ALL ON FUNCTION app_public.set_vps_instance_status(vps_instance_id uuid, s
 REVOKE ALL ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.soft_delete_deal(row_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.soft_delete_deal(row_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.start_campaign(campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.start_campaign(campaign_id uuid) TO penguinmails_member;
@@ -15953,39 +16621,6 @@ GRANT INSERT(lead_id) ON TABLE app_public.contact_list_members TO penguinmails_m
 GRANT SELECT ON TABLE app_public.conversation_messages TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.conversation_messages TO penguinmails_member;
 
-GRANT SELECT,DELETE ON TABLE app_public.crm_accounts TO penguinmails_member;
-GRANT SELECT ON TABLE app_public.crm_accounts TO penguinmails_analytics;
-
-GRANT INSERT(name),UPDATE(name) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(domain),UPDATE(domain) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(industry),UPDATE(industry) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(street),UPDATE(street) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(city),UPDATE(city) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(state),UPDATE(state) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(country),UPDATE(country) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(postal_code),UPDATE(postal_code) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(parent_account_id),UPDATE(parent_account_id) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(custom_fields),UPDATE(custom_fields) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(company_size),UPDATE(company_size) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(employee_count),UPDATE(employee_count) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(annual_revenue),UPDATE(annual_revenue) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT INSERT(revenue_currency),UPDATE(revenue_currency) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
-GRANT UPDATE(deleted_at) ON TABLE app_public.crm_accounts TO penguinmails_member;
-
 GRANT SELECT,DELETE ON TABLE app_public.custom_field_definitions TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.custom_field_definitions TO penguinmails_analytics;
 
@@ -16005,39 +16640,6 @@ GRANT INSERT(deal_id) ON TABLE app_public.deal_contacts TO penguinmails_member;
 GRANT INSERT(lead_id) ON TABLE app_public.deal_contacts TO penguinmails_member;
 
 GRANT INSERT(role),UPDATE(role) ON TABLE app_public.deal_contacts TO penguinmails_member;
-
-GRANT SELECT,DELETE ON TABLE app_public.deals TO penguinmails_member;
-GRANT SELECT ON TABLE app_public.deals TO penguinmails_analytics;
-
-GRANT INSERT(title),UPDATE(title) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(value),UPDATE(value) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(currency),UPDATE(currency) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(probability),UPDATE(probability) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(stage),UPDATE(stage) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(primary_lead_id),UPDATE(primary_lead_id) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(crm_account_id),UPDATE(crm_account_id) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(owner_user_id),UPDATE(owner_user_id) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(source_campaign_id),UPDATE(source_campaign_id) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(expected_close_date),UPDATE(expected_close_date) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(actual_close_date),UPDATE(actual_close_date) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(deal_source),UPDATE(deal_source) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(description),UPDATE(description) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.deals TO penguinmails_member;
-
-GRANT UPDATE(deleted_at) ON TABLE app_public.deals TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.email_events TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.email_events TO penguinmails_member;

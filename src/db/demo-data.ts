@@ -289,6 +289,19 @@ export async function populateTenant(
     values (${tenantId}, ${ids.deal}, ${ids.lead}, 'decision_maker', ${ownerId}) returning id
   `)).id;
 
+  // CRM timeline (functions/075-crm-conversion.sql): the email events above
+  // already wrote the lead's email activities; a note and an open task on the deal.
+  ids.activity = (await one(sql`
+    insert into app_public.activities (tenant_id, kind, lead_id, deal_id, user_id, body)
+    values (${tenantId}, 'note', ${ids.lead}, ${ids.deal}, ${ownerId}, 'Asked for a pilot with two teams; wants pricing by Friday.')
+    returning id
+  `)).id;
+  ids.task = (await one(sql`
+    insert into app_public.activities (tenant_id, kind, deal_id, user_id, title, due_at)
+    values (${tenantId}, 'task', ${ids.deal}, ${ownerId}, 'Send the pilot proposal', now() + interval '2 days')
+    returning id
+  `)).id;
+
   const [subscription] = await db.query(sql`select id from app_public.subscriptions where tenant_id = ${tenantId}`);
   ids.subscription = subscription.id;
   ids.addon = (await one(sql`
