@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'PLAN_LIMIT_REACHED'
   | 'INVALID_CREDENTIALS'
   | 'ACCOUNT_LOCKED'
+  | 'TWO_FACTOR_REQUIRED'
+  | 'TWO_FACTOR_ENROLMENT_REQUIRED'
   | 'WEAK_PASSWORD'
   | 'TOKEN_EXPIRED'
   | 'CONFLICT'
@@ -54,6 +56,7 @@ const OWN_CODES: Record<string, ErrorCode> = {
   LIMIT: 'PLAN_LIMIT_REACHED',
   STATE: 'CONFLICT',
   SESSN: 'UNAUTHENTICATED',
+  TFENR: 'TWO_FACTOR_ENROLMENT_REQUIRED',
 };
 
 /** Friendlier words for constraints users commonly trip over. */

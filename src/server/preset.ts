@@ -14,6 +14,8 @@ import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeQueryCostPlugin, type QueryCostOptions } from '../../plugins/query-cost.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
+import { makeTwoFactorPlugin } from '../../plugins/two-factor.ts';
+import { isTwoFactorSetupOperation } from '../auth/two-factor-setup.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
 import { RowArgumentsPlugin } from '../../plugins/row-arguments.ts';
@@ -108,6 +110,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       TenantSingletonsPlugin,
       ResultTypeNamesPlugin,
       makeSessionMutationsPlugin(options.tokens),
+      makeTwoFactorPlugin(options.tokens, sending.secretBox),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
       makeQueryCostPlugin({ maxCost: options.maxQueryCost ?? 1_000_000, maxPageSize: options.maxPageSize, chargeExtra: options.chargeExtra }),
@@ -162,6 +165,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
           ...(await pgSettingsFor(req, { tokens: options.tokens, apiKeys: options.apiKeys, statementTimeoutMs: options.statementTimeoutMs })),
           // Jobs queued by this request carry its id (functions/260-job-request-ids.sql).
           'app.request_id': currentScope()?.requestId ?? '',
+          // Only sets up two-factor authentication: allowed (with no tenant role) where it is required (src/auth/two-factor-setup.ts).
+          ...(isTwoFactorSetupOperation(args.document, args.operationName) ? { 'app.two_factor_setup': 'on' } : {}),
         };
         // A staff member inside a tenant: the operation is audited before it runs.
         await recordStaffOperation(options.ownerPool, pgSettings, () => describeOperation(args.schema, args.document, args.operationName));
