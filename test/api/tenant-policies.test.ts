@@ -1,0 +1,91 @@
+/**
+ * Tenant security policies that decide who gets in, through the real API:
+ * two_factor_required refuses members without two-factor authentication
+ * everything in that organisation but setting it up.
+ */
+import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { login, memberWithRoles, ownedTenant, PASSWORD } from './fixtures.ts';
+import { sql } from '../../src/db/pg.ts';
+import { CONFIRM_2FA, enrolTwoFactor, loginChallenge, START_2FA, totpCode, VERIFY_2FA } from '../helpers/totp.ts';
+
+let t: TestApi;
+beforeAll(async () => {
+  t = await startTestApi();
+});
+afterAll(() => t.close());
+
+const code = (result: { errors?: Array<{ extensions?: { code?: string } }> }) => result.errors?.[0]?.extensions?.code;
+const REQUIRE = `mutation($on: Boolean!) { updateTenantPolicy(input: { patch: { twoFactorRequired: $on } }) { tenantPolicy { twoFactorRequired } } }`;
+const LISTS = `{ contactLists { totalCount } }`;
+const CREATE_LIST = `mutation($name: String!) { createContactList(input: { contactList: { name: $name } }) { contactList { rowId } } }`;
+const listsNamed = (tenantId: string, name: string) =>
+  t.owner.query(sql`select 1 from app_public.contact_lists where tenant_id = ${tenantId} and name = ${name}`);
+
+test('two_factor_required: a member without it reaches nothing in the organisation but the set-up; with it, everything', async () => {
+  const owner = await ownedTenant(t, 'tfa-req');
+  await enrolTwoFactor(t, owner.token);
+  const member = await memberWithRoles(t, owner.tenantId, ['member'], 'tfa-req-member');
+  // Off (the default): the member works normally.
+  expect(await t.ok(LISTS, {}, member.token)).toEqual({ contactLists: { totalCount: 0 } });
+
+  expect(await t.ok(REQUIRE, { on: true }, owner.token)).toEqual({ updateTenantPolicy: { tenantPolicy: { twoFactorRequired: true } } });
+  // The owner has two-factor authentication: unaffected.
+  expect(await t.ok(LISTS, {}, owner.token)).toEqual({ contactLists: { totalCount: 0 } });
+
+  // The member's token still verifies, but every read and write in the organisation is refused, and nothing is written.
+  const read = await t.gql(LISTS, {}, member.token);
+  expect(code(read)).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+  expect(read.errors?.[0]?.message).toMatch(/^This organisation requires two-factor authentication/);
+  expect(read.data?.contactLists ?? null).toBeNull();
+  expect(code(await t.gql(CREATE_LIST, { name: 'refused' }, member.token))).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+  expect(await listsNamed(owner.tenantId, 'refused')).toEqual([]);
+  // A set-up operation that also selects the organisation's data is refused whole.
+  const mixed = await t.gql(`mutation { startTwoFactorEnrollment { secret } createContactList(input: { contactList: { name: "mixed" } }) { contactList { rowId } } }`, {}, member.token);
+  expect(code(mixed)).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+  expect(await listsNamed(owner.tenantId, 'mixed')).toEqual([]);
+  expect(await t.owner.query(sql`select 1 from app_private.user_two_factor where user_id = ${member.userId}`)).toEqual([]);
+  // A new sign-in gives the same kind of token (the password was right), just as limited.
+  const fresh = await login(t, member.email, owner.tenantId);
+  expect(code(await t.gql(LISTS, {}, fresh))).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+
+  // Setting it up is allowed, and sees who they are, with no role in the organisation meanwhile.
+  const setup = await t.ok(`{ currentUser { rowId } myMemberships { nodes { tenantId roles } } }`, {}, member.token);
+  expect(setup.currentUser).toEqual({ rowId: member.userId });
+  expect(setup.myMemberships.nodes).toEqual([{ tenantId: owner.tenantId, roles: ['member'] }]);
+  const { startTwoFactorEnrollment: { secret } } = await t.ok(START_2FA, {}, member.token);
+  await t.ok(CONFIRM_2FA, { code: totpCode(secret) }, member.token);
+  // From the next request on, the same token works.
+  expect(await t.ok(CREATE_LIST, { name: 'allowed' }, member.token)).toEqual({ createContactList: { contactList: { rowId: expect.any(String) } } });
+  expect(await listsNamed(owner.tenantId, 'allowed')).toEqual([{ '?column?': 1 }]);
+});
+
+test('the requirement binds only the organisation that sets it, and lifting it restores access', async () => {
+  const strict = await ownedTenant(t, 'tfa-strict');
+  const relaxed = await ownedTenant(t, 'tfa-relaxed');
+  // A member of both, without two-factor authentication.
+  const member = await memberWithRoles(t, strict.tenantId, ['member'], 'tfa-both');
+  await t.owner.query(sql`insert into app_public.tenant_users (tenant_id, user_id, roles, email) values (${relaxed.tenantId}, ${member.userId}, '{member}', ${member.email})`);
+  await t.owner.query(sql`update app_public.tenant_policies set two_factor_required = true where tenant_id = ${strict.tenantId}`);
+
+  expect(code(await t.gql(LISTS, {}, member.token))).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+  const inRelaxed = await login(t, member.email, relaxed.tenantId);
+  expect(await t.ok(LISTS, {}, inRelaxed)).toEqual({ contactLists: { totalCount: 0 } });
+  // switchTenant is part of the set-up: it leads out of the strict organisation, not into it.
+  const { switchTenant } = await t.ok(`mutation($id: UUID!) { switchTenant(input: { tenantId: $id }) { jwtToken } }`, { id: relaxed.tenantId }, member.token);
+  expect(await t.ok(LISTS, {}, switchTenant.jwtToken)).toEqual({ contactLists: { totalCount: 0 } });
+  expect(code(await t.gql(LISTS, {}, (await t.ok(`mutation($id: UUID!) { switchTenant(input: { tenantId: $id }) { jwtToken } }`, { id: strict.tenantId }, inRelaxed)).switchTenant.jwtToken)))
+    .toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+
+  await t.owner.query(sql`update app_public.tenant_policies set two_factor_required = false where tenant_id = ${strict.tenantId}`);
+  expect(await t.ok(LISTS, {}, member.token)).toEqual({ contactLists: { totalCount: 0 } });
+});
+
+test('a member with two-factor authentication signs in to a strict organisation through the challenge', async () => {
+  const owner = await ownedTenant(t, 'tfa-signin');
+  const { secret, step } = await enrolTwoFactor(t, owner.token);
+  await t.ok(REQUIRE, { on: true }, owner.token);
+  const challenge = await loginChallenge(t, owner.email, PASSWORD, owner.tenantId);
+  const { verifyTwoFactorLogin } = await t.ok(VERIFY_2FA, { challenge, code: totpCode(secret, step + 1) });
+  expect(verifyTwoFactorLogin.tenantId).toBe(owner.tenantId);
+  expect(await t.ok(LISTS, {}, verifyTwoFactorLogin.jwtToken)).toEqual({ contactLists: { totalCount: 0 } });
+});
