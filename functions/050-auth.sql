@@ -714,6 +714,9 @@ begin
   delete from app_private.user_sessions s where s.expires_at < now() - interval '1 day';
   -- Sign-ups: the password hash of one never confirmed is kept no longer than a day past its link.
   delete from app_private.pending_registrations p where p.expires_at < now() - interval '1 day';
+  -- Two-factor sign-in challenges and email confirmation links (functions/053-two-factor.sql).
+  delete from app_private.two_factor_challenges c where c.expires_at < now() - interval '1 day';
+  delete from app_private.email_verification_tokens e where e.expires_at < now() - interval '7 days';
   delete from app_private.login_failures f where f.first_failed_at < now() - interval '7 days' and coalesce(f.locked_until, '-infinity') < now();
   -- Expired invitations keep their row (history) but lose their token.
   delete from app_private.invitation_tokens it using app_public.invitations i
@@ -723,4 +726,4 @@ begin
   return v_resets + v_invitations;
 end;
 $$;
-comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions and sign-ups, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';
+comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions, sign-ups, two-factor challenges and email confirmation links, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';

@@ -11,8 +11,10 @@
 -- A wrong code is answered with a row (error_code, error_message), not an
 -- exception, so that the failure counter is committed.
 --
--- Organisations with tenant_policies.two_factor_required: enter_request
--- (functions/001-request-context.sql) refuses their members without it.
+-- Organisations with tenant_policies.two_factor_required (or
+-- company_require_email_verification): enter_request
+-- (functions/001-request-context.sql) refuses their members without it, but
+-- for the operations that set it up.
 --------------------------------------------------------------------------------
 
 create or replace function app_private.two_factor_enabled(user_id uuid) returns boolean
@@ -28,19 +30,27 @@ end;
 $$;
 comment on function app_private.two_factor_enabled(uuid) is 'Whether the user has confirmed two-factor authentication.';
 
-create or replace function app_private.two_factor_missing(user_id uuid, tenant_id uuid) returns boolean
+create or replace function app_private.missing_account_setup(user_id uuid, tenant_id uuid) returns text
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+declare
+  v_policy app_public.tenant_policies;
 begin
   if user_id is null or tenant_id is null then
-    return false;
+    return null;
   end if;
-  return coalesce((select p.two_factor_required from app_public.tenant_policies p where p.tenant_id = two_factor_missing.tenant_id), false)
-    and not app_private.two_factor_enabled(user_id);
+  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = missing_account_setup.tenant_id;
+  if v_policy.company_require_email_verification
+     and exists (select 1 from app_public.users u where u.id = missing_account_setup.user_id and u.email_verified_at is null) then
+    return 'email_verification';
+  elsif v_policy.two_factor_required and not app_private.two_factor_enabled(user_id) then
+    return 'two_factor';
+  end if;
+  return null;
 end;
 $$;
-comment on function app_private.two_factor_missing(uuid, uuid) is 'True when the tenant''s policy requires two-factor authentication and the user has not confirmed it.';
+comment on function app_private.missing_account_setup(uuid, uuid) is 'What the tenant''s policy requires of the user''s account that it lacks: ''email_verification'' (company_require_email_verification and no confirmed email), ''two_factor'' (two_factor_required and none confirmed), or null.';
 
 create or replace function app_private.hash_recovery_code(code text) returns bytea
   language sql immutable strict parallel safe
@@ -308,3 +318,57 @@ begin
 end;
 $$;
 comment on function app_hidden.verify_two_factor_login(text, bigint, text) is 'Completes a sign-in challenge with the second factor (the TOTP step the API server matched, or a recovery code, which is spent) and returns the session''s claims; the challenge is then used. A wrong code is returned as an error row and counted towards the lockout.';
+
+--------------------------------------------------------------------------------
+-- Email verification on demand (tenant_policies.company_require_email_verification).
+--------------------------------------------------------------------------------
+
+create or replace function app_public.request_email_verification() returns boolean
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_user app_public.users;
+  v_token text;
+  v_hash bytea;
+  v_expires timestamptz := now() + interval '24 hours';
+begin
+  select u.* into v_user from app_public.users u where u.id = app_public.current_user_id() and u.deleted_at is null;
+  if v_user.id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  elsif v_user.email_verified_at is not null then
+    raise exception 'Your email address is already confirmed.' using errcode = 'STATE';
+  end if;
+  -- At most 3 emails an hour per account (silently: the answer is the same).
+  if app_private.throttle_hit('verify-email:user', v_user.id::text, 3, interval '1 hour') then
+    v_token := app_private.new_token();
+    v_hash := app_private.hash_token(v_token);
+    insert into app_private.email_verification_tokens (user_id, token_hash, expires_at) values (v_user.id, v_hash, v_expires);
+    perform app_private.add_job(null, 'send_email_verification',
+      json_build_object('user_id', v_user.id, 'token', v_token), max_attempts => 10);
+  end if;
+  return true;
+end;
+$$;
+comment on function app_public.request_email_verification() is 'Emails you a link (single use, 24 hours) that confirms your account''s email address; at most 3 an hour, silently. Refused when it is already confirmed.';
+
+create or replace function app_public.verify_email(token text) returns boolean
+  language plpgsql volatile security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_token app_private.email_verification_tokens;
+  v_now timestamptz := now();
+begin
+  select t.* into v_token from app_private.email_verification_tokens t where t.token_hash = app_private.hash_token(verify_email.token) for update;
+  if v_token.id is null then
+    raise exception 'This confirmation link is not valid.' using errcode = 'NTFND';
+  elsif v_token.used_at is not null or v_token.expires_at <= v_now then
+    raise exception 'This confirmation link has expired or was already used. Ask for a new one.' using errcode = 'EXPRD';
+  end if;
+  update app_public.users u set email_verified_at = v_now where u.id = v_token.user_id and u.email_verified_at is null;
+  update app_private.email_verification_tokens t set used_at = v_now, updated = v_now where t.user_id = v_token.user_id and t.used_at is null;
+  return true;
+end;
+$$;
+comment on function app_public.verify_email(text) is 'Confirms an account''s email address with the token of the emailed link (requestEmailVerification); the link works once.';

@@ -16,3 +16,8 @@ grant execute on function
   app_hidden.confirm_two_factor(bigint),
   app_hidden.disable_two_factor(bigint, text)
 to penguinmails_member;
+
+-- Email verification (tenant_policies.company_require_email_verification):
+-- asked for by the signed-in user, completed from the emailed link.
+grant execute on function app_public.request_email_verification() to penguinmails_member;
+grant execute on function app_public.verify_email(text) to penguinmails_anonymous, penguinmails_member;

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'ACCOUNT_LOCKED'
   | 'TWO_FACTOR_REQUIRED'
   | 'TWO_FACTOR_ENROLMENT_REQUIRED'
+  | 'EMAIL_VERIFICATION_REQUIRED'
   | 'WEAK_PASSWORD'
   | 'TOKEN_EXPIRED'
   | 'CONFLICT'
@@ -57,6 +58,7 @@ const OWN_CODES: Record<string, ErrorCode> = {
   STATE: 'CONFLICT',
   SESSN: 'UNAUTHENTICATED',
   TFENR: 'TWO_FACTOR_ENROLMENT_REQUIRED',
+  EMVER: 'EMAIL_VERIFICATION_REQUIRED',
 };
 
 /** Friendlier words for constraints users commonly trip over. */

@@ -1,18 +1,31 @@
 /**
  * Tenant security policies that decide who gets in, through the real API:
- * two_factor_required refuses members without two-factor authentication
- * everything in that organisation but setting it up.
+ * two_factor_required and company_require_email_verification refuse members
+ * without two-factor authentication, or without a confirmed email,
+ * everything in that organisation but setting it up. The confirmation email
+ * goes through the product's worker to a real SMTP server on 127.0.0.1.
  */
-import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { login, memberWithRoles, ownedTenant, PASSWORD } from './fixtures.ts';
 import { sql } from '../../src/db/pg.ts';
 import { CONFIRM_2FA, enrolTwoFactor, loginChallenge, START_2FA, totpCode, VERIFY_2FA } from '../helpers/totp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
+import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
+import { uniqueEmail } from '../helpers/unique.ts';
 
 let t: TestApi;
+let smtp: TestSmtpServer;
+let worker: TestWorker;
 beforeAll(async () => {
+  smtp = await startSmtpServer();
   t = await startTestApi();
+  worker = await startTestWorker(t.urls.owner, testEnv({ APP_URL: 'https://app.penguinmails.test', LOG_LEVEL: 'error' }), { smtpUrl: smtp.url, pollInterval: 100 });
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await worker.stop();
+  await t.close();
+  await smtp.close();
+});
 
 const code = (result: { errors?: Array<{ extensions?: { code?: string } }> }) => result.errors?.[0]?.extensions?.code;
 const REQUIRE = `mutation($on: Boolean!) { updateTenantPolicy(input: { patch: { twoFactorRequired: $on } }) { tenantPolicy { twoFactorRequired } } }`;
@@ -88,4 +101,45 @@ test('a member with two-factor authentication signs in to a strict organisation 
   const { verifyTwoFactorLogin } = await t.ok(VERIFY_2FA, { challenge, code: totpCode(secret, step + 1) });
   expect(verifyTwoFactorLogin.tenantId).toBe(owner.tenantId);
   expect(await t.ok(LISTS, {}, verifyTwoFactorLogin.jwtToken)).toEqual({ contactLists: { totalCount: 0 } });
+});
+
+const REQUEST_VERIFICATION = `mutation { requestEmailVerification(input: {}) { result } }`;
+const VERIFY_EMAIL = `mutation($token: String!) { verifyEmail(input: { token: $token }) { result } }`;
+
+test('company_require_email_verification (on by default): an unconfirmed member confirms through the emailed link first', async () => {
+  const owner = await ownedTenant(t, 'emv-owner');
+  // An account whose address was never confirmed (accounts made by sign-up or invitation always are).
+  const email = uniqueEmail('emv-member');
+  const [{ id: userId }] = await t.owner.query(sql`select id from app_private.create_user(${email}, ${PASSWORD}, 'Unconfirmed', false)`);
+  await t.owner.query(sql`insert into app_public.tenant_users (tenant_id, user_id, roles, email) values (${owner.tenantId}, ${userId}, '{member}', ${email})`);
+  const token = await login(t, email, owner.tenantId);
+
+  const read = await t.gql(LISTS, {}, token);
+  expect(code(read)).toBe('EMAIL_VERIFICATION_REQUIRED');
+  expect(code(await t.gql(CREATE_LIST, { name: 'unconfirmed' }, token))).toBe('EMAIL_VERIFICATION_REQUIRED');
+  expect(await listsNamed(owner.tenantId, 'unconfirmed')).toEqual([]);
+
+  expect(await t.ok(REQUEST_VERIFICATION, {}, token)).toEqual({ requestEmailVerification: { result: true } });
+  const mail = await smtp.waitFor((m) => m.to.includes(email));
+  expect(mail.parsed.subject).toBe('Confirm your email address on PenguinMails');
+  const link = /https:\/\/app\.penguinmails\.test\/verify-email\?token=([A-Za-z0-9_-]+)/.exec(mail.parsed.text ?? '')?.[1];
+  expect(link).toBeTruthy();
+  // A wrong token changes nothing.
+  expect(code(await t.gql(VERIFY_EMAIL, { token: `${link}x` }))).toBe('NOT_FOUND');
+  expect(code(await t.gql(LISTS, {}, token))).toBe('EMAIL_VERIFICATION_REQUIRED');
+
+  // The link works signed out, once.
+  expect(await t.ok(VERIFY_EMAIL, { token: link })).toEqual({ verifyEmail: { result: true } });
+  expect(code(await t.gql(VERIFY_EMAIL, { token: link }))).toBe('TOKEN_EXPIRED');
+  expect(await t.ok(LISTS, {}, token)).toEqual({ contactLists: { totalCount: 0 } });
+  expect(code(await t.gql(REQUEST_VERIFICATION, {}, token))).toBe('CONFLICT');
+});
+
+test('with company_require_email_verification off, an unconfirmed member works normally', async () => {
+  const owner = await ownedTenant(t, 'emv-off');
+  await t.ok(`mutation { updateTenantPolicy(input: { patch: { companyRequireEmailVerification: false } }) { tenantPolicy { companyRequireEmailVerification } } }`, {}, owner.token);
+  const email = uniqueEmail('emv-off-member');
+  const [{ id: userId }] = await t.owner.query(sql`select id from app_private.create_user(${email}, ${PASSWORD}, 'Unconfirmed', false)`);
+  await t.owner.query(sql`insert into app_public.tenant_users (tenant_id, user_id, roles, email) values (${owner.tenantId}, ${userId}, '{member}', ${email})`);
+  expect(await t.ok(LISTS, {}, await login(t, email, owner.tenantId))).toEqual({ contactLists: { totalCount: 0 } });
 });
