@@ -11065,7 +11065,8 @@ begin
     raise exception 'Your email address is already confirmed.' using errcode = 'STATE';
   end if;
   -- At most 3 emails an hour per account (silently: the answer is the same).
-  if app_private.throttle_hit('verify-email:user', v_user.id::text, 3, interval '1 hour') then
+  if (select count(*) from app_private.email_verification_tokens t
+      where t.user_id = v_user.id and t.created > now() - interval '1 hour') < 3 then
     v_token := app_private.new_token();
     v_hash := app_private.hash_token(v_token);
     insert into app_private.email_verification_tokens (user_id, token_hash, expires_at) values (v_user.id, v_hash, v_expires);
@@ -11840,7 +11841,8 @@ CREATE TABLE app_private.auth_throttle (
     window_start timestamp with time zone NOT NULL,
     hits integer NOT NULL,
     CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
-    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100)))
+    CONSTRAINT auth_throttle_key_check CHECK (((length(key) >= 1) AND (length(key) <= 100))),
+    CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text, 'api:key'::text])))
 );
 
 ALTER TABLE ONLY app_private.auth_throttle FORCE ROW LEVEL SECURITY;
@@ -12975,9 +12977,6 @@ ALTER TABLE ONLY app_private.api_key_secrets
 
 ALTER TABLE ONLY app_private.auth_throttle
     ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (scope, key);
-
-ALTER TABLE app_private.auth_throttle
-    ADD CONSTRAINT auth_throttle_scope_check CHECK ((scope = ANY (ARRAY['reset:user'::text, 'reset:client'::text, 'register:email'::text, 'register:client'::text, 'api:key'::text, 'verify-email:user'::text]))) NOT VALID;
 
 ALTER TABLE ONLY app_private.declarative_state
     ADD CONSTRAINT declarative_state_pkey PRIMARY KEY (id);

@@ -65,9 +65,3 @@ alter table app_public.tenant_policies drop column if exists company_auto_approv
 -- squawk-ignore ban-drop-column
 alter table app_public.tenant_policies drop column if exists company_default_status;
 
--- Email confirmation links are throttled per account (app_private.throttle_hit).
--- A wider rule, so no row can break it; to be validated in the next committed
--- migration, as 000013 did for 000012's.
-alter table app_private.auth_throttle drop constraint if exists auth_throttle_scope_check;
-alter table app_private.auth_throttle add constraint auth_throttle_scope_check
-  check (scope in ('reset:user', 'reset:client', 'register:email', 'register:client', 'api:key', 'verify-email:user')) not valid;
