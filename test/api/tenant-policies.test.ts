@@ -12,13 +12,15 @@ import { CONFIRM_2FA, enrolTwoFactor, loginChallenge, START_2FA, totpCode, VERIF
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
+import { leadImportRoutes } from '../../src/import/upload-route.ts';
 
 let t: TestApi;
 let smtp: TestSmtpServer;
 let worker: TestWorker;
 beforeAll(async () => {
   smtp = await startSmtpServer();
-  t = await startTestApi();
+  t = await startTestApi({}, ({ pool, ownerPool, tokens }) =>
+    leadImportRoutes({ pool, ownerPool, tokens, dataDir: '/tmp/pm-tenant-policies-test-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
   worker = await startTestWorker(t.urls.owner, testEnv({ APP_URL: 'https://app.penguinmails.test', LOG_LEVEL: 'error' }), { smtpUrl: smtp.url, pollInterval: 100 });
 });
 afterAll(async () => {
@@ -47,11 +49,21 @@ test('two_factor_required: a member without it reaches nothing in the organisati
 
   // The member's token still verifies, but every read and write in the organisation is refused, and nothing is written.
   const read = await t.gql(LISTS, {}, member.token);
+  expect(read.status).toBe(200);
   expect(code(read)).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
   expect(read.errors?.[0]?.message).toMatch(/^This organisation requires two-factor authentication/);
   expect(read.data?.contactLists ?? null).toBeNull();
   expect(code(await t.gql(CREATE_LIST, { name: 'refused' }, member.token))).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
   expect(await listsNamed(owner.tenantId, 'refused')).toEqual([]);
+  // The import endpoint too.
+  const upload = await fetch(`${t.url}/imports/leads?fileName=leads.csv`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${member.token}`, 'content-type': 'text/csv' },
+    body: 'email\na@example.com\n',
+  });
+  expect(upload.status).toBe(403);
+  expect(((await upload.json()) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
+  expect(await t.owner.query(sql`select 1 from app_public.lead_imports where tenant_id = ${owner.tenantId}`)).toEqual([]);
   // A set-up operation that also selects the organisation's data is refused whole.
   const mixed = await t.gql(`mutation { startTwoFactorEnrollment { secret } createContactList(input: { contactList: { name: "mixed" } }) { contactList { rowId } } }`, {}, member.token);
   expect(code(mixed)).toBe('TWO_FACTOR_ENROLMENT_REQUIRED');
@@ -124,6 +136,9 @@ test('company_require_email_verification (on by default): an unconfirmed member 
   expect(mail.parsed.subject).toBe('Confirm your email address on PenguinMails');
   const link = /https:\/\/app\.penguinmails\.test\/verify-email\?token=([A-Za-z0-9_-]+)/.exec(mail.parsed.text ?? '')?.[1];
   expect(link).toBeTruthy();
+  // At most 3 links an hour per account, silently.
+  for (let i = 0; i < 3; i++) expect(await t.ok(REQUEST_VERIFICATION, {}, token)).toEqual({ requestEmailVerification: { result: true } });
+  expect(await t.owner.query(sql`select count(*)::int as n from app_private.email_verification_tokens where user_id = ${userId}`)).toEqual([{ n: 3 }]);
   // A wrong token changes nothing.
   expect(code(await t.gql(VERIFY_EMAIL, { token: `${link}x` }))).toBe('NOT_FOUND');
   expect(code(await t.gql(LISTS, {}, token))).toBe('EMAIL_VERIFICATION_REQUIRED');
