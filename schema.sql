@@ -245,6 +245,45 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.confirm_registration(token text) IS 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
 
+CREATE FUNCTION app_hidden.confirm_two_factor(matched_step bigint) RETURNS TABLE(recovery_codes text[], error_code text, error_message text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_state app_private.user_two_factor;
+  v_error record;
+  v_codes text[];
+  v_now timestamptz := now();
+begin
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  end if;
+  select f.* into v_state from app_private.user_two_factor f where f.user_id = v_user_id;
+  if v_state.user_id is null then
+    raise exception 'Start with startTwoFactorEnrollment.' using errcode = 'NTFND';
+  elsif v_state.confirmed_at is not null then
+    raise exception 'Two-factor authentication is already on.' using errcode = 'STATE';
+  end if;
+  select a.* into v_error from app_private.two_factor_attempt(v_user_id, matched_step, null, false, app_public.current_tenant_id()) a;
+  if v_error.error_code is not null then
+    return query select null::text[], v_error.error_code, v_error.error_message;
+    return;
+  end if;
+  -- Ten recovery codes of 12 hexadecimal digits (48 bits), shown this once.
+  select array_agg(regexp_replace(encode(public.gen_random_bytes(6), 'hex'), '(....)(....)(....)', '\1-\2-\3'))
+    into v_codes from generate_series(1, 10);
+  delete from app_private.two_factor_recovery_codes r where r.user_id = v_user_id;
+  insert into app_private.two_factor_recovery_codes (user_id, code_hash)
+    select v_user_id, app_private.hash_recovery_code(c) from unnest(v_codes) c;
+  update app_private.user_two_factor f set confirmed_at = v_now, updated = v_now where f.user_id = v_user_id;
+  return query select v_codes, null::text, null::text;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.confirm_two_factor(matched_step bigint) IS 'Turns on two-factor authentication for the signed-in user once a code of the new secret is right (the API server passes the 30-second step it matched, or null); returns ten single-use recovery codes, stored hashed. A wrong code is returned as an error row and counted.';
+
 CREATE FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -286,6 +325,34 @@ CREATE FUNCTION app_hidden.current_api_key_id() RETURNS uuid
 $$;
 
 COMMENT ON FUNCTION app_hidden.current_api_key_id() IS 'The API key this request is made with; null for a signed-in user (or anonymous).';
+
+CREATE FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) RETURNS TABLE(error_code text, error_message text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_error record;
+begin
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  end if;
+  if not app_private.two_factor_enabled(v_user_id) then
+    raise exception 'Two-factor authentication is not on.' using errcode = 'STATE';
+  end if;
+  select a.* into v_error from app_private.two_factor_attempt(v_user_id, matched_step, code, true, app_public.current_tenant_id()) a;
+  if v_error.error_code is not null then
+    return query select v_error.error_code, v_error.error_message;
+    return;
+  end if;
+  delete from app_private.two_factor_recovery_codes r where r.user_id = v_user_id;
+  delete from app_private.user_two_factor f where f.user_id = v_user_id;
+  return query select null::text, null::text;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) IS 'Turns off two-factor authentication for the signed-in user after a valid code or recovery code; deletes the secret and the recovery codes. A wrong code is returned as an error row and counted.';
 
 CREATE FUNCTION app_hidden.dns_record_problem(r jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -491,7 +558,28 @@ declare
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
   v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
   v_ips uuid[] := '{}';
+  v_missing text;
 begin
+  -- An organisation that requires two-factor authentication or a confirmed
+  -- email admits none of its members without it (functions/053-two-factor.sql).
+  -- The request is refused, unless the API found it does nothing but set it
+  -- up (src/auth/account-setup.ts sets app.account_setup): then it runs with
+  -- no role in the tenant, so it reaches none of the tenant's data. Staff
+  -- access sessions (no membership) are not members and not affected.
+  if cardinality(v_roles) > 0 then
+    v_missing := app_private.missing_account_setup(user_id, tenant_id);
+    if v_missing is not null and app_private.membership_roles(user_id, tenant_id) is not null then
+      if coalesce(current_setting('app.account_setup', true), '') <> 'on' then
+        if v_missing = 'email_verification' then
+          raise exception 'This organisation requires a confirmed email address: confirm yours with requestEmailVerification and the emailed link, then try again.'
+            using errcode = 'EMVER';
+        end if;
+        raise exception 'This organisation requires two-factor authentication: set it up with startTwoFactorEnrollment and confirmTwoFactor, then try again.'
+          using errcode = 'TFENR';
+      end if;
+      v_roles := '{}';
+    end if;
+  end if;
   -- What the global tables show this request: the users of its tenant (and
   -- the user), the platform IPs its domains are on. Looked up here once, as
   -- the roles are, for the policies of users and smtp_ip_addresses.
@@ -513,7 +601,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) IS 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles.';
+COMMENT ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) IS 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles. Refuses a member whose account lacks what the tenant''s policy requires (EMVER: a confirmed email; TFENR: two-factor authentication), or, for a request that only sets it up (app.account_setup), enters with no role in the tenant.';
 
 CREATE FUNCTION app_hidden.enter_session(session_id uuid, user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -650,7 +738,7 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.lead_import_fields() IS 'The lead columns a CSV column can be mapped to (besides custom.<key>). Status and ownership are never imported. In app_hidden: the import validation trigger runs as the uploading member.';
 
-CREATE FUNCTION app_hidden.login(email text, password text, requested_tenant uuid DEFAULT NULL::uuid, client_ip text DEFAULT NULL::text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone, error_code text, error_message text)
+CREATE FUNCTION app_hidden.login(email text, password text, requested_tenant uuid DEFAULT NULL::uuid, client_ip text DEFAULT NULL::text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone, error_code text, error_message text, two_factor_challenge text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -672,7 +760,7 @@ begin
     -- Same work and answer as a wrong password, so accounts cannot be probed:
     -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
     perform app_private.hash_password(coalesce(password, ''));
-    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.', null::text;
     return;
   end if;
   select s.* into v_secrets from app_private.user_secrets s where s.user_id = v_user.id for update;
@@ -689,7 +777,7 @@ begin
   if v_failures.locked_until > now() then
     perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
-      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI')), null::text;
     return;
   end if;
 
@@ -707,9 +795,9 @@ begin
     returning * into v_failures;
     if v_failures.locked_until is not null then
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
-        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI')), null::text;
     else
-      return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
+      return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.', null::text;
     end if;
     return;
   end if;
@@ -717,18 +805,42 @@ begin
   if v_tenant_id is null and not exists (select 1 from app_public.staff_members sm where sm.user_id = v_user.id) then
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'DNIED',
       case when requested_tenant is null then 'This account does not belong to any organisation any more.'
-           else 'You are not a member of that organisation.' end;
+           else 'You are not a member of that organisation.' end, null::text;
     return;
   end if;
 
   delete from app_private.login_failures f
     where f.user_id = v_user.id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
+  -- With two-factor authentication, no session yet: a challenge that
+  -- verify_two_factor_login completes with a code (functions/053-two-factor.sql).
+  if app_private.two_factor_enabled(v_user.id) then
+    return query select null::text, v_user.id, v_tenant_id, null::timestamptz, 'TWOFA',
+      'Enter the code from your authenticator app (or a recovery code) with verifyTwoFactorLogin.',
+      app_private.open_two_factor_challenge(v_user.id, v_tenant_id);
+    return;
+  end if;
   update app_private.user_secrets s set last_login_at = now() where s.user_id = v_user.id;
-  return query select c.*, null::text, null::text from app_private.session_claims(v_user.id, v_tenant_id) c;
+  return query select c.*, null::text, null::text, null::text from app_private.session_claims(v_user.id, v_tenant_id) c;
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.login(email text, password text, requested_tenant uuid, client_ip text) IS 'Checks credentials for a session in the chosen tenant (default: the first one). After the tenant''s max_login_attempts consecutive failures from one client address, that client is locked out of that tenant for lockout_minutes (other clients and other tenants are not).';
+COMMENT ON FUNCTION app_hidden.login(email text, password text, requested_tenant uuid, client_ip text) IS 'Checks credentials for a session in the chosen tenant (default: the first one). For a user with two-factor authentication it returns no session but error_code TWOFA and a single-use two_factor_challenge (five minutes) for verify_two_factor_login. After the tenant''s max_login_attempts consecutive failures from one client address, that client is locked out of that tenant for lockout_minutes (other clients and other tenants are not).';
+
+CREATE FUNCTION app_hidden.my_two_factor_secret() RETURNS TABLE(secret_sealed bytea, confirmed boolean)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if app_public.current_user_id() is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  end if;
+  return query select f.secret_sealed, f.confirmed_at is not null
+    from app_private.user_two_factor f where f.user_id = app_public.current_user_id();
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.my_two_factor_secret() IS 'The signed-in user''s sealed TOTP secret, for the API server to check a code against (no row: none).';
 
 CREATE FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1005,6 +1117,36 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) IS 'Stores an inbox''s encrypted SMTP and/or IMAP password (a null one is left as it was). Owners and admins of the inbox''s tenant only; audited; never returns a secret.';
 
+CREATE FUNCTION app_hidden.start_two_factor_enrollment(secret_sealed bytea) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_email text;
+  v_now timestamptz := now();
+  v_sealed bytea := secret_sealed;
+begin
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first (two-factor authentication belongs to a user, not an API key).' using errcode = 'DNIED';
+  end if;
+  if app_private.two_factor_enabled(v_user_id) then
+    raise exception 'Two-factor authentication is already on. Turn it off first to set up another device.' using errcode = 'STATE';
+  end if;
+  if v_sealed is null or length(v_sealed) < 29 then
+    raise exception 'A sealed secret is required.' using errcode = 'INVAL';
+  end if;
+  -- A new secret replaces an unconfirmed one; a lockout stays.
+  insert into app_private.user_two_factor as f (user_id, secret_sealed)
+    values (v_user_id, v_sealed)
+  on conflict (user_id) do update set secret_sealed = excluded.secret_sealed, last_used_step = 0, updated = v_now;
+  select u.email into v_email from app_public.users u where u.id = v_user_id;
+  return v_email;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.start_two_factor_enrollment(secret_sealed bytea) IS 'Stores a new, unconfirmed TOTP secret (sealed by the API server) for the signed-in user, replacing an unconfirmed one; refused while two-factor authentication is on. Returns the user''s email (the label of the otpauth URI).';
+
 CREATE FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, failed bigint, unsubscribed bigint, complained bigint, opens_total bigint, clicks_total bigint) RETURNS app_public.message_stats
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -1040,6 +1182,46 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) IS 'A session in another tenant the signed-in user belongs to (or holds a staff access session for).';
+
+CREATE FUNCTION app_hidden.two_factor_challenge_secret(challenge text) RETURNS bytea
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_challenge app_private.two_factor_challenges := app_private.live_two_factor_challenge(challenge);
+begin
+  return (select f.secret_sealed from app_private.user_two_factor f where f.user_id = v_challenge.user_id);
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) IS 'The sealed TOTP secret of the user a live sign-in challenge belongs to, for the API server to check a code against.';
+
+CREATE FUNCTION app_hidden.verify_two_factor_login(challenge text, matched_step bigint, code text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone, error_code text, error_message text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_challenge app_private.two_factor_challenges := app_private.live_two_factor_challenge(challenge);
+  v_error record;
+  v_now timestamptz := now();
+begin
+  select c.* into v_challenge from app_private.two_factor_challenges c where c.id = v_challenge.id for update;
+  if v_challenge.used_at is not null then
+    raise exception 'This sign-in challenge was already used: sign in again.' using errcode = 'EXPRD';
+  end if;
+  select a.* into v_error from app_private.two_factor_attempt(v_challenge.user_id, matched_step, code, true, v_challenge.tenant_id) a;
+  if v_error.error_code is not null then
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, v_error.error_code, v_error.error_message;
+    return;
+  end if;
+  update app_private.two_factor_challenges c set used_at = v_now, updated = v_now where c.id = v_challenge.id;
+  update app_private.user_secrets s set last_login_at = v_now where s.user_id = v_challenge.user_id;
+  return query select c.*, null::text, null::text from app_private.session_claims(v_challenge.user_id, v_challenge.tenant_id) c;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.verify_two_factor_login(challenge text, matched_step bigint, code text) IS 'Completes a sign-in challenge with the second factor (the TOTP step the API server matched, or a recovery code, which is spent) and returns the session''s claims; the challenge is then used. A wrong code is returned as an error row and counted towards the lockout.';
 
 CREATE FUNCTION app_hidden.visible_user_ids() RETURNS uuid[]
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -2842,6 +3024,9 @@ begin
   delete from app_private.user_sessions s where s.expires_at < now() - interval '1 day';
   -- Sign-ups: the password hash of one never confirmed is kept no longer than a day past its link.
   delete from app_private.pending_registrations p where p.expires_at < now() - interval '1 day';
+  -- Two-factor sign-in challenges and email confirmation links (functions/053-two-factor.sql).
+  delete from app_private.two_factor_challenges c where c.expires_at < now() - interval '1 day';
+  delete from app_private.email_verification_tokens e where e.expires_at < now() - interval '7 days';
   delete from app_private.login_failures f where f.first_failed_at < now() - interval '7 days' and coalesce(f.locked_until, '-infinity') < now();
   -- Expired invitations keep their row (history) but lose their token.
   delete from app_private.invitation_tokens it using app_public.invitations i
@@ -2852,7 +3037,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.cleanup_expired_tokens() IS 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions and sign-ups, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';
+COMMENT ON FUNCTION app_private.cleanup_expired_tokens() IS 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions, sign-ups, two-factor challenges and email confirmation links, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';
 
 CREATE FUNCTION app_private.close_usage_period(tenant_id uuid, period_id uuid, ends_at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -4479,6 +4664,16 @@ $$;
 
 COMMENT ON FUNCTION app_private.hash_password(password text) IS 'bcrypt hash of a password (pgcrypto).';
 
+CREATE FUNCTION app_private.hash_recovery_code(code text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- Case, spaces and dashes do not matter when a code is typed.
+  select public.digest(lower(regexp_replace(code, '[^A-Za-z0-9]', '', 'g')), 'sha256');
+$$;
+
+COMMENT ON FUNCTION app_private.hash_recovery_code(code text) IS 'How recovery codes are stored: SHA-256 of the code, lower case, without spaces or dashes.';
+
 CREATE FUNCTION app_private.hash_token(token text) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4870,6 +5065,40 @@ $$;
 
 COMMENT ON FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) IS 'The staff user''s live access session into the tenant that their permissions still allow (write before read); null when there is none.';
 
+CREATE TABLE app_private.two_factor_challenges (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    tenant_id uuid,
+    token_hash bytea NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY app_private.two_factor_challenges FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.two_factor_challenges IS 'A sign-in whose password was right, waiting for the second factor: single use, five minutes. tenant_id is the organisation the session will be in (no foreign key: this table is global, tenants are distributed on Citus).';
+
+CREATE FUNCTION app_private.live_two_factor_challenge(token text) RETURNS app_private.two_factor_challenges
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_challenge app_private.two_factor_challenges;
+begin
+  select c.* into v_challenge from app_private.two_factor_challenges c where c.token_hash = app_private.hash_token(token);
+  if v_challenge.id is null then
+    raise exception 'This sign-in challenge is not valid: sign in again.' using errcode = 'NTFND';
+  elsif v_challenge.used_at is not null or v_challenge.expires_at <= now() then
+    raise exception 'This sign-in challenge has expired or was already used: sign in again.' using errcode = 'EXPRD';
+  end if;
+  return v_challenge;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.live_two_factor_challenge(token text) IS 'The unused, unexpired challenge with this token; raises NTFND or EXPRD otherwise.';
+
 CREATE FUNCTION app_private.local_day(at timestamp with time zone, timezone text) RETURNS date
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5203,6 +5432,29 @@ $$;
 
 COMMENT ON FUNCTION app_private.metered_usage(tenant_id uuid, metric text, period_start timestamp with time zone) IS 'Events counted so far in a billing period (default: the open one).';
 
+CREATE FUNCTION app_private.missing_account_setup(user_id uuid, tenant_id uuid) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_policy app_public.tenant_policies;
+begin
+  if user_id is null or tenant_id is null then
+    return null;
+  end if;
+  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = missing_account_setup.tenant_id;
+  if v_policy.company_require_email_verification
+     and exists (select 1 from app_public.users u where u.id = missing_account_setup.user_id and u.email_verified_at is null) then
+    return 'email_verification';
+  elsif v_policy.two_factor_required and not app_private.two_factor_enabled(user_id) then
+    return 'two_factor';
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.missing_account_setup(user_id uuid, tenant_id uuid) IS 'What the tenant''s policy requires of the user''s account that it lacks: ''email_verification'' (company_require_email_verification and no confirmed email), ''two_factor'' (two_factor_required and none confirmed), or null.';
+
 CREATE FUNCTION app_private.move_domains_off_ip(smtp_ip_address_id uuid, reason text) RETURNS TABLE(moved integer, flagged integer)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5402,6 +5654,23 @@ CREATE FUNCTION app_private.on_coordinator() RETURNS boolean
 $$;
 
 COMMENT ON FUNCTION app_private.on_coordinator() IS 'False only on a Citus worker node, where triggers on tenant tables run: there the job queue does not exist and global (reference) tables cannot be written. True on one PostgreSQL and on the coordinator.';
+
+CREATE FUNCTION app_private.open_two_factor_challenge(user_id uuid, tenant_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_token text := app_private.new_token();
+  v_expires timestamptz := now() + interval '5 minutes';
+  v_hash bytea := app_private.hash_token(v_token);
+begin
+  insert into app_private.two_factor_challenges (user_id, tenant_id, token_hash, expires_at)
+    values (open_two_factor_challenge.user_id, open_two_factor_challenge.tenant_id, v_hash, v_expires);
+  return v_token;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.open_two_factor_challenge(user_id uuid, tenant_id uuid) IS 'A single-use challenge (valid five minutes) for a sign-in whose password was right; verify_two_factor_login completes it.';
 
 CREATE FUNCTION app_private.open_usage_period(tenant_id uuid) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
@@ -9340,6 +9609,83 @@ $$;
 
 COMMENT ON FUNCTION app_private.tracked_message(tenant_id uuid, message_id uuid) IS 'The outbound message a tracking token points at, or null when it does not exist (any more).';
 
+CREATE FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) RETURNS TABLE(error_code text, error_message text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_state app_private.user_two_factor;
+  v_policy app_public.tenant_policies;
+  v_recovery uuid;
+  v_now timestamptz := now();
+  v_failures integer;
+  v_lock_until timestamptz;
+begin
+  select f.* into v_state from app_private.user_two_factor f where f.user_id = two_factor_attempt.user_id for update;
+  if v_state.user_id is null then
+    return query select 'NTFND', 'Two-factor authentication is not set up for this account.';
+    return;
+  end if;
+  if v_state.locked_until > v_now then
+    return query select 'LOCKD', format('Too many wrong codes. Try again after %s UTC.', to_char(v_state.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+    return;
+  end if;
+  -- A step later than the last accepted one: each code works once.
+  if matched_step is not null and matched_step > v_state.last_used_step then
+    update app_private.user_two_factor f set last_used_step = matched_step, failed_attempts = 0, locked_until = null, updated = v_now
+      where f.user_id = two_factor_attempt.user_id;
+    return query select null::text, null::text;
+    return;
+  end if;
+  if allow_recovery and matched_step is null and code is not null then
+    select r.id into v_recovery from app_private.two_factor_recovery_codes r
+      where r.user_id = two_factor_attempt.user_id and r.code_hash = app_private.hash_recovery_code(code) and r.used_at is null
+      for update;
+    if v_recovery is not null then
+      update app_private.two_factor_recovery_codes r set used_at = v_now, updated = v_now where r.id = v_recovery;
+      update app_private.user_two_factor f set failed_attempts = 0, locked_until = null, updated = v_now
+        where f.user_id = two_factor_attempt.user_id;
+      return query select null::text, null::text;
+      return;
+    end if;
+  end if;
+  -- Wrong (or replayed) code: counted like a wrong password, under the policy
+  -- of the organisation concerned (5 attempts, 15 minutes by default).
+  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = policy_tenant;
+  v_failures := v_state.failed_attempts + 1;
+  if v_failures >= coalesce(v_policy.max_login_attempts, 5) then
+    v_lock_until := v_now + make_interval(mins => coalesce(v_policy.lockout_minutes, 15));
+    v_failures := 0;
+  end if;
+  update app_private.user_two_factor f set failed_attempts = v_failures, locked_until = v_lock_until, updated = v_now
+    where f.user_id = two_factor_attempt.user_id;
+  if v_lock_until is not null then
+    return query select 'LOCKD', format('Too many wrong codes. Try again after %s UTC.', to_char(v_lock_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+  elsif matched_step is not null then
+    return query select 'CREDS', 'This code was already used; wait for the next one.';
+  else
+    return query select 'CREDS', 'The code is not correct.';
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) IS 'Decides one attempt at a user''s second factor: accepts a TOTP step later than the last accepted one, or (when allowed) an unused recovery code, which it spends; otherwise counts a failure and locks the second factor for the tenant''s lockout_minutes after max_login_attempts. Returns (null, null) on success, else an error code and message.';
+
+CREATE FUNCTION app_private.two_factor_enabled(user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  return exists (
+    select 1 from app_private.user_two_factor f
+    where f.user_id = two_factor_enabled.user_id and f.confirmed_at is not null
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.two_factor_enabled(user_id uuid) IS 'Whether the user has confirmed two-factor authentication.';
+
 CREATE FUNCTION app_private.unsubscribe_preview(tenant_id uuid, message_id uuid) RETURNS TABLE(recipient text, sender text, already_unsubscribed boolean)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -11178,6 +11524,37 @@ $$;
 
 COMMENT ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) IS 'Delivers a succeeded or failed delivery again, with the same webhook-id (its event''s id) and body. It goes out in its event''s place in the order, before newer pending deliveries. Owners and admins.';
 
+CREATE FUNCTION app_public.request_email_verification() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+  v_token text;
+  v_hash bytea;
+  v_expires timestamptz := now() + interval '24 hours';
+begin
+  select u.* into v_user from app_public.users u where u.id = app_public.current_user_id() and u.deleted_at is null;
+  if v_user.id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  elsif v_user.email_verified_at is not null then
+    raise exception 'Your email address is already confirmed.' using errcode = 'STATE';
+  end if;
+  -- At most 3 emails an hour per account (silently: the answer is the same).
+  if (select count(*) from app_private.email_verification_tokens t
+      where t.user_id = v_user.id and t.created > now() - interval '1 hour') < 3 then
+    v_token := app_private.new_token();
+    v_hash := app_private.hash_token(v_token);
+    insert into app_private.email_verification_tokens (user_id, token_hash, expires_at) values (v_user.id, v_hash, v_expires);
+    perform app_private.add_job(null, 'send_email_verification',
+      json_build_object('user_id', v_user.id, 'token', v_token), max_attempts => 10);
+  end if;
+  return true;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.request_email_verification() IS 'Emails you a link (single use, 24 hours) that confirms your account''s email address; at most 3 an hour, silently. Refused when it is already confirmed.';
+
 CREATE FUNCTION app_public.reset_password(token text, new_password text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -12045,6 +12422,28 @@ $$;
 
 COMMENT ON FUNCTION app_public.verify_domain(domain_id uuid) IS 'Checks the domain''s DNS records now (in the background, usually within seconds): watch verificationStatus and each record''s status in dnsRecords.';
 
+CREATE FUNCTION app_public.verify_email(token text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_token app_private.email_verification_tokens;
+  v_now timestamptz := now();
+begin
+  select t.* into v_token from app_private.email_verification_tokens t where t.token_hash = app_private.hash_token(verify_email.token) for update;
+  if v_token.id is null then
+    raise exception 'This confirmation link is not valid.' using errcode = 'NTFND';
+  elsif v_token.used_at is not null or v_token.expires_at <= v_now then
+    raise exception 'This confirmation link has expired or was already used. Ask for a new one.' using errcode = 'EXPRD';
+  end if;
+  update app_public.users u set email_verified_at = v_now where u.id = v_token.user_id and u.email_verified_at is null;
+  update app_private.email_verification_tokens t set used_at = v_now, updated = v_now where t.user_id = v_token.user_id and t.used_at is null;
+  return true;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.verify_email(token text) IS 'Confirms an account''s email address with the token of the emailed link (requestEmailVerification); the link works once.';
+
 CREATE TABLE app_private.api_key_secrets (
     secret_hash bytea NOT NULL,
     tenant_id uuid NOT NULL,
@@ -12122,6 +12521,20 @@ COMMENT ON TABLE app_private.email_account_credentials IS 'SMTP/IMAP passwords e
 COMMENT ON COLUMN app_private.email_account_credentials.oauth_refresh_token_encrypted IS 'The OAuth refresh token of a Google or Microsoft inbox, sealed with the application key; read only by the worker.';
 
 COMMENT ON COLUMN app_private.email_account_credentials.oauth_access_token_encrypted IS 'The current OAuth access token (XOAUTH2 login), sealed; renewed by the worker before oauth_access_expires_at.';
+
+CREATE TABLE app_private.email_verification_tokens (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    token_hash bytea NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY app_private.email_verification_tokens FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.email_verification_tokens IS 'Emailed links that confirm an account''s address (SHA-256 of the token; single use, 24 hours).';
 
 CREATE TABLE app_private.engine_clock (
     id integer NOT NULL,
@@ -12298,6 +12711,19 @@ ALTER TABLE ONLY app_private.system_secrets FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.system_secrets IS 'Values of sensitive system_config keys (e.g. the platform Stripe account).';
 
+CREATE TABLE app_private.two_factor_recovery_codes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    code_hash bytea NOT NULL,
+    used_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY app_private.two_factor_recovery_codes FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.two_factor_recovery_codes IS 'Single-use recovery codes of a user''s two-factor authentication, stored as SHA-256 hashes; shown once, when enrolment is confirmed.';
+
 CREATE TABLE app_private.usage_counters (
     tenant_id uuid NOT NULL,
     period_start timestamp with time zone NOT NULL,
@@ -12346,6 +12772,22 @@ CREATE TABLE app_private.user_sessions (
 ALTER TABLE ONLY app_private.user_sessions FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.user_sessions IS 'One row per signed session token (its sid claim): open until it expires or is revoked (signed out, password changed or reset). Every request checks its session here.';
+
+CREATE TABLE app_private.user_two_factor (
+    user_id uuid NOT NULL,
+    secret_sealed bytea NOT NULL,
+    confirmed_at timestamp with time zone,
+    last_used_step bigint DEFAULT 0 NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    locked_until timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_two_factor_failed_attempts_check CHECK ((failed_attempts >= 0))
+);
+
+ALTER TABLE ONLY app_private.user_two_factor FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.user_two_factor IS 'A user''s TOTP secret (AES-256-GCM sealed by the API server; the database never sees it in clear), whether enrolment was confirmed, the last 30-second step a code was accepted for (no code is accepted twice) and the lockout after wrong codes.';
 
 CREATE TABLE app_private.webhook_delivery_leases (
     tenant_id uuid NOT NULL,
@@ -13011,13 +13453,10 @@ CREATE TABLE app_public.tenant_policies (
     max_login_attempts integer DEFAULT 5 NOT NULL,
     lockout_minutes integer DEFAULT 15 NOT NULL,
     two_factor_required boolean DEFAULT false NOT NULL,
-    company_default_status text DEFAULT 'active'::text NOT NULL,
     company_allow_member_invites boolean DEFAULT true NOT NULL,
-    company_auto_approve_members boolean DEFAULT false NOT NULL,
     company_require_email_verification boolean DEFAULT true NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT tenant_policies_company_default_status_check CHECK ((company_default_status = ANY (ARRAY['active'::text, 'inactive'::text]))),
     CONSTRAINT tenant_policies_lockout_minutes_check CHECK (((lockout_minutes >= 1) AND (lockout_minutes <= 1440))),
     CONSTRAINT tenant_policies_max_login_attempts_check CHECK (((max_login_attempts >= 1) AND (max_login_attempts <= 100))),
     CONSTRAINT tenant_policies_password_min_length_check CHECK (((password_min_length >= 8) AND (password_min_length <= 128))),
@@ -13029,6 +13468,10 @@ ALTER TABLE ONLY app_public.tenant_policies FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE app_public.tenant_policies IS 'Tenant security policies: password rules, session lifetime and login lockout, enforced by the auth functions.';
 
 COMMENT ON COLUMN app_public.tenant_policies.lockout_minutes IS 'How long an account stays locked after max_login_attempts failures (not in the seed; needed to make lockout expire).';
+
+COMMENT ON COLUMN app_public.tenant_policies.two_factor_required IS 'Members without two-factor authentication get no access to the organisation except to set it up.';
+
+COMMENT ON COLUMN app_public.tenant_policies.company_require_email_verification IS 'Members whose account email is not confirmed (users.email_verified_at) get no access to the organisation until they confirm it (requestEmailVerification, verifyEmail). Accounts made by sign-up or by accepting an invitation are confirmed by that emailed link.';
 
 CREATE TABLE app_public.user_preferences (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -13088,6 +13531,12 @@ ALTER TABLE ONLY app_private.domain_dkim_keys
 ALTER TABLE ONLY app_private.email_account_credentials
     ADD CONSTRAINT email_account_credentials_pkey PRIMARY KEY (tenant_id, email_account_id);
 
+ALTER TABLE ONLY app_private.email_verification_tokens
+    ADD CONSTRAINT email_verification_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.email_verification_tokens
+    ADD CONSTRAINT email_verification_tokens_token_hash_key UNIQUE (token_hash);
+
 ALTER TABLE ONLY app_private.engine_clock
     ADD CONSTRAINT engine_clock_pkey PRIMARY KEY (id);
 
@@ -13139,6 +13588,18 @@ ALTER TABLE ONLY app_private.stripe_events
 ALTER TABLE ONLY app_private.system_secrets
     ADD CONSTRAINT system_secrets_pkey PRIMARY KEY (key);
 
+ALTER TABLE ONLY app_private.two_factor_challenges
+    ADD CONSTRAINT two_factor_challenges_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.two_factor_challenges
+    ADD CONSTRAINT two_factor_challenges_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY app_private.two_factor_recovery_codes
+    ADD CONSTRAINT two_factor_recovery_codes_code_hash_key UNIQUE (code_hash);
+
+ALTER TABLE ONLY app_private.two_factor_recovery_codes
+    ADD CONSTRAINT two_factor_recovery_codes_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY app_private.usage_counters
     ADD CONSTRAINT usage_counters_pkey PRIMARY KEY (tenant_id, period_start, metric, shard);
 
@@ -13147,6 +13608,9 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.user_two_factor
+    ADD CONSTRAINT user_two_factor_pkey PRIMARY KEY (user_id);
 
 ALTER TABLE ONLY app_private.webhook_delivery_leases
     ADD CONSTRAINT webhook_delivery_leases_pkey PRIMARY KEY (tenant_id, subscription_id);
@@ -13364,6 +13828,8 @@ CREATE INDEX dkim_key_pool_claimed_idx ON app_private.dkim_key_pool USING btree 
 
 CREATE INDEX dkim_key_pool_unclaimed_idx ON app_private.dkim_key_pool USING btree (created) WHERE (claimed_domain_id IS NULL);
 
+CREATE INDEX email_verification_tokens_user_id_idx ON app_private.email_verification_tokens USING btree (user_id);
+
 CREATE INDEX oauth_states_state_hash_idx ON app_private.oauth_states USING btree (state_hash);
 
 CREATE INDEX oauth_states_user_idx ON app_private.oauth_states USING btree (user_id);
@@ -13381,6 +13847,10 @@ CREATE INDEX staff_access_sessions_staff_idx ON app_private.staff_access_session
 CREATE INDEX staff_access_sessions_tenant_idx ON app_private.staff_access_sessions USING btree (tenant_id);
 
 CREATE INDEX stripe_events_tenant_idx ON app_private.stripe_events USING btree (tenant_id);
+
+CREATE INDEX two_factor_challenges_user_id_idx ON app_private.two_factor_challenges USING btree (user_id);
+
+CREATE INDEX two_factor_recovery_codes_user_id_idx ON app_private.two_factor_recovery_codes USING btree (user_id);
 
 CREATE INDEX user_sessions_user_id_idx ON app_private.user_sessions USING btree (user_id);
 
@@ -13882,6 +14352,9 @@ ALTER TABLE ONLY app_private.domain_dkim_keys
 ALTER TABLE ONLY app_private.email_account_credentials
     ADD CONSTRAINT email_account_credentials_tenant_id_email_account_id_fkey FOREIGN KEY (tenant_id, email_account_id) REFERENCES app_public.email_accounts(tenant_id, id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_private.email_verification_tokens
+    ADD CONSTRAINT email_verification_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_private.invitation_tokens
     ADD CONSTRAINT invitation_tokens_tenant_id_invitation_id_fkey FOREIGN KEY (tenant_id, invitation_id) REFERENCES app_public.invitations(tenant_id, id) ON DELETE CASCADE;
 
@@ -13918,6 +14391,12 @@ ALTER TABLE ONLY app_private.staff_access_sessions
 ALTER TABLE ONLY app_private.system_secrets
     ADD CONSTRAINT system_secrets_key_fkey FOREIGN KEY (key) REFERENCES app_public.system_config(key) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_private.two_factor_challenges
+    ADD CONSTRAINT two_factor_challenges_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.two_factor_recovery_codes
+    ADD CONSTRAINT two_factor_recovery_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_private.usage_counters
     ADD CONSTRAINT usage_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
@@ -13926,6 +14405,9 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.user_two_factor
+    ADD CONSTRAINT user_two_factor_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_private.webhook_delivery_leases
     ADD CONSTRAINT webhook_delivery_leases_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
@@ -14308,6 +14790,8 @@ ALTER TABLE app_private.domain_dkim_keys ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.email_account_credentials ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE app_private.email_verification_tokens ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE app_private.engine_clock ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.invitation_tokens ENABLE ROW LEVEL SECURITY;
@@ -14334,11 +14818,17 @@ ALTER TABLE app_private.stripe_events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.system_secrets ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE app_private.two_factor_challenges ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.two_factor_recovery_codes ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE app_private.usage_counters ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.user_secrets ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.user_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.user_two_factor ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.webhook_delivery_leases ENABLE ROW LEVEL SECURITY;
 
@@ -15267,6 +15757,9 @@ REVOKE ALL ON FUNCTION app_hidden.confirm_registration(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.confirm_registration(token text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.confirm_two_factor(matched_step bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.confirm_two_factor(matched_step bigint) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.create_webhook_subscription(url text, event_types text[], campaign_id uuid, description text, enabled boolean, secret_encrypted bytea) TO penguinmails_member;
 
@@ -15274,6 +15767,9 @@ REVOKE ALL ON FUNCTION app_hidden.current_api_key_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_member;
 GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.dns_record_problem(r jsonb) TO penguinmails_member;
@@ -15301,6 +15797,9 @@ REVOKE ALL ON FUNCTION app_hidden.login(email text, password text, requested_ten
 GRANT ALL ON FUNCTION app_hidden.login(email text, password text, requested_tenant uuid, client_ip text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.login(email text, password text, requested_tenant uuid, client_ip text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.my_two_factor_secret() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.my_two_factor_secret() TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.open_session(user_id uuid, expires_at timestamp with time zone) TO penguinmails_member;
@@ -15327,11 +15826,22 @@ GRANT ALL ON FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, sec
 REVOKE ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.set_email_account_credentials(email_account_id uuid, smtp_password_encrypted bytea, imap_password_encrypted bytea) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.start_two_factor_enrollment(secret_sealed bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.start_two_factor_enrollment(secret_sealed bytea) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, failed bigint, unsubscribed bigint, complained bigint, opens_total bigint, clicks_total bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, failed bigint, unsubscribed bigint, complained bigint, opens_total bigint, clicks_total bigint) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_hidden.verify_two_factor_login(challenge text, matched_step bigint, code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.verify_two_factor_login(challenge text, matched_step bigint, code text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.verify_two_factor_login(challenge text, matched_step bigint, code text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.visible_user_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.visible_user_ids() TO penguinmails_member;
@@ -15665,6 +16175,8 @@ REVOKE ALL ON FUNCTION app_private.gauge_value(tenant_id uuid, resource text) FR
 
 REVOKE ALL ON FUNCTION app_private.hash_password(password text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.hash_recovery_code(code text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.hash_token(token text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.imap_poll_target(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
@@ -15704,6 +16216,8 @@ REVOKE ALL ON FUNCTION app_private.link_conversation_message(tenant_id uuid, con
 REVOKE ALL ON FUNCTION app_private.live_assignment_count(smtp_ip_address_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.live_staff_access_session(user_id uuid, tenant_id uuid, staff_permissions text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.live_two_factor_challenge(token text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.local_day(at timestamp with time zone, timezone text) FROM PUBLIC;
 
@@ -15780,6 +16294,8 @@ REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.metered_usage(tenant_id uuid, metric text, period_start timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.missing_account_setup(user_id uuid, tenant_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.move_domains_off_ip(smtp_ip_address_id uuid, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.new_api_key() FROM PUBLIC;
@@ -15799,6 +16315,8 @@ REVOKE ALL ON FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, emai
 REVOKE ALL ON FUNCTION app_private.oauth_tokens(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.on_coordinator() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.open_two_factor_challenge(user_id uuid, tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.open_usage_period(tenant_id uuid) FROM PUBLIC;
 
@@ -16097,6 +16615,10 @@ REVOKE ALL ON FUNCTION app_private.track_engagement(tenant_id uuid, message_id u
 REVOKE ALL ON FUNCTION app_private.track_unsubscribe(tenant_id uuid, message_id uuid, ip_address inet, user_agent text, method text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tracked_message(tenant_id uuid, message_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.two_factor_enabled(user_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.unsubscribe_preview(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
@@ -16397,6 +16919,9 @@ GRANT SELECT ON TABLE app_public.webhook_deliveries TO penguinmails_member;
 REVOKE ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.request_email_verification() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.request_email_verification() TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_member;
@@ -16530,6 +17055,10 @@ GRANT ALL ON FUNCTION app_public.usage_periods_usage(period app_public.usage_per
 
 REVOKE ALL ON FUNCTION app_public.verify_domain(domain_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.verify_domain(domain_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.verify_email(token text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_public.verify_email(token text) TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.audit_log TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.audit_log TO penguinmails_analytics;
@@ -16810,11 +17339,7 @@ GRANT UPDATE(lockout_minutes) ON TABLE app_public.tenant_policies TO penguinmail
 
 GRANT UPDATE(two_factor_required) ON TABLE app_public.tenant_policies TO penguinmails_member;
 
-GRANT UPDATE(company_default_status) ON TABLE app_public.tenant_policies TO penguinmails_member;
-
 GRANT UPDATE(company_allow_member_invites) ON TABLE app_public.tenant_policies TO penguinmails_member;
-
-GRANT UPDATE(company_auto_approve_members) ON TABLE app_public.tenant_policies TO penguinmails_member;
 
 GRANT UPDATE(company_require_email_verification) ON TABLE app_public.tenant_policies TO penguinmails_member;
 

@@ -173,7 +173,28 @@ declare
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
   v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
   v_ips uuid[] := '{}';
+  v_missing text;
 begin
+  -- An organisation that requires two-factor authentication or a confirmed
+  -- email admits none of its members without it (functions/053-two-factor.sql).
+  -- The request is refused, unless the API found it does nothing but set it
+  -- up (src/auth/account-setup.ts sets app.account_setup): then it runs with
+  -- no role in the tenant, so it reaches none of the tenant's data. Staff
+  -- access sessions (no membership) are not members and not affected.
+  if cardinality(v_roles) > 0 then
+    v_missing := app_private.missing_account_setup(user_id, tenant_id);
+    if v_missing is not null and app_private.membership_roles(user_id, tenant_id) is not null then
+      if coalesce(current_setting('app.account_setup', true), '') <> 'on' then
+        if v_missing = 'email_verification' then
+          raise exception 'This organisation requires a confirmed email address: confirm yours with requestEmailVerification and the emailed link, then try again.'
+            using errcode = 'EMVER';
+        end if;
+        raise exception 'This organisation requires two-factor authentication: set it up with startTwoFactorEnrollment and confirmTwoFactor, then try again.'
+          using errcode = 'TFENR';
+      end if;
+      v_roles := '{}';
+    end if;
+  end if;
   -- What the global tables show this request: the users of its tenant (and
   -- the user), the platform IPs its domains are on. Looked up here once, as
   -- the roles are, for the policies of users and smtp_ip_addresses.
@@ -194,7 +215,7 @@ begin
   return v_roles;
 end;
 $$;
-comment on function app_hidden.enter_request(uuid, uuid) is 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles.';
+comment on function app_hidden.enter_request(uuid, uuid) is 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles. Refuses a member whose account lacks what the tenant''s policy requires (EMVER: a confirmed email; TFENR: two-factor authentication), or, for a request that only sets it up (app.account_setup), enters with no role in the tenant.';
 
 create or replace function app_private.reenter_request() returns void
   language plpgsql volatile

@@ -203,8 +203,17 @@ end;
 $$;
 comment on function app_hidden.confirm_registration(text) is 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
 
+-- The result gained two_factor_challenge: a changed result type needs a drop (once).
+do $$
+begin
+  if exists (select 1 from pg_proc p where p.oid = to_regprocedure('app_hidden.login(text, text, uuid, text)')
+             and not 'two_factor_challenge' = any (p.proargnames)) then
+    drop function app_hidden.login(text, text, uuid, text);
+  end if;
+end;
+$$;
 create or replace function app_hidden.login(email text, password text, requested_tenant uuid default null, client_ip text default null)
-  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz, error_code text, error_message text)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz, error_code text, error_message text, two_factor_challenge text)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -234,7 +243,7 @@ begin
     -- Same work and answer as a wrong password, so accounts cannot be probed:
     -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
     perform app_private.hash_password(coalesce(password, ''));
-    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.', null::text;
     return;
   end if;
   select s.* into v_secrets from app_private.user_secrets s where s.user_id = v_user.id for update;
@@ -251,7 +260,7 @@ begin
   if v_failures.locked_until > now() then
     perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
-      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+      format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI')), null::text;
     return;
   end if;
 
@@ -269,9 +278,9 @@ begin
     returning * into v_failures;
     if v_failures.locked_until is not null then
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
-        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+        format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI')), null::text;
     else
-      return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.';
+      return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.', null::text;
     end if;
     return;
   end if;
@@ -281,17 +290,25 @@ begin
      and (requested_tenant is not null or not exists (select 1 from app_private.closed_tenants_owned_by(v_user.id))) then
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'DNIED',
       case when requested_tenant is null then 'This account does not belong to any organisation any more.'
-           else 'You are not a member of that organisation.' end;
+           else 'You are not a member of that organisation.' end, null::text;
     return;
   end if;
 
   delete from app_private.login_failures f
     where f.user_id = v_user.id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
+  -- With two-factor authentication, no session yet: a challenge that
+  -- verify_two_factor_login completes with a code (functions/053-two-factor.sql).
+  if app_private.two_factor_enabled(v_user.id) then
+    return query select null::text, v_user.id, v_tenant_id, null::timestamptz, 'TWOFA',
+      'Enter the code from your authenticator app (or a recovery code) with verifyTwoFactorLogin.',
+      app_private.open_two_factor_challenge(v_user.id, v_tenant_id);
+    return;
+  end if;
   update app_private.user_secrets s set last_login_at = now() where s.user_id = v_user.id;
-  return query select c.*, null::text, null::text from app_private.session_claims(v_user.id, v_tenant_id) c;
+  return query select c.*, null::text, null::text, null::text from app_private.session_claims(v_user.id, v_tenant_id) c;
 end;
 $$;
-comment on function app_hidden.login(text, text, uuid, text) is 'Checks credentials for a session in the chosen tenant (default: the first one). After the tenant''s max_login_attempts consecutive failures from one client address, that client is locked out of that tenant for lockout_minutes (other clients and other tenants are not).';
+comment on function app_hidden.login(text, text, uuid, text) is 'Checks credentials for a session in the chosen tenant (default: the first one). For a user with two-factor authentication it returns no session but error_code TWOFA and a single-use two_factor_challenge (five minutes) for verify_two_factor_login. After the tenant''s max_login_attempts consecutive failures from one client address, that client is locked out of that tenant for lockout_minutes (other clients and other tenants are not).';
 
 create or replace function app_hidden.switch_tenant(target_tenant uuid)
   returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
@@ -699,6 +716,9 @@ begin
   delete from app_private.user_sessions s where s.expires_at < now() - interval '1 day';
   -- Sign-ups: the password hash of one never confirmed is kept no longer than a day past its link.
   delete from app_private.pending_registrations p where p.expires_at < now() - interval '1 day';
+  -- Two-factor sign-in challenges and email confirmation links (functions/053-two-factor.sql).
+  delete from app_private.two_factor_challenges c where c.expires_at < now() - interval '1 day';
+  delete from app_private.email_verification_tokens e where e.expires_at < now() - interval '7 days';
   delete from app_private.login_failures f where f.first_failed_at < now() - interval '7 days' and coalesce(f.locked_until, '-infinity') < now();
   -- Expired invitations keep their row (history) but lose their token.
   delete from app_private.invitation_tokens it using app_public.invitations i
@@ -708,4 +728,4 @@ begin
   return v_resets + v_invitations;
 end;
 $$;
-comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions and sign-ups, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';
+comment on function app_private.cleanup_expired_tokens() is 'Deletes expired password reset tokens, the tokens of closed invitations, expired sessions, sign-ups, two-factor challenges and email confirmation links, old throttle windows and stale sign-in failures; run by the scheduled maintenance job.';

@@ -35,7 +35,10 @@ import {
   type ValidationRule,
 } from 'postgraphile/graphql';
 
-export const AUTH_OPERATIONS: ReadonlySet<string> = new Set(['login', 'register', 'requestPasswordReset', 'acceptInvitation']);
+export const AUTH_OPERATIONS: ReadonlySet<string> = new Set([
+  'login', 'register', 'requestPasswordReset', 'acceptInvitation',
+  'verifyTwoFactorLogin', 'confirmTwoFactor', 'disableTwoFactor',
+]);
 
 const returnsList = (type: GraphQLOutputType): boolean => isListType(isNonNullType(type) ? type.ofType : type);
 

@@ -22,6 +22,8 @@ interface SessionRow {
   session_id?: string;
   error_code?: string | null;
   error_message?: string | null;
+  /** login of an account with two-factor authentication: no session, this challenge (error_code TWOFA). */
+  two_factor_challenge?: string | null;
 }
 
 declare global {
@@ -83,6 +85,10 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
     const toPayload = ($row: Step<SessionRow | null>) =>
       lambda($row, async (row) => {
         if (!row) throw new SafeError('No session could be started.', { code: 'FORBIDDEN' });
+        if (row.error_code === 'TWOFA') {
+          // No session yet: verifyTwoFactorLogin exchanges the challenge and a code for one (plugins/two-factor.ts).
+          throw new SafeError(row.error_message ?? 'Enter your two-factor code.', { code: 'TWO_FACTOR_REQUIRED', challenge: row.two_factor_challenge });
+        }
         if (row.error_code) {
           throw new SafeError(row.error_message ?? 'Sign-in failed.', { code: LOGIN_ERRORS[row.error_code] ?? 'FORBIDDEN' });
         }
@@ -173,7 +179,11 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
           register(input: RegisterInput!): RegistrationStarted
           """Completes a sign-up with the token from its confirmation email and signs you in to your new organisation."""
           confirmRegistration(input: ConfirmRegistrationInput!): Session
-          """Signs in to one of your organisations. Repeated failures lock the account for a while."""
+          """
+          Signs in to one of your organisations. Repeated failures lock the account for a while. An account with
+          two-factor authentication gets no session but the error TWO_FACTOR_REQUIRED, whose extensions.challenge
+          verifyTwoFactorLogin completes with a code.
+          """
           login(input: LoginInput!): Session
           """A new session in another of your organisations."""
           switchTenant(input: SwitchTenantInput!): Session

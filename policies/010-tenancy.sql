@@ -51,8 +51,7 @@ select app_private.apply_tenant_policies('app_public.tenant_policies', write_rol
 grant select on app_public.tenant_policies to penguinmails_member;
 grant update (password_min_length, password_require_uppercase, password_require_numbers,
   password_require_symbols, session_timeout_hours, max_login_attempts, lockout_minutes,
-  two_factor_required, company_default_status, company_allow_member_invites,
-  company_auto_approve_members, company_require_email_verification)
+  two_factor_required, company_allow_member_invites, company_require_email_verification)
   on app_public.tenant_policies to penguinmails_member;
 
 --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * Emails the platform sends on behalf of the auth functions: sign-up
- * confirmations, invitations and password resets. The SQL function queues the job with the single-use token;
+ * confirmations, invitations, password resets and email confirmations. The SQL function queues the job with the single-use token;
  * this task looks up the rest (who invited, which organisation) and sends it.
  * Names users typed (organisation, inviter) appear only quoted and attributed
  * (quoteUserText), next to the inviter's email address, never as the
@@ -13,6 +13,7 @@ import type { TaskDeps } from '../src/worker/context.ts';
 
 const InvitationPayload = z.object({ tenant_id: z.uuid(), invitation_id: z.uuid(), token: z.string().min(20) });
 const PasswordResetPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
+const EmailVerificationPayload = z.object({ user_id: z.uuid(), token: z.string().min(20) });
 const RegistrationPayload = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('confirm'), email: z.string().min(3), token: z.string().min(20) }),
   z.object({ kind: z.literal('existing_account'), email: z.string().min(3) }),
@@ -69,6 +70,26 @@ export function sendPasswordResetEmail(deps: TaskDeps): Task {
       subject: 'Reset your PenguinMails password',
       text: `Hello,\n\nSomeone (hopefully you) asked to reset your password. Choose a new one here within the hour: ${link}\n\nIf it was not you, ignore this email; your password stays as it is.`,
       html: `<p>Hello,</p><p>Someone (hopefully you) asked to reset your password. <a href="${escapeHtml(link)}">Choose a new one</a> within the hour.</p><p>If it was not you, ignore this email; your password stays as it is.</p>`,
+    });
+  };
+}
+
+/** After requestEmailVerification: a link that confirms the account's address (functions/053-two-factor.sql). */
+export function sendEmailVerificationEmail(deps: WorkerDeps): Task {
+  return async (rawPayload, helpers) => {
+    const payload = EmailVerificationPayload.parse(rawPayload);
+    const { rows } = await helpers.query<{ email: string }>(
+      `select email::text from app_public.users where id = $1 and deleted_at is null and email_verified_at is null`,
+      [payload.user_id],
+    );
+    const user = rows[0];
+    if (!user) return; // gone, or confirmed meanwhile
+    const link = `${appUrlOf(deps)}/verify-email?token=${encodeURIComponent(payload.token)}`;
+    await deps.systemMailer.send({
+      to: user.email,
+      subject: 'Confirm your email address on PenguinMails',
+      text: `Hello,\n\nConfirm that this address is yours within 24 hours: ${link}\n\nIf you did not ask for this, ignore this email.`,
+      html: `<p>Hello,</p><p><a href="${escapeHtml(link)}">Confirm that this address is yours</a> within 24 hours.</p><p>If you did not ask for this, ignore this email.</p>`,
     });
   };
 }

@@ -49,6 +49,9 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   CONFLICT: 409,
   PLAN_LIMIT_REACHED: 402,
   TIMEOUT: 503,
+  // The organisation's policy requires what the account lacks (functions/001-request-context.sql).
+  TWO_FACTOR_ENROLMENT_REQUIRED: 403,
+  EMAIL_VERIFICATION_REQUIRED: 403,
 };
 
 const jsonObject = z.string().transform((text, ctx) => {

@@ -1,7 +1,7 @@
 /**
  * Sign-up, invitation and password-reset emails link to the client app
  * (APP_URL) at /confirm-registration?token=…, /accept-invitation?token=…
- * and /reset-password?token=… (and /sign-in, /forgot-password). Without a client
+ * /reset-password?token=… and /verify-email?token=… (and /sign-in, /forgot-password). Without a client
  * app those links point at this API server, which answers them with a short
  * page saying which mutation completes the flow, instead of a 404. The token
  * is only echoed into the page's example (HTML-escaped); it is never logged.
@@ -61,6 +61,13 @@ export function systemLinkRoutes(): Route[] {
       handler: (_req: IncomingMessage, res: ServerResponse, url: URL) =>
         answer(res, page('Choose a new password', 'Someone (hopefully you) asked to reset your PenguinMails password; the link works once, within the hour.',
           `mutation {\n  resetPassword(input: { token: "${tokenOf(url)}", newPassword: "your new password" }) { result }\n}\n\nThen sign in with login(input: { email, password }).`)),
+    },
+    {
+      method: 'GET',
+      path: '/verify-email',
+      handler: (_req: IncomingMessage, res: ServerResponse, url: URL) =>
+        answer(res, page('Confirm your email address', 'Confirm that this address is yours; the link works once, within 24 hours.',
+          `mutation {\n  verifyEmail(input: { token: "${tokenOf(url)}" }) { result }\n}`)),
     },
   ];
 }

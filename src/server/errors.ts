@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'PLAN_LIMIT_REACHED'
   | 'INVALID_CREDENTIALS'
   | 'ACCOUNT_LOCKED'
+  | 'TWO_FACTOR_REQUIRED'
+  | 'TWO_FACTOR_ENROLMENT_REQUIRED'
+  | 'EMAIL_VERIFICATION_REQUIRED'
   | 'WEAK_PASSWORD'
   | 'TOKEN_EXPIRED'
   | 'CONFLICT'
@@ -54,6 +57,8 @@ const OWN_CODES: Record<string, ErrorCode> = {
   LIMIT: 'PLAN_LIMIT_REACHED',
   STATE: 'CONFLICT',
   SESSN: 'UNAUTHENTICATED',
+  TFENR: 'TWO_FACTOR_ENROLMENT_REQUIRED',
+  EMVER: 'EMAIL_VERIFICATION_REQUIRED',
 };
 
 /** Friendlier words for constraints users commonly trip over. */

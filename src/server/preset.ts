@@ -14,6 +14,8 @@ import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { makeQueryCostPlugin, type QueryCostOptions } from '../../plugins/query-cost.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
+import { makeTwoFactorPlugin } from '../../plugins/two-factor.ts';
+import { isAccountSetupOperation } from '../auth/account-setup.ts';
 import { TenantScopedKeysPlugin } from '../../plugins/tenant-scoped-keys.ts';
 import { TenantPredicatePlugin } from '../../plugins/tenant-predicate.ts';
 import { RowArgumentsPlugin } from '../../plugins/row-arguments.ts';
@@ -108,6 +110,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       TenantSingletonsPlugin,
       ResultTypeNamesPlugin,
       makeSessionMutationsPlugin(options.tokens),
+      makeTwoFactorPlugin(options.tokens, sending.secretBox),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),
       makeQueryCostPlugin({ maxCost: options.maxQueryCost ?? 1_000_000, maxPageSize: options.maxPageSize, chargeExtra: options.chargeExtra }),
@@ -162,6 +165,9 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
           ...(await pgSettingsFor(req, { tokens: options.tokens, apiKeys: options.apiKeys, statementTimeoutMs: options.statementTimeoutMs })),
           // Jobs queued by this request carry its id (functions/260-job-request-ids.sql).
           'app.request_id': currentScope()?.requestId ?? '',
+          // Only sets up what an organisation's policy requires (two-factor authentication, a confirmed email):
+          // allowed there, with no tenant role (src/auth/account-setup.ts).
+          ...(isAccountSetupOperation(args.document, args.operationName) ? { 'app.account_setup': 'on' } : {}),
         };
         // A staff member inside a tenant: the operation is audited before it runs.
         await recordStaffOperation(options.ownerPool, pgSettings, () => describeOperation(args.schema, args.document, args.operationName));

@@ -13,7 +13,7 @@ import { tenantPurge, tenantPurgeSweep } from '../../workers/tenant-purge.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
 import { billingDunning, billingRollOver } from '../../workers/billing-periods.ts';
 import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
-import { sendInvitationEmail, sendPasswordResetEmail, sendRegistrationEmail } from '../../workers/transactional-email.ts';
+import { sendEmailVerificationEmail, sendInvitationEmail, sendPasswordResetEmail, sendRegistrationEmail } from '../../workers/transactional-email.ts';
 import { generateDkimKey, refillDkimKeyPool } from '../../workers/deliverability/dkim-keys.ts';
 import { domainVerificationSweep, verifyDomain } from '../../workers/deliverability/verify-domain.ts';
 import { checkIpReputation, recountIpAssignments, reputationSweep } from '../../workers/deliverability/reputation.ts';
@@ -36,6 +36,7 @@ export function makeTaskList(deps: TaskDeps): TaskList {
   return {
     send_invitation_email: sendInvitationEmail(deps),
     send_password_reset_email: sendPasswordResetEmail(deps),
+    send_email_verification: sendEmailVerificationEmail(deps),
     send_registration_email: sendRegistrationEmail(deps),
     import_leads: importLeads(deps),
     cleanup_expired_tokens: cleanupExpiredTokens,

@@ -22,7 +22,7 @@ let member: Member;
 let admin: Member;
 
 /** Mutations about the caller themselves (profile, preferences, password, sessions), not the tenant's data. */
-const PERSONAL = /^(register|confirmRegistration|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser)$/;
+const PERSONAL = /^(register|confirmRegistration|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser|requestEmailVerification|verifyEmail|startTwoFactorEnrollment|confirmTwoFactor|disableTwoFactor|verifyTwoFactorLogin)$/;
 
 const ident = (qualified: string) => sql.ident(...(qualified.split('.') as [string, string]));
 

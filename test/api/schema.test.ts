@@ -36,9 +36,11 @@ const ALLOWED_OUTPUTS = new Set([
   // A webhook's signing secret, returned once by the mutation that makes it (plugins/webhook-subscriptions.ts).
   'AddWebhookSubscriptionPayload.secret',
   'RotateWebhookSecretPayload.secret',
+  // A new TOTP secret, shown once to the user enrolling it (plugins/two-factor.ts).
+  'TwoFactorEnrollment.secret',
 ]);
 /** Inputs that carry a secret *to* the database (sign-up, sign-in, resets, inbox passwords), never back. */
-const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput)\./;
+const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput|VerifyEmailInput)\./;
 
 let t: TestApi;
 let schema: GraphQLSchema;
@@ -75,7 +77,7 @@ test('no output field can carry a password, hash, credential, token, secret or p
   expect(findings).toEqual([]);
   // And the session token really is the only one: it comes from the session mutations.
   expect(Object.values(schema.getMutationType()!.getFields()).filter((f) => getNamedType(f.type).name === 'Session').map((f) => f.name).sort()).toEqual(
-    ['acceptInvitation', 'confirmRegistration', 'login', 'switchTenant'],
+    ['acceptInvitation', 'confirmRegistration', 'login', 'switchTenant', 'verifyTwoFactorLogin'],
   );
 });
 

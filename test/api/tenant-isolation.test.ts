@@ -56,7 +56,7 @@ let bNodes: Map<string, string[]>;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 const SAMPLE_STRING = 'ada';
-const AUTH_OPERATIONS = new Set(['register', 'confirmRegistration', 'login', 'acceptInvitation', 'requestPasswordReset', 'resetPassword']);
+const AUTH_OPERATIONS = new Set(['register', 'confirmRegistration', 'login', 'acceptInvitation', 'requestPasswordReset', 'resetPassword', 'verifyTwoFactorLogin', 'verifyEmail']);
 
 const tableOf = (typeName: string) => tables.get(typeName);
 const ident = (qualified: string) => sql.ident(...(qualified.split('.') as [string, string]));
