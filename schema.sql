@@ -802,7 +802,9 @@ begin
     return;
   end if;
 
-  if v_tenant_id is null and not exists (select 1 from app_public.staff_members sm where sm.user_id = v_user.id) then
+  -- Without a live organisation only staff, and owners of a closed one they can still reopen (functions/285), get a session.
+  if v_tenant_id is null and not exists (select 1 from app_public.staff_members sm where sm.user_id = v_user.id)
+     and (requested_tenant is not null or not exists (select 1 from app_private.closed_tenants_owned_by(v_user.id))) then
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'DNIED',
       case when requested_tenant is null then 'This account does not belong to any organisation any more.'
            else 'You are not a member of that organisation.' end, null::text;
@@ -3077,6 +3079,51 @@ $$;
 
 COMMENT ON FUNCTION app_private.close_usage_period(tenant_id uuid, period_id uuid, ends_at timestamp with time zone) IS 'Closes a usage period at ends_at and records its final figures: events counted in the period, and the gauges (contacts, domains, inboxes, members) at that moment.';
 
+CREATE TABLE app_public.tenants (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    compute_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    closed_by uuid,
+    purge_after timestamp with time zone,
+    purged_at timestamp with time zone,
+    CONSTRAINT tenants_closure_check CHECK ((((deleted_at IS NULL) = (purge_after IS NULL)) AND ((purged_at IS NULL) OR (deleted_at IS NOT NULL)))),
+    CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+ALTER TABLE ONLY app_public.tenants FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.tenants IS 'An organisation: the unit of isolation, billing and limits.';
+
+COMMENT ON COLUMN app_public.tenants.deleted_at IS 'When an owner closed the organisation (closeTenant): from then on no member, API key or job acts in it. Null: open.';
+
+COMMENT ON COLUMN app_public.tenants.compute_id IS 'Which compute/shard group the tenant belongs to. On one PostgreSQL every tenant shares the database; on Citus rows are placed by tenant_id.';
+
+COMMENT ON COLUMN app_public.tenants.closed_by IS 'The owner who closed the organisation.';
+
+COMMENT ON COLUMN app_public.tenants.purge_after IS 'End of the grace period of a closed organisation: until then an owner can reopen it (reopenTenant); after it the tenant_purge job deletes its data.';
+
+COMMENT ON COLUMN app_public.tenants.purged_at IS 'When the organisation''s data was deleted for good; only the tenant row, its subscriptions and its payments remain (billing records).';
+
+CREATE FUNCTION app_private.closed_tenants_owned_by(user_id uuid) RETURNS SETOF app_public.tenants
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+    select t.* from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id
+    where tu.user_id = closed_tenants_owned_by.user_id and tu.deleted_at is null and 'owner' = any (tu.roles)
+      and t.deleted_at is not null and t.purged_at is null and t.purge_after > now()
+    order by t.deleted_at desc;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.closed_tenants_owned_by(user_id uuid) IS 'The closed organisations this user owns that can still be reopened.';
+
 CREATE FUNCTION app_private.complete_campaign_if_done(tenant_id uuid, campaign_id uuid) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3626,22 +3673,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.count_usage_event(tenant_id uuid, period_start timestamp with time zone, metric text, amount integer) IS 'Adds to this backend''s shard of a metered counter.';
-
-CREATE TABLE app_public.tenants (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    compute_id uuid DEFAULT gen_random_uuid() NOT NULL,
-    CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
-);
-
-ALTER TABLE ONLY app_public.tenants FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.tenants IS 'An organisation: the unit of isolation, billing and limits.';
-
-COMMENT ON COLUMN app_public.tenants.compute_id IS 'Which compute/shard group the tenant belongs to. On one PostgreSQL every tenant shares the database; on Citus rows are placed by tenant_id.';
 
 CREATE FUNCTION app_private.create_tenant(name text, owner_user_id uuid, plan_slug text DEFAULT 'free'::text) RETURNS app_public.tenants
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5878,6 +5909,51 @@ $$;
 
 COMMENT ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) IS 'What a tenant holds under one address: its leads, their enrollments, every message to, from or about it, and the names to scrub from free text.';
 
+CREATE FUNCTION app_private.purge_tenant(tenant_id uuid) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+#variable_conflict use_column
+declare
+  v_tenant app_public.tenants;
+  v_table record;
+  v_rows bigint;
+  v_total bigint := 0;
+  v_left text;
+begin
+  select t.* into v_tenant from app_public.tenants t where t.id = purge_tenant.tenant_id for update;
+  if v_tenant.id is null or v_tenant.deleted_at is null or v_tenant.purged_at is not null or v_tenant.purge_after > now() then
+    return 0; -- reopened, already purged, or still in its grace period
+  end if;
+  -- Twice: triggers (audit, counters) may add rows to a table already emptied.
+  for pass in 1..2 loop
+    for v_table in select * from app_private.tenant_purge_tables() loop
+      execute format('delete from %I.%I x where x.tenant_id = $1', v_table.schema_name, v_table.table_name) using v_tenant.id;
+      get diagnostics v_rows = row_count;
+      v_total := v_total + v_rows;
+    end loop;
+  end loop;
+  -- Nothing of the tenant is left anywhere.
+  for v_table in select * from app_private.tenant_purge_tables() loop
+    v_rows := null;
+    execute format('select 1 from %I.%I x where x.tenant_id = $1 limit 1', v_table.schema_name, v_table.table_name) into v_rows using v_tenant.id;
+    if v_rows is not null then
+      v_left := concat_ws(', ', v_left, v_table.schema_name || '.' || v_table.table_name);
+    end if;
+  end loop;
+  if v_left is not null then
+    raise exception 'Purging tenant % left rows in %.', v_tenant.id, v_left;
+  end if;
+  delete from graphile_worker._private_jobs j where j.payload ->> 'tenant_id' = v_tenant.id::text and j.locked_at is null;
+  update app_public.tenants t set purged_at = now() where t.id = v_tenant.id;
+  insert into app_public.platform_audit_log (action, target_tenant_id, table_name, record_id, changes)
+    values ('tenant.purged', v_tenant.id, 'tenants', v_tenant.id::text, jsonb_build_object('rows_deleted', v_total));
+  return v_total;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_private.purge_tenant(tenant_id uuid) IS 'Deletes every row of a closed tenant whose grace period is over, in every table but the tenant row, its subscriptions and its payments; fails (changing nothing) if any row would be left. Returns how many rows were deleted; 0 for a tenant not due.';
+
 CREATE FUNCTION app_private.purge_webhook_history(at timestamp with time zone DEFAULT now(), batch integer DEFAULT 5000) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5963,6 +6039,7 @@ declare
 begin
   for v_domain in
     select d.tenant_id, d.id from app_public.domains d
+    join app_public.tenants t on t.id = d.tenant_id and t.deleted_at is null -- not a closed organisation
     where d.dns_next_check_at <= queue_due_domain_checks.at
     order by d.dns_next_check_at
     limit 5000
@@ -6004,6 +6081,7 @@ begin
   for v_account in
     select ea.tenant_id, ea.id
     from app_public.email_accounts ea
+    join app_public.tenants t on t.id = ea.tenant_id and t.deleted_at is null -- not a closed organisation
     left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
     where ea.status = 'active'
       and nullif(ea.imap_settings ->> 'host', '') is not null
@@ -6123,6 +6201,30 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) IS 'Queues the job that makes Stripe match a subscription (one job per subscription; one tenant''s jobs run in order). Subscriptions that never touch Stripe are skipped.';
+
+CREATE FUNCTION app_private.queue_tenant_purges() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant record;
+  v_count integer := 0;
+begin
+  for v_tenant in
+    select t.id from app_public.tenants t
+    where t.deleted_at is not null and t.purged_at is null and t.purge_after <= now()
+    order by t.purge_after
+    limit 100
+  loop
+    perform app_private.add_job(v_tenant.id, 'tenant_purge', json_build_object('tenant_id', v_tenant.id),
+                                job_key => 'tenant_purge:' || v_tenant.id, max_attempts => 5);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_tenant_purges() IS 'Run daily (tenant_purge_sweep): queues a tenant_purge job for each closed organisation whose grace period is over (at most 100 a run). Returns how many.';
 
 CREATE FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -8308,6 +8410,63 @@ $$;
 
 COMMENT ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) IS 'Claims the oldest unclaimed stocked DKIM key for a domain (null when the stock is empty) and asks for a refill.';
 
+CREATE FUNCTION app_private.tenant_closure_grace() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select interval '30 days';
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_closure_grace() IS 'How long a closed organisation can be reopened before its data is deleted.';
+
+CREATE FUNCTION app_private.tenant_purge_tables() RETURNS TABLE(schema_name text, table_name text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_left oid[];
+  v_ready oid[];
+begin
+  -- Every table of ours with a tenant_id column (partitions through their
+  -- parent), but the billing records that stay.
+  select array_agg(c.oid) into v_left
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+    where n.nspname in ('app_public', 'app_private') and c.relkind in ('r', 'p') and not c.relispartition
+      and (n.nspname, c.relname) not in (('app_public', 'tenants'), ('app_public', 'subscriptions'), ('app_public', 'payments'));
+  -- In an order that deletes the rows referencing a table before the
+  -- table's own, so no delete cascades into rows that something not yet
+  -- deleted references (on Citus a statement that fails on a shard cannot be
+  -- retried in the same transaction). Where references form a loop, those
+  -- that ON DELETE SET NULL/DEFAULT need not go first.
+  while coalesce(cardinality(v_left), 0) > 0 loop
+    select array_agg(t) into v_ready from unnest(v_left) t
+      where not exists (
+        select 1 from pg_constraint f
+        where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t and f.conrelid = any (v_left));
+    if v_ready is null then
+      select array_agg(t) into v_ready from unnest(v_left) t
+        where not exists (
+          select 1 from pg_constraint f
+          where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t
+            and f.confdeltype not in ('n', 'd') and f.conrelid = any (v_left));
+    end if;
+    if v_ready is null then
+      raise exception 'The tables % reference each other without ON DELETE actions; purge_tenant cannot order them.', v_left::regclass[];
+    end if;
+    return query select n.nspname::text, c.relname::text
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.oid = any (v_ready)
+      order by 1, 2;
+    v_left := array(select t from unnest(v_left) t where t <> all (v_ready));
+  end loop;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_purge_tables() IS 'The tables purge_tenant empties of a tenant''s rows: every app_public/app_private table with a tenant_id, but subscriptions and payments, in an order where a table comes after those referencing it without an ON DELETE action.';
+
 CREATE FUNCTION app_private.tenant_roles_of(user_id uuid, tenant_id uuid, staff_permissions text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10265,6 +10424,65 @@ $$;
 
 COMMENT ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) IS 'Staff with billing.manage: change any tenant''s plan, with the same rules as changePlan; recorded in the platform audit log.';
 
+CREATE FUNCTION app_public.close_tenant(confirm_name text) RETURNS TABLE(tenant_id uuid, tenant_name text, closed_at timestamp with time zone, purge_after timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_user_id uuid := app_public.current_user_id();
+  v_tenant app_public.tenants;
+  v_now timestamptz := now();
+  v_purge_after timestamptz := now() + app_private.tenant_closure_grace();
+  v_sub app_public.subscriptions;
+  v_paused integer;
+  v_cancelled integer;
+  v_reason text;
+begin
+  -- No API key closes an organisation (functions/052-api-keys.sql: 'members' is an area no key holds).
+  perform app_hidden.require_api_scope('members');
+  if v_tenant_id is null or not app_public.has_tenant_role('owner') then
+    raise exception 'Only an owner can close the organisation.' using errcode = 'DNIED';
+  end if;
+  select t.* into v_tenant from app_public.tenants t where t.id = v_tenant_id for update;
+  if confirm_name is distinct from v_tenant.name then
+    raise exception 'To close the organisation, confirm with its exact name ("%").', v_tenant.name using errcode = 'INVAL';
+  end if;
+
+  -- Paused by a person (the owner who closed it): billing's resume_tenant_campaigns leaves them alone.
+  v_reason := format('The organisation was closed on %s UTC; reopen it, then resume the campaign.',
+                     to_char(v_now at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+  update app_public.campaigns c
+    set status = 'paused', paused_at = app_private.engine_now(), paused_by = 'user', pause_reason = v_reason
+    where c.tenant_id = v_tenant_id and c.status in ('scheduled', 'sending');
+  get diagnostics v_paused = row_count;
+  -- Replies written in the platform and not sent yet are not sent.
+  update app_public.messages m
+    set status = 'cancelled', error_message = 'Not sent: the organisation was closed.'
+    where m.tenant_id = v_tenant_id and m.status = 'queued' and m.campaign_id is null and m.direction = 'outbound';
+  get diagnostics v_cancelled = row_count;
+
+  -- The paid subscription ends now (the Free plan takes over) and Stripe is told by the billing_stripe_sync job.
+  select s.* into v_sub from app_public.subscriptions s where s.tenant_id = v_tenant_id and s.status <> 'canceled';
+  if v_sub.id is not null and v_sub.plan_id is distinct from (app_private.fallback_plan()).id then
+    perform app_private.apply_cancellation(v_tenant_id, false);
+  end if;
+
+  update app_public.tenants t set deleted_at = v_now, closed_by = v_user_id, purge_after = v_purge_after
+    where t.id = v_tenant_id
+    returning * into v_tenant;
+  insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, table_name, record_id, changes)
+    values (v_user_id, 'tenant.closed', v_tenant_id, 'tenants', v_tenant_id::text,
+            jsonb_build_object('purge_after', v_purge_after, 'campaigns_paused', v_paused, 'replies_cancelled', v_cancelled,
+                               'subscription_cancelled', v_sub.id is not null and v_sub.plan_id is distinct from (app_private.fallback_plan()).id));
+  return query select v_tenant.id, v_tenant.name, v_tenant.deleted_at, v_tenant.purge_after;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.close_tenant(confirm_name text) IS '@resultTypeName TenantClosure
+Closes the current organisation (owners; confirm with its exact name): its campaigns pause at once, replies not yet sent are cancelled, a paid subscription ends now (Stripe is told), and no member or API key can act in it any more. Its owners can reopen it for 30 days (reopenTenant); then its data is deleted for good, except its subscriptions and payments.';
+
 CREATE FUNCTION app_public.close_tenant_access(tenant_id uuid) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10737,6 +10955,52 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.deals_timeline(deal app_public.deals) IS 'The deal''s activities, newest first: its conversion, stage changes, notes and tasks, and the activities of its primary contact and deal contacts that concern no other deal (their emails, status changes, notes).';
+
+CREATE FUNCTION app_public.delete_my_account(password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_hash text;
+  v_sole text;
+  v_memberships integer;
+  v_now timestamptz := now();
+  v_anonymous text := format('deleted-%s@deleted.invalid', app_public.current_user_id());
+begin
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in to delete your account.' using errcode = 'DNIED';
+  end if;
+  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
+  if v_hash is null or v_hash <> public.crypt(coalesce(password, ''), v_hash) then
+    raise exception 'Incorrect password.' using errcode = 'CREDS';
+  end if;
+  -- An open organisation must keep an owner: the user transfers it or closes it first.
+  select string_agg(format('"%s"', t.name), ', ' order by t.name) into v_sole
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    where tu.user_id = v_user_id and tu.deleted_at is null and 'owner' = any (tu.roles)
+      and not exists (select 1 from app_public.tenant_users o
+                      where o.tenant_id = tu.tenant_id and o.user_id <> v_user_id and o.deleted_at is null and 'owner' = any (o.roles));
+  if v_sole is not null then
+    raise exception 'You are the only owner of %: make another member an owner (changeMemberRoles) or close the organisation (closeTenant) first.', v_sole
+      using errcode = 'STATE';
+  end if;
+  update app_public.tenant_users tu set deleted_at = v_now where tu.user_id = v_user_id and tu.deleted_at is null;
+  get diagnostics v_memberships = row_count;
+  perform app_private.revoke_sessions(v_user_id, 'account_deleted');
+  update app_private.user_secrets s set password_hash = null, locked_until = null where s.user_id = v_user_id;
+  -- The person's name and address are not kept; the row stays so audit entries still name an (anonymous) actor.
+  update app_public.users u
+    set deleted_at = v_now, name = null, given_name = null, family_name = null, picture = null, email = v_anonymous
+    where u.id = v_user_id;
+  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
+    values (v_user_id, 'user.deleted', 'users', v_user_id::text, jsonb_build_object('memberships_ended', v_memberships));
+  return true;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.delete_my_account(password text) IS 'Deletes your account (confirm with your password): your memberships end, every session is signed out, and your name and email address are erased. Refused while you are the only owner of an open organisation.';
 
 CREATE FUNCTION app_public.domains_records_to_publish(domain app_public.domains) RETURNS app_public.dns_record_to_publish[]
     LANGUAGE sql IMMUTABLE SECURITY DEFINER
@@ -11306,6 +11570,21 @@ $$;
 
 COMMENT ON FUNCTION app_public.mark_message_read(message_id uuid, read boolean) IS 'Marks one message of a conversation read (or unread with read: false) and returns its conversation. Members and above.';
 
+CREATE FUNCTION app_public.my_closed_tenants() RETURNS TABLE(tenant_id uuid, tenant_name text, closed_at timestamp with time zone, purge_after timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if app_hidden.current_api_key_id() is not null then
+    return;
+  end if;
+  return query select t.id, t.name, t.deleted_at, t.purge_after from app_private.closed_tenants_owned_by(app_public.current_user_id()) t;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.my_closed_tenants() IS '@resultTypeName ClosedTenant
+The organisations you own that were closed and can still be reopened (reopenTenant), with the date their data will be deleted.';
+
 CREATE FUNCTION app_public.my_memberships() RETURNS TABLE(tenant_id uuid, tenant_name text, roles text[], joined_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -11417,6 +11696,34 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.remove_member(user_id uuid) IS 'Removes a member (or yourself) from the organisation. Their access ends with their next request, whatever their token says.';
+
+CREATE FUNCTION app_public.reopen_tenant(tenant_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_tenant app_public.tenants;
+begin
+  if app_hidden.current_api_key_id() is not null then
+    raise exception 'An API key cannot reopen an organisation; sign in as its owner.' using errcode = 'DNIED';
+  end if;
+  select t.* into v_tenant from app_private.closed_tenants_owned_by(v_user_id) t where t.id = reopen_tenant.tenant_id;
+  if v_tenant.id is null then
+    raise exception 'No closed organisation of yours with that id can be reopened (it is open, its data was deleted, or you are not its owner).'
+      using errcode = 'NTFND';
+  end if;
+  update app_public.tenants t set deleted_at = null, closed_by = null, purge_after = null
+    where t.id = v_tenant.id and t.deleted_at is not null
+    returning * into v_tenant;
+  insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, table_name, record_id)
+    values (v_user_id, 'tenant.reopened', v_tenant.id, 'tenants', v_tenant.id::text);
+  return true;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.reopen_tenant(tenant_id uuid) IS 'Reopens an organisation you own that was closed less than 30 days ago: members and API keys can act in it again (switchTenant to it). Its campaigns stay paused until resumed; the subscription is on the Free plan (changePlan to upgrade again).';
 
 CREATE FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12766,7 +13073,7 @@ CREATE TABLE app_private.user_sessions (
     revoked_at timestamp with time zone,
     revoked_reason text,
     CONSTRAINT user_sessions_revoked_check CHECK (((revoked_at IS NULL) = (revoked_reason IS NULL))),
-    CONSTRAINT user_sessions_revoked_reason_check CHECK ((revoked_reason = ANY (ARRAY['logout'::text, 'logout_everywhere'::text, 'password_changed'::text, 'password_reset'::text])))
+    CONSTRAINT user_sessions_revoked_reason_check CHECK ((revoked_reason = ANY (ARRAY['logout'::text, 'logout_everywhere'::text, 'password_changed'::text, 'password_reset'::text, 'account_deleted'::text])))
 );
 
 ALTER TABLE ONLY app_private.user_sessions FORCE ROW LEVEL SECURITY;
@@ -13212,7 +13519,7 @@ CREATE TABLE app_public.platform_audit_log (
 
 ALTER TABLE ONLY app_public.platform_audit_log FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.platform_audit_log IS 'Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes. actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
+COMMENT ON TABLE app_public.platform_audit_log IS 'Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes; organisations closed, reopened and purged (tenant.closed, tenant.reopened, tenant.purged) and accounts deleted by their users (user.deleted). actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
 
 ALTER TABLE app_public.platform_audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME app_public.platform_audit_log_id_seq
@@ -15991,6 +16298,13 @@ REVOKE ALL ON FUNCTION app_private.cleanup_expired_tokens() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.close_usage_period(tenant_id uuid, period_id uuid, ends_at timestamp with time zone) FROM PUBLIC;
 
+GRANT SELECT ON TABLE app_public.tenants TO penguinmails_member;
+GRANT SELECT ON TABLE app_public.tenants TO penguinmails_analytics;
+
+GRANT UPDATE(name) ON TABLE app_public.tenants TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_private.closed_tenants_owned_by(user_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.complete_campaign_if_done(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.complete_ip_warmups(at timestamp with time zone) FROM PUBLIC;
@@ -16033,11 +16347,6 @@ REVOKE ALL ON FUNCTION app_private.conversation_for_change(conversation_id uuid)
 REVOKE ALL ON FUNCTION app_private.conversation_of_message(message_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.count_usage_event(tenant_id uuid, period_start timestamp with time zone, metric text, amount integer) FROM PUBLIC;
-
-GRANT SELECT ON TABLE app_public.tenants TO penguinmails_member;
-GRANT SELECT ON TABLE app_public.tenants TO penguinmails_analytics;
-
-GRANT UPDATE(name) ON TABLE app_public.tenants TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.create_tenant(name text, owner_user_id uuid, plan_slug text) FROM PUBLIC;
 
@@ -16334,6 +16643,8 @@ REVOKE ALL ON FUNCTION app_private.privacy_request_tenant(email text) FROM PUBLI
 
 REVOKE ALL ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.purge_tenant(tenant_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.purge_webhook_history(at timestamp with time zone, batch integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_campaign_start(tenant_id uuid, campaign_id uuid, at timestamp with time zone) FROM PUBLIC;
@@ -16357,6 +16668,8 @@ REVOKE ALL ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, cam
 REVOKE ALL ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_tenant_purges() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
@@ -16511,6 +16824,10 @@ REVOKE ALL ON FUNCTION app_private.stripe_time(seconds text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.suppress_lead(tenant_id uuid, lead_id uuid, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_closure_grace() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_purge_tables() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tenant_roles_of(user_id uuid, tenant_id uuid, staff_permissions text[]) FROM PUBLIC;
 
@@ -16697,6 +17014,9 @@ GRANT ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boole
 REVOKE ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) TO penguinmails_staff;
 
+REVOKE ALL ON FUNCTION app_public.close_tenant(confirm_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.close_tenant(confirm_name text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.close_tenant_access(tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.close_tenant_access(tenant_id uuid) TO penguinmails_staff;
 
@@ -16816,6 +17136,9 @@ GRANT ALL ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until
 REVOKE ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.delete_my_account(password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.delete_my_account(password text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_analytics;
@@ -16898,6 +17221,9 @@ GRANT ALL ON FUNCTION app_public.mark_conversation_read(conversation_id uuid, re
 REVOKE ALL ON FUNCTION app_public.mark_message_read(message_id uuid, read boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.mark_message_read(message_id uuid, read boolean) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.my_closed_tenants() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_closed_tenants() TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.my_memberships() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.my_memberships() TO penguinmails_member;
 
@@ -16909,6 +17235,9 @@ GRANT ALL ON FUNCTION app_public.pause_campaign(campaign_id uuid) TO penguinmail
 
 REVOKE ALL ON FUNCTION app_public.remove_member(user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.remove_member(user_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.reopen_tenant(tenant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reopen_tenant(tenant_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.replay_webhook_deliveries(subscription_id uuid, from_time timestamp with time zone, to_time timestamp with time zone) TO penguinmails_member;

@@ -1,3 +1,11 @@
+--! Previous: sha1:08719fe710d588d28d599305fe3ad615162ad9a3
+--! Hash: sha1:9abf820133fedbb47d6696e46a459ddd9a9dc0d4
+--! Message: CRM: activities timeline for leads and deals; deal and account soft delete restorable; comments on deleted_at and parent accounts
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 3-crm.sql
 --------------------------------------------------------------------------------
 -- CRM: the activity timeline of leads and deals (docs/crm.md). Emails sent,
 -- opened, clicked, replied and bounced, lead status changes, deal stage

@@ -1,3 +1,11 @@
+--! Previous: sha1:9abf820133fedbb47d6696e46a459ddd9a9dc0d4
+--! Hash: sha1:9a4712e0561498a5ab0963020adaa3f092674ab8
+--! Message: Two-factor authentication (TOTP secrets sealed, recovery codes hashed, single-use login challenges) and email verification; the unused auto-approve and default-status tenant policies are dropped
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 4-two-factor.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
@@ -64,4 +72,3 @@ comment on column app_public.tenant_policies.two_factor_required is 'Members wit
 alter table app_public.tenant_policies drop column if exists company_auto_approve_members;
 -- squawk-ignore ban-drop-column
 alter table app_public.tenant_policies drop column if exists company_default_status;
-

@@ -1,3 +1,11 @@
+--! Previous: sha1:9a4712e0561498a5ab0963020adaa3f092674ab8
+--! Hash: sha1:0c8b0bec39a2b9b5dc25ee572148b4792af9e80b
+--! Message: Closing an organisation: closed_by, purge_after and purged_at on tenants (closure check not valid yet); sessions may end because the account was deleted
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 5-account-closure.sql
 -- Closing an organisation (issue 17, item 3): a grace period during which its
 -- owners can reopen it, then a purge that keeps only billing records.
 set local lock_timeout = '5s';
