@@ -75,7 +75,7 @@ export function sendPasswordResetEmail(deps: TaskDeps): Task {
 }
 
 /** After requestEmailVerification: a link that confirms the account's address (functions/053-two-factor.sql). */
-export function sendEmailVerificationEmail(deps: WorkerDeps): Task {
+export function sendEmailVerificationEmail(deps: TaskDeps): Task {
   return async (rawPayload, helpers) => {
     const payload = EmailVerificationPayload.parse(rawPayload);
     const { rows } = await helpers.query<{ email: string }>(
@@ -84,7 +84,7 @@ export function sendEmailVerificationEmail(deps: WorkerDeps): Task {
     );
     const user = rows[0];
     if (!user) return; // gone, or confirmed meanwhile
-    const link = `${appUrlOf(deps)}/verify-email?token=${encodeURIComponent(payload.token)}`;
+    const link = `${deps.appUrl}/verify-email?token=${encodeURIComponent(payload.token)}`;
     await deps.systemMailer.send({
       to: user.email,
       subject: 'Confirm your email address on PenguinMails',
