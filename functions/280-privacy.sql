@@ -127,6 +127,8 @@ begin
                 select dc.deal_id from app_public.deal_contacts dc where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)))),
     'dealContacts', (select coalesce(jsonb_agg(to_jsonb(dc) order by dc.created), '[]') from app_public.deal_contacts dc
               where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)),
+    'activities', (select coalesce(jsonb_agg(to_jsonb(a) order by a.occurred_at), '[]') from app_public.activities a
+              where a.tenant_id = v_tenant_id and a.lead_id = any (v_subject.lead_ids)),
     'suppressions', (select coalesce(jsonb_agg(to_jsonb(s) order by s.created), '[]') from app_public.suppressions s
               where s.tenant_id = v_tenant_id and s.email = v_email),
     'importErrors', (select coalesce(jsonb_agg(jsonb_build_object('importId', i.id, 'fileName', i.file_name, 'error', e.value)), '[]')
@@ -142,7 +144,7 @@ begin
   return v_result;
 end;
 $$;
-comment on function app_public.export_personal_data(text) is 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, suppressions, import errors and webhook events naming it. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held.';
+comment on function app_public.export_personal_data(text) is 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, its CRM timeline (activities: notes, tasks, emails and status changes), suppressions, import errors and webhook events naming it. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held.';
 
 create or replace function app_public.erase_personal_data(email text) returns jsonb
   language plpgsql volatile strict security definer

@@ -60,6 +60,7 @@ async function personIn(tenant: TestTenant, email: string) {
     insert into app_public.deals (tenant_id, title, description, primary_lead_id)
     values (${tenant.tenantId}, ${`Renewal with ${FIRST} ${LAST}`}, ${`Call ${email} before Friday.`}, ${leadId}) returning id`);
   await db.query(sql`insert into app_public.deal_contacts (tenant_id, deal_id, lead_id, role) values (${tenant.tenantId}, ${deal.id}, ${leadId}, 'champion')`);
+  await db.query(sql`insert into app_public.activities (tenant_id, kind, lead_id, body) values (${tenant.tenantId}, 'note', ${leadId}, ${`${FIRST} ${LAST} asked for a call.`})`);
   await db.query(sql`
     insert into app_public.lead_imports (tenant_id, file_name, status, total_rows, skipped_rows, errors)
     values (${tenant.tenantId}, 'march.csv', 'completed', 2, 2, ${JSON.stringify([
@@ -135,6 +136,7 @@ test('an owner exports, then erases, everything held about one address; it is ne
   expect(doc.conversations).toHaveLength(1);
   expect(doc.deals).toHaveLength(1);
   expect(doc.dealContacts).toHaveLength(1);
+  expect(doc.activities).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'note', body: `${FIRST} ${LAST} asked for a call.` })]));
   expect(doc.suppressions).toEqual([expect.objectContaining({ reason: 'unsubscribed' })]);
   expect(doc.importErrors).toHaveLength(1);
   expect(doc.webhookEvents).toHaveLength(1);
