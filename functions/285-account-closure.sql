@@ -144,7 +144,8 @@ comment on function app_public.reopen_tenant(uuid) is 'Reopens an organisation y
 -- The purge.
 --------------------------------------------------------------------------------
 
-create or replace function app_private.tenant_purge_tables() returns table (schema_name text, table_name text)
+create or replace function app_private.tenant_purge_plan()
+  returns table (step text, schema_name text, table_name text, columns text[])
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -152,6 +153,9 @@ as $$
 declare
   v_left oid[];
   v_ready oid[];
+  v_order oid[] := '{}';
+  v_released oid[] := '{}';
+  v_loose oid[];
 begin
   -- Every table of ours with a tenant_id column (partitions through their
   -- parent), but the billing records that stay.
@@ -161,35 +165,67 @@ begin
     join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
     where n.nspname in ('app_public', 'app_private') and c.relkind in ('r', 'p') and not c.relispartition
       and (n.nspname, c.relname) not in (('app_public', 'tenants'), ('app_public', 'subscriptions'), ('app_public', 'payments'));
-  -- In an order that deletes the rows referencing a table before the
-  -- table's own, so no delete cascades into rows that something not yet
-  -- deleted references (on Citus a statement that fails on a shard cannot be
-  -- retried in the same transaction). Where references form a loop, those
-  -- that ON DELETE SET NULL/DEFAULT need not go first.
+  -- Deleted in an order where the rows referencing a table go before the
+  -- table's own, so no delete (nor its cascades) meets a row that still
+  -- references it: on Citus a statement that fails on a shard cannot be
+  -- retried in the same transaction. Where references form a loop (a message
+  -- and its enrollment), the nullable ones are cleared first.
   while coalesce(cardinality(v_left), 0) > 0 loop
     select array_agg(t) into v_ready from unnest(v_left) t
       where not exists (
         select 1 from pg_constraint f
-        where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t and f.conrelid = any (v_left));
+        where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t
+          and f.conrelid = any (v_left) and f.oid <> all (v_released));
     if v_ready is null then
-      select array_agg(t) into v_ready from unnest(v_left) t
-        where not exists (
-          select 1 from pg_constraint f
-          where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t
-            and f.confdeltype not in ('n', 'd') and f.conrelid = any (v_left));
+      select array_agg(f.oid) into v_loose from pg_constraint f
+        where f.contype = 'f' and f.conparentid = 0 and f.conrelid <> f.confrelid
+          and f.conrelid = any (v_left) and f.confrelid = any (v_left) and f.oid <> all (v_released)
+          and not exists (select 1 from unnest(f.conkey) k join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k
+                          where a.attnotnull and a.attname <> 'tenant_id')
+          -- only keys on a loop: the referenced table reaches the referencing one
+          and f.conrelid in (
+            with recursive reach(t) as (
+              select f.confrelid
+              union
+              select g.confrelid from reach r join pg_constraint g
+                on g.conrelid = r.t and g.contype = 'f' and g.conparentid = 0 and g.conrelid <> g.confrelid
+                and g.confrelid = any (v_left) and g.oid <> all (v_released)
+            )
+            select t from reach);
+      if v_loose is null then
+        raise exception 'The tables % reference each other with keys that cannot be cleared; purge_tenant cannot order them.', v_left::regclass[];
+      end if;
+      v_released := v_released || v_loose;
+      continue;
     end if;
-    if v_ready is null then
-      raise exception 'The tables % reference each other without ON DELETE actions; purge_tenant cannot order them.', v_left::regclass[];
-    end if;
-    return query select n.nspname::text, c.relname::text
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.oid = any (v_ready)
-      order by 1, 2;
+    v_order := v_order || array(select t from unnest(v_ready) t order by t::regclass::text);
     v_left := array(select t from unnest(v_left) t where t <> all (v_ready));
   end loop;
+  return query
+    select 'clear', n.nspname::text, c.relname::text,
+           array(select a.attname::text from unnest(f.conkey) k join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k
+                 where a.attname <> 'tenant_id' order by a.attnum)
+    from unnest(v_released) r join pg_constraint f on f.oid = r
+    join pg_class c on c.oid = f.conrelid join pg_namespace n on n.oid = c.relnamespace
+    order by 2, 3;
+  return query
+    select 'delete', n.nspname::text, c.relname::text, null::text[]
+    from unnest(v_order) with ordinality o(t, i) join pg_class c on c.oid = o.t join pg_namespace n on n.oid = c.relnamespace
+    order by o.i;
 end;
 $$;
-comment on function app_private.tenant_purge_tables() is 'The tables purge_tenant empties of a tenant''s rows: every app_public/app_private table with a tenant_id, but subscriptions and payments, in an order where a table comes after those referencing it without an ON DELETE action.';
+comment on function app_private.tenant_purge_plan() is 'How purge_tenant empties a tenant''s rows: first "clear" steps (references to set null, where keys form a loop), then a "delete" step per table with a tenant_id (every app_public/app_private table but tenants, subscriptions and payments), each after the tables that reference it.';
+
+create or replace function app_private.tenant_purge_tables() returns table (schema_name text, table_name text)
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+begin
+  return query select p.schema_name, p.table_name from app_private.tenant_purge_plan() p where p.step = 'delete';
+end;
+$$;
+comment on function app_private.tenant_purge_tables() is 'The tables purge_tenant empties of a tenant''s rows, in the order it deletes them.';
 
 create or replace function app_private.purge_tenant(tenant_id uuid) returns bigint
   language plpgsql volatile
@@ -209,10 +245,17 @@ begin
   end if;
   -- Twice: triggers (audit, counters) may add rows to a table already emptied.
   for pass in 1..2 loop
-    for v_table in select * from app_private.tenant_purge_tables() loop
-      execute format('delete from %I.%I x where x.tenant_id = $1', v_table.schema_name, v_table.table_name) using v_tenant.id;
-      get diagnostics v_rows = row_count;
-      v_total := v_total + v_rows;
+    for v_table in select * from app_private.tenant_purge_plan() loop
+      if v_table.step = 'clear' then
+        execute format('update %I.%I x set %s where x.tenant_id = $1 and (%s)', v_table.schema_name, v_table.table_name,
+                       (select string_agg(format('%I = null', c), ', ') from unnest(v_table.columns) c),
+                       (select string_agg(format('x.%I is not null', c), ' or ') from unnest(v_table.columns) c))
+          using v_tenant.id;
+      else
+        execute format('delete from %I.%I x where x.tenant_id = $1', v_table.schema_name, v_table.table_name) using v_tenant.id;
+        get diagnostics v_rows = row_count;
+        v_total := v_total + v_rows;
+      end if;
     end loop;
   end loop;
   -- Nothing of the tenant is left anywhere.

@@ -13,7 +13,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { captureStatements, mainStatement } from '../lib/capture.ts';
 import { graphql } from '../lib/http-load.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
-import { apiLikePool, explainAnalyze, inRequest, runStatements, type Statement } from '../lib/sql.ts';
+import { apiLikePool, explainAnalyze, inRequest, runStatements, statementResult, type Statement } from '../lib/sql.ts';
 import { timeInterleaved } from '../lib/stats.ts';
 
 export const CAMPAIGN_STATS = `query CampaignStats($id: UUID!) {
@@ -64,7 +64,7 @@ export async function graphqlAggregates(ctx: BenchContext): Promise<Omit<FigureR
   try {
     // The numbers first: the rollup, the API and the raw messages must agree.
     const { data } = await graphql<{ campaign: { stats: Stats } }>(api.url, ctx.token, { query: CAMPAIGN_STATS, variables });
-    const raw = (await runStatements(pool, asMember(RAW_STATS_SQL)))[2]!.rows[0] as Stats;
+    const raw = statementResult(await runStatements(pool, asMember(RAW_STATS_SQL))).rows[0] as Stats;
     for (const key of ['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced'] as const) {
       if (String(data.campaign.stats[key]) !== String(raw[key])) {
         throw new Error(`campaign.stats.${key} is ${data.campaign.stats[key]} but the raw messages say ${raw[key]}.`);

@@ -15,12 +15,12 @@ import { cpuMeasurements, describeSplit, perOp, watchCpu } from '../lib/cpu.ts';
 import { captureStatements, mainStatement } from '../lib/capture.ts';
 
 export const LEADS_PAGE = {
-  query: `query LeadsPage($status: String!) {
+  query: `query LeadsPage($status: LeadStatus!) {
   leads(first: 20, filter: { status: { equalTo: $status } }, orderBy: [CREATED_DESC]) {
     nodes { rowId email firstName lastName company title status created customFields }
   }
 }`,
-  variables: { status: 'active' },
+  variables: { status: 'ACTIVE' },
 };
 
 export async function graphqlRead(ctx: BenchContext): Promise<Omit<FigureResult, 'key' | 'number' | 'title'>> {

@@ -151,14 +151,14 @@ export async function importLeads(ctx: BenchContext): Promise<Omit<FigureResult,
           lastRows = moved;
           lastChange = performance.now();
         }
-      } while (!['completed', 'failed'].includes(state.status) && performance.now() < deadline && performance.now() - lastChange < STALL_MS);
+      } while (!['COMPLETED', 'FAILED'].includes(state.status) && performance.now() < deadline && performance.now() - lastChange < STALL_MS);
       seconds = (performance.now() - t0) / 1000;
       cpu = cpuSince();
       profile = await sampler.stop();
     } finally {
       await ctx.stopChild('worker (lead import)', worker);
     }
-    if (state.status !== 'completed') {
+    if (state.status !== 'COMPLETED') {
       throw new Error(
         `The import did not complete: still "${state.status}" with ${state.totalRows} rows read and ${state.importedRows} imported, ` +
           `no progress for ${STALL_MS / 1000} s or past the time limit; ${describeProfile(profile)}`,

@@ -10,7 +10,7 @@
 import { captureStatements, mainStatement } from '../lib/capture.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { compare, type Comparison, type FigureResult, type Measurement } from '../lib/report.ts';
-import { apiLikePool, explainAnalyze, inRequest, runStatements, type PlanSummary, type Statement } from '../lib/sql.ts';
+import { apiLikePool, explainAnalyze, inRequest, runStatements, statementResult, type PlanSummary, type Statement } from '../lib/sql.ts';
 import { timeInterleaved, timeSequential } from '../lib/stats.ts';
 
 interface Pair {
@@ -87,7 +87,7 @@ export async function rlsOverhead(ctx: BenchContext): Promise<Omit<FigureResult,
       const owner = inRequest(ownerSettings, pair.owner);
       // Same answer either way, or the comparison means nothing.
       const [a, b] = await Promise.all([runStatements(memberPool, member), runStatements(ownerPool, owner)]);
-      if (JSON.stringify(a[2]!.rows) !== JSON.stringify(b[2]!.rows)) {
+      if (JSON.stringify(statementResult(a).rows) !== JSON.stringify(statementResult(b).rows)) {
         throw new Error(`RLS figure: "${pair.label}" returns different rows as the member and as the owner.`);
       }
       const [rls, explicit] = await timeInterleaved(

@@ -37,6 +37,11 @@ export function inRequest(settings: PgSettings, statement: Statement): Statement
   return [{ text: 'begin' }, ...requestSettings(settings), statement, { text: 'commit' }];
 }
 
+/** The result of the statement inRequest wraps (the one before commit; the request set-up before it varies). */
+export function statementResult(results: readonly pg.QueryResult[]): pg.QueryResult {
+  return results[results.length - 2]!;
+}
+
 /** A pool configured like the API's (size 20, JIT optimisation off on every connection as @dataplan/pg does). */
 export function apiLikePool(connectionString: string, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'penguinmails-bench-anchor' });
