@@ -4722,8 +4722,9 @@ CREATE FUNCTION app_private.imap_poll_target(tenant_id uuid, email_account_id uu
 begin
   return query
   select ea.email::text, ea.status, ea.imap_settings, cr.imap_password_encrypted, ea.imap_uid_validity, ea.imap_last_uid,
-         -- Nothing in the inbox older than our first message from it can answer it.
-         (select min(m.created) - interval '1 day' from app_public.messages m
+         -- Nothing in the inbox older than our first message from it can answer it. Never
+         -- later than now: the message dates come from the engine's clock, which tests move ahead.
+         (select case when count(*) > 0 then least(min(m.created), now()) - interval '1 day' end from app_public.messages m
           where m.tenant_id = ea.tenant_id and m.email_account_id = ea.id and m.direction = 'outbound')
   from app_public.email_accounts ea
   left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
@@ -5927,10 +5928,17 @@ begin
   end if;
   -- Twice: triggers (audit, counters) may add rows to a table already emptied.
   for pass in 1..2 loop
-    for v_table in select * from app_private.tenant_purge_tables() loop
-      execute format('delete from %I.%I x where x.tenant_id = $1', v_table.schema_name, v_table.table_name) using v_tenant.id;
-      get diagnostics v_rows = row_count;
-      v_total := v_total + v_rows;
+    for v_table in select * from app_private.tenant_purge_plan() loop
+      if v_table.step = 'clear' then
+        execute format('update %I.%I x set %s where x.tenant_id = $1 and (%s)', v_table.schema_name, v_table.table_name,
+                       (select string_agg(format('%I = null', c), ', ') from unnest(v_table.columns) c),
+                       (select string_agg(format('x.%I is not null', c), ' or ') from unnest(v_table.columns) c))
+          using v_tenant.id;
+      else
+        execute format('delete from %I.%I x where x.tenant_id = $1', v_table.schema_name, v_table.table_name) using v_tenant.id;
+        get diagnostics v_rows = row_count;
+        v_total := v_total + v_rows;
+      end if;
     end loop;
   end loop;
   -- Nothing of the tenant is left anywhere.
@@ -8419,7 +8427,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.tenant_closure_grace() IS 'How long a closed organisation can be reopened before its data is deleted.';
 
-CREATE FUNCTION app_private.tenant_purge_tables() RETURNS TABLE(schema_name text, table_name text)
+CREATE FUNCTION app_private.tenant_purge_plan() RETURNS TABLE(step text, schema_name text, table_name text, columns text[])
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -8427,6 +8435,9 @@ CREATE FUNCTION app_private.tenant_purge_tables() RETURNS TABLE(schema_name text
 declare
   v_left oid[];
   v_ready oid[];
+  v_order oid[] := '{}';
+  v_released oid[] := '{}';
+  v_loose oid[];
 begin
   -- Every table of ours with a tenant_id column (partitions through their
   -- parent), but the billing records that stay.
@@ -8436,36 +8447,69 @@ begin
     join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
     where n.nspname in ('app_public', 'app_private') and c.relkind in ('r', 'p') and not c.relispartition
       and (n.nspname, c.relname) not in (('app_public', 'tenants'), ('app_public', 'subscriptions'), ('app_public', 'payments'));
-  -- In an order that deletes the rows referencing a table before the
-  -- table's own, so no delete cascades into rows that something not yet
-  -- deleted references (on Citus a statement that fails on a shard cannot be
-  -- retried in the same transaction). Where references form a loop, those
-  -- that ON DELETE SET NULL/DEFAULT need not go first.
+  -- Deleted in an order where the rows referencing a table go before the
+  -- table's own, so no delete (nor its cascades) meets a row that still
+  -- references it: on Citus a statement that fails on a shard cannot be
+  -- retried in the same transaction. Where references form a loop (a message
+  -- and its enrollment), the nullable ones are cleared first.
   while coalesce(cardinality(v_left), 0) > 0 loop
     select array_agg(t) into v_ready from unnest(v_left) t
       where not exists (
         select 1 from pg_constraint f
-        where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t and f.conrelid = any (v_left));
+        where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t
+          and f.conrelid = any (v_left) and f.oid <> all (v_released));
     if v_ready is null then
-      select array_agg(t) into v_ready from unnest(v_left) t
-        where not exists (
-          select 1 from pg_constraint f
-          where f.contype = 'f' and f.conparentid = 0 and f.confrelid = t and f.conrelid <> t
-            and f.confdeltype not in ('n', 'd') and f.conrelid = any (v_left));
+      select array_agg(f.oid) into v_loose from pg_constraint f
+        where f.contype = 'f' and f.conparentid = 0 and f.conrelid <> f.confrelid
+          and f.conrelid = any (v_left) and f.confrelid = any (v_left) and f.oid <> all (v_released)
+          and not exists (select 1 from unnest(f.conkey) k join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k
+                          where a.attnotnull and a.attname <> 'tenant_id')
+          -- only keys on a loop: the referenced table reaches the referencing one
+          and f.conrelid in (
+            with recursive reach(t) as (
+              select f.confrelid
+              union
+              select g.confrelid from reach r join pg_constraint g
+                on g.conrelid = r.t and g.contype = 'f' and g.conparentid = 0 and g.conrelid <> g.confrelid
+                and g.confrelid = any (v_left) and g.oid <> all (v_released)
+            )
+            select t from reach);
+      if v_loose is null then
+        raise exception 'The tables % reference each other with keys that cannot be cleared; purge_tenant cannot order them.', v_left::regclass[];
+      end if;
+      v_released := v_released || v_loose;
+      continue;
     end if;
-    if v_ready is null then
-      raise exception 'The tables % reference each other without ON DELETE actions; purge_tenant cannot order them.', v_left::regclass[];
-    end if;
-    return query select n.nspname::text, c.relname::text
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.oid = any (v_ready)
-      order by 1, 2;
+    v_order := v_order || array(select t from unnest(v_ready) t order by t::regclass::text);
     v_left := array(select t from unnest(v_left) t where t <> all (v_ready));
   end loop;
+  return query
+    select 'clear', n.nspname::text, c.relname::text,
+           array(select a.attname::text from unnest(f.conkey) k join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k
+                 where a.attname <> 'tenant_id' order by a.attnum)
+    from unnest(v_released) r join pg_constraint f on f.oid = r
+    join pg_class c on c.oid = f.conrelid join pg_namespace n on n.oid = c.relnamespace
+    order by 2, 3;
+  return query
+    select 'delete', n.nspname::text, c.relname::text, null::text[]
+    from unnest(v_order) with ordinality o(t, i) join pg_class c on c.oid = o.t join pg_namespace n on n.oid = c.relnamespace
+    order by o.i;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tenant_purge_tables() IS 'The tables purge_tenant empties of a tenant''s rows: every app_public/app_private table with a tenant_id, but subscriptions and payments, in an order where a table comes after those referencing it without an ON DELETE action.';
+COMMENT ON FUNCTION app_private.tenant_purge_plan() IS 'How purge_tenant empties a tenant''s rows: first "clear" steps (references to set null, where keys form a loop), then a "delete" step per table with a tenant_id (every app_public/app_private table but tenants, subscriptions and payments), each after the tables that reference it.';
+
+CREATE FUNCTION app_private.tenant_purge_tables() RETURNS TABLE(schema_name text, table_name text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query select p.schema_name, p.table_name from app_private.tenant_purge_plan() p where p.step = 'delete';
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_purge_tables() IS 'The tables purge_tenant empties of a tenant''s rows, in the order it deletes them.';
 
 CREATE FUNCTION app_private.tenant_roles_of(user_id uuid, tenant_id uuid, staff_permissions text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE
@@ -11346,6 +11390,8 @@ begin
                 select dc.deal_id from app_public.deal_contacts dc where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)))),
     'dealContacts', (select coalesce(jsonb_agg(to_jsonb(dc) order by dc.created), '[]') from app_public.deal_contacts dc
               where dc.tenant_id = v_tenant_id and dc.lead_id = any (v_subject.lead_ids)),
+    'activities', (select coalesce(jsonb_agg(to_jsonb(a) order by a.occurred_at), '[]') from app_public.activities a
+              where a.tenant_id = v_tenant_id and a.lead_id = any (v_subject.lead_ids)),
     'suppressions', (select coalesce(jsonb_agg(to_jsonb(s) order by s.created), '[]') from app_public.suppressions s
               where s.tenant_id = v_tenant_id and s.email = v_email),
     'importErrors', (select coalesce(jsonb_agg(jsonb_build_object('importId', i.id, 'fileName', i.file_name, 'error', e.value)), '[]')
@@ -11362,7 +11408,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.export_personal_data(email text) IS 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, suppressions, import errors and webhook events naming it. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held.';
+COMMENT ON FUNCTION app_public.export_personal_data(email text) IS 'Everything this organisation holds about one email address (a privacy access request), as one JSON document: its leads with their custom fields, list memberships, campaign enrollments, messages both ways with their events, conversations, deals and deal contacts, its CRM timeline (activities: notes, tasks, emails and status changes), suppressions, import errors and webhook events naming it. Owners and admins only (FORBIDDEN otherwise); NOT_FOUND when nothing is held.';
 
 CREATE FUNCTION app_public.feature_enabled(flag_key text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -16826,6 +16872,8 @@ REVOKE ALL ON FUNCTION app_private.suppress_lead(tenant_id uuid, lead_id uuid, r
 REVOKE ALL ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tenant_closure_grace() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_purge_plan() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tenant_purge_tables() FROM PUBLIC;
 

@@ -39,8 +39,8 @@ const ALLOWED_OUTPUTS = new Set([
   // A new TOTP secret, shown once to the user enrolling it (plugins/two-factor.ts).
   'TwoFactorEnrollment.secret',
 ]);
-/** Inputs that carry a secret *to* the database (sign-up, sign-in, resets, inbox passwords), never back. */
-const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput|VerifyEmailInput)\./;
+/** Inputs that carry a secret *to* the database (sign-up, sign-in, resets, inbox passwords, confirming an account's deletion), never back. */
+const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|AcceptInvitationInput|ResetPasswordInput|ChangePasswordInput|SetEmailAccountCredentialsInput|VerifyEmailInput|DeleteMyAccountInput)\./;
 
 let t: TestApi;
 let schema: GraphQLSchema;

@@ -9,6 +9,10 @@
 import pg from 'pg';
 import { applyRetention } from '../../src/privacy/retention.ts';
 import { CRONTAB, makeTaskList } from '../../src/worker/runner.ts';
+import { resolveWorkerDeps } from '../../src/worker/context.ts';
+import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
+import os from 'node:os';
+import path from 'node:path';
 import { createCampaign, createSender, createTenant, startWorld, type World } from '../sending/support/world.ts';
 import { sql } from '../../src/db/pg.ts';
 
@@ -142,7 +146,8 @@ test('old partitions are detached and dropped whole; rows of later months that p
 
 test('the job runs daily next to ensure_partitions, and retention is never under a month', async () => {
   expect(CRONTAB).toMatch(/^\d+ \d+ \* \* \* retention\b/m);
-  expect(Object.keys(makeTaskList({} as never))).toContain('retention');
+  const systemMailer = makeSystemMailer({ from: w.env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-retention-outbox') });
+  expect(Object.keys(makeTaskList(resolveWorkerDeps({ env: w.env, systemMailer })))).toContain('retention');
   await setDays(3);
   const [row] = await w.t.owner.query(sql`select app_private.retention_days('retention.messages_days', 400) as days`);
   expect(row.days).toBe(31);
