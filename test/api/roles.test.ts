@@ -21,8 +21,8 @@ let viewer: Member;
 let member: Member;
 let admin: Member;
 
-/** Mutations about the caller themselves (profile, preferences, password, sessions), not the tenant's data. */
-const PERSONAL = /^(register|confirmRegistration|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser|requestEmailVerification|verifyEmail|startTwoFactorEnrollment|confirmTwoFactor|disableTwoFactor|verifyTwoFactorLogin)$/;
+/** Mutations about the caller themselves (profile, preferences, password, sessions, their account and the closed organisations they own), not the current tenant's data. */
+const PERSONAL = /^(register|confirmRegistration|login|logout|logoutEverywhere|acceptInvitation|requestPasswordReset|resetPassword|switchTenant|changePassword|(create|update|delete)UserPreference.*|updateUser|requestEmailVerification|verifyEmail|startTwoFactorEnrollment|confirmTwoFactor|disableTwoFactor|verifyTwoFactorLogin|deleteMyAccount|myClosedTenants|reopenTenant)$/;
 
 const ident = (qualified: string) => sql.ident(...(qualified.split('.') as [string, string]));
 
