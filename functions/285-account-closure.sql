@@ -38,6 +38,7 @@ declare
   v_now timestamptz := now();
   v_purge_after timestamptz := now() + app_private.tenant_closure_grace();
   v_sub app_public.subscriptions;
+  v_paid boolean;
   v_paused integer;
   v_cancelled integer;
   v_reason text;
@@ -67,7 +68,8 @@ begin
 
   -- The paid subscription ends now (the Free plan takes over) and Stripe is told by the billing_stripe_sync job.
   select s.* into v_sub from app_public.subscriptions s where s.tenant_id = v_tenant_id and s.status <> 'canceled';
-  if v_sub.id is not null and v_sub.plan_id is distinct from (app_private.fallback_plan()).id then
+  v_paid := v_sub.id is not null and v_sub.plan_id is distinct from (app_private.fallback_plan()).id;
+  if v_paid then
     perform app_private.apply_cancellation(v_tenant_id, false);
   end if;
 
@@ -77,7 +79,7 @@ begin
   insert into app_public.platform_audit_log (actor_user_id, action, target_tenant_id, table_name, record_id, changes)
     values (v_user_id, 'tenant.closed', v_tenant_id, 'tenants', v_tenant_id::text,
             jsonb_build_object('purge_after', v_purge_after, 'campaigns_paused', v_paused, 'replies_cancelled', v_cancelled,
-                               'subscription_cancelled', v_sub.id is not null and v_sub.plan_id is distinct from (app_private.fallback_plan()).id));
+                               'subscription_cancelled', v_paid));
   return query select v_tenant.id, v_tenant.name, v_tenant.deleted_at, v_tenant.purge_after;
 end;
 $$;
@@ -234,7 +236,10 @@ as $$
 #variable_conflict use_column
 declare
   v_tenant app_public.tenants;
-  v_table record;
+  v_steps text[];
+  v_tables text[];
+  v_statement text;
+  v_table text;
   v_rows bigint;
   v_total bigint := 0;
   v_left text;
@@ -243,27 +248,32 @@ begin
   if v_tenant.id is null or v_tenant.deleted_at is null or v_tenant.purged_at is not null or v_tenant.purge_after > now() then
     return 0; -- reopened, already purged, or still in its grace period
   end if;
+  -- The plan, read from the catalogue once: its statements, and the tables they empty.
+  select array_agg(case p.step
+           when 'clear' then format('update %I.%I x set %s where x.tenant_id = $1 and (%s)', p.schema_name, p.table_name,
+                                    (select string_agg(format('%I = null', c), ', ') from unnest(p.columns) c),
+                                    (select string_agg(format('x.%I is not null', c), ' or ') from unnest(p.columns) c))
+           else format('delete from %I.%I x where x.tenant_id = $1', p.schema_name, p.table_name)
+         end order by p.n),
+         array_agg(format('%I.%I', p.schema_name, p.table_name) order by p.n) filter (where p.step = 'delete')
+    into v_steps, v_tables
+    from app_private.tenant_purge_plan() with ordinality p(step, schema_name, table_name, columns, n);
   -- Twice: triggers (audit, counters) may add rows to a table already emptied.
   for pass in 1..2 loop
-    for v_table in select * from app_private.tenant_purge_plan() loop
-      if v_table.step = 'clear' then
-        execute format('update %I.%I x set %s where x.tenant_id = $1 and (%s)', v_table.schema_name, v_table.table_name,
-                       (select string_agg(format('%I = null', c), ', ') from unnest(v_table.columns) c),
-                       (select string_agg(format('x.%I is not null', c), ' or ') from unnest(v_table.columns) c))
-          using v_tenant.id;
-      else
-        execute format('delete from %I.%I x where x.tenant_id = $1', v_table.schema_name, v_table.table_name) using v_tenant.id;
+    foreach v_statement in array v_steps loop
+      execute v_statement using v_tenant.id;
+      if v_statement like 'delete %' then
         get diagnostics v_rows = row_count;
         v_total := v_total + v_rows;
       end if;
     end loop;
   end loop;
   -- Nothing of the tenant is left anywhere.
-  for v_table in select * from app_private.tenant_purge_tables() loop
+  foreach v_table in array v_tables loop
     v_rows := null;
-    execute format('select 1 from %I.%I x where x.tenant_id = $1 limit 1', v_table.schema_name, v_table.table_name) into v_rows using v_tenant.id;
+    execute format('select 1 from %s x where x.tenant_id = $1 limit 1', v_table) into v_rows using v_tenant.id;
     if v_rows is not null then
-      v_left := concat_ws(', ', v_left, v_table.schema_name || '.' || v_table.table_name);
+      v_left := concat_ws(', ', v_left, v_table);
     end if;
   end loop;
   if v_left is not null then
