@@ -6161,19 +6161,16 @@ $$;
 
 COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins that a campaign or an inbox was paused automatically.';
 
-CREATE FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone DEFAULT now()) RETURNS integer
+CREATE FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone DEFAULT now()) RETURNS TABLE(tenant_id uuid, subscription_id uuid)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-declare
-  v_count integer := 0;
-  v_sub record;
 begin
   -- A job queued per event normally posts it within seconds. A delivery due
   -- for over a minute with no live lease on its subscription lost its job
   -- (its worker died holding the lease, and the job that found the lease
   -- taken ended): queue one.
-  for v_sub in
+  for tenant_id, subscription_id in
     select s.tenant_id, s.id from app_public.webhook_subscriptions s
     where s.enabled
       and exists (select 1 from app_public.webhook_deliveries d
@@ -6183,14 +6180,13 @@ begin
                       where l.tenant_id = s.tenant_id and l.subscription_id = s.id and l.expires_at > queue_stalled_webhook_deliveries.at)
     limit 5000
   loop
-    perform app_private.queue_webhook_delivery(v_sub.tenant_id, v_sub.id);
-    v_count := v_count + 1;
+    perform app_private.queue_webhook_delivery(queue_stalled_webhook_deliveries.tenant_id, queue_stalled_webhook_deliveries.subscription_id);
+    return next;
   end loop;
-  return v_count;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) IS 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns how many.';
+COMMENT ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone) IS 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns the subscriptions it queued a job for.';
 
 CREATE FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) RETURNS boolean
     LANGUAGE plpgsql

@@ -513,19 +513,17 @@ as $$
 $$;
 comment on function app_private.release_webhook_lease(uuid, uuid, text) is 'Gives back a subscription''s delivery lease, if this holder still has it.';
 
-create or replace function app_private.queue_stalled_webhook_deliveries(at timestamptz default now()) returns integer
+create or replace function app_private.queue_stalled_webhook_deliveries(at timestamptz default now())
+  returns table (tenant_id uuid, subscription_id uuid)
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
-declare
-  v_count integer := 0;
-  v_sub record;
 begin
   -- A job queued per event normally posts it within seconds. A delivery due
   -- for over a minute with no live lease on its subscription lost its job
   -- (its worker died holding the lease, and the job that found the lease
   -- taken ended): queue one.
-  for v_sub in
+  for tenant_id, subscription_id in
     select s.tenant_id, s.id from app_public.webhook_subscriptions s
     where s.enabled
       and exists (select 1 from app_public.webhook_deliveries d
@@ -535,13 +533,12 @@ begin
                       where l.tenant_id = s.tenant_id and l.subscription_id = s.id and l.expires_at > queue_stalled_webhook_deliveries.at)
     limit 5000
   loop
-    perform app_private.queue_webhook_delivery(v_sub.tenant_id, v_sub.id);
-    v_count := v_count + 1;
+    perform app_private.queue_webhook_delivery(queue_stalled_webhook_deliveries.tenant_id, queue_stalled_webhook_deliveries.subscription_id);
+    return next;
   end loop;
-  return v_count;
 end;
 $$;
-comment on function app_private.queue_stalled_webhook_deliveries(timestamptz) is 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns how many.';
+comment on function app_private.queue_stalled_webhook_deliveries(timestamptz) is 'Run every minute: queues webhook_deliver for each enabled subscription with a delivery due for over a minute and no live lease (its job was lost with a worker); returns the subscriptions it queued a job for.';
 
 create or replace function app_private.record_webhook_attempt(
   tenant_id uuid, delivery_id uuid, succeeded boolean, response_code integer, response_body text, duration_ms integer,

@@ -124,6 +124,6 @@ export function webhookDeliver(deps: TaskDeps): Task {
 
 /** webhook_delivery_sweep (every minute): a job for each subscription whose due deliveries lost theirs. */
 export const webhookDeliverySweep: Task = async (_payload, helpers) => {
-  const { rows } = await helpers.query<{ n: number }>('select app_private.queue_stalled_webhook_deliveries() as n');
+  const { rows } = await helpers.query<{ n: number }>('select count(*)::int as n from app_private.queue_stalled_webhook_deliveries()');
   if (rows[0]?.n) helpers.logger.info(`queued webhook_deliver for ${rows[0].n} subscriptions with stalled deliveries`);
 };
