@@ -4088,6 +4088,14 @@ begin
       from app_public.domain_ip_assignments a
       join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
       where a.tenant_id = d.tenant_id and a.domain_id = d.id and a.status in ('active', 'warming')
+    ), '[]'::jsonb),
+    -- Mail of Google and Microsoft inboxes leaves through their servers: the
+    -- domain's SPF record must name them too.
+    'inbox_providers', coalesce((
+      select jsonb_agg(distinct ea.provider order by ea.provider)
+      from app_public.email_accounts ea
+      where ea.tenant_id = domain_check_plan.tenant_id and ea.domain_id = domain_check_plan.domain_id
+        and ea.provider in ('google', 'microsoft') and ea.status <> 'disabled'
     ), '[]'::jsonb)
   )
   from app_public.domains d
@@ -4096,7 +4104,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id uuid) IS 'What the verify_domain task checks: the domain, its records (and their fingerprint), when the check started (planned_at), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
+COMMENT ON FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id uuid) IS 'What the verify_domain task checks: the domain, its records (and their fingerprint), when the check started (planned_at), the platform SPF include, the IPs sending for it (active or warming assignments) and the providers (google, microsoft) of its inboxes that are not disabled, whose SPF includes the record must also name. Null when the domain is gone.';
 
 CREATE FUNCTION app_private.domain_check_sql(domain regtype, expression text) RETURNS text
     LANGUAGE sql STABLE
@@ -5618,17 +5626,17 @@ CREATE FUNCTION app_private.oauth_inbox_defaults(provider text) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  -- Published per-mailbox limits: Google Workspace 2,000 messages a day
-  -- (support.google.com/a/answer/166852), Exchange Online 10,000 recipients a
-  -- day (Exchange Online limits). Cold mail stays far below them: a new
-  -- connected inbox starts warming up towards 100 a day.
+  -- A new connected inbox starts warming up towards 100 a day, far below the
+  -- providers' published per-mailbox limits (Google Workspace 2,000 messages
+  -- a day, Exchange Online 10,000 recipients; email_accounts_provider_daily_cap
+  -- and email_accounts_daily_limit_check hold every inbox to them).
   select case provider
-    when 'google' then jsonb_build_object('daily_limit', 100, 'provider_daily_cap', 2000, 'warmup_enabled', true)
-    when 'microsoft' then jsonb_build_object('daily_limit', 100, 'provider_daily_cap', 10000, 'warmup_enabled', true)
+    when 'google' then jsonb_build_object('daily_limit', 100, 'warmup_enabled', true)
+    when 'microsoft' then jsonb_build_object('daily_limit', 100, 'warmup_enabled', true)
   end;
 $$;
 
-COMMENT ON FUNCTION app_private.oauth_inbox_defaults(provider text) IS 'Daily cap and warm-up of an inbox first connected over OAuth, per provider, with the provider''s published per-mailbox limit (provider_daily_cap).';
+COMMENT ON FUNCTION app_private.oauth_inbox_defaults(provider text) IS 'Daily cap and warm-up of an inbox first connected over OAuth, per provider.';
 
 CREATE FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) RETURNS void
     LANGUAGE plpgsql
@@ -6115,6 +6123,38 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_imap_polls() IS 'Queues a poll of every active inbox with IMAP settings; inboxes whose last login failed wait 15 minutes unless their credentials changed. Returns how many were queued.';
+
+CREATE FUNCTION app_private.queue_oauth_renewals(within interval DEFAULT '00:15:00'::interval) RETURNS TABLE(tenant_id uuid, email_account_id uuid)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_until timestamptz := now() + within;
+begin
+  -- Access tokens live about an hour. Renewing them ahead keeps sends and
+  -- polls from waiting on the provider, and finds withdrawn consent (the inbox
+  -- stops with the reason) before a message is due rather than at its send.
+  for tenant_id, email_account_id in
+    select ea.tenant_id, ea.id
+    from app_public.email_accounts ea
+    join app_public.tenants t on t.id = ea.tenant_id and t.deleted_at is null -- not a closed organisation
+    join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
+    where ea.status = 'active' and ea.oauth_status = 'connected'
+      and cr.oauth_refresh_token_encrypted is not null
+      and (cr.oauth_access_expires_at is null or cr.oauth_access_expires_at < v_until)
+    limit 5000
+  loop
+    -- One pending renewal per inbox; three attempts with graphile-worker's
+    -- backoff, and the next sweep queues it again.
+    perform app_private.add_job(queue_oauth_renewals.tenant_id, 'oauth_renew_access',
+      json_build_object('tenant_id', queue_oauth_renewals.tenant_id, 'email_account_id', queue_oauth_renewals.email_account_id),
+      max_attempts => 3, job_key => 'oauth_renew_access:' || queue_oauth_renewals.email_account_id, job_key_mode => 'preserve_run_at');
+    return next;
+  end loop;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_oauth_renewals(within interval) IS 'Run every five minutes: queues oauth_renew_access for each active inbox connected over OAuth whose access token is missing or expires within `within` (15 minutes), in organisations that are not closed; returns the inboxes queued.';
 
 CREATE FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -11114,6 +11154,7 @@ CREATE TABLE app_public.email_accounts (
     CONSTRAINT email_accounts_oauth_status_check CHECK ((oauth_status = ANY (ARRAY['connected'::text, 'reconnect_required'::text, 'disconnected'::text]))),
     CONSTRAINT email_accounts_pause_reason_length CHECK ((length(pause_reason) <= 1000)),
     CONSTRAINT email_accounts_provider_check CHECK ((provider = ANY (ARRAY['mailu'::text, 'smtp'::text, 'google'::text, 'microsoft'::text]))),
+    CONSTRAINT email_accounts_provider_daily_cap CHECK (((provider <> 'google'::text) OR (daily_limit <= 2000))),
     CONSTRAINT email_accounts_smtp_auth_failures_check CHECK ((smtp_auth_failures >= 0)),
     CONSTRAINT email_accounts_smtp_settings_shape CHECK (((jsonb_typeof(smtp_settings) = 'object'::text) AND (NOT (smtp_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
     CONSTRAINT email_accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'disabled'::text, 'error'::text]))),
@@ -11140,6 +11181,8 @@ COMMENT ON COLUMN app_public.email_accounts.pause_reason IS 'Why the platform st
 COMMENT ON COLUMN app_public.email_accounts.oauth_status IS 'For an inbox connected over OAuth (Google, Microsoft): connected; reconnect_required (the provider refused to renew access, e.g. consent revoked or password changed: sends are stopped, connect it again); disconnected. Null for an inbox with a password.';
 
 COMMENT ON COLUMN app_public.email_accounts.oauth_connected_at IS 'When the inbox was last connected over OAuth.';
+
+COMMENT ON CONSTRAINT email_accounts_provider_daily_cap ON app_public.email_accounts IS 'A Google Workspace inbox sends at most 2,000 messages a day (Google''s per-mailbox limit).';
 
 CREATE FUNCTION app_public.email_accounts_daily_allowance(account app_public.email_accounts) RETURNS integer
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -16710,6 +16753,8 @@ REVOKE ALL ON FUNCTION app_private.queue_due_domain_checks(at timestamp with tim
 REVOKE ALL ON FUNCTION app_private.queue_imap_poll(tenant_id uuid, email_account_id uuid, run_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_imap_polls() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_oauth_renewals(within interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone) FROM PUBLIC;
 

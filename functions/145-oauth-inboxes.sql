@@ -22,16 +22,16 @@ create or replace function app_private.oauth_inbox_defaults(provider text) retur
   language sql immutable parallel safe
   set search_path to pg_catalog, public, pg_temp
 as $$
-  -- Published per-mailbox limits: Google Workspace 2,000 messages a day
-  -- (support.google.com/a/answer/166852), Exchange Online 10,000 recipients a
-  -- day (Exchange Online limits). Cold mail stays far below them: a new
-  -- connected inbox starts warming up towards 100 a day.
+  -- A new connected inbox starts warming up towards 100 a day, far below the
+  -- providers' published per-mailbox limits (Google Workspace 2,000 messages
+  -- a day, Exchange Online 10,000 recipients; email_accounts_provider_daily_cap
+  -- and email_accounts_daily_limit_check hold every inbox to them).
   select case provider
-    when 'google' then jsonb_build_object('daily_limit', 100, 'provider_daily_cap', 2000, 'warmup_enabled', true)
-    when 'microsoft' then jsonb_build_object('daily_limit', 100, 'provider_daily_cap', 10000, 'warmup_enabled', true)
+    when 'google' then jsonb_build_object('daily_limit', 100, 'warmup_enabled', true)
+    when 'microsoft' then jsonb_build_object('daily_limit', 100, 'warmup_enabled', true)
   end;
 $$;
-comment on function app_private.oauth_inbox_defaults(text) is 'Daily cap and warm-up of an inbox first connected over OAuth, per provider, with the provider''s published per-mailbox limit (provider_daily_cap).';
+comment on function app_private.oauth_inbox_defaults(text) is 'Daily cap and warm-up of an inbox first connected over OAuth, per provider.';
 
 create or replace function app_private.begin_inbox_oauth(provider text, state text, code_verifier_encrypted bytea, ttl_seconds integer) returns timestamptz
   language plpgsql volatile security definer
@@ -302,3 +302,35 @@ create or replace trigger _200_oauth_inbox_reactivation
   before update of status on app_public.email_accounts
   for each row when (new.status = 'active' and old.status is distinct from new.status)
   execute function app_private.tg__oauth_inbox_reactivation();
+
+create or replace function app_private.queue_oauth_renewals(within interval default interval '15 minutes')
+  returns table (tenant_id uuid, email_account_id uuid)
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_until timestamptz := now() + within;
+begin
+  -- Access tokens live about an hour. Renewing them ahead keeps sends and
+  -- polls from waiting on the provider, and finds withdrawn consent (the inbox
+  -- stops with the reason) before a message is due rather than at its send.
+  for tenant_id, email_account_id in
+    select ea.tenant_id, ea.id
+    from app_public.email_accounts ea
+    join app_public.tenants t on t.id = ea.tenant_id and t.deleted_at is null -- not a closed organisation
+    join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
+    where ea.status = 'active' and ea.oauth_status = 'connected'
+      and cr.oauth_refresh_token_encrypted is not null
+      and (cr.oauth_access_expires_at is null or cr.oauth_access_expires_at < v_until)
+    limit 5000
+  loop
+    -- One pending renewal per inbox; three attempts with graphile-worker's
+    -- backoff, and the next sweep queues it again.
+    perform app_private.add_job(queue_oauth_renewals.tenant_id, 'oauth_renew_access',
+      json_build_object('tenant_id', queue_oauth_renewals.tenant_id, 'email_account_id', queue_oauth_renewals.email_account_id),
+      max_attempts => 3, job_key => 'oauth_renew_access:' || queue_oauth_renewals.email_account_id, job_key_mode => 'preserve_run_at');
+    return next;
+  end loop;
+end;
+$$;
+comment on function app_private.queue_oauth_renewals(interval) is 'Run every five minutes: queues oauth_renew_access for each active inbox connected over OAuth whose access token is missing or expires within `within` (15 minutes), in organisations that are not closed; returns the inboxes queued.';

@@ -413,6 +413,14 @@ begin
       from app_public.domain_ip_assignments a
       join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
       where a.tenant_id = d.tenant_id and a.domain_id = d.id and a.status in ('active', 'warming')
+    ), '[]'::jsonb),
+    -- Mail of Google and Microsoft inboxes leaves through their servers: the
+    -- domain's SPF record must name them too.
+    'inbox_providers', coalesce((
+      select jsonb_agg(distinct ea.provider order by ea.provider)
+      from app_public.email_accounts ea
+      where ea.tenant_id = domain_check_plan.tenant_id and ea.domain_id = domain_check_plan.domain_id
+        and ea.provider in ('google', 'microsoft') and ea.status <> 'disabled'
     ), '[]'::jsonb)
   )
   from app_public.domains d
@@ -420,7 +428,7 @@ begin
   );
 end;
 $$;
-comment on function app_private.domain_check_plan(uuid, uuid) is 'What the verify_domain task checks: the domain, its records (and their fingerprint), when the check started (planned_at), the platform SPF include and the IPs sending for it (active or warming assignments). Null when the domain is gone.';
+comment on function app_private.domain_check_plan(uuid, uuid) is 'What the verify_domain task checks: the domain, its records (and their fingerprint), when the check started (planned_at), the platform SPF include, the IPs sending for it (active or warming assignments) and the providers (google, microsoft) of its inboxes that are not disabled, whose SPF includes the record must also name. Null when the domain is gone.';
 
 create or replace function app_private.dns_check_delay(domain_status text, domain_attempts integer, error_attempts integer) returns interval
   language sql immutable parallel safe

@@ -17,7 +17,7 @@ function checkRecord(resolver: DnsResolver, plan: CheckPlan, record: DnsRecord):
   const domain = plan.domain;
   switch (record.record_type) {
     case 'SPF':
-      return checkSpf(resolver, { domain, expected: record.value, platformInclude: plan.spf_include, sendingIps: plan.sending_ips });
+      return checkSpf(resolver, { domain, expected: record.value, platformInclude: plan.spf_include, sendingIps: plan.sending_ips, inboxProviders: plan.inbox_providers });
     case 'DKIM':
       if (!record.public_key || !record.value) return null;
       return checkDkim(resolver, { domain, selector: record.selector, publicKey: record.public_key, expected: record.value });

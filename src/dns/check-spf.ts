@@ -1,8 +1,9 @@
 /**
  * SPF: exactly one v=spf1 record at the domain, which includes the platform
- * (include:<deliverability.spf_include>), stays within the 10-lookup and
- * 2-void-lookup limits, and passes (mailauth's RFC 7208 evaluation, through
- * the same resolver) for every IP that sends for the domain.
+ * (include:<deliverability.spf_include>) and the mail servers of the
+ * providers of its Google and Microsoft inboxes, stays within the 10-lookup
+ * and 2-void-lookup limits, and passes (mailauth's RFC 7208 evaluation,
+ * through the same resolver) for every IP that sends for the domain.
  */
 import { spf as evaluateSpf } from 'mailauth/lib/spf/index.js';
 import { failed, retryLater, verified, type RecordCheck } from './check-result.ts';
@@ -18,21 +19,35 @@ export interface SpfExpectation {
   platformInclude: string;
   /** IPs assigned to the domain (active or warming). */
   sendingIps: string[];
+  /** Providers whose servers send the mail of some of the domain's inboxes. */
+  inboxProviders: InboxProvider[];
 }
 
-function includesPlatform(record: string, platformInclude: string): boolean {
-  const wanted = `include:${platformInclude.toLowerCase().replace(/\.$/, '')}`;
+export type InboxProvider = 'google' | 'microsoft';
+
+/**
+ * The SPF include each provider documents for its customers' domains: Google
+ * Workspace (support.google.com/a/answer/10685031) and Microsoft 365
+ * (learn.microsoft.com, "Set up SPF to identify valid email sources").
+ */
+export const PROVIDER_SPF: Record<InboxProvider, { label: string; include: string }> = {
+  google: { label: 'Google Workspace', include: '_spf.google.com' },
+  microsoft: { label: 'Microsoft 365', include: 'spf.protection.outlook.com' },
+};
+
+function includesHost(record: string, host: string): boolean {
+  const wanted = `include:${host.toLowerCase().replace(/\.$/, '')}`;
   return record
     .trim()
     .split(/\s+/)
     .some((term) => term.replace(/^\+/, '').toLowerCase().replace(/\.$/, '') === wanted);
 }
 
-/** The tenant's record with the platform include added before its "all" (or redirect), as a suggestion. */
-function withPlatformInclude(record: string, platformInclude: string): string {
+/** The tenant's record with an include added before its "all" (or redirect), as a suggestion. */
+function withInclude(record: string, host: string): string {
   const terms = record.trim().split(/\s+/);
   const at = terms.findIndex((t, i) => i > 0 && (/^[+\-~?]?all$/i.test(t) || /^redirect=/i.test(t)));
-  terms.splice(at < 0 ? terms.length : at, 0, `include:${platformInclude}`);
+  terms.splice(at < 0 ? terms.length : at, 0, `include:${host}`);
   return terms.join(' ');
 }
 
@@ -55,10 +70,19 @@ export async function checkSpf(resolver: DnsResolver, spec: SpfExpectation): Pro
     );
   }
   const record = records[0]!;
-  if (!includesPlatform(record, platformInclude)) {
+  if (!includesHost(record, platformInclude)) {
     return failed(
       `The SPF record at ${domain} ("${abbreviate(record, 60)}") does not include the platform: expected include:${platformInclude}, ` +
-        `for example "${withPlatformInclude(record, platformInclude)}".`,
+        `for example "${withInclude(record, platformInclude)}".`,
+      ttlOf,
+    );
+  }
+  const missing = spec.inboxProviders.map((p) => PROVIDER_SPF[p]).filter((p) => !includesHost(record, p.include));
+  if (missing.length > 0) {
+    const names = missing.map((p) => p.label).join(' and ');
+    return failed(
+      `The SPF record at ${domain} ("${abbreviate(record, 60)}") does not include ${names}, whose servers send the mail of this domain's ${names} inboxes: ` +
+        `expected ${missing.map((p) => `include:${p.include}`).join(' and ')}, for example "${missing.reduce((r, p) => withInclude(r, p.include), record)}".`,
       ttlOf,
     );
   }

@@ -82,6 +82,8 @@ export const CheckPlan = z.object({
   records: z.array(DnsRecord),
   spf_include: z.string().min(1),
   sending_ips: z.array(z.string()),
+  /** Providers of the domain's Google and Microsoft inboxes: their SPF includes are required too. */
+  inbox_providers: z.array(z.enum(['google', 'microsoft'])),
 });
 export type CheckPlan = z.infer<typeof CheckPlan>;
 

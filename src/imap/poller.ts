@@ -87,19 +87,29 @@ interface ImapErrorShape {
   message?: string;
 }
 
+/** The server refused the login (wrong password, or an access token it does not accept). */
+function isAuthenticationFailure(error: unknown): boolean {
+  const e = (error ?? {}) as ImapErrorShape;
+  return e.authenticationFailed === true || e.serverResponseCode === 'AUTHENTICATIONFAILED';
+}
+
 /** A last_error text for an IMAP failure: what failed, where, and what to do; never the password. */
 export function describeImapFailure(
   error: unknown,
   settings: ResolvedImapSettings,
   password: string,
   stage: 'connect' | 'read' = 'connect',
+  oauth = false,
 ): string {
   const e = (error ?? {}) as ImapErrorShape;
   const where = `${settings.host}:${settings.port}`;
   // No password, and no resolved addresses or ports (the socket's "connect ECONNREFUSED 10.0.0.7:143").
   const scrub = (s: string) => scrubAddresses((password ? s.split(password).join('***') : s).replace(/\s+/g, ' ').trim()).slice(0, 300);
-  if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
+  if (isAuthenticationFailure(error)) {
     const server = e.responseText ? ` (server said: ${scrub(e.responseText)})` : '';
+    if (oauth) {
+      return `IMAP login failed for ${settings.username} at ${where}: the provider refused a freshly renewed access token${server}. Check that IMAP is enabled for this mailbox, or connect it again.`;
+    }
     return `IMAP login failed for ${settings.username} at ${where}: the server rejected the username or password${server}. Check the inbox's IMAP username and password.`;
   }
   const detail = scrub([e.code, e.responseText ?? e.reason ?? e.message].filter(Boolean).join(': ') || 'unknown error');
@@ -182,15 +192,36 @@ export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, re
       throw error;
     }
 
-    const client = new ImapFlow(imapFlowOptions(settings, oauth ? { accessToken: password } : password,
-      { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000, target: address }));
-    // Socket errors also reject the pending command; without a listener they would crash the worker.
-    client.on('error', () => undefined);
+    const newClient = (secret: string) => {
+      const c = new ImapFlow(imapFlowOptions(settings, oauth ? { accessToken: secret } : secret,
+        { tls: deps.tls, timeoutMs: deps.timeoutMs ?? 20_000, target: address }));
+      // Socket errors also reject the pending command; without a listener they would crash the worker.
+      c.on('error', () => undefined);
+      return c;
+    };
+    let client = newClient(password);
     try {
       try {
         await client.connect();
       } catch (error) {
-        return await fail(describeImapFailure(error, settings, password));
+        if (!oauth || !isAuthenticationFailure(error)) return await fail(describeImapFailure(error, settings, password));
+        // The provider refused an access token the platform still thought valid (revoked or expired early):
+        // renew it once, as the send path does after a 535, and log in again.
+        client.close();
+        try {
+          oauth = await oauthLogin(queryRows(db), { secretBox: deps.secretBox, oauth: deps.oauth! }, ref.tenantId, ref.emailAccountId, { force: true });
+        } catch (renewal) {
+          if (renewal instanceof OAuthReconnectRequired) return { ...summary, status: 'skipped', reason: renewal.message };
+          if (renewal instanceof OAuthTemporaryError) return await fail(`IMAP login for ${target.email} waits for the provider: ${renewal.message}`);
+          throw renewal;
+        }
+        password = oauth!.accessToken;
+        client = newClient(password);
+        try {
+          await client.connect();
+        } catch (again) {
+          return await fail(describeImapFailure(again, settings, password, 'connect', true));
+        }
       }
 
       let mailbox: MailboxObject;

@@ -53,12 +53,20 @@ async function tokensOf(query: RunQuery, tenantId: string, accountId: string): P
   return row;
 }
 
+export interface OAuthLoginOptions {
+  /** Renew even a token that looks valid (the server refused it). */
+  force?: boolean;
+  /** Renew a token that expires within this long (default REFRESH_MARGIN_MS; the scheduled renewal asks for more). */
+  marginMs?: number;
+}
+
 /**
  * The login of an inbox connected over OAuth, or null for an inbox that logs
- * in with a password. `force`: renew even a token that looks valid (the
- * server refused it).
+ * in with a password.
  */
-export async function oauthLogin(query: RunQuery, deps: OAuthDeps, tenantId: string, accountId: string, force = false): Promise<OAuthLogin | null> {
+export async function oauthLogin(
+  query: RunQuery, deps: OAuthDeps, tenantId: string, accountId: string, { force = false, marginMs = REFRESH_MARGIN_MS }: OAuthLoginOptions = {},
+): Promise<OAuthLogin | null> {
   let row = await tokensOf(query, tenantId, accountId);
   if (!row || row.oauth_status === null) return null;
   if (row.oauth_status !== 'connected' || !row.refresh_token_encrypted) {
@@ -66,7 +74,7 @@ export async function oauthLogin(query: RunQuery, deps: OAuthDeps, tenantId: str
   }
   const provider = deps.oauth.providers[row.provider as OAuthProviderName];
   if (!provider) throw new OAuthTemporaryError(`Inboxes of ${row.provider} cannot send: its OAuth client is not configured on this server.`);
-  const fresh = (r: TokenRow) => r.access_token_encrypted && r.access_expires_at && r.access_expires_at.getTime() - Date.now() > REFRESH_MARGIN_MS;
+  const fresh = (r: TokenRow) => r.access_token_encrypted && r.access_expires_at && r.access_expires_at.getTime() - Date.now() > marginMs;
   if (!force && fresh(row)) return { user: row.email, accessToken: deps.secretBox.decrypt(row.access_token_encrypted!), provider };
 
   const staleToken = row.access_token_encrypted;

@@ -5,8 +5,9 @@
  * 200 connected; 400 for a state that is unknown, used or expired, or access
  * refused; 403 when the person who started it may no longer connect inboxes;
  * 409 when the address's domain is not the organisation's; 503 when the
- * provider could not be reached. The query string (code, state) is never
- * logged.
+ * provider could not be reached. With a client app (APP_URL), the browser is
+ * sent back to it instead (303 to APP_URL/inbox-connected with the outcome in
+ * the query string). The query string (code, state) is never logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
@@ -34,7 +35,24 @@ function answer(res: ServerResponse, status: number, title: string, text: string
   res.end(body);
 }
 
-export function oauthCallbackRoutes(options: { ownerPool: pg.Pool; config: OAuthConfig; secretBox: SecretBox }): Route[] {
+/** Where the client app (APP_URL) is sent the outcome of a connection. */
+export const APP_RETURN_PATH = '/inbox-connected';
+
+/**
+ * The browser back to the client app: `status=connected&email=…&emailAccountId=…`,
+ * or `status=failed&code=<INVALID_STATE|EXPIRED|REFUSED|FORBIDDEN|CONFLICT|UNAVAILABLE|NOT_CONFIGURED|INTERNAL>&message=…`.
+ */
+function backToApp(res: ServerResponse, appUrl: string, outcome: Record<string, string>) {
+  const target = new URL(appUrl);
+  target.pathname = `${target.pathname.replace(/\/$/, '')}${APP_RETURN_PATH}`; // under the app's own path, if it has one
+  target.search = '';
+  for (const [k, v] of Object.entries(outcome)) target.searchParams.set(k, v);
+  res.writeHead(303, { location: target.toString(), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': '0' });
+  res.end();
+}
+
+export function oauthCallbackRoutes(options: { ownerPool: pg.Pool; config: OAuthConfig; secretBox: SecretBox; appUrl?: string }): Route[] {
+  const { appUrl } = options;
   return [{
     method: 'GET',
     path: OAUTH_CALLBACK_PATH,
@@ -45,15 +63,19 @@ export function oauthCallbackRoutes(options: { ownerPool: pg.Pool; config: OAuth
           state: q.get('state'), code: q.get('code'), error: q.get('error'),
         });
         log.info({ tenantId: connected.tenantId, emailAccountId: connected.emailAccountId, provider: connected.provider }, 'inbox connected over OAuth');
-        answer(res, 200, 'Inbox connected', `${connected.email} is connected and can send. You can close this page.`);
+        if (appUrl) backToApp(res, appUrl, { status: 'connected', email: connected.email, emailAccountId: connected.emailAccountId });
+        else answer(res, 200, 'Inbox connected', `${connected.email} is connected and can send. You can close this page.`);
       } catch (error) {
         if (!(error instanceof ConnectError)) {
           log.error(errorFields(error), 'OAuth callback failed');
-          answer(res, 500, 'Not connected', 'Something went wrong on our side; nothing was connected. Try again.');
+          const message = 'Something went wrong on our side; nothing was connected. Try again.';
+          if (appUrl) backToApp(res, appUrl, { status: 'failed', code: 'INTERNAL', message });
+          else answer(res, 500, 'Not connected', message);
           return;
         }
         log.info({ code: error.code }, 'OAuth connection refused');
-        answer(res, STATUS[error.code], 'Not connected', error.message);
+        if (appUrl) backToApp(res, appUrl, { status: 'failed', code: error.code, message: error.message });
+        else answer(res, STATUS[error.code], 'Not connected', error.message);
       }
     },
   }];

@@ -250,7 +250,7 @@ export async function deliverMessage(
       // The message is claimed: a failed renewal leaves the refused login as the outcome (retried later), with the
       // reason on the inbox when the provider refused for good (the inbox is stopped by then).
       let stopped: string | null = null;
-      const renewed = await oauthLogin(query, deps, tenantId, envelope.email_account_id, true).catch((error: Error) => {
+      const renewed = await oauthLogin(query, deps, tenantId, envelope.email_account_id, { force: true }).catch((error: Error) => {
         if (error instanceof OAuthReconnectRequired) stopped = error.message;
         return null;
       });

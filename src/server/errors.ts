@@ -73,6 +73,8 @@ const CONSTRAINT_MESSAGES: Record<string, string> = {
   templates_name_key: 'A template with this name already exists.',
   campaign_sequence_steps_order_key: 'This campaign already has a step at that position.',
   campaign_enrollments_lead_key: 'This lead is already enrolled in the campaign.',
+  email_accounts_provider_daily_cap: 'A Google Workspace inbox can send at most 2,000 messages a day (Google\'s per-mailbox limit): lower dailyLimit.',
+  email_accounts_daily_limit_check: 'dailyLimit must be between 0 and 10,000 messages a day.',
   email_accounts_smtp_settings_shape: 'SMTP settings must be an object without passwords; set the password with setEmailAccountCredentials.',
   email_accounts_imap_settings_shape: 'IMAP settings must be an object without passwords; set the password with setEmailAccountCredentials.',
   campaigns_send_window_check: 'The sending window must end after it starts.',

@@ -180,7 +180,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     // Where invitation and reset emails link when no client app (APP_URL) is configured.
     ...systemLinkRoutes(),
     // Where Google and Microsoft send the browser back when an inbox is connected (src/oauth/).
-    ...oauthCallbackRoutes({ ownerPool, config: oauthConfigOf(env), secretBox: makeSecretBox(sendingApiOptionsOf(env).secretsKey) }),
+    ...oauthCallbackRoutes({ ownerPool, config: oauthConfigOf(env), secretBox: makeSecretBox(sendingApiOptionsOf(env).secretsKey), appUrl: env.APP_URL }),
     ...extraRoutes,
   ];
 

@@ -11,6 +11,7 @@ import { importLeads } from '../../workers/import-leads.ts';
 import { retention } from '../../workers/retention.ts';
 import { tenantPurge, tenantPurgeSweep } from '../../workers/tenant-purge.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
+import { oauthRenewAccess, oauthRenewalSweep } from '../../workers/oauth-renewal.ts';
 import { billingDunning, billingRollOver } from '../../workers/billing-periods.ts';
 import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
 import { sendEmailVerificationEmail, sendInvitationEmail, sendPasswordResetEmail, sendRegistrationEmail } from '../../workers/transactional-email.ts';
@@ -46,6 +47,8 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     tenant_purge: tenantPurge,
     imap_poll_all: queueImapPolls,
     imap_poll_inbox: pollImapInbox(deps),
+    oauth_renewal_sweep: oauthRenewalSweep,
+    oauth_renew_access: oauthRenewAccess(deps),
     billing_roll_over: billingRollOver,
     billing_dunning: billingDunning(deps),
     billing_stripe_sync: billingStripeSync(deps),
@@ -77,6 +80,7 @@ export const CRONTAB = [
   '43 2 * * * retention ?fill=1d',
   '53 2 * * * tenant_purge_sweep ?fill=1d',
   '* * * * * imap_poll_all',
+  '*/5 * * * * oauth_renewal_sweep',
   '*/5 * * * * billing_roll_over',
   '11 * * * * billing_dunning',
   '* * * * * domain_verification_sweep',

@@ -112,6 +112,9 @@ describe.each(migrations.slice(0, -1).map((file, i) => [file.slice(0, 6), i + 1]
              (select status from app_public.campaigns where id = '00000000-0000-4000-8000-000000000903') as paused,
              (select count(*)::int from app_public.messages where tenant_id = '00000000-0000-4000-8000-000000000101') as messages`);
     expect(soft).toEqual({ user_deleted: true, paused: 'paused', messages: 4 });
+    // A Google inbox above Google's per-mailbox limit is brought down to it (email_accounts_provider_daily_cap).
+    const [google] = await owner.query(sql`select daily_limit from app_public.email_accounts where id = '00000000-0000-4000-8000-000000000403'`);
+    expect(google.daily_limit).toBe(2000);
   });
 
   if (count === 1) {

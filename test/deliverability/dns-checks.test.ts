@@ -9,7 +9,7 @@ import { checkDkim } from '../../src/dns/check-dkim.ts';
 import { checkDmarc } from '../../src/dns/check-dmarc.ts';
 import { checkDomain } from '../../src/dns/check-domain.ts';
 import { checkMx } from '../../src/dns/check-mx.ts';
-import { checkSpf } from '../../src/dns/check-spf.ts';
+import { checkSpf, type InboxProvider } from '../../src/dns/check-spf.ts';
 import { generateDkimKeyPair, type DkimKeyPair } from '../../src/dkim/keys.ts';
 import type { CheckPlan } from '../../src/dns/records.ts';
 import type { DnsResolver } from '../../src/dns/resolver.ts';
@@ -23,7 +23,8 @@ let dkimValue: string;
 let n = 0;
 
 const SPF = 'v=spf1 include:_spf.penguinmails.io -all';
-const spfSpec = (domain: string, sendingIps: string[] = []) => ({ domain, expected: SPF, platformInclude: '_spf.penguinmails.io', sendingIps });
+const spfSpec = (domain: string, sendingIps: string[] = [], inboxProviders: InboxProvider[] = []) =>
+  ({ domain, expected: SPF, platformInclude: '_spf.penguinmails.io', sendingIps, inboxProviders });
 const dkimSpec = (domain: string) => ({ domain, selector: 'pm', publicKey: key.publicKey, expected: dkimValue });
 const dmarcValue = (domain: string) => `v=DMARC1; p=quarantine; rua=mailto:dmarc@${domain}`;
 /** A fresh domain name per test, so tests never see each other's records. */
@@ -56,6 +57,7 @@ function planFor(domain: string, sendingIps: string[] = []): CheckPlan {
     planned_at: new Date().toISOString(),
     spf_include: '_spf.penguinmails.io',
     sending_ips: sendingIps,
+    inbox_providers: [],
     records: [
       { record_type: 'SPF', name: '@', value: SPF, ...common },
       { record_type: 'DKIM', name: 'pm._domainkey', selector: 'pm', value: dkimValue, public_key: key.publicKey, ...common },
@@ -136,6 +138,30 @@ test('SPF: two records, a record without the platform, and an IP the record does
     `The SPF record at ${domain} ("v=spf1 include:_spf.google.com include:_spf.penguinmails.io -all") does not authorise 198.51.100.7, ` +
       `an IP that sends for this domain (SPF result: fail); expected a pass through include:_spf.penguinmails.io, which lists the platform's sending IPs.`,
   );
+});
+
+test('SPF: a domain with Google or Microsoft inboxes must also include their servers', async () => {
+  const domain = fresh();
+  dns.set('_spf.google.com', [{ type: 'TXT', value: 'v=spf1 ip4:192.0.2.0/24 ~all' }]);
+  dns.set('spf.protection.outlook.com', [{ type: 'TXT', value: 'v=spf1 ip4:198.51.100.0/24 -all' }]);
+  dns.set(domain, [{ type: 'TXT', value: SPF }]);
+  // The platform's include alone is enough without such inboxes.
+  expect((await checkSpf(resolver, spfSpec(domain))).status).toBe('verified');
+  const google = await checkSpf(resolver, spfSpec(domain, [], ['google']));
+  expect(google.status).toBe('failed');
+  expect(google.error).toBe(
+    `The SPF record at ${domain} ("${SPF}") does not include Google Workspace, whose servers send the mail of this domain's Google Workspace inboxes: ` +
+      `expected include:_spf.google.com, for example "v=spf1 include:_spf.penguinmails.io include:_spf.google.com -all".`,
+  );
+  expect((await checkSpf(resolver, spfSpec(domain, [], ['google', 'microsoft']))).error).toBe(
+    `The SPF record at ${domain} ("${SPF}") does not include Google Workspace and Microsoft 365, whose servers send the mail of this domain's Google Workspace and Microsoft 365 inboxes: ` +
+      `expected include:_spf.google.com and include:spf.protection.outlook.com, ` +
+      `for example "v=spf1 include:_spf.penguinmails.io include:_spf.google.com include:spf.protection.outlook.com -all".`,
+  );
+  dns.set(domain, [{ type: 'TXT', value: 'v=spf1 include:_spf.penguinmails.io include:_spf.google.com include:spf.protection.outlook.com -all' }]);
+  expect(await checkSpf(resolver, spfSpec(domain, ['203.0.113.20'], ['google', 'microsoft']))).toMatchObject({
+    status: 'verified', details: { dns_lookups: 3, void_lookups: 0 },
+  });
 });
 
 test('SPF: more than 10 lookups or more than 2 void lookups break the record', async () => {

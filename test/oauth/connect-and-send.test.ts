@@ -24,7 +24,10 @@ import { newMessageId, reply } from '../imap/mail-samples.ts';
 import { pollInbox } from '../../src/imap/poller.ts';
 import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { oauthConfigOf } from '../../src/oauth/providers.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { oauthCallbackRoutes } from '../../src/oauth/callback-route.ts';
 import { addMember, createCampaign, createSender, createTenant, lifecycle, nextMonday, setClock, type Sender, type TestTenant, type World } from '../sending/support/world.ts';
 import { sql } from '../../src/db/pg.ts';
 
@@ -260,25 +263,66 @@ test('the inbox sends over XOAUTH2; an expired access token is renewed and sendi
     inReplyTo: mail.parsed.messageId!.replace(/^<|>$/g, ''), body: 'Happy to talk.',
   }));
   const pool = new pg.Pool({ connectionString: t.urls.owner, max: 1 });
+  const poll = () => pollInbox(async (fn) => {
+    const client = await pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }, {
+    secretBox: w.box, tls: { ca: dovecot!.ca }, timeoutMs: 5_000,
+    outbound: makeOutboundGuard({ allowPrivate: ['127.0.0.1'] }), oauth: oauthConfigOf(w.env),
+  }, { tenantId: tenant.tenantId, emailAccountId: inboxId });
   try {
-    const summary = await pollInbox(async (fn) => {
-      const client = await pool.connect();
-      try {
-        return await fn(client);
-      } finally {
-        client.release();
-      }
-    }, {
-      secretBox: w.box, tls: { ca: dovecot!.ca }, timeoutMs: 5_000,
-      outbound: makeOutboundGuard({ allowPrivate: ['127.0.0.1'] }), oauth: oauthConfigOf(w.env),
-    }, { tenantId: tenant.tenantId, emailAccountId: inboxId });
-    expect(summary).toMatchObject({ status: 'ok', outcomes: { reply: 1 } });
+    expect(await poll()).toMatchObject({ status: 'ok', outcomes: { reply: 1 } });
+    const [message] = await t.owner.query(sql`select status from app_public.messages where campaign_id = ${sent.campaignId} and direction = 'outbound'`);
+    expect(message.status).toBe('replied');
+
+    // The provider ends the access token early (the stored expiry still says it is good): dovecot refuses the
+    // login (AUTHENTICATIONFAILED), the poller renews the token once and reads the next reply.
+    const refreshes = () => provider.tokenRequests.filter((r) => r.startsWith('refresh_token:200')).length;
+    const before = refreshes();
+    provider.expireAccessTokens(address);
+    await dovecot!.deliver(address, reply({
+      from: lead, to: address, subject: 'Re: Asking for a reply', messageId: newMessageId(),
+      inReplyTo: mail.parsed.messageId!.replace(/^<|>$/g, ''), body: 'Tuesday works too.',
+    }));
+    expect(await poll()).toMatchObject({ status: 'ok', outcomes: { reply: 1 } });
+    expect(refreshes()).toBe(before + 1);
   } finally {
     await pool.end();
   }
-  const [message] = await t.owner.query(sql`select status from app_public.messages where campaign_id = ${sent.campaignId} and direction = 'outbound'`);
-  expect(message.status).toBe('replied');
 }, 60_000);
+
+test('access tokens about to expire are renewed ahead by the scheduled job, once; fresh ones are left alone', async () => {
+  const refreshes = () => provider.tokenRequests.filter((r) => r.startsWith('refresh_token:200')).length;
+  const expiry = async () => (await t.owner.query(sql`
+    select oauth_access_expires_at as at from app_private.email_account_credentials where email_account_id = ${inboxId}`))[0].at as Date;
+  const renewals = async () => (await t.owner.query(sql`select email_account_id as id from app_private.queue_oauth_renewals()`)).map((r) => r.id);
+  // A token renewed a moment ago is not queued.
+  expect(await renewals()).not.toContain(inboxId);
+
+  await t.owner.query(sql`update app_private.email_account_credentials set oauth_access_expires_at = now() + interval '10 minutes' where email_account_id = ${inboxId}`);
+  const before = refreshes();
+  expect(await renewals()).toContain(inboxId);
+  // The worker renews it: about an hour of validity again, with one token request.
+  const renewed = await eventually(async () => {
+    const at = await expiry();
+    return at.getTime() > Date.now() + 30 * 60_000 && at;
+  }, 15_000);
+  expect(refreshes()).toBe(before + 1);
+  expect(await renewals()).not.toContain(inboxId);
+  expect(await expiry()).toEqual(renewed);
+  // A stopped inbox is not renewed.
+  await t.owner.query(sql`update app_private.email_account_credentials set oauth_access_expires_at = now() where email_account_id = ${inboxId}`);
+  await t.owner.query(sql`update app_public.email_accounts set status = 'paused' where id = ${inboxId}`);
+  try {
+    expect(await renewals()).not.toContain(inboxId);
+  } finally {
+    await t.owner.query(sql`update app_public.email_accounts set status = 'active' where id = ${inboxId}`);
+  }
+}, 30_000);
 
 test('withdrawn consent stops the inbox once, with the reason, and no renewal storm', async () => {
   provider.revokeUser(address);
@@ -330,6 +374,56 @@ test('disconnecting stops the inbox at once and revokes the token at the provide
   expect(row).toEqual({ r: null, a: null });
   const again = await t.gql(`mutation($id: UUID!) { disconnectInboxOAuth(input: { emailAccountId: $id }) { revokedAtProvider } }`, { id: inboxId }, tenant.token);
   expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+});
+
+test('with a client app (APP_URL), the callback sends the browser back to it with the outcome', async () => {
+  // The product's callback routes, served with an APP_URL, on the same database.
+  const ownerPool = new pg.Pool({ connectionString: t.urls.owner, max: 2 });
+  const routes = oauthCallbackRoutes({ ownerPool, config: oauthConfigOf(w.env), secretBox: w.box, appUrl: 'https://app.example.test/console/' });
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = routes.find((r) => r.method === req.method && r.path === url.pathname);
+    if (route) void route.handler(req, res, url);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const back = async (search: string) => {
+    const response = await fetch(`${base}/oauth/callback${search}`, { redirect: 'manual' });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const location = new URL(response.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).toBe('https://app.example.test/console/inbox-connected');
+    return Object.fromEntries(location.searchParams);
+  };
+  try {
+    // The inbox disconnected above is connected again.
+    const search = await authorize(await start(tenant.token), address);
+    expect(await back(search)).toEqual({ status: 'connected', email: address, emailAccountId: inboxId });
+    expect((await inboxesOf(tenant)).nodes.find((n) => n.rowId === inboxId)).toMatchObject({ status: 'ACTIVE', oauthStatus: 'CONNECTED' });
+    // The same state again: refused, and the app is told why.
+    expect(await back(search)).toMatchObject({ status: 'failed', code: 'INVALID_STATE', message: expect.stringMatching(/already/) });
+    // The person said no at the provider.
+    const state = new URL(await start(tenant.token)).searchParams.get('state')!;
+    expect(await back(`?error=access_denied&state=${encodeURIComponent(state)}`)).toMatchObject({ status: 'failed', code: 'REFUSED' });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    await ownerPool.end();
+  }
+});
+
+test("a Google inbox's daily cap stays within Google's per-mailbox limit; its domain's DNS check expects Google's SPF include", async () => {
+  const UPDATE = `mutation($id: UUID!, $n: Int!) { updateEmailAccount(input: { rowId: $id, patch: { dailyLimit: $n } }) { emailAccount { dailyLimit } } }`;
+  const over = await t.gql(UPDATE, { id: inboxId, n: 2001 }, tenant.token);
+  expect(over.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+  expect(over.errors?.[0]?.message).toMatch(/at most 2,000 messages a day/);
+  expect((await inboxesOf(tenant)).nodes.find((n) => n.rowId === inboxId).dailyLimit).not.toBe(2001);
+  expect((await t.ok(UPDATE, { id: inboxId, n: 2000 }, tenant.token)).updateEmailAccount.emailAccount.dailyLimit).toBe(2000);
+  await t.ok(UPDATE, { id: inboxId, n: 100 }, tenant.token);
+
+  const [{ domain_id: domainId }] = await t.owner.query(sql`select domain_id from app_public.email_accounts where id = ${inboxId}`);
+  const [plan] = await t.owner.query(sql`select app_private.domain_check_plan(${tenant.tenantId}, ${domainId}) as p`);
+  expect(plan.p.inbox_providers).toEqual(['google']);
 });
 
 test('a Microsoft inbox connects with the SMTP and IMAP scopes and its address from the ID token; it has no revocation endpoint', async () => {

@@ -42,6 +42,10 @@ insert into app_public.email_accounts (tenant_id, id, domain_id, email, status, 
    'ada@mail.upgrade.test', 'active', 40, 12, null),
   ('00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000402', '00000000-0000-4000-8000-000000000301',
    'sales@mail.upgrade.test', 'error', 50, 0, 'SMTP authentication failed');
+-- A Google inbox with a cap above Google's 2,000 a day (allowed until email_accounts_provider_daily_cap).
+insert into app_public.email_accounts (tenant_id, id, domain_id, email, provider, status, daily_limit, daily_count) values
+  ('00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000403', '00000000-0000-4000-8000-000000000301',
+   'google@mail.upgrade.test', 'google', 'active', 5000, 0);
 
 insert into app_public.leads (tenant_id, id, email, first_name, status, custom_fields, unsubscribed_at, bounced_at, created_by) values
   ('00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000501', 'lead1@example.org', 'Lee', 'active', '{"score": 7}', null, null, '00000000-0000-4000-8000-000000000001'),
