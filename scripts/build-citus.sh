@@ -25,10 +25,22 @@ if installed; then
   exit 0
 fi
 
+# One build at a time: test runs started together would otherwise install
+# packages and compile in the same tree at once. The second waits, then finds
+# it installed.
+mkdir -p "$(dirname "$cache")"
+exec 9>"$(dirname "$cache")/build-citus.lock"
+flock 9
+if installed; then
+  echo "citus: $CITUS_VERSION already installed for PostgreSQL $PG_MAJOR"
+  exit 0
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 need=()
 [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/initdb" ] || need+=("postgresql-$PG_MAJOR")
-[ -x "$PG_CONFIG" ] || need+=("postgresql-server-dev-$PG_MAJOR")
+# The server's headers (postgresql-$PG_MAJOR alone ships pg_config but not them).
+[ -f "/usr/include/postgresql/$PG_MAJOR/server/postgres.h" ] || need+=("postgresql-server-dev-$PG_MAJOR")
 for pkg in libcurl4-openssl-dev liblz4-dev libzstd-dev libssl-dev libkrb5-dev autoconf flex bison \
   libicu-dev libreadline-dev zlib1g-dev libselinux1-dev libxslt1-dev libpam0g-dev pkg-config make gcc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
