@@ -5918,6 +5918,89 @@ $$;
 
 COMMENT ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) IS 'What a tenant holds under one address: its leads, their enrollments, every message to, from or about it, and the names to scrub from free text.';
 
+CREATE FUNCTION app_private.purge_old_records(at timestamp with time zone DEFAULT now(), batch integer DEFAULT 5000) RETURNS TABLE(table_name text, deleted integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_audit_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.audit_days', 730));
+  v_stripe_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.stripe_event_days', 90));
+  v_tenant uuid;
+  v_n integer;
+  v_audit integer := 0;
+  v_platform integer := 0;
+  v_stripe integer := 0;
+begin
+  -- Tenant audit entries, tenant by tenant (one shard each on Citus), in batches.
+  for v_tenant in select t.id from app_public.tenants t loop
+    loop
+      delete from app_public.audit_log l
+        where l.tenant_id = v_tenant and l.id in (
+          select l2.id from app_public.audit_log l2 where l2.tenant_id = v_tenant and l2.occurred_at < v_audit_cutoff limit batch);
+      get diagnostics v_n = row_count;
+      v_audit := v_audit + v_n;
+      exit when v_n < batch;
+    end loop;
+  end loop;
+  loop
+    delete from app_public.platform_audit_log l
+      where l.id in (select l2.id from app_public.platform_audit_log l2 where l2.occurred_at < v_audit_cutoff limit batch);
+    get diagnostics v_n = row_count;
+    v_platform := v_platform + v_n;
+    exit when v_n < batch;
+  end loop;
+  -- Stripe resends an event for three days at most: a processed one is kept
+  -- long enough to answer a late duplicate, then only its effects remain.
+  loop
+    delete from app_private.stripe_events e
+      where e.id in (select e2.id from app_private.stripe_events e2
+                     where e2.received_at < v_stripe_cutoff and e2.processed_at is not null limit batch);
+    get diagnostics v_n = row_count;
+    v_stripe := v_stripe + v_n;
+    exit when v_n < batch;
+  end loop;
+  return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.purge_old_records(at timestamp with time zone, batch integer) IS 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset) and processed Stripe events received more than retention.stripe_event_days ago (90 days), in batches; returns how many rows per table.';
+
+CREATE FUNCTION app_private.purge_soft_deleted(at timestamp with time zone DEFAULT now()) RETURNS TABLE(table_name text, deleted integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_cutoff timestamptz := at - app_private.soft_delete_grace();
+  v_tenant uuid;
+  v_n integer;
+  v_deals integer := 0;
+  v_accounts integer := 0;
+  v_members integer := 0;
+begin
+  -- Soft-deleted rows whose grace period is over leave for good. Tenant by
+  -- tenant, so each statement is one tenant's shard on Citus; closed
+  -- organisations are left to purge_tenant.
+  for v_tenant in select t.id from app_public.tenants t where t.deleted_at is null loop
+    -- A deal's activities and contacts go with it (ON DELETE CASCADE).
+    delete from app_public.deals d where d.tenant_id = v_tenant and d.deleted_at < v_cutoff;
+    get diagnostics v_n = row_count;
+    v_deals := v_deals + v_n;
+    -- Deals, leads and sub-accounts of an account lose the link (ON DELETE SET NULL).
+    delete from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff;
+    get diagnostics v_n = row_count;
+    v_accounts := v_accounts + v_n;
+    delete from app_public.tenant_users tu where tu.tenant_id = v_tenant and tu.deleted_at < v_cutoff;
+    get diagnostics v_n = row_count;
+    v_members := v_members + v_n;
+  end loop;
+  return query values ('deals', v_deals), ('crm_accounts', v_accounts), ('tenant_users', v_members);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.purge_soft_deleted(at timestamp with time zone) IS 'Run daily by the retention job: deletes deals, CRM accounts and memberships soft-deleted longer than soft_delete_grace() ago (30 days), in organisations that are not closed; returns how many rows per table.';
+
 CREATE FUNCTION app_private.purge_tenant(tenant_id uuid) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8103,6 +8186,15 @@ $$;
 
 COMMENT ON FUNCTION app_private.smtp_auth_failure_limit() IS 'Refused SMTP logins in a row after which an inbox stops sending until it is resumed.';
 
+CREATE FUNCTION app_private.soft_delete_grace() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select interval '30 days';
+$$;
+
+COMMENT ON FUNCTION app_private.soft_delete_grace() IS 'How long a soft-deleted row can be restored before it is deleted for good: a closed organisation (reopenTenant), a deal or CRM account (restoreDeal, restoreCrmAccount), a removed membership (invited again). docs/privacy.md lists each table.';
+
 CREATE FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) RETURNS void
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8461,15 +8553,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) IS 'Claims the oldest unclaimed stocked DKIM key for a domain (null when the stock is empty) and asks for a refill.';
-
-CREATE FUNCTION app_private.tenant_closure_grace() RETURNS interval
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  select interval '30 days';
-$$;
-
-COMMENT ON FUNCTION app_private.tenant_closure_grace() IS 'How long a closed organisation can be reopened before its data is deleted.';
 
 CREATE FUNCTION app_private.tenant_purge_plan() RETURNS TABLE(step text, schema_name text, table_name text, columns text[])
     LANGUAGE plpgsql STABLE
@@ -10412,7 +10495,7 @@ CREATE TABLE app_public.tenant_users (
 
 ALTER TABLE ONLY app_public.tenant_users FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.tenant_users IS 'Membership of a user in a tenant with their roles (owner, admin, member, viewer). A removed member keeps the row with `deleted` set and loses access at once.';
+COMMENT ON TABLE app_public.tenant_users IS 'Membership of a user in a tenant with their roles (owner, admin, member, viewer). A removed member keeps the row with deleted_at set, loses access at once, is hidden from API reads, comes back when invited again, and the row is deleted 30 days later.';
 
 COMMENT ON COLUMN app_public.tenant_users.roles IS 'Tenant roles: owner > admin > member > viewer. Owners and admins manage the organisation and its members; members work with the data; viewers read it.';
 
@@ -10522,7 +10605,7 @@ declare
   v_user_id uuid := app_public.current_user_id();
   v_tenant app_public.tenants;
   v_now timestamptz := now();
-  v_purge_after timestamptz := now() + app_private.tenant_closure_grace();
+  v_purge_after timestamptz := now() + app_private.soft_delete_grace();
   v_sub app_public.subscriptions;
   v_paid boolean;
   v_paused integer;
@@ -10779,7 +10862,7 @@ COMMENT ON TABLE app_public.deals IS 'A sales opportunity in the pipeline, typic
 
 COMMENT ON COLUMN app_public.deals.stage IS 'lead → qualified → proposal → negotiation → won | lost; a closed deal has actual_close_date.';
 
-COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (softDeleteDeal): a deleted deal is not returned by any query of the API and comes back with restoreDeal; it is never deleted for good through the API.';
+COMMENT ON COLUMN app_public.deals.deleted_at IS 'Soft delete (softDeleteDeal): a deleted deal is not returned by any query of the API and comes back with restoreDeal within 30 days; after that the daily retention job deletes it (purge_soft_deleted).';
 
 CREATE FUNCTION app_public.convert_lead_to_deal(lead_id uuid, stage text DEFAULT 'lead'::text, title text DEFAULT NULL::text, value numeric DEFAULT NULL::numeric, currency text DEFAULT 'USD'::text, expected_close_date date DEFAULT NULL::date) RETURNS app_public.deals
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12033,7 +12116,7 @@ COMMENT ON TABLE app_public.crm_accounts IS 'A customer organisation in the CRM,
 
 COMMENT ON COLUMN app_public.crm_accounts.parent_account_id IS 'The account this one is part of; a hierarchy never loops (an account cannot be its own ancestor).';
 
-COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is not returned by any query of the API and comes back with restoreCrmAccount.';
+COMMENT ON COLUMN app_public.crm_accounts.deleted_at IS 'Soft delete (softDeleteCrmAccount): set instead of deleting so deals keep their history; a deleted account is not returned by any query of the API and comes back with restoreCrmAccount within 30 days; after that the daily retention job deletes it (purge_soft_deleted).';
 
 CREATE FUNCTION app_public.restore_crm_account(row_id uuid) RETURNS app_public.crm_accounts
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12059,7 +12142,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.restore_crm_account(row_id uuid) IS 'Brings back a deleted CRM account. CONFLICT when it is not deleted. Members and above.';
+COMMENT ON FUNCTION app_public.restore_crm_account(row_id uuid) IS 'Brings back a CRM account deleted less than 30 days ago. CONFLICT when it is not deleted. Members and above.';
 
 CREATE FUNCTION app_public.restore_deal(row_id uuid) RETURNS app_public.deals
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12091,7 +12174,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.restore_deal(row_id uuid) IS 'Brings back a deleted deal. CONFLICT when it is not deleted, or when its lead has another live deal (converted again since). Members and above.';
+COMMENT ON FUNCTION app_public.restore_deal(row_id uuid) IS 'Brings back a deal deleted less than 30 days ago. CONFLICT when it is not deleted, or when its lead has another live deal (converted again since). Members and above.';
 
 CREATE FUNCTION app_public.resume_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12677,7 +12760,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: the account is no longer returned by any query of the API (lists, lookups, relations), its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. NOT_FOUND when there is no such live account. Members and above.';
+COMMENT ON FUNCTION app_public.soft_delete_crm_account(row_id uuid) IS 'Deletes a CRM account softly: the account is no longer returned by any query of the API (lists, lookups, relations), its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back within 30 days; after that the daily retention job deletes it (the links are cleared). NOT_FOUND when there is no such live account. Members and above.';
 
 CREATE FUNCTION app_public.soft_delete_deal(row_id uuid) RETURNS app_public.deals
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12698,7 +12781,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.soft_delete_deal(row_id uuid) IS 'Deletes a deal softly: the deal is no longer returned by any query of the API (lists, lookups, relations) and restoreDeal brings it back; nothing is removed (its deal contacts and activities stay as they are). NOT_FOUND when there is no such live deal. Members and above.';
+COMMENT ON FUNCTION app_public.soft_delete_deal(row_id uuid) IS 'Deletes a deal softly: the deal is no longer returned by any query of the API (lists, lookups, relations) and restoreDeal brings it back within 30 days; nothing is removed until then (its deal contacts and activities stay as they are), after that the daily retention job deletes it with them. NOT_FOUND when there is no such live deal. Members and above.';
 
 CREATE FUNCTION app_public.start_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER
@@ -15976,9 +16059,9 @@ CREATE POLICY tenant_select ON app_public.tenant_policies FOR SELECT USING (((te
 
 COMMENT ON POLICY tenant_select ON app_public.tenant_policies IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
 
-CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
+CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND (deleted_at IS NULL) AND app_hidden.without_api_key()));
 
-COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Current members (deleted_at null) of the current tenant, for its viewers and above. No API key reaches this table.';
 
 CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
@@ -16738,6 +16821,10 @@ REVOKE ALL ON FUNCTION app_private.privacy_request_tenant(email text) FROM PUBLI
 
 REVOKE ALL ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT lead_ids uuid[], OUT enrollment_ids uuid[], OUT message_ids uuid[], OUT name_terms text[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.purge_old_records(at timestamp with time zone, batch integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.purge_soft_deleted(at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.purge_tenant(tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.purge_webhook_history(at timestamp with time zone, batch integer) FROM PUBLIC;
@@ -16891,6 +16978,8 @@ REVOKE ALL ON FUNCTION app_private.set_read(tenant_id uuid, conversation_id uuid
 
 REVOKE ALL ON FUNCTION app_private.smtp_auth_failure_limit() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.soft_delete_grace() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.staff_permissions_of(user_id uuid) FROM PUBLIC;
@@ -16921,8 +17010,6 @@ REVOKE ALL ON FUNCTION app_private.stripe_time(seconds text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.suppress_lead(tenant_id uuid, lead_id uuid, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION app_private.tenant_closure_grace() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tenant_purge_plan() FROM PUBLIC;
 

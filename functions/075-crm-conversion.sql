@@ -449,7 +449,7 @@ begin
   return v_deal;
 end;
 $$;
-comment on function app_public.soft_delete_deal(uuid) is 'Deletes a deal softly: the deal is no longer returned by any query of the API (lists, lookups, relations) and restoreDeal brings it back; nothing is removed (its deal contacts and activities stay as they are). NOT_FOUND when there is no such live deal. Members and above.';
+comment on function app_public.soft_delete_deal(uuid) is 'Deletes a deal softly: the deal is no longer returned by any query of the API (lists, lookups, relations) and restoreDeal brings it back within 30 days; nothing is removed until then (its deal contacts and activities stay as they are), after that the daily retention job deletes it with them. NOT_FOUND when there is no such live deal. Members and above.';
 
 create or replace function app_public.restore_deal(row_id uuid) returns app_public.deals
   language plpgsql volatile security definer
@@ -480,7 +480,7 @@ begin
   return v_deal;
 end;
 $$;
-comment on function app_public.restore_deal(uuid) is 'Brings back a deleted deal. CONFLICT when it is not deleted, or when its lead has another live deal (converted again since). Members and above.';
+comment on function app_public.restore_deal(uuid) is 'Brings back a deal deleted less than 30 days ago. CONFLICT when it is not deleted, or when its lead has another live deal (converted again since). Members and above.';
 
 create or replace function app_public.soft_delete_crm_account(row_id uuid) returns app_public.crm_accounts
   language plpgsql volatile security definer
@@ -500,7 +500,7 @@ begin
   return v_account;
 end;
 $$;
-comment on function app_public.soft_delete_crm_account(uuid) is 'Deletes a CRM account softly: the account is no longer returned by any query of the API (lists, lookups, relations), its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back. NOT_FOUND when there is no such live account. Members and above.';
+comment on function app_public.soft_delete_crm_account(uuid) is 'Deletes a CRM account softly: the account is no longer returned by any query of the API (lists, lookups, relations), its deals, leads and sub-accounts keep their link to it, and restoreCrmAccount brings it back within 30 days; after that the daily retention job deletes it (the links are cleared). NOT_FOUND when there is no such live account. Members and above.';
 
 create or replace function app_public.restore_crm_account(row_id uuid) returns app_public.crm_accounts
   language plpgsql volatile security definer
@@ -525,4 +525,4 @@ begin
   return v_account;
 end;
 $$;
-comment on function app_public.restore_crm_account(uuid) is 'Brings back a deleted CRM account. CONFLICT when it is not deleted. Members and above.';
+comment on function app_public.restore_crm_account(uuid) is 'Brings back a CRM account deleted less than 30 days ago. CONFLICT when it is not deleted. Members and above.';

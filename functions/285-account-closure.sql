@@ -17,13 +17,13 @@
 -- (the billing records the law asks us to keep).
 --------------------------------------------------------------------------------
 
-create or replace function app_private.tenant_closure_grace() returns interval
+create or replace function app_private.soft_delete_grace() returns interval
   language sql immutable
   set search_path to pg_catalog, public, pg_temp
 as $$
   select interval '30 days';
 $$;
-comment on function app_private.tenant_closure_grace() is 'How long a closed organisation can be reopened before its data is deleted.';
+comment on function app_private.soft_delete_grace() is 'How long a soft-deleted row can be restored before it is deleted for good: a closed organisation (reopenTenant), a deal or CRM account (restoreDeal, restoreCrmAccount), a removed membership (invited again). docs/privacy.md lists each table.';
 
 create or replace function app_public.close_tenant(confirm_name text)
   returns table (tenant_id uuid, tenant_name text, closed_at timestamptz, purge_after timestamptz)
@@ -36,7 +36,7 @@ declare
   v_user_id uuid := app_public.current_user_id();
   v_tenant app_public.tenants;
   v_now timestamptz := now();
-  v_purge_after timestamptz := now() + app_private.tenant_closure_grace();
+  v_purge_after timestamptz := now() + app_private.soft_delete_grace();
   v_sub app_public.subscriptions;
   v_paid boolean;
   v_paused integer;

@@ -140,3 +140,86 @@ begin
 end;
 $$;
 comment on function app_private.purge_webhook_history(timestamptz, integer) is 'Deletes webhook events older than retention.webhook_days with no delivery still pending, and their deliveries (ON DELETE CASCADE), in batches per tenant; returns how many events.';
+
+create or replace function app_private.purge_soft_deleted(at timestamptz default now())
+  returns table (table_name text, deleted integer)
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_cutoff timestamptz := at - app_private.soft_delete_grace();
+  v_tenant uuid;
+  v_n integer;
+  v_deals integer := 0;
+  v_accounts integer := 0;
+  v_members integer := 0;
+begin
+  -- Soft-deleted rows whose grace period is over leave for good. Tenant by
+  -- tenant, so each statement is one tenant's shard on Citus; closed
+  -- organisations are left to purge_tenant.
+  for v_tenant in select t.id from app_public.tenants t where t.deleted_at is null loop
+    -- A deal's activities and contacts go with it (ON DELETE CASCADE).
+    delete from app_public.deals d where d.tenant_id = v_tenant and d.deleted_at < v_cutoff;
+    get diagnostics v_n = row_count;
+    v_deals := v_deals + v_n;
+    -- Deals, leads and sub-accounts of an account lose the link (ON DELETE SET NULL).
+    delete from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff;
+    get diagnostics v_n = row_count;
+    v_accounts := v_accounts + v_n;
+    delete from app_public.tenant_users tu where tu.tenant_id = v_tenant and tu.deleted_at < v_cutoff;
+    get diagnostics v_n = row_count;
+    v_members := v_members + v_n;
+  end loop;
+  return query values ('deals', v_deals), ('crm_accounts', v_accounts), ('tenant_users', v_members);
+end;
+$$;
+comment on function app_private.purge_soft_deleted(timestamptz) is 'Run daily by the retention job: deletes deals, CRM accounts and memberships soft-deleted longer than soft_delete_grace() ago (30 days), in organisations that are not closed; returns how many rows per table.';
+
+create or replace function app_private.purge_old_records(at timestamptz default now(), batch integer default 5000)
+  returns table (table_name text, deleted integer)
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_audit_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.audit_days', 730));
+  v_stripe_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.stripe_event_days', 90));
+  v_tenant uuid;
+  v_n integer;
+  v_audit integer := 0;
+  v_platform integer := 0;
+  v_stripe integer := 0;
+begin
+  -- Tenant audit entries, tenant by tenant (one shard each on Citus), in batches.
+  for v_tenant in select t.id from app_public.tenants t loop
+    loop
+      delete from app_public.audit_log l
+        where l.tenant_id = v_tenant and l.id in (
+          select l2.id from app_public.audit_log l2 where l2.tenant_id = v_tenant and l2.occurred_at < v_audit_cutoff limit batch);
+      get diagnostics v_n = row_count;
+      v_audit := v_audit + v_n;
+      exit when v_n < batch;
+    end loop;
+  end loop;
+  loop
+    delete from app_public.platform_audit_log l
+      where l.id in (select l2.id from app_public.platform_audit_log l2 where l2.occurred_at < v_audit_cutoff limit batch);
+    get diagnostics v_n = row_count;
+    v_platform := v_platform + v_n;
+    exit when v_n < batch;
+  end loop;
+  -- Stripe resends an event for three days at most: a processed one is kept
+  -- long enough to answer a late duplicate, then only its effects remain.
+  loop
+    delete from app_private.stripe_events e
+      where e.id in (select e2.id from app_private.stripe_events e2
+                     where e2.received_at < v_stripe_cutoff and e2.processed_at is not null limit batch);
+    get diagnostics v_n = row_count;
+    v_stripe := v_stripe + v_n;
+    exit when v_n < batch;
+  end loop;
+  return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe);
+end;
+$$;
+comment on function app_private.purge_old_records(timestamptz, integer) is 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset) and processed Stripe events received more than retention.stripe_event_days ago (90 days), in batches; returns how many rows per table.';

@@ -24,7 +24,12 @@ comment on policy update_by_owner on app_public.tenants is 'Only an owner may re
 grant select on app_public.tenants to penguinmails_member;
 grant update (name) on app_public.tenants to penguinmails_member;
 
-select app_private.apply_tenant_policies('app_public.tenant_users', write_role => null);
+-- Memberships are soft-deleted (removeMember, deleteMyAccount): a removed
+-- member is hidden from every API read, comes back when invited again within
+-- soft_delete_grace(), and is deleted after it (purge_soft_deleted).
+create policy tenant_select on app_public.tenant_users for select
+  using (tenant_id = app_public.current_tenant_id_for_role('viewer') and deleted_at is null);
+comment on policy tenant_select on app_public.tenant_users is 'Current members (deleted_at null) of the current tenant, for its viewers and above.';
 grant select on app_public.tenant_users to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.invitations', write_role => null, read_role => 'admin');

@@ -1,9 +1,12 @@
 /**
  * Retention (docs/privacy.md): monthly partitions of messages and email_events
- * older than retention.messages_days are detached and dropped whole, and
- * finished webhook history older than retention.webhook_days is deleted in
- * batches. Each step is its own statement (its own transaction): on Citus a
- * partition's DDL cannot follow multi-shard writes in one transaction.
+ * older than retention.messages_days are detached and dropped whole; finished
+ * webhook history older than retention.webhook_days, audit entries older than
+ * retention.audit_days and processed Stripe events older than
+ * retention.stripe_event_days are deleted in batches; soft-deleted deals, CRM
+ * accounts and memberships past their grace period are deleted. Each step is
+ * its own statement (its own transaction): on Citus a partition's DDL cannot
+ * follow multi-shard writes in one transaction.
  */
 
 /** Runs one statement in a transaction of its own and returns its rows. */
@@ -16,6 +19,8 @@ export interface RetentionOutcome {
   releasedRows: number;
   /** Webhook events deleted (with their deliveries). */
   webhookEvents: number;
+  /** Rows deleted per table: old audit entries and Stripe events, soft-deleted rows past their grace period. */
+  purged: Record<string, number>;
 }
 
 interface ExpiredPartition {
@@ -40,7 +45,13 @@ export async function applyRetention(run: RunStatement, at: Date = new Date()): 
     droppedPartitions.push(p.partition);
   }
   const webhookEvents = await count(run, `select app_private.purge_webhook_history($1) as n`, [at]);
-  return { droppedPartitions, releasedRows, webhookEvents };
+  const purged: Record<string, number> = {};
+  for (const fn of ['purge_old_records', 'purge_soft_deleted']) {
+    for (const row of (await run(`select table_name, deleted from app_private.${fn}($1)`, [at])) as { table_name: string; deleted: number }[]) {
+      purged[row.table_name] = row.deleted;
+    }
+  }
+  return { droppedPartitions, releasedRows, webhookEvents, purged };
 }
 
 async function count(run: RunStatement, text: string, values: unknown[]): Promise<number> {

@@ -4,7 +4,9 @@
  * after what references their messages from later months is removed or
  * unlinked; campaign statistics keep their counts; the number of partitions
  * stays bounded. Finished webhook history older than retention.webhook_days
- * goes; a pending delivery keeps its event.
+ * goes; a pending delivery keeps its event. Audit entries and processed
+ * Stripe events past their retention go, and soft-deleted deals, CRM accounts
+ * and memberships past their 30-day grace period.
  */
 import pg from 'pg';
 import { applyRetention } from '../../src/privacy/retention.ts';
@@ -140,7 +142,7 @@ test('old partitions are detached and dropped whole; rows of later months that p
   expect(deliveries.n).toBe(2);
 
   // A second run finds nothing to do; new mail still goes into the partitions left.
-  expect(await applyRetention(run)).toEqual({ droppedPartitions: [], releasedRows: 0, webhookEvents: 0 });
+  expect(await applyRetention(run)).toMatchObject({ droppedPartitions: [], releasedRows: 0, webhookEvents: 0 });
   await message(0);
 });
 
@@ -152,4 +154,90 @@ test('the job runs daily next to ensure_partitions, and retention is never under
   const [row] = await w.t.owner.query(sql`select app_private.retention_days('retention.messages_days', 400) as days`);
   expect(row.days).toBe(31);
   expect(await run(`select partition::text from app_private.expired_partitions() where month >= date_trunc('month', now())`)).toEqual([]);
+});
+
+test('soft-deleted deals, accounts and memberships leave after 30 days; audit entries and processed Stripe events after their retention', async () => {
+  const db = w.t.owner;
+  const tenant = await createTenant(w, 'soft-delete');
+  const closed = await createTenant(w, 'soft-delete-closed');
+  const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
+  const account = async (tenantId: string, deletedDaysAgo: number | null) => (await db.query(sql`
+    insert into app_public.crm_accounts (tenant_id, name, deleted_at)
+    values (${tenantId}, 'Acme', ${deletedDaysAgo === null ? null : ago(deletedDaysAgo)}) returning id`))[0].id as string;
+  const deal = async (tenantId: string, deletedDaysAgo: number | null, accountId: string | null = null) => (await db.query(sql`
+    insert into app_public.deals (tenant_id, title, crm_account_id, deleted_at)
+    values (${tenantId}, 'A deal', ${accountId}, ${deletedDaysAgo === null ? null : ago(deletedDaysAgo)}) returning id`))[0].id as string;
+  const member = async (tenantId: string, removedDaysAgo: number | null) => {
+    const email = `m-${Math.random().toString(36).slice(2)}@soft-delete.test`;
+    const [user] = await db.query(sql`insert into app_public.users (email) values (${email}) returning id`);
+    await db.query(sql`insert into app_public.tenant_users (tenant_id, user_id, email, roles, deleted_at)
+      values (${tenantId}, ${user.id}, ${email}, '{member}', ${removedDaysAgo === null ? null : ago(removedDaysAgo)})`);
+    return user.id as string;
+  };
+  const goneAccount = await account(tenant.tenantId, 40);
+  const keptAccount = await account(tenant.tenantId, 29);
+  const liveDeal = await deal(tenant.tenantId, null, goneAccount);
+  const goneDeal = await deal(tenant.tenantId, 31);
+  await db.query(sql`insert into app_public.activities (tenant_id, deal_id, kind, body) values (${tenant.tenantId}, ${goneDeal}, 'note', 'on the deal')`);
+  const keptDeal = await deal(tenant.tenantId, 29);
+  const goneMember = await member(tenant.tenantId, 31);
+  const keptMember = await member(tenant.tenantId, 1);
+  // A closed organisation is left to its own purge.
+  const closedDeal = await deal(closed.tenantId, 60);
+  await db.query(sql`update app_public.tenants set deleted_at = now(), purge_after = now() + interval '30 days' where id = ${closed.tenantId}`);
+
+  // The removed member is hidden from the organisation's reads already.
+  const members = await w.t.ok(`{ tenantUsers { nodes { userId } } }`, {}, tenant.token);
+  const listed = members.tenantUsers.nodes.map((n: { userId: string }) => n.userId);
+  expect(listed).not.toContain(keptMember);
+  expect(listed).not.toContain(goneMember);
+
+  const audit = async (daysAgo: number) => (await db.query(sql`
+    insert into app_public.audit_log (tenant_id, occurred_at, action) values (${tenant.tenantId}, ${ago(daysAgo)}, 'test.retention') returning id`))[0].id as string;
+  const platformAudit = async (daysAgo: number) => (await db.query(sql`
+    insert into app_public.platform_audit_log (occurred_at, action) values (${ago(daysAgo)}, 'test.retention') returning id`))[0].id as string;
+  const stripeEvent = async (daysAgo: number, processed: boolean) => {
+    const id = `evt_retention${Math.random().toString(36).slice(2)}`;
+    await db.query(sql`insert into app_private.stripe_events (id, type, created_at, received_at, processed_at, payload, outcome)
+      values (${id}, 'invoice.paid', ${ago(daysAgo)}, ${ago(daysAgo)}, ${processed ? ago(daysAgo) : null}, '{}', ${processed ? 'applied' : null})`);
+    return id;
+  };
+  const oldAudit = await audit(800);
+  const recentAudit = await audit(10);
+  const oldPlatform = await platformAudit(800);
+  const recentPlatform = await platformAudit(10);
+  const oldStripe = await stripeEvent(100, true);
+  const unprocessedStripe = await stripeEvent(100, false);
+  const recentStripe = await stripeEvent(10, true);
+
+  const outcome = await applyRetention(run);
+  expect(outcome.purged).toMatchObject({ deals: 1, crm_accounts: 1, tenant_users: 1, stripe_events: 1 });
+  expect(outcome.purged.audit_log).toBeGreaterThanOrEqual(1);
+  expect(outcome.purged.platform_audit_log).toBeGreaterThanOrEqual(1);
+
+  const ids = async (table: string, column = 'id') =>
+    (await db.query(sql`select ${sql.__dangerous__rawValue(column)}::text as id from ${sql.__dangerous__rawValue(table)}`)).map((r) => r.id as string);
+  const deals = await ids('app_public.deals');
+  expect(deals).toEqual(expect.arrayContaining([liveDeal, keptDeal, closedDeal]));
+  expect(deals).not.toContain(goneDeal);
+  const [activities] = await db.query(sql`select count(*)::int as n from app_public.activities where tenant_id = ${tenant.tenantId} and deal_id = ${goneDeal}`);
+  expect(activities.n).toBe(0);
+  const accounts = await ids('app_public.crm_accounts');
+  expect(accounts).toContain(keptAccount);
+  expect(accounts).not.toContain(goneAccount);
+  const [live] = await db.query(sql`select crm_account_id from app_public.deals where tenant_id = ${tenant.tenantId} and id = ${liveDeal}`);
+  expect(live.crm_account_id).toBeNull();
+  const memberships = await ids('app_public.tenant_users', 'user_id');
+  expect(memberships).toContain(keptMember);
+  expect(memberships).not.toContain(goneMember);
+
+  const audits = await ids('app_public.audit_log');
+  expect(audits).toContain(recentAudit);
+  expect(audits).not.toContain(oldAudit);
+  const platform = await ids('app_public.platform_audit_log');
+  expect(platform).toContain(recentPlatform);
+  expect(platform).not.toContain(oldPlatform);
+  const stripe = await ids('app_private.stripe_events');
+  expect(stripe).toEqual(expect.arrayContaining([unprocessedStripe, recentStripe]));
+  expect(stripe).not.toContain(oldStripe);
 });
