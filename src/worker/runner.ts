@@ -10,6 +10,7 @@ import { cleanupExpiredTokens, ensurePartitions } from '../../workers/maintenanc
 import { importLeads } from '../../workers/import-leads.ts';
 import { retention } from '../../workers/retention.ts';
 import { tenantPurge, tenantPurgeSweep } from '../../workers/tenant-purge.ts';
+import { tenantExport, tenantExportSweep } from '../../workers/tenant-export.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
 import { billingDunning, billingRollOver } from '../../workers/billing-periods.ts';
 import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
@@ -44,6 +45,8 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     retention,
     tenant_purge_sweep: tenantPurgeSweep,
     tenant_purge: tenantPurge,
+    tenant_export: tenantExport(deps),
+    tenant_export_sweep: tenantExportSweep(deps),
     imap_poll_all: queueImapPolls,
     imap_poll_inbox: pollImapInbox(deps),
     billing_roll_over: billingRollOver,
@@ -76,6 +79,7 @@ export const CRONTAB = [
   '23 2 * * * ensure_partitions ?fill=1d',
   '43 2 * * * retention ?fill=1d',
   '53 2 * * * tenant_purge_sweep ?fill=1d',
+  '37 * * * * tenant_export_sweep',
   '* * * * * imap_poll_all',
   '*/5 * * * * billing_roll_over',
   '11 * * * * billing_dunning',
