@@ -110,11 +110,13 @@ begin
     raise exception 'An export of this organisation is already % (requested %); wait until it finishes.',
       v_active.status, to_char(v_active.created at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') using errcode = 'STATE';
   end if;
-  begin
-    insert into app_public.tenant_exports (tenant_id, requested_by) values (v_tenant_id, v_user_id) returning * into v_export;
-  exception when unique_violation then
+  -- Two requests at once: the partial unique index lets one in.
+  insert into app_public.tenant_exports (tenant_id, requested_by) values (v_tenant_id, v_user_id)
+    on conflict (tenant_id) where status in ('queued', 'running') do nothing
+    returning * into v_export;
+  if v_export.id is null then
     raise exception 'An export of this organisation is already queued or running; wait until it finishes.' using errcode = 'STATE';
-  end;
+  end if;
   perform app_private.add_job(v_tenant_id, 'tenant_export', json_build_object('tenant_id', v_tenant_id, 'export_id', v_export.id),
                               job_key => 'tenant_export:' || v_export.id, max_attempts => 3);
   perform app_private.audit_tenant_export(v_tenant_id, v_export.id, 'tenant_export.requested', '{}'::jsonb);
