@@ -149,15 +149,28 @@ export async function openArchive(dataDir: string, tenantId: string, exportId: s
   written.catch(() => undefined); // awaited in finish; a failure also surfaces in the next write
   const tables: ManifestTable[] = [];
 
-  // Writes into the gzip stream, honouring its backpressure.
+  // Writes into the gzip stream, honouring its backpressure; fails if the
+  // stream closes first (its pipeline failed: disk full).
+  const drained = () => new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      gzip.off('drain', onDrain);
+      gzip.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('The archive stream closed while it was written.'));
+    gzip.once('drain', onDrain);
+    gzip.once('close', onClose);
+  });
   const append = (source: Readable) => pipeline(source, new Writable({
     write(chunk: Buffer, _encoding, callback) {
       if (gzip.write(chunk)) callback();
-      else gzip.once('drain', () => callback());
+      else drained().then(() => callback(), callback);
     },
   }));
   const appendBuffer = async (buffer: Buffer) => {
-    if (!gzip.write(buffer)) await new Promise((resolve) => gzip.once('drain', resolve));
+    if (!gzip.write(buffer)) await drained();
   };
 
   return {
