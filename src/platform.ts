@@ -9,6 +9,7 @@ import { migrateDatabase } from './db/migrate.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { makeSystemMailer } from './mail/system-mailer.ts';
 import { leadImportRoutes } from './import/upload-route.ts';
+import { tenantExportRoutes } from './privacy/export-route.ts';
 import { startApiServer, type ApiServer } from './server/http.ts';
 import { trackingRoutes } from './tracking/routes.ts';
 import { stripeWebhookRoutes } from './billing/stripe-webhook.ts';
@@ -79,6 +80,14 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
           apiKeys: server.apiKeys,
           dataDir: env.PM_DATA_DIR,
           maxBytes: env.IMPORT_MAX_BYTES,
+          statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
+        }),
+        ...tenantExportRoutes({
+          pool: server.pool,
+          ownerPool: server.ownerPool,
+          tokens: server.tokens,
+          apiKeys: server.apiKeys,
+          dataDir: env.PM_DATA_DIR,
           statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
         }),
         ...stripeWebhookRoutes({ pool: server.ownerPool, secret: env.STRIPE_WEBHOOK_SECRET }),

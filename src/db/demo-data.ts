@@ -325,6 +325,14 @@ export async function populateTenant(
     values (${tenantId}, 'CRM sync', ${'pm_' + tenantId.replaceAll('-', '').slice(0, 8)}, '{leads:read,leads:write}', ${ownerId})
     returning id
   `)).id;
+  // A whole-organisation export from a month ago, past its 7 days (its file is gone; requestTenantExport makes a new one).
+  ids.tenantExport = (await one(sql`
+    insert into app_public.tenant_exports (tenant_id, status, requested_by, tables_total, tables_done, rows_written, byte_size, sha256,
+      started_at, finished_at, expires_at, downloads, created)
+    values (${tenantId}, 'expired', ${ownerId}, 40, 40, 1250, 48213, encode(sha256('demo export'), 'hex'),
+      now() - interval '30 days', now() - interval '30 days', now() - interval '23 days', 1, now() - interval '30 days')
+    returning id
+  `)).id;
   const [usage] = await db.query(sql`select id from app_public.usage_periods where tenant_id = ${tenantId}`);
   ids.usagePeriod = usage.id;
   return { tenantId, ownerId, ids };

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'WEAK_PASSWORD'
   | 'TOKEN_EXPIRED'
   | 'CONFLICT'
+  | 'GONE'
   | 'TIMEOUT'
   | 'UNAVAILABLE'
   | 'PAYLOAD_TOO_LARGE'

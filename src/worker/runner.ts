@@ -10,6 +10,7 @@ import { cleanupExpiredTokens, ensurePartitions } from '../../workers/maintenanc
 import { importLeads } from '../../workers/import-leads.ts';
 import { retention } from '../../workers/retention.ts';
 import { tenantPurge, tenantPurgeSweep } from '../../workers/tenant-purge.ts';
+import { tenantExport, tenantExportSweep } from '../../workers/tenant-export.ts';
 import { pollImapInbox, queueImapPolls } from '../../workers/imap-poll.ts';
 import { oauthRenewAccess, oauthRenewalSweep } from '../../workers/oauth-renewal.ts';
 import { billingDunning, billingRollOver } from '../../workers/billing-periods.ts';
@@ -45,6 +46,8 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     retention,
     tenant_purge_sweep: tenantPurgeSweep,
     tenant_purge: tenantPurge,
+    tenant_export: tenantExport(deps),
+    tenant_export_sweep: tenantExportSweep(deps),
     imap_poll_all: queueImapPolls,
     imap_poll_inbox: pollImapInbox(deps),
     oauth_renewal_sweep: oauthRenewalSweep,
@@ -79,6 +82,7 @@ export const CRONTAB = [
   '23 2 * * * ensure_partitions ?fill=1d',
   '43 2 * * * retention ?fill=1d',
   '53 2 * * * tenant_purge_sweep ?fill=1d',
+  '37 * * * * tenant_export_sweep',
   '* * * * * imap_poll_all',
   '*/5 * * * * oauth_renewal_sweep',
   '*/5 * * * * billing_roll_over',
