@@ -1185,6 +1185,45 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) IS 'A session in another tenant the signed-in user belongs to (or holds a staff access session for).';
 
+CREATE FUNCTION app_hidden.tenant_export_download(export_id uuid) RETURNS TABLE(tenant_id uuid, id uuid, byte_size bigint, sha256 text, expires_at timestamp with time zone, created timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid;
+  v_export app_public.tenant_exports;
+  v_now timestamptz := now();
+begin
+  if app_hidden.current_api_key_id() is not null then
+    raise exception 'An API key cannot download an organisation export; sign in as an owner or admin.' using errcode = 'DNIED';
+  end if;
+  -- Found by id across tenants, then read again (and locked) within its tenant.
+  select e.tenant_id into v_tenant_id from app_public.tenant_exports e where e.id = tenant_export_download.export_id;
+  if v_tenant_id is null or not app_private.may_export_tenant(v_tenant_id) then
+    raise exception 'No export with that id in an organisation you own or administer.' using errcode = 'NTFND';
+  end if;
+  select e.* into v_export from app_public.tenant_exports e
+    where e.tenant_id = v_tenant_id and e.id = tenant_export_download.export_id for update;
+  if v_export.status = 'expired' or (v_export.status = 'completed' and v_export.expires_at <= v_now) then
+    raise exception 'This export expired (its file is deleted % after it is written); request a new one.', app_private.tenant_export_keep_for()
+      using errcode = 'EXPRD';
+  elsif v_export.status = 'failed' then
+    raise exception 'This export failed: %', v_export.error using errcode = 'STATE';
+  elsif v_export.status <> 'completed' then
+    raise exception 'This export is still %: % of % tables written.', v_export.status, v_export.tables_done, coalesce(v_export.tables_total::text, '?')
+      using errcode = 'STATE';
+  end if;
+  update app_public.tenant_exports e set downloads = e.downloads + 1
+    where e.tenant_id = v_tenant_id and e.id = v_export.id;
+  perform app_private.audit_tenant_export(v_tenant_id, v_export.id, 'tenant_export.downloaded',
+                                          jsonb_build_object('byte_size', v_export.byte_size, 'sha256', v_export.sha256));
+  return query select v_export.tenant_id, v_export.id, v_export.byte_size, v_export.sha256, v_export.expires_at, v_export.created;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.tenant_export_download(export_id uuid) IS 'The download check of GET /exports/<id>: the export, when the caller may export its organisation (else NOT_FOUND, so another tenant''s export is indistinguishable from none), it is completed and not expired (EXPRD once expired; STATE while queued, running, or failed). Counts and audits the download.';
+
 CREATE FUNCTION app_hidden.two_factor_challenge_secret(challenge text) RETURNS bytea
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -1991,6 +2030,27 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) IS 'Records an infrastructure change in the platform audit log and, when it concerns a tenant''s domain, in that tenant''s audit log.';
+
+CREATE FUNCTION app_private.audit_tenant_export(tenant_id uuid, export_id uuid, action text, changes jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_staff boolean;
+begin
+  -- Staff when they act in the tenant without being a member of it (an access session), as in tg__audit.
+  select v_user_id is not null and not exists (
+      select 1 from app_public.tenant_users tu
+      where tu.tenant_id = audit_tenant_export.tenant_id and tu.user_id = v_user_id and tu.deleted_at is null)
+    into v_staff;
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+    values (audit_tenant_export.tenant_id, v_user_id, v_staff, action, 'tenant_exports', export_id::text, changes);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.audit_tenant_export(tenant_id uuid, export_id uuid, action text, changes jsonb) IS 'One audit_log row about a tenant export (requested, downloaded), by the current user.';
 
 CREATE FUNCTION app_private.automated_agent(user_agent text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -4468,6 +4528,27 @@ $$;
 
 COMMENT ON FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) IS 'The dns_records document a new domain must publish: SPF including the platform, DKIM with its public key, DMARC and MX, all pending verification.';
 
+CREATE FUNCTION app_private.expire_tenant_exports() RETURNS TABLE(tenant_id uuid, id uuid)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+  v_stale timestamptz := now() - interval '1 hour';
+begin
+  -- A running export whose worker died (no progress for an hour) fails, so another can be requested.
+  update app_public.tenant_exports e set status = 'failed', error = 'The worker stopped while writing the export; request a new one.', finished_at = v_now
+    where e.status = 'running' and e.updated < v_stale;
+  return query
+    update app_public.tenant_exports e set status = 'expired'
+    where e.status = 'completed' and e.expires_at <= v_now
+    returning e.tenant_id, e.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.expire_tenant_exports() IS 'Run hourly (tenant_export_sweep): completed exports past expires_at become expired (their file is then deleted), and running exports without progress for an hour fail. Returns the exports that expired.';
+
 CREATE FUNCTION app_private.expired_partitions(at timestamp with time zone DEFAULT now()) RETURNS TABLE(partition regclass, parent regclass, month date, lower_id uuid, upper_id uuid)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4510,6 +4591,22 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) IS 'Marks an import failed with the reason the user will see; its rows were rolled back.';
+
+CREATE FUNCTION app_private.fail_tenant_export(tenant_id uuid, export_id uuid, error text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+  v_error text := left(coalesce(error, 'unknown error'), 2000);
+begin
+  update app_public.tenant_exports e set status = 'failed', error = v_error, finished_at = v_now
+    where e.tenant_id = fail_tenant_export.tenant_id and e.id = fail_tenant_export.export_id and e.status in ('queued', 'running');
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.fail_tenant_export(tenant_id uuid, export_id uuid, error text) IS 'The worker could not write the export: failed, with the reason (another export can be requested).';
 
 CREATE FUNCTION app_private.fallback_plan() RETURNS app_public.plans
     LANGUAGE plpgsql STABLE
@@ -4597,6 +4694,82 @@ end;
 $_$;
 
 COMMENT ON FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) IS 'The outbound message of the tenant that an inbound message answers, and which header matched: a DSN''s or feedback report''s original Message-ID, In-Reply-To, References (nearest first), for a feedback report the message its verified tracking token names (dsn.tracked_message_id), or for a DSN the failed recipient''s latest message from this inbox.';
+
+CREATE TABLE app_public.tenant_exports (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    requested_by uuid,
+    tables_total integer,
+    tables_done integer DEFAULT 0 NOT NULL,
+    rows_written bigint DEFAULT 0 NOT NULL,
+    byte_size bigint,
+    sha256 text,
+    error text,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    downloads integer DEFAULT 0 NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tenant_exports_byte_size_check CHECK ((byte_size >= 0)),
+    CONSTRAINT tenant_exports_completed_check CHECK (((status <> 'completed'::text) OR ((byte_size IS NOT NULL) AND (sha256 IS NOT NULL) AND (finished_at IS NOT NULL) AND (expires_at IS NOT NULL)))),
+    CONSTRAINT tenant_exports_downloads_check CHECK ((downloads >= 0)),
+    CONSTRAINT tenant_exports_error_check CHECK ((length(error) <= 2000)),
+    CONSTRAINT tenant_exports_failed_check CHECK (((status <> 'failed'::text) OR (error IS NOT NULL))),
+    CONSTRAINT tenant_exports_progress_check CHECK (((tables_total IS NULL) OR (tables_done <= tables_total))),
+    CONSTRAINT tenant_exports_rows_written_check CHECK ((rows_written >= 0)),
+    CONSTRAINT tenant_exports_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT tenant_exports_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'completed'::text, 'failed'::text, 'expired'::text]))),
+    CONSTRAINT tenant_exports_tables_done_check CHECK ((tables_done >= 0)),
+    CONSTRAINT tenant_exports_tables_total_check CHECK ((tables_total >= 0))
+);
+
+ALTER TABLE ONLY app_public.tenant_exports FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.tenant_exports IS '@behavior -insert -update -delete
+An export of the whole organisation''s data (every tenant table of the API schema, one NDJSON file per table, in one .tar.gz with a manifest), requested by an owner or admin (requestTenantExport) and written by the worker. Download the archive with GET /exports/<rowId> and your token until expiresAt (7 days after it is written); the file is then deleted.';
+
+COMMENT ON COLUMN app_public.tenant_exports.status IS 'queued (waiting for the worker), running, completed (downloadable until expiresAt), failed (see error), expired (the file was deleted).';
+
+COMMENT ON COLUMN app_public.tenant_exports.requested_by IS 'The user who asked for the export.';
+
+COMMENT ON COLUMN app_public.tenant_exports.tables_total IS 'How many tables the archive holds (known once the worker starts).';
+
+COMMENT ON COLUMN app_public.tenant_exports.tables_done IS 'Progress: how many tables are written so far.';
+
+COMMENT ON COLUMN app_public.tenant_exports.rows_written IS 'Progress: how many rows are written so far, over every table.';
+
+COMMENT ON COLUMN app_public.tenant_exports.byte_size IS 'Size of the .tar.gz archive in bytes.';
+
+COMMENT ON COLUMN app_public.tenant_exports.sha256 IS 'Hex SHA-256 of the .tar.gz archive, to check a download.';
+
+COMMENT ON COLUMN app_public.tenant_exports.error IS 'Why the export failed.';
+
+COMMENT ON COLUMN app_public.tenant_exports.expires_at IS 'Until when the archive can be downloaded; it is deleted after.';
+
+COMMENT ON COLUMN app_public.tenant_exports.downloads IS 'How many times the archive was downloaded (each download is also in the audit log).';
+
+CREATE FUNCTION app_private.finish_tenant_export(tenant_id uuid, export_id uuid, rows_written bigint, byte_size bigint, sha256 text) RETURNS app_public.tenant_exports
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+  v_expires_at timestamptz := now() + app_private.tenant_export_keep_for();
+  v_export app_public.tenant_exports;
+begin
+  update app_public.tenant_exports e
+    set status = 'completed', tables_done = e.tables_total, rows_written = finish_tenant_export.rows_written,
+        byte_size = finish_tenant_export.byte_size, sha256 = finish_tenant_export.sha256, finished_at = v_now, expires_at = v_expires_at
+    where e.tenant_id = finish_tenant_export.tenant_id and e.id = finish_tenant_export.export_id and e.status = 'running'
+    returning * into v_export;
+  return v_export;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.finish_tenant_export(tenant_id uuid, export_id uuid, rows_written bigint, byte_size bigint, sha256 text) IS 'The worker wrote the archive: the export is completed and downloadable for tenant_export_keep_for(). Null when it was not running any more.';
 
 CREATE FUNCTION app_private.gauge_change(tenant_id uuid, resource text, delta bigint) RETURNS void
     LANGUAGE plpgsql
@@ -5413,6 +5586,24 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) IS 'Called by the worker holding the message''s send lock, on that connection and committed on its own, right before it writes the final "." of the SMTP DATA: from here on the server may have this attempt''s message, so a crash makes it "sent, unconfirmed" instead of a retry. STATE when the message is not being sent any more (the worker then does not write the dot).';
+
+CREATE FUNCTION app_private.may_export_tenant(tenant_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if tenant_id is null or app_hidden.current_api_key_id() is not null then
+    return false;
+  end if;
+  -- An owner or admin in the organisation the request acts in, or an owner of
+  -- a closed one still in its grace period (no member can act in it any more).
+  return (tenant_id = app_public.current_tenant_id() and app_public.has_tenant_role('admin'))
+      or exists (select 1 from app_private.closed_tenants_owned_by(app_public.current_user_id()) t where t.id = may_export_tenant.tenant_id);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.may_export_tenant(tenant_id uuid) IS 'Whether the caller may export this organisation and download its exports: an owner or admin acting in it (signed in, never an API key), or an owner of it while it is closed and not yet purged.';
 
 CREATE FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql STABLE
@@ -8270,6 +8461,24 @@ $$;
 
 COMMENT ON FUNCTION app_private.start_scheduled_campaign(tenant_id uuid, campaign_id uuid) IS 'The campaign_start job: a scheduled campaign whose time has come starts sending (nothing happens if it was paused or cancelled meanwhile).';
 
+CREATE FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+begin
+  -- A retried job starts over: a running export goes back to zero.
+  update app_public.tenant_exports e
+    set status = 'running', started_at = v_now, tables_total = start_tenant_export.tables_total, tables_done = 0, rows_written = 0
+    where e.tenant_id = start_tenant_export.tenant_id and e.id = start_tenant_export.export_id and e.status in ('queued', 'running');
+  return found;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) IS 'The worker starts (or restarts) writing an export; false when it is no longer queued or running (nothing to do).';
+
 CREATE TABLE app_public.usage_periods (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -8553,6 +8762,71 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) IS 'Claims the oldest unclaimed stocked DKIM key for a domain (null when the stock is empty) and asks for a refill.';
+
+CREATE FUNCTION app_private.tenant_export_files_kept() RETURNS TABLE(tenant_id uuid, id uuid)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+    select e.tenant_id, e.id from app_public.tenant_exports e where e.status in ('queued', 'running', 'completed');
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_export_files_kept() IS 'The exports whose file stays on disk (queued, running, completed and not yet expired); the sweep deletes every other export file, including those of purged organisations.';
+
+CREATE FUNCTION app_private.tenant_export_keep_for() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select interval '7 days';
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_export_keep_for() IS 'How long a written export can be downloaded before its file is deleted.';
+
+CREATE FUNCTION app_private.tenant_export_progress(tenant_id uuid, export_id uuid, tables_done integer, rows_written bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  update app_public.tenant_exports e
+    set tables_done = tenant_export_progress.tables_done, rows_written = tenant_export_progress.rows_written
+    where e.tenant_id = tenant_export_progress.tenant_id and e.id = tenant_export_progress.export_id and e.status = 'running';
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_export_progress(tenant_id uuid, export_id uuid, tables_done integer, rows_written bigint) IS 'The worker''s progress on an export: tables and rows written so far.';
+
+CREATE FUNCTION app_private.tenant_export_tables() RETURNS TABLE(table_name text, key_column text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_purge_order text[];
+begin
+  -- The purge's order (functions/285-account-closure.sql) deletes referencing
+  -- tables first; reversed, a table comes after the tables it references
+  -- (but where keys form a loop), the order a re-import needs.
+  select array_agg(p.table_name order by p.n desc) into v_purge_order
+    from app_private.tenant_purge_plan() with ordinality p(step, schema_name, table_name, columns, n)
+    where p.step = 'delete' and p.schema_name = 'app_public';
+  return query
+    select c.relname::text,
+           case when c.relname = 'tenants' then 'id' else 'tenant_id' end
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'app_public' and c.relkind in ('r', 'p') and not c.relispartition
+      and (c.relname = 'tenants'
+           or exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped))
+    order by case c.relname when 'tenants' then 0 when 'subscriptions' then 1 when 'payments' then 2 else 3 end,
+             array_position(v_purge_order, c.relname::text), c.relname;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tenant_export_tables() IS 'The tables a tenant export holds, read from the catalogue: the tenant row (by id) and every table of app_public with a tenant_id (partitions through their parent), referenced tables before the tables referencing them (the purge plan reversed). app_private (secrets) is never exported.';
 
 CREATE FUNCTION app_private.tenant_purge_plan() RETURNS TABLE(step text, schema_name text, table_name text, columns text[])
     LANGUAGE plpgsql STABLE
@@ -12040,6 +12314,45 @@ $$;
 
 COMMENT ON FUNCTION app_public.request_email_verification() IS 'Emails you a link (single use, 24 hours) that confirms your account''s email address; at most 3 an hour, silently. Refused when it is already confirmed.';
 
+CREATE FUNCTION app_public.request_tenant_export(tenant_id uuid DEFAULT NULL::uuid) RETURNS app_public.tenant_exports
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := coalesce(request_tenant_export.tenant_id, app_public.current_tenant_id());
+  v_user_id uuid := app_public.current_user_id();
+  v_active app_public.tenant_exports;
+  v_export app_public.tenant_exports;
+begin
+  if app_hidden.current_api_key_id() is not null then
+    raise exception 'An API key cannot export the organisation; sign in as an owner or admin.' using errcode = 'DNIED';
+  end if;
+  if not app_private.may_export_tenant(v_tenant_id) then
+    raise exception 'Only owners and admins of the organisation can export its data.' using errcode = 'DNIED';
+  end if;
+  select e.* into v_active from app_public.tenant_exports e
+    where e.tenant_id = v_tenant_id and e.status in ('queued', 'running') limit 1;
+  if v_active.id is not null then
+    raise exception 'An export of this organisation is already % (requested %); wait until it finishes.',
+      v_active.status, to_char(v_active.created at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') using errcode = 'STATE';
+  end if;
+  -- Two requests at once: the partial unique index lets one in.
+  insert into app_public.tenant_exports (tenant_id, requested_by) values (v_tenant_id, v_user_id)
+    on conflict (tenant_id) where status in ('queued', 'running') do nothing
+    returning * into v_export;
+  if v_export.id is null then
+    raise exception 'An export of this organisation is already queued or running; wait until it finishes.' using errcode = 'STATE';
+  end if;
+  perform app_private.add_job(v_tenant_id, 'tenant_export', json_build_object('tenant_id', v_tenant_id, 'export_id', v_export.id),
+                              job_key => 'tenant_export:' || v_export.id, max_attempts => 3);
+  perform app_private.audit_tenant_export(v_tenant_id, v_export.id, 'tenant_export.requested', '{}'::jsonb);
+  return v_export;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.request_tenant_export(tenant_id uuid) IS 'Exports the whole organisation''s data (owners and admins, signed in; not with an API key): the worker writes every table as NDJSON into one .tar.gz with a manifest; follow status, tablesDone/tablesTotal and rowsWritten in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export at a time per organisation. tenantId: only for an organisation you own that is closed and not yet deleted (default: the current organisation).';
+
 CREATE FUNCTION app_public.reset_password(token text, new_password text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -14268,6 +14581,9 @@ ALTER TABLE ONLY app_public.templates
 ALTER TABLE ONLY app_public.tenant_config
     ADD CONSTRAINT tenant_config_pkey PRIMARY KEY (tenant_id);
 
+ALTER TABLE ONLY app_public.tenant_exports
+    ADD CONSTRAINT tenant_exports_pkey PRIMARY KEY (tenant_id, id);
+
 ALTER TABLE ONLY app_public.tenant_policies
     ADD CONSTRAINT tenant_policies_pkey PRIMARY KEY (tenant_id);
 
@@ -14581,6 +14897,12 @@ CREATE INDEX templates_updated_by_idx ON app_public.templates USING btree (updat
 
 CREATE INDEX tenant_config_stripe_customer_idx ON app_public.tenant_config USING btree (stripe_customer_id) WHERE (stripe_customer_id IS NOT NULL);
 
+CREATE INDEX tenant_exports_expires_idx ON app_public.tenant_exports USING btree (expires_at) WHERE (status = 'completed'::text);
+
+CREATE UNIQUE INDEX tenant_exports_one_active_idx ON app_public.tenant_exports USING btree (tenant_id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text]));
+
+CREATE INDEX tenant_exports_requested_by_idx ON app_public.tenant_exports USING btree (requested_by);
+
 CREATE INDEX tenant_users_user_id_idx ON app_public.tenant_users USING btree (user_id);
 
 CREATE INDEX usage_periods_due_idx ON app_public.usage_periods USING btree (period_end) WHERE (closed_at IS NULL);
@@ -14664,6 +14986,8 @@ CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.template_tags FOR EAC
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.templates FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tenant_config FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tenant_exports FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tenant_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
@@ -15224,6 +15548,12 @@ ALTER TABLE ONLY app_public.templates
 ALTER TABLE ONLY app_public.tenant_config
     ADD CONSTRAINT tenant_config_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_public.tenant_exports
+    ADD CONSTRAINT tenant_exports_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY app_public.tenant_exports
+    ADD CONSTRAINT tenant_exports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_public.tenant_policies
     ADD CONSTRAINT tenant_policies_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
@@ -15506,6 +15836,10 @@ COMMENT ON POLICY analytics_read ON app_public.templates IS 'The read-only analy
 CREATE POLICY analytics_read ON app_public.tenant_config FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
 COMMENT ON POLICY analytics_read ON app_public.tenant_config IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
+
+CREATE POLICY analytics_read ON app_public.tenant_exports FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY analytics_read ON app_public.tenant_exports IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
 CREATE POLICY analytics_read ON app_public.tenant_policies FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.without_api_key()));
 
@@ -15805,6 +16139,8 @@ CREATE POLICY tenant_delete ON app_public.webhook_subscriptions FOR DELETE USING
 
 COMMENT ON POLICY tenant_delete ON app_public.webhook_subscriptions IS 'Only the current tenant''s rows, by its admins and above. An API key needs the webhooks:write scope.';
 
+ALTER TABLE app_public.tenant_exports ENABLE ROW LEVEL SECURITY;
+
 CREATE POLICY tenant_insert ON app_public.campaign_email_accounts FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_insert ON app_public.campaign_email_accounts IS 'Only into the current tenant, by its members and above. An API key needs the campaigns:write scope.';
@@ -16054,6 +16390,10 @@ COMMENT ON POLICY tenant_select ON app_public.templates IS 'Rows of the current 
 CREATE POLICY tenant_select ON app_public.tenant_config FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
 COMMENT ON POLICY tenant_select ON app_public.tenant_config IS 'Rows of the current tenant, for its viewers and above. No API key reaches this table.';
+
+CREATE POLICY tenant_select ON app_public.tenant_exports FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY tenant_select ON app_public.tenant_exports IS 'Rows of the current tenant, for its admins and above. No API key reaches this table.';
 
 CREATE POLICY tenant_select ON app_public.tenant_policies FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.without_api_key()));
 
@@ -16320,6 +16660,9 @@ GRANT ALL ON FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint,
 REVOKE ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.tenant_export_download(export_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.tenant_export_download(export_id uuid) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) TO penguinmails_member;
@@ -16406,6 +16749,8 @@ REVOKE ALL ON FUNCTION app_private.assign_ip(tenant_id uuid, domain_id uuid, smt
 REVOKE ALL ON FUNCTION app_private.audit_api_key(tenant_id uuid, api_key_id uuid, action text, changes jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.audit_infrastructure(action text, table_name text, record_id uuid, tenant_id uuid, changes jsonb, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.audit_tenant_export(tenant_id uuid, export_id uuid, action text, changes jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.automated_agent(user_agent text) FROM PUBLIC;
 
@@ -16648,13 +16993,22 @@ REVOKE ALL ON FUNCTION app_private.erased_address(tenant_id uuid, email text) FR
 
 REVOKE ALL ON FUNCTION app_private.expected_dns_records(domain text, domain_id uuid, selector text, public_key text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.expire_tenant_exports() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.expired_partitions(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.fail_lead_import(tenant_id uuid, import_id uuid, reason text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.fail_tenant_export(tenant_id uuid, export_id uuid, error text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.fallback_plan() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.find_thread_parent(tenant_id uuid, email_account_id uuid, message_type text, in_reply_to text, reference_ids text[], dsn jsonb) FROM PUBLIC;
+
+GRANT SELECT ON TABLE app_public.tenant_exports TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.tenant_exports TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_private.finish_tenant_export(tenant_id uuid, export_id uuid, rows_written bigint, byte_size bigint, sha256 text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.gauge_change(tenant_id uuid, resource text, delta bigint) FROM PUBLIC;
 
@@ -16772,6 +17126,8 @@ REVOKE ALL ON FUNCTION app_private.locked_current_subscription(tenant_id uuid) F
 REVOKE ALL ON FUNCTION app_private.lockless_budget_left(budget_key text, amount bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.may_export_tenant(tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) FROM PUBLIC;
 
@@ -16988,6 +17344,8 @@ REVOKE ALL ON FUNCTION app_private.start_lead_import(tenant_id uuid, import_id u
 
 REVOKE ALL ON FUNCTION app_private.start_scheduled_campaign(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) FROM PUBLIC;
+
 GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_member;
 
@@ -17010,6 +17368,14 @@ REVOKE ALL ON FUNCTION app_private.stripe_time(seconds text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.suppress_lead(tenant_id uuid, lead_id uuid, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.take_dkim_key(tenant_id uuid, domain_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_export_files_kept() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_export_keep_for() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_export_progress(tenant_id uuid, export_id uuid, tables_done integer, rows_written bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tenant_export_tables() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tenant_purge_plan() FROM PUBLIC;
 
@@ -17436,6 +17802,9 @@ GRANT ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) TO pe
 
 REVOKE ALL ON FUNCTION app_public.request_email_verification() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.request_email_verification() TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.request_tenant_export(tenant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.request_tenant_export(tenant_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO penguinmails_anonymous;

@@ -1,3 +1,11 @@
+--! Previous: sha1:6fe6b96ffb066328b7fd130e542c0e66602c2a75
+--! Hash: sha1:a5f73ee54e0e38f34aa167c7beb44fd326ab4cf1
+--! Message: tenant_exports: a whole organisation's data as one archive
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 2-tenant-export.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
