@@ -105,14 +105,14 @@ begin
     raise exception 'Only owners and admins of the organisation can export its data.' using errcode = 'DNIED';
   end if;
   select e.* into v_active from app_public.tenant_exports e
-    where e.tenant_id = v_tenant_id and e.status in ('queued', 'running') limit 1;
+    where e.tenant_id = v_tenant_id and e.kind = 'tenant' and e.status in ('queued', 'running') limit 1;
   if v_active.id is not null then
     raise exception 'An export of this organisation is already % (requested %); wait until it finishes.',
       v_active.status, to_char(v_active.created at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') using errcode = 'STATE';
   end if;
   -- Two requests at once: the partial unique index lets one in.
   insert into app_public.tenant_exports (tenant_id, requested_by) values (v_tenant_id, v_user_id)
-    on conflict (tenant_id) where status in ('queued', 'running') do nothing
+    on conflict (tenant_id, kind) where status in ('queued', 'running') do nothing
     returning * into v_export;
   if v_export.id is null then
     raise exception 'An export of this organisation is already queued or running; wait until it finishes.' using errcode = 'STATE';
@@ -125,24 +125,28 @@ end;
 $$;
 comment on function app_public.request_tenant_export(uuid) is E'Exports the whole organisation''s data (owners and admins, signed in; not with an API key): the worker writes every table as NDJSON into one .tar.gz with a manifest; follow status, tablesDone/tablesTotal and rowsWritten in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export at a time per organisation. tenantId: only for an organisation you own that is closed and not yet deleted (default: the current organisation).';
 
+drop function if exists app_hidden.tenant_export_download(uuid);
 create or replace function app_hidden.tenant_export_download(export_id uuid)
-  returns table (tenant_id uuid, id uuid, byte_size bigint, sha256 text, expires_at timestamptz, created timestamptz)
+  returns table (tenant_id uuid, id uuid, kind text, format text, byte_size bigint, sha256 text, expires_at timestamptz, created timestamptz)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
 declare
   v_tenant_id uuid;
+  v_kind text;
   v_export app_public.tenant_exports;
   v_now timestamptz := now();
 begin
   if app_hidden.current_api_key_id() is not null then
-    raise exception 'An API key cannot download an organisation export; sign in as an owner or admin.' using errcode = 'DNIED';
+    raise exception 'An API key cannot download an export; sign in (owners and admins for an organisation export, members for a CSV export).' using errcode = 'DNIED';
   end if;
   -- Found by id across tenants, then read again (and locked) within its tenant.
-  select e.tenant_id into v_tenant_id from app_public.tenant_exports e where e.id = tenant_export_download.export_id;
-  if v_tenant_id is null or not app_private.may_export_tenant(v_tenant_id) then
-    raise exception 'No export with that id in an organisation you own or administer.' using errcode = 'NTFND';
+  select e.tenant_id, e.kind into v_tenant_id, v_kind from app_public.tenant_exports e where e.id = tenant_export_download.export_id;
+  if v_tenant_id is null
+     or (v_kind = 'tenant' and not app_private.may_export_tenant(v_tenant_id))
+     or (v_kind <> 'tenant' and not app_private.may_export_csv(v_tenant_id)) then
+    raise exception 'No export with that id in an organisation where you may download it.' using errcode = 'NTFND';
   end if;
   select e.* into v_export from app_public.tenant_exports e
     where e.tenant_id = v_tenant_id and e.id = tenant_export_download.export_id for update;
@@ -151,18 +155,21 @@ begin
       using errcode = 'EXPRD';
   elsif v_export.status = 'failed' then
     raise exception 'This export failed: %', v_export.error using errcode = 'STATE';
-  elsif v_export.status <> 'completed' then
+  elsif v_export.status <> 'completed' and v_export.kind = 'tenant' then
     raise exception 'This export is still %: % of % tables written.', v_export.status, v_export.tables_done, coalesce(v_export.tables_total::text, '?')
+      using errcode = 'STATE';
+  elsif v_export.status <> 'completed' then
+    raise exception 'This export is still %: % of % rows written.', v_export.status, v_export.rows_written, coalesce(v_export.rows_total::text, '?')
       using errcode = 'STATE';
   end if;
   update app_public.tenant_exports e set downloads = e.downloads + 1
     where e.tenant_id = v_tenant_id and e.id = v_export.id;
   perform app_private.audit_tenant_export(v_tenant_id, v_export.id, 'tenant_export.downloaded',
-                                          jsonb_build_object('byte_size', v_export.byte_size, 'sha256', v_export.sha256));
-  return query select v_export.tenant_id, v_export.id, v_export.byte_size, v_export.sha256, v_export.expires_at, v_export.created;
+                                          jsonb_build_object('kind', v_export.kind, 'byte_size', v_export.byte_size, 'sha256', v_export.sha256));
+  return query select v_export.tenant_id, v_export.id, v_export.kind, v_export.format, v_export.byte_size, v_export.sha256, v_export.expires_at, v_export.created;
 end;
 $$;
-comment on function app_hidden.tenant_export_download(uuid) is 'The download check of GET /exports/<id>: the export, when the caller may export its organisation (else NOT_FOUND, so another tenant''s export is indistinguishable from none), it is completed and not expired (EXPRD once expired; STATE while queued, running, or failed). Counts and audits the download.';
+comment on function app_hidden.tenant_export_download(uuid) is 'The download check of GET /exports/<id>: the export, when the caller may download it (an organisation export: may_export_tenant; a CSV export: may_export_csv; else NOT_FOUND, so another tenant''s export is indistinguishable from none), it is completed and not expired (EXPRD once expired; STATE while queued, running, or failed). Counts and audits the download.';
 
 --------------------------------------------------------------------------------
 -- The worker's steps.

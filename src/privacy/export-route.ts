@@ -1,15 +1,18 @@
 /**
  * GET /exports/<export id>: download an organisation export
- * (requestTenantExport; functions/287-tenant-export.sql).
+ * (requestTenantExport; functions/287-tenant-export.sql) or a CSV export
+ * (requestCsvExport; functions/288-data-exports.sql).
  *
  *   curl -fo export.tar.gz "$API/exports/<rowId>" -H "Authorization: Bearer $TOKEN"
  *
  * The database decides (app_hidden.tenant_export_download, as the caller):
- * an owner or admin of the export's organisation (or its owner while it is
- * closed), signed in; never an API key (403). Another organisation's export,
- * or none: 404. Expired: 410. Queued, running or failed: 409 with its state.
- * The download is counted and written to the organisation's audit log, then
- * the archive streams from disk with its SHA-256 in `Repr-Digest`.
+ * for an organisation export an owner or admin of the export's organisation
+ * (or its owner while it is closed), for a CSV export a member and above,
+ * signed in; never an API key (403). Another organisation's export, or none:
+ * 404. Expired: 410. Queued, running or failed: 409 with its state. The
+ * download is counted and written to the organisation's audit log, then the
+ * file streams from disk (application/gzip or text/csv; charset=utf-8) with
+ * its SHA-256 in `Repr-Digest`.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -60,6 +63,8 @@ export function tenantExportRoutes(options: TenantExportRouteOptions): Route[] {
 interface Download {
   tenant_id: string;
   id: string;
+  kind: 'tenant' | 'leads' | 'suppressions' | 'campaign_results';
+  format: 'tar.gz' | 'csv';
   byte_size: string;
   sha256: string;
   /** The day it was requested (UTC), for the file name. */
@@ -78,7 +83,7 @@ async function downloadExport(req: IncomingMessage, res: ServerResponse, url: UR
   try {
     await recordStaffOperation(options.ownerPool, settings, () => ({ type: 'http', name: 'GET /exports/<id>', fields: [] }));
     [download] = await withUserSession(options.pool, settings, async (client) =>
-      (await client.query<Download>(`select d.tenant_id, d.id, d.byte_size, d.sha256, to_char(d.created at time zone 'UTC', 'YYYY-MM-DD') as day
+      (await client.query<Download>(`select d.tenant_id, d.id, d.kind, d.format, d.byte_size, d.sha256, to_char(d.created at time zone 'UTC', 'YYYY-MM-DD') as day
          from app_hidden.tenant_export_download($1) d`, [exportId])).rows);
   } catch (error) {
     if ((error as { code?: string }).code === 'EXPRD') return sendError(res, 410, 'GONE', (error as Error).message);
@@ -86,17 +91,23 @@ async function downloadExport(req: IncomingMessage, res: ServerResponse, url: UR
     if (!classified) throw error;
     return sendError(res, HTTP_STATUS[classified.code] ?? 400, classified.code, classified.message);
   }
-  if (!download) return sendError(res, 404, 'NOT_FOUND', 'No export with that id in an organisation you own or administer.');
+  if (!download) return sendError(res, 404, 'NOT_FOUND', 'No export with that id in an organisation where you may download it.');
 
-  const file = exportFilePath(options.dataDir, download.tenant_id, download.id);
+  const file = exportFilePath(options.dataDir, download.tenant_id, download.id, download.format);
   const size = await stat(file).then((s) => s.size, () => null);
   if (size === null) return sendError(res, 410, 'GONE', 'The file of this export is no longer kept; request a new export.');
   res.writeHead(200, {
-    'content-type': 'application/gzip',
+    'content-type': download.format === 'csv' ? 'text/csv; charset=utf-8; header=present' : 'application/gzip',
     'content-length': String(size),
-    'content-disposition': `attachment; filename="penguinmails-export-${download.day}-${download.id}.tar.gz"`,
+    'content-disposition': `attachment; filename="${fileName(download)}"`,
     'repr-digest': `sha-256=:${Buffer.from(download.sha256, 'hex').toString('base64')}:`,
     'cache-control': 'no-store',
   });
   await pipeline(createReadStream(file), res);
+}
+
+/** penguinmails-export-<day>-<id>.tar.gz, or penguinmails-<kind with dashes>-<day>-<id>.csv. */
+function fileName(download: Download): string {
+  if (download.format === 'tar.gz') return `penguinmails-export-${download.day}-${download.id}.tar.gz`;
+  return `penguinmails-${download.kind.replace('_', '-')}-${download.day}-${download.id}.csv`;
 }

@@ -23,8 +23,9 @@ export const EXPORT_FORMAT = 'penguinmails.tenant-export.v1';
 
 export const exportsDir = (dataDir: string) => path.join(dataDir, 'exports');
 
-export const exportFilePath = (dataDir: string, tenantId: string, exportId: string) =>
-  path.join(exportsDir(dataDir), tenantId, `${exportId}.tar.gz`);
+/** Where an export's file is kept: `<export id>.tar.gz` (an organisation export) or `<export id>.csv`. */
+export const exportFilePath = (dataDir: string, tenantId: string, exportId: string, format: 'tar.gz' | 'csv' = 'tar.gz') =>
+  path.join(exportsDir(dataDir), tenantId, `${exportId}.${format}`);
 
 export interface ManifestTable {
   table: string;
