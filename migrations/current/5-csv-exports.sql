@@ -33,7 +33,7 @@ create index if not exists tenant_exports_campaign_idx on app_public.tenant_expo
 -- squawk-ignore require-concurrent-index-creation
 create unique index if not exists tenant_exports_one_active_kind_idx on app_public.tenant_exports (tenant_id, kind)
   where status in ('queued', 'running');
--- squawk-ignore ban-drop-index
+-- squawk-ignore require-concurrent-index-deletion
 drop index if exists app_public.tenant_exports_one_active_idx;
 
 comment on table app_public.tenant_exports is E'@behavior -insert -update -delete\nAn export of the organisation''s data, written by the worker: kind tenant is the whole organisation (every tenant table of the API schema, one NDJSON file per table, in one .tar.gz with a manifest; owners and admins, requestTenantExport); kinds leads, suppressions and campaign_results are one CSV file each (members and above, requestCsvExport). Download the file with GET /exports/<rowId> and your token until expiresAt (7 days after it is written); the file is then deleted.';
