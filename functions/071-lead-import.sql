@@ -48,7 +48,10 @@ begin
       raise exception 'The mapping must be an object of CSV column names to lead field names, all strings.' using errcode = 'INVAL';
     end if;
     for v_target in select m.value #>> '{}' from jsonb_each(new.column_mapping) m loop
-      if not (v_target = any (app_hidden.lead_import_fields()) or v_target ~ '^custom\.[a-z][a-z0-9_]{0,62}$') then
+      if new.target = 'suppressions' and not (v_target = any (app_hidden.suppression_import_fields())) then
+        raise exception 'The mapping sends a column to "%"; a suppression list import has the columns %.',
+          v_target, array_to_string(app_hidden.suppression_import_fields(), ' and ') using errcode = 'INVAL';
+      elsif new.target = 'leads' and not (v_target = any (app_hidden.lead_import_fields()) or v_target ~ '^custom\.[a-z][a-z0-9_]{0,62}$') then
         raise exception 'The mapping sends a column to "%", which is not a lead field. Map columns to one of %, or custom.<key>.',
           v_target, array_to_string(app_hidden.lead_import_fields(), ', ') using errcode = 'INVAL';
       end if;
@@ -57,7 +60,7 @@ begin
   return new;
 end;
 $$;
-comment on function app_private.tg_lead_imports__validate() is 'Refuses an import into a dynamic list and a column mapping to anything but an importable lead field or custom.<key>.';
+comment on function app_private.tg_lead_imports__validate() is 'Refuses an import into a dynamic list and a column mapping to anything but an importable lead field or custom.<key> (for a suppression import: email or domain).';
 create or replace trigger _200_validate
   before insert or update of contact_list_id, column_mapping on app_public.lead_imports
   for each row execute function app_private.tg_lead_imports__validate();
@@ -160,6 +163,7 @@ begin
     website text,
     timezone text,
     source text,
+    domain text,
     custom_fields jsonb not null default '{}',
     existing_id uuid,
     error text
@@ -168,7 +172,7 @@ begin
   return v_import;
 end;
 $$;
-comment on function app_private.prepare_lead_import(uuid, uuid) is 'Starts the import transaction: acts as the uploading member (who must still be a member or above) and creates the staging table pg_temp.lead_import_rows, whose columns are named like the leads columns they fill.';
+comment on function app_private.prepare_lead_import(uuid, uuid) is 'Starts the import transaction: acts as the uploading member (who must still be a member or above) and creates the staging table pg_temp.lead_import_rows, whose columns are named like the leads columns they fill (and domain, for a suppression import).';
 
 create or replace function app_private.domain_check_sql(domain regtype, expression text) returns text
   language sql stable

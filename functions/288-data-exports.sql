@@ -204,3 +204,107 @@ begin
 end;
 $$;
 comment on function app_private.start_csv_export(uuid, uuid, bigint) is 'The worker starts (or restarts) writing a CSV export of rows_total rows; false when it is no longer queued or running (nothing to do).';
+
+--------------------------------------------------------------------------------
+-- Suppression list imports (docs/privacy.md "Importing a suppression list").
+-- POST /imports/suppressions inserts a lead_imports row with target
+-- 'suppressions' as the caller (members and above, or an API key with
+-- leads:write, as for leads); the import_leads job loads the file into the
+-- same staging table (prepare_lead_import, functions/071-lead-import.sql),
+-- then complete_suppression_import adds the valid rows to the suppression
+-- list. A row holds an email address or a domain (an "email" value without
+-- an @ is taken as a domain; "@example.com" too); a suppressed domain covers
+-- every address at it and at its subdomains (app_private.lead_block_reason).
+--------------------------------------------------------------------------------
+
+create or replace function app_hidden.suppression_import_fields() returns text[]
+  language sql immutable parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+  select array['email', 'domain'];
+$$;
+comment on function app_hidden.suppression_import_fields() is 'The columns of a suppression list CSV: email and domain (either may be missing from the file, not both).';
+
+create or replace function app_private.complete_suppression_import(tenant_id uuid, import_id uuid) returns app_public.lead_imports
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_import app_public.lead_imports;
+  v_total integer;
+  v_imported integer;
+  v_errors jsonb;
+  v_note text;
+  v_now timestamptz := now();
+begin
+  select i.* into v_import from app_public.lead_imports i
+    where i.tenant_id = complete_suppression_import.tenant_id and i.id = complete_suppression_import.import_id;
+  if v_import.target is distinct from 'suppressions' then
+    raise exception 'Import % is not a suppression list import.', import_id using errcode = 'STATE';
+  end if;
+  v_note := left(format('Imported from %s', v_import.file_name), 500);
+  analyze pg_temp.lead_import_rows;
+  select count(*) into v_total from pg_temp.lead_import_rows;
+
+  -- 1. One value per row: an email address, or a domain (a bare domain in the
+  --    email column, or "@example.com").
+  update pg_temp.lead_import_rows s set domain = ltrim(s.email, '@'), email = null
+    where s.domain is null and s.email is not null and (s.email !~ '@' or s.email ~ '^@[^@]+$');
+  update pg_temp.lead_import_rows s set domain = ltrim(s.domain, '@') where s.domain like '@%';
+  update pg_temp.lead_import_rows s set error = 'The row has neither an email address nor a domain.'
+    where s.email is null and s.domain is null;
+  update pg_temp.lead_import_rows s set error = 'The row has both an email address and a domain; put each on a row of its own.'
+    where s.error is null and s.email is not null and s.domain is not null;
+  execute format(
+    'update pg_temp.lead_import_rows s set error = format(%L, s.email) where s.error is null and s.email is not null and not coalesce(%s, false)',
+    '"%s" is not a valid email address.', app_private.domain_check_sql('app_public.email_address', 's.email'));
+  execute format(
+    'update pg_temp.lead_import_rows s set error = format(%L, s.domain) where s.error is null and s.domain is not null and not coalesce(%s, false)',
+    '"%s" is not a valid domain (like example.com).', app_private.domain_check_sql('app_public.hostname', 's.domain::citext'));
+
+  -- 2. The same address or domain twice in the file: the first occurrence wins.
+  update pg_temp.lead_import_rows s set error = format('Duplicate of line %s.', d.first_line)
+    from (
+      select r.line, first_value(r.line) over (partition by lower(coalesce(r.email, '@' || r.domain)) order by r.line) as first_line
+      from pg_temp.lead_import_rows r where r.error is null
+    ) d
+    where s.line = d.line and d.line <> d.first_line;
+
+  -- 3. Already on the list: ignored. (Message built in a subquery, as in complete_lead_import.)
+  update pg_temp.lead_import_rows s set error = hit.message
+    from (
+      select r.line, format('Already on your suppression list (%s).', sup.reason) as message
+      from pg_temp.lead_import_rows r
+      join app_public.suppressions sup on sup.tenant_id = v_import.tenant_id
+        and (sup.email = r.email::citext or sup.domain = r.domain::citext)
+      where r.error is null
+    ) hit
+    where s.line = hit.line;
+
+  -- 4. The new suppressions, in one statement.
+  insert into app_public.suppressions (tenant_id, email, domain, reason, note)
+    select v_import.tenant_id, s.email::citext, s.domain::citext, 'manual', v_note
+    from pg_temp.lead_import_rows s
+    where s.error is null
+    order by s.line
+  on conflict do nothing;
+  get diagnostics v_imported = row_count;
+
+  select coalesce(jsonb_agg(jsonb_build_object('line', f.line, 'email', coalesce(f.email, f.domain), 'reason', f.error) order by f.line), '[]')
+    into v_errors
+    from (select r.line, r.email, r.domain, r.error from pg_temp.lead_import_rows r where r.error is not null order by r.line limit 100) f;
+
+  update app_public.lead_imports i set
+      status = 'completed', total_rows = v_total, imported_rows = v_imported, updated_rows = 0,
+      skipped_rows = v_total - v_imported, errors = v_errors, failure_reason = null, finished_at = v_now
+    where i.tenant_id = v_import.tenant_id and i.id = v_import.id
+    returning * into v_import;
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+    values (v_import.tenant_id, v_import.created_by, false, 'suppressions.imported', 'lead_imports', v_import.id::text,
+            jsonb_build_object('file_name', v_import.file_name, 'total_rows', v_total, 'imported_rows', v_imported,
+                               'skipped_rows', v_total - v_imported, 'api_key_id', v_import.api_key_id));
+  return v_import;
+end;
+$$;
+comment on function app_private.complete_suppression_import(uuid, uuid) is 'Validates the staged rows of a suppression list import (an email address or a domain per row, each valid by its domain type''s rules, duplicates in the file, values already suppressed), adds the valid ones to the suppression list (reason manual, note "Imported from <file>"), records total/imported/skipped counts and the first 100 row errors, and writes one audit entry (suppressions.imported).';

@@ -11,3 +11,7 @@ create policy csv_export_select on app_public.tenant_exports for select
 comment on policy csv_export_select on app_public.tenant_exports is 'CSV exports (leads, suppressions, campaign results) of the current tenant, for its members and above.';
 
 grant execute on function app_public.request_csv_export(text, uuid) to penguinmails_member;
+
+-- Suppression list imports (POST /imports/suppressions): the upload inserts
+-- the lead_imports row as the caller, target included.
+grant insert (target) on app_public.lead_imports to penguinmails_member;

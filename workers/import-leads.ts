@@ -1,5 +1,6 @@
 /**
- * import_leads: loads an uploaded CSV into leads (queued by the lead_imports
+ * import_leads: loads an uploaded CSV into leads, or into the suppression
+ * list for an import whose target is suppressions (queued by the lead_imports
  * insert trigger). The file streams into a staging table with COPY and SQL
  * does the rest in one transaction (functions/071-lead-import.sql): either
  * every valid row is in, with its list membership and the import's counts,
@@ -38,6 +39,8 @@ function userFacingReason(error: unknown): string | null {
 interface ImportRow {
   column_mapping: Record<string, string> | null;
   keep_unmapped: boolean;
+  /** leads, or suppressions: the file fills the suppression list (functions/288-data-exports.sql). */
+  target: 'leads' | 'suppressions';
 }
 
 export function importLeads(deps: TaskDeps): Task {
@@ -62,8 +65,10 @@ export function importLeads(deps: TaskDeps): Task {
         await client.query('begin');
         try {
           const { rows } = await client.query<ImportRow>('select * from app_private.prepare_lead_import($1, $2)', [tenantId, importId]);
-          const { rows: fields } = await client.query<{ fields: string[] }>('select app_hidden.lead_import_fields() as fields');
-          const { rows: keys } = await client.query<{ key: string }>(
+          const suppressions = rows[0]?.target === 'suppressions';
+          const { rows: fields } = await client.query<{ fields: string[] }>(
+            suppressions ? 'select app_hidden.suppression_import_fields() as fields' : 'select app_hidden.lead_import_fields() as fields');
+          const { rows: keys } = suppressions ? { rows: [] } : await client.query<{ key: string }>(
             'select key from app_public.custom_field_definitions where tenant_id = $1',
             [tenantId],
           );
@@ -72,10 +77,12 @@ export function importLeads(deps: TaskDeps): Task {
             keepUnmapped: rows[0]?.keep_unmapped ?? false,
             importableFields: fields[0]!.fields,
             customFieldKeys: keys.map((k) => k.key),
+            ...(suppressions ? { requireOneOf: fields[0]!.fields } : {}),
             onProgress: (read) => helpers.query('select app_private.report_lead_import_progress($1, $2, $3)', [tenantId, importId, read]),
           });
           await client.query('select app_private.record_lead_import_columns($1, $2, $3)', [tenantId, importId, plan.unmapped]);
-          await client.query('select app_private.complete_lead_import($1, $2)', [tenantId, importId]);
+          await client.query(suppressions ? 'select app_private.complete_suppression_import($1, $2)' : 'select app_private.complete_lead_import($1, $2)',
+            [tenantId, importId]);
           await client.query('commit');
         } catch (error) {
           await client.query('rollback');

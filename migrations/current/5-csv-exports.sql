@@ -41,3 +41,14 @@ comment on column app_public.tenant_exports.kind is 'What is exported: tenant (t
 comment on column app_public.tenant_exports.format is 'The file''s format: tar.gz (kind tenant) or csv.';
 comment on column app_public.tenant_exports.campaign_id is 'The campaign whose results are exported (kind campaign_results only).';
 comment on column app_public.tenant_exports.rows_total is 'Progress of a CSV export: how many rows the file will hold, counted when the worker starts (rowsWritten / rowsTotal is the fraction done).';
+
+-- Suppression list imports: a lead import whose target is the suppression
+-- list (POST /imports/suppressions; functions/288-data-exports.sql).
+alter table app_public.lead_imports add column if not exists target text not null default 'leads';
+alter table app_public.lead_imports drop constraint if exists lead_imports_target_check;
+alter table app_public.lead_imports add constraint lead_imports_target_check
+  check (target in ('leads', 'suppressions')) not valid;
+alter table app_public.lead_imports drop constraint if exists lead_imports_suppressions_options_check;
+alter table app_public.lead_imports add constraint lead_imports_suppressions_options_check
+  check (target = 'leads' or (contact_list_id is null and not update_existing and not keep_unmapped)) not valid;
+comment on column app_public.lead_imports.target is 'What the file fills: leads (POST /imports/leads) or the suppression list (POST /imports/suppressions: one email address or domain per row; importedRows counts the new suppressions, skippedRows the invalid, duplicate and already suppressed rows). A suppression import takes no list, updateExisting or keepUnmapped.';

@@ -22,6 +22,8 @@ export interface LoadOptions {
   mapping?: Record<string, string>;
   importableFields: string[];
   customFieldKeys: string[];
+  /** The file must fill one of these fields (mapping.ts); default: email. */
+  requireOneOf?: string[];
   /** Keep columns nothing claims as custom fields (mapping.ts); default: drop them. */
   keepUnmapped?: boolean;
   /** Called every `progressEvery` rows with the number of rows read so far. */

@@ -67,7 +67,15 @@ export function planColumns(
     importableFields,
     customFieldKeys,
     keepUnmapped = false,
-  }: { mapping?: Record<string, string>; importableFields: string[]; customFieldKeys: string[]; keepUnmapped?: boolean },
+    requireOneOf,
+  }: {
+    mapping?: Record<string, string>;
+    importableFields: string[];
+    customFieldKeys: string[];
+    keepUnmapped?: boolean;
+    /** The file must fill one of these fields (a suppression list: email or domain); default: email. */
+    requireOneOf?: string[];
+  },
 ): ColumnPlan {
   const known = new Set(Object.keys(mapping));
   for (const header of known) {
@@ -109,7 +117,14 @@ export function planColumns(
     }
     seen.set(t.field, headers[i]!);
   });
-  if (!seen.has('email')) {
+  if (requireOneOf) {
+    // A suppression list (app_hidden.suppression_import_fields()): an email column, a domain column, or both.
+    if (!requireOneOf.some((f) => seen.has(f))) {
+      throw new MappingError(
+        `The file has no email or domain column (columns: ${headers.join(', ') || 'none'}). Name one "email" or "domain", or map it, e.g. mapping={"${headers[0] ?? 'Address'}":"email"}.`,
+      );
+    }
+  } else if (!seen.has('email')) {
     throw new MappingError(
       `The file has no email column (columns: ${headers.join(', ') || 'none'}). Name one "email" or map it, e.g. mapping={"${headers[0] ?? 'E-mail'}":"email"}.`,
     );

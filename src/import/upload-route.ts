@@ -1,5 +1,8 @@
 /**
  * POST /imports/leads: upload a CSV of leads.
+ * POST /imports/suppressions: upload a CSV of email addresses and/or domains
+ * for the suppression list (columns "email" and/or "domain", or a mapping to
+ * them; no listId, updateExisting or keepUnmapped).
  *
  *   curl -X POST "$API/imports/leads?fileName=leads.csv&listId=<uuid>&updateExisting=true" \
  *     -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data-binary @leads.csv
@@ -84,10 +87,19 @@ const Params = z.object({
 });
 
 export function leadImportRoutes(options: LeadImportRouteOptions): Route[] {
-  return [{ method: 'POST', path: '/imports/leads', handler: (req, res, url) => uploadLeads(req, res, url, options) }];
+  return [
+    { method: 'POST', path: '/imports/leads', handler: (req, res, url) => uploadLeads(req, res, url, options, 'leads') },
+    { method: 'POST', path: '/imports/suppressions', handler: (req, res, url) => uploadLeads(req, res, url, options, 'suppressions') },
+  ];
 }
 
-async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, options: LeadImportRouteOptions): Promise<void> {
+/** What an uploaded file fills (lead_imports.target). */
+type ImportTarget = 'leads' | 'suppressions';
+
+/** The options of a lead import that a suppression import does not take. */
+const LEAD_ONLY_PARAMS = ['listId', 'updateExisting', 'keepUnmapped'];
+
+async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, options: LeadImportRouteOptions, target: ImportTarget): Promise<void> {
   const claims = await authenticateOrReply(req, res, options);
   if (claims === undefined) return;
   const refuse = (status: number, code: ErrorCode, message: string) => {
@@ -99,6 +111,10 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
   const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType !== 'text/csv') {
     return refuse(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the file as the raw request body with "Content-Type: text/csv" (got "${contentType || 'none'}").`);
+  }
+  const leadOnly = target === 'suppressions' ? LEAD_ONLY_PARAMS.filter((p) => url.searchParams.has(p)) : [];
+  if (leadOnly.length) {
+    return refuse(400, 'INVALID_INPUT', `Invalid query parameters: ${leadOnly.join(', ')} ${leadOnly.length > 1 ? 'are' : 'is'} for lead imports only; a suppression list import takes fileName and mapping.`);
   }
   const params = Params.safeParse(Object.fromEntries(url.searchParams));
   if (!params.success) {
@@ -114,7 +130,7 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
   // Refuse early, before reading a large body, when the caller may not import at all.
   let access: { tenant_id: string | null; may_import: boolean; key_may_import: boolean } | undefined;
   try {
-    await recordStaffOperation(options.ownerPool, settings, () => ({ type: 'http', name: 'POST /imports/leads', fields: [] }));
+    await recordStaffOperation(options.ownerPool, settings, () => ({ type: 'http', name: `POST /imports/${target}`, fields: [] }));
     [access] = await withUserSession(options.pool, settings, async (client) =>
       (await client.query<{ tenant_id: string | null; may_import: boolean; key_may_import: boolean }>(
         `select app_public.current_tenant_id() as tenant_id, app_public.has_tenant_role('member') as may_import,
@@ -128,7 +144,7 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
     return refuse(HTTP_STATUS[classified.code] ?? 400, classified.code, classified.message);
   }
   if (!access?.tenant_id) return refuse(403, 'FORBIDDEN', 'Your token does not name an organisation you belong to.');
-  if (!access.may_import) return refuse(403, 'FORBIDDEN', 'Viewers cannot import leads; ask an owner or admin for the member role.');
+  if (!access.may_import) return refuse(403, 'FORBIDDEN', `Viewers cannot import ${target === 'leads' ? 'leads' : 'a suppression list'}; ask an owner or admin for the member role.`);
   if (!access.key_may_import) return refuse(403, 'FORBIDDEN', 'This API key does not have the leads:write scope.');
 
   let upload;
@@ -147,10 +163,10 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
   try {
     const leadImport = await withUserSession(options.pool, settings, async (client) => {
       const { rows } = await client.query(
-        `insert into app_public.lead_imports (file_name, byte_size, contact_list_id, column_mapping, update_existing, keep_unmapped)
-         values ($1, $2, $3, $4, $5, $6)
-         returning id, tenant_id, status, file_name, byte_size, contact_list_id, column_mapping, update_existing, keep_unmapped, created`,
-        [fileName, upload.bytes, listId ?? null, mapping ? JSON.stringify(mapping) : null, updateExisting, keepUnmapped],
+        `insert into app_public.lead_imports (file_name, byte_size, contact_list_id, column_mapping, update_existing, keep_unmapped, target)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning id, tenant_id, status, file_name, byte_size, contact_list_id, column_mapping, update_existing, keep_unmapped, target, created`,
+        [fileName, upload.bytes, listId ?? null, mapping ? JSON.stringify(mapping) : null, updateExisting, keepUnmapped, target],
       );
       const row = rows[0];
       await upload.moveTo(importFilePath(options.dataDir, row.tenant_id, row.id));
@@ -166,6 +182,7 @@ async function uploadLeads(req: IncomingMessage, res: ServerResponse, url: URL, 
         columnMapping: leadImport.column_mapping,
         updateExisting: leadImport.update_existing,
         keepUnmapped: leadImport.keep_unmapped,
+        target: enumValueName(leadImport.target, 'target'),
         created: leadImport.created,
       },
       progress: `query { leadImport(rowId: "${leadImport.id}") { status totalRows importedRows updatedRows skippedRows unmappedColumns errors failureReason } }`,
