@@ -15,3 +15,5 @@ grant execute on function app_public.request_csv_export(text, uuid) to penguinma
 -- Suppression list imports (POST /imports/suppressions): the upload inserts
 -- the lead_imports row as the caller, target included.
 grant insert (target) on app_public.lead_imports to penguinmails_member;
+-- The lead_imports validation trigger runs as the uploading member.
+grant execute on function app_hidden.suppression_import_fields() to penguinmails_member;

@@ -333,6 +333,14 @@ export async function populateTenant(
       now() - interval '30 days', now() - interval '30 days', now() - interval '23 days', 1, now() - interval '30 days')
     returning id
   `)).id;
+  // A CSV export of the campaign's results, expired too (requestCsvExport makes a new one).
+  ids.csvExport = (await one(sql`
+    insert into app_public.tenant_exports (tenant_id, status, kind, format, campaign_id, requested_by, tables_total, tables_done, rows_total,
+      rows_written, byte_size, sha256, started_at, finished_at, expires_at, downloads, created)
+    values (${tenantId}, 'expired', 'campaign_results', 'csv', ${ids.campaign}, ${ownerId}, 1, 1, 3, 3, 912, encode(sha256('demo csv export'), 'hex'),
+      now() - interval '20 days', now() - interval '20 days', now() - interval '13 days', 1, now() - interval '20 days')
+    returning id
+  `)).id;
   const [usage] = await db.query(sql`select id from app_public.usage_periods where tenant_id = ${tenantId}`);
   ids.usagePeriod = usage.id;
   return { tenantId, ownerId, ids };
