@@ -271,14 +271,17 @@ begin
     ) d
     where s.line = d.line and d.line <> d.first_line;
 
-  -- 3. Already on the list: ignored. (Message built in a subquery, as in complete_lead_import.)
+  -- 3. Already on the list: ignored. (The message is built in a subquery that
+  --    DISTINCT ON keeps from being flattened into the UPDATE, as in
+  --    complete_lead_import: Citus refuses format() over columns in its SET.)
   update pg_temp.lead_import_rows s set error = hit.message
     from (
-      select r.line, format('Already on your suppression list (%s).', sup.reason) as message
+      select distinct on (r.line) r.line, format('Already on your suppression list (%s).', sup.reason) as message
       from pg_temp.lead_import_rows r
       join app_public.suppressions sup on sup.tenant_id = v_import.tenant_id
         and (sup.email = r.email::citext or sup.domain = r.domain::citext)
       where r.error is null
+      order by r.line
     ) hit
     where s.line = hit.line;
 
