@@ -135,7 +135,12 @@ test('a member exports leads, suppressions and campaign results as CSV; quoting,
   expect(leads).toMatchObject({ status: 'QUEUED', kind: 'LEADS', format: 'csv' });
   expect((await t.gql(REQUEST, { kind: 'leads' }, ownerOfA)).errors?.[0]).toMatchObject({
     extensions: { code: 'CONFLICT' }, message: expect.stringMatching(/^A leads export of this organisation is already queued/) });
-  const suppressions = (await t.ok(REQUEST, { kind: 'suppressions' }, memberOfA.token)).requestCsvExport.result;
+  // The partial unique index is what lets one of two simultaneous requests in: one active export per organisation and kind.
+  await expect(t.owner.query(sql`insert into app_public.tenant_exports (tenant_id, kind, format) values (${a.tenantId}, 'leads', 'csv')`))
+    .rejects.toMatchObject({ code: '23505', constraint: 'tenant_exports_one_active_kind_idx' });
+  const both = await Promise.all([1, 2].map(() => t.gql(REQUEST, { kind: 'suppressions' }, memberOfA.token)));
+  expect(both.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok').sort()).toEqual(['CONFLICT', 'ok']);
+  const suppressions = both.find((r) => !r.errors)!.data.requestCsvExport.result;
   const results = (await t.ok(REQUEST, { kind: 'campaign_results', campaignId: campaign.id }, memberOfA.token)).requestCsvExport.result;
   await t.ok(`mutation { requestTenantExport(input: {}) { result { rowId } } }`, {}, ownerOfA);
   // Not ready yet: 409 with its progress.
