@@ -362,6 +362,7 @@ declare
   v_next integer;
   v_block text;
   v_guard integer := 0;
+  v_ip_sends boolean;
 begin
   select x.* into e from app_public.campaign_enrollments x
     where x.tenant_id = run_enrollment.tenant_id and x.id = run_enrollment.enrollment_id
@@ -400,10 +401,13 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
+        -- Read apart (a reference table): in the condition below, Citus would
+        -- send the call into the shard query of the inbox lookup.
+        v_ip_sends := app_private.message_ip_sends(m.smtp_ip_address_id);
         if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
            or not exists (select 1 from app_public.email_accounts ea
                           where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active')
-           or not app_private.message_ip_sends(m.smtp_ip_address_id) then
+           or not v_ip_sends then
           -- Its slot went by (paused, plan limit, outage), its inbox stopped
           -- sending meanwhile (repeated SMTP login failures), or its pool IP
           -- was quarantined, burned or blocklisted: book a fresh one, which

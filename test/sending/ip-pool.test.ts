@@ -186,3 +186,33 @@ test('an inbox on third-party SMTP is outside the pool even when its domain has 
   const [assignment] = await w.t.owner.query(sql`select last_sent_at from app_public.domain_ip_assignments where domain_id = ${sender.domainId}`);
   expect(assignment.last_sent_at).toBeNull();
 });
+
+test('two bookings racing for the last unit of an IP: one takes it, the other waits with the reason', async () => {
+  await setClock(w, await nextMonday(w, 10));
+  const ip = await addIp('127.0.0.9', { dailyLimit: 1 });
+  const tenant = await createTenant(w, 'ip-race');
+  const sender = await poolSender(tenant.tenantId, [ip]);
+  const reserve = (db: Pick<typeof w.t.owner, 'query'>) => db.query(sql`
+    select smtp_ip_address_id, wait_reason
+    from app_private.reserve_sending_ip(${tenant.tenantId}, ${sender.domainId}, app_private.engine_now(), null)`);
+
+  let releaseFirst!: () => void;
+  const firstHolds = new Promise<void>((resolve) => (releaseFirst = resolve));
+  let firstTook!: () => void;
+  const firstReserved = new Promise<void>((resolve) => (firstTook = resolve));
+  const first = w.t.owner.tx(async (tx) => {
+    const [row] = await reserve(tx);
+    firstTook();
+    await firstHolds; // the unit is taken, the transaction still open
+    return row;
+  });
+  await firstReserved;
+  const second = w.t.owner.tx(async (tx) => (await reserve(tx))[0]);
+  // The second waits for the first's row lock, then sees the unit gone.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  releaseFirst();
+  const [a, b] = await Promise.all([first, second]);
+  expect(a).toEqual({ smtp_ip_address_id: ip, wait_reason: null });
+  expect(b).toEqual({ smtp_ip_address_id: null, wait_reason: 'every sending IP of the domain reached its daily allowance (127.0.0.9 at its allowance of 1)' });
+  expect(await ipCounts([ip])).toEqual({ [ip]: 1 });
+});
