@@ -130,3 +130,28 @@ begin
 end;
 $$;
 comment on function app_private.record_ip_send(uuid, uuid, uuid, timestamptz) is 'After a message left from a pool IP: the domain''s assignment of that IP records when it last sent (domain_ip_assignments.last_sent_at). Nothing for mail outside the pool.';
+
+create or replace function app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamptz) returns bigint
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_day date := app_private.local_day(at, 'UTC');
+begin
+  -- Every table named with the tenant as a value: it also runs inside the
+  -- shard query of campaign_schedule on Citus.
+  return (
+    select case when count(*) > 0 then coalesce(sum(
+             case when not app_private.ip_sends(ip.status, ip.reputation_state) then 0
+                  else greatest(coalesce(app_private.ip_allowance(ip.status, ip.daily_limit, ip.warmup_started_at, domain_ip_room.at),
+                                         app_private.ip_warmup_target())
+                                - case when ip.daily_count_date = v_day then ip.daily_count else 0 end, 0) end), 0) end
+    from app_public.domain_ip_assignments a
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where a.tenant_id = domain_ip_room.tenant_id and a.domain_id = domain_ip_room.domain_id
+      and a.status in ('active', 'warming')
+  );
+end;
+$$;
+comment on function app_private.domain_ip_room(uuid, uuid, timestamptz) is 'How many more messages the domain''s pool IPs may carry on the UTC day of `at` (IPs that cannot send count zero, an IP without a cap counts ip_warmup_target); null when the domain has no active or warming IP assignment (outside the pool).';

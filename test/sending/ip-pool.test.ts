@@ -120,6 +120,12 @@ test('an IP stops at its daily allowance (warm-up ramp included); the rest waits
   expect(booking.retry_at).toEqual(midnight);
   expect(booking.wait_reason).toBe(`inbox ${sender.inboxes[0]!.email}: every sending IP of the domain reached its daily allowance (127.0.0.4 2 of 2, 127.0.0.5 50 of 50)`);
 
+  // The campaign's idleReason says the same once those leads are due (here: made due now, as their jobs stay at midnight).
+  await w.t.owner.query(sql`update app_public.campaign_enrollments set next_run_at = app_private.engine_now() where campaign_id = ${campaignId} and status = 'active'`);
+  const [schedule] = await w.t.owner.query(sql`select next_send_at, idle_reason from app_private.campaign_schedule(${tenant.tenantId}, ${campaignId})`);
+  expect(schedule.next_send_at).toEqual(midnight);
+  expect(schedule.idle_reason).toMatch(/^Every sending IP of the inboxes' domains reached its daily allowance \(new allowances at .+\) or cannot send/);
+
   // A new UTC day: the counts start again, and the rest goes out.
   await setClock(w, midnight);
   await campaignCompletes(w, campaignId);
