@@ -401,17 +401,18 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
-        -- Read apart (a reference table): in the condition below, Citus would
-        -- send the call into the shard query of the inbox lookup.
-        v_ip_sends := app_private.message_ip_sends(m.smtp_ip_address_id);
+        -- Read apart: in the condition below, Citus would send the call (it
+        -- reads the IPs, a reference table) into the inbox lookup's shard query.
+        v_ip_sends := app_private.message_ip_sends(m.tenant_id, m.email_account_id, m.smtp_ip_address_id);
         if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
            or not exists (select 1 from app_public.email_accounts ea
                           where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active')
            or not v_ip_sends then
           -- Its slot went by (paused, plan limit, outage), its inbox stopped
           -- sending meanwhile (repeated SMTP login failures), or its pool IP
-          -- was quarantined, burned or blocklisted: book a fresh one, which
-          -- waits while the inbox (or every IP of its domain) cannot send.
+          -- was quarantined, burned, blocklisted or taken off its domain:
+          -- book a fresh one, which waits while the inbox (or every IP of
+          -- its domain) cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;

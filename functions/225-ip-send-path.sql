@@ -101,17 +101,27 @@ end;
 $$;
 comment on function app_private.reserve_sending_ip(uuid, uuid, timestamptz, uuid) is 'Takes one unit of the daily allowance (UTC day of now_at) of one of the domain''s active or warming IPs, least used today first, skipping quarantined, burned or blocklisted IPs and IPs at their allowance, and returns it. kept_ip_id: an IP the message already counted on today, kept while it may send. When the domain has no such assignments, returns nulls (outside the pool); when none of its IPs can take the message, returns when to try again and why (next UTC midnight for allowances, an hour for IPs that cannot send).';
 
-create or replace function app_private.message_ip_sends(smtp_ip_address_id uuid) returns boolean
+create or replace function app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) returns boolean
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 begin
-  return smtp_ip_address_id is null or exists (
-    select 1 from app_public.smtp_ip_addresses ip
-    where ip.id = message_ip_sends.smtp_ip_address_id and app_private.ip_sends(ip.status, ip.reputation_state));
+  if smtp_ip_address_id is null then
+    return true;
+  end if;
+  return exists (
+    select 1
+    from app_public.email_accounts ea
+    join app_public.domain_ip_assignments a on a.tenant_id = ea.tenant_id and a.domain_id = ea.domain_id
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where ea.tenant_id = message_ip_sends.tenant_id and ea.id = message_ip_sends.email_account_id
+      and a.tenant_id = message_ip_sends.tenant_id and a.smtp_ip_address_id = message_ip_sends.smtp_ip_address_id
+      and a.status in ('active', 'warming')
+      and app_private.ip_sends(ip.status, ip.reputation_state));
 end;
 $$;
-comment on function app_private.message_ip_sends(uuid) is 'Whether a message booked on this IP (null: outside the pool) may still leave from it: false once the IP was quarantined, burned or blocklisted, so its message is booked again.';
+comment on function app_private.message_ip_sends(uuid, uuid, uuid) is 'Whether a message booked on this IP (null: outside the pool) may still leave from it: false once the IP was quarantined, burned or blocklisted, or no longer sends for the inbox''s domain, so the message is booked again.';
 
 create or replace function app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamptz) returns void
   language plpgsql volatile
