@@ -83,7 +83,11 @@ begin
       return;
     end if;
     -- Another booking took its last unit (or its status changed) meanwhile.
-    v_full := concat_ws(', ', v_full, format('%s at its allowance of %s', v_ip.address, v_ip.allowance));
+    if v_ip.allowance is null then
+      v_down := concat_ws(', ', v_down, format('%s changed status', v_ip.address));
+    else
+      v_full := concat_ws(', ', v_full, format('%s at its allowance of %s', v_ip.address, v_ip.allowance));
+    end if;
   end loop;
   if v_members = 0 then
     -- Outside the pool: no IP, no wait.
