@@ -2137,6 +2137,8 @@ declare
   v_slot timestamptz;
   v_gap integer;
   v_reasons text;
+  v_pool record;
+  v_ip_id uuid;
 begin
   select x.* into e from app_public.campaign_enrollments x where x.tenant_id = book_email_send.tenant_id and x.id = book_email_send.enrollment_id;
   select x.* into c from app_public.campaigns x where x.tenant_id = e.tenant_id and x.id = e.campaign_id;
@@ -2242,6 +2244,20 @@ begin
     return;
   end if;
 
+  -- A platform inbox whose domain has IPs takes a unit of one IP's daily
+  -- allowance (functions/225-ip-send-path.sql); a message re-booked on the
+  -- same UTC day keeps the IP it already counted on.
+  if ea.provider = 'mailu' then
+    v_pool := app_private.reserve_sending_ip(ea.tenant_id, ea.domain_id, now_at,
+      case when app_private.local_day(v_existing.scheduled_for, 'UTC') = app_private.local_day(now_at, 'UTC') then v_existing.smtp_ip_address_id end);
+    if v_pool.retry_at is not null then
+      retry_at := v_pool.retry_at;
+      wait_reason := format('inbox %s: %s', ea.email, v_pool.wait_reason);
+      return;
+    end if;
+    v_ip_id := v_pool.smtp_ip_address_id;
+  end if;
+
   v_gap := c.min_gap_seconds + floor(random() * (c.max_gap_seconds - c.min_gap_seconds + 1))::integer;
   update app_public.email_accounts x
     set daily_count = v_used + case when v_counts then 1 else 0 end,
@@ -2251,12 +2267,12 @@ begin
 
   if v_existing.id is null then
     insert into app_public.messages (tenant_id, id, direction, status, email_account_id, campaign_id, enrollment_id, step_id,
-                                     variant_id, lead_id, from_email, to_email, scheduled_for)
+                                     variant_id, lead_id, from_email, to_email, scheduled_for, smtp_ip_address_id)
       values (e.tenant_id, app_public.uuid_v7(now_at), 'outbound', 'queued', ea.id, c.id, e.id, s.id,
-              app_hidden.choose_variant(e.tenant_id, s.id, l.id), l.id, ea.email, l.email, v_slot)
+              app_hidden.choose_variant(e.tenant_id, s.id, l.id), l.id, ea.email, l.email, v_slot, v_ip_id)
       returning id into message_id;
   else
-    update app_public.messages x set scheduled_for = v_slot, error_message = null
+    update app_public.messages x set scheduled_for = v_slot, error_message = null, smtp_ip_address_id = v_ip_id
       where x.tenant_id = v_existing.tenant_id and x.id = v_existing.id;
     message_id := v_existing.id;
   end if;
@@ -2268,7 +2284,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
+COMMENT ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, the daily allowance of a pool IP for platform inboxes, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
 
 CREATE FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -2426,6 +2442,7 @@ declare
   v_caps text;
   v_unusable text;
   v_midnight timestamptz;
+  v_ip_blocked boolean;
 begin
   select x.* into c from app_public.campaigns x where x.tenant_id = campaign_schedule.tenant_id and x.id = campaign_schedule.campaign_id;
   if c.id is null then
@@ -2491,13 +2508,16 @@ begin
          string_agg(format('%s %s a day%s', u.email, u.allowance, case when u.warmup_enabled then ' (warm-up)' else '' end), ', ' order by u.email)
            filter (where u.reason is null),
          string_agg(u.reason, '; ' order by u.email) filter (where u.reason is not null),
-         min(app_private.next_local_midnight(v_due, u.timezone)) filter (where u.reason is null)
-    into v_usable, v_remaining, v_caps, v_unusable, v_midnight
+         min(app_private.next_local_midnight(v_due, u.timezone)) filter (where u.reason is null),
+         -- Every inbox with room left sends through pool IPs that have none.
+         coalesce(bool_and(u.ip_room = 0) filter (where u.reason is null and u.remaining > 0), false)
+    into v_usable, v_remaining, v_caps, v_unusable, v_midnight, v_ip_blocked
     from (
       select ea.email::text as email, ea.timezone, ea.warmup_enabled,
              app_private.inbox_unusable_reason(ea.tenant_id, ea.id) as reason,
              coalesce(app_private.inbox_daily_allowance(ea.tenant_id, ea.id, v_due), 0) as allowance,
-             app_private.inbox_remaining(ea.tenant_id, ea.id, v_due) as remaining
+             app_private.inbox_remaining(ea.tenant_id, ea.id, v_due) as remaining,
+             case when ea.provider = 'mailu' then app_private.domain_ip_room(ea.tenant_id, ea.domain_id, v_due) end as ip_room
         from app_public.campaign_email_accounts a
         join app_public.email_accounts ea on ea.tenant_id = a.tenant_id and ea.id = a.email_account_id
         where a.tenant_id = c.tenant_id and a.campaign_id = c.id
@@ -2510,6 +2530,11 @@ begin
   if v_remaining = 0 then
     v_due := app_private.next_send_window(v_midnight, c.timezone, c.send_days, c.send_window_start, c.send_window_end);
     idle_reason := format('Every inbox reached its daily cap (%s); sending resumes at %s.', v_caps, v_due);
+  elsif v_ip_blocked then
+    -- Pool IPs count UTC days (functions/225-ip-send-path.sql).
+    v_due := app_private.next_send_window(((app_private.local_day(v_due, 'UTC') + 1)::timestamp at time zone 'UTC'),
+      c.timezone, c.send_days, c.send_window_start, c.send_window_end);
+    idle_reason := format('Every sending IP of the inboxes'' domains reached its daily allowance (new allowances at %s) or cannot send (quarantined, burned or blocklisted).', v_due);
   end if;
 
   next_send_at := v_due;
@@ -2519,7 +2544,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) IS 'When a campaign sends next and, when that is not now, why: its status, the next due enrollment, the sending window, its daily limit, its inboxes'' daily caps (warm-up included) and usability.';
+COMMENT ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) IS 'When a campaign sends next and, when that is not now, why: its status, the next due enrollment, the sending window, its daily limit, its inboxes'' daily caps (warm-up included) and usability, and the daily allowance of their pool IPs.';
 
 CREATE FUNCTION app_private.campaign_start_problems(tenant_id uuid, campaign_id uuid) RETURNS text[]
     LANGUAGE plpgsql STABLE
@@ -3029,6 +3054,7 @@ CREATE TABLE app_public.messages (
     bounced_at timestamp with time zone,
     error_message text,
     smtp_response text,
+    smtp_ip_address_id uuid,
     CONSTRAINT messages_content_storage_key_check CHECK ((length(content_storage_key) <= 500)),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
     CONSTRAINT messages_from_email_check CHECK ((length((from_email)::text) <= 254)),
@@ -3052,6 +3078,8 @@ COMMENT ON COLUMN app_public.messages.rfc_message_id IS 'The Message-ID header (
 COMMENT ON COLUMN app_public.messages.content_storage_key IS 'Where the full raw message is kept outside the database; null when only body_text is kept.';
 
 COMMENT ON COLUMN app_public.messages.send_attempts IS 'SMTP attempts so far (temporary failures are retried with backoff).';
+
+COMMENT ON COLUMN app_public.messages.smtp_ip_address_id IS 'The platform sending IP (smtp_ip_addresses) the message was booked on and leaves from: set when its inbox is a platform (mailu) inbox whose domain has active or warming IP assignments; null for mail outside the IP pool (third-party SMTP, Google, Microsoft, or a domain without IPs).';
 
 CREATE FUNCTION app_private.claimed_message(tenant_id uuid, message_id uuid, outcome text) RETURNS app_public.messages
     LANGUAGE plpgsql STABLE
@@ -3982,7 +4010,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.deliverability_setting(key text) IS 'A platform DNS setting: the system_config value deliverability.<key> when staff set one (setSystemConfig), else the built-in default: spf_include _spf.penguinmails.io (the host every tenant SPF record must include), mx_host mail.penguinmails.io and mx_priority 10 (the suggested MX), dmarc_policy quarantine, record_ttl 3600, dkim_key_pool_size 5 (stocked DKIM keys).';
 
-CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text)
+CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text, source_address text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -3994,7 +4022,8 @@ begin
          ea.smtp_settings, cr.smtp_password_encrypted,
          d.domain::text, d.dkim_selector, k.private_key_encrypted,
          coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text),
-         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text))
+         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text)),
+         host(ip.ip_address)
   from app_public.messages m
   join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
   join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
@@ -4003,11 +4032,12 @@ begin
   left join app_private.domain_dkim_keys k on k.tenant_id = d.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector
   left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
   left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
+  left join app_public.smtp_ip_addresses ip on ip.id = m.smtp_ip_address_id
   where m.tenant_id = delivery_envelope.tenant_id and m.id = delivery_envelope.message_id;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID. Owner only (secrets, still encrypted).';
+COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, and the pool IP to connect from (source_address, null outside the IP pool). Owner only (secrets, still encrypted).';
 
 CREATE FUNCTION app_private.disconnect_inbox_oauth(email_account_id uuid) RETURNS TABLE(provider text, refresh_token_encrypted bytea, access_token_encrypted bytea)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4178,6 +4208,32 @@ CREATE FUNCTION app_private.domain_check_sql(domain regtype, expression text) RE
 $$;
 
 COMMENT ON FUNCTION app_private.domain_check_sql(domain regtype, expression text) IS 'The CHECK constraints of a domain as one SQL predicate over an expression: lets set-based code test values against the domain''s own rules without casting row by row.';
+
+CREATE FUNCTION app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_day date := app_private.local_day(at, 'UTC');
+begin
+  -- Every table named with the tenant as a value: it also runs inside the
+  -- shard query of campaign_schedule on Citus.
+  return (
+    select case when count(*) > 0 then coalesce(sum(
+             case when not app_private.ip_sends(ip.status, ip.reputation_state) then 0
+                  else greatest(coalesce(app_private.ip_allowance(ip.status, ip.daily_limit, ip.warmup_started_at, domain_ip_room.at),
+                                         app_private.ip_warmup_target())
+                                - case when ip.daily_count_date = v_day then ip.daily_count else 0 end, 0) end), 0) end
+    from app_public.domain_ip_assignments a
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where a.tenant_id = domain_ip_room.tenant_id and a.domain_id = domain_ip_room.domain_id
+      and a.status in ('active', 'warming')
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamp with time zone) IS 'How many more messages the domain''s pool IPs may carry on the UTC day of `at` (IPs that cannot send count zero, an IP without a cap counts ip_warmup_target); null when the domain has no active or warming IP assignment (outside the pool).';
 
 CREATE FUNCTION app_private.domain_suffixes(domain text) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -5050,6 +5106,15 @@ $$;
 
 COMMENT ON FUNCTION app_private.ip_daily_allowance(smtp_ip_address_id uuid, at timestamp with time zone) IS 'How many messages the IP may send on the UTC day of `at` (see ip_allowance); null means no cap.';
 
+CREATE FUNCTION app_private.ip_sends(status text, reputation_state text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select status in ('assigned', 'warming', 'warmed', 'degraded') and reputation_state in ('good', 'fair');
+$$;
+
+COMMENT ON FUNCTION app_private.ip_sends(status text, reputation_state text) IS 'Whether an IP in this status and reputation may carry mail: not available (unassigned), quarantined or burned, and not poor or critical (listed on a blocklist).';
+
 CREATE FUNCTION app_private.ip_warmup_ramp(day_number integer) RETURNS bigint
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5633,6 +5698,29 @@ $$;
 
 COMMENT ON FUNCTION app_private.mentions(haystack text, needle text) IS 'Whether the text contains the needle, ignoring case (no LIKE wildcards: an address holds "_").';
 
+CREATE FUNCTION app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if smtp_ip_address_id is null then
+    return true;
+  end if;
+  return exists (
+    select 1
+    from app_public.email_accounts ea
+    join app_public.domain_ip_assignments a on a.tenant_id = ea.tenant_id and a.domain_id = ea.domain_id
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where ea.tenant_id = message_ip_sends.tenant_id and ea.id = message_ip_sends.email_account_id
+      and a.tenant_id = message_ip_sends.tenant_id and a.smtp_ip_address_id = message_ip_sends.smtp_ip_address_id
+      and a.status in ('active', 'warming')
+      and app_private.ip_sends(ip.status, ip.reputation_state));
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) IS 'Whether a message booked on this IP (null: outside the pool) may still leave from it: false once the IP was quarantined, burned or blocklisted, or no longer sends for the inbox''s domain, so the message is booked again.';
+
 CREATE FUNCTION app_private.message_status_rank(status text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6178,7 +6266,17 @@ begin
     delete from app_public.deals d where d.tenant_id = v_tenant and d.deleted_at < v_cutoff;
     get diagnostics v_n = row_count;
     v_deals := v_deals + v_n;
-    -- Deals, leads and sub-accounts of an account lose the link (ON DELETE SET NULL).
+    -- Deals, leads and sub-accounts of an account lose the link first (the
+    -- keys' ON DELETE SET NULL (column) is not applied on Citus's shards).
+    update app_public.deals d set crm_account_id = null
+      where d.tenant_id = v_tenant and d.crm_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
+    update app_public.leads l set crm_account_id = null
+      where l.tenant_id = v_tenant and l.crm_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
+    update app_public.crm_accounts c set parent_account_id = null
+      where c.tenant_id = v_tenant and c.parent_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
     delete from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff;
     get diagnostics v_n = row_count;
     v_accounts := v_accounts + v_n;
@@ -6730,11 +6828,12 @@ begin
     where x.tenant_id = m.tenant_id and x.id = m.id;
   update app_public.email_accounts ea set last_sent_at = app_private.engine_now()
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, app_private.engine_now());
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) IS 'The SMTP server accepted a claimed message: records the sent event with the server''s answer and moves the enrollment past the step.';
+COMMENT ON FUNCTION app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) IS 'The SMTP server accepted a claimed message: records the sent event with the server''s answer, notes the send on the domain''s assignment of the pool IP that carried it (if any), and moves the enrollment past the step.';
 
 CREATE TABLE app_public.domains (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -7258,6 +7357,25 @@ $$;
 
 COMMENT ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) IS 'Applies a blocklist check to an IP: provider_blacklist_status per zone (listed, return codes, reason, checked_at, last_listed_at; a failed lookup keeps the last answer), reputation_state (2+ listings critical, 1 poor, delisted within 30 days fair, else good), last_reputation_check_at; quarantines a listed IP (moving its domains) and releases an IP it had quarantined once every zone delisted it.';
 
+CREATE FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if smtp_ip_address_id is null then
+    return;
+  end if;
+  update app_public.domain_ip_assignments a set last_sent_at = record_ip_send.at
+    from app_public.email_accounts ea
+    where ea.tenant_id = record_ip_send.tenant_id and ea.id = record_ip_send.email_account_id
+      and a.tenant_id = record_ip_send.tenant_id and a.domain_id = ea.domain_id
+      and a.smtp_ip_address_id = record_ip_send.smtp_ip_address_id and a.status <> 'expired';
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) IS 'After a message left from a pool IP: the domain''s assignment of that IP records when it last sent (domain_ip_assignments.last_sent_at). Nothing for mail outside the pool.';
+
 CREATE FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7440,6 +7558,7 @@ begin
     where x.tenant_id = m.tenant_id and x.id = m.id;
   update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed_at)
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, m.processed_at);
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;
@@ -7786,6 +7905,82 @@ $$;
 
 COMMENT ON FUNCTION app_private.require_infrastructure_manager() IS 'Raises DNIED unless the signed-in user is staff with infrastructure.manage.';
 
+CREATE FUNCTION app_private.reserve_sending_ip(tenant_id uuid, domain_id uuid, now_at timestamp with time zone, kept_ip_id uuid, OUT smtp_ip_address_id uuid, OUT retry_at timestamp with time zone, OUT wait_reason text) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_day date := app_private.local_day(now_at, 'UTC');
+  v_ip record;
+  v_members integer := 0;
+  v_full text;
+  v_down text;
+  v_taken uuid;
+begin
+  -- The domain's IPs: least used today first, then the one that sent least
+  -- recently, so a domain's mail rotates over its IPs.
+  for v_ip in
+    select ip.id, host(ip.ip_address) as address, ip.status, ip.reputation_state,
+           app_private.ip_allowance(ip.status, ip.daily_limit, ip.warmup_started_at, reserve_sending_ip.now_at) as allowance,
+           case when ip.daily_count_date = v_day then ip.daily_count else 0 end as used
+    from app_public.domain_ip_assignments a
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where a.tenant_id = reserve_sending_ip.tenant_id and a.domain_id = reserve_sending_ip.domain_id
+      and a.status in ('active', 'warming')
+    order by ip.id is distinct from reserve_sending_ip.kept_ip_id,
+             case when ip.daily_count_date = v_day then ip.daily_count else 0 end,
+             a.last_sent_at nulls first, ip.ip_address
+  loop
+    v_members := v_members + 1;
+    if not app_private.ip_sends(v_ip.status, v_ip.reputation_state) then
+      v_down := concat_ws(', ', v_down, format('%s is %s', v_ip.address,
+        case when v_ip.status in ('quarantined', 'burned', 'available') then v_ip.status else 'listed (' || v_ip.reputation_state || ' reputation)' end));
+      continue;
+    end if;
+    -- A message re-booked on the same UTC day keeps its IP (already counted).
+    if v_ip.id = kept_ip_id then
+      smtp_ip_address_id := v_ip.id;
+      return;
+    end if;
+    if v_ip.allowance is not null and v_ip.used >= v_ip.allowance then
+      v_full := concat_ws(', ', v_full, format('%s %s of %s', v_ip.address, v_ip.used, v_ip.allowance));
+      continue;
+    end if;
+    update app_public.smtp_ip_addresses ip
+      set daily_count = case when ip.daily_count_date = v_day then ip.daily_count else 0 end + 1,
+          daily_count_date = v_day
+      where ip.id = v_ip.id and ip.status = v_ip.status
+        and (v_ip.allowance is null or ip.daily_count_date is distinct from v_day or ip.daily_count < v_ip.allowance)
+      returning ip.id into v_taken;
+    if v_taken is not null then
+      smtp_ip_address_id := v_taken;
+      return;
+    end if;
+    -- Another booking took its last unit (or its status changed) meanwhile.
+    if v_ip.allowance is null then
+      v_down := concat_ws(', ', v_down, format('%s changed status', v_ip.address));
+    else
+      v_full := concat_ws(', ', v_full, format('%s at its allowance of %s', v_ip.address, v_ip.allowance));
+    end if;
+  end loop;
+  if v_members = 0 then
+    -- Outside the pool: no IP, no wait.
+    return;
+  end if;
+  if v_full is not null then
+    retry_at := (v_day + 1)::timestamp at time zone 'UTC';
+    wait_reason := format('every sending IP of the domain reached its daily allowance (%s)%s', v_full,
+      case when v_down is not null then format('; %s', v_down) else '' end);
+  else
+    retry_at := now_at + interval '1 hour';
+    wait_reason := format('no sending IP of the domain can send (%s)', v_down);
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.reserve_sending_ip(tenant_id uuid, domain_id uuid, now_at timestamp with time zone, kept_ip_id uuid, OUT smtp_ip_address_id uuid, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Takes one unit of the daily allowance (UTC day of now_at) of one of the domain''s active or warming IPs, least used today first, skipping quarantined, burned or blocklisted IPs and IPs at their allowance, and returns it. kept_ip_id: an IP the message already counted on today, kept while it may send. When the domain has no such assignments, returns nulls (outside the pool); when none of its IPs can take the message, returns when to try again and why (next UTC midnight for allowances, an hour for IPs that cannot send).';
+
 CREATE FUNCTION app_private.reset_daily_counts(at timestamp with time zone DEFAULT now()) RETURNS TABLE(inboxes integer, ips integer)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8053,6 +8248,7 @@ declare
   v_next integer;
   v_block text;
   v_guard integer := 0;
+  v_ip_sends boolean;
 begin
   select x.* into e from app_public.campaign_enrollments x
     where x.tenant_id = run_enrollment.tenant_id and x.id = run_enrollment.enrollment_id
@@ -8091,12 +8287,18 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
+        -- Read apart: in the condition below, Citus would send the call (it
+        -- reads the IPs, a reference table) into the inbox lookup's shard query.
+        v_ip_sends := app_private.message_ip_sends(m.tenant_id, m.email_account_id, m.smtp_ip_address_id);
         if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
            or not exists (select 1 from app_public.email_accounts ea
-                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active') then
-          -- Its slot went by (paused, plan limit, outage), or its inbox stopped
-          -- sending meanwhile (repeated SMTP login failures): book a fresh one,
-          -- which waits while the inbox cannot send.
+                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active')
+           or not v_ip_sends then
+          -- Its slot went by (paused, plan limit, outage), its inbox stopped
+          -- sending meanwhile (repeated SMTP login failures), or its pool IP
+          -- was quarantined, burned, blocklisted or taken off its domain:
+          -- book a fresh one, which waits while the inbox (or every IP of
+          -- its domain) cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;
@@ -16961,6 +17163,8 @@ REVOKE ALL ON FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id u
 
 REVOKE ALL ON FUNCTION app_private.domain_check_sql(domain regtype, expression text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.domain_suffixes(domain text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.drain_job_outbox() FROM PUBLIC;
@@ -17035,6 +17239,8 @@ REVOKE ALL ON FUNCTION app_private.install_dkim_key(tenant_id uuid, domain_id uu
 REVOKE ALL ON FUNCTION app_private.ip_allowance(status text, daily_limit integer, warmup_started_at timestamp with time zone, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.ip_daily_allowance(smtp_ip_address_id uuid, at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.ip_sends(status text, reputation_state text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.ip_warmup_ramp(day_number integer) FROM PUBLIC;
 
@@ -17132,6 +17338,8 @@ REVOKE ALL ON FUNCTION app_private.may_export_tenant(tenant_id uuid) FROM PUBLIC
 REVOKE ALL ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.mentions(haystack text, needle text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 
@@ -17250,6 +17458,8 @@ REVOKE ALL ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_
 
 REVOKE ALL ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) FROM PUBLIC;
@@ -17293,6 +17503,8 @@ REVOKE ALL ON FUNCTION app_private.report_lead_import_progress(tenant_id uuid, i
 REVOKE ALL ON FUNCTION app_private.reputation_results_problem(results jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.require_infrastructure_manager() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.reserve_sending_ip(tenant_id uuid, domain_id uuid, now_at timestamp with time zone, kept_ip_id uuid, OUT smtp_ip_address_id uuid, OUT retry_at timestamp with time zone, OUT wait_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.reset_daily_counts(at timestamp with time zone) FROM PUBLIC;
 

@@ -1,3 +1,11 @@
+--! Previous: sha1:a5f73ee54e0e38f34aa167c7beb44fd326ab4cf1
+--! Hash: sha1:37e5b4ef1fbb7de530a8c9432d24d04ef27865ff
+--! Message: messages.smtp_ip_address_id: the platform IP a campaign email left from
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 3-ip-pool-sending.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
