@@ -20,8 +20,12 @@ comment on column app_public.user_preferences.muted_notifications is 'Kinds of e
 comment on column app_public.tenant_config.notify_on_billing_changes is 'Whether the organisation''s owners and admins are emailed when a payment fails (each subject to their own email_notifications and muted_notifications). Default false.';
 
 -- Nothing on the platform sends system-update or security-alert emails: the
--- switches of a feature that does not exist are removed.
+-- switches of a feature that does not exist are removed (API fields
+-- TenantConfig.notifyOnSystemUpdates and notifyOnSecurityAlerts, which
+-- changed nothing).
+-- squawk-ignore ban-drop-column
 alter table app_public.tenant_config drop column if exists notify_on_system_updates;
+-- squawk-ignore ban-drop-column
 alter table app_public.tenant_config drop column if exists notify_on_security_alerts;
 
 create table if not exists app_private.weekly_report_deliveries (

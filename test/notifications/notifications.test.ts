@@ -70,7 +70,7 @@ async function org(label: string): Promise<Org> {
   const token = await w.t.session({ role: 'member', user_id: userId, tenant_id: tenantId, expires_at: new Date(Date.now() + 3_600_000) });
   const admin = await member(tenantId, `${label}-admin`, ['admin']);
   const quietAdmin = await member(tenantId, `${label}-quiet`, ['admin']);
-  await w.t.owner.query(sql`insert into app_public.user_preferences (user_id, email_notifications) values (${quietAdmin.userId}, false)`);
+  await w.t.owner.query(sql`update app_public.user_preferences set email_notifications = false where user_id = ${quietAdmin.userId}`);
   const plain = await member(tenantId, `${label}-member`, ['member']);
   return { tenantId, owner: { userId, email, token }, admin, quietAdmin, member: plain };
 }
@@ -192,7 +192,7 @@ test('the one-click unsubscribe link turns that kind off for that user only, and
   expect(forged.headers.get('x-error-code')).toBe('INVALID_LINK');
   const prefs = async (userId: string) =>
     (await w.t.owner.query(sql`select muted_notifications, email_notifications, weekly_reports from app_public.user_preferences where user_id = ${userId}`))[0];
-  expect(await prefs(a.admin.userId)).toBeUndefined();
+  expect(await prefs(a.admin.userId)).toEqual({ muted_notifications: [], email_notifications: true, weekly_reports: false });
 
   const done = await oneClick(url);
   expect(done.status).toBe(200);
@@ -235,8 +235,7 @@ test('the weekly report sums the previous week of the rollups for each member wh
   }
   for (const p of [a.owner, a.member, a.quietAdmin, b.owner]) {
     await w.t.owner.query(sql`
-      insert into app_public.user_preferences (user_id, weekly_reports) values (${p.userId}, true)
-      on conflict (user_id) do update set weekly_reports = true`);
+      update app_public.user_preferences set weekly_reports = true where user_id = ${p.userId} returning 1`);
   }
   // The rollups, read independently of the report's function.
   const expected = await w.t.owner.query(sql`
