@@ -286,3 +286,36 @@ test('the weekly report sums the previous week of the rollups for each member wh
   const recipients = await w.t.owner.query(sql`select email from app_private.notification_recipients(${a.tenantId}, 'weekly_report') order by email`);
   expect(recipients.map((r) => r.email).sort()).toEqual([a.owner.email, a.quietAdmin.email].sort());
 });
+
+test('the automatic pause notice is the safety_pause notification: preferences and its own unsubscribe link apply', async () => {
+  const a = await org('notify-safety');
+  const sender = await createSender(w, a.tenantId);
+  const inbox = sender.inboxes[0]!;
+  // Muting another kind does not mute this one.
+  await w.t.owner.query(sql`update app_public.user_preferences set muted_notifications = '{domain_verification_failed}' where user_id = ${a.admin.userId}`);
+  const stop = async () => {
+    await w.t.owner.query(sql`
+      update app_public.email_accounts set status = 'error', pause_reason = 'Sending stopped: the SMTP server refused the login 3 times in a row.'
+      where tenant_id = ${a.tenantId} and id = ${inbox.id}`);
+    await w.t.owner.query(sql`select app_private.queue_safety_pause_notice(${a.tenantId}::uuid, null, ${inbox.id}::uuid)`);
+    await jobsSettle(['safety_pause_notice']);
+  };
+  const notices = (email: string) => mailsTo(email, /stopped sending/);
+
+  await stop();
+  expect(notices(a.owner.email)).toHaveLength(1);
+  expect(notices(a.admin.email)).toHaveLength(1);
+  expect(notices(a.quietAdmin.email)).toEqual([]);
+  expect(notices(a.member.email)).toEqual([]);
+  const notice = notices(a.admin.email)[0]!;
+  expect(notice.parsed.text).toContain(`The inbox ${inbox.email} of the organisation “Org notify-safety” was paused by PenguinMails.`);
+  expect(notice.parsed.text).toContain('To stop emails about campaigns or inboxes paused automatically:');
+
+  expect((await oneClick(unsubscribeUrlOf(notice)!)).status).toBe(200);
+  const [prefs] = await w.t.owner.query(sql`select muted_notifications from app_public.user_preferences where user_id = ${a.admin.userId}`);
+  expect(prefs.muted_notifications).toEqual(['domain_verification_failed', 'safety_pause']);
+
+  await stop();
+  expect(notices(a.owner.email)).toHaveLength(2);
+  expect(notices(a.admin.email)).toHaveLength(1);
+});

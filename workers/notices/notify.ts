@@ -9,8 +9,7 @@
  * quoteUserText by the caller. The HTML is the text, paragraph by paragraph.
  */
 import type { JobHelpers } from 'graphile-worker';
-import { secretsKeyOf } from '../../src/config.ts';
-import { KIND_LABELS, makeNotificationLinks, notificationKeyFrom, type NotificationKind } from '../../src/mail/notification-links.ts';
+import { KIND_LABELS, type NotificationKind } from '../../src/mail/notification-links.ts';
 import type { TaskDeps } from '../../src/worker/context.ts';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -28,8 +27,7 @@ export async function recipientsOf(helpers: Pick<JobHelpers, 'query'>, tenantId:
 
 /** The email of one notification to one recipient, with their unsubscribe link for the kind. */
 export function notificationMail(deps: TaskDeps, to: Recipient, kind: NotificationKind, mail: { subject: string; text: string }) {
-  const links = makeNotificationLinks(notificationKeyFrom(secretsKeyOf(deps.env)));
-  const unsubscribe = links.unsubscribeUrl(deps.sending.publicUrl, to.user_id, kind);
+  const unsubscribe = deps.notificationLinks.unsubscribeUrl(deps.sending.publicUrl, to.user_id, kind);
   const footer = `You get this email because of your PenguinMails notification settings. To stop emails about ${KIND_LABELS[kind]}: ${unsubscribe}`;
   const text = `${mail.text}\n\n--\n${footer}`;
   const html = mail.text.split('\n\n').map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`).join('') +
