@@ -77,10 +77,18 @@ async function org(label: string): Promise<Org> {
 
 const mailsTo = (email: string, subject: RegExp) => w.smtp.messages.filter((m) => m.to.includes(email) && subject.test(m.parsed.subject ?? ''));
 
-/** Waits until no job of these tasks is left (done or given up), so "nothing arrived" means nothing was sent. */
+/**
+ * Waits until no job of these tasks is left (done or given up), so "nothing
+ * arrived" means nothing was sent. On Citus a trigger's job waits in
+ * app_private.job_outbox until the worker moves it to the queue: none may be
+ * left there either.
+ */
 async function jobsSettle(tasks: string[]) {
   await eventually(async () => {
-    const rows = await w.t.owner.query(sql`select 1 from graphile_worker.jobs where task_identifier = any (${tasks}) and attempts < max_attempts`);
+    const rows = await w.t.owner.query(sql`
+      select 1 from graphile_worker.jobs where task_identifier = any (${tasks}) and attempts < max_attempts
+      union all
+      select 1 from app_private.job_outbox where identifier = any (${tasks})`);
     return rows.length === 0;
   }, 30_000);
 }
