@@ -18,7 +18,7 @@ import type { ReceivedMail } from '../helpers/smtp.ts';
 import { createOwnedTenant } from '../helpers/tenants.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
-import { leadAnswers } from '../inbox/support.ts';
+import { leadAnswers, sentMessage } from '../inbox/support.ts';
 import { campaignCompletes, createCampaign, createSender, header, lifecycle, messagesOf, startWorld, type World } from '../sending/support/world.ts';
 
 let w: World;
@@ -326,4 +326,24 @@ test('the automatic pause notice is the safety_pause notification: preferences a
   await stop();
   expect(notices(a.owner.email)).toHaveLength(2);
   expect(notices(a.admin.email)).toHaveLength(1);
+});
+
+test('a reply to a message of no campaign goes to the owners and admins who want it', async () => {
+  const a = await org('notify-inbox');
+  const sender = await createSender(w, a.tenantId);
+  const inbox = sender.inboxes[0]!;
+  const leadEmail = `lead-${randomBytes(4).toString('hex')}@recipient.example`;
+  const [lead] = await w.t.owner.query(sql`insert into app_public.leads (tenant_id, email) values (${a.tenantId}, ${leadEmail}) returning id`);
+  const messageId = await sentMessage(w, a.tenantId, { inboxId: inbox.id, inboxEmail: inbox.email, leadId: lead.id, leadEmail, subject: 'Our call' });
+  await leadAnswers(w, a.tenantId, messageId, 'Thursday works.');
+  await jobsSettle(['send_notification']);
+  const replies = (email: string) => mailsTo(email, /New reply/);
+  for (const to of [a.owner, a.admin]) {
+    expect(replies(to.email)).toHaveLength(1);
+    expect(replies(to.email)[0]!.parsed.subject).toBe('New reply in your inbox');
+    expect(replies(to.email)[0]!.parsed.text).toContain(`“${leadEmail}” replied in the organisation “Org notify-inbox” (inbox ${inbox.email}).`);
+    expect(replies(to.email)[0]!.parsed.text).toContain('Subject: “Re: Our call”');
+  }
+  expect(replies(a.quietAdmin.email)).toEqual([]);
+  expect(replies(a.member.email)).toEqual([]);
 });
