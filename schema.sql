@@ -2994,6 +2994,24 @@ $$;
 
 COMMENT ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) IS 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it).';
 
+CREATE FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, week_start date) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_claimed integer;
+begin
+  insert into app_private.weekly_report_deliveries (tenant_id, user_id, week_start)
+    values (claim_weekly_report.tenant_id, claim_weekly_report.user_id, claim_weekly_report.week_start)
+    on conflict do nothing;
+  get diagnostics v_claimed = row_count;
+  return v_claimed > 0;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, week_start date) IS 'Records that this member is sent this week''s report; false when they already were (the caller then sends nothing). Called in the transaction that sends the email, so a failed send records nothing.';
+
 CREATE FUNCTION app_public.uuid_v7(ts timestamp with time zone DEFAULT clock_timestamp()) RETURNS uuid
     LANGUAGE sql PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5901,6 +5919,60 @@ $$;
 
 COMMENT ON FUNCTION app_private.normalize_message_id(raw text) IS 'A Message-ID as messages.rfc_message_id keeps it: without angle brackets or surrounding white space; null when empty.';
 
+CREATE FUNCTION app_private.notification_kinds() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select array['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed']::text[];
+$$;
+
+COMMENT ON FUNCTION app_private.notification_kinds() IS 'The kinds of event notification (the values user_preferences.muted_notifications may hold); the weekly report is the kind weekly_report, switched by user_preferences.weekly_reports.';
+
+CREATE FUNCTION app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid DEFAULT NULL::uuid) RETURNS TABLE(user_id uuid, email text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := notification_recipients.tenant_id;
+  v_kind text := notification_recipients.kind;
+  v_weekly boolean := notification_recipients.kind = 'weekly_report';
+  v_creator uuid;
+  v_billing boolean;
+begin
+  if v_kind is null or not (v_kind = any (app_private.notification_kinds()) or v_weekly) then
+    raise exception 'Unknown notification kind "%".', v_kind using errcode = 'INVAL';
+  end if;
+  if v_kind = 'payment_failed' then
+    select c.notify_on_billing_changes into v_billing from app_public.tenant_config c where c.tenant_id = v_tenant_id;
+    if not coalesce(v_billing, false) then
+      return;
+    end if;
+  end if;
+  if v_kind in ('reply_received', 'campaign_completed') and notification_recipients.campaign_id is not null then
+    select tu.user_id into v_creator
+      from app_public.campaigns c
+      join app_public.tenant_users tu on tu.tenant_id = v_tenant_id and tu.user_id = c.created_by and tu.deleted_at is null
+      where c.tenant_id = v_tenant_id and c.id = notification_recipients.campaign_id;
+  end if;
+  return query
+    select tu.user_id, tu.email::text
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = v_tenant_id and t.deleted_at is null
+    join app_public.users u on u.id = tu.user_id and u.deleted_at is null
+    left join app_public.user_preferences p on p.user_id = tu.user_id
+    where tu.tenant_id = v_tenant_id and tu.deleted_at is null
+      and (v_weekly
+           or (v_creator is not null and tu.user_id = v_creator)
+           or (v_creator is null and tu.roles && array['owner', 'admin']::text[]))
+      and (case when v_weekly then coalesce(p.weekly_reports, false)
+                else coalesce(p.email_notifications, true) and not coalesce(v_kind = any (p.muted_notifications), false) end)
+    order by tu.email;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid) IS 'Who is emailed a notification of this kind (or weekly_report) in this organisation now, with the address of their membership: see functions/295-notifications.sql for the rules. campaign_id: the campaign a reply or completion is about.';
+
 CREATE FUNCTION app_private.oauth_inbox_defaults(provider text) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6496,6 +6568,22 @@ $$;
 
 COMMENT ON FUNCTION app_private.queue_imap_polls() IS 'Queues a poll of every active inbox with IMAP settings; inboxes whose last login failed wait 15 minutes unless their credentials changed. Returns how many were queued.';
 
+CREATE FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if kind is null or not (kind = any (app_private.notification_kinds())) or kind = 'safety_pause' then
+    raise exception 'Unknown notification kind "%".', kind using errcode = 'INVAL';
+  end if;
+  perform app_private.add_job(tenant_id, 'send_notification',
+    json_build_object('tenant_id', tenant_id, 'kind', kind, 'subject_id', subject_id),
+    job_key => 'notification:' || kind || ':' || subject_id::text, max_attempts => 5);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) IS 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses have their own job (queue_safety_pause_notice).';
+
 CREATE FUNCTION app_private.queue_oauth_renewals(within interval DEFAULT '00:15:00'::interval) RETURNS TABLE(tenant_id uuid, email_account_id uuid)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6571,7 +6659,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins that a campaign or an inbox was paused automatically.';
+COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins (those who did not turn the safety_pause notification off) that a campaign or an inbox was paused automatically.';
 
 CREATE FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone DEFAULT now()) RETURNS TABLE(tenant_id uuid, subscription_id uuid)
     LANGUAGE plpgsql
@@ -6667,6 +6755,34 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, without a job key so concurrent writers never wait for each other; the job posts only while it holds the subscription''s lease.';
+
+CREATE FUNCTION app_private.queue_weekly_reports(at timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_week date := date_trunc('week', at at time zone 'UTC')::date;
+  v_tenant uuid;
+  v_count integer := 0;
+begin
+  for v_tenant in
+    select distinct tu.tenant_id
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    join app_public.user_preferences p on p.user_id = tu.user_id and p.weekly_reports
+    where tu.deleted_at is null
+    order by 1
+  loop
+    perform app_private.add_job(v_tenant, 'weekly_report',
+      json_build_object('tenant_id', v_tenant, 'week_start', v_week),
+      job_key => 'weekly_report:' || v_tenant::text || ':' || v_week::text, max_attempts => 5);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_weekly_reports(at timestamp with time zone) IS 'Queues one weekly_report job per open organisation with a member who wants the weekly report, for the ISO week (UTC) holding "at"; returns how many.';
 
 CREATE FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint DEFAULT 1) RETURNS void
     LANGUAGE plpgsql
@@ -7264,6 +7380,7 @@ begin
     v_outcome := 'reply';
     v_event_id := app_private.record_email_event(v_parent.tenant_id, v_parent.id, 'reply', null, null, null,
       jsonb_build_object('inbound_message_id', v_inbound_id, 'matched_by', v_matched_by, 'from', v_from));
+    perform app_private.queue_notification(v_parent.tenant_id, 'reply_received', v_inbound_id);
   elsif v_type = 'auto_reply' then
     v_outcome := 'auto_reply';
   else
@@ -7286,7 +7403,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) IS 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event, nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';
+COMMENT ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) IS 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event (and the reply_received notification), nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';
 
 CREATE FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) RETURNS app_public.smtp_ip_addresses
     LANGUAGE plpgsql
@@ -9685,6 +9802,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a message sent, a bounce or a complaint, judges the campaign''s safety rates (check_campaign_safety): a limit is crossed by a bounce, or by the send that completes the minimum sample.';
 
+CREATE FUNCTION app_private.tg_campaigns__notify_completed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, 'campaign_completed', new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaigns__notify_completed() IS 'Queues the "campaign completed" notification when a campaign becomes completed.';
+
 CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9828,6 +9957,18 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_deals__activity() IS 'The timeline of a deal: a stage_changed activity ({"from", "to"}) when its stage changes, with the signed-in user who changed it.';
+
+CREATE FUNCTION app_private.tg_domains__notify_verification_failed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, 'domain_verification_failed', new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_domains__notify_verification_failed() IS 'Queues the "domain verification failed" notification when a domain''s verification becomes failed (a temporary DNS error is status error and notifies nobody).';
 
 CREATE FUNCTION app_private.tg_domains__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10228,6 +10369,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_messages__status_forward() IS 'Refuses status changes that go backwards or leave a terminal status (except sending -> queued when an attempt was deferred).';
 
+CREATE FUNCTION app_private.tg_payments__notify_failed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, 'payment_failed', new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_payments__notify_failed() IS 'Queues the "payment failed" notification when a payment is recorded as failed (whether it is sent depends on tenant_config.notify_on_billing_changes when the job runs).';
+
 CREATE FUNCTION app_private.tg_webhook_subscriptions__enabled() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10492,6 +10645,37 @@ $$;
 
 COMMENT ON FUNCTION app_private.two_factor_enabled(user_id uuid) IS 'Whether the user has confirmed two-factor authentication.';
 
+CREATE FUNCTION app_private.unsubscribe_notifications(user_id uuid, kind text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := unsubscribe_notifications.user_id;
+  v_kind text := unsubscribe_notifications.kind;
+  v_changed integer;
+begin
+  if v_kind is null or not (v_kind = any (app_private.notification_kinds()) or v_kind = 'weekly_report') then
+    raise exception 'Unknown notification kind "%".', v_kind using errcode = 'INVAL';
+  end if;
+  if not exists (select 1 from app_public.users u where u.id = v_user_id and u.deleted_at is null) then
+    return false;
+  end if;
+  insert into app_public.user_preferences (user_id) values (v_user_id) on conflict (user_id) do nothing;
+  if v_kind = 'weekly_report' then
+    update app_public.user_preferences p set weekly_reports = false
+      where p.user_id = v_user_id and p.weekly_reports;
+  else
+    update app_public.user_preferences p set muted_notifications = array_append(p.muted_notifications, v_kind)
+      where p.user_id = v_user_id and not (v_kind = any (p.muted_notifications));
+  end if;
+  get diagnostics v_changed = row_count;
+  return v_changed > 0;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.unsubscribe_notifications(user_id uuid, kind text) IS 'The one-click unsubscribe of a notification email: weekly_report turns the user''s weekly_reports off; any other kind is added to their muted_notifications. Returns whether anything changed (false: already off, or no such user).';
+
 CREATE FUNCTION app_private.unsubscribe_preview(tenant_id uuid, message_id uuid) RETURNS TABLE(recipient text, sender text, already_unsubscribed boolean)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10717,6 +10901,30 @@ CREATE FUNCTION app_private.website_domain(website text) RETURNS text
 $_$;
 
 COMMENT ON FUNCTION app_private.website_domain(website text) IS 'The host name of a website as written on a lead (https://www.acme.com/about → acme.com), null when it is not a valid host name.';
+
+CREATE FUNCTION app_private.weekly_report(tenant_id uuid, week_start date) RETURNS TABLE(campaign_id uuid, campaign_name text, sent bigint, opened bigint, clicked bigint, replied bigint, bounced bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := weekly_report.tenant_id;
+  v_from date := weekly_report.week_start - 7;
+  v_to date := weekly_report.week_start;
+begin
+  return query
+    select c.id, c.name, sum(s.sent)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
+           sum(s.replied)::bigint, sum(s.bounced)::bigint
+    from app_public.campaign_stats_daily s
+    join app_public.campaigns c on c.tenant_id = v_tenant_id and c.id = s.campaign_id
+    where s.tenant_id = v_tenant_id and s.day >= v_from and s.day < v_to
+    group by c.id, c.name
+    having sum(s.sent) + sum(s.opened) + sum(s.clicked) + sum(s.replied) + sum(s.bounced) > 0
+    order by c.name, c.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.weekly_report(tenant_id uuid, week_start date) IS 'The weekly report of an organisation for the week starting week_start (a Monday): per campaign with any activity in the 7 UTC days before it, the messages sent, opened, clicked, replied and bounced, summed from campaign_stats_daily.';
 
 CREATE FUNCTION app_private.without_terms(value text, terms text[]) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
@@ -13813,6 +14021,20 @@ ALTER TABLE ONLY app_private.webhook_secrets FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.webhook_secrets IS 'Signing secrets of webhook subscriptions (whsec_…), AES-256-GCM sealed; the previous one stays valid until previous_expires_at after a rotation.';
 
+CREATE TABLE app_private.weekly_report_deliveries (
+    tenant_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    week_start date NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT weekly_report_deliveries_week_start_check CHECK ((EXTRACT(isodow FROM week_start) = (1)::numeric))
+);
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.weekly_report_deliveries IS 'One row per weekly report emailed: the organisation, the member and the Monday (UTC) of the week the report was sent in. The weekly_report job claims the row in the transaction that sends the email, so a rerun of the job sends nobody the same week twice.';
+
 CREATE TABLE app_private.worker_pools (
     pool_id text NOT NULL,
     hostname text NOT NULL,
@@ -14404,8 +14626,6 @@ CREATE TABLE app_public.tenant_config (
     billing_email app_public.email_address,
     billing_address jsonb,
     notify_on_billing_changes boolean DEFAULT false NOT NULL,
-    notify_on_system_updates boolean DEFAULT false NOT NULL,
-    notify_on_security_alerts boolean DEFAULT false NOT NULL,
     theme_primary_color text,
     theme_logo_url text,
     theme_favicon_url text,
@@ -14434,6 +14654,8 @@ CREATE TABLE app_public.tenant_config (
 ALTER TABLE ONLY app_public.tenant_config FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenant_config IS 'Tenant-wide configuration: billing contact, notifications and branding.';
+
+COMMENT ON COLUMN app_public.tenant_config.notify_on_billing_changes IS 'Whether the organisation''s owners and admins are emailed when a payment fails (each subject to their own email_notifications and muted_notifications). Default false.';
 
 COMMENT ON COLUMN app_public.tenant_config.safety_bounce_rate IS 'A sending campaign pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
 
@@ -14485,7 +14707,9 @@ CREATE TABLE app_public.user_preferences (
     marketing_emails boolean DEFAULT false NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    muted_notifications text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT user_preferences_language_check CHECK ((language ~ '^[a-z]{2}(-[A-Z]{2})?$'::text)),
+    CONSTRAINT user_preferences_muted_notifications_check CHECK ((muted_notifications <@ ARRAY['reply_received'::text, 'campaign_completed'::text, 'safety_pause'::text, 'domain_verification_failed'::text, 'payment_failed'::text])),
     CONSTRAINT user_preferences_theme_check CHECK ((theme = ANY (ARRAY['light'::text, 'dark'::text, 'system'::text]))),
     CONSTRAINT user_preferences_timezone_check CHECK ((length(timezone) <= 100))
 );
@@ -14493,6 +14717,12 @@ CREATE TABLE app_public.user_preferences (
 ALTER TABLE ONLY app_public.user_preferences FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.user_preferences IS 'A user''s personal preferences, visible to that user only.';
+
+COMMENT ON COLUMN app_public.user_preferences.email_notifications IS 'Master switch of the event notifications emailed to this user (reply received, campaign completed, campaign or inbox paused automatically, domain verification failed, payment failed), in every organisation they belong to. Default true. The weekly report has its own switch (weekly_reports).';
+
+COMMENT ON COLUMN app_public.user_preferences.weekly_reports IS 'Whether this user receives the weekly report (Mondays, 08:00 UTC) of each organisation they belong to: per campaign, messages sent, opened, clicked, replied and bounced over the previous ISO week. Default false. Its unsubscribe link turns this off.';
+
+COMMENT ON COLUMN app_public.user_preferences.muted_notifications IS 'Kinds of event notification this user turned off one by one (the unsubscribe link of such an email adds its kind): reply_received, campaign_completed, safety_pause, domain_verification_failed, payment_failed. Applies while email_notifications is on.';
 
 CREATE TABLE app_public.webhook_events (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -14617,6 +14847,9 @@ ALTER TABLE ONLY app_private.webhook_delivery_leases
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (tenant_id, subscription_id);
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries
+    ADD CONSTRAINT weekly_report_deliveries_pkey PRIMARY KEY (tenant_id, user_id, week_start);
 
 ALTER TABLE ONLY app_private.worker_pools
     ADD CONSTRAINT worker_pools_pkey PRIMARY KEY (pool_id);
@@ -14856,6 +15089,8 @@ CREATE INDEX two_factor_challenges_user_id_idx ON app_private.two_factor_challen
 CREATE INDEX two_factor_recovery_codes_user_id_idx ON app_private.two_factor_recovery_codes USING btree (user_id);
 
 CREATE INDEX user_sessions_user_id_idx ON app_private.user_sessions USING btree (user_id);
+
+CREATE INDEX weekly_report_deliveries_user_idx ON app_private.weekly_report_deliveries USING btree (user_id);
 
 CREATE INDEX activities_deal_idx ON app_public.activities USING btree (tenant_id, deal_id, occurred_at DESC);
 
@@ -15325,6 +15560,14 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_users');
 
+CREATE TRIGGER _900_notify_completed AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text))) EXECUTE FUNCTION app_private.tg_campaigns__notify_completed();
+
+CREATE TRIGGER _900_notify_failed_insert AFTER INSERT ON app_public.payments FOR EACH ROW WHEN ((new.status = 'failed'::text)) EXECUTE FUNCTION app_private.tg_payments__notify_failed();
+
+CREATE TRIGGER _900_notify_failed_update AFTER UPDATE OF status ON app_public.payments FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg_payments__notify_failed();
+
+CREATE TRIGGER _900_notify_verification_failed AFTER UPDATE OF verification_status ON app_public.domains FOR EACH ROW WHEN (((new.verification_status = 'failed'::text) AND (old.verification_status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg_domains__notify_verification_failed();
+
 CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_flags FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('feature_flags', 'updated_by');
 
 CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.permissions FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('permissions');
@@ -15425,6 +15668,12 @@ ALTER TABLE ONLY app_private.webhook_delivery_leases
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries
+    ADD CONSTRAINT weekly_report_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries
+    ADD CONSTRAINT weekly_report_deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.activities
     ADD CONSTRAINT activities_tenant_id_deal_id_fkey FOREIGN KEY (tenant_id, deal_id) REFERENCES app_public.deals(tenant_id, id) ON DELETE CASCADE;
@@ -15850,6 +16099,8 @@ ALTER TABLE app_private.user_two_factor ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.webhook_delivery_leases ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.webhook_secrets ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.weekly_report_deliveries ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
 
@@ -17004,6 +17255,8 @@ REVOKE ALL ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, 
 
 REVOKE ALL ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, week_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_member;
@@ -17359,6 +17612,10 @@ REVOKE ALL ON FUNCTION app_private.next_send_window(at timestamp with time zone,
 
 REVOKE ALL ON FUNCTION app_private.normalize_message_id(raw text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.notification_kinds() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.oauth_inbox_defaults(provider text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.oauth_reconnect_required(tenant_id uuid, email_account_id uuid, error text) FROM PUBLIC;
@@ -17405,6 +17662,8 @@ REVOKE ALL ON FUNCTION app_private.queue_imap_poll(tenant_id uuid, email_account
 
 REVOKE ALL ON FUNCTION app_private.queue_imap_polls() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_oauth_renewals(within interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone) FROM PUBLIC;
@@ -17420,6 +17679,8 @@ REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscriptio
 REVOKE ALL ON FUNCTION app_private.queue_tenant_purges() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_weekly_reports(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint) FROM PUBLIC;
 
@@ -17635,6 +17896,8 @@ REVOKE ALL ON FUNCTION app_private.tg_campaign_enrollments__check_completion() F
 
 REVOKE ALL ON FUNCTION app_private.tg_campaign_stats_daily__safety() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_campaigns__notify_completed() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__reschedule_start() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__safety_resume() FROM PUBLIC;
@@ -17650,6 +17913,8 @@ REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBL
 REVOKE ALL ON FUNCTION app_private.tg_crm_accounts__no_cycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_deals__activity() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_domains__notify_verification_failed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
 
@@ -17685,6 +17950,8 @@ REVOKE ALL ON FUNCTION app_private.tg_messages__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__status_forward() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_payments__notify_failed() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_webhook_subscriptions__enabled() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) FROM PUBLIC;
@@ -17700,6 +17967,8 @@ REVOKE ALL ON FUNCTION app_private.tracked_message(tenant_id uuid, message_id uu
 REVOKE ALL ON FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.two_factor_enabled(user_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.unsubscribe_notifications(user_id uuid, kind text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.unsubscribe_preview(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
@@ -17726,6 +17995,8 @@ REVOKE ALL ON FUNCTION app_private.webhook_lead_state(lead jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.website_domain(website text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.weekly_report(tenant_id uuid, week_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.without_terms(value text, terms text[]) FROM PUBLIC;
 
@@ -18392,10 +18663,6 @@ GRANT UPDATE(billing_address) ON TABLE app_public.tenant_config TO penguinmails_
 
 GRANT UPDATE(notify_on_billing_changes) ON TABLE app_public.tenant_config TO penguinmails_member;
 
-GRANT UPDATE(notify_on_system_updates) ON TABLE app_public.tenant_config TO penguinmails_member;
-
-GRANT UPDATE(notify_on_security_alerts) ON TABLE app_public.tenant_config TO penguinmails_member;
-
 GRANT UPDATE(theme_primary_color) ON TABLE app_public.tenant_config TO penguinmails_member;
 
 GRANT UPDATE(theme_logo_url) ON TABLE app_public.tenant_config TO penguinmails_member;
@@ -18455,6 +18722,8 @@ GRANT INSERT(push_notifications),UPDATE(push_notifications) ON TABLE app_public.
 GRANT INSERT(weekly_reports),UPDATE(weekly_reports) ON TABLE app_public.user_preferences TO penguinmails_member;
 
 GRANT INSERT(marketing_emails),UPDATE(marketing_emails) ON TABLE app_public.user_preferences TO penguinmails_member;
+
+GRANT INSERT(muted_notifications),UPDATE(muted_notifications) ON TABLE app_public.user_preferences TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.webhook_events TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.webhook_events TO penguinmails_member;

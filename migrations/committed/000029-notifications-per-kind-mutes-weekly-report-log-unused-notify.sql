@@ -1,3 +1,11 @@
+--! Previous: sha1:37e5b4ef1fbb7de530a8c9432d24d04ef27865ff
+--! Hash: sha1:ddf0b15452d0f1891457f7ca1eddc820cf836dd5
+--! Message: notifications: per-kind mutes, weekly report log; unused notify switches dropped
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 4-notifications.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
