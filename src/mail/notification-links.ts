@@ -18,8 +18,8 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { Route } from '../server/http.ts';
-import { sendBadRequestPage, sendInvalidLinkPage, sendPage } from '../tracking/pages.ts';
-import { FormError, readForm } from '../tracking/request.ts';
+import { sendInvalidLinkPage, sendPage } from '../tracking/pages.ts';
+import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, readOneClickForm } from '../tracking/request.ts';
 
 export const NOTIFICATION_KINDS = ['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed', 'weekly_report'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
@@ -77,9 +77,6 @@ export function makeNotificationLinks(key: Buffer): NotificationLinks {
   };
 }
 
-const ONE_CLICK_FIELD = 'List-Unsubscribe';
-const ONE_CLICK_VALUE = 'One-Click';
-const MAX_FORM_BYTES = 8 * 1024;
 
 export function notificationUnsubscribeRoutes({ pool, links }: { pool: pg.Pool; links: NotificationLinks }): Route[] {
   const verify = (url: URL) => {
@@ -110,20 +107,8 @@ export function notificationUnsubscribeRoutes({ pool, links }: { pool: pg.Pool; 
       sendInvalidLinkPage(res);
       return;
     }
-    let form: URLSearchParams;
-    try {
-      form = await readForm(req, MAX_FORM_BYTES);
-    } catch (error) {
-      if (!(error instanceof FormError)) throw error;
-      if (error.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
-      sendBadRequestPage(res, error.status, error.code, error.message);
-      return;
-    }
-    if (form.get(ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) {
-      sendBadRequestPage(res, 400, 'MISSING_ONE_CLICK',
-        `An unsubscribe request must carry the form field ${ONE_CLICK_FIELD}=${ONE_CLICK_VALUE} (RFC 8058). Open the link in a browser to confirm instead.`);
-      return;
-    }
+    const form = await readOneClickForm(req, res);
+    if (!form) return;
     await pool.query('select app_private.unsubscribe_notifications($1, $2)', [ref.userId, ref.kind]);
     sendPage(res, 200, 'Unsubscribed',
       `<h1>You are unsubscribed</h1><p>You will not get PenguinMails emails about ${KIND_LABELS[ref.kind]} any more.</p>` +
