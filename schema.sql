@@ -2137,6 +2137,8 @@ declare
   v_slot timestamptz;
   v_gap integer;
   v_reasons text;
+  v_pool record;
+  v_ip_id uuid;
 begin
   select x.* into e from app_public.campaign_enrollments x where x.tenant_id = book_email_send.tenant_id and x.id = book_email_send.enrollment_id;
   select x.* into c from app_public.campaigns x where x.tenant_id = e.tenant_id and x.id = e.campaign_id;
@@ -2242,6 +2244,20 @@ begin
     return;
   end if;
 
+  -- A platform inbox whose domain has IPs takes a unit of one IP's daily
+  -- allowance (functions/225-ip-send-path.sql); a message re-booked on the
+  -- same UTC day keeps the IP it already counted on.
+  if ea.provider = 'mailu' then
+    v_pool := app_private.reserve_sending_ip(ea.tenant_id, ea.domain_id, now_at,
+      case when app_private.local_day(v_existing.scheduled_for, 'UTC') = app_private.local_day(now_at, 'UTC') then v_existing.smtp_ip_address_id end);
+    if v_pool.retry_at is not null then
+      retry_at := v_pool.retry_at;
+      wait_reason := format('inbox %s: %s', ea.email, v_pool.wait_reason);
+      return;
+    end if;
+    v_ip_id := v_pool.smtp_ip_address_id;
+  end if;
+
   v_gap := c.min_gap_seconds + floor(random() * (c.max_gap_seconds - c.min_gap_seconds + 1))::integer;
   update app_public.email_accounts x
     set daily_count = v_used + case when v_counts then 1 else 0 end,
@@ -2251,12 +2267,12 @@ begin
 
   if v_existing.id is null then
     insert into app_public.messages (tenant_id, id, direction, status, email_account_id, campaign_id, enrollment_id, step_id,
-                                     variant_id, lead_id, from_email, to_email, scheduled_for)
+                                     variant_id, lead_id, from_email, to_email, scheduled_for, smtp_ip_address_id)
       values (e.tenant_id, app_public.uuid_v7(now_at), 'outbound', 'queued', ea.id, c.id, e.id, s.id,
-              app_hidden.choose_variant(e.tenant_id, s.id, l.id), l.id, ea.email, l.email, v_slot)
+              app_hidden.choose_variant(e.tenant_id, s.id, l.id), l.id, ea.email, l.email, v_slot, v_ip_id)
       returning id into message_id;
   else
-    update app_public.messages x set scheduled_for = v_slot, error_message = null
+    update app_public.messages x set scheduled_for = v_slot, error_message = null, smtp_ip_address_id = v_ip_id
       where x.tenant_id = v_existing.tenant_id and x.id = v_existing.id;
     message_id := v_existing.id;
   end if;
@@ -2268,7 +2284,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
+COMMENT ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone, OUT message_id uuid, OUT send_at timestamp with time zone, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, the daily allowance of a pool IP for platform inboxes, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
 
 CREATE FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -2426,6 +2442,7 @@ declare
   v_caps text;
   v_unusable text;
   v_midnight timestamptz;
+  v_ip_blocked boolean;
 begin
   select x.* into c from app_public.campaigns x where x.tenant_id = campaign_schedule.tenant_id and x.id = campaign_schedule.campaign_id;
   if c.id is null then
@@ -2491,13 +2508,16 @@ begin
          string_agg(format('%s %s a day%s', u.email, u.allowance, case when u.warmup_enabled then ' (warm-up)' else '' end), ', ' order by u.email)
            filter (where u.reason is null),
          string_agg(u.reason, '; ' order by u.email) filter (where u.reason is not null),
-         min(app_private.next_local_midnight(v_due, u.timezone)) filter (where u.reason is null)
-    into v_usable, v_remaining, v_caps, v_unusable, v_midnight
+         min(app_private.next_local_midnight(v_due, u.timezone)) filter (where u.reason is null),
+         -- Every inbox with room left sends through pool IPs that have none.
+         coalesce(bool_and(u.ip_room = 0) filter (where u.reason is null and u.remaining > 0), false)
+    into v_usable, v_remaining, v_caps, v_unusable, v_midnight, v_ip_blocked
     from (
       select ea.email::text as email, ea.timezone, ea.warmup_enabled,
              app_private.inbox_unusable_reason(ea.tenant_id, ea.id) as reason,
              coalesce(app_private.inbox_daily_allowance(ea.tenant_id, ea.id, v_due), 0) as allowance,
-             app_private.inbox_remaining(ea.tenant_id, ea.id, v_due) as remaining
+             app_private.inbox_remaining(ea.tenant_id, ea.id, v_due) as remaining,
+             case when ea.provider = 'mailu' then app_private.domain_ip_room(ea.tenant_id, ea.domain_id, v_due) end as ip_room
         from app_public.campaign_email_accounts a
         join app_public.email_accounts ea on ea.tenant_id = a.tenant_id and ea.id = a.email_account_id
         where a.tenant_id = c.tenant_id and a.campaign_id = c.id
@@ -2510,6 +2530,11 @@ begin
   if v_remaining = 0 then
     v_due := app_private.next_send_window(v_midnight, c.timezone, c.send_days, c.send_window_start, c.send_window_end);
     idle_reason := format('Every inbox reached its daily cap (%s); sending resumes at %s.', v_caps, v_due);
+  elsif v_ip_blocked then
+    -- Pool IPs count UTC days (functions/225-ip-send-path.sql).
+    v_due := app_private.next_send_window(((app_private.local_day(v_due, 'UTC') + 1)::timestamp at time zone 'UTC'),
+      c.timezone, c.send_days, c.send_window_start, c.send_window_end);
+    idle_reason := format('Every sending IP of the inboxes'' domains reached its daily allowance (new allowances at %s) or cannot send (quarantined, burned or blocklisted).', v_due);
   end if;
 
   next_send_at := v_due;
@@ -2519,7 +2544,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) IS 'When a campaign sends next and, when that is not now, why: its status, the next due enrollment, the sending window, its daily limit, its inboxes'' daily caps (warm-up included) and usability.';
+COMMENT ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) IS 'When a campaign sends next and, when that is not now, why: its status, the next due enrollment, the sending window, its daily limit, its inboxes'' daily caps (warm-up included) and usability, and the daily allowance of their pool IPs.';
 
 CREATE FUNCTION app_private.campaign_start_problems(tenant_id uuid, campaign_id uuid) RETURNS text[]
     LANGUAGE plpgsql STABLE
@@ -2951,6 +2976,14 @@ begin
     claimed := false;
     return;
   end if;
+  -- The subscription was deleted (by its tenant, or with the tenant) after
+  -- the job was queued: nothing to deliver, and no lease to take.
+  if not exists (select 1 from app_public.webhook_subscriptions s
+                 where s.tenant_id = claim_webhook_lease.tenant_id and s.id = claim_webhook_lease.subscription_id) then
+    claimed := false;
+    held_until := null;
+    return;
+  end if;
   -- Taken when free, expired, or already this holder's (then extended).
   insert into app_private.webhook_delivery_leases as l (tenant_id, subscription_id, holder, expires_at)
     values (claim_webhook_lease.tenant_id, claim_webhook_lease.subscription_id, claim_webhook_lease.holder,
@@ -2967,7 +3000,25 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) IS 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it).';
+COMMENT ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) IS 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it). Not claimed, with no time, when the subscription no longer exists.';
+
+CREATE FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, week_start date) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_claimed integer;
+begin
+  insert into app_private.weekly_report_deliveries (tenant_id, user_id, week_start)
+    values (claim_weekly_report.tenant_id, claim_weekly_report.user_id, claim_weekly_report.week_start)
+    on conflict do nothing;
+  get diagnostics v_claimed = row_count;
+  return v_claimed > 0;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, week_start date) IS 'Records that this member is sent this week''s report; false when they already were (the caller then sends nothing). Called in the transaction that sends the email, so a failed send records nothing.';
 
 CREATE FUNCTION app_public.uuid_v7(ts timestamp with time zone DEFAULT clock_timestamp()) RETURNS uuid
     LANGUAGE sql PARALLEL SAFE
@@ -3029,6 +3080,7 @@ CREATE TABLE app_public.messages (
     bounced_at timestamp with time zone,
     error_message text,
     smtp_response text,
+    smtp_ip_address_id uuid,
     CONSTRAINT messages_content_storage_key_check CHECK ((length(content_storage_key) <= 500)),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
     CONSTRAINT messages_from_email_check CHECK ((length((from_email)::text) <= 254)),
@@ -3052,6 +3104,8 @@ COMMENT ON COLUMN app_public.messages.rfc_message_id IS 'The Message-ID header (
 COMMENT ON COLUMN app_public.messages.content_storage_key IS 'Where the full raw message is kept outside the database; null when only body_text is kept.';
 
 COMMENT ON COLUMN app_public.messages.send_attempts IS 'SMTP attempts so far (temporary failures are retried with backoff).';
+
+COMMENT ON COLUMN app_public.messages.smtp_ip_address_id IS 'The platform sending IP (smtp_ip_addresses) the message was booked on and leaves from: set when its inbox is a platform (mailu) inbox whose domain has active or warming IP assignments; null for mail outside the IP pool (third-party SMTP, Google, Microsoft, or a domain without IPs).';
 
 CREATE FUNCTION app_private.claimed_message(tenant_id uuid, message_id uuid, outcome text) RETURNS app_public.messages
     LANGUAGE plpgsql STABLE
@@ -3982,7 +4036,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.deliverability_setting(key text) IS 'A platform DNS setting: the system_config value deliverability.<key> when staff set one (setSystemConfig), else the built-in default: spf_include _spf.penguinmails.io (the host every tenant SPF record must include), mx_host mail.penguinmails.io and mx_priority 10 (the suggested MX), dmarc_policy quarantine, record_ttl 3600, dkim_key_pool_size 5 (stocked DKIM keys).';
 
-CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text)
+CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text, source_address text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -3994,7 +4048,8 @@ begin
          ea.smtp_settings, cr.smtp_password_encrypted,
          d.domain::text, d.dkim_selector, k.private_key_encrypted,
          coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text),
-         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text))
+         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text)),
+         host(ip.ip_address)
   from app_public.messages m
   join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
   join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
@@ -4003,11 +4058,12 @@ begin
   left join app_private.domain_dkim_keys k on k.tenant_id = d.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector
   left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
   left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
+  left join app_public.smtp_ip_addresses ip on ip.id = m.smtp_ip_address_id
   where m.tenant_id = delivery_envelope.tenant_id and m.id = delivery_envelope.message_id;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID. Owner only (secrets, still encrypted).';
+COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, and the pool IP to connect from (source_address, null outside the IP pool). Owner only (secrets, still encrypted).';
 
 CREATE FUNCTION app_private.disconnect_inbox_oauth(email_account_id uuid) RETURNS TABLE(provider text, refresh_token_encrypted bytea, access_token_encrypted bytea)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4178,6 +4234,32 @@ CREATE FUNCTION app_private.domain_check_sql(domain regtype, expression text) RE
 $$;
 
 COMMENT ON FUNCTION app_private.domain_check_sql(domain regtype, expression text) IS 'The CHECK constraints of a domain as one SQL predicate over an expression: lets set-based code test values against the domain''s own rules without casting row by row.';
+
+CREATE FUNCTION app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_day date := app_private.local_day(at, 'UTC');
+begin
+  -- Every table named with the tenant as a value: it also runs inside the
+  -- shard query of campaign_schedule on Citus.
+  return (
+    select case when count(*) > 0 then coalesce(sum(
+             case when not app_private.ip_sends(ip.status, ip.reputation_state) then 0
+                  else greatest(coalesce(app_private.ip_allowance(ip.status, ip.daily_limit, ip.warmup_started_at, domain_ip_room.at),
+                                         app_private.ip_warmup_target())
+                                - case when ip.daily_count_date = v_day then ip.daily_count else 0 end, 0) end), 0) end
+    from app_public.domain_ip_assignments a
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where a.tenant_id = domain_ip_room.tenant_id and a.domain_id = domain_ip_room.domain_id
+      and a.status in ('active', 'warming')
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamp with time zone) IS 'How many more messages the domain''s pool IPs may carry on the UTC day of `at` (IPs that cannot send count zero, an IP without a cap counts ip_warmup_target); null when the domain has no active or warming IP assignment (outside the pool).';
 
 CREATE FUNCTION app_private.domain_suffixes(domain text) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -5050,6 +5132,15 @@ $$;
 
 COMMENT ON FUNCTION app_private.ip_daily_allowance(smtp_ip_address_id uuid, at timestamp with time zone) IS 'How many messages the IP may send on the UTC day of `at` (see ip_allowance); null means no cap.';
 
+CREATE FUNCTION app_private.ip_sends(status text, reputation_state text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select status in ('assigned', 'warming', 'warmed', 'degraded') and reputation_state in ('good', 'fair');
+$$;
+
+COMMENT ON FUNCTION app_private.ip_sends(status text, reputation_state text) IS 'Whether an IP in this status and reputation may carry mail: not available (unassigned), quarantined or burned, and not poor or critical (listed on a blocklist).';
+
 CREATE FUNCTION app_private.ip_warmup_ramp(day_number integer) RETURNS bigint
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5633,6 +5724,29 @@ $$;
 
 COMMENT ON FUNCTION app_private.mentions(haystack text, needle text) IS 'Whether the text contains the needle, ignoring case (no LIKE wildcards: an address holds "_").';
 
+CREATE FUNCTION app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if smtp_ip_address_id is null then
+    return true;
+  end if;
+  return exists (
+    select 1
+    from app_public.email_accounts ea
+    join app_public.domain_ip_assignments a on a.tenant_id = ea.tenant_id and a.domain_id = ea.domain_id
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where ea.tenant_id = message_ip_sends.tenant_id and ea.id = message_ip_sends.email_account_id
+      and a.tenant_id = message_ip_sends.tenant_id and a.smtp_ip_address_id = message_ip_sends.smtp_ip_address_id
+      and a.status in ('active', 'warming')
+      and app_private.ip_sends(ip.status, ip.reputation_state));
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) IS 'Whether a message booked on this IP (null: outside the pool) may still leave from it: false once the IP was quarantined, burned or blocklisted, or no longer sends for the inbox''s domain, so the message is booked again.';
+
 CREATE FUNCTION app_private.message_status_rank(status text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -5812,6 +5926,60 @@ CREATE FUNCTION app_private.normalize_message_id(raw text) RETURNS text
 $$;
 
 COMMENT ON FUNCTION app_private.normalize_message_id(raw text) IS 'A Message-ID as messages.rfc_message_id keeps it: without angle brackets or surrounding white space; null when empty.';
+
+CREATE FUNCTION app_private.notification_kinds() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select array['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed']::text[];
+$$;
+
+COMMENT ON FUNCTION app_private.notification_kinds() IS 'The kinds of event notification (the values user_preferences.muted_notifications may hold); the weekly report is the kind weekly_report, switched by user_preferences.weekly_reports.';
+
+CREATE FUNCTION app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid DEFAULT NULL::uuid) RETURNS TABLE(user_id uuid, email text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := notification_recipients.tenant_id;
+  v_kind text := notification_recipients.kind;
+  v_weekly boolean := notification_recipients.kind = 'weekly_report';
+  v_creator uuid;
+  v_billing boolean;
+begin
+  if v_kind is null or not (v_kind = any (app_private.notification_kinds()) or v_weekly) then
+    raise exception 'Unknown notification kind "%".', v_kind using errcode = 'INVAL';
+  end if;
+  if v_kind = 'payment_failed' then
+    select c.notify_on_billing_changes into v_billing from app_public.tenant_config c where c.tenant_id = v_tenant_id;
+    if not coalesce(v_billing, false) then
+      return;
+    end if;
+  end if;
+  if v_kind in ('reply_received', 'campaign_completed') and notification_recipients.campaign_id is not null then
+    select tu.user_id into v_creator
+      from app_public.campaigns c
+      join app_public.tenant_users tu on tu.tenant_id = v_tenant_id and tu.user_id = c.created_by and tu.deleted_at is null
+      where c.tenant_id = v_tenant_id and c.id = notification_recipients.campaign_id;
+  end if;
+  return query
+    select tu.user_id, tu.email::text
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = v_tenant_id and t.deleted_at is null
+    join app_public.users u on u.id = tu.user_id and u.deleted_at is null
+    left join app_public.user_preferences p on p.user_id = tu.user_id
+    where tu.tenant_id = v_tenant_id and tu.deleted_at is null
+      and (v_weekly
+           or (v_creator is not null and tu.user_id = v_creator)
+           or (v_creator is null and tu.roles && array['owner', 'admin']::text[]))
+      and (case when v_weekly then coalesce(p.weekly_reports, false)
+                else coalesce(p.email_notifications, true) and not coalesce(v_kind = any (p.muted_notifications), false) end)
+    order by tu.email;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid) IS 'Who is emailed a notification of this kind (or weekly_report) in this organisation now, with the address of their membership: see functions/295-notifications.sql for the rules. campaign_id: the campaign a reply or completion is about.';
 
 CREATE FUNCTION app_private.oauth_inbox_defaults(provider text) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -6178,7 +6346,17 @@ begin
     delete from app_public.deals d where d.tenant_id = v_tenant and d.deleted_at < v_cutoff;
     get diagnostics v_n = row_count;
     v_deals := v_deals + v_n;
-    -- Deals, leads and sub-accounts of an account lose the link (ON DELETE SET NULL).
+    -- Deals, leads and sub-accounts of an account lose the link first (the
+    -- keys' ON DELETE SET NULL (column) is not applied on Citus's shards).
+    update app_public.deals d set crm_account_id = null
+      where d.tenant_id = v_tenant and d.crm_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
+    update app_public.leads l set crm_account_id = null
+      where l.tenant_id = v_tenant and l.crm_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
+    update app_public.crm_accounts c set parent_account_id = null
+      where c.tenant_id = v_tenant and c.parent_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
     delete from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff;
     get diagnostics v_n = row_count;
     v_accounts := v_accounts + v_n;
@@ -6398,6 +6576,22 @@ $$;
 
 COMMENT ON FUNCTION app_private.queue_imap_polls() IS 'Queues a poll of every active inbox with IMAP settings; inboxes whose last login failed wait 15 minutes unless their credentials changed. Returns how many were queued.';
 
+CREATE FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if kind is null or not (kind = any (app_private.notification_kinds())) or kind = 'safety_pause' then
+    raise exception 'Unknown notification kind "%".', kind using errcode = 'INVAL';
+  end if;
+  perform app_private.add_job(tenant_id, 'send_notification',
+    json_build_object('tenant_id', tenant_id, 'kind', kind, 'subject_id', subject_id),
+    job_key => 'notification:' || kind || ':' || subject_id::text, max_attempts => 5);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) IS 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses have their own job (queue_safety_pause_notice).';
+
 CREATE FUNCTION app_private.queue_oauth_renewals(within interval DEFAULT '00:15:00'::interval) RETURNS TABLE(tenant_id uuid, email_account_id uuid)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6473,7 +6667,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins that a campaign or an inbox was paused automatically.';
+COMMENT ON FUNCTION app_private.queue_safety_pause_notice(tenant_id uuid, campaign_id uuid, email_account_id uuid) IS 'Queues the email telling the tenant''s owners and admins (those who did not turn the safety_pause notification off) that a campaign or an inbox was paused automatically.';
 
 CREATE FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp with time zone DEFAULT now()) RETURNS TABLE(tenant_id uuid, subscription_id uuid)
     LANGUAGE plpgsql
@@ -6569,6 +6763,34 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) IS 'Queues a webhook_deliver job for a subscription, without a job key so concurrent writers never wait for each other; the job posts only while it holds the subscription''s lease.';
+
+CREATE FUNCTION app_private.queue_weekly_reports(at timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_week date := date_trunc('week', at at time zone 'UTC')::date;
+  v_tenant uuid;
+  v_count integer := 0;
+begin
+  for v_tenant in
+    select distinct tu.tenant_id
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    join app_public.user_preferences p on p.user_id = tu.user_id and p.weekly_reports
+    where tu.deleted_at is null
+    order by 1
+  loop
+    perform app_private.add_job(v_tenant, 'weekly_report',
+      json_build_object('tenant_id', v_tenant, 'week_start', v_week),
+      job_key => 'weekly_report:' || v_tenant::text || ':' || v_week::text, max_attempts => 5);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_weekly_reports(at timestamp with time zone) IS 'Queues one weekly_report job per open organisation with a member who wants the weekly report, for the ISO week (UTC) holding "at"; returns how many.';
 
 CREATE FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint DEFAULT 1) RETURNS void
     LANGUAGE plpgsql
@@ -6730,11 +6952,12 @@ begin
     where x.tenant_id = m.tenant_id and x.id = m.id;
   update app_public.email_accounts ea set last_sent_at = app_private.engine_now()
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, app_private.engine_now());
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) IS 'The SMTP server accepted a claimed message: records the sent event with the server''s answer and moves the enrollment past the step.';
+COMMENT ON FUNCTION app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) IS 'The SMTP server accepted a claimed message: records the sent event with the server''s answer, notes the send on the domain''s assignment of the pool IP that carried it (if any), and moves the enrollment past the step.';
 
 CREATE TABLE app_public.domains (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -7165,6 +7388,7 @@ begin
     v_outcome := 'reply';
     v_event_id := app_private.record_email_event(v_parent.tenant_id, v_parent.id, 'reply', null, null, null,
       jsonb_build_object('inbound_message_id', v_inbound_id, 'matched_by', v_matched_by, 'from', v_from));
+    perform app_private.queue_notification(v_parent.tenant_id, 'reply_received', v_inbound_id);
   elsif v_type = 'auto_reply' then
     v_outcome := 'auto_reply';
   else
@@ -7187,7 +7411,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) IS 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event, nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';
+COMMENT ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) IS 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event (and the reply_received notification), nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';
 
 CREATE FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) RETURNS app_public.smtp_ip_addresses
     LANGUAGE plpgsql
@@ -7257,6 +7481,25 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) IS 'Applies a blocklist check to an IP: provider_blacklist_status per zone (listed, return codes, reason, checked_at, last_listed_at; a failed lookup keeps the last answer), reputation_state (2+ listings critical, 1 poor, delisted within 30 days fair, else good), last_reputation_check_at; quarantines a listed IP (moving its domains) and releases an IP it had quarantined once every zone delisted it.';
+
+CREATE FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if smtp_ip_address_id is null then
+    return;
+  end if;
+  update app_public.domain_ip_assignments a set last_sent_at = record_ip_send.at
+    from app_public.email_accounts ea
+    where ea.tenant_id = record_ip_send.tenant_id and ea.id = record_ip_send.email_account_id
+      and a.tenant_id = record_ip_send.tenant_id and a.domain_id = ea.domain_id
+      and a.smtp_ip_address_id = record_ip_send.smtp_ip_address_id and a.status <> 'expired';
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) IS 'After a message left from a pool IP: the domain''s assignment of that IP records when it last sent (domain_ip_assignments.last_sent_at). Nothing for mail outside the pool.';
 
 CREATE FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) RETURNS void
     LANGUAGE plpgsql
@@ -7440,6 +7683,7 @@ begin
     where x.tenant_id = m.tenant_id and x.id = m.id;
   update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed_at)
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, m.processed_at);
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;
@@ -7786,6 +8030,82 @@ $$;
 
 COMMENT ON FUNCTION app_private.require_infrastructure_manager() IS 'Raises DNIED unless the signed-in user is staff with infrastructure.manage.';
 
+CREATE FUNCTION app_private.reserve_sending_ip(tenant_id uuid, domain_id uuid, now_at timestamp with time zone, kept_ip_id uuid, OUT smtp_ip_address_id uuid, OUT retry_at timestamp with time zone, OUT wait_reason text) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_day date := app_private.local_day(now_at, 'UTC');
+  v_ip record;
+  v_members integer := 0;
+  v_full text;
+  v_down text;
+  v_taken uuid;
+begin
+  -- The domain's IPs: least used today first, then the one that sent least
+  -- recently, so a domain's mail rotates over its IPs.
+  for v_ip in
+    select ip.id, host(ip.ip_address) as address, ip.status, ip.reputation_state,
+           app_private.ip_allowance(ip.status, ip.daily_limit, ip.warmup_started_at, reserve_sending_ip.now_at) as allowance,
+           case when ip.daily_count_date = v_day then ip.daily_count else 0 end as used
+    from app_public.domain_ip_assignments a
+    join app_public.smtp_ip_addresses ip on ip.id = a.smtp_ip_address_id
+    where a.tenant_id = reserve_sending_ip.tenant_id and a.domain_id = reserve_sending_ip.domain_id
+      and a.status in ('active', 'warming')
+    order by ip.id is distinct from reserve_sending_ip.kept_ip_id,
+             case when ip.daily_count_date = v_day then ip.daily_count else 0 end,
+             a.last_sent_at nulls first, ip.ip_address
+  loop
+    v_members := v_members + 1;
+    if not app_private.ip_sends(v_ip.status, v_ip.reputation_state) then
+      v_down := concat_ws(', ', v_down, format('%s is %s', v_ip.address,
+        case when v_ip.status in ('quarantined', 'burned', 'available') then v_ip.status else 'listed (' || v_ip.reputation_state || ' reputation)' end));
+      continue;
+    end if;
+    -- A message re-booked on the same UTC day keeps its IP (already counted).
+    if v_ip.id = kept_ip_id then
+      smtp_ip_address_id := v_ip.id;
+      return;
+    end if;
+    if v_ip.allowance is not null and v_ip.used >= v_ip.allowance then
+      v_full := concat_ws(', ', v_full, format('%s %s of %s', v_ip.address, v_ip.used, v_ip.allowance));
+      continue;
+    end if;
+    update app_public.smtp_ip_addresses ip
+      set daily_count = case when ip.daily_count_date = v_day then ip.daily_count else 0 end + 1,
+          daily_count_date = v_day
+      where ip.id = v_ip.id and ip.status = v_ip.status
+        and (v_ip.allowance is null or ip.daily_count_date is distinct from v_day or ip.daily_count < v_ip.allowance)
+      returning ip.id into v_taken;
+    if v_taken is not null then
+      smtp_ip_address_id := v_taken;
+      return;
+    end if;
+    -- Another booking took its last unit (or its status changed) meanwhile.
+    if v_ip.allowance is null then
+      v_down := concat_ws(', ', v_down, format('%s changed status', v_ip.address));
+    else
+      v_full := concat_ws(', ', v_full, format('%s at its allowance of %s', v_ip.address, v_ip.allowance));
+    end if;
+  end loop;
+  if v_members = 0 then
+    -- Outside the pool: no IP, no wait.
+    return;
+  end if;
+  if v_full is not null then
+    retry_at := (v_day + 1)::timestamp at time zone 'UTC';
+    wait_reason := format('every sending IP of the domain reached its daily allowance (%s)%s', v_full,
+      case when v_down is not null then format('; %s', v_down) else '' end);
+  else
+    retry_at := now_at + interval '1 hour';
+    wait_reason := format('no sending IP of the domain can send (%s)', v_down);
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.reserve_sending_ip(tenant_id uuid, domain_id uuid, now_at timestamp with time zone, kept_ip_id uuid, OUT smtp_ip_address_id uuid, OUT retry_at timestamp with time zone, OUT wait_reason text) IS 'Takes one unit of the daily allowance (UTC day of now_at) of one of the domain''s active or warming IPs, least used today first, skipping quarantined, burned or blocklisted IPs and IPs at their allowance, and returns it. kept_ip_id: an IP the message already counted on today, kept while it may send. When the domain has no such assignments, returns nulls (outside the pool); when none of its IPs can take the message, returns when to try again and why (next UTC midnight for allowances, an hour for IPs that cannot send).';
+
 CREATE FUNCTION app_private.reset_daily_counts(at timestamp with time zone DEFAULT now()) RETURNS TABLE(inboxes integer, ips integer)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -8053,6 +8373,7 @@ declare
   v_next integer;
   v_block text;
   v_guard integer := 0;
+  v_ip_sends boolean;
 begin
   select x.* into e from app_public.campaign_enrollments x
     where x.tenant_id = run_enrollment.tenant_id and x.id = run_enrollment.enrollment_id
@@ -8091,12 +8412,18 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
+        -- Read apart: in the condition below, Citus would send the call (it
+        -- reads the IPs, a reference table) into the inbox lookup's shard query.
+        v_ip_sends := app_private.message_ip_sends(m.tenant_id, m.email_account_id, m.smtp_ip_address_id);
         if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
            or not exists (select 1 from app_public.email_accounts ea
-                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active') then
-          -- Its slot went by (paused, plan limit, outage), or its inbox stopped
-          -- sending meanwhile (repeated SMTP login failures): book a fresh one,
-          -- which waits while the inbox cannot send.
+                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active')
+           or not v_ip_sends then
+          -- Its slot went by (paused, plan limit, outage), its inbox stopped
+          -- sending meanwhile (repeated SMTP login failures), or its pool IP
+          -- was quarantined, burned, blocklisted or taken off its domain:
+          -- book a fresh one, which waits while the inbox (or every IP of
+          -- its domain) cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;
@@ -9483,6 +9810,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a message sent, a bounce or a complaint, judges the campaign''s safety rates (check_campaign_safety): a limit is crossed by a bounce, or by the send that completes the minimum sample.';
 
+CREATE FUNCTION app_private.tg_campaigns__notify_completed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, 'campaign_completed', new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_campaigns__notify_completed() IS 'Queues the "campaign completed" notification when a campaign becomes completed.';
+
 CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9626,6 +9965,18 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_deals__activity() IS 'The timeline of a deal: a stage_changed activity ({"from", "to"}) when its stage changes, with the signed-in user who changed it.';
+
+CREATE FUNCTION app_private.tg_domains__notify_verification_failed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, 'domain_verification_failed', new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_domains__notify_verification_failed() IS 'Queues the "domain verification failed" notification when a domain''s verification becomes failed (a temporary DNS error is status error and notifies nobody).';
 
 CREATE FUNCTION app_private.tg_domains__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10026,6 +10377,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_messages__status_forward() IS 'Refuses status changes that go backwards or leave a terminal status (except sending -> queued when an attempt was deferred).';
 
+CREATE FUNCTION app_private.tg_payments__notify_failed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, 'payment_failed', new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_payments__notify_failed() IS 'Queues the "payment failed" notification when a payment is recorded as failed (whether it is sent depends on tenant_config.notify_on_billing_changes when the job runs).';
+
 CREATE FUNCTION app_private.tg_webhook_subscriptions__enabled() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10290,6 +10653,37 @@ $$;
 
 COMMENT ON FUNCTION app_private.two_factor_enabled(user_id uuid) IS 'Whether the user has confirmed two-factor authentication.';
 
+CREATE FUNCTION app_private.unsubscribe_notifications(user_id uuid, kind text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := unsubscribe_notifications.user_id;
+  v_kind text := unsubscribe_notifications.kind;
+  v_changed integer;
+begin
+  if v_kind is null or not (v_kind = any (app_private.notification_kinds()) or v_kind = 'weekly_report') then
+    raise exception 'Unknown notification kind "%".', v_kind using errcode = 'INVAL';
+  end if;
+  if not exists (select 1 from app_public.users u where u.id = v_user_id and u.deleted_at is null) then
+    return false;
+  end if;
+  insert into app_public.user_preferences (user_id) values (v_user_id) on conflict (user_id) do nothing;
+  if v_kind = 'weekly_report' then
+    update app_public.user_preferences p set weekly_reports = false
+      where p.user_id = v_user_id and p.weekly_reports;
+  else
+    update app_public.user_preferences p set muted_notifications = array_append(p.muted_notifications, v_kind)
+      where p.user_id = v_user_id and not (v_kind = any (p.muted_notifications));
+  end if;
+  get diagnostics v_changed = row_count;
+  return v_changed > 0;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.unsubscribe_notifications(user_id uuid, kind text) IS 'The one-click unsubscribe of a notification email: weekly_report turns the user''s weekly_reports off; any other kind is added to their muted_notifications. Returns whether anything changed (false: already off, or no such user).';
+
 CREATE FUNCTION app_private.unsubscribe_preview(tenant_id uuid, message_id uuid) RETURNS TABLE(recipient text, sender text, already_unsubscribed boolean)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10515,6 +10909,30 @@ CREATE FUNCTION app_private.website_domain(website text) RETURNS text
 $_$;
 
 COMMENT ON FUNCTION app_private.website_domain(website text) IS 'The host name of a website as written on a lead (https://www.acme.com/about → acme.com), null when it is not a valid host name.';
+
+CREATE FUNCTION app_private.weekly_report(tenant_id uuid, week_start date) RETURNS TABLE(campaign_id uuid, campaign_name text, sent bigint, opened bigint, clicked bigint, replied bigint, bounced bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := weekly_report.tenant_id;
+  v_from date := weekly_report.week_start - 7;
+  v_to date := weekly_report.week_start;
+begin
+  return query
+    select c.id, c.name, sum(s.sent)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
+           sum(s.replied)::bigint, sum(s.bounced)::bigint
+    from app_public.campaign_stats_daily s
+    join app_public.campaigns c on c.tenant_id = v_tenant_id and c.id = s.campaign_id
+    where s.tenant_id = v_tenant_id and s.day >= v_from and s.day < v_to
+    group by c.id, c.name
+    having sum(s.sent) + sum(s.opened) + sum(s.clicked) + sum(s.replied) + sum(s.bounced) > 0
+    order by c.name, c.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.weekly_report(tenant_id uuid, week_start date) IS 'The weekly report of an organisation for the week starting week_start (a Monday): per campaign with any activity in the 7 UTC days before it, the messages sent, opened, clicked, replied and bounced, summed from campaign_stats_daily.';
 
 CREATE FUNCTION app_private.without_terms(value text, terms text[]) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
@@ -13611,6 +14029,20 @@ ALTER TABLE ONLY app_private.webhook_secrets FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.webhook_secrets IS 'Signing secrets of webhook subscriptions (whsec_…), AES-256-GCM sealed; the previous one stays valid until previous_expires_at after a rotation.';
 
+CREATE TABLE app_private.weekly_report_deliveries (
+    tenant_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    week_start date NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT weekly_report_deliveries_week_start_check CHECK ((EXTRACT(isodow FROM week_start) = (1)::numeric))
+);
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.weekly_report_deliveries IS 'One row per weekly report emailed: the organisation, the member and the Monday (UTC) of the week the report was sent in. The weekly_report job claims the row in the transaction that sends the email, so a rerun of the job sends nobody the same week twice.';
+
 CREATE TABLE app_private.worker_pools (
     pool_id text NOT NULL,
     hostname text NOT NULL,
@@ -14202,8 +14634,6 @@ CREATE TABLE app_public.tenant_config (
     billing_email app_public.email_address,
     billing_address jsonb,
     notify_on_billing_changes boolean DEFAULT false NOT NULL,
-    notify_on_system_updates boolean DEFAULT false NOT NULL,
-    notify_on_security_alerts boolean DEFAULT false NOT NULL,
     theme_primary_color text,
     theme_logo_url text,
     theme_favicon_url text,
@@ -14232,6 +14662,8 @@ CREATE TABLE app_public.tenant_config (
 ALTER TABLE ONLY app_public.tenant_config FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenant_config IS 'Tenant-wide configuration: billing contact, notifications and branding.';
+
+COMMENT ON COLUMN app_public.tenant_config.notify_on_billing_changes IS 'Whether the organisation''s owners and admins are emailed when a payment fails (each subject to their own email_notifications and muted_notifications). Default false.';
 
 COMMENT ON COLUMN app_public.tenant_config.safety_bounce_rate IS 'A sending campaign pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
 
@@ -14283,7 +14715,9 @@ CREATE TABLE app_public.user_preferences (
     marketing_emails boolean DEFAULT false NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    muted_notifications text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT user_preferences_language_check CHECK ((language ~ '^[a-z]{2}(-[A-Z]{2})?$'::text)),
+    CONSTRAINT user_preferences_muted_notifications_check CHECK ((muted_notifications <@ ARRAY['reply_received'::text, 'campaign_completed'::text, 'safety_pause'::text, 'domain_verification_failed'::text, 'payment_failed'::text])),
     CONSTRAINT user_preferences_theme_check CHECK ((theme = ANY (ARRAY['light'::text, 'dark'::text, 'system'::text]))),
     CONSTRAINT user_preferences_timezone_check CHECK ((length(timezone) <= 100))
 );
@@ -14291,6 +14725,12 @@ CREATE TABLE app_public.user_preferences (
 ALTER TABLE ONLY app_public.user_preferences FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.user_preferences IS 'A user''s personal preferences, visible to that user only.';
+
+COMMENT ON COLUMN app_public.user_preferences.email_notifications IS 'Master switch of the event notifications emailed to this user (reply received, campaign completed, campaign or inbox paused automatically, domain verification failed, payment failed), in every organisation they belong to. Default true. The weekly report has its own switch (weekly_reports).';
+
+COMMENT ON COLUMN app_public.user_preferences.weekly_reports IS 'Whether this user receives the weekly report (Mondays, 08:00 UTC) of each organisation they belong to: per campaign, messages sent, opened, clicked, replied and bounced over the previous ISO week. Default false. Its unsubscribe link turns this off.';
+
+COMMENT ON COLUMN app_public.user_preferences.muted_notifications IS 'Kinds of event notification this user turned off one by one (the unsubscribe link of such an email adds its kind): reply_received, campaign_completed, safety_pause, domain_verification_failed, payment_failed. Applies while email_notifications is on.';
 
 CREATE TABLE app_public.webhook_events (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -14415,6 +14855,9 @@ ALTER TABLE ONLY app_private.webhook_delivery_leases
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (tenant_id, subscription_id);
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries
+    ADD CONSTRAINT weekly_report_deliveries_pkey PRIMARY KEY (tenant_id, user_id, week_start);
 
 ALTER TABLE ONLY app_private.worker_pools
     ADD CONSTRAINT worker_pools_pkey PRIMARY KEY (pool_id);
@@ -14654,6 +15097,8 @@ CREATE INDEX two_factor_challenges_user_id_idx ON app_private.two_factor_challen
 CREATE INDEX two_factor_recovery_codes_user_id_idx ON app_private.two_factor_recovery_codes USING btree (user_id);
 
 CREATE INDEX user_sessions_user_id_idx ON app_private.user_sessions USING btree (user_id);
+
+CREATE INDEX weekly_report_deliveries_user_idx ON app_private.weekly_report_deliveries USING btree (user_id);
 
 CREATE INDEX activities_deal_idx ON app_public.activities USING btree (tenant_id, deal_id, occurred_at DESC);
 
@@ -15123,6 +15568,14 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_users');
 
+CREATE TRIGGER _900_notify_completed AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text))) EXECUTE FUNCTION app_private.tg_campaigns__notify_completed();
+
+CREATE TRIGGER _900_notify_failed_insert AFTER INSERT ON app_public.payments FOR EACH ROW WHEN ((new.status = 'failed'::text)) EXECUTE FUNCTION app_private.tg_payments__notify_failed();
+
+CREATE TRIGGER _900_notify_failed_update AFTER UPDATE OF status ON app_public.payments FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg_payments__notify_failed();
+
+CREATE TRIGGER _900_notify_verification_failed AFTER UPDATE OF verification_status ON app_public.domains FOR EACH ROW WHEN (((new.verification_status = 'failed'::text) AND (old.verification_status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg_domains__notify_verification_failed();
+
 CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_flags FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('feature_flags', 'updated_by');
 
 CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.permissions FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('permissions');
@@ -15223,6 +15676,12 @@ ALTER TABLE ONLY app_private.webhook_delivery_leases
 
 ALTER TABLE ONLY app_private.webhook_secrets
     ADD CONSTRAINT webhook_secrets_tenant_id_subscription_id_fkey FOREIGN KEY (tenant_id, subscription_id) REFERENCES app_public.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries
+    ADD CONSTRAINT weekly_report_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.weekly_report_deliveries
+    ADD CONSTRAINT weekly_report_deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.activities
     ADD CONSTRAINT activities_tenant_id_deal_id_fkey FOREIGN KEY (tenant_id, deal_id) REFERENCES app_public.deals(tenant_id, id) ON DELETE CASCADE;
@@ -15648,6 +16107,8 @@ ALTER TABLE app_private.user_two_factor ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.webhook_delivery_leases ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.webhook_secrets ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.weekly_report_deliveries ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.worker_pools ENABLE ROW LEVEL SECURITY;
 
@@ -16802,6 +17263,8 @@ REVOKE ALL ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, 
 
 REVOKE ALL ON FUNCTION app_private.claim_webhook_lease(tenant_id uuid, subscription_id uuid, holder text, ttl interval, OUT claimed boolean, OUT held_until timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, week_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.uuid_v7(ts timestamp with time zone) TO penguinmails_member;
@@ -16961,6 +17424,8 @@ REVOKE ALL ON FUNCTION app_private.domain_check_plan(tenant_id uuid, domain_id u
 
 REVOKE ALL ON FUNCTION app_private.domain_check_sql(domain regtype, expression text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.domain_ip_room(tenant_id uuid, domain_id uuid, at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.domain_suffixes(domain text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.drain_job_outbox() FROM PUBLIC;
@@ -17035,6 +17500,8 @@ REVOKE ALL ON FUNCTION app_private.install_dkim_key(tenant_id uuid, domain_id uu
 REVOKE ALL ON FUNCTION app_private.ip_allowance(status text, daily_limit integer, warmup_started_at timestamp with time zone, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.ip_daily_allowance(smtp_ip_address_id uuid, at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.ip_sends(status text, reputation_state text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.ip_warmup_ramp(day_number integer) FROM PUBLIC;
 
@@ -17133,6 +17600,8 @@ REVOKE ALL ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid
 
 REVOKE ALL ON FUNCTION app_private.mentions(haystack text, needle text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.message_ip_sends(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.message_status_rank(status text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.metered_usage(tenant_id uuid, metric text, period_start timestamp with time zone) FROM PUBLIC;
@@ -17150,6 +17619,10 @@ REVOKE ALL ON FUNCTION app_private.next_local_midnight(at timestamp with time zo
 REVOKE ALL ON FUNCTION app_private.next_send_window(at timestamp with time zone, time_zone text, send_days smallint[], window_start time without time zone, window_end time without time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.normalize_message_id(raw text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.notification_kinds() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.oauth_inbox_defaults(provider text) FROM PUBLIC;
 
@@ -17197,6 +17670,8 @@ REVOKE ALL ON FUNCTION app_private.queue_imap_poll(tenant_id uuid, email_account
 
 REVOKE ALL ON FUNCTION app_private.queue_imap_polls() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_oauth_renewals(within interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_reply_send(tenant_id uuid, message_id uuid, at timestamp with time zone) FROM PUBLIC;
@@ -17212,6 +17687,8 @@ REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscriptio
 REVOKE ALL ON FUNCTION app_private.queue_tenant_purges() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_weekly_reports(at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.raise_limit_exceeded(plan_name text, metric text, limit_value bigint, used bigint, requested bigint) FROM PUBLIC;
 
@@ -17249,6 +17726,8 @@ REVOKE ALL ON FUNCTION app_private.record_imap_progress(tenant_id uuid, email_ac
 REVOKE ALL ON FUNCTION app_private.record_inbound_message(tenant_id uuid, email_account_id uuid, message_type text, rfc_message_id text, in_reply_to text, reference_ids text[], from_email text, to_email text, subject text, body_text text, dsn jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid, results jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) FROM PUBLIC;
 
@@ -17293,6 +17772,8 @@ REVOKE ALL ON FUNCTION app_private.report_lead_import_progress(tenant_id uuid, i
 REVOKE ALL ON FUNCTION app_private.reputation_results_problem(results jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.require_infrastructure_manager() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.reserve_sending_ip(tenant_id uuid, domain_id uuid, now_at timestamp with time zone, kept_ip_id uuid, OUT smtp_ip_address_id uuid, OUT retry_at timestamp with time zone, OUT wait_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.reset_daily_counts(at timestamp with time zone) FROM PUBLIC;
 
@@ -17423,6 +17904,8 @@ REVOKE ALL ON FUNCTION app_private.tg_campaign_enrollments__check_completion() F
 
 REVOKE ALL ON FUNCTION app_private.tg_campaign_stats_daily__safety() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_campaigns__notify_completed() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__reschedule_start() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__safety_resume() FROM PUBLIC;
@@ -17438,6 +17921,8 @@ REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBL
 REVOKE ALL ON FUNCTION app_private.tg_crm_accounts__no_cycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_deals__activity() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_domains__notify_verification_failed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
 
@@ -17473,6 +17958,8 @@ REVOKE ALL ON FUNCTION app_private.tg_messages__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__status_forward() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_payments__notify_failed() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_webhook_subscriptions__enabled() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.thread_into_conversation(tenant_id uuid, message_id uuid) FROM PUBLIC;
@@ -17488,6 +17975,8 @@ REVOKE ALL ON FUNCTION app_private.tracked_message(tenant_id uuid, message_id uu
 REVOKE ALL ON FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.two_factor_enabled(user_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.unsubscribe_notifications(user_id uuid, kind text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.unsubscribe_preview(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
@@ -17514,6 +18003,8 @@ REVOKE ALL ON FUNCTION app_private.webhook_lead_state(lead jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.webhook_subscribers(tenant_id uuid, event_type text, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.website_domain(website text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.weekly_report(tenant_id uuid, week_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.without_terms(value text, terms text[]) FROM PUBLIC;
 
@@ -18180,10 +18671,6 @@ GRANT UPDATE(billing_address) ON TABLE app_public.tenant_config TO penguinmails_
 
 GRANT UPDATE(notify_on_billing_changes) ON TABLE app_public.tenant_config TO penguinmails_member;
 
-GRANT UPDATE(notify_on_system_updates) ON TABLE app_public.tenant_config TO penguinmails_member;
-
-GRANT UPDATE(notify_on_security_alerts) ON TABLE app_public.tenant_config TO penguinmails_member;
-
 GRANT UPDATE(theme_primary_color) ON TABLE app_public.tenant_config TO penguinmails_member;
 
 GRANT UPDATE(theme_logo_url) ON TABLE app_public.tenant_config TO penguinmails_member;
@@ -18243,6 +18730,8 @@ GRANT INSERT(push_notifications),UPDATE(push_notifications) ON TABLE app_public.
 GRANT INSERT(weekly_reports),UPDATE(weekly_reports) ON TABLE app_public.user_preferences TO penguinmails_member;
 
 GRANT INSERT(marketing_emails),UPDATE(marketing_emails) ON TABLE app_public.user_preferences TO penguinmails_member;
+
+GRANT INSERT(muted_notifications),UPDATE(muted_notifications) ON TABLE app_public.user_preferences TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.webhook_events TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.webhook_events TO penguinmails_member;

@@ -2,8 +2,9 @@
 -- Why a campaign is not sending right now, and when it will send next, read
 -- from the same rules the engine books with (functions/120): its status and
 -- pause reason (a plan limit or dunning pauses with the reason), the next due
--- enrollment, the sending window, the campaign's daily limit and its inboxes'
--- daily caps (warm-up included) and usability. Computed on read: nothing is
+-- enrollment, the sending window, the campaign's daily limit, its inboxes'
+-- daily caps (warm-up included) and usability, and the daily allowance of
+-- the pool IPs platform inboxes send through. Computed on read: nothing is
 -- stored, so the answer is current even while no job runs.
 --------------------------------------------------------------------------------
 
@@ -30,6 +31,7 @@ declare
   v_caps text;
   v_unusable text;
   v_midnight timestamptz;
+  v_ip_blocked boolean;
 begin
   select x.* into c from app_public.campaigns x where x.tenant_id = campaign_schedule.tenant_id and x.id = campaign_schedule.campaign_id;
   if c.id is null then
@@ -95,13 +97,16 @@ begin
          string_agg(format('%s %s a day%s', u.email, u.allowance, case when u.warmup_enabled then ' (warm-up)' else '' end), ', ' order by u.email)
            filter (where u.reason is null),
          string_agg(u.reason, '; ' order by u.email) filter (where u.reason is not null),
-         min(app_private.next_local_midnight(v_due, u.timezone)) filter (where u.reason is null)
-    into v_usable, v_remaining, v_caps, v_unusable, v_midnight
+         min(app_private.next_local_midnight(v_due, u.timezone)) filter (where u.reason is null),
+         -- Every inbox with room left sends through pool IPs that have none.
+         coalesce(bool_and(u.ip_room = 0) filter (where u.reason is null and u.remaining > 0), false)
+    into v_usable, v_remaining, v_caps, v_unusable, v_midnight, v_ip_blocked
     from (
       select ea.email::text as email, ea.timezone, ea.warmup_enabled,
              app_private.inbox_unusable_reason(ea.tenant_id, ea.id) as reason,
              coalesce(app_private.inbox_daily_allowance(ea.tenant_id, ea.id, v_due), 0) as allowance,
-             app_private.inbox_remaining(ea.tenant_id, ea.id, v_due) as remaining
+             app_private.inbox_remaining(ea.tenant_id, ea.id, v_due) as remaining,
+             case when ea.provider = 'mailu' then app_private.domain_ip_room(ea.tenant_id, ea.domain_id, v_due) end as ip_room
         from app_public.campaign_email_accounts a
         join app_public.email_accounts ea on ea.tenant_id = a.tenant_id and ea.id = a.email_account_id
         where a.tenant_id = c.tenant_id and a.campaign_id = c.id
@@ -114,6 +119,11 @@ begin
   if v_remaining = 0 then
     v_due := app_private.next_send_window(v_midnight, c.timezone, c.send_days, c.send_window_start, c.send_window_end);
     idle_reason := format('Every inbox reached its daily cap (%s); sending resumes at %s.', v_caps, v_due);
+  elsif v_ip_blocked then
+    -- Pool IPs count UTC days (functions/225-ip-send-path.sql).
+    v_due := app_private.next_send_window(((app_private.local_day(v_due, 'UTC') + 1)::timestamp at time zone 'UTC'),
+      c.timezone, c.send_days, c.send_window_start, c.send_window_end);
+    idle_reason := format('Every sending IP of the inboxes'' domains reached its daily allowance (new allowances at %s) or cannot send (quarantined, burned or blocklisted).', v_due);
   end if;
 
   next_send_at := v_due;
@@ -122,7 +132,7 @@ begin
   end if;
 end;
 $$;
-comment on function app_private.campaign_schedule(uuid, uuid) is 'When a campaign sends next and, when that is not now, why: its status, the next due enrollment, the sending window, its daily limit, its inboxes'' daily caps (warm-up included) and usability.';
+comment on function app_private.campaign_schedule(uuid, uuid) is 'When a campaign sends next and, when that is not now, why: its status, the next due enrollment, the sending window, its daily limit, its inboxes'' daily caps (warm-up included) and usability, and the daily allowance of their pool IPs.';
 
 create or replace function app_public.campaigns_next_send_at(campaign app_public.campaigns) returns timestamptz
   language sql stable security definer

@@ -17,7 +17,8 @@
 -- bounce rate errs low by at most itself. Crossing a limit pauses the campaign
 -- (paused_by system, pause_reason in words, safety_pause naming the rate): the
 -- campaign.paused webhook event carries the reason (functions/270-webhooks.sql)
--- and the safety_pause_notice job emails the tenant's owners and admins.
+-- and the safety_pause_notice job emails the tenant's owners and admins (the
+-- safety_pause notification, functions/295-notifications.sql).
 -- Billing's resume_tenant_campaigns leaves such a campaign paused; resuming it
 -- (resumeCampaign) stores the campaign's totals in safety_baseline, and until
 -- that day leaves the window the rates count only messages since the resume.
@@ -52,7 +53,7 @@ begin
     max_attempts => 5);
 end;
 $$;
-comment on function app_private.queue_safety_pause_notice(uuid, uuid, uuid) is 'Queues the email telling the tenant''s owners and admins that a campaign or an inbox was paused automatically.';
+comment on function app_private.queue_safety_pause_notice(uuid, uuid, uuid) is 'Queues the email telling the tenant''s owners and admins (those who did not turn the safety_pause notification off) that a campaign or an inbox was paused automatically.';
 
 create or replace function app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb)
   returns table (sent bigint, bounced bigint, complained bigint)

@@ -9,8 +9,10 @@
 --   email      books a send: the sending window (lead's or campaign's time
 --              zone), the campaign's daily limit, the inbox (rotation for the
 --              first email, then the enrollment's own inbox), the inbox's
---              daily cap (counted in its local day, reset lazily) and a random
---              gap after the inbox's previous send. The booking is a queued
+--              daily cap (counted in its local day, reset lazily), for a
+--              platform inbox the daily allowance of one of its domain's
+--              pool IPs (functions/225), and a random gap after the
+--              inbox's previous send. The booking is a queued
 --              message with scheduled_for = its slot; when the slot is now the
 --              job goes on to deliver it (part 4), otherwise it is
 --              rescheduled for the slot (or for when the window opens, the
@@ -133,6 +135,8 @@ declare
   v_slot timestamptz;
   v_gap integer;
   v_reasons text;
+  v_pool record;
+  v_ip_id uuid;
 begin
   select x.* into e from app_public.campaign_enrollments x where x.tenant_id = book_email_send.tenant_id and x.id = book_email_send.enrollment_id;
   select x.* into c from app_public.campaigns x where x.tenant_id = e.tenant_id and x.id = e.campaign_id;
@@ -238,6 +242,20 @@ begin
     return;
   end if;
 
+  -- A platform inbox whose domain has IPs takes a unit of one IP's daily
+  -- allowance (functions/225-ip-send-path.sql); a message re-booked on the
+  -- same UTC day keeps the IP it already counted on.
+  if ea.provider = 'mailu' then
+    v_pool := app_private.reserve_sending_ip(ea.tenant_id, ea.domain_id, now_at,
+      case when app_private.local_day(v_existing.scheduled_for, 'UTC') = app_private.local_day(now_at, 'UTC') then v_existing.smtp_ip_address_id end);
+    if v_pool.retry_at is not null then
+      retry_at := v_pool.retry_at;
+      wait_reason := format('inbox %s: %s', ea.email, v_pool.wait_reason);
+      return;
+    end if;
+    v_ip_id := v_pool.smtp_ip_address_id;
+  end if;
+
   v_gap := c.min_gap_seconds + floor(random() * (c.max_gap_seconds - c.min_gap_seconds + 1))::integer;
   update app_public.email_accounts x
     set daily_count = v_used + case when v_counts then 1 else 0 end,
@@ -247,12 +265,12 @@ begin
 
   if v_existing.id is null then
     insert into app_public.messages (tenant_id, id, direction, status, email_account_id, campaign_id, enrollment_id, step_id,
-                                     variant_id, lead_id, from_email, to_email, scheduled_for)
+                                     variant_id, lead_id, from_email, to_email, scheduled_for, smtp_ip_address_id)
       values (e.tenant_id, app_public.uuid_v7(now_at), 'outbound', 'queued', ea.id, c.id, e.id, s.id,
-              app_hidden.choose_variant(e.tenant_id, s.id, l.id), l.id, ea.email, l.email, v_slot)
+              app_hidden.choose_variant(e.tenant_id, s.id, l.id), l.id, ea.email, l.email, v_slot, v_ip_id)
       returning id into message_id;
   else
-    update app_public.messages x set scheduled_for = v_slot, error_message = null
+    update app_public.messages x set scheduled_for = v_slot, error_message = null, smtp_ip_address_id = v_ip_id
       where x.tenant_id = v_existing.tenant_id and x.id = v_existing.id;
     message_id := v_existing.id;
   end if;
@@ -263,7 +281,7 @@ begin
   send_at := v_slot;
 end;
 $$;
-comment on function app_private.book_email_send(uuid, uuid, uuid, timestamptz) is 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
+comment on function app_private.book_email_send(uuid, uuid, uuid, timestamptz) is 'Books the send of an email step for an enrollment (window, campaign daily limit, inbox rotation, inbox daily cap, the daily allowance of a pool IP for platform inboxes, random gap): either a queued message with its slot (message_id, send_at), or when to try again and why (retry_at, wait_reason). Re-books the enrollment''s queued message when its slot went stale. Pauses the campaign when none of its inboxes can send any more.';
 
 create or replace function app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamptz)
   returns table (action text, message_id uuid, run_at timestamptz, detail text)
@@ -344,6 +362,7 @@ declare
   v_next integer;
   v_block text;
   v_guard integer := 0;
+  v_ip_sends boolean;
 begin
   select x.* into e from app_public.campaign_enrollments x
     where x.tenant_id = run_enrollment.tenant_id and x.id = run_enrollment.enrollment_id
@@ -382,12 +401,18 @@ begin
           return query select 'wait'::text, m.id, m.scheduled_for, 'the message is booked for later'::text;
           return;
         end if;
+        -- Read apart: in the condition below, Citus would send the call (it
+        -- reads the IPs, a reference table) into the inbox lookup's shard query.
+        v_ip_sends := app_private.message_ip_sends(m.tenant_id, m.email_account_id, m.smtp_ip_address_id);
         if m.scheduled_for is null or m.scheduled_for < v_now - interval '10 minutes'
            or not exists (select 1 from app_public.email_accounts ea
-                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active') then
-          -- Its slot went by (paused, plan limit, outage), or its inbox stopped
-          -- sending meanwhile (repeated SMTP login failures): book a fresh one,
-          -- which waits while the inbox cannot send.
+                          where ea.tenant_id = e.tenant_id and ea.id = m.email_account_id and ea.status = 'active')
+           or not v_ip_sends then
+          -- Its slot went by (paused, plan limit, outage), its inbox stopped
+          -- sending meanwhile (repeated SMTP login failures), or its pool IP
+          -- was quarantined, burned, blocklisted or taken off its domain:
+          -- book a fresh one, which waits while the inbox (or every IP of
+          -- its domain) cannot send.
           return query select * from app_private.email_step_action(e.tenant_id, e.id, m.step_id, v_now);
           return;
         end if;

@@ -42,6 +42,8 @@ as $$
 $$;
 comment on function app_private.send_retry_delay(integer) is 'Exponential backoff after the n-th deferred attempt: 5 min, 10, 20, 40, 80 min…, at most 6 hours.';
 
+-- Its columns changed (source_address): a new return type needs a new function.
+drop function if exists app_private.delivery_envelope(uuid, uuid);
 create or replace function app_private.delivery_envelope(tenant_id uuid, message_id uuid)
   returns table (
     id uuid,
@@ -61,7 +63,8 @@ create or replace function app_private.delivery_envelope(tenant_id uuid, message
     dkim_selector text,
     dkim_private_key_encrypted bytea,
     rfc_message_id text,
-    thread_rfc_message_id text
+    thread_rfc_message_id text,
+    source_address text
   )
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
@@ -74,7 +77,8 @@ begin
          ea.smtp_settings, cr.smtp_password_encrypted,
          d.domain::text, d.dkim_selector, k.private_key_encrypted,
          coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text),
-         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text))
+         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text)),
+         host(ip.ip_address)
   from app_public.messages m
   join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
   join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
@@ -83,10 +87,11 @@ begin
   left join app_private.domain_dkim_keys k on k.tenant_id = d.tenant_id and k.domain_id = d.id and k.selector = d.dkim_selector
   left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
   left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
+  left join app_public.smtp_ip_addresses ip on ip.id = m.smtp_ip_address_id
   where m.tenant_id = delivery_envelope.tenant_id and m.id = delivery_envelope.message_id;
 end;
 $$;
-comment on function app_private.delivery_envelope(uuid, uuid) is 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID. Owner only (secrets, still encrypted).';
+comment on function app_private.delivery_envelope(uuid, uuid) is 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, and the pool IP to connect from (source_address, null outside the IP pool). Owner only (secrets, still encrypted).';
 
 create or replace function app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) returns text
   language plpgsql volatile
@@ -180,10 +185,11 @@ begin
     where x.tenant_id = m.tenant_id and x.id = m.id;
   update app_public.email_accounts ea set last_sent_at = app_private.engine_now()
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, app_private.engine_now());
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;
-comment on function app_private.record_delivery(uuid, uuid, text) is 'The SMTP server accepted a claimed message: records the sent event with the server''s answer and moves the enrollment past the step.';
+comment on function app_private.record_delivery(uuid, uuid, text) is 'The SMTP server accepted a claimed message: records the sent event with the server''s answer, notes the send on the domain''s assignment of the pool IP that carried it (if any), and moves the enrollment past the step.';
 
 create or replace function app_private.mark_handed_over(tenant_id uuid, message_id uuid) returns void
   language plpgsql volatile
@@ -239,6 +245,7 @@ begin
     where x.tenant_id = m.tenant_id and x.id = m.id;
   update app_public.email_accounts ea set last_sent_at = coalesce(ea.last_sent_at, m.processed_at)
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, m.processed_at);
   perform app_private.advance_after_send(m.tenant_id, m.id);
 end;
 $$;

@@ -255,6 +255,7 @@ begin
     v_outcome := 'reply';
     v_event_id := app_private.record_email_event(v_parent.tenant_id, v_parent.id, 'reply', null, null, null,
       jsonb_build_object('inbound_message_id', v_inbound_id, 'matched_by', v_matched_by, 'from', v_from));
+    perform app_private.queue_notification(v_parent.tenant_id, 'reply_received', v_inbound_id);
   elsif v_type = 'auto_reply' then
     v_outcome := 'auto_reply';
   else
@@ -276,4 +277,4 @@ begin
   return query select v_outcome, v_inbound_id, v_parent.id, v_event_id;
 end;
 $$;
-comment on function app_private.record_inbound_message(uuid, uuid, text, text, text, text[], text, text, text, text, jsonb) is 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event, nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';
+comment on function app_private.record_inbound_message(uuid, uuid, text, text, text, text[], text, text, text, text, jsonb) is 'Stores a message found in an inbox when it answers one of the tenant''s outbound messages, threaded to it, and records what it means: a reply event (and the reply_received notification), nothing for an auto-reply, a bounce/deferred/delivered event from a DSN (bounce_type hard for 5.x.x), or a complaint event from a feedback report (passed in dsn; the report is not stored; one complaint per message). Idempotent by Message-ID within the tenant. Returns the outcome: reply, auto_reply, bounce, deferred, delivered, complaint, feedback (a report that is no complaint), duplicate, own or unmatched.';

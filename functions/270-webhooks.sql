@@ -486,6 +486,14 @@ begin
     claimed := false;
     return;
   end if;
+  -- The subscription was deleted (by its tenant, or with the tenant) after
+  -- the job was queued: nothing to deliver, and no lease to take.
+  if not exists (select 1 from app_public.webhook_subscriptions s
+                 where s.tenant_id = claim_webhook_lease.tenant_id and s.id = claim_webhook_lease.subscription_id) then
+    claimed := false;
+    held_until := null;
+    return;
+  end if;
   -- Taken when free, expired, or already this holder's (then extended).
   insert into app_private.webhook_delivery_leases as l (tenant_id, subscription_id, holder, expires_at)
     values (claim_webhook_lease.tenant_id, claim_webhook_lease.subscription_id, claim_webhook_lease.holder,
@@ -501,7 +509,7 @@ begin
   end if;
 end;
 $$;
-comment on function app_private.claim_webhook_lease(uuid, uuid, text, interval) is 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it).';
+comment on function app_private.claim_webhook_lease(uuid, uuid, text, interval) is 'Takes (or extends) the lease on posting a subscription''s deliveries for ttl: claimed, and until when the lease is held (by this holder, or by the one that has it). Not claimed, with no time, when the subscription no longer exists.';
 
 create or replace function app_private.release_webhook_lease(tenant_id uuid, subscription_id uuid, holder text) returns void
   language sql volatile

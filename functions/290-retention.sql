@@ -163,7 +163,17 @@ begin
     delete from app_public.deals d where d.tenant_id = v_tenant and d.deleted_at < v_cutoff;
     get diagnostics v_n = row_count;
     v_deals := v_deals + v_n;
-    -- Deals, leads and sub-accounts of an account lose the link (ON DELETE SET NULL).
+    -- Deals, leads and sub-accounts of an account lose the link first (the
+    -- keys' ON DELETE SET NULL (column) is not applied on Citus's shards).
+    update app_public.deals d set crm_account_id = null
+      where d.tenant_id = v_tenant and d.crm_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
+    update app_public.leads l set crm_account_id = null
+      where l.tenant_id = v_tenant and l.crm_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
+    update app_public.crm_accounts c set parent_account_id = null
+      where c.tenant_id = v_tenant and c.parent_account_id in (
+        select a.id from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff);
     delete from app_public.crm_accounts a where a.tenant_id = v_tenant and a.deleted_at < v_cutoff;
     get diagnostics v_n = row_count;
     v_accounts := v_accounts + v_n;

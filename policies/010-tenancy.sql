@@ -41,14 +41,13 @@ create policy own_preferences on app_public.user_preferences for all
   with check (user_id = app_public.current_user_id());
 comment on policy own_preferences on app_public.user_preferences is 'Only the user themselves can see or change their preferences.';
 grant select, delete on app_public.user_preferences to penguinmails_member;
-grant insert (theme, language, timezone, email_notifications, push_notifications, weekly_reports, marketing_emails),
-  update (theme, language, timezone, email_notifications, push_notifications, weekly_reports, marketing_emails)
+grant insert (theme, language, timezone, email_notifications, push_notifications, weekly_reports, marketing_emails, muted_notifications),
+  update (theme, language, timezone, email_notifications, push_notifications, weekly_reports, marketing_emails, muted_notifications)
   on app_public.user_preferences to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.tenant_config', write_role => 'admin');
 grant select on app_public.tenant_config to penguinmails_member;
-grant update (billing_email, billing_address, notify_on_billing_changes, notify_on_system_updates,
-  notify_on_security_alerts, theme_primary_color, theme_logo_url, theme_favicon_url,
+grant update (billing_email, billing_address, notify_on_billing_changes, theme_primary_color, theme_logo_url, theme_favicon_url,
   ui_sidebar_default_collapsed, ui_date_format, ui_timezone)
   on app_public.tenant_config to penguinmails_member;
 

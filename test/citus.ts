@@ -26,6 +26,7 @@ export const CITUS_SUITES = [
   'test/webhooks/',
   'test/privacy/',
   'test/oauth/',
+  'test/notifications/',
 ];
 
 

@@ -29,6 +29,8 @@ export interface SystemMail {
   subject: string;
   text: string;
   html: string;
+  /** Extra header fields (List-Unsubscribe and List-Unsubscribe-Post of notifications). */
+  headers?: Record<string, string>;
 }
 
 export interface SystemMailer {

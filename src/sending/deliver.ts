@@ -62,6 +62,8 @@ export interface EnvelopeRow {
   dkim_private_key_encrypted: Buffer | null;
   rfc_message_id: string;
   thread_rfc_message_id: string | null;
+  /** The pool IP the message leaves from (null: outside the IP pool). */
+  source_address: string | null;
 }
 
 export interface DeliveryLog {
@@ -238,6 +240,7 @@ export async function deliverMessage(
       references: rendered.references,
       unsubscribeUrl: rendered.unsubscribeUrl,
       dkim: { domainName: envelope.domain, keySelector: envelope.dkim_selector, privateKey: prepared.dkimKey },
+      sourceAddress: envelope.source_address,
     };
     const hooks = {
       beforeFinalDot: async () => {

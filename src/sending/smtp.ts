@@ -67,6 +67,8 @@ export interface OutgoingMail {
   /** RFC 8058 one-click unsubscribe (List-Unsubscribe and List-Unsubscribe-Post); null: no such headers (a reply from a person). */
   unsubscribeUrl: string | null;
   dkim: { domainName: string; keySelector: string; privateKey: string };
+  /** The local address the connection leaves from (a platform IP of the pool, messages.smtp_ip_address_id); default: the system's choice. */
+  sourceAddress?: string | null;
 }
 
 export interface SmtpOptions {
@@ -178,6 +180,7 @@ function transportOptions(settings: SmtpSettings, target: OutboundTarget, login:
       ? { type: 'OAuth2', user: login.oauth2.user, accessToken: login.oauth2.accessToken }
       : settings.username ? { user: settings.username, pass: login ?? '' } : undefined,
     name: mail.dkim.domainName,
+    ...(mail.sourceAddress ? { localAddress: mail.sourceAddress } : {}),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,

@@ -4,8 +4,9 @@
  * (application/x-www-form-urlencoded or multipart/form-data, as RFC 8058
  * allows both).
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { sendBadRequestPage } from './pages.ts';
 
 /** The client's address; behind a trusted reverse proxy, the first X-Forwarded-For hop. */
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string | null {
@@ -62,4 +63,35 @@ export async function readForm(req: IncomingMessage, maxBytes: number): Promise<
   } catch {
     throw new FormError('UNSUPPORTED_BODY', 400, 'The form body could not be parsed.');
   }
+}
+
+/** RFC 8058: the field a mail client POSTs for a one-click unsubscribe. */
+export const ONE_CLICK_FIELD = 'List-Unsubscribe';
+export const ONE_CLICK_VALUE = 'One-Click';
+const MAX_FORM_BYTES = 8 * 1024;
+
+/**
+ * Reads an unsubscribe POST (RFC 8058): its form, or null after answering it
+ * with a 4xx page (too large, not a form, or without List-Unsubscribe=One-Click).
+ */
+export async function readOneClickForm(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | null> {
+  let form: URLSearchParams;
+  try {
+    form = await readForm(req, MAX_FORM_BYTES);
+  } catch (error) {
+    if (!(error instanceof FormError)) throw error;
+    if (error.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
+    sendBadRequestPage(res, error.status, error.code, error.message);
+    return null;
+  }
+  if (form.get(ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) {
+    sendBadRequestPage(
+      res,
+      400,
+      'MISSING_ONE_CLICK',
+      `An unsubscribe request must carry the form field ${ONE_CLICK_FIELD}=${ONE_CLICK_VALUE} (RFC 8058). Open the link in a browser to confirm instead.`,
+    );
+    return null;
+  }
+  return form;
 }

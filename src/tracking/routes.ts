@@ -22,7 +22,7 @@ import {
   sendUnsubscribedPage,
 } from './pages.ts';
 import { PIXEL_HEADERS, NO_STORE_HEADERS, TRANSPARENT_GIF } from './pixel.ts';
-import { FormError, clientIp, readForm, userAgent } from './request.ts';
+import { clientIp, readOneClickForm, userAgent } from './request.ts';
 import { makeTrackingStore, type Requester } from './store.ts';
 import type { MessageRef, TrackingTokens } from './tokens.ts';
 import { loggerFor } from '../log/logger.ts';
@@ -33,10 +33,6 @@ export const OPEN_PREFIX = '/t/o/';
 export const CLICK_PREFIX = '/t/c/';
 export const UNSUBSCRIBE_PREFIX = '/u/';
 
-/** RFC 8058: the body a mail client POSTs for a one-click unsubscribe. */
-const ONE_CLICK_FIELD = 'List-Unsubscribe';
-const ONE_CLICK_VALUE = 'One-Click';
-const MAX_FORM_BYTES = 8 * 1024;
 
 export interface TrackingRouteOptions {
   /** The API's owner pool: the endpoints only call functions/150-tracking.sql. */
@@ -123,24 +119,8 @@ export function trackingRoutes(options: TrackingRouteOptions): Route[] {
       sendInvalidLinkPage(res);
       return;
     }
-    let form: URLSearchParams;
-    try {
-      form = await readForm(req, MAX_FORM_BYTES);
-    } catch (error) {
-      if (!(error instanceof FormError)) throw error;
-      if (error.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
-      sendBadRequestPage(res, error.status, error.code, error.message);
-      return;
-    }
-    if (form.get(ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) {
-      sendBadRequestPage(
-        res,
-        400,
-        'MISSING_ONE_CLICK',
-        `An unsubscribe request must carry the form field ${ONE_CLICK_FIELD}=${ONE_CLICK_VALUE} (RFC 8058). Open the link in a browser to confirm instead.`,
-      );
-      return;
-    }
+    const form = await readOneClickForm(req, res);
+    if (!form) return;
     const method = form.get('via') === 'page' ? 'confirmation_page' : 'one_click';
     const outcome = await store.unsubscribe(verified.ref, who(req), method);
     if (outcome === 'unknown_message') {

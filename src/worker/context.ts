@@ -14,6 +14,7 @@ import type { SecretBox } from '../crypto/secrets.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { resolveSendingDeps, type SendingDeps } from '../sending/deps.ts';
 import { DEFAULT_RETRY_SCHEDULE, type RetrySchedule } from '../webhooks/retry.ts';
+import { makeNotificationLinks, notificationKeyFrom, type NotificationLinks } from '../mail/notification-links.ts';
 
 export interface WorkerDeps {
   env: Env;
@@ -60,6 +61,8 @@ export interface TaskDeps {
   imap: ImapPollerDeps & Required<Pick<ImapPollerDeps, 'outbound' | 'oauth' | 'tracking'>>;
   sending: SendingDeps;
   webhooks: RetrySchedule & { timeoutMs: number };
+  /** Signs the unsubscribe links of notification emails (key derived from the secrets key; src/mail/notification-links.ts). */
+  notificationLinks: NotificationLinks;
 }
 
 /** Fills in every default of WorkerDeps from the environment (see the field comments of WorkerDeps). */
@@ -79,6 +82,7 @@ export function resolveWorkerDeps(deps: WorkerDeps): TaskDeps {
     imap: { secretBox, outbound, oauth: sending.oauth, tracking: sending.tracking, ...deps.imap },
     sending,
     webhooks: { ...DEFAULT_RETRY_SCHEDULE, timeoutMs: 10_000, ...deps.webhooks },
+    notificationLinks: makeNotificationLinks(notificationKeyFrom(secretsKeyOf(deps.env))),
   };
 }
 

@@ -25,6 +25,8 @@ import { sendReply } from '../../workers/send-reply.ts';
 import { webhookDeliver, webhookDeliverySweep } from '../../workers/webhooks/deliver.ts';
 import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts';
 import { safetyPauseNotice } from '../../workers/notices/safety-pause.ts';
+import { sendNotification } from '../../workers/notices/events.ts';
+import { queueWeeklyReports, weeklyReport } from '../../workers/notices/weekly-report.ts';
 import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import { resolveWorkerDeps, type TaskDeps, type WorkerDeps } from './context.ts';
@@ -72,6 +74,9 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     webhook_delivery_sweep: webhookDeliverySweep,
     webhook_disabled_notice: webhookDisabledNotice(deps),
     safety_pause_notice: safetyPauseNotice(deps),
+    send_notification: sendNotification(deps),
+    queue_weekly_reports: queueWeeklyReports,
+    weekly_report: weeklyReport(deps),
   };
 }
 
@@ -92,6 +97,7 @@ export const CRONTAB = [
   '7 * * * * reputation_sweep',
   '*/15 * * * * warmup_tick ?fill=1h',
   '* * * * * webhook_delivery_sweep',
+  '0 8 * * 1 queue_weekly_reports ?fill=6d',
 ].join('\n');
 
 export interface WorkerHandle {

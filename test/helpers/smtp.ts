@@ -8,6 +8,8 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 export interface ReceivedMail {
   from: string;
   to: string[];
+  /** The client's address (the IP the sender's connection left from). */
+  remoteAddress: string;
   raw: Buffer;
   parsed: Email;
 }
@@ -47,6 +49,7 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, 
         const mail: ReceivedMail = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
+          remoteAddress: session.remoteAddress,
           raw,
           parsed,
         };

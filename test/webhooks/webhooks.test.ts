@@ -183,6 +183,16 @@ test('a backlog is posted one delivery at a time, in order, with two workers com
   }
 }, 60_000);
 
+test('a job whose subscription was deleted meanwhile ends without a lease (no foreign-key error, no retries)', async () => {
+  const sub = await subscribe('/deleted-meanwhile', { eventTypes: ['lead.status_changed'] });
+  await t.owner.query(sql`delete from app_public.webhook_subscriptions where tenant_id = ${admin.tenantId} and id = ${sub.rowId}`);
+  const [lease] = await t.owner.query(sql`
+    select claimed, held_until from app_private.claim_webhook_lease(${admin.tenantId}, ${sub.rowId}, 'a worker', interval '30 seconds')`);
+  expect(lease).toEqual({ claimed: false, held_until: null });
+  const [{ n }] = await t.owner.query(sql`select count(*)::int as n from app_private.webhook_delivery_leases where subscription_id = ${sub.rowId}`);
+  expect(n).toBe(0);
+});
+
 test('a tenant without a matching enabled subscription writes no event row', async () => {
   const other = await ownedTenant(t, 'webhooks-none');
   const lead = await newLead(other.tenantId);

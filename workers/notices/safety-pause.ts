@@ -2,14 +2,16 @@
  * safety_pause_notice: tells the owners and admins of an organisation that
  * the platform paused one of its campaigns (bounce or complaint rate over the
  * limit) or stopped one of its inboxes (SMTP logins refused in a row), with
- * the reason (queued by functions/116-safety-pauses.sql). Campaign names are
- * the tenant's own text, shown quoted.
+ * the reason (queued by functions/116-safety-pauses.sql). It is the
+ * notification of kind safety_pause (workers/notices/notify.ts): each owner
+ * and admin gets it unless they turned it off (email_notifications, or its
+ * unsubscribe link). Campaign names are the tenant's own text, shown quoted.
  */
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../../src/mail/system-mailer.ts';
 import type { TaskDeps } from '../../src/worker/context.ts';
-import { emailTenantAdmins } from './tenant-admins.ts';
+import { notifyMembers } from './notify.ts';
 
 const Payload = z.object({
   tenant_id: z.uuid(),
@@ -49,7 +51,7 @@ export function safetyPauseNotice(deps: TaskDeps): Task {
     const subject = payload.campaign_id
       ? 'A campaign of your organisation was paused automatically'
       : 'An inbox of your organisation stopped sending';
-    await emailTenantAdmins(deps, helpers, payload.tenant_id, {
+    await notifyMembers(deps, helpers, payload.tenant_id, 'safety_pause', {
       subject,
       text: `Hello,\n\n${paused.what} of the organisation ${quoteUserText(paused.tenant_name)} was paused by PenguinMails.\n\n${paused.reason}\n\nNothing more is sent from it until it is resumed (${deps.appUrl}).`,
     });

@@ -1,6 +1,6 @@
 /**
  * Emails to the owners and admins of an organisation, through the system
- * mailer (webhook disabled, campaign or inbox paused automatically). The
+ * mailer (a webhook subscription disabled). The
  * text is the platform's; anything a tenant typed goes in through
  * quoteUserText by the caller. The HTML is the text, paragraph by paragraph.
  */
