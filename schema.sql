@@ -1165,6 +1165,15 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, failed bigint, unsubscribed bigint, complained bigint, opens_total bigint, clicks_total bigint) IS 'Builds message_stats with rates as fractions of messages sent.';
 
+CREATE FUNCTION app_hidden.suppression_import_fields() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select array['email', 'domain'];
+$$;
+
+COMMENT ON FUNCTION app_hidden.suppression_import_fields() IS 'The columns of a suppression list CSV: email and domain (either may be missing from the file, not both).';
+
 CREATE FUNCTION app_hidden.switch_tenant(target_tenant uuid) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -1185,23 +1194,26 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) IS 'A session in another tenant the signed-in user belongs to (or holds a staff access session for).';
 
-CREATE FUNCTION app_hidden.tenant_export_download(export_id uuid) RETURNS TABLE(tenant_id uuid, id uuid, byte_size bigint, sha256 text, expires_at timestamp with time zone, created timestamp with time zone)
+CREATE FUNCTION app_hidden.tenant_export_download(export_id uuid) RETURNS TABLE(tenant_id uuid, id uuid, kind text, format text, byte_size bigint, sha256 text, expires_at timestamp with time zone, created timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
 declare
   v_tenant_id uuid;
+  v_kind text;
   v_export app_public.tenant_exports;
   v_now timestamptz := now();
 begin
   if app_hidden.current_api_key_id() is not null then
-    raise exception 'An API key cannot download an organisation export; sign in as an owner or admin.' using errcode = 'DNIED';
+    raise exception 'An API key cannot download an export; sign in (owners and admins for an organisation export, members for a CSV export).' using errcode = 'DNIED';
   end if;
   -- Found by id across tenants, then read again (and locked) within its tenant.
-  select e.tenant_id into v_tenant_id from app_public.tenant_exports e where e.id = tenant_export_download.export_id;
-  if v_tenant_id is null or not app_private.may_export_tenant(v_tenant_id) then
-    raise exception 'No export with that id in an organisation you own or administer.' using errcode = 'NTFND';
+  select e.tenant_id, e.kind into v_tenant_id, v_kind from app_public.tenant_exports e where e.id = tenant_export_download.export_id;
+  if v_tenant_id is null
+     or (v_kind = 'tenant' and not app_private.may_export_tenant(v_tenant_id))
+     or (v_kind <> 'tenant' and not app_private.may_export_csv(v_tenant_id)) then
+    raise exception 'No export with that id in an organisation where you may download it.' using errcode = 'NTFND';
   end if;
   select e.* into v_export from app_public.tenant_exports e
     where e.tenant_id = v_tenant_id and e.id = tenant_export_download.export_id for update;
@@ -1210,19 +1222,22 @@ begin
       using errcode = 'EXPRD';
   elsif v_export.status = 'failed' then
     raise exception 'This export failed: %', v_export.error using errcode = 'STATE';
-  elsif v_export.status <> 'completed' then
+  elsif v_export.status <> 'completed' and v_export.kind = 'tenant' then
     raise exception 'This export is still %: % of % tables written.', v_export.status, v_export.tables_done, coalesce(v_export.tables_total::text, '?')
+      using errcode = 'STATE';
+  elsif v_export.status <> 'completed' then
+    raise exception 'This export is still %: % of % rows written.', v_export.status, v_export.rows_written, coalesce(v_export.rows_total::text, '?')
       using errcode = 'STATE';
   end if;
   update app_public.tenant_exports e set downloads = e.downloads + 1
     where e.tenant_id = v_tenant_id and e.id = v_export.id;
   perform app_private.audit_tenant_export(v_tenant_id, v_export.id, 'tenant_export.downloaded',
-                                          jsonb_build_object('byte_size', v_export.byte_size, 'sha256', v_export.sha256));
-  return query select v_export.tenant_id, v_export.id, v_export.byte_size, v_export.sha256, v_export.expires_at, v_export.created;
+                                          jsonb_build_object('kind', v_export.kind, 'byte_size', v_export.byte_size, 'sha256', v_export.sha256));
+  return query select v_export.tenant_id, v_export.id, v_export.kind, v_export.format, v_export.byte_size, v_export.sha256, v_export.expires_at, v_export.created;
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.tenant_export_download(export_id uuid) IS 'The download check of GET /exports/<id>: the export, when the caller may export its organisation (else NOT_FOUND, so another tenant''s export is indistinguishable from none), it is completed and not expired (EXPRD once expired; STATE while queued, running, or failed). Counts and audits the download.';
+COMMENT ON FUNCTION app_hidden.tenant_export_download(export_id uuid) IS 'The download check of GET /exports/<id>: the export, when the caller may download it (an organisation export: may_export_tenant; a CSV export: may_export_csv; else NOT_FOUND, so another tenant''s export is indistinguishable from none), it is completed and not expired (EXPRD once expired; STATE while queued, running, or failed). Counts and audits the download.';
 
 CREATE FUNCTION app_hidden.two_factor_challenge_secret(challenge text) RETURNS bytea
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -3315,6 +3330,7 @@ CREATE TABLE app_public.lead_imports (
     keep_unmapped boolean DEFAULT false NOT NULL,
     unmapped_columns text[] DEFAULT '{}'::text[] NOT NULL,
     api_key_id uuid,
+    target text DEFAULT 'leads'::text NOT NULL,
     CONSTRAINT lead_imports_byte_size_check CHECK ((byte_size >= 0)),
     CONSTRAINT lead_imports_column_mapping_check CHECK (((column_mapping IS NULL) OR (jsonb_typeof(column_mapping) = 'object'::text))),
     CONSTRAINT lead_imports_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
@@ -3323,6 +3339,8 @@ CREATE TABLE app_public.lead_imports (
     CONSTRAINT lead_imports_imported_rows_check CHECK ((imported_rows >= 0)),
     CONSTRAINT lead_imports_skipped_rows_check CHECK ((skipped_rows >= 0)),
     CONSTRAINT lead_imports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT lead_imports_suppressions_options_check CHECK (((target = 'leads'::text) OR ((contact_list_id IS NULL) AND (NOT update_existing) AND (NOT keep_unmapped)))),
+    CONSTRAINT lead_imports_target_check CHECK ((target = ANY (ARRAY['leads'::text, 'suppressions'::text]))),
     CONSTRAINT lead_imports_total_rows_check CHECK ((total_rows >= 0)),
     CONSTRAINT lead_imports_updated_rows_check CHECK ((updated_rows >= 0))
 );
@@ -3339,6 +3357,8 @@ COMMENT ON COLUMN app_public.lead_imports.keep_unmapped IS 'Keep CSV columns tha
 COMMENT ON COLUMN app_public.lead_imports.unmapped_columns IS 'The CSV columns that matched no lead field, mapping or custom field definition: kept as custom fields when keepUnmapped is on, dropped otherwise.';
 
 COMMENT ON COLUMN app_public.lead_imports.api_key_id IS 'The API key that uploaded the file (null when a signed-in user did); the import runs with that key''s access.';
+
+COMMENT ON COLUMN app_public.lead_imports.target IS 'What the file fills: leads (POST /imports/leads) or the suppression list (POST /imports/suppressions: one email address or domain per row; importedRows counts the new suppressions, skippedRows the invalid, duplicate and already suppressed rows). A suppression import takes no list, updateExisting or keepUnmapped.';
 
 CREATE FUNCTION app_private.complete_lead_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
@@ -3492,6 +3512,94 @@ end;
 $_$;
 
 COMMENT ON FUNCTION app_private.complete_lead_import(tenant_id uuid, import_id uuid) IS 'Validates the staged rows (email domain rules, the leads CHECK constraints, custom field types, duplicates, suppressions), upserts the valid ones into leads and the import''s static list, and records total/imported/updated/skipped counts and the first 100 row errors. Raises (and the caller rolls back) on anything that fails the whole import, such as the plan''s contact limit.';
+
+CREATE FUNCTION app_private.complete_suppression_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+#variable_conflict use_column
+declare
+  v_import app_public.lead_imports;
+  v_total integer;
+  v_imported integer;
+  v_errors jsonb;
+  v_note text;
+  v_now timestamptz := now();
+begin
+  select i.* into v_import from app_public.lead_imports i
+    where i.tenant_id = complete_suppression_import.tenant_id and i.id = complete_suppression_import.import_id;
+  if v_import.target is distinct from 'suppressions' then
+    raise exception 'Import % is not a suppression list import.', import_id using errcode = 'STATE';
+  end if;
+  v_note := left(format('Imported from %s', v_import.file_name), 500);
+  analyze pg_temp.lead_import_rows;
+  select count(*) into v_total from pg_temp.lead_import_rows;
+
+  -- 1. One value per row: an email address, or a domain (a bare domain in the
+  --    email column, or "@example.com").
+  update pg_temp.lead_import_rows s set domain = ltrim(s.email, '@'), email = null
+    where s.domain is null and s.email is not null and (s.email !~ '@' or s.email ~ '^@[^@]+$');
+  update pg_temp.lead_import_rows s set domain = ltrim(s.domain, '@') where s.domain like '@%';
+  update pg_temp.lead_import_rows s set error = 'The row has neither an email address nor a domain.'
+    where s.email is null and s.domain is null;
+  update pg_temp.lead_import_rows s set error = 'The row has both an email address and a domain; put each on a row of its own.'
+    where s.error is null and s.email is not null and s.domain is not null;
+  execute format(
+    'update pg_temp.lead_import_rows s set error = format(%L, s.email) where s.error is null and s.email is not null and not coalesce(%s, false)',
+    '"%s" is not a valid email address.', app_private.domain_check_sql('app_public.email_address', 's.email'));
+  execute format(
+    'update pg_temp.lead_import_rows s set error = format(%L, s.domain) where s.error is null and s.domain is not null and not coalesce(%s, false)',
+    '"%s" is not a valid domain (like example.com).', app_private.domain_check_sql('app_public.hostname', 's.domain::citext'));
+
+  -- 2. The same address or domain twice in the file: the first occurrence wins.
+  update pg_temp.lead_import_rows s set error = format('Duplicate of line %s.', d.first_line)
+    from (
+      select r.line, first_value(r.line) over (partition by lower(coalesce(r.email, '@' || r.domain)) order by r.line) as first_line
+      from pg_temp.lead_import_rows r where r.error is null
+    ) d
+    where s.line = d.line and d.line <> d.first_line;
+
+  -- 3. Already on the list: ignored. (The message is built in a subquery that
+  --    DISTINCT ON keeps from being flattened into the UPDATE, as in
+  --    complete_lead_import: Citus refuses format() over columns in its SET.)
+  update pg_temp.lead_import_rows s set error = hit.message
+    from (
+      select distinct on (r.line) r.line, format('Already on your suppression list (%s).', sup.reason) as message
+      from pg_temp.lead_import_rows r
+      join app_public.suppressions sup on sup.tenant_id = v_import.tenant_id
+        and (sup.email = r.email::citext or sup.domain = r.domain::citext)
+      where r.error is null
+      order by r.line
+    ) hit
+    where s.line = hit.line;
+
+  -- 4. The new suppressions, in one statement.
+  insert into app_public.suppressions (tenant_id, email, domain, reason, note)
+    select v_import.tenant_id, s.email::citext, s.domain::citext, 'manual', v_note
+    from pg_temp.lead_import_rows s
+    where s.error is null
+    order by s.line
+  on conflict do nothing;
+  get diagnostics v_imported = row_count;
+
+  select coalesce(jsonb_agg(jsonb_build_object('line', f.line, 'email', coalesce(f.email, f.domain), 'reason', f.error) order by f.line), '[]')
+    into v_errors
+    from (select r.line, r.email, r.domain, r.error from pg_temp.lead_import_rows r where r.error is not null order by r.line limit 100) f;
+
+  update app_public.lead_imports i set
+      status = 'completed', total_rows = v_total, imported_rows = v_imported, updated_rows = 0,
+      skipped_rows = v_total - v_imported, errors = v_errors, failure_reason = null, finished_at = v_now
+    where i.tenant_id = v_import.tenant_id and i.id = v_import.id
+    returning * into v_import;
+  insert into app_public.audit_log (tenant_id, actor_user_id, actor_is_staff, action, table_name, record_id, changes)
+    values (v_import.tenant_id, v_import.created_by, false, 'suppressions.imported', 'lead_imports', v_import.id::text,
+            jsonb_build_object('file_name', v_import.file_name, 'total_rows', v_total, 'imported_rows', v_imported,
+                               'skipped_rows', v_total - v_imported, 'api_key_id', v_import.api_key_id));
+  return v_import;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_private.complete_suppression_import(tenant_id uuid, import_id uuid) IS 'Validates the staged rows of a suppression list import (an email address or a domain per row, each valid by its domain type''s rules, duplicates in the file, values already suppressed), adds the valid ones to the suppression list (reason manual, note "Imported from <file>"), records total/imported/skipped counts and the first 100 row errors, and writes one audit entry (suppressions.imported).';
 
 CREATE FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) RETURNS boolean
     LANGUAGE plpgsql STABLE
@@ -3920,6 +4028,111 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.crm_tenant_for_change() IS 'The current tenant, when the caller may change its CRM (member and above, signed in: no API key reaches the CRM); DNIED otherwise.';
+
+CREATE FUNCTION app_private.csv_export_campaign_results(tenant_id uuid, campaign_id uuid) RETURNS TABLE(email text, first_name text, last_name text, company text, enrollment_status text, stop_reason text, steps_completed integer, enrolled_at timestamp with time zone, completed_at timestamp with time zone, messages_sent bigint, opened text, opens bigint, clicked text, clicks bigint, replied text, bounced text, unsubscribed text, complained text, last_event_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+    with sent as (
+      select m.enrollment_id,
+             count(*) filter (where m.sent_at is not null) as messages_sent,
+             bool_or(m.opened_at is not null) as opened,
+             bool_or(m.clicked_at is not null) as clicked,
+             bool_or(m.replied_at is not null) as replied,
+             bool_or(m.bounced_at is not null) as bounced
+      from app_public.messages m
+      where m.tenant_id = csv_export_campaign_results.tenant_id and m.campaign_id = csv_export_campaign_results.campaign_id
+        and m.direction = 'outbound' and m.enrollment_id is not null
+      group by m.enrollment_id
+    ), events as (
+      select m.enrollment_id,
+             count(*) filter (where ev.event_type = 'open') as opens,
+             count(*) filter (where ev.event_type = 'click') as clicks,
+             bool_or(ev.event_type = 'reply') as replied,
+             bool_or(ev.event_type = 'bounce') as bounced,
+             bool_or(ev.event_type = 'unsubscribe') as unsubscribed,
+             bool_or(ev.event_type = 'complaint') as complained,
+             max(ev.created) as last_event_at
+      from app_public.email_events ev
+      join app_public.messages m on m.tenant_id = csv_export_campaign_results.tenant_id and m.id = ev.message_id
+      where ev.tenant_id = csv_export_campaign_results.tenant_id and ev.campaign_id = csv_export_campaign_results.campaign_id
+        and m.enrollment_id is not null
+      group by m.enrollment_id
+    )
+    select l.email::text, l.first_name, l.last_name, l.company, e.status, e.stop_reason,
+           e.steps_completed, e.enrolled_at, e.completed_at,
+           coalesce(s.messages_sent, 0), (coalesce(s.opened, false) or coalesce(ev.opens, 0) > 0)::text, coalesce(ev.opens, 0),
+           (coalesce(s.clicked, false) or coalesce(ev.clicks, 0) > 0)::text, coalesce(ev.clicks, 0),
+           (coalesce(s.replied, false) or coalesce(ev.replied, false) or e.status = 'replied')::text,
+           (coalesce(s.bounced, false) or coalesce(ev.bounced, false) or e.status = 'bounced')::text,
+           (coalesce(ev.unsubscribed, false) or e.status = 'unsubscribed')::text,
+           coalesce(ev.complained, false)::text, ev.last_event_at
+    from app_public.campaign_enrollments e
+    join app_public.leads l on l.tenant_id = csv_export_campaign_results.tenant_id and l.id = e.lead_id
+    left join sent s on s.enrollment_id = e.id
+    left join events ev on ev.enrollment_id = e.id
+    where e.tenant_id = csv_export_campaign_results.tenant_id and e.campaign_id = csv_export_campaign_results.campaign_id
+    order by e.enrolled_at, e.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.csv_export_campaign_results(tenant_id uuid, campaign_id uuid) IS 'The rows of a campaign results CSV export: one per lead enrolled in the campaign, with its enrollment status, the campaign messages sent to it, whether (true/false) they were opened, clicked, replied to or bounced (from the messages, their events and the enrollment''s status), open and click counts, unsubscribes and complaints, and the time of its last event.';
+
+CREATE FUNCTION app_private.csv_export_leads(tenant_id uuid) RETURNS TABLE(email text, first_name text, last_name text, name text, company text, title text, phone text, website text, timezone text, status text, source text, custom_fields text, last_contacted_at timestamp with time zone, created timestamp with time zone, updated timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+    select l.email::text, l.first_name, l.last_name, l.name, l.company, l.title, l.phone, l.website,
+           l.timezone, l.status, l.source, l.custom_fields::text, l.last_contacted_at, l.created, l.updated
+    from app_public.leads l
+    where l.tenant_id = csv_export_leads.tenant_id
+    order by l.created, l.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.csv_export_leads(tenant_id uuid) IS 'The rows of a leads CSV export: one per lead, oldest first; custom fields as one JSON object.';
+
+CREATE FUNCTION app_private.csv_export_suppressions(tenant_id uuid) RETURNS TABLE(email text, domain text, reason text, note text, created timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+    select s.email::text, s.domain::text, s.reason, s.note, s.created
+    from app_public.suppressions s
+    where s.tenant_id = csv_export_suppressions.tenant_id
+    order by s.created, s.id;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.csv_export_suppressions(tenant_id uuid) IS 'The rows of a suppressions CSV export: one per suppressed address (email) or domain (domain), oldest first.';
+
+CREATE FUNCTION app_private.csv_export_total(tenant_id uuid, kind text, campaign_id uuid) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  if kind = 'leads' then
+    return (select count(*) from app_public.leads l where l.tenant_id = csv_export_total.tenant_id);
+  elsif kind = 'suppressions' then
+    return (select count(*) from app_public.suppressions s where s.tenant_id = csv_export_total.tenant_id);
+  elsif kind = 'campaign_results' then
+    return (select count(*) from app_public.campaign_enrollments e
+            where e.tenant_id = csv_export_total.tenant_id and e.campaign_id = csv_export_total.campaign_id);
+  end if;
+  raise exception 'unknown CSV export kind %', kind;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.csv_export_total(tenant_id uuid, kind text, campaign_id uuid) IS 'How many rows a CSV export of this kind holds (read in the snapshot the worker writes it from).';
 
 CREATE TABLE app_public.plans (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -4794,12 +5007,24 @@ CREATE TABLE app_public.tenant_exports (
     downloads integer DEFAULT 0 NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'tenant'::text NOT NULL,
+    format text DEFAULT 'tar.gz'::text NOT NULL,
+    campaign_id uuid,
+    rows_total bigint,
     CONSTRAINT tenant_exports_byte_size_check CHECK ((byte_size >= 0)),
+    CONSTRAINT tenant_exports_campaign_check CHECK (((kind = 'campaign_results'::text) = (campaign_id IS NOT NULL))),
     CONSTRAINT tenant_exports_completed_check CHECK (((status <> 'completed'::text) OR ((byte_size IS NOT NULL) AND (sha256 IS NOT NULL) AND (finished_at IS NOT NULL) AND (expires_at IS NOT NULL)))),
     CONSTRAINT tenant_exports_downloads_check CHECK ((downloads >= 0)),
     CONSTRAINT tenant_exports_error_check CHECK ((length(error) <= 2000)),
     CONSTRAINT tenant_exports_failed_check CHECK (((status <> 'failed'::text) OR (error IS NOT NULL))),
+    CONSTRAINT tenant_exports_format_check CHECK ((format =
+CASE
+    WHEN (kind = 'tenant'::text) THEN 'tar.gz'::text
+    ELSE 'csv'::text
+END)),
+    CONSTRAINT tenant_exports_kind_check CHECK ((kind = ANY (ARRAY['tenant'::text, 'leads'::text, 'suppressions'::text, 'campaign_results'::text]))),
     CONSTRAINT tenant_exports_progress_check CHECK (((tables_total IS NULL) OR (tables_done <= tables_total))),
+    CONSTRAINT tenant_exports_rows_total_check CHECK (((rows_total IS NULL) OR (rows_total >= 0))),
     CONSTRAINT tenant_exports_rows_written_check CHECK ((rows_written >= 0)),
     CONSTRAINT tenant_exports_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT tenant_exports_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'completed'::text, 'failed'::text, 'expired'::text]))),
@@ -4810,7 +5035,7 @@ CREATE TABLE app_public.tenant_exports (
 ALTER TABLE ONLY app_public.tenant_exports FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.tenant_exports IS '@behavior -insert -update -delete
-An export of the whole organisation''s data (every tenant table of the API schema, one NDJSON file per table, in one .tar.gz with a manifest), requested by an owner or admin (requestTenantExport) and written by the worker. Download the archive with GET /exports/<rowId> and your token until expiresAt (7 days after it is written); the file is then deleted.';
+An export of the organisation''s data, written by the worker: kind tenant is the whole organisation (every tenant table of the API schema, one NDJSON file per table, in one .tar.gz with a manifest; owners and admins, requestTenantExport); kinds leads, suppressions and campaign_results are one CSV file each (members and above, requestCsvExport). Download the file with GET /exports/<rowId> and your token until expiresAt (7 days after it is written); the file is then deleted.';
 
 COMMENT ON COLUMN app_public.tenant_exports.status IS 'queued (waiting for the worker), running, completed (downloadable until expiresAt), failed (see error), expired (the file was deleted).';
 
@@ -4831,6 +5056,14 @@ COMMENT ON COLUMN app_public.tenant_exports.error IS 'Why the export failed.';
 COMMENT ON COLUMN app_public.tenant_exports.expires_at IS 'Until when the archive can be downloaded; it is deleted after.';
 
 COMMENT ON COLUMN app_public.tenant_exports.downloads IS 'How many times the archive was downloaded (each download is also in the audit log).';
+
+COMMENT ON COLUMN app_public.tenant_exports.kind IS 'What is exported: tenant (the whole organisation, .tar.gz), leads, suppressions or campaign_results (one CSV file each).';
+
+COMMENT ON COLUMN app_public.tenant_exports.format IS 'The file''s format: tar.gz (kind tenant) or csv.';
+
+COMMENT ON COLUMN app_public.tenant_exports.campaign_id IS 'The campaign whose results are exported (kind campaign_results only).';
+
+COMMENT ON COLUMN app_public.tenant_exports.rows_total IS 'Progress of a CSV export: how many rows the file will hold, counted when the worker starts (rowsWritten / rowsTotal is the fraction done).';
 
 CREATE FUNCTION app_private.finish_tenant_export(tenant_id uuid, export_id uuid, rows_written bigint, byte_size bigint, sha256 text) RETURNS app_public.tenant_exports
     LANGUAGE plpgsql
@@ -5678,6 +5911,19 @@ $$;
 
 COMMENT ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) IS 'Called by the worker holding the message''s send lock, on that connection and committed on its own, right before it writes the final "." of the SMTP DATA: from here on the server may have this attempt''s message, so a crash makes it "sent, unconfirmed" instead of a retry. STATE when the message is not being sent any more (the worker then does not write the dot).';
 
+CREATE FUNCTION app_private.may_export_csv(tenant_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return tenant_id is not null and app_hidden.current_api_key_id() is null
+     and tenant_id = app_public.current_tenant_id() and app_public.has_tenant_role('member');
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.may_export_csv(tenant_id uuid) IS 'Whether the caller may request and download CSV exports (leads, suppressions, campaign results) of this organisation: a member, admin or owner acting in it, signed in (never an API key).';
+
 CREATE FUNCTION app_private.may_export_tenant(tenant_id uuid) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6191,6 +6437,7 @@ begin
     website text,
     timezone text,
     source text,
+    domain text,
     custom_fields jsonb not null default '{}',
     existing_id uuid,
     error text
@@ -6200,7 +6447,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id uuid) IS 'Starts the import transaction: acts as the uploading member (who must still be a member or above) and creates the staging table pg_temp.lead_import_rows, whose columns are named like the leads columns they fill.';
+COMMENT ON FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id uuid) IS 'Starts the import transaction: acts as the uploading member (who must still be a member or above) and creates the staging table pg_temp.lead_import_rows, whose columns are named like the leads columns they fill (and domain, for a suppression import).';
 
 CREATE FUNCTION app_private.prepare_reply_send(tenant_id uuid, message_id uuid) RETURNS text
     LANGUAGE plpgsql
@@ -8743,6 +8990,24 @@ $$;
 
 COMMENT ON FUNCTION app_private.staff_permissions_of(user_id uuid) IS 'The platform permissions the user''s staff role grants (empty for non-staff or deleted users).';
 
+CREATE FUNCTION app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := now();
+begin
+  -- A retried job starts over: a running export goes back to zero.
+  update app_public.tenant_exports e
+    set status = 'running', started_at = v_now, tables_total = 1, tables_done = 0, rows_written = 0, rows_total = start_csv_export.rows_total
+    where e.tenant_id = start_csv_export.tenant_id and e.id = start_csv_export.export_id and e.status in ('queued', 'running');
+  return found;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) IS 'The worker starts (or restarts) writing a CSV export of rows_total rows; false when it is no longer queued or running (nothing to do).';
+
 CREATE FUNCTION app_private.start_lead_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10203,7 +10468,10 @@ begin
       raise exception 'The mapping must be an object of CSV column names to lead field names, all strings.' using errcode = 'INVAL';
     end if;
     for v_target in select m.value #>> '{}' from jsonb_each(new.column_mapping) m loop
-      if not (v_target = any (app_hidden.lead_import_fields()) or v_target ~ '^custom\.[a-z][a-z0-9_]{0,62}$') then
+      if new.target = 'suppressions' and not (v_target = any (app_hidden.suppression_import_fields())) then
+        raise exception 'The mapping sends a column to "%"; a suppression list import has the columns %.',
+          v_target, array_to_string(app_hidden.suppression_import_fields(), ' and ') using errcode = 'INVAL';
+      elsif new.target = 'leads' and not (v_target = any (app_hidden.lead_import_fields()) or v_target ~ '^custom\.[a-z][a-z0-9_]{0,62}$') then
         raise exception 'The mapping sends a column to "%", which is not a lead field. Map columns to one of %, or custom.<key>.',
           v_target, array_to_string(app_hidden.lead_import_fields(), ', ') using errcode = 'INVAL';
       end if;
@@ -10213,7 +10481,7 @@ begin
 end;
 $_$;
 
-COMMENT ON FUNCTION app_private.tg_lead_imports__validate() IS 'Refuses an import into a dynamic list and a column mapping to anything but an importable lead field or custom.<key>.';
+COMMENT ON FUNCTION app_private.tg_lead_imports__validate() IS 'Refuses an import into a dynamic list and a column mapping to anything but an importable lead field or custom.<key> (for a suppression import: email or domain).';
 
 CREATE FUNCTION app_private.tg_lead_imports__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12701,6 +12969,61 @@ $$;
 
 COMMENT ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) IS 'Delivers a succeeded or failed delivery again, with the same webhook-id (its event''s id) and body. It goes out in its event''s place in the order, before newer pending deliveries. Owners and admins.';
 
+CREATE FUNCTION app_public.request_csv_export(kind text, campaign_id uuid DEFAULT NULL::uuid) RETURNS app_public.tenant_exports
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_user_id uuid := app_public.current_user_id();
+  v_kind text := request_csv_export.kind;
+  v_campaign_id uuid := request_csv_export.campaign_id;
+  v_active app_public.tenant_exports;
+  v_export app_public.tenant_exports;
+begin
+  if app_hidden.current_api_key_id() is not null then
+    raise exception 'An API key cannot export data as CSV; sign in as a member of the organisation.' using errcode = 'DNIED';
+  end if;
+  if not coalesce(app_private.may_export_csv(v_tenant_id), false) then
+    raise exception 'Only members, admins and owners of the organisation can export its data as CSV.' using errcode = 'DNIED';
+  end if;
+  if v_kind is null or v_kind not in ('leads', 'suppressions', 'campaign_results') then
+    raise exception 'Unknown export kind "%": use leads, suppressions or campaign_results.', coalesce(v_kind, '') using errcode = 'INVAL';
+  end if;
+  if v_kind = 'campaign_results' and v_campaign_id is null then
+    raise exception 'A campaign results export needs the campaignId of the campaign.' using errcode = 'INVAL';
+  elsif v_kind <> 'campaign_results' and v_campaign_id is not null then
+    raise exception 'Only a campaign_results export takes a campaignId.' using errcode = 'INVAL';
+  end if;
+  if v_campaign_id is not null and not exists (
+      select 1 from app_public.campaigns c where c.tenant_id = v_tenant_id and c.id = v_campaign_id) then
+    raise exception 'No campaign with that id in this organisation.' using errcode = 'NTFND';
+  end if;
+  select e.* into v_active from app_public.tenant_exports e
+    where e.tenant_id = v_tenant_id and e.kind = v_kind and e.status in ('queued', 'running') limit 1;
+  if v_active.id is not null then
+    raise exception 'A % export of this organisation is already % (requested %); wait until it finishes.',
+      v_kind, v_active.status, to_char(v_active.created at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') using errcode = 'STATE';
+  end if;
+  -- Two requests at once: the partial unique index lets one in.
+  insert into app_public.tenant_exports (tenant_id, requested_by, kind, format, campaign_id)
+    values (v_tenant_id, v_user_id, v_kind, 'csv', v_campaign_id)
+    on conflict (tenant_id, kind) where status in ('queued', 'running') do nothing
+    returning * into v_export;
+  if v_export.id is null then
+    raise exception 'A % export of this organisation is already queued or running; wait until it finishes.', v_kind using errcode = 'STATE';
+  end if;
+  perform app_private.add_job(v_tenant_id, 'tenant_export', json_build_object('tenant_id', v_tenant_id, 'export_id', v_export.id),
+                              job_key => 'tenant_export:' || v_export.id, max_attempts => 3);
+  perform app_private.audit_tenant_export(v_tenant_id, v_export.id, 'tenant_export.requested',
+                                          jsonb_build_object('kind', v_kind, 'campaign_id', v_campaign_id));
+  return v_export;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.request_csv_export(kind text, campaign_id uuid) IS 'Exports one kind of the organisation''s data as a CSV file (members, admins and owners, signed in; not with an API key). kind: leads (one row per lead), suppressions (one row per suppressed address or domain) or campaign_results (one row per lead enrolled in the campaign given by campaignId). Follow status and rowsWritten/rowsTotal in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export per kind at a time.';
+
 CREATE FUNCTION app_public.request_email_verification() RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -12750,14 +13073,14 @@ begin
     raise exception 'Only owners and admins of the organisation can export its data.' using errcode = 'DNIED';
   end if;
   select e.* into v_active from app_public.tenant_exports e
-    where e.tenant_id = v_tenant_id and e.status in ('queued', 'running') limit 1;
+    where e.tenant_id = v_tenant_id and e.kind = 'tenant' and e.status in ('queued', 'running') limit 1;
   if v_active.id is not null then
     raise exception 'An export of this organisation is already % (requested %); wait until it finishes.',
       v_active.status, to_char(v_active.created at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') using errcode = 'STATE';
   end if;
   -- Two requests at once: the partial unique index lets one in.
   insert into app_public.tenant_exports (tenant_id, requested_by) values (v_tenant_id, v_user_id)
-    on conflict (tenant_id) where status in ('queued', 'running') do nothing
+    on conflict (tenant_id, kind) where status in ('queued', 'running') do nothing
     returning * into v_export;
   if v_export.id is null then
     raise exception 'An export of this organisation is already queued or running; wait until it finishes.' using errcode = 'STATE';
@@ -15342,9 +15665,11 @@ CREATE INDEX templates_updated_by_idx ON app_public.templates USING btree (updat
 
 CREATE INDEX tenant_config_stripe_customer_idx ON app_public.tenant_config USING btree (stripe_customer_id) WHERE (stripe_customer_id IS NOT NULL);
 
+CREATE INDEX tenant_exports_campaign_idx ON app_public.tenant_exports USING btree (tenant_id, campaign_id);
+
 CREATE INDEX tenant_exports_expires_idx ON app_public.tenant_exports USING btree (expires_at) WHERE (status = 'completed'::text);
 
-CREATE UNIQUE INDEX tenant_exports_one_active_idx ON app_public.tenant_exports USING btree (tenant_id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text]));
+CREATE UNIQUE INDEX tenant_exports_one_active_kind_idx ON app_public.tenant_exports USING btree (tenant_id, kind) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text]));
 
 CREATE INDEX tenant_exports_requested_by_idx ON app_public.tenant_exports USING btree (requested_by);
 
@@ -16008,6 +16333,9 @@ ALTER TABLE ONLY app_public.tenant_config
     ADD CONSTRAINT tenant_config_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_public.tenant_exports
+    ADD CONSTRAINT tenant_exports_campaign_fkey FOREIGN KEY (tenant_id, campaign_id) REFERENCES app_public.campaigns(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.tenant_exports
     ADD CONSTRAINT tenant_exports_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY app_public.tenant_exports
@@ -16383,6 +16711,10 @@ ALTER TABLE app_public.conversation_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.conversations ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.crm_accounts ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY csv_export_select ON app_public.tenant_exports FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('member'::text)) AND (kind <> 'tenant'::text) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY csv_export_select ON app_public.tenant_exports IS 'CSV exports (leads, suppressions, campaign results) of the current tenant, for its members and above. No API key reaches this table.';
 
 ALTER TABLE app_public.custom_field_definitions ENABLE ROW LEVEL SECURITY;
 
@@ -17118,6 +17450,9 @@ GRANT ALL ON FUNCTION app_hidden.start_two_factor_enrollment(secret_sealed bytea
 REVOKE ALL ON FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, failed bigint, unsubscribed bigint, complained bigint, opens_total bigint, clicks_total bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.stats_with_rates(sent bigint, delivered bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, failed bigint, unsubscribed bigint, complained bigint, opens_total bigint, clicks_total bigint) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.suppression_import_fields() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.suppression_import_fields() TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) TO penguinmails_member;
 
@@ -17315,7 +17650,11 @@ GRANT INSERT(update_existing) ON TABLE app_public.lead_imports TO penguinmails_m
 
 GRANT INSERT(keep_unmapped) ON TABLE app_public.lead_imports TO penguinmails_member;
 
+GRANT INSERT(target) ON TABLE app_public.lead_imports TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_private.complete_lead_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.complete_suppression_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) FROM PUBLIC;
 
@@ -17352,6 +17691,14 @@ REVOKE ALL ON FUNCTION app_private.create_user(email text, password text, name t
 REVOKE ALL ON FUNCTION app_private.crm_subject(tenant_id uuid, lead_id uuid, deal_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.crm_tenant_for_change() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.csv_export_campaign_results(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.csv_export_leads(tenant_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.csv_export_suppressions(tenant_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.csv_export_total(tenant_id uuid, kind text, campaign_id uuid) FROM PUBLIC;
 
 GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
@@ -17594,6 +17941,8 @@ REVOKE ALL ON FUNCTION app_private.lockless_budget_left(budget_key text, amount 
 
 REVOKE ALL ON FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.may_export_csv(tenant_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.may_export_tenant(tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.membership_roles(user_id uuid, tenant_id uuid) FROM PUBLIC;
@@ -17820,6 +18169,8 @@ REVOKE ALL ON FUNCTION app_private.soft_delete_grace() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.spend_lockless_budget(budget_key text, amount bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.staff_permissions_of(user_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.start_lead_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
@@ -18290,6 +18641,9 @@ GRANT SELECT ON TABLE app_public.webhook_deliveries TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.replay_webhook_delivery(delivery_id uuid) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.request_csv_export(kind text, campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.request_csv_export(kind text, campaign_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.request_email_verification() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.request_email_verification() TO penguinmails_member;

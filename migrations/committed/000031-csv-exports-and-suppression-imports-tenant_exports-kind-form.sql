@@ -1,3 +1,11 @@
+--! Previous: sha1:a8db62d039213bd9cc5232f18b71711512e2a45d
+--! Hash: sha1:33316ff5b8ed2906406d360c34f52855946404a6
+--! Message: CSV exports and suppression imports: tenant_exports kind, format, campaign; lead_imports target
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 5-csv-exports.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
