@@ -31,7 +31,7 @@ import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 const run = promisify(execFile);
 
 let t: TestApi;
-let worker: TestWorker;
+let worker: TestWorker | undefined;
 let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-tenant-export-'));
@@ -311,7 +311,10 @@ test('the owner of a closed organisation can still export it during the grace pe
   const ownerToken = await login(c.email);
   const byAdmin = await t.gql(REQUEST, { tenantId: c.tenantId }, adminOfC.token);
   expect(byAdmin.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-  // Two requests at once: one export, one conflict.
+  // Two requests at once: one export, one conflict. (No worker meanwhile: one that finished the first export
+  // before the second request arrived would make both succeed, rightly.)
+  await worker?.stop();
+  worker = undefined;
   const both = await Promise.all([1, 2].map(() => t.gql(REQUEST, { tenantId: c.tenantId }, ownerToken)));
   expect(both.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok').sort()).toEqual(['CONFLICT', 'ok']);
   const requested = both.find((r) => !r.errors)!.data.requestTenantExport.result;
