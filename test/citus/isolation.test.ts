@@ -100,7 +100,13 @@ test('the demo data covers every tenant-owned table, for both tenants', async ()
 test("tenant A's owner cannot read, count, change or delete tenant B's rows in any table", async () => {
   const leaks: string[] = [];
   for (const name of tables) {
-    const { rows: [{ own }] } = await root.query(`select count(*)::int as own from app_public.${name} where tenant_id = $1`, [a.tenantId]);
+    // Soft-deleted rows (deleted_at set) are hidden from members, as they should be.
+    const { rows: [{ soft }] } = await root.query(
+      `select exists (select 1 from information_schema.columns where table_schema = 'app_public' and table_name = $1 and column_name = 'deleted_at') as soft`,
+      [name],
+    );
+    const { rows: [{ own }] } = await root.query(
+      `select count(*)::int as own from app_public.${name} where tenant_id = $1${soft ? ' and deleted_at is null' : ''}`, [a.tenantId]);
     await asMember(a.ownerId, a.tenantId, async (c) => {
       const { rows: [{ total, foreign }] } = await c.query(
         `select count(*)::int as total, count(*) filter (where tenant_id = $1)::int as foreign from app_public.${name}`,
