@@ -4230,6 +4230,44 @@ $$;
 
 COMMENT ON FUNCTION app_private.deal_owner_is_member() IS 'Trigger: a deal''s owner_user_id must be an active member of the deal''s tenant. Unknown users and users of other tenants get the same NTFND error, so it reveals nothing about other tenants.';
 
+CREATE FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_n integer;
+  v_total integer := 0;
+begin
+  loop
+    execute statement using tenant_id, cutoff, batch;
+    get diagnostics v_n = row_count;
+    v_total := v_total + v_n;
+    exit when v_n < batch;
+  end loop;
+  return v_total;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) IS 'Runs a DELETE of at most $3 rows (the batch), reading $1 (a tenant, or null) and $2 (a cutoff), until it deletes fewer than a batch; returns how many rows. Retention''s one batch loop.';
+
+CREATE FUNCTION app_private.delete_per_tenant_in_batches(statement text, cutoff timestamp with time zone, batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant uuid;
+  v_total integer := 0;
+begin
+  -- Tenant by tenant: each statement reads one tenant's shard on Citus.
+  for v_tenant in select t.id from app_public.tenants t loop
+    v_total := v_total + app_private.delete_in_batches(statement, v_tenant, cutoff, batch);
+  end loop;
+  return v_total;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.delete_per_tenant_in_batches(statement text, cutoff timestamp with time zone, batch integer) IS 'delete_in_batches for every tenant in turn ($1 is the tenant).';
+
 CREATE FUNCTION app_private.deliverability_setting(key text) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -6527,48 +6565,34 @@ COMMENT ON FUNCTION app_private.privacy_subject(tenant_id uuid, email text, OUT 
 CREATE FUNCTION app_private.purge_old_records(at timestamp with time zone DEFAULT now(), batch integer DEFAULT 5000) RETURNS TABLE(table_name text, deleted integer)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 #variable_conflict use_column
 declare
   v_audit_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.audit_days', 730));
   v_stripe_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.stripe_event_days', 90));
-  v_tenant uuid;
-  v_n integer;
-  v_audit integer := 0;
-  v_platform integer := 0;
-  v_stripe integer := 0;
+  v_audit integer;
+  v_platform integer;
+  v_stripe integer;
 begin
-  -- Tenant audit entries, tenant by tenant (one shard each on Citus), in batches.
-  for v_tenant in select t.id from app_public.tenants t loop
-    loop
-      delete from app_public.audit_log l
-        where l.tenant_id = v_tenant and l.id in (
-          select l2.id from app_public.audit_log l2 where l2.tenant_id = v_tenant and l2.occurred_at < v_audit_cutoff limit batch);
-      get diagnostics v_n = row_count;
-      v_audit := v_audit + v_n;
-      exit when v_n < batch;
-    end loop;
-  end loop;
-  loop
+  v_audit := app_private.delete_per_tenant_in_batches($sql$
+    delete from app_public.audit_log l
+      where l.tenant_id = $1 and l.id in (
+        select l2.id from app_public.audit_log l2 where l2.tenant_id = $1 and l2.occurred_at < $2 limit $3)$sql$,
+    v_audit_cutoff, batch);
+  v_platform := app_private.delete_in_batches($sql$
     delete from app_public.platform_audit_log l
-      where l.id in (select l2.id from app_public.platform_audit_log l2 where l2.occurred_at < v_audit_cutoff limit batch);
-    get diagnostics v_n = row_count;
-    v_platform := v_platform + v_n;
-    exit when v_n < batch;
-  end loop;
+      where l.id in (select l2.id from app_public.platform_audit_log l2 where l2.occurred_at < $2 limit $3)$sql$,
+    null, v_audit_cutoff, batch);
   -- Stripe resends an event for three days at most: a processed one is kept
   -- long enough to answer a late duplicate, then only its effects remain.
-  loop
+  v_stripe := app_private.delete_in_batches($sql$
     delete from app_private.stripe_events e
       where e.id in (select e2.id from app_private.stripe_events e2
-                     where e2.received_at < v_stripe_cutoff and e2.processed_at is not null limit batch);
-    get diagnostics v_n = row_count;
-    v_stripe := v_stripe + v_n;
-    exit when v_n < batch;
-  end loop;
+                     where e2.received_at < $2 and e2.processed_at is not null limit $3)$sql$,
+    null, v_stripe_cutoff, batch);
   return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe);
 end;
-$$;
+$_$;
 
 COMMENT ON FUNCTION app_private.purge_old_records(at timestamp with time zone, batch integer) IS 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset) and processed Stripe events received more than retention.stripe_event_days ago (90 days), in batches; returns how many rows per table.';
 
@@ -6680,31 +6704,19 @@ COMMENT ON FUNCTION app_private.purge_tenant(tenant_id uuid) IS 'Deletes every r
 CREATE FUNCTION app_private.purge_webhook_history(at timestamp with time zone DEFAULT now(), batch integer DEFAULT 5000) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.webhook_days', 30));
-  v_tenant uuid;
-  v_n integer;
-  v_total integer := 0;
+    AS $_$
 begin
-  -- Tenant by tenant (each statement is one tenant's shard on Citus), in batches.
-  for v_tenant in select t.id from app_public.tenants t loop
-    loop
-      delete from app_public.webhook_events e
-        where e.tenant_id = v_tenant and e.id in (
-          select e2.id from app_public.webhook_events e2
-          where e2.tenant_id = v_tenant and e2.created < v_cutoff
-            and not exists (select 1 from app_public.webhook_deliveries d
-                            where d.tenant_id = v_tenant and d.event_id = e2.id and d.status = 'pending')
-          limit batch);
-      get diagnostics v_n = row_count;
-      v_total := v_total + v_n;
-      exit when v_n < batch;
-    end loop;
-  end loop;
-  return v_total;
+  return app_private.delete_per_tenant_in_batches($sql$
+    delete from app_public.webhook_events e
+      where e.tenant_id = $1 and e.id in (
+        select e2.id from app_public.webhook_events e2
+        where e2.tenant_id = $1 and e2.created < $2
+          and not exists (select 1 from app_public.webhook_deliveries d
+                          where d.tenant_id = $1 and d.event_id = e2.id and d.status = 'pending')
+        limit $3)$sql$,
+    at - make_interval(days => app_private.retention_days('retention.webhook_days', 30)), batch);
 end;
-$$;
+$_$;
 
 COMMENT ON FUNCTION app_private.purge_webhook_history(at timestamp with time zone, batch integer) IS 'Deletes webhook events older than retention.webhook_days with no delivery still pending, and their deliveries (ON DELETE CASCADE), in batches per tenant; returns how many events.';
 
@@ -8990,24 +9002,6 @@ $$;
 
 COMMENT ON FUNCTION app_private.staff_permissions_of(user_id uuid) IS 'The platform permissions the user''s staff role grants (empty for non-staff or deleted users).';
 
-CREATE FUNCTION app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-#variable_conflict use_column
-declare
-  v_now timestamptz := now();
-begin
-  -- A retried job starts over: a running export goes back to zero.
-  update app_public.tenant_exports e
-    set status = 'running', started_at = v_now, tables_total = 1, tables_done = 0, rows_written = 0, rows_total = start_csv_export.rows_total
-    where e.tenant_id = start_csv_export.tenant_id and e.id = start_csv_export.export_id and e.status in ('queued', 'running');
-  return found;
-end;
-$$;
-
-COMMENT ON FUNCTION app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) IS 'The worker starts (or restarts) writing a CSV export of rows_total rows; false when it is no longer queued or running (nothing to do).';
-
 CREATE FUNCTION app_private.start_lead_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -9053,7 +9047,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.start_scheduled_campaign(tenant_id uuid, campaign_id uuid) IS 'The campaign_start job: a scheduled campaign whose time has come starts sending (nothing happens if it was paused or cancelled meanwhile).';
 
-CREATE FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) RETURNS boolean
+CREATE FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer, rows_total bigint DEFAULT NULL::bigint) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -9063,13 +9057,14 @@ declare
 begin
   -- A retried job starts over: a running export goes back to zero.
   update app_public.tenant_exports e
-    set status = 'running', started_at = v_now, tables_total = start_tenant_export.tables_total, tables_done = 0, rows_written = 0
+    set status = 'running', started_at = v_now, tables_total = start_tenant_export.tables_total, tables_done = 0,
+        rows_written = 0, rows_total = start_tenant_export.rows_total
     where e.tenant_id = start_tenant_export.tenant_id and e.id = start_tenant_export.export_id and e.status in ('queued', 'running');
   return found;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) IS 'The worker starts (or restarts) writing an export; false when it is no longer queued or running (nothing to do).';
+COMMENT ON FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer, rows_total bigint) IS 'The worker starts (or restarts) writing an export of tables_total tables (a CSV export is one table of rows_total rows); false when it is no longer queued or running (nothing to do).';
 
 CREATE TABLE app_public.usage_periods (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -9945,6 +9940,18 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg__platform_audit() IS 'Writes one platform_audit_log row per inserted, updated (changed columns only, bookkeeping columns named in the trigger''s arguments left out) or deleted row of a platform table: action "<table>.<insert|update|delete>", the acting user, and changes {"before": …, "after": …}.';
 
+CREATE FUNCTION app_private.tg__queue_notification() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.queue_notification(new.tenant_id, tg_argv[0], new.id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg__queue_notification() IS 'Queues the notification whose kind is the trigger''s first argument, about the new row (its tenant_id and id).';
+
 CREATE FUNCTION app_private.tg__smtp_ip_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10074,18 +10081,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_campaign_stats_daily__safety() IS 'When a campaign''s rollup counts a message sent, a bounce or a complaint, judges the campaign''s safety rates (check_campaign_safety): a limit is crossed by a bounce, or by the send that completes the minimum sample.';
-
-CREATE FUNCTION app_private.tg_campaigns__notify_completed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-  perform app_private.queue_notification(new.tenant_id, 'campaign_completed', new.id);
-  return null;
-end;
-$$;
-
-COMMENT ON FUNCTION app_private.tg_campaigns__notify_completed() IS 'Queues the "campaign completed" notification when a campaign becomes completed.';
 
 CREATE FUNCTION app_private.tg_campaigns__reschedule_start() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10230,18 +10225,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_deals__activity() IS 'The timeline of a deal: a stage_changed activity ({"from", "to"}) when its stage changes, with the signed-in user who changed it.';
-
-CREATE FUNCTION app_private.tg_domains__notify_verification_failed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-  perform app_private.queue_notification(new.tenant_id, 'domain_verification_failed', new.id);
-  return null;
-end;
-$$;
-
-COMMENT ON FUNCTION app_private.tg_domains__notify_verification_failed() IS 'Queues the "domain verification failed" notification when a domain''s verification becomes failed (a temporary DNS error is status error and notifies nobody).';
 
 CREATE FUNCTION app_private.tg_domains__webhook() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10644,18 +10627,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_messages__status_forward() IS 'Refuses status changes that go backwards or leave a terminal status (except sending -> queued when an attempt was deferred).';
-
-CREATE FUNCTION app_private.tg_payments__notify_failed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-  perform app_private.queue_notification(new.tenant_id, 'payment_failed', new.id);
-  return null;
-end;
-$$;
-
-COMMENT ON FUNCTION app_private.tg_payments__notify_failed() IS 'Queues the "payment failed" notification when a payment is recorded as failed (whether it is sent depends on tenant_config.notify_on_billing_changes when the job runs).';
 
 CREATE FUNCTION app_private.tg_webhook_subscriptions__enabled() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -15893,13 +15864,13 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('tenant_users');
 
-CREATE TRIGGER _900_notify_completed AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text))) EXECUTE FUNCTION app_private.tg_campaigns__notify_completed();
+CREATE TRIGGER _900_notify_completed AFTER UPDATE OF status ON app_public.campaigns FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text))) EXECUTE FUNCTION app_private.tg__queue_notification('campaign_completed');
 
-CREATE TRIGGER _900_notify_failed_insert AFTER INSERT ON app_public.payments FOR EACH ROW WHEN ((new.status = 'failed'::text)) EXECUTE FUNCTION app_private.tg_payments__notify_failed();
+CREATE TRIGGER _900_notify_failed_insert AFTER INSERT ON app_public.payments FOR EACH ROW WHEN ((new.status = 'failed'::text)) EXECUTE FUNCTION app_private.tg__queue_notification('payment_failed');
 
-CREATE TRIGGER _900_notify_failed_update AFTER UPDATE OF status ON app_public.payments FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg_payments__notify_failed();
+CREATE TRIGGER _900_notify_failed_update AFTER UPDATE OF status ON app_public.payments FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg__queue_notification('payment_failed');
 
-CREATE TRIGGER _900_notify_verification_failed AFTER UPDATE OF verification_status ON app_public.domains FOR EACH ROW WHEN (((new.verification_status = 'failed'::text) AND (old.verification_status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg_domains__notify_verification_failed();
+CREATE TRIGGER _900_notify_verification_failed AFTER UPDATE OF verification_status ON app_public.domains FOR EACH ROW WHEN (((new.verification_status = 'failed'::text) AND (old.verification_status <> 'failed'::text))) EXECUTE FUNCTION app_private.tg__queue_notification('domain_verification_failed');
 
 CREATE TRIGGER _900_platform_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_flags FOR EACH ROW EXECUTE FUNCTION app_private.tg__platform_audit('feature_flags', 'updated_by');
 
@@ -17751,6 +17722,10 @@ REVOKE ALL ON FUNCTION app_private.current_session_id() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.deal_owner_is_member() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.delete_per_tenant_in_batches(statement text, cutoff timestamp with time zone, batch integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.deliverability_setting(key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) FROM PUBLIC;
@@ -18170,13 +18145,11 @@ REVOKE ALL ON FUNCTION app_private.spend_lockless_budget(budget_key text, amount
 
 REVOKE ALL ON FUNCTION app_private.staff_permissions_of(user_id uuid) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION app_private.start_lead_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.start_scheduled_campaign(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer, rows_total bigint) FROM PUBLIC;
 
 GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.usage_periods TO penguinmails_member;
@@ -18243,6 +18216,8 @@ REVOKE ALL ON FUNCTION app_private.tg__oauth_inbox_reactivation() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__platform_audit() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg__queue_notification() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg__smtp_ip_lifecycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg__updated() FROM PUBLIC;
@@ -18254,8 +18229,6 @@ REVOKE ALL ON FUNCTION app_private.tg__vps_instance_lifecycle() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_campaign_enrollments__check_completion() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaign_stats_daily__safety() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION app_private.tg_campaigns__notify_completed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_campaigns__reschedule_start() FROM PUBLIC;
 
@@ -18272,8 +18245,6 @@ REVOKE ALL ON FUNCTION app_private.tg_contact_lists__validate_filter() FROM PUBL
 REVOKE ALL ON FUNCTION app_private.tg_crm_accounts__no_cycle() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_deals__activity() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION app_private.tg_domains__notify_verification_failed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
 
@@ -18308,8 +18279,6 @@ REVOKE ALL ON FUNCTION app_private.tg_messages__forget_handovers() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_messages__rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__status_forward() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION app_private.tg_payments__notify_failed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_webhook_subscriptions__enabled() FROM PUBLIC;
 

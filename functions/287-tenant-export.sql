@@ -175,7 +175,8 @@ comment on function app_hidden.tenant_export_download(uuid) is 'The download che
 -- The worker's steps.
 --------------------------------------------------------------------------------
 
-create or replace function app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer) returns boolean
+drop function if exists app_private.start_tenant_export(uuid, uuid, integer);
+create or replace function app_private.start_tenant_export(tenant_id uuid, export_id uuid, tables_total integer, rows_total bigint default null) returns boolean
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -185,12 +186,13 @@ declare
 begin
   -- A retried job starts over: a running export goes back to zero.
   update app_public.tenant_exports e
-    set status = 'running', started_at = v_now, tables_total = start_tenant_export.tables_total, tables_done = 0, rows_written = 0
+    set status = 'running', started_at = v_now, tables_total = start_tenant_export.tables_total, tables_done = 0,
+        rows_written = 0, rows_total = start_tenant_export.rows_total
     where e.tenant_id = start_tenant_export.tenant_id and e.id = start_tenant_export.export_id and e.status in ('queued', 'running');
   return found;
 end;
 $$;
-comment on function app_private.start_tenant_export(uuid, uuid, integer) is 'The worker starts (or restarts) writing an export; false when it is no longer queued or running (nothing to do).';
+comment on function app_private.start_tenant_export(uuid, uuid, integer, bigint) is 'The worker starts (or restarts) writing an export of tables_total tables (a CSV export is one table of rows_total rows); false when it is no longer queued or running (nothing to do).';
 
 create or replace function app_private.tenant_export_progress(tenant_id uuid, export_id uuid, tables_done integer, rows_written bigint) returns void
   language plpgsql volatile

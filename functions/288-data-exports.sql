@@ -188,22 +188,9 @@ end;
 $$;
 comment on function app_private.csv_export_campaign_results(uuid, uuid) is 'The rows of a campaign results CSV export: one per lead enrolled in the campaign, with its enrollment status, the campaign messages sent to it, whether (true/false) they were opened, clicked, replied to or bounced (from the messages, their events and the enrollment''s status), open and click counts, unsubscribes and complaints, and the time of its last event.';
 
-create or replace function app_private.start_csv_export(tenant_id uuid, export_id uuid, rows_total bigint) returns boolean
-  language plpgsql volatile
-  set search_path to pg_catalog, public, pg_temp
-as $$
-#variable_conflict use_column
-declare
-  v_now timestamptz := now();
-begin
-  -- A retried job starts over: a running export goes back to zero.
-  update app_public.tenant_exports e
-    set status = 'running', started_at = v_now, tables_total = 1, tables_done = 0, rows_written = 0, rows_total = start_csv_export.rows_total
-    where e.tenant_id = start_csv_export.tenant_id and e.id = start_csv_export.export_id and e.status in ('queued', 'running');
-  return found;
-end;
-$$;
-comment on function app_private.start_csv_export(uuid, uuid, bigint) is 'The worker starts (or restarts) writing a CSV export of rows_total rows; false when it is no longer queued or running (nothing to do).';
+-- A CSV export starts like an organisation export: app_private.start_tenant_export
+-- with one table and its row total.
+drop function if exists app_private.start_csv_export(uuid, uuid, bigint);
 
 --------------------------------------------------------------------------------
 -- Suppression list imports (docs/privacy.md "Importing a suppression list").

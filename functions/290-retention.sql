@@ -111,32 +111,58 @@ end;
 $$;
 comment on function app_private.drop_monthly_partition(regclass) is 'Detaches a monthly partition of messages or email_events and drops it (messages: after release_message_partition).';
 
-create or replace function app_private.purge_webhook_history(at timestamptz default now(), batch integer default 5000) returns integer
+create or replace function app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamptz, batch integer)
+  returns integer
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
-  v_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.webhook_days', 30));
-  v_tenant uuid;
   v_n integer;
   v_total integer := 0;
 begin
-  -- Tenant by tenant (each statement is one tenant's shard on Citus), in batches.
-  for v_tenant in select t.id from app_public.tenants t loop
-    loop
-      delete from app_public.webhook_events e
-        where e.tenant_id = v_tenant and e.id in (
-          select e2.id from app_public.webhook_events e2
-          where e2.tenant_id = v_tenant and e2.created < v_cutoff
-            and not exists (select 1 from app_public.webhook_deliveries d
-                            where d.tenant_id = v_tenant and d.event_id = e2.id and d.status = 'pending')
-          limit batch);
-      get diagnostics v_n = row_count;
-      v_total := v_total + v_n;
-      exit when v_n < batch;
-    end loop;
+  loop
+    execute statement using tenant_id, cutoff, batch;
+    get diagnostics v_n = row_count;
+    v_total := v_total + v_n;
+    exit when v_n < batch;
   end loop;
   return v_total;
+end;
+$$;
+comment on function app_private.delete_in_batches(text, uuid, timestamptz, integer) is 'Runs a DELETE of at most $3 rows (the batch), reading $1 (a tenant, or null) and $2 (a cutoff), until it deletes fewer than a batch; returns how many rows. Retention''s one batch loop.';
+
+create or replace function app_private.delete_per_tenant_in_batches(statement text, cutoff timestamptz, batch integer)
+  returns integer
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+declare
+  v_tenant uuid;
+  v_total integer := 0;
+begin
+  -- Tenant by tenant: each statement reads one tenant's shard on Citus.
+  for v_tenant in select t.id from app_public.tenants t loop
+    v_total := v_total + app_private.delete_in_batches(statement, v_tenant, cutoff, batch);
+  end loop;
+  return v_total;
+end;
+$$;
+comment on function app_private.delete_per_tenant_in_batches(text, timestamptz, integer) is 'delete_in_batches for every tenant in turn ($1 is the tenant).';
+
+create or replace function app_private.purge_webhook_history(at timestamptz default now(), batch integer default 5000) returns integer
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  return app_private.delete_per_tenant_in_batches($sql$
+    delete from app_public.webhook_events e
+      where e.tenant_id = $1 and e.id in (
+        select e2.id from app_public.webhook_events e2
+        where e2.tenant_id = $1 and e2.created < $2
+          and not exists (select 1 from app_public.webhook_deliveries d
+                          where d.tenant_id = $1 and d.event_id = e2.id and d.status = 'pending')
+        limit $3)$sql$,
+    at - make_interval(days => app_private.retention_days('retention.webhook_days', 30)), batch);
 end;
 $$;
 comment on function app_private.purge_webhook_history(timestamptz, integer) is 'Deletes webhook events older than retention.webhook_days with no delivery still pending, and their deliveries (ON DELETE CASCADE), in batches per tenant; returns how many events.';
@@ -195,40 +221,26 @@ as $$
 declare
   v_audit_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.audit_days', 730));
   v_stripe_cutoff timestamptz := at - make_interval(days => app_private.retention_days('retention.stripe_event_days', 90));
-  v_tenant uuid;
-  v_n integer;
-  v_audit integer := 0;
-  v_platform integer := 0;
-  v_stripe integer := 0;
+  v_audit integer;
+  v_platform integer;
+  v_stripe integer;
 begin
-  -- Tenant audit entries, tenant by tenant (one shard each on Citus), in batches.
-  for v_tenant in select t.id from app_public.tenants t loop
-    loop
-      delete from app_public.audit_log l
-        where l.tenant_id = v_tenant and l.id in (
-          select l2.id from app_public.audit_log l2 where l2.tenant_id = v_tenant and l2.occurred_at < v_audit_cutoff limit batch);
-      get diagnostics v_n = row_count;
-      v_audit := v_audit + v_n;
-      exit when v_n < batch;
-    end loop;
-  end loop;
-  loop
+  v_audit := app_private.delete_per_tenant_in_batches($sql$
+    delete from app_public.audit_log l
+      where l.tenant_id = $1 and l.id in (
+        select l2.id from app_public.audit_log l2 where l2.tenant_id = $1 and l2.occurred_at < $2 limit $3)$sql$,
+    v_audit_cutoff, batch);
+  v_platform := app_private.delete_in_batches($sql$
     delete from app_public.platform_audit_log l
-      where l.id in (select l2.id from app_public.platform_audit_log l2 where l2.occurred_at < v_audit_cutoff limit batch);
-    get diagnostics v_n = row_count;
-    v_platform := v_platform + v_n;
-    exit when v_n < batch;
-  end loop;
+      where l.id in (select l2.id from app_public.platform_audit_log l2 where l2.occurred_at < $2 limit $3)$sql$,
+    null, v_audit_cutoff, batch);
   -- Stripe resends an event for three days at most: a processed one is kept
   -- long enough to answer a late duplicate, then only its effects remain.
-  loop
+  v_stripe := app_private.delete_in_batches($sql$
     delete from app_private.stripe_events e
       where e.id in (select e2.id from app_private.stripe_events e2
-                     where e2.received_at < v_stripe_cutoff and e2.processed_at is not null limit batch);
-    get diagnostics v_n = row_count;
-    v_stripe := v_stripe + v_n;
-    exit when v_n < batch;
-  end loop;
+                     where e2.received_at < $2 and e2.processed_at is not null limit $3)$sql$,
+    null, v_stripe_cutoff, batch);
   return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe);
 end;
 $$;

@@ -55,54 +55,47 @@ end;
 $$;
 comment on function app_private.queue_notification(uuid, text, uuid) is 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses have their own job (queue_safety_pause_notice).';
 
-create or replace function app_private.tg_campaigns__notify_completed() returns trigger
+-- One trigger function for every event notification: the kind is the
+-- trigger's argument, the row it is about is the changed row.
+create or replace function app_private.tg__queue_notification() returns trigger
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  perform app_private.queue_notification(new.tenant_id, 'campaign_completed', new.id);
+  perform app_private.queue_notification(new.tenant_id, tg_argv[0], new.id);
   return null;
 end;
 $$;
-comment on function app_private.tg_campaigns__notify_completed() is 'Queues the "campaign completed" notification when a campaign becomes completed.';
+comment on function app_private.tg__queue_notification() is 'Queues the notification whose kind is the trigger''s first argument, about the new row (its tenant_id and id).';
+
+-- A campaign becomes completed.
 create or replace trigger _900_notify_completed
   after update of status on app_public.campaigns
   for each row when (new.status = 'completed' and old.status <> 'completed')
-  execute function app_private.tg_campaigns__notify_completed();
+  execute function app_private.tg__queue_notification('campaign_completed');
 
-create or replace function app_private.tg_domains__notify_verification_failed() returns trigger
-  language plpgsql volatile security definer
-  set search_path to pg_catalog, public, pg_temp
-as $$
-begin
-  perform app_private.queue_notification(new.tenant_id, 'domain_verification_failed', new.id);
-  return null;
-end;
-$$;
-comment on function app_private.tg_domains__notify_verification_failed() is 'Queues the "domain verification failed" notification when a domain''s verification becomes failed (a temporary DNS error is status error and notifies nobody).';
+-- A domain's verification becomes failed (a temporary DNS error is status
+-- error and notifies nobody).
 create or replace trigger _900_notify_verification_failed
   after update of verification_status on app_public.domains
   for each row when (new.verification_status = 'failed' and old.verification_status <> 'failed')
-  execute function app_private.tg_domains__notify_verification_failed();
+  execute function app_private.tg__queue_notification('domain_verification_failed');
 
-create or replace function app_private.tg_payments__notify_failed() returns trigger
-  language plpgsql volatile security definer
-  set search_path to pg_catalog, public, pg_temp
-as $$
-begin
-  perform app_private.queue_notification(new.tenant_id, 'payment_failed', new.id);
-  return null;
-end;
-$$;
-comment on function app_private.tg_payments__notify_failed() is 'Queues the "payment failed" notification when a payment is recorded as failed (whether it is sent depends on tenant_config.notify_on_billing_changes when the job runs).';
+-- A payment is recorded as failed (whether it is sent depends on
+-- tenant_config.notify_on_billing_changes when the job runs).
 create or replace trigger _900_notify_failed_insert
   after insert on app_public.payments
   for each row when (new.status = 'failed')
-  execute function app_private.tg_payments__notify_failed();
+  execute function app_private.tg__queue_notification('payment_failed');
 create or replace trigger _900_notify_failed_update
   after update of status on app_public.payments
   for each row when (new.status = 'failed' and old.status <> 'failed')
-  execute function app_private.tg_payments__notify_failed();
+  execute function app_private.tg__queue_notification('payment_failed');
+
+-- The per-kind trigger functions these replace.
+drop function if exists app_private.tg_campaigns__notify_completed();
+drop function if exists app_private.tg_domains__notify_verification_failed();
+drop function if exists app_private.tg_payments__notify_failed();
 
 create or replace function app_private.notification_recipients(tenant_id uuid, kind text, campaign_id uuid default null)
   returns table (user_id uuid, email text)

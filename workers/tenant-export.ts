@@ -143,7 +143,7 @@ async function csvExport(
         const { rows: [count] } = await client.query<{ total: string }>(
           'select app_private.csv_export_total($1, $2, $3) as total', [tenantId, kind, campaignId]);
         const { rows: started } = await helpers.query<{ started: boolean }>(
-          'select app_private.start_csv_export($1, $2, $3) as started', [tenantId, exportId, count!.total]);
+          'select app_private.start_tenant_export($1, $2, 1, $3) as started', [tenantId, exportId, count!.total]);
         if (!started[0]?.started) {
           await client.query('rollback');
           return null;
