@@ -13,7 +13,7 @@ import { openBenchDatabase, rebuildSchema, tuneEmbeddedCluster } from './lib/dat
 import { dataSize, machineInfo } from './lib/machine.ts';
 import { FIGURES, OptionsError, USAGE, parseOptions, type BenchOptions } from './lib/options.ts';
 import { renderFigures, writeResults, type FigureResult } from './lib/report.ts';
-import { declarativeChanged, gitRevision } from './lib/revision.ts';
+import { declarativeChanged, gitRevision, revisionAtEnd } from './lib/revision.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -36,6 +36,9 @@ if (options.help) {
 
 const startedAt = new Date();
 const t0 = performance.now();
+// What is measured is the tree at the start (the data set and the servers are
+// built from it); a tree edited during the run is recorded as such.
+const revisionAtStart = gitRevision();
 const db = await openBenchDatabase();
 let ctx: BenchContext | undefined;
 let failed = false;
@@ -101,7 +104,7 @@ try {
     totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     options: { ...options },
-    revision: gitRevision(),
+    revision: revisionAtEnd(revisionAtStart),
     machine,
     dataset,
     dataSize: size,

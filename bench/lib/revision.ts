@@ -14,6 +14,12 @@ export function gitRevision(): string {
   }
 }
 
+/** The revision a run started from, marked when the tree changed before it ended (the servers under test start mid-run, from the tree of that moment). */
+export function revisionAtEnd(atStart: string): string {
+  const atEnd = gitRevision();
+  return atEnd === atStart ? atStart : `${atStart} (tree at the end: ${atEnd})`;
+}
+
 /** True when functions/ or policies/ differ from what the database last applied. */
 export async function declarativeChanged(ownerUrl: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: ownerUrl });
