@@ -12,6 +12,7 @@ import { ApiShapePlugin } from '../../plugins/api-shape.ts';
 import { MutationGuardsPlugin } from '../../plugins/mutation-guards.ts';
 import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
+import { BehaviorMatchCachePlugin } from '../../plugins/behavior-match-cache.ts';
 import { makeQueryCostPlugin, type QueryCostOptions } from '../../plugins/query-cost.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { makeTwoFactorPlugin } from '../../plugins/two-factor.ts';
@@ -99,6 +100,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PgAggregatesPreset, PostGraphileConnectionFilterPreset],
     plugins: [
+      BehaviorMatchCachePlugin,
       TenantScopedKeysPlugin,
       TenantPredicatePlugin,
       RowArgumentsPlugin,
