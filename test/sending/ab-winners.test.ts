@@ -186,7 +186,8 @@ test('the variant with the best reply rate wins once both reached the sample; la
     { variant_id: c.variants.B, label: 'B', sent: 10, opened: 1, clicked: 1, replied: 3, rate: 0.3 },
   ]);
   const decided = (await w.t.ok(STEP_QUERY, { id: c.stepId }, viewer.token)).campaignSequenceStep;
-  expect(decided.abDecision).toMatchObject({ decidedBy: 'auto', reason: 'sample', metric: 'reply', winnerVariantId: c.variants.B });
+  // (The API spells the constrained values as enums.)
+  expect(decided.abDecision).toMatchObject({ decidedBy: 'AUTO', reason: 'SAMPLE', metric: 'REPLY', winnerVariantId: c.variants.B });
 
   // Leads enrolled now all get B, including those the hash would give A.
   const laterB = [...take(c.pool, 'A', 2), ...take(c.pool, 'B', 1)];
@@ -217,7 +218,7 @@ test('the variant with the best reply rate wins once both reached the sample; la
 
   // A member picks A by hand: it replaces B for the leads still to come.
   const manual = (await w.t.ok(CHOOSE, { v: c.variants.A }, member.token)).chooseAbWinner.result;
-  expect(manual).toMatchObject({ decidedBy: 'manual', reason: 'manual', winnerVariantId: c.variants.A, decidedByUserId: member.userId, metric: 'reply' });
+  expect(manual).toMatchObject({ decidedBy: 'MANUAL', reason: 'MANUAL', winnerVariantId: c.variants.A, decidedByUserId: member.userId, metric: 'REPLY' });
   const history = await decisionsOf(c.stepId);
   expect(history.map((d) => [d.decided_by, d.reason, d.winner])).toEqual([['auto', 'sample', 'B'], ['manual', 'manual', 'A']]);
   expect(history[1].figures.map((f: { label: string; sent: number; replied: number }) => [f.label, f.sent, f.replied])).toEqual([['A', 10, 1], ['B', 13, 3]]);
