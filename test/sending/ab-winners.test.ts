@@ -310,3 +310,20 @@ test('before the sample nothing is decided; after the deadline a quarter of it i
     extensions: { code: 'INVALID_INPUT' },
   });
 });
+
+test('starting needs a subject for every variant when the template and step have none', async () => {
+  const tenant = await createTenant(w, 'ab-start');
+  const sender = await createSender(w, tenant.tenantId);
+  const c = await createCampaign(w, tenant.tenantId, {
+    inboxIds: [sender.inboxes[0]!.id],
+    steps: [{ type: 'email', subject: null, variants: [{ label: 'A', subject: 'Subject A' }, { label: 'B', html: '<p>Body B</p>' }] }],
+    leads: [{}],
+  });
+  const refused = await lifecycle(w, tenant.token, 'start', c.campaignId);
+  expect(refused.error?.extensions?.code).toBe('INVALID_INPUT');
+  expect(refused.error?.message).toContain('Step 1: template');
+  expect(refused.error?.message).toContain('has no subject; give the template a subject or set a subject override on the step.');
+  await w.t.owner.query(sql`update app_public.campaign_step_variants set subject = 'Subject B' where step_id = ${c.stepIds[0]} and label = 'B'`);
+  expect((await lifecycle(w, tenant.token, 'start', c.campaignId)).error).toBeNull();
+  await eventually(async () => w.smtp.messages.some((m) => m.to.includes(c.leads[0]!.email)), 15_000);
+});
