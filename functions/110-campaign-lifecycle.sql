@@ -240,17 +240,21 @@ begin
   end if;
   for v_step in
     select s.*, t.name as template_name, t.subject as template_subject, t.content as template_content, t.is_archived,
-           exists (select 1 from app_public.campaign_step_variants v where v.tenant_id = s.tenant_id and v.step_id = s.id) as has_variants
+           -- Every variant (and there is one) brings its own subject, or its own body.
+           coalesce((select bool_and(v.subject is not null) from app_public.campaign_step_variants v
+                     where v.tenant_id = campaign_start_problems.tenant_id and v.step_id = s.id), false) as variants_have_subjects,
+           coalesce((select bool_and(v.body_html is not null) from app_public.campaign_step_variants v
+                     where v.tenant_id = campaign_start_problems.tenant_id and v.step_id = s.id), false) as variants_have_bodies
     from app_public.campaign_sequence_steps s
     left join app_public.templates t on t.tenant_id = s.tenant_id and t.id = s.template_id
     where s.tenant_id = campaign_start_problems.tenant_id and s.campaign_id = campaign_start_problems.campaign_id and s.is_active
     order by s.step_order
   loop
     if v_step.step_type = 'email' then
-      if coalesce(btrim(v_step.template_content), '') = '' then
+      if coalesce(btrim(v_step.template_content), '') = '' and not v_step.variants_have_bodies then
         v_problems := v_problems || format('Step %s: template "%s" has no HTML body.', v_step.step_order, v_step.template_name);
       end if;
-      if coalesce(btrim(v_step.template_subject), '') = '' and coalesce(btrim(v_step.subject_override), '') = '' and not v_step.has_variants then
+      if coalesce(btrim(v_step.template_subject), '') = '' and coalesce(btrim(v_step.subject_override), '') = '' and not v_step.variants_have_subjects then
         v_problems := v_problems || format('Step %s: template "%s" has no subject; give the template a subject or set a subject override on the step.',
           v_step.step_order, v_step.template_name);
       end if;

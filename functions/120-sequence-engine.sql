@@ -28,7 +28,17 @@ create or replace function app_hidden.choose_variant(tenant_id uuid, step_id uui
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  v_winner uuid;
 begin
+  -- A decided A/B test (functions/121-ab-winners.sql): the winner in force.
+  select d.winner_variant_id into v_winner from app_public.campaign_step_ab_decisions d
+    where d.tenant_id = choose_variant.tenant_id and d.step_id = choose_variant.step_id
+    order by d.decided_at desc, d.id desc
+    limit 1;
+  if v_winner is not null then
+    return v_winner;
+  end if;
   return (
   with v as (
     select v.id, v.label,
@@ -44,7 +54,7 @@ begin
   );
 end;
 $$;
-comment on function app_hidden.choose_variant(uuid, uuid, uuid) is 'The A/B variant of an email step a lead gets: chosen by weight from a hash of step and lead, so it is stable (the preview and every retry agree). Null when the step has no variants.';
+comment on function app_hidden.choose_variant(uuid, uuid, uuid) is 'The A/B variant of an email step a lead gets: the winner once the step''s A/B test is decided (campaign_step_ab_decisions), else chosen by weight from a hash of step and lead, so it is stable (the preview and every retry agree). Null when the step has no variants. Only a message''s booking calls it: a booked message keeps its variant.';
 
 create or replace function app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) returns boolean
   language plpgsql stable

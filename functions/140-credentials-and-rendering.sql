@@ -8,8 +8,8 @@
 -- ever returns a credential; the API only tells whether one is set.
 --
 -- Rendering: render_context() gathers everything a message of an email step
--- for a lead is rendered from (template, subject override, A/B variant,
--- campaign, lead with custom fields, sender). It runs as the caller, so the
+-- for a lead is rendered from (template, subject override, A/B variant with
+-- its subject and body overrides, campaign, lead with custom fields, sender). It runs as the caller, so the
 -- API's preview reads under the caller's RLS, and the worker (owner) reads the
 -- same document: the preview reproduces exactly what is sent.
 --------------------------------------------------------------------------------
@@ -143,7 +143,8 @@ begin
     'messageId', m.id,
     'step', jsonb_build_object('id', s.id, 'order', s.step_order, 'subjectOverride', s.subject_override),
     'template', jsonb_build_object('id', t.id, 'name', t.name, 'subject', t.subject, 'html', t.content, 'text', t.text_content, 'variables', t.variables),
-    'variant', case when v.id is not null then jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject) end,
+    'variant', case when v.id is not null then jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject,
+                                                                  'html', v.body_html, 'text', v.body_text) end,
     'campaign', jsonb_build_object('id', c.id, 'name', c.name, 'trackOpens', c.track_opens, 'trackClicks', c.track_clicks,
                                    'includeUnsubscribeLink', c.include_unsubscribe_link),
     'lead', jsonb_build_object('id', l.id, 'email', l.email, 'first_name', l.first_name, 'last_name', l.last_name, 'name', l.name,

@@ -44,7 +44,7 @@ export function makeMessagePreviewPlugin(options: MessagePreviewOptions): Graphi
           html: String!
           """Plain-text part (the template's, or generated from the HTML)."""
           text: String!
-          """Label of the A/B subject variant this lead gets, when the step has variants."""
+          """Label of the A/B variant this lead gets (the winner once the step's A/B test is decided), when the step has variants."""
           variant: String
           variantId: UUID
           fromName: String

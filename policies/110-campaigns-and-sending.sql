@@ -21,15 +21,28 @@ grant insert (campaign_id, email_account_id) on app_public.campaign_email_accoun
 select app_private.apply_tenant_policies('app_public.campaign_sequence_steps', write_role => 'member');
 grant select, delete on app_public.campaign_sequence_steps to penguinmails_member;
 grant insert (campaign_id, step_order, step_type, email_account_id, template_id, subject_override, from_name_override,
-    wait_duration_hours, wait_until, condition_type, condition_value, send_condition, is_active),
+    wait_duration_hours, wait_until, condition_type, condition_value, send_condition, is_active,
+    ab_auto_winner, ab_winner_metric, ab_min_sends_per_variant, ab_decide_after),
   update (step_order, step_type, email_account_id, template_id, subject_override, from_name_override,
-    wait_duration_hours, wait_until, condition_type, condition_value, send_condition, is_active)
+    wait_duration_hours, wait_until, condition_type, condition_value, send_condition, is_active,
+    ab_auto_winner, ab_winner_metric, ab_min_sends_per_variant, ab_decide_after)
   on app_public.campaign_sequence_steps to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.campaign_step_variants', write_role => 'member');
 grant select, delete on app_public.campaign_step_variants to penguinmails_member;
-grant insert (step_id, label, subject, weight), update (label, subject, weight)
+grant insert (step_id, label, subject, body_html, body_text, weight), update (label, subject, body_html, body_text, weight)
   on app_public.campaign_step_variants to penguinmails_member;
+
+-- A/B decisions (functions/121-ab-winners.sql) are written by the worker's
+-- sweep and by choose_ab_winner (members and above, SECURITY DEFINER); every
+-- member of the tenant, viewers included, reads them and the per-variant figures.
+select app_private.apply_tenant_policies('app_public.campaign_step_ab_decisions', write_role => null);
+grant select on app_public.campaign_step_ab_decisions to penguinmails_member;
+grant execute on function
+  app_public.choose_ab_winner(uuid),
+  app_public.campaign_step_variants_stats(app_public.campaign_step_variants),
+  app_public.campaign_sequence_steps_ab_decision(app_public.campaign_sequence_steps)
+to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.campaign_targets', write_role => 'member');
 grant select, delete on app_public.campaign_targets to penguinmails_member;

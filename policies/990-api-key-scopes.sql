@@ -30,6 +30,7 @@ begin
       ('tags', 'templates'), ('template_tags', 'templates'),
       ('campaigns', 'campaigns'), ('campaign_email_accounts', 'campaigns'), ('campaign_sequence_steps', 'campaigns'),
       ('campaign_step_variants', 'campaigns'), ('campaign_targets', 'campaigns'), ('campaign_enrollments', 'campaigns'),
+      ('campaign_step_ab_decisions', 'campaigns'),
       ('messages', 'analytics'), ('email_events', 'analytics'), ('campaign_stats_daily', 'analytics'),
       ('domains', 'domains'), ('email_accounts', 'domains'), ('domain_ip_assignments', 'domains'), ('smtp_ip_addresses', 'domains'),
       ('plans', 'billing'), ('subscriptions', 'billing'), ('subscription_addons', 'billing'), ('payments', 'billing'),

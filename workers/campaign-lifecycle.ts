@@ -2,8 +2,10 @@
  * Campaign-level jobs: a scheduled campaign starting at its time
  * (`campaign_start`, queued by start_campaign), completing a campaign once its
  * last enrollment finished (`campaign_check_completion`, queued by a trigger),
- * and the periodic `campaign_housekeeping` pass that enrolls new members of
- * sending campaigns' target lists and completes finished campaigns.
+ * the periodic `campaign_housekeeping` pass that enrolls new members of
+ * sending campaigns' target lists and completes finished campaigns, and the
+ * periodic `ab_winner_sweep` that chooses the winners of A/B tests
+ * (functions/121-ab-winners.sql).
  */
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
@@ -26,4 +28,9 @@ export const campaignCheckCompletion: Task = async (rawPayload, helpers) => {
 export const campaignHousekeeping: Task = async (_payload, helpers) => {
   const { rows } = await helpers.query<{ enrolled: number }>('select app_private.campaign_housekeeping() as enrolled');
   if (rows[0]?.enrolled) helpers.logger.info(`enrolled ${rows[0].enrolled} new leads in sending campaigns`);
+};
+
+export const abWinnerSweep: Task = async (_payload, helpers) => {
+  const { rows } = await helpers.query<{ decided: number }>('select app_private.ab_winner_sweep() as decided');
+  if (rows[0]?.decided) helpers.logger.info(`chose the winner of ${rows[0].decided} A/B tests`);
 };

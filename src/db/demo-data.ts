@@ -200,9 +200,17 @@ export async function populateTenant(
     values (${tenantId}, ${ids.step1}, 'A', 'Quick question for {{ lead.company }}', 1) returning id
   `)).id;
   await db.query(sql`
-    insert into app_public.campaign_step_variants (tenant_id, step_id, label, subject, weight)
-    values (${tenantId}, ${ids.step1}, 'B', '{{ lead.first_name }}, an idea for {{ lead.company }}', 1)
+    insert into app_public.campaign_step_variants (tenant_id, step_id, label, subject, body_html, weight)
+    values (${tenantId}, ${ids.step1}, 'B', '{{ lead.first_name }}, an idea for {{ lead.company }}',
+            '<p>Hi {{ lead.first_name }}, one idea for {{ lead.company }} in two lines.</p>', 1)
   `);
+  // A member picked A as the winner of step 1's A/B test.
+  ids.abDecision = (await one(sql`
+    insert into app_public.campaign_step_ab_decisions (tenant_id, step_id, winner_variant_id, metric, decided_by, decided_by_user_id, reason, figures)
+    values (${tenantId}, ${ids.step1}, ${ids.variantA}, 'reply', 'manual', ${ownerId}, 'manual',
+            jsonb_build_array(jsonb_build_object('variant_id', ${ids.variantA}::uuid, 'label', 'A', 'sent', 1, 'opened', 1, 'clicked', 0, 'replied', 1, 'rate', 1)))
+    returning id
+  `)).id;
   ids.target = (await one(sql`
     insert into app_public.campaign_targets (tenant_id, campaign_id, contact_list_id)
     values (${tenantId}, ${ids.campaign}, ${ids.staticList}) returning id

@@ -1,6 +1,7 @@
 /**
  * What a message is rendered from: the JSON document app_hidden.render_context()
- * returns (template, subject override, A/B variant, campaign, lead, sender),
+ * returns (template, subject override, A/B variant with its subject and body,
+ * campaign, lead, sender),
  * validated here. The worker and the API preview both load it through
  * loadRenderInput, so they render from the same data.
  */
@@ -28,7 +29,8 @@ export const RenderInput = z.object({
     text: text,
     variables: z.array(z.unknown()),
   }),
-  variant: z.object({ id: uuid, label: z.string(), subject: z.string() }).nullable(),
+  /** The step's A/B variant: its own subject and/or body (null: the step's). */
+  variant: z.object({ id: uuid, label: z.string(), subject: text, html: text, text: text }).nullable(),
   campaign: z.object({
     id: uuid,
     name: z.string(),

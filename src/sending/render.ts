@@ -153,16 +153,22 @@ export function renderMessage(input: RenderInput, options: RenderOptions): Rende
   if (!subjectSource) {
     throw new TemplateRenderError(`Step ${input.step.order}: template "${template.name}" has no subject and the step sets none.`);
   }
-  if (isEmpty(template.html)) {
+  // A variant with a body of its own replaces the template's HTML and text
+  // (its text, else text generated from its HTML).
+  const variantBody = input.variant && !isEmpty(input.variant.html) ? input.variant : null;
+  const bodyName = variantBody ? `${template.name}", variant "${variantBody.label}` : template.name;
+  const body = variantBody ? { html: variantBody.html, text: variantBody.text } : { html: template.html, text: template.text };
+  if (isEmpty(body.html)) {
     throw new TemplateRenderError(`Template "${template.name}" has no HTML body.`);
   }
-  const subject = render(textEngine, subjectSource, scope, seed, 'subject', template.name).replace(/\s+/g, ' ').trim();
-  if (!subject) throw new TemplateRenderError(`Template "${template.name}" renders an empty subject for ${input.lead.email}.`);
+  const subjectName = input.variant && subjectSource === input.variant.subject ? `${template.name}", variant "${input.variant.label}` : template.name;
+  const subject = render(textEngine, subjectSource, scope, seed, 'subject', subjectName).replace(/\s+/g, ' ').trim();
+  if (!subject) throw new TemplateRenderError(`Template "${subjectName}" renders an empty subject for ${input.lead.email}.`);
 
-  const bodyHtml = render(htmlEngine, template.html!, scope, seed, 'HTML body', template.name);
-  let text = isEmpty(template.text)
+  const bodyHtml = render(htmlEngine, body.html!, scope, seed, 'HTML body', bodyName);
+  let text = isEmpty(body.text)
     ? htmlToText(bodyHtml)
-    : render(textEngine, template.text!, scope, seed, 'text body', template.name).trim();
+    : render(textEngine, body.text!, scope, seed, 'text body', bodyName).trim();
 
   let html = juice(bodyHtml);
   if (campaign.includeUnsubscribeLink) {

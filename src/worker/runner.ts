@@ -27,7 +27,7 @@ import { webhookDisabledNotice } from '../../workers/webhooks/disabled-notice.ts
 import { safetyPauseNotice } from '../../workers/notices/safety-pause.ts';
 import { sendNotification } from '../../workers/notices/events.ts';
 import { queueWeeklyReports, weeklyReport } from '../../workers/notices/weekly-report.ts';
-import { campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
+import { abWinnerSweep, campaignCheckCompletion, campaignHousekeeping, campaignStart } from '../../workers/campaign-lifecycle.ts';
 import { createSmtpPool } from '../sending/smtp-pool.ts';
 import { resolveWorkerDeps, type TaskDeps, type WorkerDeps } from './context.ts';
 import { startOutboxDrain } from './job-outbox.ts';
@@ -70,6 +70,7 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     campaign_start: campaignStart,
     campaign_check_completion: campaignCheckCompletion,
     campaign_housekeeping: campaignHousekeeping,
+    ab_winner_sweep: abWinnerSweep,
     webhook_deliver: webhookDeliver(deps),
     webhook_delivery_sweep: webhookDeliverySweep,
     webhook_disabled_notice: webhookDisabledNotice(deps),
@@ -84,6 +85,7 @@ export function makeTaskList(deps: TaskDeps): TaskList {
 export const CRONTAB = [
   '17 3 * * * cleanup_expired_tokens ?fill=1d',
   '*/10 * * * * campaign_housekeeping',
+  '* * * * * ab_winner_sweep',
   '23 2 * * * ensure_partitions ?fill=1d',
   '43 2 * * * retention ?fill=1d',
   '53 2 * * * tenant_purge_sweep ?fill=1d',

@@ -198,7 +198,10 @@ export type StepSpec =
       variables?: unknown[];
       subjectOverride?: string;
       inboxId?: string;
-      variants?: Array<{ label: string; subject: string; weight?: number }>;
+      /** A/B variants: their own subject and/or body (html, text). */
+      variants?: Array<{ label: string; subject?: string | null; html?: string; text?: string; weight?: number }>;
+      /** The step's A/B winner rule (columns ab_*; defaults: automatic, by replies, 100 sends per variant, no deadline). */
+      ab?: { auto?: boolean; metric?: 'reply' | 'click' | 'open'; minSends?: number; decideAfter?: string };
     }
   | { type: 'wait'; hours?: number; until?: string }
   | { type: 'condition'; condition: string; value?: string };
@@ -281,7 +284,18 @@ export async function createCampaign(w: World, tenantId: string, spec: CampaignS
     stepIds.push(row.id);
     if (step.type === 'email') {
       for (const v of step.variants ?? []) {
-        await db.query(sql`insert into app_public.campaign_step_variants (tenant_id, step_id, label, subject, weight) values (${tenantId}, ${row.id}, ${v.label}, ${v.subject}, ${v.weight ?? 1})`);
+        await db.query(sql`
+          insert into app_public.campaign_step_variants (tenant_id, step_id, label, subject, body_html, body_text, weight)
+          values (${tenantId}, ${row.id}, ${v.label}, ${v.subject ?? null}, ${v.html ?? null}, ${v.text ?? null}, ${v.weight ?? 1})
+        `);
+      }
+      if (step.ab) {
+        await db.query(sql`
+          update app_public.campaign_sequence_steps
+          set ab_auto_winner = ${step.ab.auto ?? true}, ab_winner_metric = ${step.ab.metric ?? 'reply'},
+              ab_min_sends_per_variant = ${step.ab.minSends ?? 100}, ab_decide_after = ${step.ab.decideAfter ?? null}::interval
+          where tenant_id = ${tenantId} and id = ${row.id}
+        `);
       }
     }
   }
