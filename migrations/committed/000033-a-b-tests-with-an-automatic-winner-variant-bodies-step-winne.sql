@@ -1,3 +1,11 @@
+--! Previous: sha1:7a704f11e6046432c1deaa687aa47343e8fd0eb9
+--! Hash: sha1:39851a9df477d37b11ec76c4ff77098b82ef57a3
+--! Message: A/B tests with an automatic winner: variant bodies, step winner rules, decisions
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 2-ab-winners.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
