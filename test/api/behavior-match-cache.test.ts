@@ -5,13 +5,12 @@
  * matching changed fails here (schema.test.ts would not notice: the committed
  * schema.graphql is exported with the plugin too).
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { makeSchema } from 'postgraphile';
 import { lexicographicSortSchema, printSchema } from 'postgraphile/graphql';
 import { BehaviorMatchCachePlugin } from '../../plugins/behavior-match-cache.ts';
-import { makeTokenService } from '../../src/auth/jwt.ts';
 import { makePreset } from '../../src/server/preset.ts';
+import { schemaOnlyPresetOptions } from '../../src/server/schema-export.ts';
 import { isolatedDatabase } from '../helpers/api.ts';
 
 // A clone: a connection to the template itself would stop other files cloning it.
@@ -27,17 +26,7 @@ afterAll(async () => {
 });
 
 async function sdl(withCache: boolean): Promise<string> {
-  const preset = makePreset({
-    pool,
-    tokens: makeTokenService({ secret: 'behavior-cache-test-'.padEnd(40, 'x'), issuer: 'x', audience: 'x' }),
-    graphiql: false,
-    introspection: true,
-    maxPageSize: 100,
-    maxQueryDepth: 12,
-    maxBodyBytes: 1_000_000,
-    statementTimeoutMs: 10_000,
-    sending: { secretsKey: randomBytes(32).toString('hex') },
-  });
+  const preset = makePreset(schemaOnlyPresetOptions(pool));
   const plugins = (preset.plugins ?? []).filter((p) => withCache || p !== BehaviorMatchCachePlugin);
   expect(plugins.includes(BehaviorMatchCachePlugin)).toBe(withCache);
   const { schema } = await makeSchema({ ...preset, plugins });
