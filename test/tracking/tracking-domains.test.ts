@@ -253,9 +253,12 @@ test('two organisations never both hold a verified host; removing it frees the h
   const first = await createTenant(w, 'td-first', 'enterprise');
   const second = await createTenant(w, 'td-second', 'enterprise');
   const host = `links.${uniqueDomain('shared')}`;
-  // Both add it before either verifies (nothing is claimed yet), then the CNAME appears.
+  // Both add it before either verifies (nothing is claimed yet): the checks the adds queue fail; then the CNAME appears.
+  const since = new Date(Date.now() - 1000);
   const a = await add(first, host);
   const b = await add(second, host);
+  await checked(first, since, (d) => d.status === 'FAILED', 'the first add');
+  await checked(second, since, (d) => d.status === 'FAILED', 'the second add');
   publishCname(host);
   await verifyNow(first, a.rowId, (d) => d.status === 'VERIFIED', 'the first organisation');
   const refused = await verifyNow(second, b.rowId, (d) => d.status === 'FAILED', 'the second organisation');
