@@ -60,7 +60,7 @@ beforeAll(async () => {
     { deps: { sending: { publicUrl: w.t.url, smtp: { timeoutMs: 5_000 } } }, pollInterval: 100 },
   );
   await setClock(w, await nextMonday(w, 9));
-});
+}, 120_000);
 afterAll(async () => {
   await worker?.stop();
   await w?.close();
@@ -95,7 +95,7 @@ async function checked(org: TestTenant, after: Date, match: (d: TrackingDomainVi
     return await eventually(async () => {
       const d = await trackingDomainOf(org);
       return d && d.lastCheckedAt && new Date(d.lastCheckedAt) > after && match(d) ? d : null;
-    }, 15_000);
+    }, 30_000);
   } catch (error) {
     throw new Error(`${what}: ${(error as Error).message}; now ${JSON.stringify(await trackingDomainOf(org))}`);
   }
@@ -247,7 +247,7 @@ test('a verified tracking domain carries the links of sent mail; a click on it i
   // Upgrading again restores the custom host.
   await putTenantOnPlan(w.t.owner, org.tenantId, 'enterprise');
   expect(await tlsAllowed(host)).toBe(200);
-});
+}, 120_000);
 
 test('two organisations never both hold a verified host; removing it frees the host', async () => {
   const first = await createTenant(w, 'td-first', 'enterprise');
@@ -277,7 +277,7 @@ test('two organisations never both hold a verified host; removing it frees the h
   expect(await tlsAllowed(host)).toBe(200);
   const [claim] = await w.t.owner.query(sql`select tenant_id::text as tenant from app_private.tracking_domain_claims where hostname = ${host}`);
   expect(claim.tenant).toBe(second.tenantId);
-});
+}, 90_000);
 
 test('periodic re-checks: a temporary DNS failure keeps a verified host, a host that stops resolving fails and loses its certificate', async () => {
   const org = await createTenant(w, 'td-recheck', 'enterprise');
@@ -310,4 +310,4 @@ test('periodic re-checks: a temporary DNS failure keeps a verified host, a host 
   expect(await tlsAllowed(host)).toBe(404);
   const [{ n }] = await w.t.owner.query(sql`select count(*)::int as n from app_private.tracking_domain_claims where hostname = ${host}`);
   expect(n).toBe(0);
-});
+}, 90_000);
