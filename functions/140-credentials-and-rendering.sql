@@ -95,6 +95,7 @@ declare
   v app_public.campaign_step_variants;
   ea app_public.email_accounts;
   v_custom jsonb;
+  v_tracking_host text;
 begin
   select x.* into s from app_public.campaign_sequence_steps x where x.tenant_id = render_context.tenant_id and x.id = render_context.step_id;
   if s.id is null then
@@ -138,9 +139,14 @@ begin
   select coalesce(jsonb_object_agg(d.key, null::jsonb), '{}') || l.custom_fields into v_custom
     from app_public.custom_field_definitions d where d.tenant_id = s.tenant_id;
 
+  -- The organisation's verified tracking domain while its plan includes white
+  -- label (functions/151-tracking-domains.sql): tracking links use that host.
+  v_tracking_host := app_hidden.tracking_host(s.tenant_id);
+
   return jsonb_build_object(
     'tenantId', s.tenant_id,
     'messageId', m.id,
+    'trackingHost', v_tracking_host,
     'step', jsonb_build_object('id', s.id, 'order', s.step_order, 'subjectOverride', s.subject_override),
     'template', jsonb_build_object('id', t.id, 'name', t.name, 'subject', t.subject, 'html', t.content, 'text', t.text_content, 'variables', t.variables),
     'variant', case when v.id is not null then jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject,
@@ -156,7 +162,7 @@ begin
   );
 end;
 $$;
-comment on function app_hidden.render_context(uuid, uuid, uuid) is 'Everything the message of an email step for a lead is rendered from, as one JSON document (template, subject override, A/B variant, campaign settings, lead with custom fields, sender, and the message id once it exists). Runs as the caller, under RLS.';
+comment on function app_hidden.render_context(uuid, uuid, uuid) is 'Everything the message of an email step for a lead is rendered from, as one JSON document (template, subject override, A/B variant, campaign settings, lead with custom fields, sender, the message id once it exists, and the custom tracking host when the organisation has a verified one and white label). Runs as the caller, under RLS.';
 
 --------------------------------------------------------------------------------
 -- An inbox's address is on its own domain.

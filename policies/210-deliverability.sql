@@ -77,3 +77,20 @@ grant execute on function
   app_public.assign_smtp_ip_to_domain(uuid, uuid, text),
   app_public.set_domain_ip_assignment_status(uuid, text, text)
 to penguinmails_staff;
+
+--------------------------------------------------------------------------------
+-- Custom tracking domains (functions/151): read by every member, removed by
+-- owners and admins; added and checked through the functions, which check
+-- the role and the plan themselves.
+--------------------------------------------------------------------------------
+
+select app_private.apply_tenant_policies('app_public.tracking_domains', write_role => 'admin');
+grant select, delete on app_public.tracking_domains to penguinmails_member;
+
+grant execute on function
+  app_public.add_tracking_domain(text),
+  app_public.verify_tracking_domain(uuid)
+to penguinmails_member;
+
+-- render_context (the API's previewMessage runs it as the member) reads it.
+grant execute on function app_hidden.tracking_host(uuid) to penguinmails_member;

@@ -33,6 +33,7 @@ begin
       ('campaign_step_ab_decisions', 'campaigns'),
       ('messages', 'analytics'), ('email_events', 'analytics'), ('campaign_stats_daily', 'analytics'),
       ('domains', 'domains'), ('email_accounts', 'domains'), ('domain_ip_assignments', 'domains'), ('smtp_ip_addresses', 'domains'),
+      ('tracking_domains', 'domains'),
       ('plans', 'billing'), ('subscriptions', 'billing'), ('subscription_addons', 'billing'), ('payments', 'billing'),
       ('usage_periods', 'billing'),
       ('conversations', 'leads'), ('conversation_messages', 'leads'),

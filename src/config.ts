@@ -77,6 +77,8 @@ const EnvSchema = z
     DNS_TRIES: z.coerce.number().int().min(1).max(10).default(2),
     DNSBL_ZONES: csv.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be DNS zone names'))).default(['zen.spamhaus.org', 'bl.spamcop.net', 'b.barracudacentral.org']),
     DKIM_KEY_BITS: z.coerce.number().int().min(2048).max(4096).default(2048),
+    // Custom tracking domains (plans with white_label) must be a CNAME to this host; default: the host of PUBLIC_URL (docs/tracking.md).
+    TRACKING_CNAME_TARGET: z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$/, 'must be a DNS host name').optional(),
 
     // Outbound connections tenants control (inbox SMTP/IMAP servers) never reach private or reserved addresses, except these CIDRs
     // (e.g. "10.1.2.0/24,127.0.0.1/32" for a relay inside your network; src/net/outbound-guard.ts).

@@ -12,6 +12,7 @@ import { leadImportRoutes } from './import/upload-route.ts';
 import { tenantExportRoutes } from './privacy/export-route.ts';
 import { startApiServer, type ApiServer } from './server/http.ts';
 import { trackingRoutes } from './tracking/routes.ts';
+import { tlsAllowedRoutes } from './tracking/tls-allowed.ts';
 import { makeNotificationLinks, notificationKeyFrom, notificationUnsubscribeRoutes } from './mail/notification-links.ts';
 import { stripeWebhookRoutes } from './billing/stripe-webhook.ts';
 import { makeTrackingTokens, trackingKeyFrom } from './tracking/tokens.ts';
@@ -74,6 +75,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
       jwtSecret: env.JWT_SECRET ?? loadDevSecrets(env.PM_DATA_DIR).jwtSecret,
       routes: (server) => [
         ...trackingRoutes({ pool: server.ownerPool, tokens: makeTrackingTokens(trackingKeyFrom(secretsKeyOf(env))), trustProxy: env.TRUST_PROXY }),
+        ...tlsAllowedRoutes({ pool: server.ownerPool }),
         ...notificationUnsubscribeRoutes({ pool: server.ownerPool, links: makeNotificationLinks(notificationKeyFrom(secretsKeyOf(env))) }),
         ...leadImportRoutes({
           pool: server.pool,

@@ -16,6 +16,8 @@ Environment (all optional in development; see README.md and docs/):
   WORKER_CONCURRENCY   jobs run at once by the worker (default 4)
   PUBLIC_URL           public base of tracking/unsubscribe links (default:
                        this server's URL)
+  TRACKING_CNAME_TARGET the host custom tracking domains must be a CNAME to
+                       (default: the host of PUBLIC_URL)
   APP_URL              the client app that invitation and password-reset
                        links open (default PUBLIC_URL, else this server,
                        which then explains how to finish with the API)

@@ -22,6 +22,8 @@ Environment:
   WORKER_CONCURRENCY   jobs run at once by this process (default 4)
   PUBLIC_URL           base of tracking and unsubscribe links in sent mail:
                        the API's public address (default http://HOST:PORT)
+  TRACKING_CNAME_TARGET the host custom tracking domains must be a CNAME to
+                       (default: the host of PUBLIC_URL)
   SYSTEM_SMTP_URL      where invitations and password resets are sent
                        (default: .eml files in PM_DATA_DIR/outbox)
   APP_URL              the client app the links in those emails open

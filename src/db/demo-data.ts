@@ -66,6 +66,13 @@ export async function populateTenant(
     returning id
   `)).id;
 
+  // A custom tracking domain waiting for its CNAME (the demo's plan may lack white label: then links keep the platform's host).
+  ids.trackingDomain = (await one(sql`
+    insert into app_public.tracking_domains (tenant_id, hostname, status)
+    values (${tenantId}, ${'track.' + domain.toLowerCase()}, 'pending')
+    returning id
+  `)).id;
+
   ids.domainIpAssignment = (await one(sql`
     insert into app_public.domain_ip_assignments (tenant_id, domain_id, smtp_ip_address_id, status, warmup_state)
     values (${tenantId}, ${ids.domain}, ${ipId}, 'active', 'warmed') returning id

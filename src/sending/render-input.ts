@@ -1,7 +1,7 @@
 /**
  * What a message is rendered from: the JSON document app_hidden.render_context()
  * returns (template, subject override, A/B variant with its subject and body,
- * campaign, lead, sender),
+ * campaign, lead, sender, custom tracking host),
  * validated here. The worker and the API preview both load it through
  * loadRenderInput, so they render from the same data.
  */
@@ -52,6 +52,8 @@ export const RenderInput = z.object({
     custom: z.record(z.string(), z.unknown()),
   }),
   sender: z.object({ emailAccountId: uuid, email: z.string(), name: text }).nullable(),
+  /** The organisation's verified custom tracking host while its plan includes white label (functions/151); absent or null: PUBLIC_URL. */
+  trackingHost: z.string().nullish(),
 });
 export type RenderInput = z.infer<typeof RenderInput>;
 

@@ -18,6 +18,7 @@
  */
 import juice from 'juice';
 import { Liquid } from 'liquidjs';
+import { trackingBaseUrl } from '../tracking/custom-host.ts';
 import type { TrackingTokens } from '../tracking/tokens.ts';
 import { htmlToText } from './html-text.ts';
 import { TemplateVariable, type RenderInput } from './render-input.ts';
@@ -31,7 +32,7 @@ import { addOpenPixel, addUnsubscribeFooter, rewriteLinks, textUnsubscribeFooter
 export const PREVIEW_MESSAGE_ID = '00000000-0000-0000-0000-000000000000';
 
 export interface RenderOptions {
-  /** Base URL of the tracking and unsubscribe endpoints. */
+  /** Base URL of the tracking and unsubscribe endpoints; a verified custom tracking host (input.trackingHost) replaces its host name. */
   publicUrl: string;
   tracking: TrackingTokens;
   /**
@@ -144,8 +145,10 @@ function render(engine: Liquid, source: string, scope: Scope, seed: string, what
 
 export function renderMessage(input: RenderInput, options: RenderOptions): RenderedMessage {
   const { template, campaign } = input;
-  const links = options.tracking.links(options.publicUrl, { tenantId: input.tenantId, messageId: input.messageId ?? PREVIEW_MESSAGE_ID });
-  if (options.preview && !input.messageId) links.unsubscribe = `${options.publicUrl.replace(/\/$/, '')}/u/preview-no-message-yet`;
+  // The organisation's custom tracking domain, when it has a verified one and white label; else PUBLIC_URL.
+  const base = trackingBaseUrl(options.publicUrl, input.trackingHost);
+  const links = options.tracking.links(base, { tenantId: input.tenantId, messageId: input.messageId ?? PREVIEW_MESSAGE_ID });
+  if (options.preview && !input.messageId) links.unsubscribe = `${base}/u/preview-no-message-yet`;
   const scope = buildScope(input, links.unsubscribe);
   const seed = `${input.step.id}:${input.lead.id}`;
 

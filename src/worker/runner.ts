@@ -18,6 +18,7 @@ import { billingStripeSync } from '../../workers/billing-stripe-sync.ts';
 import { sendEmailVerificationEmail, sendInvitationEmail, sendPasswordResetEmail, sendRegistrationEmail } from '../../workers/transactional-email.ts';
 import { generateDkimKey, refillDkimKeyPool } from '../../workers/deliverability/dkim-keys.ts';
 import { domainVerificationSweep, verifyDomain } from '../../workers/deliverability/verify-domain.ts';
+import { verifyTrackingDomain } from '../../workers/deliverability/verify-tracking-domain.ts';
 import { checkIpReputation, recountIpAssignments, reputationSweep } from '../../workers/deliverability/reputation.ts';
 import { warmupTick } from '../../workers/deliverability/warmup.ts';
 import { campaignStep } from '../../workers/campaign-step.ts';
@@ -61,6 +62,7 @@ export function makeTaskList(deps: TaskDeps): TaskList {
     dkim_key_pool_refill: refillDkimKeyPool(deps),
     verify_domain: verifyDomain(deps),
     domain_verification_sweep: domainVerificationSweep,
+    verify_tracking_domain: verifyTrackingDomain(deps),
     check_ip_reputation: checkIpReputation(deps),
     reputation_sweep: reputationSweep,
     recount_ip_assignments: recountIpAssignments,

@@ -2,7 +2,8 @@
  * verify_domain: resolves a domain's records (src/dns/check-domain.ts) and
  * hands the findings to app_private.record_domain_check, which keeps every
  * status, counter and the next check time. domain_verification_sweep (every
- * minute) queues the domains whose next check has come.
+ * minute) queues the domains, and the custom tracking domains
+ * (verify-tracking-domain.ts), whose next check has come.
  */
 import { z } from 'zod';
 import type { Task } from 'graphile-worker';
@@ -33,6 +34,8 @@ export function verifyDomain(deps: TaskDeps): Task {
 }
 
 export const domainVerificationSweep: Task = async (_payload, helpers) => {
-  const { rows } = await helpers.query<{ n: number }>('select app_private.queue_due_domain_checks() as n');
-  helpers.logger.debug(`queued ${rows[0]?.n ?? 0} domain checks`);
+  const { rows } = await helpers.query<{ n: number; tracking: number }>(
+    'select app_private.queue_due_domain_checks() as n, app_private.queue_due_tracking_domain_checks() as tracking',
+  );
+  helpers.logger.debug(`queued ${rows[0]?.n ?? 0} domain checks and ${rows[0]?.tracking ?? 0} tracking domain checks`);
 };
