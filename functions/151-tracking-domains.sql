@@ -87,6 +87,24 @@ end;
 $$;
 comment on function app_private.tracking_domain_claim_is_live(text) is 'Whether the host is claimed by a tracking domain that still exists and is verified (a claim left by a removed or failed domain is stale).';
 
+create or replace function app_private.tracking_host_parent(tenant_id uuid, hostname text) returns text
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_parent text;
+begin
+  select d.domain into v_parent from app_public.domains d
+    where d.tenant_id = tracking_host_parent.tenant_id and d.verification_status = 'verified'
+      and right(tracking_host_parent.hostname, length(d.domain) + 1) = '.' || d.domain
+    order by length(d.domain) desc
+    limit 1;
+  return v_parent;
+end;
+$$;
+comment on function app_private.tracking_host_parent(uuid, text) is 'The organisation''s verified sending domain the host is a subdomain of (the longest), or null. A CNAME only proves that someone pointed the host at the platform; a host under a domain the organisation verified is one it controls, so nobody can claim another''s host.';
+
 create or replace function app_private.record_tracking_domain_check(
   tenant_id uuid,
   tracking_domain_id uuid,
@@ -135,6 +153,12 @@ begin
     when 'error' then v_old.status
     else outcome
   end;
+
+  if v_status = 'verified' and app_private.tracking_host_parent(v_old.tenant_id, v_old.hostname) is null then
+    -- The sending domain it belongs to was removed or no longer verifies.
+    v_status := 'failed';
+    v_error := format('%s is not under a verified sending domain of this organisation; verify that domain first.', v_old.hostname);
+  end if;
 
   if v_status = 'verified' and outcome = 'verified' then
     -- The host's one claim, platform-wide, serialised per host name by an
@@ -263,6 +287,9 @@ begin
   if length(v_host) > 253 or v_host !~ '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' then
     raise exception '"%" is not a host name; give a full DNS name such as track.example.com.', add_tracking_domain.hostname using errcode = 'INVAL';
   end if;
+  if app_private.tracking_host_parent(v_tenant_id, v_host) is null then
+    raise exception '% is not under one of this organisation''s verified sending domains; use a subdomain of one (such as track.<your domain>), or verify its domain first.', v_host using errcode = 'INVAL';
+  end if;
   select d.hostname into v_existing from app_public.tracking_domains d where d.tenant_id = v_tenant_id;
   if v_existing is not null then
     raise exception 'This organisation already has a tracking domain (%); remove it before adding another.', v_existing using errcode = 'STATE';
@@ -277,7 +304,7 @@ begin
   return v_row;
 end;
 $$;
-comment on function app_public.add_tracking_domain(text) is 'Adds the organisation''s custom tracking domain (owners and admins; the plan must include white label; one per organisation): publish the host as a CNAME to the platform''s tracking host. It is checked at once (in the background, usually within seconds), then periodically; watch status and lastError. While it is verified, tracking links in your mail use it.';
+comment on function app_public.add_tracking_domain(text) is 'Adds the organisation''s custom tracking domain (owners and admins; the plan must include white label; one per organisation; a subdomain of one of its verified sending domains): publish the host as a CNAME to the platform''s tracking host. It is checked at once (in the background, usually within seconds), then periodically; watch status and lastError. While it is verified, tracking links in your mail use it.';
 
 create or replace function app_public.verify_tracking_domain(tracking_domain_id uuid) returns app_public.tracking_domains
   language plpgsql volatile security definer

@@ -101,7 +101,18 @@ async function checked(org: TestTenant, after: Date, match: (d: TrackingDomainVi
   }
 }
 
+/** The organisation's verified sending domain a tracking host must be under (the host without its first label). */
+async function ownParentDomain(org: TestTenant, hostname: string): Promise<string> {
+  const parent = hostname.toLowerCase().replace(/\.$/, '').split('.').slice(1).join('.');
+  await w.t.owner.query(sql`
+    insert into app_public.domains (tenant_id, domain, verification_status, verified_at)
+    values (${org.tenantId}, ${parent}, 'verified', now())
+    on conflict (tenant_id, domain) do update set verification_status = 'verified', verified_at = now()`);
+  return parent;
+}
+
 async function add(org: TestTenant, hostname: string): Promise<TrackingDomainView> {
+  await ownParentDomain(org, hostname);
   return (await w.t.ok(ADD, { h: hostname }, org.token)).addTrackingDomain.result;
 }
 
@@ -170,6 +181,14 @@ test('a plan without white label cannot add a tracking domain, and a member belo
   expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   const invalid = await w.t.gql(ADD, { h: 'not a host' }, enterprise.token);
   expect(invalid.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+  // A host the organisation has not shown it controls: not under one of its verified sending domains.
+  const foreign = `track.${uniqueDomain('someone-else')}`;
+  const notOurs = await w.t.gql(ADD, { h: foreign }, enterprise.token);
+  expect(notOurs.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+  expect(notOurs.errors?.[0]?.message).toBe(`${foreign} is not under one of this organisation's verified sending domains; use a subdomain of one (such as track.<your domain>), or verify its domain first.`);
+  await w.t.owner.query(sql`
+    insert into app_public.domains (tenant_id, domain, verification_status) values (${enterprise.tenantId}, ${foreign.slice('track.'.length)}, 'pending')`);
+  expect((await w.t.gql(ADD, { h: foreign }, enterprise.token)).errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
   expect(await trackingDomainOf(enterprise)).toBeNull();
 });
 
@@ -265,6 +284,7 @@ test('two organisations never both hold a verified host; removing it frees the h
   expect(refused.lastError).toBe(`${host} is already the verified tracking domain of another organisation; a host can serve one organisation only.`);
   // A third cannot even add it while it is held.
   const third = await createTenant(w, 'td-third', 'enterprise');
+  await ownParentDomain(third, host);
   const taken = await w.t.gql(ADD, { h: host }, third.token);
   expect(taken.errors?.[0]?.extensions?.code).toBe('ALREADY_EXISTS');
   const [claims] = await w.t.owner.query(sql`select count(*)::int as n, min(tenant_id::text) as tenant from app_private.tracking_domain_claims where hostname = ${host}`);
@@ -310,4 +330,13 @@ test('periodic re-checks: a temporary DNS failure keeps a verified host, a host 
   expect(await tlsAllowed(host)).toBe(404);
   const [{ n }] = await w.t.owner.query(sql`select count(*)::int as n from app_private.tracking_domain_claims where hostname = ${host}`);
   expect(n).toBe(0);
+
+  // Verified again, then the sending domain it belongs to stops verifying: the next check fails it.
+  publishCname(host);
+  await recheck((d) => d.status === 'VERIFIED', 'the CNAME back');
+  await w.t.owner.query(sql`
+    update app_public.domains set verification_status = 'failed' where tenant_id = ${org.tenantId} and domain = ${host.split('.').slice(1).join('.')}`);
+  const orphaned = await recheck((d) => d.status === 'FAILED', 'the sending domain failed');
+  expect(orphaned.lastError).toBe(`${host} is not under a verified sending domain of this organisation; verify that domain first.`);
+  expect(await tlsAllowed(host)).toBe(404);
 }, 90_000);
