@@ -1,3 +1,11 @@
+--! Previous: sha1:39851a9df477d37b11ec76c4ff77098b82ef57a3
+--! Hash: sha1:2d2d22fc0cf74e57db814c5389674eb3d4fa1c8f
+--! Message: Custom tracking domains for white-label plans: tracking_domains and the platform-wide host claims
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 4-tracking-domains.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
