@@ -189,7 +189,17 @@ CREATE FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id 
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
+declare
+  v_winner uuid;
 begin
+  -- A decided A/B test (functions/121-ab-winners.sql): the winner in force.
+  select d.winner_variant_id into v_winner from app_public.campaign_step_ab_decisions d
+    where d.tenant_id = choose_variant.tenant_id and d.step_id = choose_variant.step_id
+    order by d.decided_at desc, d.id desc
+    limit 1;
+  if v_winner is not null then
+    return v_winner;
+  end if;
   return (
   with v as (
     select v.id, v.label,
@@ -206,7 +216,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) IS 'The A/B variant of an email step a lead gets: chosen by weight from a hash of step and lead, so it is stable (the preview and every retry agree). Null when the step has no variants.';
+COMMENT ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) IS 'The A/B variant of an email step a lead gets: the winner once the step''s A/B test is decided (campaign_step_ab_decisions), else chosen by weight from a hash of step and lead, so it is stable (the preview and every retry agree). Null when the step has no variants. Only a message''s booking calls it: a booked message keeps its variant.';
 
 CREATE FUNCTION app_hidden.confirm_registration(token text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -932,6 +942,7 @@ declare
   v app_public.campaign_step_variants;
   ea app_public.email_accounts;
   v_custom jsonb;
+  v_tracking_host text;
 begin
   select x.* into s from app_public.campaign_sequence_steps x where x.tenant_id = render_context.tenant_id and x.id = render_context.step_id;
   if s.id is null then
@@ -975,12 +986,18 @@ begin
   select coalesce(jsonb_object_agg(d.key, null::jsonb), '{}') || l.custom_fields into v_custom
     from app_public.custom_field_definitions d where d.tenant_id = s.tenant_id;
 
+  -- The organisation's verified tracking domain while its plan includes white
+  -- label (functions/151-tracking-domains.sql): tracking links use that host.
+  v_tracking_host := app_hidden.tracking_host(s.tenant_id);
+
   return jsonb_build_object(
     'tenantId', s.tenant_id,
     'messageId', m.id,
+    'trackingHost', v_tracking_host,
     'step', jsonb_build_object('id', s.id, 'order', s.step_order, 'subjectOverride', s.subject_override),
     'template', jsonb_build_object('id', t.id, 'name', t.name, 'subject', t.subject, 'html', t.content, 'text', t.text_content, 'variables', t.variables),
-    'variant', case when v.id is not null then jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject) end,
+    'variant', case when v.id is not null then jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject,
+                                                                  'html', v.body_html, 'text', v.body_text) end,
     'campaign', jsonb_build_object('id', c.id, 'name', c.name, 'trackOpens', c.track_opens, 'trackClicks', c.track_clicks,
                                    'includeUnsubscribeLink', c.include_unsubscribe_link),
     'lead', jsonb_build_object('id', l.id, 'email', l.email, 'first_name', l.first_name, 'last_name', l.last_name, 'name', l.name,
@@ -993,7 +1010,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.render_context(tenant_id uuid, step_id uuid, lead_id uuid) IS 'Everything the message of an email step for a lead is rendered from, as one JSON document (template, subject override, A/B variant, campaign settings, lead with custom fields, sender, and the message id once it exists). Runs as the caller, under RLS.';
+COMMENT ON FUNCTION app_hidden.render_context(tenant_id uuid, step_id uuid, lead_id uuid) IS 'Everything the message of an email step for a lead is rendered from, as one JSON document (template, subject override, A/B variant, campaign settings, lead with custom fields, sender, the message id once it exists, and the custom tracking host when the organisation has a verified one and white label). Runs as the caller, under RLS.';
 
 CREATE FUNCTION app_hidden.request_password_reset(email text, client_ip text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1239,6 +1256,27 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.tenant_export_download(export_id uuid) IS 'The download check of GET /exports/<id>: the export, when the caller may download it (an organisation export: may_export_tenant; a CSV export: may_export_csv; else NOT_FOUND, so another tenant''s export is indistinguishable from none), it is completed and not expired (EXPRD once expired; STATE while queued, running, or failed). Counts and audits the download.';
 
+CREATE FUNCTION app_hidden.tracking_host(tenant_id uuid) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_plan app_public.plans := app_private.current_plan_of(tracking_host.tenant_id);
+begin
+  if not coalesce(v_plan.white_label, false) then
+    return null;
+  end if;
+  return (
+    select d.hostname from app_public.tracking_domains d
+    where d.tenant_id = tracking_host.tenant_id and d.status = 'verified'
+    limit 1
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.tracking_host(tenant_id uuid) IS 'The host the tracking links of an organisation''s mail use instead of PUBLIC_URL''s: its verified tracking domain while its plan includes white_label; null otherwise (then links use PUBLIC_URL).';
+
 CREATE FUNCTION app_hidden.two_factor_challenge_secret(challenge text) RETURNS bytea
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -1294,6 +1332,86 @@ CREATE FUNCTION app_hidden.without_api_key() RETURNS boolean
 $$;
 
 COMMENT ON FUNCTION app_hidden.without_api_key() IS 'True unless this request is made with an API key: the scope check policies/990-api-key-scopes.sql adds to the tables no key may reach.';
+
+CREATE FUNCTION app_private.ab_figures_document(tenant_id uuid, step_id uuid, metric text) RETURNS TABLE(figures jsonb, variants integer, min_sent bigint, leaders uuid[])
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+  with f as materialized (
+    select x.variant_id, x.label, x.sent, x.opened, x.clicked, x.replied,
+           case ab_figures_document.metric when 'reply' then x.replied when 'click' then x.clicked else x.opened end as hits
+    from app_private.ab_variant_figures(ab_figures_document.tenant_id, ab_figures_document.step_id) x
+  ),
+  g as (
+    -- A leader has the highest rate, compared exactly (a/b > c/d as a*d > c*b): no other variant does better.
+    select f.*, f.sent > 0 and not exists (select 1 from f o where o.sent > 0 and o.hits * f.sent > f.hits * o.sent) as leads
+    from f
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'variant_id', g.variant_id, 'label', g.label, 'sent', g.sent, 'opened', g.opened, 'clicked', g.clicked,
+           'replied', g.replied, 'rate', round(g.hits::numeric / nullif(g.sent, 0), 4)) order by g.label), '[]'::jsonb),
+         count(*)::integer,
+         min(g.sent),
+         array_agg(g.variant_id order by g.label) filter (where g.leads)
+  from g;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.ab_figures_document(tenant_id uuid, step_id uuid, metric text) IS 'The figures of an email step''s variants as the JSON array a decision records, with how many variants there are, the smallest number sent, and the variants sharing the highest rate of the metric (by label).';
+
+CREATE FUNCTION app_private.ab_variant_figures(tenant_id uuid, step_id uuid) RETURNS TABLE(variant_id uuid, label text, sent bigint, opened bigint, clicked bigint, replied bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+  select v.id, v.label,
+         count(m.id), count(m.opened_at), count(m.clicked_at), count(m.replied_at)
+  from app_public.campaign_step_variants v
+  left join app_public.messages m
+    on m.tenant_id = ab_variant_figures.tenant_id and m.variant_id = v.id and m.step_id = ab_variant_figures.step_id
+       and m.direction = 'outbound' and m.sent_at is not null
+  where v.tenant_id = ab_variant_figures.tenant_id and v.step_id = ab_variant_figures.step_id
+  group by v.id, v.label
+  order by v.label;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.ab_variant_figures(tenant_id uuid, step_id uuid) IS 'Per variant of an email step, by label: messages sent (sent_at set) and how many of them were opened, clicked and replied to.';
+
+CREATE FUNCTION app_private.ab_winner_sweep() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_campaign record;
+  v_step record;
+  v_decided integer := 0;
+begin
+  for v_campaign in
+    select c.tenant_id, c.id from app_public.campaigns c where c.status in ('sending', 'paused') order by c.started_at
+  loop
+    for v_step in
+      select s.id from app_public.campaign_sequence_steps s
+      where s.tenant_id = v_campaign.tenant_id and s.campaign_id = v_campaign.id and s.step_type = 'email' and s.ab_auto_winner
+        and exists (select 1 from app_public.campaign_step_variants v where v.tenant_id = v_campaign.tenant_id and v.step_id = s.id)
+        and not exists (select 1 from app_public.campaign_step_ab_decisions d where d.tenant_id = v_campaign.tenant_id and d.step_id = s.id)
+      order by s.step_order
+    loop
+      if app_private.decide_ab_winner(v_campaign.tenant_id, v_step.id) is not null then
+        v_decided := v_decided + 1;
+      end if;
+    end loop;
+  end loop;
+  return v_decided;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.ab_winner_sweep() IS 'The ab_winner_sweep task (every minute): applies the automatic A/B rule to every undecided email step with variants of the sending and paused campaigns. Returns how many winners it chose.';
 
 CREATE FUNCTION app_private.active_tenant_ids(user_id uuid) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
@@ -2607,17 +2725,21 @@ begin
   end if;
   for v_step in
     select s.*, t.name as template_name, t.subject as template_subject, t.content as template_content, t.is_archived,
-           exists (select 1 from app_public.campaign_step_variants v where v.tenant_id = s.tenant_id and v.step_id = s.id) as has_variants
+           -- Every variant (and there is one) brings its own subject, or its own body.
+           coalesce((select bool_and(v.subject is not null) from app_public.campaign_step_variants v
+                     where v.tenant_id = campaign_start_problems.tenant_id and v.step_id = s.id), false) as variants_have_subjects,
+           coalesce((select bool_and(v.body_html is not null) from app_public.campaign_step_variants v
+                     where v.tenant_id = campaign_start_problems.tenant_id and v.step_id = s.id), false) as variants_have_bodies
     from app_public.campaign_sequence_steps s
     left join app_public.templates t on t.tenant_id = s.tenant_id and t.id = s.template_id
     where s.tenant_id = campaign_start_problems.tenant_id and s.campaign_id = campaign_start_problems.campaign_id and s.is_active
     order by s.step_order
   loop
     if v_step.step_type = 'email' then
-      if coalesce(btrim(v_step.template_content), '') = '' then
+      if coalesce(btrim(v_step.template_content), '') = '' and not v_step.variants_have_bodies then
         v_problems := v_problems || format('Step %s: template "%s" has no HTML body.', v_step.step_order, v_step.template_name);
       end if;
-      if coalesce(btrim(v_step.template_subject), '') = '' and coalesce(btrim(v_step.subject_override), '') = '' and not v_step.has_variants then
+      if coalesce(btrim(v_step.template_subject), '') = '' and coalesce(btrim(v_step.subject_override), '') = '' and not v_step.variants_have_subjects then
         v_problems := v_problems || format('Step %s: template "%s" has no subject; give the template a subject or set a subject override on the step.',
           v_step.step_order, v_step.template_name);
       end if;
@@ -4229,6 +4351,61 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.deal_owner_is_member() IS 'Trigger: a deal''s owner_user_id must be an active member of the deal''s tenant. Unknown users and users of other tenants get the same NTFND error, so it reveals nothing about other tenants.';
+
+CREATE FUNCTION app_private.decide_ab_winner(tenant_id uuid, step_id uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := app_private.engine_now();
+  s app_public.campaign_sequence_steps;
+  f record;
+  v_first timestamptz;
+  v_deadline_passed boolean;
+  v_winner uuid;
+  v_reason text;
+begin
+  -- Under the step's lock: one decider at a time (the sweep, a member's pick).
+  select x.* into s from app_public.campaign_sequence_steps x
+    where x.tenant_id = decide_ab_winner.tenant_id and x.id = decide_ab_winner.step_id
+    for no key update;
+  if s.id is null or s.step_type <> 'email' or not s.ab_auto_winner then
+    return null;
+  end if;
+  if exists (select 1 from app_public.campaign_step_ab_decisions d where d.tenant_id = s.tenant_id and d.step_id = s.id) then
+    return null;
+  end if;
+  select * into f from app_private.ab_figures_document(s.tenant_id, s.id, s.ab_winner_metric);
+  if f.variants < 2 then
+    return null;
+  end if;
+
+  select min(m.scheduled_for) into v_first from app_public.messages m
+    where m.tenant_id = s.tenant_id and m.step_id = s.id and m.direction = 'outbound' and m.sent_at is not null and m.variant_id is not null;
+  v_deadline_passed := s.ab_decide_after is not null and v_first is not null and v_first + s.ab_decide_after <= v_now;
+  if not (f.min_sent >= s.ab_min_sends_per_variant
+          or (v_deadline_passed and f.min_sent >= ceil(s.ab_min_sends_per_variant / 4.0))) then
+    return null;
+  end if;
+
+  if cardinality(f.leaders) = 1 then
+    v_winner := (f.leaders)[1];
+    v_reason := case when f.min_sent >= s.ab_min_sends_per_variant then 'sample' else 'deadline' end;
+  elsif v_deadline_passed then
+    v_winner := (f.leaders)[1]; -- leaders are in label order
+    v_reason := 'deadline_tie';
+  else
+    return null; -- a tie: keep splitting
+  end if;
+
+  insert into app_public.campaign_step_ab_decisions (tenant_id, step_id, winner_variant_id, metric, decided_by, reason, figures, decided_at)
+    values (s.tenant_id, s.id, v_winner, s.ab_winner_metric, 'auto', v_reason, f.figures, v_now);
+  return v_winner;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.decide_ab_winner(tenant_id uuid, step_id uuid) IS 'Applies an email step''s automatic A/B rule (see functions/121-ab-winners.sql): records the winner when the sample (or the deadline) is reached and one variant''s rate is highest, or after the deadline the earliest label among the tied. Returns the winner, or null when nothing was decided (already decided, rule off, fewer than two variants, not ready, tied).';
 
 CREATE FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) RETURNS integer
     LANGUAGE plpgsql
@@ -6788,6 +6965,30 @@ $$;
 
 COMMENT ON FUNCTION app_private.queue_due_domain_checks(at timestamp with time zone) IS 'Run every minute: queues verify_domain for each domain whose dns_next_check_at has come (at most 5,000 a minute); returns how many.';
 
+CREATE FUNCTION app_private.queue_due_tracking_domain_checks(at timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_domain record;
+  v_count integer := 0;
+begin
+  for v_domain in
+    select d.tenant_id, d.id from app_public.tracking_domains d
+    join app_public.tenants t on t.id = d.tenant_id and t.deleted_at is null -- not a closed organisation
+    where d.next_check_at <= queue_due_tracking_domain_checks.at
+    order by d.next_check_at
+    limit 5000
+  loop
+    perform app_private.queue_tracking_domain_check(v_domain.tenant_id, v_domain.id, now(), keep_earlier => true);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_due_tracking_domain_checks(at timestamp with time zone) IS 'Run every minute by domain_verification_sweep: queues verify_tracking_domain for each tracking domain whose next_check_at has come (at most 5,000 a minute); returns how many.';
+
 CREATE FUNCTION app_private.queue_imap_poll(tenant_id uuid, email_account_id uuid, run_at timestamp with time zone DEFAULT now()) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7004,6 +7205,22 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.queue_tenant_purges() IS 'Run daily (tenant_purge_sweep): queues a tenant_purge job for each closed organisation whose grace period is over (at most 100 a run). Returns how many.';
+
+CREATE FUNCTION app_private.queue_tracking_domain_check(tenant_id uuid, tracking_domain_id uuid, run_at timestamp with time zone DEFAULT now(), keep_earlier boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.add_job(tenant_id, 'verify_tracking_domain',
+    json_build_object('tenant_id', tenant_id, 'tracking_domain_id', tracking_domain_id),
+    run_at => run_at,
+    job_key => 'verify_tracking_domain:' || tracking_domain_id,
+    job_key_mode => case when keep_earlier then 'preserve_run_at' else 'replace' end,
+    max_attempts => 5);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.queue_tracking_domain_check(tenant_id uuid, tracking_domain_id uuid, run_at timestamp with time zone, keep_earlier boolean) IS 'Queues one verify_tracking_domain job per tracking domain (job_key): replace moves a queued check to run_at, keep_earlier leaves an already queued check where it is.';
 
 CREATE FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -7921,6 +8138,150 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.record_stripe_subscription(tenant_id uuid, subscription_id uuid, stripe_subscription_id text) IS 'Records the Stripe subscription created for one of ours (refuses to replace a different one).';
+
+CREATE TABLE app_public.tracking_domains (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    hostname text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    expected_target text,
+    verified_at timestamp with time zone,
+    last_checked_at timestamp with time zone,
+    last_error text,
+    check_attempts integer DEFAULT 0 NOT NULL,
+    next_check_at timestamp with time zone,
+    checked_as_of timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tracking_domains_check_attempts_check CHECK ((check_attempts >= 0)),
+    CONSTRAINT tracking_domains_hostname_check CHECK (((hostname = lower(hostname)) AND (length(hostname) <= 253) AND (hostname ~ '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'::text))),
+    CONSTRAINT tracking_domains_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'verified'::text, 'failed'::text]))),
+    CONSTRAINT tracking_domains_verified_check CHECK (((status = 'verified'::text) = (verified_at IS NOT NULL)))
+);
+
+ALTER TABLE ONLY app_public.tracking_domains FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.tracking_domains IS '@behavior -insert -update
+The organisation''s custom tracking domain (plans with whiteLabel): a host name of its own, e.g. track.example.com, published as a CNAME to the platform''s tracking host. While it is verified and the plan includes white label, the open pixel, click and unsubscribe links (and List-Unsubscribe headers) of its campaign mail use this host instead of the platform''s. One per organisation. Add it with addTrackingDomain and check it again with verifyTrackingDomain (owners and admins); every member can read it.';
+
+COMMENT ON COLUMN app_public.tracking_domains.hostname IS 'The host name, lower-case, without a trailing dot (e.g. track.example.com). It must be a CNAME to the platform''s tracking host (expectedTarget once checked; docs/tracking.md).';
+
+COMMENT ON COLUMN app_public.tracking_domains.status IS 'pending (not verified yet), verified (the CNAME points at the platform: links use this host), failed (the CNAME is missing or wrong, or another organisation verified this host first). A temporary DNS failure changes nothing.';
+
+COMMENT ON COLUMN app_public.tracking_domains.expected_target IS 'The host the CNAME must point to, as the last check expected it (the platform''s TRACKING_CNAME_TARGET, else the host of its PUBLIC_URL); null before the first check.';
+
+COMMENT ON COLUMN app_public.tracking_domains.verified_at IS 'When the host last became verified; null while it is not.';
+
+COMMENT ON COLUMN app_public.tracking_domains.last_checked_at IS 'When its DNS was last checked.';
+
+COMMENT ON COLUMN app_public.tracking_domains.last_error IS 'Why the last check did not verify it (what was found and what is expected), or the temporary DNS failure of the last check; null after a clean check.';
+
+COMMENT ON COLUMN app_public.tracking_domains.check_attempts IS 'Consecutive checks with the same outcome (verified or not); drives the backoff of the next check.';
+
+COMMENT ON COLUMN app_public.tracking_domains.next_check_at IS 'When it is checked again: 1, 2, 4 … minutes (at most 6 hours) while not verified, daily once verified.';
+
+COMMENT ON COLUMN app_public.tracking_domains.checked_as_of IS 'When the check recorded last was planned: an older check finishing later is ignored.';
+
+CREATE FUNCTION app_private.record_tracking_domain_check(tenant_id uuid, tracking_domain_id uuid, outcome text, error text, expected_target text, planned_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS app_public.tracking_domains
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  -- Values, not calls: Citus refuses now() inside CASE in an UPDATE of a distributed table.
+  v_now timestamptz := now();
+  v_as_of timestamptz := coalesce(record_tracking_domain_check.planned_at, now());
+  v_old app_public.tracking_domains;
+  v_new app_public.tracking_domains;
+  v_status text;
+  v_error text := record_tracking_domain_check.error;
+  v_attempts integer;
+  v_delay interval;
+  v_verified_at timestamptz;
+  v_claimed_by uuid;
+  v_expected text;
+begin
+  if outcome is null or outcome not in ('verified', 'failed', 'error') then
+    raise exception 'Malformed tracking domain check: outcome must be verified, failed or error.' using errcode = 'INVAL';
+  end if;
+  if outcome <> 'verified' and coalesce(length(error), 0) = 0 then
+    raise exception 'Malformed tracking domain check: a failed or errored check needs an error message.' using errcode = 'INVAL';
+  end if;
+  select d.* into v_old from app_public.tracking_domains d
+    where d.tenant_id = record_tracking_domain_check.tenant_id and d.id = record_tracking_domain_check.tracking_domain_id
+    for update;
+  if not found then
+    return null;
+  end if;
+  -- A newer check was recorded while this one asked DNS: its answer stands.
+  if planned_at is not null and planned_at < v_old.checked_as_of then
+    return v_old;
+  end if;
+
+  v_expected := coalesce(record_tracking_domain_check.expected_target, v_old.expected_target);
+  v_status := case outcome
+    -- A timeout or SERVFAIL says nothing about the record: the status stays.
+    when 'error' then v_old.status
+    else outcome
+  end;
+
+  if v_status = 'verified' and app_private.tracking_host_parent(v_old.tenant_id, v_old.hostname) is null then
+    -- The sending domain it belongs to was removed or no longer verifies.
+    v_status := 'failed';
+    v_error := format('%s is not under a verified sending domain of this organisation; verify that domain first.', v_old.hostname);
+  end if;
+
+  if v_status = 'verified' and outcome = 'verified' then
+    -- The host's one claim, platform-wide, serialised per host name by an
+    -- advisory lock held until commit (the primary key refuses a second claim
+    -- in any case).
+    perform pg_advisory_xact_lock(hashtextextended('tracking_domain_claim:' || v_old.hostname, 0));
+    select c.tenant_id into v_claimed_by from app_private.tracking_domain_claims c where c.hostname = v_old.hostname;
+    if v_claimed_by is null then
+      insert into app_private.tracking_domain_claims (hostname, tenant_id, tracking_domain_id)
+        values (v_old.hostname, v_old.tenant_id, v_old.id);
+    elsif v_claimed_by = v_old.tenant_id then
+      update app_private.tracking_domain_claims c set tracking_domain_id = v_old.id, updated = v_now
+        where c.hostname = v_old.hostname;
+    elsif app_private.tracking_domain_claim_is_live(v_old.hostname) then
+      v_status := 'failed';
+      v_error := format('%s is already the verified tracking domain of another organisation; a host can serve one organisation only.', v_old.hostname);
+    else
+      update app_private.tracking_domain_claims c
+        set tenant_id = v_old.tenant_id, tracking_domain_id = v_old.id, updated = v_now
+        where c.hostname = v_old.hostname;
+    end if;
+  elsif v_status = 'failed' then
+    -- A host that no longer verifies frees its name.
+    delete from app_private.tracking_domain_claims c
+      where c.hostname = v_old.hostname and c.tenant_id = v_old.tenant_id and c.tracking_domain_id = v_old.id;
+  end if;
+
+  v_attempts := case when (v_old.status = 'verified') = (v_status = 'verified') and v_old.last_checked_at is not null
+    then v_old.check_attempts + 1 else 1 end;
+  v_delay := app_private.dns_check_delay(v_status, v_attempts, case when outcome = 'error' then v_attempts else 0 end);
+  v_verified_at := case when v_status <> 'verified' then null
+                        when v_old.status = 'verified' then v_old.verified_at
+                        else v_now end;
+  if outcome = 'error' and v_status = 'verified' then
+    v_error := 'Still verified; a temporary DNS problem will be retried: ' || v_error;
+  end if;
+
+  update app_public.tracking_domains d set
+    status = v_status,
+    verified_at = v_verified_at,
+    expected_target = v_expected,
+    last_checked_at = v_now,
+    last_error = v_error,
+    check_attempts = v_attempts,
+    checked_as_of = v_as_of,
+    next_check_at = v_now + v_delay
+    where d.tenant_id = v_old.tenant_id and d.id = v_old.id
+    returning d.* into v_new;
+  return v_new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_tracking_domain_check(tenant_id uuid, tracking_domain_id uuid, outcome text, error text, expected_target text, planned_at timestamp with time zone) IS 'Applies what verify_tracking_domain found (outcome verified, failed or error, with the error message and the CNAME target it expected) to a tracking domain: verified claims the host platform-wide (failed, naming the reason, when another organisation''s verified domain holds it); failed frees the claim; a temporary error changes no status. Sets the next check (dns_check_delay backoff). A check planned before the last recorded one is ignored. Null when the tracking domain is gone.';
 
 CREATE FUNCTION app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) RETURNS void
     LANGUAGE plpgsql
@@ -10736,6 +11097,27 @@ $$;
 
 COMMENT ON FUNCTION app_private.throttle_hit(scope text, key text, max_hits integer, per interval) IS 'Counts one hit for (scope, key) in the current fixed window of length per; true while the window holds at most max_hits.';
 
+CREATE FUNCTION app_private.tls_allowed(hostname text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_host text := lower(rtrim(btrim(coalesce(tls_allowed.hostname, '')), '.'));
+  v_claim app_private.tracking_domain_claims;
+  v_plan app_public.plans;
+begin
+  select c.* into v_claim from app_private.tracking_domain_claims c where c.hostname = v_host;
+  if v_claim.hostname is null or not app_private.tracking_domain_claim_is_live(v_host) then
+    return false;
+  end if;
+  v_plan := app_private.current_plan_of(v_claim.tenant_id);
+  return coalesce(v_plan.white_label, false) and exists (
+    select 1 from app_public.tenants t where t.id = v_claim.tenant_id and t.deleted_at is null);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tls_allowed(hostname text) IS 'Whether a reverse proxy may obtain a TLS certificate for this host (GET /tls/allowed, Caddy''s on_demand_tls ask): true only for the verified tracking domain of an open organisation whose plan includes white_label.';
+
 CREATE FUNCTION app_private.track_engagement(tenant_id uuid, message_id uuid, event_type text, ip_address inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text, link_url text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10814,6 +11196,64 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tracked_message(tenant_id uuid, message_id uuid) IS 'The outbound message a tracking token points at, or null when it does not exist (any more).';
+
+CREATE FUNCTION app_private.tracking_domain_check_plan(tenant_id uuid, tracking_domain_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_planned_at timestamptz := statement_timestamp();
+begin
+  return (
+    select jsonb_build_object('hostname', d.hostname, 'planned_at', v_planned_at)
+    from app_public.tracking_domains d
+    where d.tenant_id = tracking_domain_check_plan.tenant_id and d.id = tracking_domain_check_plan.tracking_domain_id
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tracking_domain_check_plan(tenant_id uuid, tracking_domain_id uuid) IS 'What verify_tracking_domain checks: the host name and when the check started (planned_at). Null when the tracking domain is gone.';
+
+CREATE FUNCTION app_private.tracking_domain_claim_is_live(hostname text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_claim app_private.tracking_domain_claims;
+begin
+  select c.* into v_claim from app_private.tracking_domain_claims c where c.hostname = tracking_domain_claim_is_live.hostname;
+  if v_claim.hostname is null then
+    return false;
+  end if;
+  -- The claimer's row, looked up by its tenant (one shard on Citus).
+  return exists (
+    select 1 from app_public.tracking_domains d
+    where d.tenant_id = v_claim.tenant_id and d.id = v_claim.tracking_domain_id
+      and d.hostname = v_claim.hostname and d.status = 'verified');
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tracking_domain_claim_is_live(hostname text) IS 'Whether the host is claimed by a tracking domain that still exists and is verified (a claim left by a removed or failed domain is stale).';
+
+CREATE FUNCTION app_private.tracking_host_parent(tenant_id uuid, hostname text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_parent text;
+begin
+  select d.domain into v_parent from app_public.domains d
+    where d.tenant_id = tracking_host_parent.tenant_id and d.verification_status = 'verified'
+      and right(tracking_host_parent.hostname, length(d.domain) + 1) = '.' || d.domain
+    order by length(d.domain) desc
+    limit 1;
+  return v_parent;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tracking_host_parent(tenant_id uuid, hostname text) IS 'The organisation''s verified sending domain the host is a subdomain of (the longest), or null. A CNAME only proves that someone pointed the host at the platform; a host under a domain the organisation verified is one it controls, so nobody can claim another''s host.';
 
 CREATE FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) RETURNS TABLE(error_code text, error_message text)
     LANGUAGE plpgsql
@@ -11304,6 +11744,51 @@ $$;
 
 COMMENT ON FUNCTION app_public.add_crm_task(title text, lead_id uuid, deal_id uuid, due_at timestamp with time zone, body text) IS 'Adds an open task (a title, optionally a due time and a text) to the timeline of a lead, a deal, or both. Members and above.';
 
+CREATE FUNCTION app_public.add_tracking_domain(hostname text) RETURNS app_public.tracking_domains
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_host text := lower(rtrim(btrim(coalesce(add_tracking_domain.hostname, '')), '.'));
+  v_plan app_public.plans;
+  v_existing text;
+  v_row app_public.tracking_domains;
+  v_id uuid := gen_random_uuid();
+  v_now timestamptz := now();
+begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('domains');
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Adding a tracking domain needs the admin or owner role in this organisation.' using errcode = 'DNIED';
+  end if;
+  v_plan := app_private.current_plan_of(v_tenant_id);
+  if not coalesce(v_plan.white_label, false) then
+    raise exception 'Your plan (%) does not include a custom tracking domain (white label); upgrade to use one.', v_plan.name using errcode = 'LIMIT';
+  end if;
+  if length(v_host) > 253 or v_host !~ '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' then
+    raise exception '"%" is not a host name; give a full DNS name such as track.example.com.', add_tracking_domain.hostname using errcode = 'INVAL';
+  end if;
+  if app_private.tracking_host_parent(v_tenant_id, v_host) is null then
+    raise exception '% is not under one of this organisation''s verified sending domains; use a subdomain of one (such as track.<your domain>), or verify its domain first.', v_host using errcode = 'INVAL';
+  end if;
+  select d.hostname into v_existing from app_public.tracking_domains d where d.tenant_id = v_tenant_id;
+  if v_existing is not null then
+    raise exception 'This organisation already has a tracking domain (%); remove it before adding another.', v_existing using errcode = 'STATE';
+  end if;
+  if app_private.tracking_domain_claim_is_live(v_host) then
+    raise exception '% is already the verified tracking domain of another organisation.', v_host using errcode = 'TAKEN';
+  end if;
+  insert into app_public.tracking_domains (tenant_id, id, hostname, status, next_check_at)
+    values (v_tenant_id, v_id, v_host, 'pending', v_now)
+    returning * into v_row;
+  perform app_private.queue_tracking_domain_check(v_tenant_id, v_id);
+  return v_row;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_public.add_tracking_domain(hostname text) IS 'Adds the organisation''s custom tracking domain (owners and admins; the plan must include white label; one per organisation; a subdomain of one of its verified sending domains): publish the host as a CNAME to the platform''s tracking host. It is checked at once (in the background, usually within seconds), then periodically; watch status and lastError. While it is verified, tracking links in your mail use it.';
+
 CREATE FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text DEFAULT NULL::text) RETURNS app_public.domain_ip_assignments
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -11321,6 +11806,168 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text) IS 'Staff (infrastructure.manage): lets a sending IP send for a tenant domain. The assignment is active on a warmed IP, warming on a warming IP and scheduled otherwise; the tenant sees it (read-only) in domainIpAssignments.';
+
+CREATE TABLE app_public.campaign_sequence_steps (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_order integer NOT NULL,
+    step_type text NOT NULL,
+    email_account_id uuid,
+    template_id uuid,
+    subject_override text,
+    from_name_override text,
+    wait_duration_hours integer,
+    wait_until timestamp with time zone,
+    condition_type text,
+    condition_value text,
+    send_condition text,
+    is_active boolean DEFAULT true NOT NULL,
+    executed_count integer DEFAULT 0 NOT NULL,
+    last_executed_at timestamp with time zone,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    ab_auto_winner boolean DEFAULT true NOT NULL,
+    ab_winner_metric text DEFAULT 'reply'::text NOT NULL,
+    ab_min_sends_per_variant integer DEFAULT 100 NOT NULL,
+    ab_decide_after interval,
+    CONSTRAINT campaign_sequence_steps_condition_type_check CHECK ((((step_type = 'condition'::text) = (condition_type IS NOT NULL)) AND ((condition_type IS NULL) OR (condition_type = ANY (ARRAY['opened'::text, 'not_opened'::text, 'clicked'::text, 'not_clicked'::text, 'replied'::text, 'not_replied'::text]))))),
+    CONSTRAINT campaign_sequence_steps_condition_value_check CHECK (((condition_value IS NULL) OR (condition_value = ANY (ARRAY['stop'::text, 'skip'::text])) OR (condition_value ~ '^[1-9][0-9]?$'::text))),
+    CONSTRAINT campaign_sequence_steps_email_needs_template CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL))),
+    CONSTRAINT campaign_sequence_steps_executed_count_check CHECK ((executed_count >= 0)),
+    CONSTRAINT campaign_sequence_steps_from_name_override_check CHECK ((length(from_name_override) <= 100)),
+    CONSTRAINT campaign_sequence_steps_step_order_check CHECK (((step_order >= 1) AND (step_order <= 100))),
+    CONSTRAINT campaign_sequence_steps_step_type_check CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text]))),
+    CONSTRAINT campaign_sequence_steps_subject_override_check CHECK ((length(subject_override) <= 500)),
+    CONSTRAINT campaign_sequence_steps_wait_duration_hours_check CHECK (((wait_duration_hours >= 1) AND (wait_duration_hours <= 8760))),
+    CONSTRAINT campaign_sequence_steps_wait_needs_duration CHECK (((step_type <> 'wait'::text) OR (num_nonnulls(wait_duration_hours, wait_until) = 1)))
+);
+
+ALTER TABLE ONLY app_public.campaign_sequence_steps FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.campaign_sequence_steps IS 'One step of a campaign''s sequence, run in step_order for each enrollment: email (send a template), wait (hours or until a date) or condition.';
+
+COMMENT ON COLUMN app_public.campaign_sequence_steps.condition_type IS 'For condition steps: what must be true of the lead''s messages in this campaign so far (opened, clicked, replied or their negations).';
+
+COMMENT ON COLUMN app_public.campaign_sequence_steps.condition_value IS 'What happens when the condition is false: stop (default) ends the sequence, skip jumps over the next step, a number jumps to that step.';
+
+COMMENT ON COLUMN app_public.campaign_sequence_steps.ab_auto_winner IS 'Whether the winner of this step''s A/B variants is chosen automatically (by ab_winner_metric once the sample is in); off: the variants split until a member picks the winner (chooseAbWinner).';
+
+COMMENT ON COLUMN app_public.campaign_sequence_steps.ab_winner_metric IS 'What the automatic winner is chosen by: reply (default), click or open rate over messages sent (opens are unreliable: image blocking, privacy proxies).';
+
+COMMENT ON COLUMN app_public.campaign_sequence_steps.ab_min_sends_per_variant IS 'The sample: the winner is chosen once every variant has sent this many messages (10 to 100000, default 100).';
+
+COMMENT ON COLUMN app_public.campaign_sequence_steps.ab_decide_after IS 'Optional deadline, counted from the step''s first send (1 hour to 90 days): from then on the winner is chosen once every variant has sent a quarter of ab_min_sends_per_variant, and a tie goes to the earliest label.';
+
+CREATE TABLE app_public.campaign_step_ab_decisions (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT app_public.uuid_v7() NOT NULL,
+    step_id uuid NOT NULL,
+    winner_variant_id uuid NOT NULL,
+    metric text NOT NULL,
+    decided_by text NOT NULL,
+    decided_by_user_id uuid,
+    reason text NOT NULL,
+    figures jsonb NOT NULL,
+    decided_at timestamp with time zone DEFAULT now() NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT campaign_step_ab_decisions_decided_by_check CHECK ((decided_by = ANY (ARRAY['auto'::text, 'manual'::text]))),
+    CONSTRAINT campaign_step_ab_decisions_figures_check CHECK ((jsonb_typeof(figures) = 'array'::text)),
+    CONSTRAINT campaign_step_ab_decisions_metric_check CHECK ((metric = ANY (ARRAY['reply'::text, 'click'::text, 'open'::text]))),
+    CONSTRAINT campaign_step_ab_decisions_reason_check CHECK (((reason = ANY (ARRAY['sample'::text, 'deadline'::text, 'deadline_tie'::text, 'manual'::text])) AND ((decided_by = 'manual'::text) = (reason = 'manual'::text)))),
+    CONSTRAINT campaign_step_ab_decisions_user_check CHECK (((decided_by = 'manual'::text) OR (decided_by_user_id IS NULL)))
+);
+
+ALTER TABLE ONLY app_public.campaign_step_ab_decisions FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.campaign_step_ab_decisions IS '@behavior -insert -update -delete
+The winners of email steps'' A/B tests, newest last: the latest decision of a step is in force, and every lead of the step whose message is not yet booked gets its winner (messages already booked keep their variant). Written automatically by the worker''s ab_winner_sweep (decided_by auto, at most one per step and never after a manual one) or by a member with chooseAbWinner (manual).';
+
+COMMENT ON COLUMN app_public.campaign_step_ab_decisions.metric IS 'The rate the variants were compared by: reply, click or open (a manual decision records the step''s setting).';
+
+COMMENT ON COLUMN app_public.campaign_step_ab_decisions.decided_by IS 'auto (the step''s rule) or manual (a member, decided_by_user_id).';
+
+COMMENT ON COLUMN app_public.campaign_step_ab_decisions.decided_by_user_id IS 'The member who picked the winner (manual decisions).';
+
+COMMENT ON COLUMN app_public.campaign_step_ab_decisions.reason IS 'sample: every variant reached the minimum sample and one rate was highest; deadline: the step''s ab_decide_after passed and one rate was highest; deadline_tie: after the deadline the highest rate was shared and the earliest label won; manual: picked by a member.';
+
+COMMENT ON COLUMN app_public.campaign_step_ab_decisions.figures IS 'Per variant when decided, by label: [{"variant_id", "label", "sent", "opened", "clicked", "replied", "rate"}], rate being the metric''s hits over sent (null before anything was sent).';
+
+CREATE FUNCTION app_public.campaign_sequence_steps_ab_decision(step app_public.campaign_sequence_steps) RETURNS app_public.campaign_step_ab_decisions
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  r app_public.campaign_step_ab_decisions;
+begin
+  select d.* into r from app_public.campaign_step_ab_decisions d
+    where d.tenant_id = step.tenant_id and d.step_id = step.id
+    order by d.decided_at desc, d.id desc
+    limit 1;
+  if not found then
+    return null;
+  end if;
+  return r;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.campaign_sequence_steps_ab_decision(step app_public.campaign_sequence_steps) IS 'The A/B decision in force for this email step (its latest), null while its variants split.';
+
+CREATE TABLE app_public.campaign_step_variants (
+    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    step_id uuid NOT NULL,
+    label text NOT NULL,
+    subject text,
+    weight integer DEFAULT 1 NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    body_html text,
+    body_text text,
+    CONSTRAINT campaign_step_variants_label_check CHECK ((label ~ '^[A-Z]$'::text)),
+    CONSTRAINT campaign_step_variants_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 500))),
+    CONSTRAINT campaign_step_variants_weight_check CHECK (((weight >= 1) AND (weight <= 100)))
+);
+
+ALTER TABLE ONLY app_public.campaign_step_variants FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.campaign_step_variants IS 'A/B variants of an email step: each overrides the subject, the body, or both. Each lead gets one variant, chosen by weight and stable for that lead, until the step has a winner (campaign_step_ab_decisions): leads whose message is not yet booked then get the winner.';
+
+COMMENT ON COLUMN app_public.campaign_step_variants.subject IS 'The subject of this variant (Liquid, spintax), instead of the step''s override or the template''s; null: the step''s subject.';
+
+COMMENT ON COLUMN app_public.campaign_step_variants.body_html IS 'The HTML body of this variant (Liquid, spintax), instead of the template''s; null: the template''s body.';
+
+COMMENT ON COLUMN app_public.campaign_step_variants.body_text IS 'The text body of this variant, with body_html only; null with a body_html: generated from that HTML.';
+
+CREATE FUNCTION app_public.campaign_step_variants_stats(variant app_public.campaign_step_variants) RETURNS app_public.message_stats
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  return (
+    select app_hidden.stats_with_rates(m.sent, m.delivered, m.opened, m.clicked, m.replied, m.bounced, m.failed,
+                                       e.unsubscribed, e.complained, e.opens_total, e.clicks_total)
+    from (
+      select count(x.sent_at) as sent, count(x.delivered_at) as delivered, count(x.opened_at) as opened,
+             count(x.clicked_at) as clicked, count(x.replied_at) as replied, count(x.bounced_at) as bounced,
+             count(*) filter (where x.status = 'failed') as failed
+      from app_public.messages x
+      where x.tenant_id = variant.tenant_id and x.variant_id = variant.id and x.direction = 'outbound'
+    ) m,
+    (
+      select count(*) filter (where y.event_type = 'unsubscribe') as unsubscribed,
+             count(*) filter (where y.event_type = 'complaint') as complained,
+             count(*) filter (where y.event_type = 'open') as opens_total,
+             count(*) filter (where y.event_type = 'click') as clicks_total
+      from app_public.email_events y
+      where y.tenant_id = variant.tenant_id and y.event_type in ('unsubscribe', 'complaint', 'open', 'click')
+        and y.message_id in (select x.id from app_public.messages x
+                             where x.tenant_id = variant.tenant_id and x.variant_id = variant.id and x.direction = 'outbound')
+    ) e
+  );
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.campaign_step_variants_stats(variant app_public.campaign_step_variants) IS 'This variant''s figures, from its messages: sent, delivered, unique opens, clicks and replies (distinct messages), bounces, failures, unsubscribes, complaints, total opens and clicks, and rates over messages sent; the same counts the automatic winner is chosen by.';
 
 CREATE FUNCTION app_public.campaigns_idle_reason(campaign app_public.campaigns) RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -11525,6 +12172,42 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) IS 'Staff with billing.manage: change any tenant''s plan, with the same rules as changePlan; recorded in the platform audit log.';
+
+CREATE FUNCTION app_public.choose_ab_winner(variant_id uuid) RETURNS app_public.campaign_step_ab_decisions
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_now timestamptz := app_private.engine_now();
+  v_user_id uuid := app_public.current_user_id();
+  v app_public.campaign_step_variants;
+  s app_public.campaign_sequence_steps;
+  f record;
+  r app_public.campaign_step_ab_decisions;
+begin
+  -- An API key needs the area's write scope (functions/052-api-keys.sql).
+  perform app_hidden.require_api_scope('campaigns');
+  if v_tenant_id is null or not app_public.has_tenant_role('member') then
+    raise exception 'Only members, admins and owners of this organisation can pick the winner of an A/B test.' using errcode = 'DNIED';
+  end if;
+  select x.* into v from app_public.campaign_step_variants x where x.tenant_id = v_tenant_id and x.id = choose_ab_winner.variant_id;
+  if v.id is null then
+    raise exception 'There is no A/B variant % in this organisation.', variant_id using errcode = 'NTFND';
+  end if;
+  select x.* into s from app_public.campaign_sequence_steps x
+    where x.tenant_id = v_tenant_id and x.id = v.step_id
+    for no key update;
+  select * into f from app_private.ab_figures_document(v_tenant_id, s.id, s.ab_winner_metric);
+  insert into app_public.campaign_step_ab_decisions (tenant_id, step_id, winner_variant_id, metric, decided_by, decided_by_user_id, reason, figures, decided_at)
+    values (v_tenant_id, s.id, v.id, s.ab_winner_metric, 'manual', v_user_id, 'manual', f.figures, v_now)
+    returning * into r;
+  return r;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.choose_ab_winner(variant_id uuid) IS 'Makes this variant the winner of its email step''s A/B test, now (members, admins and owners): every lead of the step whose message is not yet booked gets it, and the automatic rule stops for the step. Replaces an earlier decision, automatic or manual; the figures at this moment are recorded with it.';
 
 CREATE FUNCTION app_public.close_tenant(confirm_name text) RETURNS TABLE(tenant_id uuid, tenant_name text, closed_at timestamp with time zone, purge_after timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -13954,6 +14637,30 @@ $$;
 
 COMMENT ON FUNCTION app_public.verify_email(token text) IS 'Confirms an account''s email address with the token of the emailed link (requestEmailVerification); the link works once.';
 
+CREATE FUNCTION app_public.verify_tracking_domain(tracking_domain_id uuid) RETURNS app_public.tracking_domains
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_row app_public.tracking_domains;
+begin
+  perform app_hidden.require_api_scope('domains');
+  if v_tenant_id is null or not app_public.has_tenant_role('admin') then
+    raise exception 'Checking a tracking domain needs the admin or owner role in this organisation.' using errcode = 'DNIED';
+  end if;
+  select d.* into v_row from app_public.tracking_domains d
+    where d.tenant_id = v_tenant_id and d.id = verify_tracking_domain.tracking_domain_id;
+  if not found then
+    raise exception 'There is no tracking domain % in this organisation.', tracking_domain_id using errcode = 'NTFND';
+  end if;
+  perform app_private.queue_tracking_domain_check(v_row.tenant_id, v_row.id);
+  return v_row;
+end;
+$$;
+
+COMMENT ON FUNCTION app_public.verify_tracking_domain(tracking_domain_id uuid) IS 'Checks the tracking domain''s CNAME now (in the background, usually within seconds): watch status and lastError.';
+
 CREATE TABLE app_private.api_key_secrets (
     secret_hash bytea NOT NULL,
     tenant_id uuid NOT NULL,
@@ -14221,6 +14928,19 @@ ALTER TABLE ONLY app_private.system_secrets FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.system_secrets IS 'Values of sensitive system_config keys (e.g. the platform Stripe account).';
 
+CREATE TABLE app_private.tracking_domain_claims (
+    hostname text NOT NULL,
+    tenant_id uuid NOT NULL,
+    tracking_domain_id uuid NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tracking_domain_claims_hostname_check CHECK ((hostname = lower(hostname)))
+);
+
+ALTER TABLE ONLY app_private.tracking_domain_claims FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.tracking_domain_claims IS 'The organisation (and its tracking_domains row) that verified each custom tracking host: at most one per host name. A claim whose row is gone or no longer verified is stale and is taken over by the next organisation that verifies the host.';
+
 CREATE TABLE app_private.two_factor_recovery_codes (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -14418,46 +15138,6 @@ COMMENT ON COLUMN app_public.campaign_enrollments.thread_message_id IS 'The firs
 
 COMMENT ON COLUMN app_public.campaign_enrollments.current_message_id IS 'The message being delivered for the current email step (queued with a booked slot, sending, or waiting for a retry); null between steps.';
 
-CREATE TABLE app_public.campaign_sequence_steps (
-    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_order integer NOT NULL,
-    step_type text NOT NULL,
-    email_account_id uuid,
-    template_id uuid,
-    subject_override text,
-    from_name_override text,
-    wait_duration_hours integer,
-    wait_until timestamp with time zone,
-    condition_type text,
-    condition_value text,
-    send_condition text,
-    is_active boolean DEFAULT true NOT NULL,
-    executed_count integer DEFAULT 0 NOT NULL,
-    last_executed_at timestamp with time zone,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT campaign_sequence_steps_condition_type_check CHECK ((((step_type = 'condition'::text) = (condition_type IS NOT NULL)) AND ((condition_type IS NULL) OR (condition_type = ANY (ARRAY['opened'::text, 'not_opened'::text, 'clicked'::text, 'not_clicked'::text, 'replied'::text, 'not_replied'::text]))))),
-    CONSTRAINT campaign_sequence_steps_condition_value_check CHECK (((condition_value IS NULL) OR (condition_value = ANY (ARRAY['stop'::text, 'skip'::text])) OR (condition_value ~ '^[1-9][0-9]?$'::text))),
-    CONSTRAINT campaign_sequence_steps_email_needs_template CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL))),
-    CONSTRAINT campaign_sequence_steps_executed_count_check CHECK ((executed_count >= 0)),
-    CONSTRAINT campaign_sequence_steps_from_name_override_check CHECK ((length(from_name_override) <= 100)),
-    CONSTRAINT campaign_sequence_steps_step_order_check CHECK (((step_order >= 1) AND (step_order <= 100))),
-    CONSTRAINT campaign_sequence_steps_step_type_check CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text]))),
-    CONSTRAINT campaign_sequence_steps_subject_override_check CHECK ((length(subject_override) <= 500)),
-    CONSTRAINT campaign_sequence_steps_wait_duration_hours_check CHECK (((wait_duration_hours >= 1) AND (wait_duration_hours <= 8760))),
-    CONSTRAINT campaign_sequence_steps_wait_needs_duration CHECK (((step_type <> 'wait'::text) OR (num_nonnulls(wait_duration_hours, wait_until) = 1)))
-);
-
-ALTER TABLE ONLY app_public.campaign_sequence_steps FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.campaign_sequence_steps IS 'One step of a campaign''s sequence, run in step_order for each enrollment: email (send a template), wait (hours or until a date) or condition.';
-
-COMMENT ON COLUMN app_public.campaign_sequence_steps.condition_type IS 'For condition steps: what must be true of the lead''s messages in this campaign so far (opened, clicked, replied or their negations).';
-
-COMMENT ON COLUMN app_public.campaign_sequence_steps.condition_value IS 'What happens when the condition is false: stop (default) ends the sequence, skip jumps over the next step, a number jumps to that step.';
-
 CREATE TABLE app_public.campaign_stats_daily (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
     campaign_id uuid NOT NULL,
@@ -14494,23 +15174,6 @@ COMMENT ON TABLE app_public.campaign_stats_daily IS '@name campaign_daily_stat
 Daily campaign counters (UTC days): messages sent, delivered, opened, clicked, replied, bounced (each message counted once, on the day it happened), unsubscribes, complaints and total opens/clicks. Sum over shards and days.';
 
 COMMENT ON COLUMN app_public.campaign_stats_daily.shard IS 'Spreads concurrent writers over several rows; always sum over shards.';
-
-CREATE TABLE app_public.campaign_step_variants (
-    tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    step_id uuid NOT NULL,
-    label text NOT NULL,
-    subject text NOT NULL,
-    weight integer DEFAULT 1 NOT NULL,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT campaign_step_variants_label_check CHECK ((label ~ '^[A-Z]$'::text)),
-    CONSTRAINT campaign_step_variants_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 500))),
-    CONSTRAINT campaign_step_variants_weight_check CHECK (((weight >= 1) AND (weight <= 100)))
-);
-
-ALTER TABLE ONLY app_public.campaign_step_variants FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.campaign_step_variants IS 'A/B subject variants of an email step; each enrollment gets one variant, chosen by weight and stable for that lead.';
 
 CREATE TABLE app_public.campaign_targets (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,
@@ -15120,6 +15783,9 @@ ALTER TABLE ONLY app_private.stripe_events
 ALTER TABLE ONLY app_private.system_secrets
     ADD CONSTRAINT system_secrets_pkey PRIMARY KEY (key);
 
+ALTER TABLE ONLY app_private.tracking_domain_claims
+    ADD CONSTRAINT tracking_domain_claims_pkey PRIMARY KEY (hostname);
+
 ALTER TABLE ONLY app_private.two_factor_challenges
     ADD CONSTRAINT two_factor_challenges_pkey PRIMARY KEY (id);
 
@@ -15174,11 +15840,32 @@ ALTER TABLE ONLY app_public.campaign_email_accounts
 ALTER TABLE ONLY app_public.campaign_enrollments
     ADD CONSTRAINT campaign_enrollments_pkey PRIMARY KEY (tenant_id, id);
 
+ALTER TABLE app_public.campaign_sequence_steps
+    ADD CONSTRAINT campaign_sequence_steps_ab_decide_after_check CHECK (((ab_decide_after >= '01:00:00'::interval) AND (ab_decide_after <= '90 days'::interval))) NOT VALID;
+
+ALTER TABLE app_public.campaign_sequence_steps
+    ADD CONSTRAINT campaign_sequence_steps_ab_min_sends_check CHECK (((ab_min_sends_per_variant >= 10) AND (ab_min_sends_per_variant <= 100000))) NOT VALID;
+
+ALTER TABLE app_public.campaign_sequence_steps
+    ADD CONSTRAINT campaign_sequence_steps_ab_winner_metric_check CHECK ((ab_winner_metric = ANY (ARRAY['reply'::text, 'click'::text, 'open'::text]))) NOT VALID;
+
 ALTER TABLE ONLY app_public.campaign_sequence_steps
     ADD CONSTRAINT campaign_sequence_steps_pkey PRIMARY KEY (tenant_id, id);
 
 ALTER TABLE ONLY app_public.campaign_stats_daily
     ADD CONSTRAINT campaign_stats_daily_pkey PRIMARY KEY (tenant_id, campaign_id, day, shard);
+
+ALTER TABLE ONLY app_public.campaign_step_ab_decisions
+    ADD CONSTRAINT campaign_step_ab_decisions_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE app_public.campaign_step_variants
+    ADD CONSTRAINT campaign_step_variants_body_html_check CHECK (((length(body_html) >= 1) AND (length(body_html) <= 500000))) NOT VALID;
+
+ALTER TABLE app_public.campaign_step_variants
+    ADD CONSTRAINT campaign_step_variants_body_text_check CHECK (((body_text IS NULL) OR (((length(body_text) >= 1) AND (length(body_text) <= 500000)) AND (body_html IS NOT NULL)))) NOT VALID;
+
+ALTER TABLE app_public.campaign_step_variants
+    ADD CONSTRAINT campaign_step_variants_differs_check CHECK ((num_nonnulls(subject, body_html) >= 1)) NOT VALID;
 
 ALTER TABLE ONLY app_public.campaign_step_variants
     ADD CONSTRAINT campaign_step_variants_pkey PRIMARY KEY (tenant_id, id);
@@ -15330,6 +16017,9 @@ ALTER TABLE ONLY app_public.tenant_users
 ALTER TABLE ONLY app_public.tenants
     ADD CONSTRAINT tenants_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY app_public.tracking_domains
+    ADD CONSTRAINT tracking_domains_pkey PRIMARY KEY (tenant_id, id);
+
 ALTER TABLE ONLY app_public.usage_periods
     ADD CONSTRAINT usage_periods_pkey PRIMARY KEY (tenant_id, id);
 
@@ -15386,6 +16076,8 @@ CREATE INDEX staff_access_sessions_tenant_idx ON app_private.staff_access_sessio
 
 CREATE INDEX stripe_events_tenant_idx ON app_private.stripe_events USING btree (tenant_id);
 
+CREATE INDEX tracking_domain_claims_tenant_idx ON app_private.tracking_domain_claims USING btree (tenant_id, tracking_domain_id);
+
 CREATE INDEX two_factor_challenges_user_id_idx ON app_private.two_factor_challenges USING btree (user_id);
 
 CREATE INDEX two_factor_recovery_codes_user_id_idx ON app_private.two_factor_recovery_codes USING btree (user_id);
@@ -15427,6 +16119,14 @@ CREATE UNIQUE INDEX campaign_sequence_steps_order_key ON app_public.campaign_seq
 CREATE INDEX campaign_sequence_steps_template_idx ON app_public.campaign_sequence_steps USING btree (tenant_id, template_id);
 
 CREATE INDEX campaign_stats_daily_day_idx ON app_public.campaign_stats_daily USING btree (tenant_id, day);
+
+CREATE UNIQUE INDEX campaign_step_ab_decisions_one_auto_idx ON app_public.campaign_step_ab_decisions USING btree (tenant_id, step_id) WHERE (decided_by = 'auto'::text);
+
+CREATE INDEX campaign_step_ab_decisions_step_idx ON app_public.campaign_step_ab_decisions USING btree (tenant_id, step_id, decided_at);
+
+CREATE INDEX campaign_step_ab_decisions_user_idx ON app_public.campaign_step_ab_decisions USING btree (decided_by_user_id);
+
+CREATE INDEX campaign_step_ab_decisions_winner_idx ON app_public.campaign_step_ab_decisions USING btree (tenant_id, winner_variant_id);
 
 CREATE UNIQUE INDEX campaign_step_variants_label_key ON app_public.campaign_step_variants USING btree (tenant_id, step_id, label);
 
@@ -15646,6 +16346,12 @@ CREATE INDEX tenant_exports_requested_by_idx ON app_public.tenant_exports USING 
 
 CREATE INDEX tenant_users_user_id_idx ON app_public.tenant_users USING btree (user_id);
 
+CREATE INDEX tracking_domains_hostname_idx ON app_public.tracking_domains USING btree (hostname);
+
+CREATE INDEX tracking_domains_next_check_idx ON app_public.tracking_domains USING btree (next_check_at);
+
+CREATE UNIQUE INDEX tracking_domains_one_per_tenant ON app_public.tracking_domains USING btree (tenant_id);
+
 CREATE INDEX usage_periods_due_idx ON app_public.usage_periods USING btree (period_end) WHERE (closed_at IS NULL);
 
 CREATE UNIQUE INDEX usage_periods_one_open ON app_public.usage_periods USING btree (tenant_id) WHERE (closed_at IS NULL);
@@ -15735,6 +16441,8 @@ CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tenant_policies FOR E
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tenant_users FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tenants FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
+
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.tracking_domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.user_preferences FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
 
@@ -16036,6 +16744,15 @@ ALTER TABLE ONLY app_public.campaign_sequence_steps
 ALTER TABLE ONLY app_public.campaign_stats_daily
     ADD CONSTRAINT campaign_stats_daily_tenant_id_campaign_id_fkey FOREIGN KEY (tenant_id, campaign_id) REFERENCES app_public.campaigns(tenant_id, id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_public.campaign_step_ab_decisions
+    ADD CONSTRAINT campaign_step_ab_decisions_decided_by_user_id_fkey FOREIGN KEY (decided_by_user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY app_public.campaign_step_ab_decisions
+    ADD CONSTRAINT campaign_step_ab_decisions_tenant_id_step_id_fkey FOREIGN KEY (tenant_id, step_id) REFERENCES app_public.campaign_sequence_steps(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_public.campaign_step_ab_decisions
+    ADD CONSTRAINT campaign_step_ab_decisions_tenant_id_winner_variant_id_fkey FOREIGN KEY (tenant_id, winner_variant_id) REFERENCES app_public.campaign_step_variants(tenant_id, id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_public.campaign_step_variants
     ADD CONSTRAINT campaign_step_variants_tenant_id_step_id_fkey FOREIGN KEY (tenant_id, step_id) REFERENCES app_public.campaign_sequence_steps(tenant_id, id) ON DELETE CASCADE;
 
@@ -16321,6 +17038,9 @@ ALTER TABLE ONLY app_public.tenant_users
 ALTER TABLE ONLY app_public.tenant_users
     ADD CONSTRAINT tenant_users_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_public.tracking_domains
+    ADD CONSTRAINT tracking_domains_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_public.usage_periods
     ADD CONSTRAINT usage_periods_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES app_public.plans(id);
 
@@ -16391,6 +17111,8 @@ ALTER TABLE app_private.stripe_events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.system_secrets ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE app_private.tracking_domain_claims ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE app_private.two_factor_challenges ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.two_factor_recovery_codes ENABLE ROW LEVEL SECURITY;
@@ -16440,6 +17162,10 @@ COMMENT ON POLICY analytics_read ON app_public.campaign_sequence_steps IS 'The r
 CREATE POLICY analytics_read ON app_public.campaign_stats_daily FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
 COMMENT ON POLICY analytics_read ON app_public.campaign_stats_daily IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the analytics:read scope.';
+
+CREATE POLICY analytics_read ON app_public.campaign_step_ab_decisions FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
+
+COMMENT ON POLICY analytics_read ON app_public.campaign_step_ab_decisions IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the campaigns:read scope.';
 
 CREATE POLICY analytics_read ON app_public.campaign_step_variants FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
@@ -16613,6 +17339,10 @@ CREATE POLICY analytics_read ON app_public.tenants FOR SELECT TO penguinmails_an
 
 COMMENT ON POLICY analytics_read ON app_public.tenants IS 'The read-only analytics role reads all rows (no secrets live in this schema). No API key reaches this table.';
 
+CREATE POLICY analytics_read ON app_public.tracking_domains FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
+
+COMMENT ON POLICY analytics_read ON app_public.tracking_domains IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the domains:read scope.';
+
 CREATE POLICY analytics_read ON app_public.usage_periods FOR SELECT TO penguinmails_analytics USING ((true AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
 COMMENT ON POLICY analytics_read ON app_public.usage_periods IS 'The read-only analytics role reads all rows (no secrets live in this schema). An API key needs the billing:read scope.';
@@ -16664,6 +17394,8 @@ ALTER TABLE app_public.campaign_enrollments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.campaign_sequence_steps ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.campaign_stats_daily ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.campaign_step_ab_decisions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.campaign_step_variants ENABLE ROW LEVEL SECURITY;
 
@@ -16899,6 +17631,10 @@ CREATE POLICY tenant_delete ON app_public.tenant_policies FOR DELETE USING (((te
 
 COMMENT ON POLICY tenant_delete ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above. No API key reaches this table.';
 
+CREATE POLICY tenant_delete ON app_public.tracking_domains FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
+
+COMMENT ON POLICY tenant_delete ON app_public.tracking_domains IS 'Only the current tenant''s rows, by its admins and above. An API key needs the domains:write scope.';
+
 CREATE POLICY tenant_delete ON app_public.webhook_subscriptions FOR DELETE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_delete ON app_public.webhook_subscriptions IS 'Only the current tenant''s rows, by its admins and above. An API key needs the webhooks:write scope.';
@@ -17001,6 +17737,10 @@ CREATE POLICY tenant_insert ON app_public.tenant_policies FOR INSERT WITH CHECK 
 
 COMMENT ON POLICY tenant_insert ON app_public.tenant_policies IS 'Only into the current tenant, by its admins and above. No API key reaches this table.';
 
+CREATE POLICY tenant_insert ON app_public.tracking_domains FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
+
+COMMENT ON POLICY tenant_insert ON app_public.tracking_domains IS 'Only into the current tenant, by its admins and above. An API key needs the domains:write scope.';
+
 CREATE POLICY tenant_insert ON app_public.webhook_subscriptions FOR INSERT WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_insert ON app_public.webhook_subscriptions IS 'Only into the current tenant, by its admins and above. An API key needs the webhooks:write scope.';
@@ -17034,6 +17774,10 @@ COMMENT ON POLICY tenant_select ON app_public.campaign_sequence_steps IS 'Rows o
 CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
 COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
+
+CREATE POLICY tenant_select ON app_public.campaign_step_ab_decisions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
+
+COMMENT ON POLICY tenant_select ON app_public.campaign_step_ab_decisions IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
 CREATE POLICY tenant_select ON app_public.campaign_step_variants FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
@@ -17167,6 +17911,10 @@ CREATE POLICY tenant_select ON app_public.tenant_users FOR SELECT USING (((tenan
 
 COMMENT ON POLICY tenant_select ON app_public.tenant_users IS 'Current members (deleted_at null) of the current tenant, for its viewers and above. No API key reaches this table.';
 
+CREATE POLICY tenant_select ON app_public.tracking_domains FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('domains'::text, 'read'::text)));
+
+COMMENT ON POLICY tenant_select ON app_public.tracking_domains IS 'Rows of the current tenant, for its viewers and above. An API key needs the domains:read scope.';
+
 CREATE POLICY tenant_select ON app_public.usage_periods FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('billing'::text, 'read'::text)));
 
 COMMENT ON POLICY tenant_select ON app_public.usage_periods IS 'Rows of the current tenant, for its viewers and above. An API key needs the billing:read scope.';
@@ -17279,6 +18027,10 @@ CREATE POLICY tenant_update ON app_public.tenant_policies FOR UPDATE USING (((te
 
 COMMENT ON POLICY tenant_update ON app_public.tenant_policies IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. No API key reaches this table.';
 
+CREATE POLICY tenant_update ON app_public.tracking_domains FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('domains'::text, 'write'::text)));
+
+COMMENT ON POLICY tenant_update ON app_public.tracking_domains IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the domains:write scope.';
+
 CREATE POLICY tenant_update ON app_public.webhook_subscriptions FOR UPDATE USING (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text))) WITH CHECK (((tenant_id = app_public.current_tenant_id_for_role('admin'::text)) AND app_hidden.api_key_allows('webhooks'::text, 'write'::text)));
 
 COMMENT ON POLICY tenant_update ON app_public.webhook_subscriptions IS 'Only the current tenant''s rows, by its admins and above; a row cannot be moved to another tenant. An API key needs the webhooks:write scope.';
@@ -17286,6 +18038,8 @@ COMMENT ON POLICY tenant_update ON app_public.webhook_subscriptions IS 'Only the
 ALTER TABLE app_public.tenant_users ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_public.tenants ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_public.tracking_domains ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY update_by_owner ON app_public.tenants FOR UPDATE USING (((id = app_public.current_tenant_id_for_role('owner'::text)) AND app_hidden.without_api_key()));
 
@@ -17430,6 +18184,9 @@ GRANT ALL ON FUNCTION app_hidden.switch_tenant(target_tenant uuid) TO penguinmai
 REVOKE ALL ON FUNCTION app_hidden.tenant_export_download(export_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.tenant_export_download(export_id uuid) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.tracking_host(tenant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.tracking_host(tenant_id uuid) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.two_factor_challenge_secret(challenge text) TO penguinmails_member;
@@ -17445,6 +18202,12 @@ REVOKE ALL ON FUNCTION app_hidden.without_api_key() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_member;
 GRANT ALL ON FUNCTION app_hidden.without_api_key() TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_private.ab_figures_document(tenant_id uuid, step_id uuid, metric text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.ab_variant_figures(tenant_id uuid, step_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.ab_winner_sweep() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.active_tenant_ids(user_id uuid) FROM PUBLIC;
 
@@ -17722,6 +18485,8 @@ REVOKE ALL ON FUNCTION app_private.current_session_id() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.deal_owner_is_member() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.decide_ab_winner(tenant_id uuid, step_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.delete_per_tenant_in_batches(statement text, cutoff timestamp with time zone, batch integer) FROM PUBLIC;
@@ -17990,6 +18755,8 @@ REVOKE ALL ON FUNCTION app_private.queue_domain_verification(tenant_id uuid, dom
 
 REVOKE ALL ON FUNCTION app_private.queue_due_domain_checks(at timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.queue_due_tracking_domain_checks(at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.queue_imap_poll(tenant_id uuid, email_account_id uuid, run_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_imap_polls() FROM PUBLIC;
@@ -18009,6 +18776,8 @@ REVOKE ALL ON FUNCTION app_private.queue_stalled_webhook_deliveries(at timestamp
 REVOKE ALL ON FUNCTION app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_tenant_purges() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.queue_tracking_domain_check(tenant_id uuid, tracking_domain_id uuid, run_at timestamp with time zone, keep_earlier boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.queue_webhook_delivery(tenant_id uuid, subscription_id uuid) FROM PUBLIC;
 
@@ -18066,6 +18835,11 @@ REVOKE ALL ON FUNCTION app_private.record_staff_operation(user_id uuid, tenant_i
 REVOKE ALL ON FUNCTION app_private.record_stripe_customer(tenant_id uuid, stripe_customer_id text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_stripe_subscription(tenant_id uuid, subscription_id uuid, stripe_subscription_id text) FROM PUBLIC;
+
+GRANT SELECT ON TABLE app_public.tracking_domains TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.tracking_domains TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_private.record_tracking_domain_check(tenant_id uuid, tracking_domain_id uuid, outcome text, error text, expected_target text, planned_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) FROM PUBLIC;
 
@@ -18286,11 +19060,19 @@ REVOKE ALL ON FUNCTION app_private.thread_into_conversation(tenant_id uuid, mess
 
 REVOKE ALL ON FUNCTION app_private.throttle_hit(scope text, key text, max_hits integer, per interval) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tls_allowed(hostname text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.track_engagement(tenant_id uuid, message_id uuid, event_type text, ip_address inet, user_agent text, link_url text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.track_unsubscribe(tenant_id uuid, message_id uuid, ip_address inet, user_agent text, method text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tracked_message(tenant_id uuid, message_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tracking_domain_check_plan(tenant_id uuid, tracking_domain_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tracking_domain_claim_is_live(hostname text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tracking_host_parent(tenant_id uuid, hostname text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.two_factor_attempt(user_id uuid, matched_step bigint, code text, allow_recovery boolean, policy_tenant uuid) FROM PUBLIC;
 
@@ -18341,8 +19123,72 @@ GRANT ALL ON FUNCTION app_public.add_crm_note(body text, lead_id uuid, deal_id u
 REVOKE ALL ON FUNCTION app_public.add_crm_task(title text, lead_id uuid, deal_id uuid, due_at timestamp with time zone, body text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.add_crm_task(title text, lead_id uuid, deal_id uuid, due_at timestamp with time zone, body text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.add_tracking_domain(hostname text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.add_tracking_domain(hostname text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.assign_smtp_ip_to_domain(domain_id uuid, smtp_ip_address_id uuid, reason text) TO penguinmails_staff;
+
+GRANT SELECT ON TABLE app_public.campaign_sequence_steps TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(campaign_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(step_order),UPDATE(step_order) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(step_type),UPDATE(step_type) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(email_account_id),UPDATE(email_account_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(template_id),UPDATE(template_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(subject_override),UPDATE(subject_override) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(from_name_override),UPDATE(from_name_override) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(wait_duration_hours),UPDATE(wait_duration_hours) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(wait_until),UPDATE(wait_until) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(condition_type),UPDATE(condition_type) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(condition_value),UPDATE(condition_value) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(send_condition),UPDATE(send_condition) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(ab_auto_winner),UPDATE(ab_auto_winner) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(ab_winner_metric),UPDATE(ab_winner_metric) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(ab_min_sends_per_variant),UPDATE(ab_min_sends_per_variant) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT INSERT(ab_decide_after),UPDATE(ab_decide_after) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
+
+GRANT SELECT ON TABLE app_public.campaign_step_ab_decisions TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.campaign_step_ab_decisions TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.campaign_sequence_steps_ab_decision(step app_public.campaign_sequence_steps) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.campaign_sequence_steps_ab_decision(step app_public.campaign_sequence_steps) TO penguinmails_member;
+
+GRANT SELECT ON TABLE app_public.campaign_step_variants TO penguinmails_analytics;
+GRANT SELECT,DELETE ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+GRANT INSERT(step_id) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+GRANT INSERT(label),UPDATE(label) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+GRANT INSERT(subject),UPDATE(subject) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+GRANT INSERT(weight),UPDATE(weight) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+GRANT INSERT(body_html),UPDATE(body_html) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+GRANT INSERT(body_text),UPDATE(body_text) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_public.campaign_step_variants_stats(variant app_public.campaign_step_variants) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.campaign_step_variants_stats(variant app_public.campaign_step_variants) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.campaigns_idle_reason(campaign app_public.campaigns) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.campaigns_idle_reason(campaign app_public.campaigns) TO penguinmails_member;
@@ -18376,6 +19222,9 @@ GRANT ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boole
 
 REVOKE ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) TO penguinmails_staff;
+
+REVOKE ALL ON FUNCTION app_public.choose_ab_winner(variant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.choose_ab_winner(variant_id uuid) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.close_tenant(confirm_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.close_tenant(confirm_name text) TO penguinmails_member;
@@ -18758,6 +19607,9 @@ REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.verify_email(token text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_public.verify_email(token text) TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_public.verify_tracking_domain(tracking_domain_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.verify_tracking_domain(tracking_domain_id uuid) TO penguinmails_member;
+
 GRANT SELECT ON TABLE app_public.audit_log TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.audit_log TO penguinmails_analytics;
 
@@ -18771,48 +19623,8 @@ GRANT INSERT(email_account_id) ON TABLE app_public.campaign_email_accounts TO pe
 GRANT SELECT ON TABLE app_public.campaign_enrollments TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.campaign_enrollments TO penguinmails_member;
 
-GRANT SELECT ON TABLE app_public.campaign_sequence_steps TO penguinmails_analytics;
-GRANT SELECT,DELETE ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(campaign_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(step_order),UPDATE(step_order) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(step_type),UPDATE(step_type) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(email_account_id),UPDATE(email_account_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(template_id),UPDATE(template_id) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(subject_override),UPDATE(subject_override) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(from_name_override),UPDATE(from_name_override) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(wait_duration_hours),UPDATE(wait_duration_hours) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(wait_until),UPDATE(wait_until) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(condition_type),UPDATE(condition_type) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(condition_value),UPDATE(condition_value) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(send_condition),UPDATE(send_condition) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
-GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.campaign_sequence_steps TO penguinmails_member;
-
 GRANT SELECT ON TABLE app_public.campaign_stats_daily TO penguinmails_member;
 GRANT SELECT ON TABLE app_public.campaign_stats_daily TO penguinmails_analytics;
-
-GRANT SELECT ON TABLE app_public.campaign_step_variants TO penguinmails_analytics;
-GRANT SELECT,DELETE ON TABLE app_public.campaign_step_variants TO penguinmails_member;
-
-GRANT INSERT(step_id) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
-
-GRANT INSERT(label),UPDATE(label) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
-
-GRANT INSERT(subject),UPDATE(subject) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
-
-GRANT INSERT(weight),UPDATE(weight) ON TABLE app_public.campaign_step_variants TO penguinmails_member;
 
 GRANT SELECT ON TABLE app_public.campaign_targets TO penguinmails_analytics;
 GRANT SELECT,DELETE ON TABLE app_public.campaign_targets TO penguinmails_member;
