@@ -7,6 +7,8 @@
  *   complaint limit; under the minimum sample it keeps sending;
  * - the tenant sets its limits within the platform's bounds (outside them:
  *   INVALID_INPUT, nothing changed);
+ *   (its only inbox, having sent the same messages, pauses itself too:
+ *   inbox-safety-pauses.test.ts);
  * - an inbox whose SMTP login is refused (535) three times in a row stops
  *   sending with a clear reason, no further login is tried, and
  *   resumeEmailAccount (after fixing the password) lets the message go out.
@@ -127,9 +129,14 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   await new Promise((r) => setTimeout(r, 1_000));
   expect((await messagesOf(w, campaignId)).filter((m) => m.status === 'sent').length).toBe(sentAtPause);
 
-  // Billing's resume of system pauses leaves it alone; the tenant's resume does not pause it again for the same bounces.
+  // Its only inbox sent exactly these messages, so the inbox paused itself too (functions/117, inbox-safety-pauses.test.ts).
+  const [inboxState] = await w.t.owner.query(sql`select status, safety_pause from app_public.email_accounts where id = ${sender.inboxes[0]!.id}`);
+  expect(inboxState).toEqual({ status: 'paused', safety_pause: 'bounce_rate' });
+
+  // Billing's resume of system pauses leaves it alone; the tenant's resume (of the inbox, then the campaign) does not pause it again for the same bounces.
   await w.t.owner.query(sql`select app_private.resume_tenant_campaigns(${tenant.tenantId})`);
   expect((await campaignOf(w, campaignId)).status).toBe('paused');
+  await w.t.ok(`mutation($id: UUID!) { resumeEmailAccount(input: { emailAccountId: $id }) { result { status } } }`, { id: sender.inboxes[0]!.id }, tenant.token);
   const resumed = await lifecycle(w, tenant.token, 'resume', campaignId);
   expect(resumed.error).toBeNull();
   expect(resumed.campaign).toMatchObject({ status: 'SENDING', pauseReason: null });
