@@ -7,8 +7,6 @@
  *   complaint limit; under the minimum sample it keeps sending;
  * - the tenant sets its limits within the platform's bounds (outside them:
  *   INVALID_INPUT, nothing changed);
- *   (its only inbox, having sent the same messages, pauses itself too:
- *   inbox-safety-pauses.test.ts);
  * - an inbox whose SMTP login is refused (535) three times in a row stops
  *   sending with a clear reason, no further login is tried, and
  *   resumeEmailAccount (after fixing the password) lets the message go out.
@@ -91,9 +89,11 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   expect((await setLimits(tenant, { safetyMinSample: 20 })).errors).toBeUndefined();
   await w.t.owner.query(sql`
     insert into app_public.webhook_subscriptions (tenant_id, url, event_types) values (${tenant.tenantId}, 'http://127.0.0.1:9/hook', '{campaign.paused}')`);
-  const sender = await createSender(w, tenant.tenantId, [{ dailyLimit: 1000 }]);
+  // Three inboxes share the sends (rotation keeps them even), so none reaches the minimum sample of 20 on its own:
+  // the campaign's rate pauses the campaign, and no inbox pauses itself (that is inbox-safety-pauses.test.ts).
+  const sender = await createSender(w, tenant.tenantId, [{ dailyLimit: 1000 }, { dailyLimit: 1000 }, { dailyLimit: 1000 }]);
   const leads = Array.from({ length: 30 }, (_, i) => ({ email: i % 6 === 5 ? `reject-${i}-${Date.now()}@recipient.example` : undefined }));
-  const { campaignId } = await createCampaign(w, tenant.tenantId, { inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads });
+  const { campaignId } = await createCampaign(w, tenant.tenantId, { inboxIds: sender.inboxes.map((i) => i.id), steps: [{ type: 'email' }], leads });
 
   expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
   const paused = await eventually(async () => {
@@ -129,14 +129,11 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   await new Promise((r) => setTimeout(r, 1_000));
   expect((await messagesOf(w, campaignId)).filter((m) => m.status === 'sent').length).toBe(sentAtPause);
 
-  // Its only inbox sent exactly these messages, so the inbox paused itself too (functions/117, inbox-safety-pauses.test.ts).
-  const [inboxState] = await w.t.owner.query(sql`select status, safety_pause from app_public.email_accounts where id = ${sender.inboxes[0]!.id}`);
-  expect(inboxState).toEqual({ status: 'paused', safety_pause: 'bounce_rate' });
+  expect(await w.t.owner.query(sql`select distinct status from app_public.email_accounts where domain_id = ${sender.domainId}`)).toEqual([{ status: 'active' }]);
 
-  // Billing's resume of system pauses leaves it alone; the tenant's resume (of the inbox, then the campaign) does not pause it again for the same bounces.
+  // Billing's resume of system pauses leaves it alone; the tenant's resume does not pause it again for the same bounces.
   await w.t.owner.query(sql`select app_private.resume_tenant_campaigns(${tenant.tenantId})`);
   expect((await campaignOf(w, campaignId)).status).toBe('paused');
-  await w.t.ok(`mutation($id: UUID!) { resumeEmailAccount(input: { emailAccountId: $id }) { result { status } } }`, { id: sender.inboxes[0]!.id }, tenant.token);
   const resumed = await lifecycle(w, tenant.token, 'resume', campaignId);
   expect(resumed.error).toBeNull();
   expect(resumed.campaign).toMatchObject({ status: 'SENDING', pauseReason: null });
