@@ -43,10 +43,9 @@ async function ownerEmail(tenant: TestTenant): Promise<string> {
 }
 
 async function inboxRow(id: string) {
-  const [row] = await w.t.owner.query(sql`
-    select status, safety_pause, pause_reason, safety_baseline, (select count(*)::int from app_public.messages m where m.email_account_id = ea.id) as messages
-    from app_public.email_accounts ea where ea.id = ${id}`);
-  return row;
+  const [row] = await w.t.owner.query(sql`select status, safety_pause, pause_reason, safety_baseline from app_public.email_accounts where id = ${id}`);
+  const [{ messages }] = await w.t.owner.query(sql`select count(*)::int as messages from app_public.messages where email_account_id = ${id}`);
+  return { ...row, messages };
 }
 
 const rejected = (n: number, label: string) => Array.from({ length: n }, (_, i) => ({ email: `reject-${label}-${i}-${Date.now()}@recipient.example` }));
