@@ -37,7 +37,7 @@ alter table app_public.email_accounts add constraint email_accounts_safety_basel
   check (jsonb_typeof(safety_baseline) = 'object') not valid;
 comment on column app_public.email_accounts.safety_pause is 'Which rate paused the inbox automatically (bounce_rate, complaint_rate: its messages of every campaign over the safety window passed the organisation''s limit); null otherwise. Only resumeEmailAccount resumes it.';
 comment on column app_public.email_accounts.safety_baseline is 'The inbox''s totals (sent, bounced, complained) and UTC day when it was last resumed after a safety pause: the rates then count only messages since that resume.';
-comment on column app_public.email_accounts.paused_at is 'When the platform stopped this inbox''s sending (repeated SMTP login failures, or a bounce or complaint rate over the limit); null when it is not stopped.';
+comment on column app_public.email_accounts.paused_at is 'When the platform stopped this inbox''s sending (SMTP logins refused several times in a row, its OAuth provider refusing access for good, or its bounce or complaint rate over the limit: safety_pause); null when it is not stopped.';
 
 comment on column app_public.tenant_config.safety_bounce_rate is 'A sending campaign, or an inbox, pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
 comment on column app_public.tenant_config.safety_complaint_rate is 'A sending campaign, or an inbox, pauses itself when spam complaints exceed this fraction of its messages sent over the safety window (default 0.003 = 0.3%, the ceiling Gmail and Yahoo set for bulk senders; the platform allows 0.0005 to 0.003).';
