@@ -23,6 +23,11 @@
 -- (resumeCampaign) stores the campaign's totals in safety_baseline, and until
 -- that day leaves the window the rates count only messages since the resume.
 --
+-- The rule itself (which rate is over its limit, on what sample) is
+-- safety_verdict, shared with the inbox safety pause
+-- (functions/117-inbox-safety-pauses.sql: an inbox whose messages of every
+-- campaign pass the same limits pauses itself the same way).
+--
 -- Inboxes: a refused SMTP login (deliver.ts → record_smtp_auth_failure) counts
 -- in email_accounts.smtp_auth_failures; a message sent resets it. At
 -- smtp_auth_failure_limit() failures in a row the inbox stops sending (status
@@ -54,6 +59,33 @@ begin
 end;
 $$;
 comment on function app_private.queue_safety_pause_notice(uuid, uuid, uuid) is 'Queues the email telling the tenant''s owners and admins (those who did not turn the safety_pause notification off) that a campaign or an inbox was paused automatically.';
+
+create or replace function app_private.safety_verdict(
+  sent bigint, bounced bigint, complained bigint,
+  bounce_limit numeric, complaint_limit numeric, min_sample integer, window_days integer
+) returns table (kind text, finding text)
+  language plpgsql stable parallel safe
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_attempts bigint := coalesce(sent, 0) + coalesce(bounced, 0);
+begin
+  if v_attempts < min_sample then
+    return;
+  end if;
+  if bounced::numeric / v_attempts > bounce_limit then
+    return query select 'bounce_rate'::text,
+      format('%s of the last %s messages bounced (%s%%), above your limit of %s%% (safety window: %s days)',
+             bounced, v_attempts, round(100 * bounced::numeric / v_attempts, 2), round(100 * bounce_limit, 3)::float8, window_days);
+  elsif sent >= min_sample and complained::numeric / sent > complaint_limit then
+    return query select 'complaint_rate'::text,
+      format('%s of the last %s messages sent were reported as spam (%s%%), above your limit of %s%% (safety window: %s days)',
+             complained, sent, round(100 * complained::numeric / sent, 2), round(100 * complaint_limit, 3)::float8, window_days);
+  end if;
+end;
+$$;
+comment on function app_private.safety_verdict(bigint, bigint, bigint, numeric, numeric, integer, integer) is 'The one rule of the automatic safety pauses of campaigns and inboxes: given the messages sent, bounced and complained about in the safety window and the organisation''s limits (tenant_config.safety_*), which rate is over its limit (bounce_rate: bounced / (sent + bounced), once sent + bounced reaches min_sample; complaint_rate: complained / sent, once sent reaches min_sample) and the finding in words; no row when none is.';
 
 create or replace function app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb)
   returns table (sent bigint, bounced bigint, complained bigint)
@@ -110,7 +142,7 @@ declare
   v_campaign app_public.campaigns;
   v_config app_public.tenant_config;
   v_figures record;
-  v_attempts bigint;
+  v_verdict record;
   v_kind text;
   v_reason text;
   v_now timestamptz := app_private.engine_now();
@@ -126,26 +158,16 @@ begin
   end if;
   select * into v_figures
     from app_private.campaign_safety_figures(v_campaign.tenant_id, v_campaign.id, v_config.safety_window_days, v_campaign.safety_baseline);
-  v_attempts := v_figures.sent + v_figures.bounced;
-  if v_attempts < v_config.safety_min_sample then
+  select * into v_verdict
+    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
+                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  if v_verdict.kind is null then
     return null;
   end if;
-  if v_figures.bounced::numeric / v_attempts > v_config.safety_bounce_rate then
-    v_kind := 'bounce_rate';
-    v_reason := format('Paused automatically: %s of the last %s messages bounced (%s%%), above your limit of %s%% (safety window: %s days). '
-                       'Remove invalid addresses from the audience, then resume the campaign.',
-                       v_figures.bounced, v_attempts, round(100 * v_figures.bounced::numeric / v_attempts, 2),
-                       round(100 * v_config.safety_bounce_rate, 3)::float8, v_config.safety_window_days);
-  elsif v_figures.sent >= v_config.safety_min_sample
-        and v_figures.complained::numeric / v_figures.sent > v_config.safety_complaint_rate then
-    v_kind := 'complaint_rate';
-    v_reason := format('Paused automatically: %s of the last %s messages sent were reported as spam (%s%%), above your limit of %s%% (safety window: %s days). '
-                       'Review who you are emailing and what you send, then resume the campaign.',
-                       v_figures.complained, v_figures.sent, round(100 * v_figures.complained::numeric / v_figures.sent, 2),
-                       round(100 * v_config.safety_complaint_rate, 3)::float8, v_config.safety_window_days);
-  else
-    return null;
-  end if;
+  v_kind := v_verdict.kind;
+  v_reason := format('Paused automatically: %s. %s', v_verdict.finding,
+                     case v_kind when 'bounce_rate' then 'Remove invalid addresses from the audience, then resume the campaign.'
+                                 else 'Review who you are emailing and what you send, then resume the campaign.' end);
   update app_public.campaigns c
     set status = 'paused', paused_at = v_now, paused_by = 'system', pause_reason = left(v_reason, 1000), safety_pause = v_kind
     where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id and c.status = 'sending';
@@ -294,4 +316,4 @@ begin
   return v_inbox;
 end;
 $$;
-comment on function app_public.resume_email_account(uuid) is 'Resumes an inbox the platform stopped (repeated SMTP login failures) or that was paused: it is active again, the reason is cleared, and the sequences waiting for it try again now. Owners and admins.';
+comment on function app_public.resume_email_account(uuid) is 'Resumes an inbox the platform stopped (repeated SMTP login failures, or a bounce or complaint rate over the limit: functions/117) or that was paused: it is active again, the reason is cleared, and the sequences waiting for it try again now. Owners and admins.';

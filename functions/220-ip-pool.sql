@@ -492,7 +492,7 @@ begin
   return v_vps;
 end;
 $$;
-comment on function app_public.set_vps_instance_status(uuid, text, text, timestamptz) is 'Staff (infrastructure.manage): moves a server through provisioning → active → scheduled_decommission (on decommissionAt, default in 30 days) → decommissioned, or back to active. Decommissioning retires its IPs and is refused while they send for tenant domains.';
+comment on function app_public.set_vps_instance_status(uuid, text, text, timestamptz) is E'@enumArg status vps_instances.status\nStaff (infrastructure.manage): moves a server through provisioning → active → scheduled_decommission (on decommissionAt, default in 30 days) → decommissioned, or back to active. Decommissioning retires its IPs and is refused while they send for tenant domains.';
 
 create or replace function app_public.set_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text default null) returns app_public.smtp_ip_addresses
   language plpgsql volatile security definer

@@ -217,12 +217,18 @@ as $$
 begin
   if new.status = 'error' and old.status is distinct from 'error' then
     perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
-      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status));
+      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status,
+                         'status', new.status, 'pause_reason', new.pause_reason, 'safety_pause', null));
+  elsif new.safety_pause is not null and old.safety_pause is null then
+    -- Paused automatically for its bounce or complaint rate (functions/117).
+    perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
+      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.pause_reason, 'previous_status', old.status,
+                         'status', new.status, 'pause_reason', new.pause_reason, 'safety_pause', new.safety_pause));
   end if;
   return null;
 end;
 $$;
-comment on function app_private.tg_email_accounts__webhook() is 'The inbox.error webhook event, when an inbox enters the error status.';
+comment on function app_private.tg_email_accounts__webhook() is 'The inbox.error webhook event, when an inbox enters the error status or is paused automatically for its bounce or complaint rate (safety_pause).';
 create or replace trigger _900_webhook_event
   after update of status on app_public.email_accounts
   for each row execute function app_private.tg_email_accounts__webhook();

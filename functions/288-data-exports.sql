@@ -46,7 +46,8 @@ begin
     raise exception 'Only members, admins and owners of the organisation can export its data as CSV.' using errcode = 'DNIED';
   end if;
   if v_kind is null or v_kind not in ('leads', 'suppressions', 'campaign_results') then
-    raise exception 'Unknown export kind "%": use leads, suppressions or campaign_results.', coalesce(v_kind, '') using errcode = 'INVAL';
+    raise exception 'A CSV export is of leads, suppressions or campaign_results, not "%"%.', coalesce(v_kind, ''),
+      case when v_kind = 'tenant' then ' (the whole organisation is exported with requestTenantExport)' else '' end using errcode = 'INVAL';
   end if;
   if v_kind = 'campaign_results' and v_campaign_id is null then
     raise exception 'A campaign results export needs the campaignId of the campaign.' using errcode = 'INVAL';
@@ -78,7 +79,7 @@ begin
   return v_export;
 end;
 $$;
-comment on function app_public.request_csv_export(text, uuid) is E'Exports one kind of the organisation''s data as a CSV file (members, admins and owners, signed in; not with an API key). kind: leads (one row per lead), suppressions (one row per suppressed address or domain) or campaign_results (one row per lead enrolled in the campaign given by campaignId). Follow status and rowsWritten/rowsTotal in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export per kind at a time.';
+comment on function app_public.request_csv_export(text, uuid) is E'@enumArg kind tenant_exports.kind\nExports one kind of the organisation''s data as a CSV file (members, admins and owners, signed in; not with an API key). kind: LEADS (one row per lead), SUPPRESSIONS (one row per suppressed address or domain) or CAMPAIGN_RESULTS (one row per lead enrolled in the campaign given by campaignId); TENANT is the whole organisation''s export, requested with requestTenantExport. Follow status and rowsWritten/rowsTotal in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export per kind at a time.';
 
 create or replace function app_private.csv_export_total(tenant_id uuid, kind text, campaign_id uuid) returns bigint
   language plpgsql stable

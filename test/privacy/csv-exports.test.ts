@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 const LOGIN = `mutation($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { jwtToken } }`;
-const REQUEST = `mutation($kind: String!, $campaignId: UUID) { requestCsvExport(input: { kind: $kind, campaignId: $campaignId }) { result { rowId status kind format } } }`;
+const REQUEST = `mutation($kind: TenantExportKind!, $campaignId: UUID) { requestCsvExport(input: { kind: $kind, campaignId: $campaignId }) { result { rowId status kind format } } }`;
 const EXPORTS = `{ tenantExports { nodes { rowId kind status rowsTotal rowsWritten byteSize sha256 campaignId } } }`;
 
 async function member(tenantId: string, label: string, roles: string[]) {
@@ -120,28 +120,31 @@ test('a member exports leads, suppressions and campaign results as CSV; quoting,
 
   // Refused: a viewer, an API key, a bad kind, campaign results without a campaign or with another organisation's.
   const key: string = (await t.ok(`mutation { createApiKey(input: { name: "csv", scopes: ["leads:read"] }) { result { secret } } }`, {}, ownerOfA)).createApiKey.result.secret;
-  expect((await t.gql(REQUEST, { kind: 'leads' }, viewerOfA.token)).errors?.[0]).toMatchObject({
+  expect((await t.gql(REQUEST, { kind: 'LEADS' }, viewerOfA.token)).errors?.[0]).toMatchObject({
     message: 'Only members, admins and owners of the organisation can export its data as CSV.', extensions: { code: 'FORBIDDEN' } });
-  expect((await t.gql(REQUEST, { kind: 'leads' }, key)).errors?.[0]).toMatchObject({
+  expect((await t.gql(REQUEST, { kind: 'LEADS' }, key)).errors?.[0]).toMatchObject({
     message: 'An API key cannot export data as CSV; sign in as a member of the organisation.', extensions: { code: 'FORBIDDEN' } });
-  expect((await t.gql(REQUEST, { kind: 'deals' }, memberOfA.token)).errors?.[0]).toMatchObject({ extensions: { code: 'INVALID_INPUT' } });
-  expect((await t.gql(REQUEST, { kind: 'campaign_results' }, memberOfA.token)).errors?.[0]).toMatchObject({
+  expect((await t.gql(REQUEST, { kind: 'DEALS' }, memberOfA.token)).errors?.[0]).toMatchObject({ extensions: { code: 'INVALID_INPUT' } });
+  expect((await t.gql(REQUEST, { kind: 'TENANT' }, memberOfA.token)).errors?.[0]).toMatchObject({
+    message: 'A CSV export is of leads, suppressions or campaign_results, not "tenant" (the whole organisation is exported with requestTenantExport).',
+    extensions: { code: 'INVALID_INPUT' } });
+  expect((await t.gql(REQUEST, { kind: 'CAMPAIGN_RESULTS' }, memberOfA.token)).errors?.[0]).toMatchObject({
     message: 'A campaign results export needs the campaignId of the campaign.', extensions: { code: 'INVALID_INPUT' } });
-  expect((await t.gql(REQUEST, { kind: 'campaign_results', campaignId: campaign.id }, ownerOfB)).errors?.[0]).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+  expect((await t.gql(REQUEST, { kind: 'CAMPAIGN_RESULTS', campaignId: campaign.id }, ownerOfB)).errors?.[0]).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
   expect(await t.owner.query(sql`select id from app_public.tenant_exports where tenant_id = ${a.tenantId}`)).toEqual([]);
 
   // Requested (before any worker runs): one per kind at a time, beside an organisation export.
-  const leads = (await t.ok(REQUEST, { kind: 'leads' }, memberOfA.token)).requestCsvExport.result;
+  const leads = (await t.ok(REQUEST, { kind: 'LEADS' }, memberOfA.token)).requestCsvExport.result;
   expect(leads).toMatchObject({ status: 'QUEUED', kind: 'LEADS', format: 'csv' });
-  expect((await t.gql(REQUEST, { kind: 'leads' }, ownerOfA)).errors?.[0]).toMatchObject({
+  expect((await t.gql(REQUEST, { kind: 'LEADS' }, ownerOfA)).errors?.[0]).toMatchObject({
     extensions: { code: 'CONFLICT' }, message: expect.stringMatching(/^A leads export of this organisation is already queued/) });
   // The partial unique index is what lets one of two simultaneous requests in: one active export per organisation and kind.
   await expect(t.owner.query(sql`insert into app_public.tenant_exports (tenant_id, kind, format) values (${a.tenantId}, 'leads', 'csv')`))
     .rejects.toMatchObject({ code: '23505', message: expect.stringContaining('tenant_exports_one_active_kind_idx') }); // on Citus the shard's index: name_<shard>
-  const both = await Promise.all([1, 2].map(() => t.gql(REQUEST, { kind: 'suppressions' }, memberOfA.token)));
+  const both = await Promise.all([1, 2].map(() => t.gql(REQUEST, { kind: 'SUPPRESSIONS' }, memberOfA.token)));
   expect(both.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok').sort()).toEqual(['CONFLICT', 'ok']);
   const suppressions = both.find((r) => !r.errors)!.data.requestCsvExport.result;
-  const results = (await t.ok(REQUEST, { kind: 'campaign_results', campaignId: campaign.id }, memberOfA.token)).requestCsvExport.result;
+  const results = (await t.ok(REQUEST, { kind: 'CAMPAIGN_RESULTS', campaignId: campaign.id }, memberOfA.token)).requestCsvExport.result;
   await t.ok(`mutation { requestTenantExport(input: {}) { result { rowId } } }`, {}, ownerOfA);
   // Not ready yet: 409 with its progress.
   const early = await download(leads.rowId, memberOfA.token);
@@ -212,6 +215,6 @@ test('a member exports leads, suppressions and campaign results as CSV; quoting,
   expect((await download(leads.rowId, memberOfA.token)).status).toBe(410);
   await t.owner.query(sql`select graphile_worker.add_job('tenant_export_sweep', '{}'::json)`);
   await eventually(async () => (await t.owner.query(sql`select status from app_public.tenant_exports where id = ${leads.rowId}`))[0].status === 'expired', 20_000);
-  const again = (await t.ok(REQUEST, { kind: 'leads' }, memberOfA.token)).requestCsvExport.result;
+  const again = (await t.ok(REQUEST, { kind: 'LEADS' }, memberOfA.token)).requestCsvExport.result;
   await waitCompleted(memberOfA.token, again.rowId);
 }, 180_000);

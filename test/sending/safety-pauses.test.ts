@@ -89,9 +89,11 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   expect((await setLimits(tenant, { safetyMinSample: 20 })).errors).toBeUndefined();
   await w.t.owner.query(sql`
     insert into app_public.webhook_subscriptions (tenant_id, url, event_types) values (${tenant.tenantId}, 'http://127.0.0.1:9/hook', '{campaign.paused}')`);
-  const sender = await createSender(w, tenant.tenantId, [{ dailyLimit: 1000 }]);
+  // Three inboxes share the sends (rotation keeps them even), so none reaches the minimum sample of 20 on its own:
+  // the campaign's rate pauses the campaign, and no inbox pauses itself (that is inbox-safety-pauses.test.ts).
+  const sender = await createSender(w, tenant.tenantId, [{ dailyLimit: 1000 }, { dailyLimit: 1000 }, { dailyLimit: 1000 }]);
   const leads = Array.from({ length: 30 }, (_, i) => ({ email: i % 6 === 5 ? `reject-${i}-${Date.now()}@recipient.example` : undefined }));
-  const { campaignId } = await createCampaign(w, tenant.tenantId, { inboxIds: [sender.inboxes[0]!.id], steps: [{ type: 'email' }], leads });
+  const { campaignId } = await createCampaign(w, tenant.tenantId, { inboxIds: sender.inboxes.map((i) => i.id), steps: [{ type: 'email' }], leads });
 
   expect((await lifecycle(w, tenant.token, 'start', campaignId)).error).toBeNull();
   const paused = await eventually(async () => {
@@ -126,6 +128,8 @@ test('a campaign whose bounce rate passes the limit pauses itself with the reaso
   const sentAtPause = (await messagesOf(w, campaignId)).filter((m) => m.status === 'sent').length;
   await new Promise((r) => setTimeout(r, 1_000));
   expect((await messagesOf(w, campaignId)).filter((m) => m.status === 'sent').length).toBe(sentAtPause);
+
+  expect(await w.t.owner.query(sql`select distinct status from app_public.email_accounts where domain_id = ${sender.domainId}`)).toEqual([{ status: 'active' }]);
 
   // Billing's resume of system pauses leaves it alone; the tenant's resume does not pause it again for the same bounces.
   await w.t.owner.query(sql`select app_private.resume_tenant_campaigns(${tenant.tenantId})`);

@@ -1,7 +1,8 @@
 /**
  * safety_pause_notice: tells the owners and admins of an organisation that
  * the platform paused one of its campaigns (bounce or complaint rate over the
- * limit) or stopped one of its inboxes (SMTP logins refused in a row), with
+ * limit) or stopped one of its inboxes (SMTP logins refused in a row, or its
+ * bounce or complaint rate over the limit: functions/117), with
  * the reason (queued by functions/116-safety-pauses.sql). It is the
  * notification of kind safety_pause (workers/notices/notify.ts): each owner
  * and admin gets it unless they turned it off (email_notifications, or its
