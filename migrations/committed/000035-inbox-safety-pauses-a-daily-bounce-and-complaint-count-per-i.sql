@@ -1,3 +1,11 @@
+--! Previous: sha1:2d2d22fc0cf74e57db814c5389674eb3d4fa1c8f
+--! Hash: sha1:52ffd9f107967b50622750e4ca43352421c5c119
+--! Message: Inbox safety pauses: a daily bounce and complaint count per inbox, and the inbox's pause reason and resume baseline
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 5-inbox-pauses.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
