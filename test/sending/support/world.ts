@@ -385,8 +385,9 @@ export async function campaignCompletes(w: World, campaignId: string, timeoutMs 
     await eventually(async () => (await campaignOf(w, campaignId)).status === 'completed', timeoutMs);
   } catch (error) {
     const jobs = await w.t.owner.query(sql`
-      select task_identifier, run_at, attempts, last_error, locked_at, key from graphile_worker.jobs
-      where payload::text like ${`%${campaignId}%`} or task_identifier = 'campaign_step'`);
+      select t.identifier as task_identifier, j.run_at, j.attempts, j.last_error, j.locked_at, j.key
+      from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      where j.payload::text like ${`%${campaignId}%`} or t.identifier = 'campaign_step'`);
     const state = {
       campaign: await campaignOf(w, campaignId),
       engineNow: (await w.t.owner.query(sql`select app_private.engine_now() as now`))[0].now,
