@@ -1472,6 +1472,26 @@ $$;
 
 COMMENT ON FUNCTION app_private.add_campaign_stats(deltas jsonb) IS 'Adds counter deltas to the daily campaign rollup (one upsert per campaign and day).';
 
+CREATE FUNCTION app_private.add_email_account_stats(deltas jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  insert into app_private.email_account_stats_daily as s (tenant_id, email_account_id, day, sent, bounced, complained)
+  select d.tenant_id, d.email_account_id, d.day,
+    coalesce(sum(d.n) filter (where d.metric = 'sent'), 0), coalesce(sum(d.n) filter (where d.metric = 'bounced'), 0),
+    coalesce(sum(d.n) filter (where d.metric = 'complained'), 0)
+  from jsonb_to_recordset(deltas) as d (tenant_id uuid, email_account_id uuid, day date, metric text, n bigint)
+  group by d.tenant_id, d.email_account_id, d.day
+  on conflict on constraint email_account_stats_daily_pkey do update set
+    sent = s.sent + excluded.sent,
+    bounced = s.bounced + excluded.bounced,
+    complained = s.complained + excluded.complained;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.add_email_account_stats(deltas jsonb) IS 'Adds counter deltas to the daily inbox rollup (one upsert per inbox and day).';
+
 CREATE FUNCTION app_private.add_job(tenant_id uuid, identifier text, payload json DEFAULT '{}'::json, queue_name text DEFAULT NULL::text, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, job_key text DEFAULT NULL::text, priority integer DEFAULT NULL::integer, job_key_mode text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -2921,7 +2941,7 @@ declare
   v_campaign app_public.campaigns;
   v_config app_public.tenant_config;
   v_figures record;
-  v_attempts bigint;
+  v_verdict record;
   v_kind text;
   v_reason text;
   v_now timestamptz := app_private.engine_now();
@@ -2937,26 +2957,16 @@ begin
   end if;
   select * into v_figures
     from app_private.campaign_safety_figures(v_campaign.tenant_id, v_campaign.id, v_config.safety_window_days, v_campaign.safety_baseline);
-  v_attempts := v_figures.sent + v_figures.bounced;
-  if v_attempts < v_config.safety_min_sample then
+  select * into v_verdict
+    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
+                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  if v_verdict.kind is null then
     return null;
   end if;
-  if v_figures.bounced::numeric / v_attempts > v_config.safety_bounce_rate then
-    v_kind := 'bounce_rate';
-    v_reason := format('Paused automatically: %s of the last %s messages bounced (%s%%), above your limit of %s%% (safety window: %s days). '
-                       'Remove invalid addresses from the audience, then resume the campaign.',
-                       v_figures.bounced, v_attempts, round(100 * v_figures.bounced::numeric / v_attempts, 2),
-                       round(100 * v_config.safety_bounce_rate, 3)::float8, v_config.safety_window_days);
-  elsif v_figures.sent >= v_config.safety_min_sample
-        and v_figures.complained::numeric / v_figures.sent > v_config.safety_complaint_rate then
-    v_kind := 'complaint_rate';
-    v_reason := format('Paused automatically: %s of the last %s messages sent were reported as spam (%s%%), above your limit of %s%% (safety window: %s days). '
-                       'Review who you are emailing and what you send, then resume the campaign.',
-                       v_figures.complained, v_figures.sent, round(100 * v_figures.complained::numeric / v_figures.sent, 2),
-                       round(100 * v_config.safety_complaint_rate, 3)::float8, v_config.safety_window_days);
-  else
-    return null;
-  end if;
+  v_kind := v_verdict.kind;
+  v_reason := format('Paused automatically: %s. %s', v_verdict.finding,
+                     case v_kind when 'bounce_rate' then 'Remove invalid addresses from the audience, then resume the campaign.'
+                                 else 'Review who you are emailing and what you send, then resume the campaign.' end);
   update app_public.campaigns c
     set status = 'paused', paused_at = v_now, paused_by = 'system', pause_reason = left(v_reason, 1000), safety_pause = v_kind
     where c.tenant_id = v_campaign.tenant_id and c.id = v_campaign.id and c.status = 'sending';
@@ -2969,6 +2979,54 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) IS 'Judges a sending campaign''s bounce and complaint rates over the tenant''s safety window against its limits (tenant_config.safety_*) and pauses it with the reason when one is crossed (on a sample of at least safety_min_sample messages). Returns the reason when it paused the campaign, else null.';
+
+CREATE FUNCTION app_private.check_email_account_safety(tenant_id uuid, email_account_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_inbox app_public.email_accounts;
+  v_config app_public.tenant_config;
+  v_figures record;
+  v_verdict record;
+  v_kind text;
+  v_reason text;
+  v_now timestamptz := app_private.engine_now();
+begin
+  select ea.* into v_inbox from app_public.email_accounts ea
+    where ea.tenant_id = check_email_account_safety.tenant_id and ea.id = check_email_account_safety.email_account_id;
+  if v_inbox.status is distinct from 'active' then
+    return null;
+  end if;
+  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_email_account_safety.tenant_id;
+  if v_config.tenant_id is null then
+    return null;
+  end if;
+  select * into v_figures
+    from app_private.email_account_safety_figures(v_inbox.tenant_id, v_inbox.id, v_config.safety_window_days, v_inbox.safety_baseline);
+  select * into v_verdict
+    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
+                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  if v_verdict.kind is null then
+    return null;
+  end if;
+  v_kind := v_verdict.kind;
+  v_reason := left(format('Paused automatically: %s, counting this inbox''s messages of every campaign. %s', v_verdict.finding,
+                          case v_kind when 'bounce_rate' then 'Remove invalid addresses from the audiences it sends to, then resume the inbox (resumeEmailAccount).'
+                                      else 'Review who you are emailing from it and what you send, then resume the inbox (resumeEmailAccount).' end), 1000);
+  update app_public.email_accounts ea
+    set status = 'paused', paused_at = v_now, pause_reason = v_reason, safety_pause = v_kind
+    where ea.tenant_id = v_inbox.tenant_id and ea.id = v_inbox.id and ea.status = 'active';
+  if not found then
+    return null;
+  end if;
+  perform app_private.queue_safety_pause_notice(v_inbox.tenant_id, null, v_inbox.id);
+  return v_reason;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.check_email_account_safety(tenant_id uuid, email_account_id uuid) IS 'Judges an active inbox''s bounce and complaint rates (its messages of every campaign) over the tenant''s safety window against its limits (safety_verdict, tenant_config.safety_*) and pauses it with the reason when one is crossed. Returns the reason when it paused the inbox, else null.';
 
 CREATE FUNCTION app_private.check_results_problem(checks jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -4794,6 +4852,53 @@ end;
 $_$;
 
 COMMENT ON FUNCTION app_private.email_account_on_own_domain() IS 'Trigger: an inbox''s email must be exactly on its domain (the part after the @, case-insensitive), so a tenant cannot send as an address of a domain it has not added. Checked on insert and when email or domain_id change; rows written before this rule are not rechecked until then.';
+
+CREATE FUNCTION app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb) RETURNS TABLE(sent bigint, bounced bigint, complained bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
+begin
+  if baseline is not null and (baseline ->> 'day')::date >= v_from then
+    -- Resumed after a safety pause within the window: messages since then.
+    return query
+      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
+             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
+             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
+      from app_private.email_account_stats_daily s
+      where s.tenant_id = email_account_safety_figures.tenant_id and s.email_account_id = email_account_safety_figures.email_account_id;
+    return;
+  end if;
+  return query
+    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
+    from app_private.email_account_stats_daily s
+    where s.tenant_id = email_account_safety_figures.tenant_id and s.email_account_id = email_account_safety_figures.email_account_id
+      and s.day >= v_from;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb) IS 'An inbox''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
+
+CREATE FUNCTION app_private.email_account_totals(tenant_id uuid, email_account_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_totals jsonb;
+begin
+  select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
+                            'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
+    into v_totals
+    from app_private.email_account_stats_daily s
+    where s.tenant_id = email_account_totals.tenant_id and s.email_account_id = email_account_totals.email_account_id;
+  return v_totals;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.email_account_totals(tenant_id uuid, email_account_id uuid) IS 'An inbox''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
 
 CREATE FUNCTION app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone) RETURNS TABLE(action text, message_id uuid, run_at timestamp with time zone, detail text)
     LANGUAGE plpgsql
@@ -9135,6 +9240,31 @@ $$;
 
 COMMENT ON FUNCTION app_private.run_enrollment(tenant_id uuid, enrollment_id uuid) IS 'The campaign_step job''s decision: runs an enrollment''s sequence from its current step until it must send (returns the message), wait (already rescheduled), or stop. Never sends a message that another worker claimed and may have handed to SMTP.';
 
+CREATE FUNCTION app_private.safety_verdict(sent bigint, bounced bigint, complained bigint, bounce_limit numeric, complaint_limit numeric, min_sample integer, window_days integer) RETURNS TABLE(kind text, finding text)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_attempts bigint := coalesce(sent, 0) + coalesce(bounced, 0);
+begin
+  if v_attempts < min_sample then
+    return;
+  end if;
+  if bounced::numeric / v_attempts > bounce_limit then
+    return query select 'bounce_rate'::text,
+      format('%s of the last %s messages bounced (%s%%), above your limit of %s%% (safety window: %s days)',
+             bounced, v_attempts, round(100 * bounced::numeric / v_attempts, 2), round(100 * bounce_limit, 3)::float8, window_days);
+  elsif sent >= min_sample and complained::numeric / sent > complaint_limit then
+    return query select 'complaint_rate'::text,
+      format('%s of the last %s messages sent were reported as spam (%s%%), above your limit of %s%% (safety window: %s days)',
+             complained, sent, round(100 * complained::numeric / sent, 2), round(100 * complaint_limit, 3)::float8, window_days);
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.safety_verdict(sent bigint, bounced bigint, complained bigint, bounce_limit numeric, complaint_limit numeric, min_sample integer, window_days integer) IS 'The one rule of the automatic safety pauses of campaigns and inboxes: given the messages sent, bounced and complained about in the safety window and the organisation''s limits (tenant_config.safety_*), which rate is over its limit (bounce_rate: bounced / (sent + bounced), once sent + bounced reaches min_sample; complaint_rate: complained / sent, once sent reaches min_sample) and the finding in words; no row when none is.';
+
 CREATE FUNCTION app_private.schedule_enrollment(tenant_id uuid, enrollment_id uuid, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10605,6 +10735,35 @@ $$;
 
 COMMENT ON FUNCTION app_private.tg_domains__webhook() IS 'Webhook events of domain verification: domain.verified, domain.failed.';
 
+CREATE FUNCTION app_private.tg_email_account_stats_daily__safety() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.check_email_account_safety(new.tenant_id, new.email_account_id);
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_account_stats_daily__safety() IS 'When an inbox''s rollup counts a message sent, a bounce or a complaint, judges the inbox''s safety rates (check_email_account_safety).';
+
+CREATE FUNCTION app_private.tg_email_accounts__safety_resume() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if old.status = 'paused' and new.status <> 'paused' then
+    if old.safety_pause is not null then
+      new.safety_baseline := app_private.email_account_totals(new.tenant_id, new.id);
+    end if;
+    new.safety_pause := null;
+  end if;
+  return new;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_accounts__safety_resume() IS 'When an inbox leaves a safety pause, stores its totals as the safety baseline (its rates then count messages since this moment) and clears safety_pause.';
+
 CREATE FUNCTION app_private.tg_email_accounts__safety_state() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10631,13 +10790,19 @@ CREATE FUNCTION app_private.tg_email_accounts__webhook() RETURNS trigger
 begin
   if new.status = 'error' and old.status is distinct from 'error' then
     perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
-      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status));
+      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.last_error, 'previous_status', old.status,
+                         'status', new.status, 'pause_reason', new.pause_reason, 'safety_pause', null));
+  elsif new.safety_pause is not null and old.safety_pause is null then
+    -- Paused automatically for its bounce or complaint rate (functions/117).
+    perform app_private.emit_webhook_event(new.tenant_id, 'inbox.error', null,
+      jsonb_build_object('email_account_id', new.id, 'email', new.email, 'error', new.pause_reason, 'previous_status', old.status,
+                         'status', new.status, 'pause_reason', new.pause_reason, 'safety_pause', new.safety_pause));
   end if;
   return null;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tg_email_accounts__webhook() IS 'The inbox.error webhook event, when an inbox enters the error status.';
+COMMENT ON FUNCTION app_private.tg_email_accounts__webhook() IS 'The inbox.error webhook event, when an inbox enters the error status or is paused automatically for its bounce or complaint rate (safety_pause).';
 
 CREATE FUNCTION app_private.tg_email_events__activity() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10670,6 +10835,25 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_email_events__activity() IS 'The timeline of a message''s lead: one activity per email sent, opened, clicked, replied, bounced, unsubscribed or complained about (opens and clicks of automated clients are not activities). One insert per statement.';
+
+CREATE FUNCTION app_private.tg_email_events__inbox_complaint() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_inbox uuid;
+begin
+  select m.email_account_id into v_inbox from app_public.messages m
+    where m.tenant_id = new.tenant_id and m.id = new.message_id and m.direction = 'outbound';
+  if v_inbox is not null then
+    perform app_private.add_email_account_stats(jsonb_build_array(jsonb_build_object(
+      'tenant_id', new.tenant_id, 'email_account_id', v_inbox, 'day', (new.created at time zone 'UTC')::date, 'metric', 'complained', 'n', 1)));
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_email_events__inbox_complaint() IS 'Counts a spam complaint into the daily rollup of the inbox that sent the message.';
 
 CREATE FUNCTION app_private.tg_email_events__rollup() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -10915,6 +11099,46 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.tg_messages__forget_handovers() IS 'A message that is no longer being sent needs no hand-over mark (the next attempt, if any, gets its own): the table holds only messages in flight.';
+
+CREATE FUNCTION app_private.tg_messages__inbox_rollup() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_deltas jsonb;
+begin
+  if tg_op = 'INSERT' then
+    select jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'email_account_id', email_account_id, 'day', day, 'metric', metric, 'n', n))
+      into v_deltas
+      from (
+        select m.tenant_id, m.email_account_id, (x.at at time zone 'UTC')::date as day, x.metric, count(*) as n
+        from new_rows m
+        cross join lateral (values ('sent', m.sent_at), ('bounced', m.bounced_at)) as x (metric, at)
+        where m.direction = 'outbound' and m.email_account_id is not null and x.at is not null
+        group by 1, 2, 3, 4
+      ) d;
+  else
+    select jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'email_account_id', email_account_id, 'day', day, 'metric', metric, 'n', n))
+      into v_deltas
+      from (
+        select n.tenant_id, n.email_account_id, (x.at at time zone 'UTC')::date as day, x.metric, count(*) as n
+        from new_rows n
+        join old_rows o on o.tenant_id = n.tenant_id and o.id = n.id
+        cross join lateral (values
+          ('sent', case when o.sent_at is null then n.sent_at end),
+          ('bounced', case when o.bounced_at is null then n.bounced_at end)) as x (metric, at)
+        where n.direction = 'outbound' and n.email_account_id is not null and x.at is not null
+        group by 1, 2, 3, 4
+      ) d;
+  end if;
+  if v_deltas is not null then
+    perform app_private.add_email_account_stats(v_deltas);
+  end if;
+  return null;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.tg_messages__inbox_rollup() IS 'Counts each outbound message''s send and bounce into its inbox''s daily rollup (email_account_stats_daily), once each.';
 
 CREATE FUNCTION app_private.tg_messages__rollup() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12843,6 +13067,8 @@ CREATE TABLE app_public.email_accounts (
     pause_reason text,
     oauth_status text,
     oauth_connected_at timestamp with time zone,
+    safety_pause text,
+    safety_baseline jsonb,
     CONSTRAINT email_accounts_daily_count_check CHECK ((daily_count >= 0)),
     CONSTRAINT email_accounts_daily_limit_check CHECK (((daily_limit >= 0) AND (daily_limit <= 10000))),
     CONSTRAINT email_accounts_from_name_check CHECK ((length(from_name) <= 100)),
@@ -12871,13 +13097,17 @@ COMMENT ON COLUMN app_public.email_accounts.next_send_at IS 'Earliest time the n
 
 COMMENT ON COLUMN app_public.email_accounts.smtp_auth_failures IS 'SMTP logins refused in a row since the inbox last sent a message; at 3 the inbox stops sending (status error) until resumeEmailAccount.';
 
-COMMENT ON COLUMN app_public.email_accounts.paused_at IS 'When the platform stopped this inbox''s sending (SMTP logins refused several times in a row, or its OAuth provider refusing access for good); null when it is not stopped.';
+COMMENT ON COLUMN app_public.email_accounts.paused_at IS 'When the platform stopped this inbox''s sending (SMTP logins refused several times in a row, its OAuth provider refusing access for good, or its bounce or complaint rate over the limit: safety_pause); null when it is not stopped.';
 
 COMMENT ON COLUMN app_public.email_accounts.pause_reason IS 'Why the platform stopped this inbox''s sending, in words a user can act on; cleared when the inbox is resumed.';
 
 COMMENT ON COLUMN app_public.email_accounts.oauth_status IS 'For an inbox connected over OAuth (Google, Microsoft): connected; reconnect_required (the provider refused to renew access, e.g. consent revoked or password changed: sends are stopped, connect it again); disconnected. Null for an inbox with a password.';
 
 COMMENT ON COLUMN app_public.email_accounts.oauth_connected_at IS 'When the inbox was last connected over OAuth.';
+
+COMMENT ON COLUMN app_public.email_accounts.safety_pause IS 'Which rate paused the inbox automatically (bounce_rate, complaint_rate: its messages of every campaign over the safety window passed the organisation''s limit); null otherwise. Only resumeEmailAccount resumes it.';
+
+COMMENT ON COLUMN app_public.email_accounts.safety_baseline IS 'The inbox''s totals (sent, bounced, complained) and UTC day when it was last resumed after a safety pause: the rates then count only messages since that resume.';
 
 COMMENT ON CONSTRAINT email_accounts_provider_daily_cap ON app_public.email_accounts IS 'A Google Workspace inbox sends at most 2,000 messages a day (Google''s per-mailbox limit).';
 
@@ -13643,7 +13873,8 @@ begin
     raise exception 'Only members, admins and owners of the organisation can export its data as CSV.' using errcode = 'DNIED';
   end if;
   if v_kind is null or v_kind not in ('leads', 'suppressions', 'campaign_results') then
-    raise exception 'Unknown export kind "%": use leads, suppressions or campaign_results.', coalesce(v_kind, '') using errcode = 'INVAL';
+    raise exception 'A CSV export is of leads, suppressions or campaign_results, not "%"%.', coalesce(v_kind, ''),
+      case when v_kind = 'tenant' then ' (the whole organisation is exported with requestTenantExport)' else '' end using errcode = 'INVAL';
   end if;
   if v_kind = 'campaign_results' and v_campaign_id is null then
     raise exception 'A campaign results export needs the campaignId of the campaign.' using errcode = 'INVAL';
@@ -13676,7 +13907,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.request_csv_export(kind text, campaign_id uuid) IS 'Exports one kind of the organisation''s data as a CSV file (members, admins and owners, signed in; not with an API key). kind: leads (one row per lead), suppressions (one row per suppressed address or domain) or campaign_results (one row per lead enrolled in the campaign given by campaignId). Follow status and rowsWritten/rowsTotal in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export per kind at a time.';
+COMMENT ON FUNCTION app_public.request_csv_export(kind text, campaign_id uuid) IS '@enumArg kind tenant_exports.kind
+Exports one kind of the organisation''s data as a CSV file (members, admins and owners, signed in; not with an API key). kind: LEADS (one row per lead), SUPPRESSIONS (one row per suppressed address or domain) or CAMPAIGN_RESULTS (one row per lead enrolled in the campaign given by campaignId); TENANT is the whole organisation''s export, requested with requestTenantExport. Follow status and rowsWritten/rowsTotal in tenantExports, then download it with GET /exports/<rowId> and your token until expiresAt (7 days). One export per kind at a time.';
 
 CREATE FUNCTION app_public.request_email_verification() RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -13940,7 +14172,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.resume_email_account(email_account_id uuid) IS 'Resumes an inbox the platform stopped (repeated SMTP login failures) or that was paused: it is active again, the reason is cleared, and the sequences waiting for it try again now. Owners and admins.';
+COMMENT ON FUNCTION app_public.resume_email_account(email_account_id uuid) IS 'Resumes an inbox the platform stopped (repeated SMTP login failures, or a bounce or complaint rate over the limit: functions/117) or that was paused: it is active again, the reason is cleared, and the sequences waiting for it try again now. Owners and admins.';
 
 CREATE FUNCTION app_public.revoke_api_key(api_key_id uuid) RETURNS app_public.api_keys
     LANGUAGE plpgsql SECURITY DEFINER
@@ -14438,7 +14670,8 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.set_vps_instance_status(vps_instance_id uuid, status text, reason text, decommission_at timestamp with time zone) IS 'Staff (infrastructure.manage): moves a server through provisioning → active → scheduled_decommission (on decommissionAt, default in 30 days) → decommissioned, or back to active. Decommissioning retires its IPs and is refused while they send for tenant domains.';
+COMMENT ON FUNCTION app_public.set_vps_instance_status(vps_instance_id uuid, status text, reason text, decommission_at timestamp with time zone) IS '@enumArg status vps_instances.status
+Staff (infrastructure.manage): moves a server through provisioning → active → scheduled_decommission (on decommissionAt, default in 30 days) → decommissioned, or back to active. Decommissioning retires its IPs and is refused while they send for tenant domains.';
 
 CREATE FUNCTION app_public.smtp_ip_addresses_daily_allowance(ip app_public.smtp_ip_addresses) RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -14738,6 +14971,22 @@ COMMENT ON TABLE app_private.email_account_credentials IS 'SMTP/IMAP passwords e
 COMMENT ON COLUMN app_private.email_account_credentials.oauth_refresh_token_encrypted IS 'The OAuth refresh token of a Google or Microsoft inbox, sealed with the application key; read only by the worker.';
 
 COMMENT ON COLUMN app_private.email_account_credentials.oauth_access_token_encrypted IS 'The current OAuth access token (XOAUTH2 login), sealed; renewed by the worker before oauth_access_expires_at.';
+
+CREATE TABLE app_private.email_account_stats_daily (
+    tenant_id uuid NOT NULL,
+    email_account_id uuid NOT NULL,
+    day date NOT NULL,
+    sent bigint DEFAULT 0 NOT NULL,
+    bounced bigint DEFAULT 0 NOT NULL,
+    complained bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT email_account_stats_daily_bounced_check CHECK ((bounced >= 0)),
+    CONSTRAINT email_account_stats_daily_complained_check CHECK ((complained >= 0)),
+    CONSTRAINT email_account_stats_daily_sent_check CHECK ((sent >= 0))
+);
+
+ALTER TABLE ONLY app_private.email_account_stats_daily FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.email_account_stats_daily IS 'Daily counters of an inbox''s outbound messages (UTC days), over every campaign and reply: sent, bounced (each message counted once, on the day it happened) and spam complaints (on the day reported). The inbox safety pause judges its rates from them.';
 
 CREATE TABLE app_private.email_verification_tokens (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -15622,9 +15871,9 @@ COMMENT ON TABLE app_public.tenant_config IS 'Tenant-wide configuration: billing
 
 COMMENT ON COLUMN app_public.tenant_config.notify_on_billing_changes IS 'Whether the organisation''s owners and admins are emailed when a payment fails (each subject to their own email_notifications and muted_notifications). Default false.';
 
-COMMENT ON COLUMN app_public.tenant_config.safety_bounce_rate IS 'A sending campaign pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
+COMMENT ON COLUMN app_public.tenant_config.safety_bounce_rate IS 'A sending campaign, or an inbox, pauses itself when more than this fraction of its messages bounced over the safety window (default 0.05 = 5%; the platform allows 0.01 to 0.10).';
 
-COMMENT ON COLUMN app_public.tenant_config.safety_complaint_rate IS 'A sending campaign pauses itself when spam complaints exceed this fraction of its messages sent over the safety window (default 0.003 = 0.3%, the ceiling Gmail and Yahoo set for bulk senders; the platform allows 0.0005 to 0.003).';
+COMMENT ON COLUMN app_public.tenant_config.safety_complaint_rate IS 'A sending campaign, or an inbox, pauses itself when spam complaints exceed this fraction of its messages sent over the safety window (default 0.003 = 0.3%, the ceiling Gmail and Yahoo set for bulk senders; the platform allows 0.0005 to 0.003).';
 
 COMMENT ON COLUMN app_public.tenant_config.safety_min_sample IS 'The bounce and complaint rates are only judged once the window holds at least this many messages (default 100; the platform allows 20 to 10000).';
 
@@ -15725,6 +15974,9 @@ ALTER TABLE ONLY app_private.domain_dkim_keys
 
 ALTER TABLE ONLY app_private.email_account_credentials
     ADD CONSTRAINT email_account_credentials_pkey PRIMARY KEY (tenant_id, email_account_id);
+
+ALTER TABLE ONLY app_private.email_account_stats_daily
+    ADD CONSTRAINT email_account_stats_daily_pkey PRIMARY KEY (tenant_id, email_account_id, day);
 
 ALTER TABLE ONLY app_private.email_verification_tokens
     ADD CONSTRAINT email_verification_tokens_pkey PRIMARY KEY (id);
@@ -15917,6 +16169,15 @@ ALTER TABLE ONLY app_public.domains
 
 ALTER TABLE ONLY app_public.email_accounts
     ADD CONSTRAINT email_accounts_pkey PRIMARY KEY (tenant_id, id);
+
+ALTER TABLE app_public.email_accounts
+    ADD CONSTRAINT email_accounts_safety_baseline_check CHECK ((jsonb_typeof(safety_baseline) = 'object'::text)) NOT VALID;
+
+ALTER TABLE app_public.email_accounts
+    ADD CONSTRAINT email_accounts_safety_pause_check CHECK ((safety_pause = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text]))) NOT VALID;
+
+ALTER TABLE app_public.email_accounts
+    ADD CONSTRAINT email_accounts_safety_pause_status_check CHECK (((safety_pause IS NULL) OR (status = 'paused'::text))) NOT VALID;
 
 ALTER TABLE ONLY app_public.email_events
     ADD CONSTRAINT email_events_pkey PRIMARY KEY (tenant_id, id);
@@ -16374,6 +16635,10 @@ CREATE INDEX webhook_subscriptions_campaign_idx ON app_public.webhook_subscripti
 
 CREATE TRIGGER _210_dns_record AFTER INSERT OR UPDATE OF public_key ON app_private.domain_dkim_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__dkim_key_record();
 
+CREATE TRIGGER _600_safety_insert AFTER INSERT ON app_private.email_account_stats_daily FOR EACH ROW WHEN (((new.sent > 0) OR (new.bounced > 0) OR (new.complained > 0))) EXECUTE FUNCTION app_private.tg_email_account_stats_daily__safety();
+
+CREATE TRIGGER _600_safety_update AFTER UPDATE ON app_private.email_account_stats_daily FOR EACH ROW WHEN (((new.sent > old.sent) OR (new.bounced > old.bounced) OR (new.complained > old.complained))) EXECUTE FUNCTION app_private.tg_email_account_stats_daily__safety();
+
 CREATE TRIGGER _050_api_key BEFORE INSERT ON app_public.lead_imports FOR EACH ROW EXECUTE FUNCTION app_private.tg_lead_imports__api_key();
 
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON app_public.activities FOR EACH ROW EXECUTE FUNCTION app_private.tg__updated();
@@ -16490,6 +16755,8 @@ CREATE TRIGGER _210_safety_resume BEFORE UPDATE OF status ON app_public.campaign
 
 CREATE TRIGGER _210_safety_state BEFORE UPDATE ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_email_accounts__safety_state();
 
+CREATE TRIGGER _211_safety_resume BEFORE UPDATE OF status ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_email_accounts__safety_resume();
+
 CREATE TRIGGER _220_dkim_key AFTER INSERT ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_dkim_key();
 
 CREATE TRIGGER _220_lifecycle BEFORE INSERT OR UPDATE OF status ON app_public.domain_ip_assignments FOR EACH ROW EXECUTE FUNCTION app_private.tg__domain_ip_assignment_lifecycle();
@@ -16515,6 +16782,12 @@ CREATE TRIGGER _500_rollup AFTER INSERT ON app_public.email_events REFERENCING N
 CREATE TRIGGER _500_rollup_insert AFTER INSERT ON app_public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_messages__rollup();
 
 CREATE TRIGGER _500_rollup_update AFTER UPDATE ON app_public.messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_messages__rollup();
+
+CREATE TRIGGER _510_inbox_complaint AFTER INSERT ON app_public.email_events FOR EACH ROW WHEN ((new.event_type = 'complaint'::text)) EXECUTE FUNCTION app_private.tg_email_events__inbox_complaint();
+
+CREATE TRIGGER _510_inbox_rollup_insert AFTER INSERT ON app_public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_messages__inbox_rollup();
+
+CREATE TRIGGER _510_inbox_rollup_update AFTER UPDATE ON app_public.messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_messages__inbox_rollup();
 
 CREATE TRIGGER _510_reschedule_start AFTER UPDATE OF scheduled_for ON app_public.campaigns FOR EACH ROW EXECUTE FUNCTION app_private.tg_campaigns__reschedule_start();
 
@@ -16617,6 +16890,9 @@ ALTER TABLE ONLY app_private.domain_dkim_keys
 
 ALTER TABLE ONLY app_private.email_account_credentials
     ADD CONSTRAINT email_account_credentials_tenant_id_email_account_id_fkey FOREIGN KEY (tenant_id, email_account_id) REFERENCES app_public.email_accounts(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.email_account_stats_daily
+    ADD CONSTRAINT email_account_stats_daily_tenant_id_email_account_id_fkey FOREIGN KEY (tenant_id, email_account_id) REFERENCES app_public.email_accounts(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY app_private.email_verification_tokens
     ADD CONSTRAINT email_verification_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
@@ -17082,6 +17358,8 @@ ALTER TABLE app_private.dkim_key_pool ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.domain_dkim_keys ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.email_account_credentials ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.email_account_stats_daily ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.email_verification_tokens ENABLE ROW LEVEL SECURITY;
 
@@ -18215,6 +18493,8 @@ REVOKE ALL ON FUNCTION app_private.add_billing_period(starts_at timestamp with t
 
 REVOKE ALL ON FUNCTION app_private.add_campaign_stats(deltas jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.add_email_account_stats(deltas jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.add_job(tenant_id uuid, identifier text, payload json, queue_name text, run_at timestamp with time zone, max_attempts integer, job_key text, priority integer, job_key_mode text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.advance_after_send(tenant_id uuid, message_id uuid) FROM PUBLIC;
@@ -18323,6 +18603,8 @@ GRANT INSERT(approximate_cost),UPDATE(approximate_cost) ON TABLE app_public.smtp
 REVOKE ALL ON FUNCTION app_private.change_smtp_ip_status(smtp_ip_address_id uuid, status text, reason text, automatic boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.check_email_account_safety(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.check_results_problem(checks jsonb) FROM PUBLIC;
 
@@ -18522,6 +18804,10 @@ REVOKE ALL ON FUNCTION app_private.drop_monthly_partition(partition regclass) FR
 REVOKE ALL ON FUNCTION app_private.effective_limit(tenant_id uuid, metric text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.email_account_on_own_domain() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.email_account_totals(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone) FROM PUBLIC;
 
@@ -18893,6 +19179,8 @@ REVOKE ALL ON FUNCTION app_private.rollout_bucket(flag_key text, tenant_id uuid)
 
 REVOKE ALL ON FUNCTION app_private.run_enrollment(tenant_id uuid, enrollment_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.safety_verdict(sent bigint, bounced bigint, complained bigint, bounce_limit numeric, complaint_limit numeric, min_sample integer, window_days integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.schedule_enrollment(tenant_id uuid, enrollment_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.schedule_enrollments(tenant_id uuid, enrollment_ids uuid[], at timestamp with time zone) FROM PUBLIC;
@@ -19022,11 +19310,17 @@ REVOKE ALL ON FUNCTION app_private.tg_deals__activity() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_domains__webhook() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.tg_email_account_stats_daily__safety() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_accounts__safety_resume() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.tg_email_accounts__safety_state() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_accounts__webhook() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_events__activity() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_email_events__inbox_complaint() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_email_events__rollup() FROM PUBLIC;
 
@@ -19049,6 +19343,8 @@ REVOKE ALL ON FUNCTION app_private.tg_leads__webhook() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_messages__conversation() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__forget_handovers() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.tg_messages__inbox_rollup() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.tg_messages__rollup() FROM PUBLIC;
 
