@@ -138,7 +138,7 @@ begin
 
   if v_target.id = v_sub.plan_id and v_interval = v_sub.billing_interval then
     if v_sub.pending_plan_id is null and not v_sub.cancel_at_period_end then
-      raise exception 'You are already on the % plan, billed %.', v_current.name, case v_interval when 'year' then 'yearly' else 'monthly' end
+      raise exception 'You are already on the % plan%.', v_current.name, case v_interval when 'year' then ', billed yearly' else '' end
         using errcode = 'INVAL';
     end if;
     -- Staying: undo the scheduled change or cancellation.
