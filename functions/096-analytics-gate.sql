@@ -88,14 +88,14 @@ begin
   if not v_trusted and (since is not null or until is not null) then
     perform app_hidden.require_plan_feature('advanced_analytics', 'Statistics between two days');
   end if;
-  select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
-      sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
-      sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
-    into v_result
+  v_result := (
+    select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
+        sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
+        sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
     from app_public.campaign_stats_daily s
     where s.tenant_id = rollup_totals.tenant_id
       and (rollup_totals.campaign_id is null or s.campaign_id = rollup_totals.campaign_id)
-      and (since is null or s.day >= since) and (until is null or s.day <= until);
+      and (since is null or s.day >= since) and (until is null or s.day <= until));
   return v_result;
 end;
 $$;

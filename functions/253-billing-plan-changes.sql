@@ -234,7 +234,7 @@ begin
   return app_private.apply_plan_change(app_public.current_tenant_id(), plan_slug, at_period_end, billing_interval);
 end;
 $$;
-comment on function app_public.change_plan(text, boolean, text) is 'Owners and admins: switch to another plan (free, starter, pro, enterprise) and/or billing interval (billingInterval: month or year; left out, the current one). Upgrades apply now and downgrades at the end of the billing period unless atPeriodEnd says otherwise; a change of billing interval applies now. The Free plan means cancelling. Choosing your current plan and interval undoes a scheduled change or cancellation. Returns the current subscription.';
+comment on function app_public.change_plan(text, boolean, text) is E'@enumArg billing_interval subscriptions.billing_interval\nOwners and admins: switch to another plan (free, starter, pro, enterprise) and/or billing interval (billingInterval: month or year; left out, the current one). Upgrades apply now and downgrades at the end of the billing period unless atPeriodEnd says otherwise; a change of billing interval applies now. The Free plan means cancelling. Choosing your current plan and interval undoes a scheduled change or cancellation. Returns the current subscription.';
 
 create or replace function app_public.cancel_subscription(at_period_end boolean default true) returns app_public.subscriptions
   language plpgsql volatile security definer
@@ -264,7 +264,7 @@ begin
   return v_result;
 end;
 $$;
-comment on function app_public.change_tenant_plan(uuid, text, boolean, text, text) is 'Staff with billing.manage: change any tenant''s plan and/or billing interval, with the same rules as changePlan; recorded in the platform audit log.';
+comment on function app_public.change_tenant_plan(uuid, text, boolean, text, text) is E'@enumArg billing_interval subscriptions.billing_interval\nStaff with billing.manage: change any tenant''s plan and/or billing interval, with the same rules as changePlan; recorded in the platform audit log.';
 
 create or replace function app_public.cancel_tenant_subscription(tenant_id uuid, at_period_end boolean default true, reason text default null)
   returns app_public.subscriptions

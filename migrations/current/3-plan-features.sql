@@ -34,7 +34,11 @@ alter table app_public.subscription_addons add constraint subscription_addons_ty
   'max_users', 'max_domains', 'max_campaigns_per_month', 'max_email_accounts',
   'max_emails_per_month', 'max_warmups', 'max_contacts'
 )) not valid;
+-- The API fields Plan.prioritySupport and Plan.maxStorageGb go with them
+-- (docs/api.md's changelog): they promised what nothing delivered.
+-- squawk-ignore ban-drop-column
 alter table app_public.plans drop column if exists priority_support;
+-- squawk-ignore ban-drop-column
 alter table app_public.plans drop column if exists max_storage_gb;
 update app_public.plans set description = 'Unlimited sending with white label.'
   where slug = 'enterprise' and description = 'Unlimited sending with white label and priority support.';
