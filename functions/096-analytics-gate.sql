@@ -30,7 +30,18 @@ as $$
     coalesce(nullif(pg_catalog.current_setting('app.current_plan_features', true), '')::text[], '{}'::text[])
   );
 $$;
-comment on function app_hidden.current_plan_allows(text) is 'Whether the current tenant''s plan, as enter_request found it, has the feature (advanced_analytics). Reads a setting only; policies call it as `(select app_hidden.current_plan_allows(…))`, computed once per statement.';
+comment on function app_hidden.current_plan_allows(text) is 'Whether the current tenant''s plan, as enter_request found it, has the feature (advanced_analytics). Reads a setting only.';
+
+-- The tenant check of a policy gated by a plan feature, in one call, like
+-- current_tenant_id_for_role: inlined (plain SQL, no SET clause), a stable
+-- expression the planner computes once per scan and uses as an index key.
+-- (Citus refuses a sub-select in a policy, so it cannot be an initplan.)
+create or replace function app_hidden.current_tenant_id_with_feature(minimum text, feature text) returns uuid
+  language sql stable parallel safe
+as $$
+  select case when app_hidden.current_plan_allows(feature) then app_public.current_tenant_id_for_role(minimum) end;
+$$;
+comment on function app_hidden.current_tenant_id_with_feature(text, text) is 'The tenant of this request when the current user holds at least the given role in it and its plan has the feature; null otherwise. Policies of plan-gated tables compare tenant_id against it.';
 
 create or replace function app_hidden.require_plan_feature(feature text, what text) returns void
   language plpgsql stable security definer
