@@ -87,7 +87,9 @@ as $$
 #variable_conflict use_column
 declare
   v_trusted boolean := app_private.caller_bypasses_rls();
-  v_result app_public.message_stats;
+  v_since date;
+  v_until date;
+  v_n record;
 begin
   -- The request's own tenant only (and, for an API key, with analytics:read),
   -- as the row policy would allow without the plan gate.
@@ -99,15 +101,30 @@ begin
   if not v_trusted and (since is not null or until is not null) then
     perform app_hidden.require_plan_feature('advanced_analytics', 'Statistics between two days');
   end if;
-  v_result := (
-    select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
-        sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
-        sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
-    from app_public.campaign_stats_daily s
-    where s.tenant_id = rollup_totals.tenant_id
-      and (rollup_totals.campaign_id is null or s.campaign_id = rollup_totals.campaign_id)
-      and (since is null or s.day >= since) and (until is null or s.day <= until));
-  return v_result;
+  -- Plain aggregates into variables, every parameter compared with a column
+  -- (Citus sends a query's parameters to the workers untyped: `$n is null`
+  -- alone cannot be typed there).
+  v_since := coalesce(since, '-infinity'::date);
+  v_until := coalesce(until, 'infinity'::date);
+  if rollup_totals.campaign_id is null then
+    select sum(s.sent)::bigint as sent, sum(s.delivered)::bigint as delivered, sum(s.opened)::bigint as opened,
+           sum(s.clicked)::bigint as clicked, sum(s.replied)::bigint as replied, sum(s.bounced)::bigint as bounced,
+           sum(s.failed)::bigint as failed, sum(s.unsubscribed)::bigint as unsubscribed, sum(s.complained)::bigint as complained,
+           sum(s.opens_total)::bigint as opens_total, sum(s.clicks_total)::bigint as clicks_total
+      into v_n
+      from app_public.campaign_stats_daily s
+      where s.tenant_id = rollup_totals.tenant_id and s.day >= v_since and s.day <= v_until;
+  else
+    select sum(s.sent)::bigint as sent, sum(s.delivered)::bigint as delivered, sum(s.opened)::bigint as opened,
+           sum(s.clicked)::bigint as clicked, sum(s.replied)::bigint as replied, sum(s.bounced)::bigint as bounced,
+           sum(s.failed)::bigint as failed, sum(s.unsubscribed)::bigint as unsubscribed, sum(s.complained)::bigint as complained,
+           sum(s.opens_total)::bigint as opens_total, sum(s.clicks_total)::bigint as clicks_total
+      into v_n
+      from app_public.campaign_stats_daily s
+      where s.tenant_id = rollup_totals.tenant_id and s.campaign_id = rollup_totals.campaign_id and s.day >= v_since and s.day <= v_until;
+  end if;
+  return app_hidden.stats_with_rates(v_n.sent, v_n.delivered, v_n.opened, v_n.clicked, v_n.replied, v_n.bounced, v_n.failed,
+    v_n.unsubscribed, v_n.complained, v_n.opens_total, v_n.clicks_total);
 end;
 $$;
 comment on function app_hidden.rollup_totals(uuid, uuid, date, date) is 'Totals of the daily campaign rollup for one campaign (or all of a tenant''s, campaign_id null), read past the row policy''s plan gate so totals are on every plan: only for the request''s own tenant (an API key needs analytics:read; otherwise all zeros) unless the caller bypasses row security. A range of days needs advanced analytics (PLAN_FEATURE_REQUIRED).';
