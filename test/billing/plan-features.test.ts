@@ -272,6 +272,28 @@ describe('advanced analytics', () => {
     const totals = await t.ok(`{ tenantStats { sent } }`, {}, owner.jwtToken);
     expect(Number(totals.tenantStats.sent)).toBe(0);
   });
+
+  test('through the API: the rollup rows appear with the plan, the totals are there on both', async () => {
+    const owner = await registerUser(t, 'rowsgate');
+    const [campaign] = await t.owner.query(sql`insert into app_public.campaigns (tenant_id, name) values (${owner.tenantId}, 'Gated') returning id`);
+    await t.owner.query(sql`
+      insert into app_public.campaign_stats_daily (tenant_id, campaign_id, day, shard, sent, opened)
+      values (${owner.tenantId}, ${campaign.id}, current_date - 1, 0, 7, 2), (${owner.tenantId}, ${campaign.id}, current_date, 0, 5, 1)`);
+    const READ = `{ campaignDailyStats { totalCount } tenantStats { sent } campaigns { nodes { name stats { sent opened } } } }`;
+    const free = await t.ok(READ, {}, owner.jwtToken);
+    expect(free.campaignDailyStats.totalCount).toBe(0);
+    expect(Number(free.tenantStats.sent)).toBe(12);
+    expect(free.campaigns.nodes.map((c: { stats: { sent: string; opened: string } }) => [Number(c.stats.sent), Number(c.stats.opened)])).toEqual([[12, 3]]);
+    const range = await t.gql(`{ tenantStats(since: "2020-01-01") { sent } }`, {}, owner.jwtToken);
+    expect(range.errors?.[0]?.extensions?.code).toBe('PLAN_FEATURE_REQUIRED');
+
+    await t.owner.query(sql`update app_public.subscriptions set plan_id = (select id from app_public.plans where slug = 'pro')
+      where tenant_id = ${owner.tenantId} and status <> 'canceled'`);
+    const pro = await t.ok(`${READ.slice(0, -1)} dailyStats { nodes { sent } } }`, {}, owner.jwtToken);
+    expect(pro.campaignDailyStats.totalCount).toBe(2);
+    expect(pro.dailyStats.nodes.map((d: { sent: string }) => Number(d.sent))).toEqual([7, 5]);
+    expect(Number(pro.tenantStats.sent)).toBe(12);
+  });
 });
 
 describe('dropped columns', () => {
