@@ -298,19 +298,18 @@ describe('advanced analytics', () => {
 
 describe('dropped columns', () => {
   test('priority_support and max_storage_gb are gone, with the max_storage_gb add-on type', async () => {
-    await withTx(async (tx) => {
-      const columns = await tx.query(sql`
-        select column_name from information_schema.columns where table_schema = 'app_public' and table_name = 'plans'
-          and column_name in ('priority_support', 'max_storage_gb', 'price_yearly', 'advanced_analytics', 'stripe_price_id_yearly')
-        order by 1`);
-      expect(columns.map((c) => c.column_name)).toEqual(['advanced_analytics', 'price_yearly', 'stripe_price_id_yearly']);
-      expect((await tx.one(sql`select description from app_public.plans where slug = 'enterprise'`)).description).toBe('Unlimited sending with white label.');
-      const { tenant } = await tx.tenantWithOwner('storage');
-      const error = await tx.error(sql`
-        insert into app_public.subscription_addons (tenant_id, subscription_id, addon_type, quantity)
-        select tenant_id, id, 'max_storage_gb', 10 from app_public.subscriptions where tenant_id = ${tenant.id} and status <> 'canceled'`);
-      // On Citus the error names the shard's constraint (subscription_addons_type_check_<shard>).
-      expect(`${error.constraint}: ${error.message}`).toMatch(/subscription_addons_type_check/);
-    });
+    const columns = await t.owner.query(sql`
+      select column_name from information_schema.columns where table_schema = 'app_public' and table_name = 'plans'
+        and column_name in ('priority_support', 'max_storage_gb', 'price_yearly', 'advanced_analytics', 'stripe_price_id_yearly')
+      order by 1`);
+    expect(columns.map((c) => c.column_name)).toEqual(['advanced_analytics', 'price_yearly', 'stripe_price_id_yearly']);
+    const [{ description }] = await t.owner.query(sql`select description from app_public.plans where slug = 'enterprise'`);
+    expect(description).toBe('Unlimited sending with white label.');
+    const owner = await registerUser(t, 'storage');
+    // On Citus the message names the shard's constraint (subscription_addons_type_check_<shard>).
+    await expect(t.owner.query(sql`
+      insert into app_public.subscription_addons (tenant_id, subscription_id, addon_type, quantity)
+      select tenant_id, id, 'max_storage_gb', 10 from app_public.subscriptions where tenant_id = ${owner.tenantId} and status <> 'canceled'`))
+      .rejects.toMatchObject({ code: '23514', message: expect.stringMatching(/subscription_addons_type_check/) });
   });
 });
