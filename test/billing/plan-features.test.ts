@@ -307,9 +307,10 @@ describe('dropped columns', () => {
     expect(description).toBe('Unlimited sending with white label.');
     const owner = await registerUser(t, 'storage');
     // On Citus the message names the shard's constraint (subscription_addons_type_check_<shard>).
+    const [sub] = await t.owner.query(sql`select id from app_public.subscriptions where tenant_id = ${owner.tenantId} and status <> 'canceled'`);
     await expect(t.owner.query(sql`
       insert into app_public.subscription_addons (tenant_id, subscription_id, addon_type, quantity)
-      select tenant_id, id, 'max_storage_gb', 10 from app_public.subscriptions where tenant_id = ${owner.tenantId} and status <> 'canceled'`))
+      values (${owner.tenantId}, ${sub.id}, 'max_storage_gb', 10)`))
       .rejects.toMatchObject({ code: '23514', message: expect.stringMatching(/subscription_addons_type_check/) });
   });
 });
