@@ -173,6 +173,7 @@ declare
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
   v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
   v_ips uuid[] := '{}';
+  v_features text[] := '{}';
   v_missing text;
 begin
   -- An organisation that requires two-factor authentication or a confirmed
@@ -204,6 +205,8 @@ begin
       from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted_at is null;
     select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
       from app_public.domain_ip_assignments a where a.tenant_id = enter_request.tenant_id and a.status <> 'expired';
+    -- The features of the tenant's current plan (functions/096-analytics-gate.sql).
+    v_features := app_private.plan_features(app_private.current_plan_of(enter_request.tenant_id));
   end if;
   -- SET LOCAL rather than set_config: Citus forwards it to the worker nodes.
   execute format('set local app.current_user_id = %L', coalesce(user_id::text, ''));
@@ -212,10 +215,11 @@ begin
   execute format('set local app.current_staff_permissions = %L', v_permissions::text);
   execute format('set local app.visible_user_ids = %L', v_users::text);
   execute format('set local app.assigned_ip_ids = %L', v_ips::text);
+  execute format('set local app.current_plan_features = %L', v_features::text);
   return v_roles;
 end;
 $$;
-comment on function app_hidden.enter_request(uuid, uuid) is 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles. Refuses a member whose account lacks what the tenant''s policy requires (EMVER: a confirmed email; TFENR: two-factor authentication), or, for a request that only sets it up (app.account_setup), enters with no role in the tenant.';
+comment on function app_hidden.enter_request(uuid, uuid) is 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids and the features of the tenant''s plan, in transaction-local settings that every policy reads. Returns the tenant roles. Refuses a member whose account lacks what the tenant''s policy requires (EMVER: a confirmed email; TFENR: two-factor authentication), or, for a request that only sets it up (app.account_setup), enters with no role in the tenant.';
 
 create or replace function app_private.reenter_request() returns void
   language plpgsql volatile

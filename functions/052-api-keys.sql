@@ -377,6 +377,8 @@ begin
   execute format('set local app.assigned_ip_ids = %L', v_ips::text);
   execute format('set local app.api_key_id = %L', v_key.id::text);
   execute format('set local app.api_key_scopes = %L', v_key.scopes::text);
+  execute format('set local app.current_plan_features = %L',
+    app_private.plan_features(app_private.current_plan_of(enter_api_key.tenant_id))::text);
   return v_roles;
 end;
 $$;

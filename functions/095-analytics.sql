@@ -149,36 +149,27 @@ comment on function app_hidden.stats_with_rates(bigint, bigint, bigint, bigint, 
 
 create or replace function app_public.campaigns_stats(campaign app_public.campaigns, since date default null, until date default null)
   returns app_public.message_stats
-  language sql stable
+  language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
-    sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
-    sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
-  from app_public.campaign_stats_daily s
-  where s.tenant_id = campaign.tenant_id and s.campaign_id = campaign.id
-    and (since is null or s.day >= since) and (until is null or s.day <= until);
+begin
+  -- Through rollup_totals (functions/096): totals are on every plan, the rows
+  -- only with advanced analytics.
+  return app_hidden.rollup_totals(campaign.tenant_id, campaign.id, since, until);
+end;
 $$;
-comment on function app_public.campaigns_stats(app_public.campaigns, date, date) is 'The campaign''s statistics (optionally between two UTC days, inclusive): sent, delivered, unique opens, clicks, replies, bounces, unsubscribes, complaints, and rates over messages sent.';
+comment on function app_public.campaigns_stats(app_public.campaigns, date, date) is 'The campaign''s statistics: sent, delivered, unique opens, clicks, replies, bounces, unsubscribes, complaints, and rates over messages sent. Totals on every plan; between two UTC days (inclusive) with advanced analytics only (PLAN_FEATURE_REQUIRED).';
 
 create or replace function app_public.tenant_stats(since date default null, until date default null)
   returns app_public.message_stats
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
-#variable_conflict use_column
 begin
-  return (
-  select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
-    sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
-    sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
-  from app_public.campaign_stats_daily s
-  where s.tenant_id = app_public.current_tenant_id()
-    and (since is null or s.day >= since) and (until is null or s.day <= until)
-  );
+  return app_hidden.rollup_totals(app_public.current_tenant_id(), null, since, until);
 end;
 $$;
-comment on function app_public.tenant_stats(date, date) is 'Statistics of all your organisation''s campaigns (optionally between two UTC days, inclusive).';
+comment on function app_public.tenant_stats(date, date) is 'Statistics of all your organisation''s campaigns. Totals on every plan; between two UTC days (inclusive) with advanced analytics only (PLAN_FEATURE_REQUIRED).';
 
 create or replace function app_public.daily_stats(campaign_id uuid default null, since date default null, until date default null)
   returns table (day date, sent bigint, opened bigint, clicked bigint, replied bigint, bounced bigint, unsubscribed bigint)
@@ -187,6 +178,10 @@ create or replace function app_public.daily_stats(campaign_id uuid default null,
 as $$
 #variable_conflict use_column
 begin
+  -- The rows are hidden without advanced analytics (policies/095): say why.
+  if app_public.current_tenant_id() is not null then
+    perform app_hidden.require_plan_feature('advanced_analytics', 'Daily statistics');
+  end if;
   return query
   select s.day, sum(s.sent)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint, sum(s.replied)::bigint,
          sum(s.bounced)::bigint, sum(s.unsubscribed)::bigint
@@ -198,7 +193,7 @@ begin
   order by s.day;
 end;
 $$;
-comment on function app_public.daily_stats(uuid, date, date) is E'@resultTypeName DailyStat\nPer UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
+comment on function app_public.daily_stats(uuid, date, date) is E'@resultTypeName DailyStat\nPer UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them. Needs a plan with advanced analytics (PLAN_FEATURE_REQUIRED otherwise).';
 
 -- Rebuilds the rollup of one tenant from the message store (repair tool,
 -- and proof in tests that the triggers agree with the raw data).

@@ -83,19 +83,23 @@ declare
   v_sub app_public.subscriptions;
   v_period app_public.usage_periods;
   v_end timestamptz;
+  v_month_end timestamptz;
 begin
   select s.* into v_sub from app_public.subscriptions s
     where s.tenant_id = start_usage_period.tenant_id and s.id = start_usage_period.subscription_id;
   -- The end as a value: Citus refuses a non-immutable function inside CASE.
-  v_end := case when v_sub.current_period_end > starts_at then v_sub.current_period_end
-                else app_private.add_billing_period(starts_at) end;
+  -- Usage periods are monthly: a yearly subscription's year is metered month by month.
+  v_month_end := app_private.add_billing_period(starts_at);
+  v_end := case when v_sub.current_period_end <= starts_at then v_month_end
+                when v_sub.billing_interval = 'year' then least(v_sub.current_period_end, v_month_end)
+                else v_sub.current_period_end end;
   insert into app_public.usage_periods (tenant_id, subscription_id, plan_id, period_start, period_end)
     values (start_usage_period.tenant_id, v_sub.id, v_sub.plan_id, starts_at, v_end)
     returning * into v_period;
   return v_period;
 end;
 $$;
-comment on function app_private.start_usage_period(uuid, uuid, timestamptz) is 'Opens the tenant''s next usage period at starts_at, ending with the subscription''s current period (or a month later if that has already passed).';
+comment on function app_private.start_usage_period(uuid, uuid, timestamptz) is 'Opens the tenant''s next usage period at starts_at, ending with the subscription''s current period (or a month later if that has already passed); under a yearly subscription, at most a month later.';
 
 --------------------------------------------------------------------------------
 -- Ending a subscription.
@@ -233,6 +237,7 @@ declare
   v_closed integer := 0;
   v_next timestamptz;
   v_next_end timestamptz;
+  v_boundary boolean;
 begin
   loop
     select up.* into v_period from app_public.usage_periods up
@@ -242,19 +247,24 @@ begin
     v_next := v_period.period_end;
     -- As a value: Citus refuses a non-immutable function inside CASE in an
     -- UPDATE of a distributed table.
-    v_next_end := app_private.add_billing_period(v_next);
     select s.* into v_sub from app_public.subscriptions s
       where s.tenant_id = roll_over_tenant.tenant_id and s.status <> 'canceled'
       for update;
+    v_next_end := app_private.add_billing_interval(v_next, coalesce(v_sub.billing_interval, 'month'));
+    -- Whether this usage period's end is also the subscription period's
+    -- (ours not yet moved, or one Stripe has already moved on to start here):
+    -- always for monthly billing; once a year for yearly billing, whose
+    -- scheduled plan change or cancellation waits for the year's end.
+    v_boundary := v_sub.id is not null and (v_sub.current_period_end <= v_next or v_sub.current_period_start >= v_next);
 
-    if v_sub.id is not null and v_sub.cancel_at_period_end then
+    if v_sub.id is not null and v_sub.cancel_at_period_end and v_boundary then
       -- Ends the subscription, closes this period and opens the Free one.
       perform app_private.end_subscription(v_sub.tenant_id, v_sub.id, v_next);
     else
       if v_sub.id is not null then
         update app_public.subscriptions s set
-            plan_id = coalesce(s.pending_plan_id, s.plan_id),
-            pending_plan_id = null,
+            plan_id = case when v_boundary then coalesce(s.pending_plan_id, s.plan_id) else s.plan_id end,
+            pending_plan_id = case when v_boundary then null else s.pending_plan_id end,
             -- Stripe moves the period of the subscriptions it bills (webhooks);
             -- ours move here.
             current_period_start = case when s.current_period_end <= v_next then v_next else s.current_period_start end,
@@ -275,7 +285,7 @@ begin
   return v_closed;
 end;
 $$;
-comment on function app_private.roll_over_tenant(uuid, timestamptz) is 'Closes every usage period of the tenant that ended by `at` (final figures recorded), applies the pending plan, ends subscriptions set to cancel at period end (falling back to Free), and opens the next period. Idempotent, safe to run late (catches up period by period) and concurrently (the open period row is locked).';
+comment on function app_private.roll_over_tenant(uuid, timestamptz) is 'Closes every usage period of the tenant that ended by `at` (final figures recorded); at the end of the subscription''s period (every month, or every year for yearly billing) applies the pending plan or ends subscriptions set to cancel at period end (falling back to Free), moving the period of subscriptions Stripe does not bill by their interval; and opens the next (monthly) usage period. Idempotent, safe to run late (catches up period by period) and concurrently (the open period row is locked).';
 
 create or replace function app_private.roll_over_due_periods(at timestamptz default now(), batch_size integer default 1000)
   returns table (tenant_id uuid, periods_closed integer, error text)

@@ -12,8 +12,15 @@
 --   cancel_subscription(at_period_end): at the end of the period (default) or
 --   now; either way the tenant continues on the Free plan.
 --
--- Paid plans are billed through Stripe (plans.stripe_price_id): each change
--- queues the billing_stripe_sync job, which makes Stripe match this row.
+--   billing_interval (month or year; null keeps the current one): yearly
+--   billing needs the plan's price_yearly (and stripe_price_id_yearly when
+--   the plan is billed through Stripe). A change of interval applies now,
+--   with the plan it names (Stripe starts a new billing period and prorates
+--   the unused time); combined with atPeriodEnd true it is refused.
+--
+-- Paid plans are billed through Stripe (plans.stripe_price_id, or
+-- stripe_price_id_yearly for yearly billing): each change queues the
+-- billing_stripe_sync job, which makes Stripe match this row.
 --------------------------------------------------------------------------------
 
 create or replace function app_private.queue_stripe_sync(tenant_id uuid, subscription_id uuid) returns boolean
@@ -26,7 +33,8 @@ begin
     left join app_public.plans p on p.id = s.plan_id
     left join app_public.plans pp on pp.id = s.pending_plan_id
     where s.tenant_id = queue_stripe_sync.tenant_id and s.id = queue_stripe_sync.subscription_id
-      and (s.stripe_subscription_id is not null or p.stripe_price_id is not null or pp.stripe_price_id is not null)
+      and (s.stripe_subscription_id is not null or p.stripe_price_id is not null or pp.stripe_price_id is not null
+           or p.stripe_price_id_yearly is not null or pp.stripe_price_id_yearly is not null)
   ) then
     return false;
   end if;
@@ -108,7 +116,9 @@ end;
 $$;
 comment on function app_private.apply_cancellation(uuid, boolean) is 'Cancels the tenant''s paid subscription at the end of the period (default) or now (then the Free plan starts at once). Returns the current subscription afterwards.';
 
-create or replace function app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean) returns app_public.subscriptions
+drop function if exists app_private.apply_plan_change(uuid, text, boolean);
+create or replace function app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean, billing_interval text default null)
+  returns app_public.subscriptions
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -116,6 +126,7 @@ declare
   v_target app_public.plans := app_private.plan_by_slug(plan_slug);
   v_sub app_public.subscriptions := app_private.locked_current_subscription(tenant_id);
   v_current app_public.plans;
+  v_interval text;
   v_later boolean;
   v_result app_public.subscriptions;
 begin
@@ -123,10 +134,12 @@ begin
   if v_sub.status = 'unpaid' then
     raise exception 'The payment for your % plan is overdue: pay the open invoice before changing plans.', v_current.name using errcode = 'STATE';
   end if;
+  v_interval := coalesce(billing_interval, v_sub.billing_interval);
 
-  if v_target.id = v_sub.plan_id then
+  if v_target.id = v_sub.plan_id and v_interval = v_sub.billing_interval then
     if v_sub.pending_plan_id is null and not v_sub.cancel_at_period_end then
-      raise exception 'You are already on the % plan.', v_current.name using errcode = 'INVAL';
+      raise exception 'You are already on the % plan%.', v_current.name, case v_interval when 'year' then ', billed yearly' else '' end
+        using errcode = 'INVAL';
     end if;
     -- Staying: undo the scheduled change or cancellation.
     update app_public.subscriptions s set pending_plan_id = null, cancel_at_period_end = false
@@ -139,14 +152,25 @@ begin
   if v_target.id = (app_private.fallback_plan()).id then
     return app_private.apply_cancellation(tenant_id, coalesce(at_period_end, true));
   end if;
+  perform app_private.assert_billable_at(v_target, v_interval);
 
-  v_later := coalesce(at_period_end, coalesce(v_target.price_monthly, 0) <= coalesce(v_current.price_monthly, 0));
+  if v_interval <> v_sub.billing_interval then
+    if at_period_end then
+      raise exception 'A change of billing interval applies now (Stripe starts a new billing period): leave atPeriodEnd out or set it to false.'
+        using errcode = 'INVAL';
+    end if;
+    v_later := false;
+  else
+    -- Dearer or cheaper at the same interval.
+    v_later := coalesce(at_period_end,
+      coalesce(app_private.plan_price(v_target, v_interval), 0) <= coalesce(app_private.plan_price(v_current, v_interval), 0));
+  end if;
   if v_later then
     update app_public.subscriptions s set pending_plan_id = v_target.id, cancel_at_period_end = false
       where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id
       returning * into v_result;
   else
-    update app_public.subscriptions s set plan_id = v_target.id, pending_plan_id = null, cancel_at_period_end = false
+    update app_public.subscriptions s set plan_id = v_target.id, billing_interval = v_interval, pending_plan_id = null, cancel_at_period_end = false
       where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id
       returning * into v_result;
     update app_public.usage_periods up set plan_id = v_target.id
@@ -156,7 +180,7 @@ begin
   return v_result;
 end;
 $$;
-comment on function app_private.apply_plan_change(uuid, text, boolean) is 'Changes the tenant''s plan now or at the end of the period (see the top of functions/253-billing-plan-changes.sql).';
+comment on function app_private.apply_plan_change(uuid, text, boolean, text) is 'Changes the tenant''s plan and/or billing interval now or at the end of the period (see the top of functions/253-billing-plan-changes.sql).';
 
 create or replace function app_private.assert_may_manage_billing() returns void
   language plpgsql stable
@@ -199,16 +223,18 @@ end;
 $$;
 comment on function app_private.record_staff_billing_action(uuid, text, text, jsonb) is 'Writes a staff billing change to the platform audit log (the tenant''s own audit log gets the row changes from the subscriptions audit trigger).';
 
-create or replace function app_public.change_plan(plan_slug text, at_period_end boolean default null) returns app_public.subscriptions
+drop function if exists app_public.change_plan(text, boolean);
+create or replace function app_public.change_plan(plan_slug text, at_period_end boolean default null, billing_interval text default null)
+  returns app_public.subscriptions
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
   perform app_private.assert_may_manage_billing();
-  return app_private.apply_plan_change(app_public.current_tenant_id(), plan_slug, at_period_end);
+  return app_private.apply_plan_change(app_public.current_tenant_id(), plan_slug, at_period_end, billing_interval);
 end;
 $$;
-comment on function app_public.change_plan(text, boolean) is 'Owners and admins: switch to another plan (free, starter, pro, enterprise). Upgrades apply now and downgrades at the end of the billing period unless atPeriodEnd says otherwise; the Free plan means cancelling. Choosing your current plan undoes a scheduled change or cancellation. Returns the current subscription.';
+comment on function app_public.change_plan(text, boolean, text) is E'@enumArg billing_interval subscriptions.billing_interval\nOwners and admins: switch to another plan (free, starter, pro, enterprise) and/or billing interval (billingInterval: month or year; left out, the current one). Upgrades apply now and downgrades at the end of the billing period unless atPeriodEnd says otherwise; a change of billing interval applies now. The Free plan means cancelling. Choosing your current plan and interval undoes a scheduled change or cancellation. Returns the current subscription.';
 
 create or replace function app_public.cancel_subscription(at_period_end boolean default true) returns app_public.subscriptions
   language plpgsql volatile security definer
@@ -221,7 +247,9 @@ end;
 $$;
 comment on function app_public.cancel_subscription(boolean) is E'@name cancel_billing_subscription\nOwners and admins: cancel the paid plan at the end of the billing period (default) or now; your organisation then continues on the Free plan and keeps its data. Returns the current subscription.';
 
-create or replace function app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean default null, reason text default null)
+drop function if exists app_public.change_tenant_plan(uuid, text, boolean, text);
+create or replace function app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean default null, reason text default null,
+    billing_interval text default null)
   returns app_public.subscriptions
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
@@ -230,13 +258,13 @@ declare
   v_result app_public.subscriptions;
 begin
   perform app_private.assert_staff_billing(tenant_id);
-  v_result := app_private.apply_plan_change(tenant_id, plan_slug, at_period_end);
+  v_result := app_private.apply_plan_change(tenant_id, plan_slug, at_period_end, billing_interval);
   perform app_private.record_staff_billing_action(tenant_id, 'billing.plan_changed', reason,
-    jsonb_build_object('plan', plan_slug, 'at_period_end', at_period_end));
+    jsonb_build_object('plan', plan_slug, 'at_period_end', at_period_end, 'billing_interval', billing_interval));
   return v_result;
 end;
 $$;
-comment on function app_public.change_tenant_plan(uuid, text, boolean, text) is 'Staff with billing.manage: change any tenant''s plan, with the same rules as changePlan; recorded in the platform audit log.';
+comment on function app_public.change_tenant_plan(uuid, text, boolean, text, text) is E'@enumArg billing_interval subscriptions.billing_interval\nStaff with billing.manage: change any tenant''s plan and/or billing interval, with the same rules as changePlan; recorded in the platform audit log.';
 
 create or replace function app_public.cancel_tenant_subscription(tenant_id uuid, at_period_end boolean default true, reason text default null)
   returns app_public.subscriptions

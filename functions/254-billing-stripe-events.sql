@@ -7,8 +7,9 @@
 --
 -- Handled: invoice.paid (payment row, subscription active again, period),
 -- invoice.payment_failed (failed payment row, past_due), and
--- customer.subscription.created/updated/deleted (status, plan by
--- plans.stripe_price_id, period, cancel_at_period_end). Tenants are found by
+-- customer.subscription.created/updated/deleted (status, plan and billing
+-- interval by plans.stripe_price_id (monthly) or stripe_price_id_yearly
+-- (yearly), period, cancel_at_period_end). Tenants are found by
 -- subscriptions.stripe_subscription_id, else by
 -- tenant_config.stripe_customer_id. Events are compared with
 -- subscriptions.stripe_updated_at (the creation time of the last event
@@ -182,6 +183,7 @@ declare
   v_status text;
   v_price text;
   v_plan app_public.plans;
+  v_interval text;
   v_period_start timestamptz;
   v_period_end timestamptz;
 begin
@@ -214,10 +216,14 @@ begin
 
   v_price := coalesce(v_object #>> '{items,data,0,price,id}', v_object #>> '{plan,id}');
   if v_price is not null then
-    select p.* into v_plan from app_public.plans p where p.stripe_price_id = v_price order by p.is_active desc limit 1;
+    select p.* into v_plan from app_public.plans p
+      where p.stripe_price_id = v_price or p.stripe_price_id_yearly = v_price
+      order by p.is_active desc limit 1;
     if v_plan.id is null then
-      raise exception 'No plan has the Stripe price %; set it as a plan''s stripe_price_id.', v_price using errcode = 'INVAL';
+      raise exception 'No plan has the Stripe price %; set it as a plan''s stripe_price_id (monthly) or stripe_price_id_yearly (yearly).', v_price
+        using errcode = 'INVAL';
     end if;
+    v_interval := case when v_plan.stripe_price_id_yearly = v_price then 'year' else 'month' end;
   end if;
   v_period_start := coalesce(app_private.stripe_time(v_object #>> '{items,data,0,current_period_start}'), app_private.stripe_time(v_object ->> 'current_period_start'));
   v_period_end := coalesce(app_private.stripe_time(v_object #>> '{items,data,0,current_period_end}'), app_private.stripe_time(v_object ->> 'current_period_end'));
@@ -228,6 +234,8 @@ begin
       -- plan's price in Stripe does not change our plan before period end.
       plan_id = case when v_plan.id is null or v_plan.id = s.pending_plan_id then s.plan_id else v_plan.id end,
       pending_plan_id = case when v_plan.id is null or v_plan.id = s.pending_plan_id then s.pending_plan_id else null end,
+      -- The interval is the price's: a scheduled downgrade keeps the interval.
+      billing_interval = coalesce(v_interval, s.billing_interval),
       cancel_at_period_end = coalesce((v_object ->> 'cancel_at_period_end')::boolean, s.cancel_at_period_end)
                              or v_object ->> 'cancel_at' is not null,
       current_period_start = case when v_period_end > v_period_start then v_period_start else s.current_period_start end,
@@ -239,7 +247,7 @@ begin
   return query select v_sub.tenant_id, 'applied'::text;
 end;
 $$;
-comment on function app_private.apply_stripe_subscription(jsonb) is 'customer.subscription.created/updated/deleted: applies status (deleted or canceled ends the subscription; the tenant continues on Free), plan (by plans.stripe_price_id), period and cancel_at_period_end, unless a newer event was applied already.';
+comment on function app_private.apply_stripe_subscription(jsonb) is 'customer.subscription.created/updated/deleted: applies status (deleted or canceled ends the subscription; the tenant continues on Free), plan and billing interval (by plans.stripe_price_id for monthly, stripe_price_id_yearly for yearly), period and cancel_at_period_end, unless a newer event was applied already.';
 
 create or replace function app_private.receive_stripe_event(event jsonb) returns text
   language plpgsql volatile

@@ -28,7 +28,9 @@ begin
   return query
   select s.tenant_id, t.name, coalesce(tc.billing_email, owner.email)::text, tc.stripe_customer_id,
          s.id, s.status, s.stripe_subscription_id,
-         coalesce(pp.stripe_price_id, p.stripe_price_id),
+         -- The price of the subscription's interval: monthly or yearly.
+         case when s.billing_interval = 'year' then coalesce(pp.stripe_price_id_yearly, p.stripe_price_id_yearly)
+              else coalesce(pp.stripe_price_id, p.stripe_price_id) end,
          -- A scheduled downgrade is billed from the next invoice, without proration.
          case when s.pending_plan_id is not null then 'none' else 'create_prorations' end,
          s.cancel_at_period_end,
@@ -46,7 +48,7 @@ begin
   where s.tenant_id = stripe_sync_state.for_tenant and s.id = stripe_sync_state.for_subscription;
 end;
 $$;
-comment on function app_private.stripe_sync_state(uuid, uuid) is 'What Stripe should hold for a subscription: customer, price (of the pending plan if a downgrade is scheduled), proration, cancel_at_period_end, or cancellation; `version` changes whenever the row does (idempotency keys).';
+comment on function app_private.stripe_sync_state(uuid, uuid) is 'What Stripe should hold for a subscription: customer, price (the plan''s monthly or yearly Stripe price, as billing_interval says; of the pending plan if a downgrade is scheduled), proration, cancel_at_period_end, or cancellation; `version` changes whenever the row does (idempotency keys).';
 
 create or replace function app_private.record_stripe_customer(tenant_id uuid, stripe_customer_id text) returns void
   language plpgsql volatile

@@ -12,11 +12,11 @@ create policy manage on app_public.plans for all
 comment on policy manage on app_public.plans is 'Only staff with plans.manage create or change plans.';
 grant select on app_public.plans to penguinmails_member;
 grant insert (name, slug, description, max_users, max_domains, max_campaigns_per_month, api_rate_limit,
-    max_email_accounts, max_emails_per_month, max_warmups, max_contacts, max_storage_gb, api_access,
-    priority_support, advanced_analytics, white_label, price_monthly, price_yearly, stripe_price_id, notes, is_active),
+    max_email_accounts, max_emails_per_month, max_warmups, max_contacts, api_access,
+    advanced_analytics, white_label, price_monthly, price_yearly, stripe_price_id, stripe_price_id_yearly, notes, is_active),
   update (name, description, max_users, max_domains, max_campaigns_per_month, api_rate_limit,
-    max_email_accounts, max_emails_per_month, max_warmups, max_contacts, max_storage_gb, api_access,
-    priority_support, advanced_analytics, white_label, price_monthly, price_yearly, stripe_price_id, notes, is_active)
+    max_email_accounts, max_emails_per_month, max_warmups, max_contacts, api_access,
+    advanced_analytics, white_label, price_monthly, price_yearly, stripe_price_id, stripe_price_id_yearly, notes, is_active)
   on app_public.plans to penguinmails_staff;
 
 select app_private.apply_tenant_policies('app_public.subscriptions', write_role => null);
@@ -37,7 +37,7 @@ create policy billing_staff on app_public.subscription_addons for all
   using (app_public.current_staff_has_permission('billing.manage') and tenant_id = app_public.current_tenant_id())
   with check (app_public.current_staff_has_permission('billing.manage') and tenant_id = app_public.current_tenant_id());
 comment on policy billing_staff on app_public.subscription_addons is 'Staff with billing.manage may add or change add-ons of the tenant they hold an access session into.';
-grant update (plan_id, pending_plan_id, status, cancel_at_period_end, billing_contact_user_id)
+grant update (plan_id, pending_plan_id, billing_interval, status, cancel_at_period_end, billing_contact_user_id)
   on app_public.subscriptions to penguinmails_staff;
 grant insert (tenant_id, subscription_id, addon_type, quantity, price_monthly, stripe_price_id, stripe_subscription_item_id, is_active),
   update (quantity, price_monthly, is_active), delete
@@ -54,11 +54,11 @@ grant insert (tenant_id, subscription_id, addon_type, quantity, price_monthly, s
 grant execute on function
   app_public.current_usage(),
   app_public.usage_periods_usage(app_public.usage_periods),
-  app_public.change_plan(text, boolean),
+  app_public.change_plan(text, boolean, text),
   app_public.cancel_subscription(boolean)
 to penguinmails_member;
 
 grant execute on function
-  app_public.change_tenant_plan(uuid, text, boolean, text),
+  app_public.change_tenant_plan(uuid, text, boolean, text, text),
   app_public.cancel_tenant_subscription(uuid, boolean, text)
 to penguinmails_staff;

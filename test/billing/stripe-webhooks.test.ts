@@ -207,7 +207,7 @@ describe('invoices and subscription changes', () => {
     }));
     expect((await deliverEvent(t.url, bad)).body.outcome).toBe('failed');
     expect(await storedEvents(bad.id)).toEqual([{
-      id: bad.id, outcome: 'failed', tenant_id: null, error: "No plan has the Stripe price price_unknown; set it as a plan's stripe_price_id.",
+      id: bad.id, outcome: 'failed', tenant_id: null, error: "No plan has the Stripe price price_unknown; set it as a plan's stripe_price_id (monthly) or stripe_price_id_yearly (yearly).",
     }]);
     expect(await subscriptionOf(tenant.tenantId)).toMatchObject({ status: 'active', plan: 'pro', stripe_updated_at: null });
   });

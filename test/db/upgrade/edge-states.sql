@@ -26,6 +26,15 @@ insert into app_public.subscriptions (tenant_id, plan_id, status, past_due_since
 select '00000000-0000-4000-8000-000000000101', p.id, 'past_due', now() - interval '2 days'
 from app_public.plans p order by p.id limit 1;
 
+-- Add-ons: one raising the contacts limit, and one of the storage quota
+-- (max_storage_gb) that never had an effect, deleted with its type by
+-- migrations/current/3-plan-features.sql.
+insert into app_public.subscription_addons (tenant_id, id, subscription_id, addon_type, quantity)
+select s.tenant_id, x.id::uuid, s.id, x.addon_type, x.quantity
+from app_public.subscriptions s,
+  (values ('00000000-0000-4000-8000-000000001401', 'max_contacts', 1000), ('00000000-0000-4000-8000-000000001402', 'max_storage_gb', 50)) x (id, addon_type, quantity)
+where s.tenant_id = '00000000-0000-4000-8000-000000000101';
+
 insert into app_public.companies (tenant_id, id, name, status) values
   ('00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000201', 'Upgrade Co', 'active'),
   ('00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000202', 'Old Co', 'archived');
