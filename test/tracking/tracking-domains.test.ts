@@ -107,7 +107,7 @@ async function ownParentDomain(org: TestTenant, hostname: string): Promise<strin
   await w.t.owner.query(sql`
     insert into app_public.domains (tenant_id, domain, verification_status, verified_at)
     values (${org.tenantId}, ${parent}, 'verified', now())
-    on conflict (tenant_id, domain) do update set verification_status = 'verified', verified_at = now()`);
+    on conflict (tenant_id, domain) do update set verification_status = 'verified', verified_at = excluded.verified_at`);
   return parent;
 }
 
