@@ -336,6 +336,24 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.current_api_key_id() IS 'The API key this request is made with; null for a signed-in user (or anonymous).';
 
+CREATE FUNCTION app_hidden.current_plan_allows(feature text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select feature operator(pg_catalog.=) any (
+    coalesce(nullif(pg_catalog.current_setting('app.current_plan_features', true), '')::text[], '{}'::text[])
+  );
+$$;
+
+COMMENT ON FUNCTION app_hidden.current_plan_allows(feature text) IS 'Whether the current tenant''s plan, as enter_request found it, has the feature (advanced_analytics). Reads a setting only.';
+
+CREATE FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select case when app_hidden.current_plan_allows(feature) then app_public.current_tenant_id_for_role(minimum) end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) IS 'The tenant of this request when the current user holds at least the given role in it and its plan has the feature; null otherwise. Policies of plan-gated tables compare tenant_id against it.';
+
 CREATE FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) RETURNS TABLE(error_code text, error_message text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -549,6 +567,8 @@ begin
   execute format('set local app.assigned_ip_ids = %L', v_ips::text);
   execute format('set local app.api_key_id = %L', v_key.id::text);
   execute format('set local app.api_key_scopes = %L', v_key.scopes::text);
+  execute format('set local app.current_plan_features = %L',
+    app_private.plan_features(app_private.current_plan_of(enter_api_key.tenant_id))::text);
   return v_roles;
 end;
 $$;
@@ -568,6 +588,7 @@ declare
   v_roles text[] := app_private.tenant_roles_of(user_id, tenant_id, v_permissions);
   v_users uuid[] := case when user_id is null then '{}' else array[user_id] end;
   v_ips uuid[] := '{}';
+  v_features text[] := '{}';
   v_missing text;
 begin
   -- An organisation that requires two-factor authentication or a confirmed
@@ -599,6 +620,8 @@ begin
       from app_public.tenant_users tu where tu.tenant_id = enter_request.tenant_id and tu.deleted_at is null;
     select coalesce(array_agg(distinct a.smtp_ip_address_id), '{}') into v_ips
       from app_public.domain_ip_assignments a where a.tenant_id = enter_request.tenant_id and a.status <> 'expired';
+    -- The features of the tenant's current plan (functions/096-analytics-gate.sql).
+    v_features := app_private.plan_features(app_private.current_plan_of(enter_request.tenant_id));
   end if;
   -- SET LOCAL rather than set_config: Citus forwards it to the worker nodes.
   execute format('set local app.current_user_id = %L', coalesce(user_id::text, ''));
@@ -607,11 +630,12 @@ begin
   execute format('set local app.current_staff_permissions = %L', v_permissions::text);
   execute format('set local app.visible_user_ids = %L', v_users::text);
   execute format('set local app.assigned_ip_ids = %L', v_ips::text);
+  execute format('set local app.current_plan_features = %L', v_features::text);
   return v_roles;
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) IS 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids, in transaction-local settings that every policy reads. Returns the tenant roles. Refuses a member whose account lacks what the tenant''s policy requires (EMVER: a confirmed email; TFENR: two-factor authentication), or, for a request that only sets it up (app.account_setup), enters with no role in the tenant.';
+COMMENT ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) IS 'Starts a request''s transaction as this user in this tenant: resolves their tenant roles and staff permissions once and records them, with the ids and the features of the tenant''s plan, in transaction-local settings that every policy reads. Returns the tenant roles. Refuses a member whose account lacks what the tenant''s policy requires (EMVER: a confirmed email; TFENR: two-factor authentication), or, for a request that only sets it up (app.account_setup), enters with no role in the tenant.';
 
 CREATE FUNCTION app_hidden.enter_session(session_id uuid, user_id uuid, tenant_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1061,6 +1085,77 @@ $$;
 
 COMMENT ON FUNCTION app_hidden.require_api_scope(area text, access text) IS 'The scope check of SECURITY DEFINER functions (next to their role check): refuses (FORBIDDEN) an API-key request whose key lacks `area:access`; does nothing for signed-in users. An area no key can hold (members, api_keys, billing writes) refuses every key.';
 
+CREATE FUNCTION app_hidden.require_plan_feature(feature text, what text) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_plans text;
+begin
+  if app_hidden.current_plan_allows(feature) then
+    return;
+  end if;
+  select string_agg(p.name, ' and ' order by coalesce(p.price_monthly, 0), p.slug) into v_plans
+    from app_public.plans p where p.is_active and (pg_catalog.to_jsonb(p) ->> feature) = 'true';
+  raise exception '% % part of % (%): your organisation''s plan does not include it; upgrade to use it.',
+      what, case when what ~ 's$' then 'are' else 'is' end, replace(feature, '_', ' '),
+      coalesce('in the ' || v_plans || ' plan' || case when v_plans like '% and %' then 's' else '' end, 'no plan at the moment')
+    using errcode = 'PLANF', detail = pg_catalog.json_build_object('feature', feature)::text;
+end;
+$_$;
+
+COMMENT ON FUNCTION app_hidden.require_plan_feature(feature text, what text) IS 'Refuses (PLAN_FEATURE_REQUIRED, DETAIL {"feature"}) unless the current tenant''s plan has the feature; the message names `what` and the plans that include it.';
+
+CREATE FUNCTION app_hidden.rollup_totals(tenant_id uuid, campaign_id uuid, since date, until date) RETURNS app_public.message_stats
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+#variable_conflict use_column
+declare
+  v_trusted boolean := app_private.caller_bypasses_rls();
+  v_since date;
+  v_until date;
+  v_n record;
+begin
+  -- The request's own tenant only (and, for an API key, with analytics:read),
+  -- as the row policy would allow without the plan gate.
+  if not v_trusted and (rollup_totals.tenant_id is distinct from app_public.current_tenant_id_for_role('viewer')
+                        or not app_hidden.api_key_allows('analytics', 'read')) then
+    return app_hidden.stats_with_rates(null, null, null, null, null, null, null, null, null, null, null);
+  end if;
+  -- Totals between two days would rebuild the daily series day by day.
+  if not v_trusted and (since is not null or until is not null) then
+    perform app_hidden.require_plan_feature('advanced_analytics', 'Statistics between two days');
+  end if;
+  -- Plain aggregates into variables, every parameter compared with a column
+  -- (Citus sends a query's parameters to the workers untyped: `$n is null`
+  -- alone cannot be typed there).
+  v_since := coalesce(since, '-infinity'::date);
+  v_until := coalesce(until, 'infinity'::date);
+  if rollup_totals.campaign_id is null then
+    select sum(s.sent)::bigint as sent, sum(s.delivered)::bigint as delivered, sum(s.opened)::bigint as opened,
+           sum(s.clicked)::bigint as clicked, sum(s.replied)::bigint as replied, sum(s.bounced)::bigint as bounced,
+           sum(s.failed)::bigint as failed, sum(s.unsubscribed)::bigint as unsubscribed, sum(s.complained)::bigint as complained,
+           sum(s.opens_total)::bigint as opens_total, sum(s.clicks_total)::bigint as clicks_total
+      into v_n
+      from app_public.campaign_stats_daily s
+      where s.tenant_id = rollup_totals.tenant_id and s.day >= v_since and s.day <= v_until;
+  else
+    select sum(s.sent)::bigint as sent, sum(s.delivered)::bigint as delivered, sum(s.opened)::bigint as opened,
+           sum(s.clicked)::bigint as clicked, sum(s.replied)::bigint as replied, sum(s.bounced)::bigint as bounced,
+           sum(s.failed)::bigint as failed, sum(s.unsubscribed)::bigint as unsubscribed, sum(s.complained)::bigint as complained,
+           sum(s.opens_total)::bigint as opens_total, sum(s.clicks_total)::bigint as clicks_total
+      into v_n
+      from app_public.campaign_stats_daily s
+      where s.tenant_id = rollup_totals.tenant_id and s.campaign_id = rollup_totals.campaign_id and s.day >= v_since and s.day <= v_until;
+  end if;
+  return app_hidden.stats_with_rates(v_n.sent, v_n.delivered, v_n.opened, v_n.clicked, v_n.replied, v_n.bounced, v_n.failed,
+    v_n.unsubscribed, v_n.complained, v_n.opens_total, v_n.clicks_total);
+end;
+$_$;
+
+COMMENT ON FUNCTION app_hidden.rollup_totals(tenant_id uuid, campaign_id uuid, since date, until date) IS 'Totals of the daily campaign rollup for one campaign (or all of a tenant''s, campaign_id null), read past the row policy''s plan gate so totals are on every plan: only for the request''s own tenant (an API key needs analytics:read; otherwise all zeros) unless the caller bypasses row security. A range of days needs advanced analytics (PLAN_FEATURE_REQUIRED).';
+
 CREATE FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) RETURNS timestamp with time zone
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -1429,6 +1524,15 @@ $$;
 
 COMMENT ON FUNCTION app_private.active_tenant_ids(user_id uuid) IS 'The tenants a user is an active member of.';
 
+CREATE FUNCTION app_private.add_billing_interval(starts_at timestamp with time zone, billing_interval text) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select starts_at + case when billing_interval = 'year' then interval '1 year' else interval '1 month' end;
+$$;
+
+COMMENT ON FUNCTION app_private.add_billing_interval(starts_at timestamp with time zone, billing_interval text) IS 'End of a billing period of the given interval (month or year) that starts at the given instant (calendar arithmetic: Jan 31 + 1 month = Feb 28, Feb 29 + 1 year = Feb 28).';
+
 CREATE FUNCTION app_private.add_billing_period(starts_at timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -1619,6 +1723,8 @@ CREATE TABLE app_public.subscriptions (
     stripe_updated_at timestamp with time zone,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
+    billing_interval text DEFAULT 'month'::text NOT NULL,
+    CONSTRAINT subscriptions_billing_interval_check CHECK ((billing_interval = ANY (ARRAY['month'::text, 'year'::text]))),
     CONSTRAINT subscriptions_check CHECK ((current_period_end > current_period_start)),
     CONSTRAINT subscriptions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'past_due'::text, 'canceled'::text, 'unpaid'::text]))),
     CONSTRAINT subscriptions_stripe_subscription_id_check CHECK ((stripe_subscription_id ~ '^sub_[A-Za-z0-9]+$'::text))
@@ -1630,6 +1736,8 @@ COMMENT ON TABLE app_public.subscriptions IS '@name billing_subscription
 A tenant''s subscription to a plan; pending_plan_id takes effect at the end of the current period.';
 
 COMMENT ON COLUMN app_public.subscriptions.stripe_updated_at IS 'Creation time of the last Stripe event applied, so an older event delivered late cannot undo a newer one.';
+
+COMMENT ON COLUMN app_public.subscriptions.billing_interval IS 'How the plan is billed: month (price_monthly, plans.stripe_price_id) or year (price_yearly, plans.stripe_price_id_yearly). A yearly subscription''s period is a year; usage periods, and the monthly limits they meter, stay monthly.';
 
 CREATE FUNCTION app_private.apply_cancellation(tenant_id uuid, at_period_end boolean) RETURNS app_public.subscriptions
     LANGUAGE plpgsql
@@ -1695,7 +1803,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.apply_dunning(grace interval, at timestamp with time zone) IS 'Dunning: subscriptions past due for longer than the grace period become unpaid (campaigns paused, sends refused). Returns the subscriptions it changed; safe to run at any time and more than once.';
 
-CREATE FUNCTION app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean) RETURNS app_public.subscriptions
+CREATE FUNCTION app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean, billing_interval text DEFAULT NULL::text) RETURNS app_public.subscriptions
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -1703,6 +1811,7 @@ declare
   v_target app_public.plans := app_private.plan_by_slug(plan_slug);
   v_sub app_public.subscriptions := app_private.locked_current_subscription(tenant_id);
   v_current app_public.plans;
+  v_interval text;
   v_later boolean;
   v_result app_public.subscriptions;
 begin
@@ -1710,10 +1819,12 @@ begin
   if v_sub.status = 'unpaid' then
     raise exception 'The payment for your % plan is overdue: pay the open invoice before changing plans.', v_current.name using errcode = 'STATE';
   end if;
+  v_interval := coalesce(billing_interval, v_sub.billing_interval);
 
-  if v_target.id = v_sub.plan_id then
+  if v_target.id = v_sub.plan_id and v_interval = v_sub.billing_interval then
     if v_sub.pending_plan_id is null and not v_sub.cancel_at_period_end then
-      raise exception 'You are already on the % plan.', v_current.name using errcode = 'INVAL';
+      raise exception 'You are already on the % plan%.', v_current.name, case v_interval when 'year' then ', billed yearly' else '' end
+        using errcode = 'INVAL';
     end if;
     -- Staying: undo the scheduled change or cancellation.
     update app_public.subscriptions s set pending_plan_id = null, cancel_at_period_end = false
@@ -1726,14 +1837,25 @@ begin
   if v_target.id = (app_private.fallback_plan()).id then
     return app_private.apply_cancellation(tenant_id, coalesce(at_period_end, true));
   end if;
+  perform app_private.assert_billable_at(v_target, v_interval);
 
-  v_later := coalesce(at_period_end, coalesce(v_target.price_monthly, 0) <= coalesce(v_current.price_monthly, 0));
+  if v_interval <> v_sub.billing_interval then
+    if at_period_end then
+      raise exception 'A change of billing interval applies now (Stripe starts a new billing period): leave atPeriodEnd out or set it to false.'
+        using errcode = 'INVAL';
+    end if;
+    v_later := false;
+  else
+    -- Dearer or cheaper at the same interval.
+    v_later := coalesce(at_period_end,
+      coalesce(app_private.plan_price(v_target, v_interval), 0) <= coalesce(app_private.plan_price(v_current, v_interval), 0));
+  end if;
   if v_later then
     update app_public.subscriptions s set pending_plan_id = v_target.id, cancel_at_period_end = false
       where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id
       returning * into v_result;
   else
-    update app_public.subscriptions s set plan_id = v_target.id, pending_plan_id = null, cancel_at_period_end = false
+    update app_public.subscriptions s set plan_id = v_target.id, billing_interval = v_interval, pending_plan_id = null, cancel_at_period_end = false
       where s.tenant_id = v_sub.tenant_id and s.id = v_sub.id
       returning * into v_result;
     update app_public.usage_periods up set plan_id = v_target.id
@@ -1744,7 +1866,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean) IS 'Changes the tenant''s plan now or at the end of the period (see the top of functions/253-billing-plan-changes.sql).';
+COMMENT ON FUNCTION app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean, billing_interval text) IS 'Changes the tenant''s plan and/or billing interval now or at the end of the period (see the top of functions/253-billing-plan-changes.sql).';
 
 CREATE FUNCTION app_private.apply_stripe_invoice(event jsonb) RETURNS TABLE(tenant_id uuid, outcome text)
     LANGUAGE plpgsql
@@ -1827,6 +1949,7 @@ declare
   v_status text;
   v_price text;
   v_plan app_public.plans;
+  v_interval text;
   v_period_start timestamptz;
   v_period_end timestamptz;
 begin
@@ -1859,10 +1982,14 @@ begin
 
   v_price := coalesce(v_object #>> '{items,data,0,price,id}', v_object #>> '{plan,id}');
   if v_price is not null then
-    select p.* into v_plan from app_public.plans p where p.stripe_price_id = v_price order by p.is_active desc limit 1;
+    select p.* into v_plan from app_public.plans p
+      where p.stripe_price_id = v_price or p.stripe_price_id_yearly = v_price
+      order by p.is_active desc limit 1;
     if v_plan.id is null then
-      raise exception 'No plan has the Stripe price %; set it as a plan''s stripe_price_id.', v_price using errcode = 'INVAL';
+      raise exception 'No plan has the Stripe price %; set it as a plan''s stripe_price_id (monthly) or stripe_price_id_yearly (yearly).', v_price
+        using errcode = 'INVAL';
     end if;
+    v_interval := case when v_plan.stripe_price_id_yearly = v_price then 'year' else 'month' end;
   end if;
   v_period_start := coalesce(app_private.stripe_time(v_object #>> '{items,data,0,current_period_start}'), app_private.stripe_time(v_object ->> 'current_period_start'));
   v_period_end := coalesce(app_private.stripe_time(v_object #>> '{items,data,0,current_period_end}'), app_private.stripe_time(v_object ->> 'current_period_end'));
@@ -1873,6 +2000,8 @@ begin
       -- plan's price in Stripe does not change our plan before period end.
       plan_id = case when v_plan.id is null or v_plan.id = s.pending_plan_id then s.plan_id else v_plan.id end,
       pending_plan_id = case when v_plan.id is null or v_plan.id = s.pending_plan_id then s.pending_plan_id else null end,
+      -- The interval is the price's: a scheduled downgrade keeps the interval.
+      billing_interval = coalesce(v_interval, s.billing_interval),
       cancel_at_period_end = coalesce((v_object ->> 'cancel_at_period_end')::boolean, s.cancel_at_period_end)
                              or v_object ->> 'cancel_at' is not null,
       current_period_start = case when v_period_end > v_period_start then v_period_start else s.current_period_start end,
@@ -1885,7 +2014,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.apply_stripe_subscription(event jsonb) IS 'customer.subscription.created/updated/deleted: applies status (deleted or canceled ends the subscription; the tenant continues on Free), plan (by plans.stripe_price_id), period and cancel_at_period_end, unless a newer event was applied already.';
+COMMENT ON FUNCTION app_private.apply_stripe_subscription(event jsonb) IS 'customer.subscription.created/updated/deleted: applies status (deleted or canceled ends the subscription; the tenant continues on Free), plan and billing interval (by plans.stripe_price_id for monthly, stripe_price_id_yearly for yearly), period and cancel_at_period_end, unless a newer event was applied already.';
 
 CREATE FUNCTION app_private.apply_tenant_policies(tbl regclass, write_role text, read_role text DEFAULT 'viewer'::text) RETURNS void
     LANGUAGE plpgsql
@@ -1914,6 +2043,78 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.apply_tenant_policies(tbl regclass, write_role text, read_role text) IS 'Creates the select/insert/update/delete policies of a tenant-owned table for the given minimum read and write roles.';
+
+CREATE TABLE app_public.plans (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    slug text NOT NULL,
+    description text,
+    max_users integer,
+    max_domains integer,
+    max_campaigns_per_month integer,
+    api_rate_limit integer,
+    max_email_accounts integer,
+    max_emails_per_month integer,
+    max_warmups integer,
+    max_contacts integer,
+    api_access boolean DEFAULT false NOT NULL,
+    advanced_analytics boolean DEFAULT false NOT NULL,
+    white_label boolean DEFAULT false NOT NULL,
+    price_monthly integer,
+    price_yearly integer,
+    stripe_price_id text,
+    notes text,
+    is_active boolean DEFAULT true NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    stripe_price_id_yearly text,
+    CONSTRAINT plans_api_rate_limit_check CHECK ((api_rate_limit >= 0)),
+    CONSTRAINT plans_max_campaigns_per_month_check CHECK ((max_campaigns_per_month >= 0)),
+    CONSTRAINT plans_max_contacts_check CHECK ((max_contacts >= 0)),
+    CONSTRAINT plans_max_domains_check CHECK ((max_domains >= 0)),
+    CONSTRAINT plans_max_email_accounts_check CHECK ((max_email_accounts >= 0)),
+    CONSTRAINT plans_max_emails_per_month_check CHECK ((max_emails_per_month >= 0)),
+    CONSTRAINT plans_max_users_check CHECK ((max_users >= 0)),
+    CONSTRAINT plans_max_warmups_check CHECK ((max_warmups >= 0)),
+    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT plans_price_monthly_check CHECK ((price_monthly >= 0)),
+    CONSTRAINT plans_price_yearly_check CHECK ((price_yearly >= 0)),
+    CONSTRAINT plans_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,99}$'::text))
+);
+
+ALTER TABLE ONLY app_public.plans FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_public.plans IS 'A subscription plan and its limits. A null limit means unlimited; prices are in cents.';
+
+COMMENT ON COLUMN app_public.plans.api_rate_limit IS 'Requests per minute each API key of the plan''s organisations may make (fixed one-minute windows); null: unlimited.';
+
+COMMENT ON COLUMN app_public.plans.api_access IS 'Whether the plan''s organisations may use API keys (seeded: Starter, Pro and Enterprise; not Free).';
+
+COMMENT ON COLUMN app_public.plans.advanced_analytics IS 'Whether the organisation sees its analytics day by day (campaign_daily_stats rows, dailyStats, statistics between two days); totals are on every plan.';
+
+COMMENT ON COLUMN app_public.plans.price_monthly IS 'Price per month in cents, for subscriptions billed monthly.';
+
+COMMENT ON COLUMN app_public.plans.price_yearly IS 'Price per year in cents, for subscriptions billed yearly; null: the plan cannot be billed yearly.';
+
+COMMENT ON COLUMN app_public.plans.stripe_price_id IS 'The Stripe price of the plan billed monthly (price_monthly); null for plans not billed through Stripe.';
+
+COMMENT ON COLUMN app_public.plans.stripe_price_id_yearly IS 'The Stripe price of the plan billed yearly (price_yearly); a plan billed through Stripe can be chosen yearly only when it is set.';
+
+CREATE FUNCTION app_private.assert_billable_at(plan app_public.plans, billing_interval text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if billing_interval is null or billing_interval not in ('month', 'year') then
+    raise exception 'The billing interval must be month or year, not "%".', coalesce(billing_interval, '') using errcode = 'INVAL';
+  end if;
+  if billing_interval = 'year' and (plan.price_yearly is null or (plan.stripe_price_id is not null and plan.stripe_price_id_yearly is null)) then
+    raise exception 'The % plan cannot be billed yearly; choose monthly billing.', plan.name using errcode = 'INVAL';
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.assert_billable_at(plan app_public.plans, billing_interval text) IS 'Refuses (INVALID_INPUT) an interval other than month or year, and yearly billing of a plan without a yearly price (price_yearly, and stripe_price_id_yearly when the plan is billed through Stripe).';
 
 CREATE FUNCTION app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -2478,6 +2679,19 @@ CREATE FUNCTION app_private.bounce_type(status text) RETURNS text
 $$;
 
 COMMENT ON FUNCTION app_private.bounce_type(status text) IS 'hard for an RFC 3463 permanent failure (5.x.x), soft for a transient (4.x.x) or unknown status.';
+
+CREATE FUNCTION app_private.caller_bypasses_rls() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_role text := coalesce(nullif(nullif(current_setting('role', true), ''), 'none'), session_user::text);
+begin
+  return coalesce((select r.rolsuper or r.rolbypassrls from pg_catalog.pg_roles r where r.rolname = v_role), false);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.caller_bypasses_rls() IS 'True when the role the session acts as (SET ROLE, else the session user) bypasses row security: owner and superuser sessions, never an API role. Call it only from SECURITY DEFINER functions deciding for their caller.';
 
 CREATE FUNCTION app_private.campaign_audience(tenant_id uuid, campaign_id uuid) RETURNS TABLE(lead_id uuid, block_reason text)
     LANGUAGE plpgsql STABLE
@@ -4313,54 +4527,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.csv_export_total(tenant_id uuid, kind text, campaign_id uuid) IS 'How many rows a CSV export of this kind holds (read in the snapshot the worker writes it from).';
-
-CREATE TABLE app_public.plans (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    slug text NOT NULL,
-    description text,
-    max_users integer,
-    max_domains integer,
-    max_campaigns_per_month integer,
-    api_rate_limit integer,
-    max_email_accounts integer,
-    max_emails_per_month integer,
-    max_warmups integer,
-    max_contacts integer,
-    max_storage_gb integer,
-    api_access boolean DEFAULT false NOT NULL,
-    priority_support boolean DEFAULT false NOT NULL,
-    advanced_analytics boolean DEFAULT false NOT NULL,
-    white_label boolean DEFAULT false NOT NULL,
-    price_monthly integer,
-    price_yearly integer,
-    stripe_price_id text,
-    notes text,
-    is_active boolean DEFAULT true NOT NULL,
-    created timestamp with time zone DEFAULT now() NOT NULL,
-    updated timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT plans_api_rate_limit_check CHECK ((api_rate_limit >= 0)),
-    CONSTRAINT plans_max_campaigns_per_month_check CHECK ((max_campaigns_per_month >= 0)),
-    CONSTRAINT plans_max_contacts_check CHECK ((max_contacts >= 0)),
-    CONSTRAINT plans_max_domains_check CHECK ((max_domains >= 0)),
-    CONSTRAINT plans_max_email_accounts_check CHECK ((max_email_accounts >= 0)),
-    CONSTRAINT plans_max_emails_per_month_check CHECK ((max_emails_per_month >= 0)),
-    CONSTRAINT plans_max_storage_gb_check CHECK ((max_storage_gb >= 0)),
-    CONSTRAINT plans_max_users_check CHECK ((max_users >= 0)),
-    CONSTRAINT plans_max_warmups_check CHECK ((max_warmups >= 0)),
-    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT plans_price_monthly_check CHECK ((price_monthly >= 0)),
-    CONSTRAINT plans_price_yearly_check CHECK ((price_yearly >= 0)),
-    CONSTRAINT plans_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,99}$'::text))
-);
-
-ALTER TABLE ONLY app_public.plans FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_public.plans IS 'A subscription plan and its limits. A null limit means unlimited; prices are in cents.';
-
-COMMENT ON COLUMN app_public.plans.api_rate_limit IS 'Requests per minute each API key of the plan''s organisations may make (fixed one-minute windows); null: unlimited.';
-
-COMMENT ON COLUMN app_public.plans.api_access IS 'Whether the plan''s organisations may use API keys (seeded: Starter, Pro and Enterprise; not Free).';
 
 CREATE FUNCTION app_private.current_plan_of(tenant_id uuid) RETURNS app_public.plans
     LANGUAGE plpgsql STABLE
@@ -6720,6 +6886,33 @@ $$;
 
 COMMENT ON FUNCTION app_private.plan_by_slug(plan_slug text) IS 'The active plan with this slug; NOT_FOUND naming the available plans otherwise.';
 
+CREATE FUNCTION app_private.plan_features(plan app_public.plans) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select array_remove(array[case when plan.advanced_analytics then 'advanced_analytics' end], null);
+$$;
+
+COMMENT ON FUNCTION app_private.plan_features(plan app_public.plans) IS 'The feature flags a plan grants, by name (advanced_analytics), as enter_request records them in app.current_plan_features.';
+
+CREATE FUNCTION app_private.plan_price(plan app_public.plans, billing_interval text) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select case when billing_interval = 'year' then plan.price_yearly else plan.price_monthly end;
+$$;
+
+COMMENT ON FUNCTION app_private.plan_price(plan app_public.plans, billing_interval text) IS 'The plan''s price in cents for one billing period of the interval (price_yearly for year, price_monthly for month); null when the plan has no price for it.';
+
+CREATE FUNCTION app_private.plan_stripe_price(plan app_public.plans, billing_interval text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select case when billing_interval = 'year' then plan.stripe_price_id_yearly else plan.stripe_price_id end;
+$$;
+
+COMMENT ON FUNCTION app_private.plan_stripe_price(plan app_public.plans, billing_interval text) IS 'The Stripe price that bills the plan at the interval (stripe_price_id_yearly for year, stripe_price_id for month).';
+
 CREATE FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id uuid) RETURNS app_public.lead_imports
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -7271,7 +7464,8 @@ begin
     left join app_public.plans p on p.id = s.plan_id
     left join app_public.plans pp on pp.id = s.pending_plan_id
     where s.tenant_id = queue_stripe_sync.tenant_id and s.id = queue_stripe_sync.subscription_id
-      and (s.stripe_subscription_id is not null or p.stripe_price_id is not null or pp.stripe_price_id is not null)
+      and (s.stripe_subscription_id is not null or p.stripe_price_id is not null or pp.stripe_price_id is not null
+           or p.stripe_price_id_yearly is not null or pp.stripe_price_id_yearly is not null)
   ) then
     return false;
   end if;
@@ -9027,6 +9221,7 @@ declare
   v_closed integer := 0;
   v_next timestamptz;
   v_next_end timestamptz;
+  v_boundary boolean;
 begin
   loop
     select up.* into v_period from app_public.usage_periods up
@@ -9036,19 +9231,24 @@ begin
     v_next := v_period.period_end;
     -- As a value: Citus refuses a non-immutable function inside CASE in an
     -- UPDATE of a distributed table.
-    v_next_end := app_private.add_billing_period(v_next);
     select s.* into v_sub from app_public.subscriptions s
       where s.tenant_id = roll_over_tenant.tenant_id and s.status <> 'canceled'
       for update;
+    v_next_end := app_private.add_billing_interval(v_next, coalesce(v_sub.billing_interval, 'month'));
+    -- Whether this usage period's end is also the subscription period's
+    -- (ours not yet moved, or one Stripe has already moved on to start here):
+    -- always for monthly billing; once a year for yearly billing, whose
+    -- scheduled plan change or cancellation waits for the year's end.
+    v_boundary := v_sub.id is not null and (v_sub.current_period_end <= v_next or v_sub.current_period_start >= v_next);
 
-    if v_sub.id is not null and v_sub.cancel_at_period_end then
+    if v_sub.id is not null and v_sub.cancel_at_period_end and v_boundary then
       -- Ends the subscription, closes this period and opens the Free one.
       perform app_private.end_subscription(v_sub.tenant_id, v_sub.id, v_next);
     else
       if v_sub.id is not null then
         update app_public.subscriptions s set
-            plan_id = coalesce(s.pending_plan_id, s.plan_id),
-            pending_plan_id = null,
+            plan_id = case when v_boundary then coalesce(s.pending_plan_id, s.plan_id) else s.plan_id end,
+            pending_plan_id = case when v_boundary then null else s.pending_plan_id end,
             -- Stripe moves the period of the subscriptions it bills (webhooks);
             -- ours move here.
             current_period_start = case when s.current_period_end <= v_next then v_next else s.current_period_start end,
@@ -9070,7 +9270,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.roll_over_tenant(tenant_id uuid, at timestamp with time zone) IS 'Closes every usage period of the tenant that ended by `at` (final figures recorded), applies the pending plan, ends subscriptions set to cancel at period end (falling back to Free), and opens the next period. Idempotent, safe to run late (catches up period by period) and concurrently (the open period row is locked).';
+COMMENT ON FUNCTION app_private.roll_over_tenant(tenant_id uuid, at timestamp with time zone) IS 'Closes every usage period of the tenant that ended by `at` (final figures recorded); at the end of the subscription''s period (every month, or every year for yearly billing) applies the pending plan or ends subscriptions set to cancel at period end (falling back to Free), moving the period of subscriptions Stripe does not bill by their interval; and opens the next (monthly) usage period. Idempotent, safe to run late (catches up period by period) and concurrently (the open period row is locked).';
 
 CREATE FUNCTION app_private.rollout_bucket(flag_key text, tenant_id uuid) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -9594,12 +9794,16 @@ declare
   v_sub app_public.subscriptions;
   v_period app_public.usage_periods;
   v_end timestamptz;
+  v_month_end timestamptz;
 begin
   select s.* into v_sub from app_public.subscriptions s
     where s.tenant_id = start_usage_period.tenant_id and s.id = start_usage_period.subscription_id;
   -- The end as a value: Citus refuses a non-immutable function inside CASE.
-  v_end := case when v_sub.current_period_end > starts_at then v_sub.current_period_end
-                else app_private.add_billing_period(starts_at) end;
+  -- Usage periods are monthly: a yearly subscription's year is metered month by month.
+  v_month_end := app_private.add_billing_period(starts_at);
+  v_end := case when v_sub.current_period_end <= starts_at then v_month_end
+                when v_sub.billing_interval = 'year' then least(v_sub.current_period_end, v_month_end)
+                else v_sub.current_period_end end;
   insert into app_public.usage_periods (tenant_id, subscription_id, plan_id, period_start, period_end)
     values (start_usage_period.tenant_id, v_sub.id, v_sub.plan_id, starts_at, v_end)
     returning * into v_period;
@@ -9607,7 +9811,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.start_usage_period(tenant_id uuid, subscription_id uuid, starts_at timestamp with time zone) IS 'Opens the tenant''s next usage period at starts_at, ending with the subscription''s current period (or a month later if that has already passed).';
+COMMENT ON FUNCTION app_private.start_usage_period(tenant_id uuid, subscription_id uuid, starts_at timestamp with time zone) IS 'Opens the tenant''s next usage period at starts_at, ending with the subscription''s current period (or a month later if that has already passed); under a yearly subscription, at most a month later.';
 
 CREATE FUNCTION app_private.stop_enrollment(tenant_id uuid, enrollment_id uuid, status text, reason text) RETURNS void
     LANGUAGE plpgsql
@@ -9727,7 +9931,9 @@ begin
   return query
   select s.tenant_id, t.name, coalesce(tc.billing_email, owner.email)::text, tc.stripe_customer_id,
          s.id, s.status, s.stripe_subscription_id,
-         coalesce(pp.stripe_price_id, p.stripe_price_id),
+         -- The price of the subscription's interval: monthly or yearly.
+         case when s.billing_interval = 'year' then coalesce(pp.stripe_price_id_yearly, p.stripe_price_id_yearly)
+              else coalesce(pp.stripe_price_id, p.stripe_price_id) end,
          -- A scheduled downgrade is billed from the next invoice, without proration.
          case when s.pending_plan_id is not null then 'none' else 'create_prorations' end,
          s.cancel_at_period_end,
@@ -9746,7 +9952,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.stripe_sync_state(for_tenant uuid, for_subscription uuid) IS 'What Stripe should hold for a subscription: customer, price (of the pending plan if a downgrade is scheduled), proration, cancel_at_period_end, or cancellation; `version` changes whenever the row does (idempotency keys).';
+COMMENT ON FUNCTION app_private.stripe_sync_state(for_tenant uuid, for_subscription uuid) IS 'What Stripe should hold for a subscription: customer, price (the plan''s monthly or yearly Stripe price, as billing_interval says; of the pending plan if a downgrade is scheduled), proration, cancel_at_period_end, or cancellation; `version` changes whenever the row does (idempotency keys).';
 
 CREATE FUNCTION app_private.stripe_time(seconds text) RETURNS timestamp with time zone
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -12055,6 +12261,9 @@ CREATE TABLE app_public.campaign_sequence_steps (
     ab_winner_metric text DEFAULT 'reply'::text NOT NULL,
     ab_min_sends_per_variant integer DEFAULT 100 NOT NULL,
     ab_decide_after interval,
+    CONSTRAINT campaign_sequence_steps_ab_decide_after_check CHECK (((ab_decide_after >= '01:00:00'::interval) AND (ab_decide_after <= '90 days'::interval))),
+    CONSTRAINT campaign_sequence_steps_ab_min_sends_check CHECK (((ab_min_sends_per_variant >= 10) AND (ab_min_sends_per_variant <= 100000))),
+    CONSTRAINT campaign_sequence_steps_ab_winner_metric_check CHECK ((ab_winner_metric = ANY (ARRAY['reply'::text, 'click'::text, 'open'::text]))),
     CONSTRAINT campaign_sequence_steps_condition_type_check CHECK ((((step_type = 'condition'::text) = (condition_type IS NOT NULL)) AND ((condition_type IS NULL) OR (condition_type = ANY (ARRAY['opened'::text, 'not_opened'::text, 'clicked'::text, 'not_clicked'::text, 'replied'::text, 'not_replied'::text]))))),
     CONSTRAINT campaign_sequence_steps_condition_value_check CHECK (((condition_value IS NULL) OR (condition_value = ANY (ARRAY['stop'::text, 'skip'::text])) OR (condition_value ~ '^[1-9][0-9]?$'::text))),
     CONSTRAINT campaign_sequence_steps_email_needs_template CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL))),
@@ -12147,6 +12356,9 @@ CREATE TABLE app_public.campaign_step_variants (
     created timestamp with time zone DEFAULT now() NOT NULL,
     body_html text,
     body_text text,
+    CONSTRAINT campaign_step_variants_body_html_check CHECK (((length(body_html) >= 1) AND (length(body_html) <= 500000))),
+    CONSTRAINT campaign_step_variants_body_text_check CHECK (((body_text IS NULL) OR (((length(body_text) >= 1) AND (length(body_text) <= 500000)) AND (body_html IS NOT NULL)))),
+    CONSTRAINT campaign_step_variants_differs_check CHECK ((num_nonnulls(subject, body_html) >= 1)),
     CONSTRAINT campaign_step_variants_label_check CHECK ((label ~ '^[A-Z]$'::text)),
     CONSTRAINT campaign_step_variants_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 500))),
     CONSTRAINT campaign_step_variants_weight_check CHECK (((weight >= 1) AND (weight <= 100)))
@@ -12216,18 +12428,17 @@ COMMENT ON FUNCTION app_public.campaigns_next_send_at(campaign app_public.campai
 When the campaign sends its next message (now or earlier: it is sending); null when it will not send (draft, paused, finished, no usable inbox). See idleReason.';
 
 CREATE FUNCTION app_public.campaigns_stats(campaign app_public.campaigns, since date DEFAULT NULL::date, until date DEFAULT NULL::date) RETURNS app_public.message_stats
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
-    sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
-    sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
-  from app_public.campaign_stats_daily s
-  where s.tenant_id = campaign.tenant_id and s.campaign_id = campaign.id
-    and (since is null or s.day >= since) and (until is null or s.day <= until);
+begin
+  -- Through rollup_totals (functions/096): totals are on every plan, the rows
+  -- only with advanced analytics.
+  return app_hidden.rollup_totals(campaign.tenant_id, campaign.id, since, until);
+end;
 $$;
 
-COMMENT ON FUNCTION app_public.campaigns_stats(campaign app_public.campaigns, since date, until date) IS 'The campaign''s statistics (optionally between two UTC days, inclusive): sent, delivered, unique opens, clicks, replies, bounces, unsubscribes, complaints, and rates over messages sent.';
+COMMENT ON FUNCTION app_public.campaigns_stats(campaign app_public.campaigns, since date, until date) IS 'The campaign''s statistics: sent, delivered, unique opens, clicks, replies, bounces, unsubscribes, complaints, and rates over messages sent. Totals on every plan; between two UTC days (inclusive) with advanced analytics only (PLAN_FEATURE_REQUIRED).';
 
 CREATE FUNCTION app_public.cancel_campaign(campaign_id uuid) RETURNS app_public.campaigns
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12368,19 +12579,20 @@ $$;
 
 COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS 'Changes your password after checking the current one, against the strictest policy of your organisations; your other sessions end.';
 
-CREATE FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean DEFAULT NULL::boolean) RETURNS app_public.subscriptions
+CREATE FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean DEFAULT NULL::boolean, billing_interval text DEFAULT NULL::text) RETURNS app_public.subscriptions
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   perform app_private.assert_may_manage_billing();
-  return app_private.apply_plan_change(app_public.current_tenant_id(), plan_slug, at_period_end);
+  return app_private.apply_plan_change(app_public.current_tenant_id(), plan_slug, at_period_end, billing_interval);
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean) IS 'Owners and admins: switch to another plan (free, starter, pro, enterprise). Upgrades apply now and downgrades at the end of the billing period unless atPeriodEnd says otherwise; the Free plan means cancelling. Choosing your current plan undoes a scheduled change or cancellation. Returns the current subscription.';
+COMMENT ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean, billing_interval text) IS '@enumArg billing_interval subscriptions.billing_interval
+Owners and admins: switch to another plan (free, starter, pro, enterprise) and/or billing interval (billingInterval: month or year; left out, the current one). Upgrades apply now and downgrades at the end of the billing period unless atPeriodEnd says otherwise; a change of billing interval applies now. The Free plan means cancelling. Choosing your current plan and interval undoes a scheduled change or cancellation. Returns the current subscription.';
 
-CREATE FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean DEFAULT NULL::boolean, reason text DEFAULT NULL::text) RETURNS app_public.subscriptions
+CREATE FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean DEFAULT NULL::boolean, reason text DEFAULT NULL::text, billing_interval text DEFAULT NULL::text) RETURNS app_public.subscriptions
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -12388,14 +12600,15 @@ declare
   v_result app_public.subscriptions;
 begin
   perform app_private.assert_staff_billing(tenant_id);
-  v_result := app_private.apply_plan_change(tenant_id, plan_slug, at_period_end);
+  v_result := app_private.apply_plan_change(tenant_id, plan_slug, at_period_end, billing_interval);
   perform app_private.record_staff_billing_action(tenant_id, 'billing.plan_changed', reason,
-    jsonb_build_object('plan', plan_slug, 'at_period_end', at_period_end));
+    jsonb_build_object('plan', plan_slug, 'at_period_end', at_period_end, 'billing_interval', billing_interval));
   return v_result;
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) IS 'Staff with billing.manage: change any tenant''s plan, with the same rules as changePlan; recorded in the platform audit log.';
+COMMENT ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text, billing_interval text) IS '@enumArg billing_interval subscriptions.billing_interval
+Staff with billing.manage: change any tenant''s plan and/or billing interval, with the same rules as changePlan; recorded in the platform audit log.';
 
 CREATE FUNCTION app_public.choose_ab_winner(variant_id uuid) RETURNS app_public.campaign_step_ab_decisions
     LANGUAGE plpgsql SECURITY DEFINER
@@ -12933,6 +13146,10 @@ CREATE FUNCTION app_public.daily_stats(campaign_id uuid DEFAULT NULL::uuid, sinc
     AS $$
 #variable_conflict use_column
 begin
+  -- The rows are hidden without advanced analytics (policies/095): say why.
+  if app_public.current_tenant_id() is not null then
+    perform app_hidden.require_plan_feature('advanced_analytics', 'Daily statistics');
+  end if;
   return query
   select s.day, sum(s.sent)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint, sum(s.replied)::bigint,
          sum(s.bounced)::bigint, sum(s.unsubscribed)::bigint
@@ -12946,7 +13163,7 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until date) IS '@resultTypeName DailyStat
-Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them.';
+Per UTC day: messages sent, opened, clicked, replied, bounced and unsubscribes, for one campaign or all of them. Needs a plan with advanced analytics (PLAN_FEATURE_REQUIRED otherwise).';
 
 CREATE FUNCTION app_public.deals_timeline(deal app_public.deals) RETURNS SETOF app_public.activities
     LANGUAGE plpgsql STABLE
@@ -13078,6 +13295,9 @@ CREATE TABLE app_public.email_accounts (
     CONSTRAINT email_accounts_pause_reason_length CHECK ((length(pause_reason) <= 1000)),
     CONSTRAINT email_accounts_provider_check CHECK ((provider = ANY (ARRAY['mailu'::text, 'smtp'::text, 'google'::text, 'microsoft'::text]))),
     CONSTRAINT email_accounts_provider_daily_cap CHECK (((provider <> 'google'::text) OR (daily_limit <= 2000))),
+    CONSTRAINT email_accounts_safety_baseline_check CHECK ((jsonb_typeof(safety_baseline) = 'object'::text)),
+    CONSTRAINT email_accounts_safety_pause_check CHECK ((safety_pause = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text]))),
+    CONSTRAINT email_accounts_safety_pause_status_check CHECK (((safety_pause IS NULL) OR (status = 'paused'::text))),
     CONSTRAINT email_accounts_smtp_auth_failures_check CHECK ((smtp_auth_failures >= 0)),
     CONSTRAINT email_accounts_smtp_settings_shape CHECK (((jsonb_typeof(smtp_settings) = 'object'::text) AND (NOT (smtp_settings ?| ARRAY['password'::text, 'pass'::text, 'secret'::text])))),
     CONSTRAINT email_accounts_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'disabled'::text, 'error'::text]))),
@@ -14772,20 +14992,12 @@ CREATE FUNCTION app_public.tenant_stats(since date DEFAULT NULL::date, until dat
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-#variable_conflict use_column
 begin
-  return (
-  select app_hidden.stats_with_rates(sum(s.sent)::bigint, sum(s.delivered)::bigint, sum(s.opened)::bigint, sum(s.clicked)::bigint,
-    sum(s.replied)::bigint, sum(s.bounced)::bigint, sum(s.failed)::bigint, sum(s.unsubscribed)::bigint, sum(s.complained)::bigint,
-    sum(s.opens_total)::bigint, sum(s.clicks_total)::bigint)
-  from app_public.campaign_stats_daily s
-  where s.tenant_id = app_public.current_tenant_id()
-    and (since is null or s.day >= since) and (until is null or s.day <= until)
-  );
+  return app_hidden.rollup_totals(app_public.current_tenant_id(), null, since, until);
 end;
 $$;
 
-COMMENT ON FUNCTION app_public.tenant_stats(since date, until date) IS 'Statistics of all your organisation''s campaigns (optionally between two UTC days, inclusive).';
+COMMENT ON FUNCTION app_public.tenant_stats(since date, until date) IS 'Statistics of all your organisation''s campaigns. Totals on every plan; between two UTC days (inclusive) with advanced analytics only (PLAN_FEATURE_REQUIRED).';
 
 CREATE FUNCTION app_public.tenants_my_roles(tenant app_public.tenants) RETURNS text[]
     LANGUAGE sql STABLE
@@ -15707,7 +15919,7 @@ CREATE TABLE app_public.subscription_addons (
     updated timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT subscription_addons_price_monthly_check CHECK ((price_monthly >= (0)::numeric)),
     CONSTRAINT subscription_addons_quantity_check CHECK ((quantity > 0)),
-    CONSTRAINT subscription_addons_type_check CHECK ((addon_type = ANY (ARRAY['max_users'::text, 'max_domains'::text, 'max_campaigns_per_month'::text, 'max_email_accounts'::text, 'max_emails_per_month'::text, 'max_warmups'::text, 'max_contacts'::text, 'max_storage_gb'::text])))
+    CONSTRAINT subscription_addons_type_check CHECK ((addon_type = ANY (ARRAY['max_users'::text, 'max_domains'::text, 'max_campaigns_per_month'::text, 'max_email_accounts'::text, 'max_emails_per_month'::text, 'max_warmups'::text, 'max_contacts'::text])))
 );
 
 ALTER TABLE ONLY app_public.subscription_addons FORCE ROW LEVEL SECURITY;
@@ -16092,15 +16304,6 @@ ALTER TABLE ONLY app_public.campaign_email_accounts
 ALTER TABLE ONLY app_public.campaign_enrollments
     ADD CONSTRAINT campaign_enrollments_pkey PRIMARY KEY (tenant_id, id);
 
-ALTER TABLE app_public.campaign_sequence_steps
-    ADD CONSTRAINT campaign_sequence_steps_ab_decide_after_check CHECK (((ab_decide_after >= '01:00:00'::interval) AND (ab_decide_after <= '90 days'::interval))) NOT VALID;
-
-ALTER TABLE app_public.campaign_sequence_steps
-    ADD CONSTRAINT campaign_sequence_steps_ab_min_sends_check CHECK (((ab_min_sends_per_variant >= 10) AND (ab_min_sends_per_variant <= 100000))) NOT VALID;
-
-ALTER TABLE app_public.campaign_sequence_steps
-    ADD CONSTRAINT campaign_sequence_steps_ab_winner_metric_check CHECK ((ab_winner_metric = ANY (ARRAY['reply'::text, 'click'::text, 'open'::text]))) NOT VALID;
-
 ALTER TABLE ONLY app_public.campaign_sequence_steps
     ADD CONSTRAINT campaign_sequence_steps_pkey PRIMARY KEY (tenant_id, id);
 
@@ -16109,15 +16312,6 @@ ALTER TABLE ONLY app_public.campaign_stats_daily
 
 ALTER TABLE ONLY app_public.campaign_step_ab_decisions
     ADD CONSTRAINT campaign_step_ab_decisions_pkey PRIMARY KEY (tenant_id, id);
-
-ALTER TABLE app_public.campaign_step_variants
-    ADD CONSTRAINT campaign_step_variants_body_html_check CHECK (((length(body_html) >= 1) AND (length(body_html) <= 500000))) NOT VALID;
-
-ALTER TABLE app_public.campaign_step_variants
-    ADD CONSTRAINT campaign_step_variants_body_text_check CHECK (((body_text IS NULL) OR (((length(body_text) >= 1) AND (length(body_text) <= 500000)) AND (body_html IS NOT NULL)))) NOT VALID;
-
-ALTER TABLE app_public.campaign_step_variants
-    ADD CONSTRAINT campaign_step_variants_differs_check CHECK ((num_nonnulls(subject, body_html) >= 1)) NOT VALID;
 
 ALTER TABLE ONLY app_public.campaign_step_variants
     ADD CONSTRAINT campaign_step_variants_pkey PRIMARY KEY (tenant_id, id);
@@ -16169,15 +16363,6 @@ ALTER TABLE ONLY app_public.domains
 
 ALTER TABLE ONLY app_public.email_accounts
     ADD CONSTRAINT email_accounts_pkey PRIMARY KEY (tenant_id, id);
-
-ALTER TABLE app_public.email_accounts
-    ADD CONSTRAINT email_accounts_safety_baseline_check CHECK ((jsonb_typeof(safety_baseline) = 'object'::text)) NOT VALID;
-
-ALTER TABLE app_public.email_accounts
-    ADD CONSTRAINT email_accounts_safety_pause_check CHECK ((safety_pause = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text]))) NOT VALID;
-
-ALTER TABLE app_public.email_accounts
-    ADD CONSTRAINT email_accounts_safety_pause_status_check CHECK (((safety_pause IS NULL) OR (status = 'paused'::text))) NOT VALID;
 
 ALTER TABLE ONLY app_public.email_events
     ADD CONSTRAINT email_events_pkey PRIMARY KEY (tenant_id, id);
@@ -18049,9 +18234,9 @@ CREATE POLICY tenant_select ON app_public.campaign_sequence_steps FOR SELECT USI
 
 COMMENT ON POLICY tenant_select ON app_public.campaign_sequence_steps IS 'Rows of the current tenant, for its viewers and above. An API key needs the campaigns:read scope.';
 
-CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
+CREATE POLICY tenant_select ON app_public.campaign_stats_daily FOR SELECT USING (((tenant_id = app_hidden.current_tenant_id_with_feature('viewer'::text, 'advanced_analytics'::text)) AND app_hidden.api_key_allows('analytics'::text, 'read'::text)));
 
-COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above. An API key needs the analytics:read scope.';
+COMMENT ON POLICY tenant_select ON app_public.campaign_stats_daily IS 'Rows of the current tenant, for its viewers and above, when its plan has advanced analytics (day-by-day statistics); totals come from rollup_totals on every plan. An API key needs the analytics:read scope.';
 
 CREATE POLICY tenant_select ON app_public.campaign_step_ab_decisions FOR SELECT USING (((tenant_id = app_public.current_tenant_id_for_role('viewer'::text)) AND app_hidden.api_key_allows('campaigns'::text, 'read'::text)));
 
@@ -18389,6 +18574,16 @@ GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_member;
 GRANT ALL ON FUNCTION app_hidden.current_api_key_id() TO penguinmails_analytics;
 
+REVOKE ALL ON FUNCTION app_hidden.current_plan_allows(feature text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_plan_allows(feature text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.current_plan_allows(feature text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.current_plan_allows(feature text) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) TO penguinmails_anonymous;
+GRANT ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) TO penguinmails_analytics;
+
 REVOKE ALL ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) TO penguinmails_member;
 
@@ -18441,6 +18636,12 @@ GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO pe
 GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_hidden.require_api_scope(area text, access text) TO penguinmails_analytics;
 
+REVOKE ALL ON FUNCTION app_hidden.require_plan_feature(feature text, what text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.require_plan_feature(feature text, what text) TO penguinmails_member;
+
+REVOKE ALL ON FUNCTION app_hidden.rollup_totals(tenant_id uuid, campaign_id uuid, since date, until date) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rollup_totals(tenant_id uuid, campaign_id uuid, since date, until date) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.rotate_webhook_secret(subscription_id uuid, secret_encrypted bytea, overlap interval) TO penguinmails_member;
 
@@ -18489,6 +18690,8 @@ REVOKE ALL ON FUNCTION app_private.ab_winner_sweep() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.active_tenant_ids(user_id uuid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.add_billing_interval(starts_at timestamp with time zone, billing_interval text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.add_billing_period(starts_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.add_campaign_stats(deltas jsonb) FROM PUBLIC;
@@ -18523,17 +18726,64 @@ GRANT UPDATE(cancel_at_period_end) ON TABLE app_public.subscriptions TO penguinm
 
 GRANT UPDATE(billing_contact_user_id) ON TABLE app_public.subscriptions TO penguinmails_staff;
 
+GRANT UPDATE(billing_interval) ON TABLE app_public.subscriptions TO penguinmails_staff;
+
 REVOKE ALL ON FUNCTION app_private.apply_cancellation(tenant_id uuid, at_period_end boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.apply_dunning(grace interval, at timestamp with time zone) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.apply_plan_change(tenant_id uuid, plan_slug text, at_period_end boolean, billing_interval text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.apply_stripe_invoice(event jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.apply_stripe_subscription(event jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.apply_tenant_policies(tbl regclass, write_role text, read_role text) FROM PUBLIC;
+
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
+GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(slug) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(description),UPDATE(description) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_users),UPDATE(max_users) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_domains),UPDATE(max_domains) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_campaigns_per_month),UPDATE(max_campaigns_per_month) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(api_rate_limit),UPDATE(api_rate_limit) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_email_accounts),UPDATE(max_email_accounts) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_emails_per_month),UPDATE(max_emails_per_month) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_warmups),UPDATE(max_warmups) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(max_contacts),UPDATE(max_contacts) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(api_access),UPDATE(api_access) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(advanced_analytics),UPDATE(advanced_analytics) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(white_label),UPDATE(white_label) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(price_monthly),UPDATE(price_monthly) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(price_yearly),UPDATE(price_yearly) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.plans TO penguinmails_staff;
+
+GRANT INSERT(stripe_price_id_yearly),UPDATE(stripe_price_id_yearly) ON TABLE app_public.plans TO penguinmails_staff;
+
+REVOKE ALL ON FUNCTION app_private.assert_billable_at(plan app_public.plans, billing_interval text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.assert_keeps_an_owner(tenant_id uuid, except_user uuid) FROM PUBLIC;
 
@@ -18573,6 +18823,8 @@ REVOKE ALL ON FUNCTION app_private.book_email_send(tenant_id uuid, enrollment_id
 REVOKE ALL ON FUNCTION app_private.book_reply_capacity(tenant_id uuid, email_account_id uuid, now_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.bounce_type(status text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.caller_bypasses_rls() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_audience(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
@@ -18715,51 +18967,6 @@ REVOKE ALL ON FUNCTION app_private.csv_export_leads(tenant_id uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.csv_export_suppressions(tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.csv_export_total(tenant_id uuid, kind text, campaign_id uuid) FROM PUBLIC;
-
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_analytics;
-GRANT SELECT ON TABLE app_public.plans TO penguinmails_member;
-
-GRANT INSERT(name),UPDATE(name) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(slug) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(description),UPDATE(description) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_users),UPDATE(max_users) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_domains),UPDATE(max_domains) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_campaigns_per_month),UPDATE(max_campaigns_per_month) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(api_rate_limit),UPDATE(api_rate_limit) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_email_accounts),UPDATE(max_email_accounts) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_emails_per_month),UPDATE(max_emails_per_month) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_warmups),UPDATE(max_warmups) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_contacts),UPDATE(max_contacts) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(max_storage_gb),UPDATE(max_storage_gb) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(api_access),UPDATE(api_access) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(priority_support),UPDATE(priority_support) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(advanced_analytics),UPDATE(advanced_analytics) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(white_label),UPDATE(white_label) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(price_monthly),UPDATE(price_monthly) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(price_yearly),UPDATE(price_yearly) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(notes),UPDATE(notes) ON TABLE app_public.plans TO penguinmails_staff;
-
-GRANT INSERT(is_active),UPDATE(is_active) ON TABLE app_public.plans TO penguinmails_staff;
 
 REVOKE ALL ON FUNCTION app_private.current_plan_of(tenant_id uuid) FROM PUBLIC;
 
@@ -19016,6 +19223,12 @@ REVOKE ALL ON FUNCTION app_private.password_policy_violation(password text, tena
 REVOKE ALL ON FUNCTION app_private.pause_tenant_campaigns(tenant_id uuid, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.plan_by_slug(plan_slug text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.plan_features(plan app_public.plans) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.plan_price(plan app_public.plans, billing_interval text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.plan_stripe_price(plan app_public.plans, billing_interval text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.prepare_lead_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
@@ -19513,11 +19726,11 @@ GRANT ALL ON FUNCTION app_public.change_member_roles(user_id uuid, roles text[])
 REVOKE ALL ON FUNCTION app_public.change_password(old_password text, new_password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.change_password(old_password text, new_password text) TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean) TO penguinmails_member;
+REVOKE ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean, billing_interval text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean, billing_interval text) TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text) TO penguinmails_staff;
+REVOKE ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text, billing_interval text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.change_tenant_plan(tenant_id uuid, plan_slug text, at_period_end boolean, reason text, billing_interval text) TO penguinmails_staff;
 
 REVOKE ALL ON FUNCTION app_public.choose_ab_winner(variant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.choose_ab_winner(variant_id uuid) TO penguinmails_member;

@@ -17,7 +17,7 @@ export const CITUS_SUITES = [
   'test/import/',
   'test/sending/',
   'test/tracking/',
-  'test/billing/(done|dunning|plans|stripe-sync|stripe-webhooks)',
+  'test/billing/(done|dunning|plans|plan-features|stripe-sync|stripe-webhooks)',
   'test/deliverability/(dns-checks|domain-verification|reputation)',
   'test/imap/(parse|poller|complaints)',
   'test/crm/',

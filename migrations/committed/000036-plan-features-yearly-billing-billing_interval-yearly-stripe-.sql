@@ -1,3 +1,11 @@
+--! Previous: sha1:52ffd9f107967b50622750e4ca43352421c5c119
+--! Hash: sha1:87e855b9efc295fc6999000f114eeb253930b722
+--! Message: Plan features: yearly billing (billing_interval, yearly Stripe price), priority_support and max_storage_gb dropped
+
+--! split: 1-current.sql
+-- Enter migration here
+
+--! split: 3-plan-features.sql
 set local lock_timeout = '5s';
 set local statement_timeout = '60s';
 
