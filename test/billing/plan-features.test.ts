@@ -28,13 +28,11 @@ import {
   type StripeRequest,
   type StripeStandIn,
 } from '../helpers/stripe-server.ts';
-import { citusWorkerRootUrls } from '../helpers/test-database.ts';
+import { singleNodeTest } from '../helpers/engine.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 
-// The tests in one rolled-back transaction (withTx) act as the superuser and
-// then as a member in the same transaction, which Citus refuses ("modified
-// by a different user"); on a cluster, the API tests cover the same rules.
-const txTest = citusWorkerRootUrls().length > 0 ? test.skip : test;
+// The tests in one rolled-back transaction (withTx) run on one PostgreSQL
+// only; on a cluster, the API tests below cover the same rules.
 
 let t: TestApi;
 let stripe: StripeStandIn;
@@ -163,7 +161,7 @@ describe('yearly billing (price_yearly)', () => {
     expect(await subscriptionOf(owner.tenantId)).toMatchObject({ plan: 'pro', billing_interval: 'month' });
   });
 
-  txTest('a yearly subscription is metered month by month; a scheduled downgrade waits for the year to end', async () => {
+  singleNodeTest('rolledBackTransaction', 'a yearly subscription is metered month by month; a scheduled downgrade waits for the year to end', async () => {
     await withTx(async (tx) => {
       const { tenant } = await tx.tenantWithOwner('yearly-roll'); // Pro, monthly, not billed by Stripe
       await tx.query(sql`select app_private.apply_plan_change(${tenant.id}, 'pro', null, 'year')`);
@@ -221,7 +219,7 @@ describe('advanced analytics', () => {
       update app_public.subscriptions set plan_id = (select id from app_public.plans where slug = ${slug})
       where tenant_id = ${tenantId} and status <> 'canceled'`));
 
-  txTest('without it: the daily rows are invisible and the daily reads refused; totals stay on every plan', async () => {
+  singleNodeTest('rolledBackTransaction', 'without it: the daily rows are invisible and the daily reads refused; totals stay on every plan', async () => {
     await withTx(async (tx) => {
       const { tenant, owner, campaign } = await tenantWithStats(tx, 'gated');
       const { n: rows } = await tx.one(sql`select count(*)::int as n from app_public.campaign_stats_daily where tenant_id = ${tenant.id}`);

@@ -24,6 +24,12 @@ export const SINGLE_NODE_REASONS = {
    * staff member's permissions, a defect of its own, not of the test.
    */
   staffMutationOfReferenceTable: 'a staff member creates or updates a platform row (a reference table) through the API',
+  /**
+   * The test runs in one rolled-back transaction (`withTx`, test/helpers/db.ts)
+   * that writes as the owner and then reads as a member: Citus refuses a
+   * second role in a transaction that modified a distributed table.
+   */
+  rolledBackTransaction: 'the test writes as the owner and reads as a member in one rolled-back transaction',
 } as const;
 
 type Reason = keyof typeof SINGLE_NODE_REASONS;
