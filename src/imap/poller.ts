@@ -148,7 +148,8 @@ export async function pollInbox(withClient: WithClient, deps: ImapPollerDeps, re
 
     const target = await loadPollTarget(db, ref);
     if (!target) return { ...summary, status: 'skipped', reason: 'the inbox no longer exists' };
-    if (target.status !== 'active') return { ...summary, status: 'skipped', reason: `the inbox is ${target.status}` };
+    // Paused stops sending, not reading: replies and complaints still count.
+    if (target.status !== 'active' && target.status !== 'paused') return { ...summary, status: 'skipped', reason: `the inbox is ${target.status}` };
 
     let settings: ResolvedImapSettings;
     try {

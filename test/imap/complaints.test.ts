@@ -221,7 +221,16 @@ describeImap('feedback-loop reports in a polled inbox', () => {
     expect((await poll(tenant.tenantId, inbox.id)).outcomes).toEqual({ duplicate: 3 });
     expect(await tenantData(tenant.tenantId)).toEqual(counted);
 
-    // A later campaign targeting both complained leads and a new one mails only the new one.
+    // The inbox paused itself too (its own complaint rate, every campaign counted), and is still read
+    // (above). Resumed after review, a later campaign targeting both complained leads and a new one
+    // mails only the new one.
+    const [inboxState] = await w.t.owner.query(sql`
+      select status, safety_pause from app_public.email_accounts where tenant_id = ${tenant.tenantId} and id = ${inbox.id}`);
+    expect(inboxState).toEqual({ status: 'paused', safety_pause: 'complaint_rate' });
+    const resumed = await w.t.gql(
+      `mutation($id: UUID!) { resumeEmailAccount(input: { emailAccountId: $id }) { result { status safetyPause } } }`, { id: inbox.id }, tenant.token);
+    expect(resumed.errors).toBeUndefined();
+    expect(resumed.data.resumeEmailAccount.result).toEqual({ status: 'ACTIVE', safetyPause: null });
     const later = await createCampaign(w, tenant.tenantId, { inboxIds: [inbox.id], steps: [{ type: 'email' }], leads: [{}] });
     for (const leadId of [a.lead_id, b.lead_id]) {
       await w.t.owner.query(sql`insert into app_public.campaign_targets (tenant_id, campaign_id, lead_id) values (${tenant.tenantId}, ${later.campaignId}, ${leadId})`);

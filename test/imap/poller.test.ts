@@ -360,8 +360,11 @@ describeImap('IMAP poller', () => {
     expect((await poll(tenant)).reason).toMatch(new RegExp(`^IMAP connection to 127\\.0\\.0\\.1:${closed} failed: ECONNREFUSED`));
     expect((await inbox(tenant)).last_error).toMatch(/^IMAP connection to/);
 
+    // Paused still polls (it stops sending, not reading); disabled does not.
     await owner.query(sql`update app_public.email_accounts set status = 'paused' where tenant_id = ${tenant.tenantId} and id = ${tenant.inboxId}`);
-    expect(await poll(tenant)).toMatchObject({ status: 'skipped', reason: 'the inbox is paused' });
+    expect((await poll(tenant)).reason).toMatch(new RegExp(`^IMAP connection to 127\\.0\\.0\\.1:${closed} failed: ECONNREFUSED`));
+    await owner.query(sql`update app_public.email_accounts set status = 'disabled' where tenant_id = ${tenant.tenantId} and id = ${tenant.inboxId}`);
+    expect(await poll(tenant)).toMatchObject({ status: 'skipped', reason: 'the inbox is disabled' });
   });
 
   test('through graphile-worker: the scheduled task queues a poll per inbox and the worker records the reply', async () => {
