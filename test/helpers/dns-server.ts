@@ -98,7 +98,11 @@ export async function startDnsServer(): Promise<TestDnsServer> {
   return api;
 }
 
-/** The production resolver, pointed at a test server (one try, short timeout so timeouts are quick). */
-export function resolverFor(server: Pick<TestDnsServer, 'address'>, timeoutMs = 300): DnsResolver {
+/**
+ * The production resolver, pointed at a test server: one try, 3 s, so that an
+ * answer a loaded machine delays is not taken for a timeout. Tests that inject
+ * timeouts pass a short one.
+ */
+export function resolverFor(server: Pick<TestDnsServer, 'address'>, timeoutMs = 3_000): DnsResolver {
   return makeDnsResolver({ servers: [server.address], timeoutMs, tries: 1 });
 }

@@ -56,7 +56,7 @@ beforeAll(async () => {
   });
   worker = await startTestWorker(
     w.t.urls.owner,
-    testEnv({ LOG_LEVEL: 'error', DNS_SERVERS: dns.address, DNS_TIMEOUT_MS: '300', DNS_TRIES: '1', TRACKING_CNAME_TARGET: TARGET }),
+    testEnv({ LOG_LEVEL: 'error', DNS_SERVERS: dns.address, DNS_TIMEOUT_MS: '3000', DNS_TRIES: '1', TRACKING_CNAME_TARGET: TARGET }),
     { deps: { sending: { publicUrl: w.t.url, smtp: { timeoutMs: 5_000 } } }, pollInterval: 100 },
   );
   await setClock(w, await nextMonday(w, 9));
