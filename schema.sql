@@ -7317,7 +7317,9 @@ begin
     from app_public.email_accounts ea
     join app_public.tenants t on t.id = ea.tenant_id and t.deleted_at is null -- not a closed organisation
     left join app_private.email_account_credentials cr on cr.tenant_id = ea.tenant_id and cr.email_account_id = ea.id
-    where ea.status = 'active'
+    -- A paused inbox sends nothing but is still read: a lead's reply must stop
+    -- their sequence, and a complaint suppress them, whoever paused it.
+    where ea.status in ('active', 'paused')
       and nullif(ea.imap_settings ->> 'host', '') is not null
       -- After a login or password problem, wait for new credentials or 15 minutes
       -- (providers lock accounts that keep failing to log in).
@@ -7332,7 +7334,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_imap_polls() IS 'Queues a poll of every active inbox with IMAP settings; inboxes whose last login failed wait 15 minutes unless their credentials changed. Returns how many were queued.';
+COMMENT ON FUNCTION app_private.queue_imap_polls() IS 'Queues a poll of every active or paused inbox with IMAP settings (pausing stops sending, not reading); inboxes whose last login failed wait 15 minutes unless their credentials changed. Returns how many were queued.';
 
 CREATE FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) RETURNS void
     LANGUAGE plpgsql
