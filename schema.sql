@@ -10751,14 +10751,23 @@ CREATE FUNCTION app_private.tg_campaign_enrollments__check_completion() RETURNS 
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  -- Only the last enrollments to finish get here; the check runs in its own
-  -- job so this transaction never waits for the campaign row.
+  -- The last enrollments to finish queue the check, which runs in its own job
+  -- so this transaction never waits for the campaign row. "Last" is the tail
+  -- of fewer than 64 others still active, not "no other": enrollments that
+  -- finish in concurrent transactions each see the others still active (write
+  -- skew), and with a "none left" test none of them would queue it. Every
+  -- transaction of the tail queues the same job key, so a check always runs
+  -- after the last of them commits (a job already running is not replaced but
+  -- followed by a new one); more than 64 finishing at the same instant is left
+  -- to campaign_housekeeping.
   if old.status in ('active', 'paused') and new.status not in ('active', 'paused')
      and exists (select 1 from app_public.campaigns c
                  where c.tenant_id = new.tenant_id and c.id = new.campaign_id and c.status = 'sending')
-     and not exists (select 1 from app_public.campaign_enrollments e
-                     where e.tenant_id = new.tenant_id and e.campaign_id = new.campaign_id
-                       and e.status in ('active', 'paused') and e.id <> new.id) then
+     and (select count(*) from (
+            select 1 from app_public.campaign_enrollments e
+            where e.tenant_id = new.tenant_id and e.campaign_id = new.campaign_id
+              and e.status in ('active', 'paused') and e.id <> new.id
+            limit 64) others) < 64 then
     perform app_private.add_job(new.tenant_id, 'campaign_check_completion',
       json_build_object('tenant_id', new.tenant_id, 'campaign_id', new.campaign_id),
       job_key => 'campaign_check_completion:' || new.campaign_id::text, max_attempts => 5);
@@ -10767,7 +10776,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tg_campaign_enrollments__check_completion() IS 'When the last active enrollment of a campaign finishes, queues the job that completes the campaign.';
+COMMENT ON FUNCTION app_private.tg_campaign_enrollments__check_completion() IS 'When one of the last active enrollments of a campaign finishes, queues the job that completes the campaign once none is left.';
 
 CREATE FUNCTION app_private.tg_campaign_stats_daily__safety() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER

@@ -625,14 +625,23 @@ create or replace function app_private.tg_campaign_enrollments__check_completion
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  -- Only the last enrollments to finish get here; the check runs in its own
-  -- job so this transaction never waits for the campaign row.
+  -- The last enrollments to finish queue the check, which runs in its own job
+  -- so this transaction never waits for the campaign row. "Last" is the tail
+  -- of fewer than 64 others still active, not "no other": enrollments that
+  -- finish in concurrent transactions each see the others still active (write
+  -- skew), and with a "none left" test none of them would queue it. Every
+  -- transaction of the tail queues the same job key, so a check always runs
+  -- after the last of them commits (a job already running is not replaced but
+  -- followed by a new one); more than 64 finishing at the same instant is left
+  -- to campaign_housekeeping.
   if old.status in ('active', 'paused') and new.status not in ('active', 'paused')
      and exists (select 1 from app_public.campaigns c
                  where c.tenant_id = new.tenant_id and c.id = new.campaign_id and c.status = 'sending')
-     and not exists (select 1 from app_public.campaign_enrollments e
-                     where e.tenant_id = new.tenant_id and e.campaign_id = new.campaign_id
-                       and e.status in ('active', 'paused') and e.id <> new.id) then
+     and (select count(*) from (
+            select 1 from app_public.campaign_enrollments e
+            where e.tenant_id = new.tenant_id and e.campaign_id = new.campaign_id
+              and e.status in ('active', 'paused') and e.id <> new.id
+            limit 64) others) < 64 then
     perform app_private.add_job(new.tenant_id, 'campaign_check_completion',
       json_build_object('tenant_id', new.tenant_id, 'campaign_id', new.campaign_id),
       job_key => 'campaign_check_completion:' || new.campaign_id::text, max_attempts => 5);
@@ -640,7 +649,7 @@ begin
   return null;
 end;
 $$;
-comment on function app_private.tg_campaign_enrollments__check_completion() is 'When the last active enrollment of a campaign finishes, queues the job that completes the campaign.';
+comment on function app_private.tg_campaign_enrollments__check_completion() is 'When one of the last active enrollments of a campaign finishes, queues the job that completes the campaign once none is left.';
 create or replace trigger _500_check_completion
   after update of status on app_public.campaign_enrollments
   for each row execute function app_private.tg_campaign_enrollments__check_completion();

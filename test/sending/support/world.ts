@@ -147,19 +147,27 @@ export interface Sender {
 export async function createSender(w: World, tenantId: string, inboxes: InboxSpec[] = [{}]): Promise<Sender> {
   const domain = uniqueDomain('s');
   const selector = 'pm';
-  const [row] = await w.t.owner.query(sql`
-    insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified_at)
-    values (${tenantId}, ${domain}, ${selector}, 'verified', now()) returning id
-  `);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const spki = (publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
-  await w.t.owner.query(sql`
-    insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key)
-    values (${tenantId}, ${row.id}, ${selector}, ${w.box.encrypt(pem)}, ${spki})
-    on conflict (tenant_id, domain_id, selector) do update
-      set private_key_encrypted = excluded.private_key_encrypted, public_key = excluded.public_key
-  `);
+  // One transaction, so the key is in place before the worker sees the domain:
+  // its generate_dkim_key job (queued by the insert when no stocked key is
+  // left) then finds the record complete and does nothing. Run apart, the job
+  // locks the domain and then the key, this helper the key and then the domain
+  // (the key's trigger), and the two can deadlock.
+  const row = await w.t.owner.tx(async (db) => {
+    const [inserted] = await db.query(sql`
+      insert into app_public.domains (tenant_id, domain, dkim_selector, verification_status, verified_at)
+      values (${tenantId}, ${domain}, ${selector}, 'verified', now()) returning id
+    `);
+    await db.query(sql`
+      insert into app_private.domain_dkim_keys (tenant_id, domain_id, selector, private_key_encrypted, public_key)
+      values (${tenantId}, ${inserted.id}, ${selector}, ${w.box.encrypt(pem)}, ${spki})
+      on conflict (tenant_id, domain_id, selector) do update
+        set private_key_encrypted = excluded.private_key_encrypted, public_key = excluded.public_key
+    `);
+    return inserted;
+  });
   const created: Sender['inboxes'] = [];
   for (const [i, spec] of inboxes.entries()) {
     const email = `${spec.local ?? `inbox${i + 1}`}@${domain}`;
