@@ -2763,33 +2763,25 @@ $$;
 
 COMMENT ON FUNCTION app_private.campaign_limit_problem(tenant_id uuid) IS 'The plan-limit message when one more campaign start would exceed the plan, else null (a read-only look; consume_usage decides).';
 
-CREATE FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) RETURNS TABLE(sent bigint, bounced bigint, complained bigint)
+CREATE FUNCTION app_private.campaign_rollup_sums(tenant_id uuid, campaign_id uuid, since date) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
 declare
-  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
+  v_sums jsonb;
 begin
-  if baseline is not null and (baseline ->> 'day')::date >= v_from then
-    -- Resumed after a safety pause within the window: messages since then.
-    return query
-      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
-      from app_public.campaign_stats_daily s
-      where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id;
-    return;
-  end if;
-  return query
-    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
+  select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
+                            'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
+    into v_sums
     from app_public.campaign_stats_daily s
-    where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id
-      and s.day >= v_from;
+    where s.tenant_id = campaign_rollup_sums.tenant_id and s.campaign_id = campaign_rollup_sums.campaign_id
+      and (campaign_rollup_sums.since is null or s.day >= campaign_rollup_sums.since);
+  return v_sums;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) IS 'A campaign''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
+COMMENT ON FUNCTION app_private.campaign_rollup_sums(tenant_id uuid, campaign_id uuid, since date) IS 'A campaign''s sent, bounced and complained counts from its daily rollup since a UTC day (null: all time), with today''s UTC day. All time, it is the safety baseline stored when the campaign is resumed after a safety pause.';
 
 CREATE FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -3031,25 +3023,6 @@ $$;
 
 COMMENT ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) IS 'The campaign state machine: which status may follow which.';
 
-CREATE FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-#variable_conflict use_column
-declare
-  v_totals jsonb;
-begin
-  select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
-                            'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
-    into v_totals
-    from app_public.campaign_stats_daily s
-    where s.tenant_id = campaign_totals.tenant_id and s.campaign_id = campaign_totals.campaign_id;
-  return v_totals;
-end;
-$$;
-
-COMMENT ON FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) IS 'A campaign''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
-
 CREATE TABLE app_public.smtp_ip_addresses (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     vps_instance_id uuid,
@@ -3153,8 +3126,6 @@ CREATE FUNCTION app_private.check_campaign_safety(tenant_id uuid, campaign_id uu
 #variable_conflict use_column
 declare
   v_campaign app_public.campaigns;
-  v_config app_public.tenant_config;
-  v_figures record;
   v_verdict record;
   v_kind text;
   v_reason text;
@@ -3165,15 +3136,7 @@ begin
   if v_campaign.status is distinct from 'sending' then
     return null;
   end if;
-  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_campaign_safety.tenant_id;
-  if v_config.tenant_id is null then
-    return null; -- every tenant has its row (create_tenant); nothing to judge by without it
-  end if;
-  select * into v_figures
-    from app_private.campaign_safety_figures(v_campaign.tenant_id, v_campaign.id, v_config.safety_window_days, v_campaign.safety_baseline);
-  select * into v_verdict
-    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
-                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  select * into v_verdict from app_private.safety_breach(v_campaign.tenant_id, v_campaign.id, null, v_campaign.safety_baseline);
   if v_verdict.kind is null then
     return null;
   end if;
@@ -3201,8 +3164,6 @@ CREATE FUNCTION app_private.check_email_account_safety(tenant_id uuid, email_acc
 #variable_conflict use_column
 declare
   v_inbox app_public.email_accounts;
-  v_config app_public.tenant_config;
-  v_figures record;
   v_verdict record;
   v_kind text;
   v_reason text;
@@ -3213,15 +3174,7 @@ begin
   if v_inbox.status is distinct from 'active' then
     return null;
   end if;
-  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_email_account_safety.tenant_id;
-  if v_config.tenant_id is null then
-    return null;
-  end if;
-  select * into v_figures
-    from app_private.email_account_safety_figures(v_inbox.tenant_id, v_inbox.id, v_config.safety_window_days, v_inbox.safety_baseline);
-  select * into v_verdict
-    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
-                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  select * into v_verdict from app_private.safety_breach(v_inbox.tenant_id, null, v_inbox.id, v_inbox.safety_baseline);
   if v_verdict.kind is null then
     return null;
   end if;
@@ -5019,52 +4972,25 @@ $_$;
 
 COMMENT ON FUNCTION app_private.email_account_on_own_domain() IS 'Trigger: an inbox''s email must be exactly on its domain (the part after the @, case-insensitive), so a tenant cannot send as an address of a domain it has not added. Checked on insert and when email or domain_id change; rows written before this rule are not rechecked until then.';
 
-CREATE FUNCTION app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb) RETURNS TABLE(sent bigint, bounced bigint, complained bigint)
+CREATE FUNCTION app_private.email_account_rollup_sums(tenant_id uuid, email_account_id uuid, since date) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 #variable_conflict use_column
 declare
-  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
-begin
-  if baseline is not null and (baseline ->> 'day')::date >= v_from then
-    -- Resumed after a safety pause within the window: messages since then.
-    return query
-      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
-      from app_private.email_account_stats_daily s
-      where s.tenant_id = email_account_safety_figures.tenant_id and s.email_account_id = email_account_safety_figures.email_account_id;
-    return;
-  end if;
-  return query
-    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
-    from app_private.email_account_stats_daily s
-    where s.tenant_id = email_account_safety_figures.tenant_id and s.email_account_id = email_account_safety_figures.email_account_id
-      and s.day >= v_from;
-end;
-$$;
-
-COMMENT ON FUNCTION app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb) IS 'An inbox''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
-
-CREATE FUNCTION app_private.email_account_totals(tenant_id uuid, email_account_id uuid) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-#variable_conflict use_column
-declare
-  v_totals jsonb;
+  v_sums jsonb;
 begin
   select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
                             'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
-    into v_totals
+    into v_sums
     from app_private.email_account_stats_daily s
-    where s.tenant_id = email_account_totals.tenant_id and s.email_account_id = email_account_totals.email_account_id;
-  return v_totals;
+    where s.tenant_id = email_account_rollup_sums.tenant_id and s.email_account_id = email_account_rollup_sums.email_account_id
+      and (email_account_rollup_sums.since is null or s.day >= email_account_rollup_sums.since);
+  return v_sums;
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.email_account_totals(tenant_id uuid, email_account_id uuid) IS 'An inbox''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
+COMMENT ON FUNCTION app_private.email_account_rollup_sums(tenant_id uuid, email_account_id uuid, since date) IS 'An inbox''s sent, bounced and complained counts from its daily rollup since a UTC day (null: all time), with today''s UTC day. All time, it is the safety baseline stored when the inbox is resumed after a safety pause.';
 
 CREATE FUNCTION app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone) RETURNS TABLE(action text, message_id uuid, run_at timestamp with time zone, detail text)
     LANGUAGE plpgsql
@@ -9442,6 +9368,44 @@ $$;
 
 COMMENT ON FUNCTION app_private.run_enrollment(tenant_id uuid, enrollment_id uuid) IS 'The campaign_step job''s decision: runs an enrollment''s sequence from its current step until it must send (returns the message), wait (already rescheduled), or stop. Never sends a message that another worker claimed and may have handed to SMTP.';
 
+CREATE FUNCTION app_private.safety_breach(tenant_id uuid, campaign_id uuid, email_account_id uuid, baseline jsonb) RETURNS TABLE(kind text, finding text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_config app_public.tenant_config;
+  v_window_from date;
+  v_resumed boolean;
+  v_sums jsonb;
+  v_baseline jsonb;
+begin
+  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = safety_breach.tenant_id;
+  if v_config.tenant_id is null then
+    return; -- every tenant has its row (create_tenant); nothing to judge by without it
+  end if;
+  -- The window: the last safety_window_days UTC days; after a resume from a
+  -- safety pause whose day is still in the window, the messages since then
+  -- (the all-time sums less the baseline taken at the resume).
+  v_window_from := (now() at time zone 'UTC')::date - (greatest(v_config.safety_window_days, 1) - 1);
+  v_resumed := baseline is not null and (baseline ->> 'day')::date >= v_window_from;
+  v_sums := case when safety_breach.campaign_id is not null
+                 then app_private.campaign_rollup_sums(safety_breach.tenant_id, safety_breach.campaign_id, case when not v_resumed then v_window_from end)
+                 else app_private.email_account_rollup_sums(safety_breach.tenant_id, safety_breach.email_account_id, case when not v_resumed then v_window_from end)
+            end;
+  v_baseline := case when v_resumed then baseline else '{"sent": 0, "bounced": 0, "complained": 0}' end;
+  return query
+    select v.kind, v.finding
+    from app_private.safety_verdict(
+      greatest((v_sums ->> 'sent')::bigint - (v_baseline ->> 'sent')::bigint, 0),
+      greatest((v_sums ->> 'bounced')::bigint - (v_baseline ->> 'bounced')::bigint, 0),
+      greatest((v_sums ->> 'complained')::bigint - (v_baseline ->> 'complained')::bigint, 0),
+      v_config.safety_bounce_rate, v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days) v;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.safety_breach(tenant_id uuid, campaign_id uuid, email_account_id uuid, baseline jsonb) IS 'The safety limit a campaign (campaign_id) or an inbox (email_account_id, campaign_id null) has crossed, judged by safety_verdict on its rollup over the tenant''s safety window (or since its last resume after a safety pause, baseline, when that is more recent) against the tenant''s limits; no row when none is.';
+
 CREATE FUNCTION app_private.safety_verdict(sent bigint, bounced bigint, complained bigint, bounce_limit numeric, complaint_limit numeric, min_sample integer, window_days integer) RETURNS TABLE(kind text, finding text)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -10811,7 +10775,7 @@ CREATE FUNCTION app_private.tg_campaigns__safety_resume() RETURNS trigger
 begin
   if old.status = 'paused' and new.status <> 'paused' then
     if old.safety_pause is not null then
-      new.safety_baseline := app_private.campaign_totals(new.tenant_id, new.id);
+      new.safety_baseline := app_private.campaign_rollup_sums(new.tenant_id, new.id, null);
     end if;
     new.safety_pause := null;
   end if;
@@ -10971,7 +10935,7 @@ CREATE FUNCTION app_private.tg_email_accounts__safety_resume() RETURNS trigger
 begin
   if old.status = 'paused' and new.status <> 'paused' then
     if old.safety_pause is not null then
-      new.safety_baseline := app_private.email_account_totals(new.tenant_id, new.id);
+      new.safety_baseline := app_private.email_account_rollup_sums(new.tenant_id, new.id, null);
     end if;
     new.safety_pause := null;
   end if;
@@ -16139,9 +16103,7 @@ CREATE TABLE app_public.user_preferences (
     language text DEFAULT 'en'::text NOT NULL,
     timezone text DEFAULT 'UTC'::text NOT NULL,
     email_notifications boolean DEFAULT true NOT NULL,
-    push_notifications boolean DEFAULT true NOT NULL,
     weekly_reports boolean DEFAULT false NOT NULL,
-    marketing_emails boolean DEFAULT false NOT NULL,
     created timestamp with time zone DEFAULT now() NOT NULL,
     updated timestamp with time zone DEFAULT now() NOT NULL,
     muted_notifications text[] DEFAULT '{}'::text[] NOT NULL,
@@ -18843,15 +18805,13 @@ REVOKE ALL ON FUNCTION app_private.campaign_housekeeping() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_limit_problem(tenant_id uuid) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.campaign_rollup_sums(tenant_id uuid, campaign_id uuid, since date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_schedule(tenant_id uuid, campaign_id uuid, OUT next_send_at timestamp with time zone, OUT idle_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_start_problems(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.campaign_status_transition_allowed(from_status text, to_status text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION app_private.campaign_totals(tenant_id uuid, campaign_id uuid) FROM PUBLIC;
 
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_analytics;
 GRANT SELECT ON TABLE app_public.smtp_ip_addresses TO penguinmails_member;
@@ -19023,9 +18983,7 @@ REVOKE ALL ON FUNCTION app_private.effective_limit(tenant_id uuid, metric text) 
 
 REVOKE ALL ON FUNCTION app_private.email_account_on_own_domain() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION app_private.email_account_totals(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.email_account_rollup_sums(tenant_id uuid, email_account_id uuid, since date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.email_step_action(tenant_id uuid, enrollment_id uuid, step_id uuid, now_at timestamp with time zone) FROM PUBLIC;
 
@@ -19402,6 +19360,8 @@ REVOKE ALL ON FUNCTION app_private.roll_over_tenant(tenant_id uuid, at timestamp
 REVOKE ALL ON FUNCTION app_private.rollout_bucket(flag_key text, tenant_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.run_enrollment(tenant_id uuid, enrollment_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.safety_breach(tenant_id uuid, campaign_id uuid, email_account_id uuid, baseline jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.safety_verdict(sent bigint, bounced bigint, complained bigint, bounce_limit numeric, complaint_limit numeric, min_sample integer, window_days integer) FROM PUBLIC;
 
@@ -20380,11 +20340,7 @@ GRANT INSERT(timezone),UPDATE(timezone) ON TABLE app_public.user_preferences TO 
 
 GRANT INSERT(email_notifications),UPDATE(email_notifications) ON TABLE app_public.user_preferences TO penguinmails_member;
 
-GRANT INSERT(push_notifications),UPDATE(push_notifications) ON TABLE app_public.user_preferences TO penguinmails_member;
-
 GRANT INSERT(weekly_reports),UPDATE(weekly_reports) ON TABLE app_public.user_preferences TO penguinmails_member;
-
-GRANT INSERT(marketing_emails),UPDATE(marketing_emails) ON TABLE app_public.user_preferences TO penguinmails_member;
 
 GRANT INSERT(muted_notifications),UPDATE(muted_notifications) ON TABLE app_public.user_preferences TO penguinmails_member;
 

@@ -87,51 +87,65 @@ end;
 $$;
 comment on function app_private.safety_verdict(bigint, bigint, bigint, numeric, numeric, integer, integer) is 'The one rule of the automatic safety pauses of campaigns and inboxes: given the messages sent, bounced and complained about in the safety window and the organisation''s limits (tenant_config.safety_*), which rate is over its limit (bounce_rate: bounced / (sent + bounced), once sent + bounced reaches min_sample; complaint_rate: complained / sent, once sent reaches min_sample) and the finding in words; no row when none is.';
 
-create or replace function app_private.campaign_safety_figures(tenant_id uuid, campaign_id uuid, window_days integer, baseline jsonb)
-  returns table (sent bigint, bounced bigint, complained bigint)
-  language plpgsql stable
-  set search_path to pg_catalog, public, pg_temp
-as $$
-#variable_conflict use_column
-declare
-  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
-begin
-  if baseline is not null and (baseline ->> 'day')::date >= v_from then
-    -- Resumed after a safety pause within the window: messages since then.
-    return query
-      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
-      from app_public.campaign_stats_daily s
-      where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id;
-    return;
-  end if;
-  return query
-    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
-    from app_public.campaign_stats_daily s
-    where s.tenant_id = campaign_safety_figures.tenant_id and s.campaign_id = campaign_safety_figures.campaign_id
-      and s.day >= v_from;
-end;
-$$;
-comment on function app_private.campaign_safety_figures(uuid, uuid, integer, jsonb) is 'A campaign''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
+drop function if exists app_private.campaign_safety_figures(uuid, uuid, integer, jsonb);
+drop function if exists app_private.campaign_totals(uuid, uuid);
 
-create or replace function app_private.campaign_totals(tenant_id uuid, campaign_id uuid) returns jsonb
+create or replace function app_private.campaign_rollup_sums(tenant_id uuid, campaign_id uuid, since date) returns jsonb
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
 declare
-  v_totals jsonb;
+  v_sums jsonb;
 begin
   select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
                             'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
-    into v_totals
+    into v_sums
     from app_public.campaign_stats_daily s
-    where s.tenant_id = campaign_totals.tenant_id and s.campaign_id = campaign_totals.campaign_id;
-  return v_totals;
+    where s.tenant_id = campaign_rollup_sums.tenant_id and s.campaign_id = campaign_rollup_sums.campaign_id
+      and (campaign_rollup_sums.since is null or s.day >= campaign_rollup_sums.since);
+  return v_sums;
 end;
 $$;
-comment on function app_private.campaign_totals(uuid, uuid) is 'A campaign''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
+comment on function app_private.campaign_rollup_sums(uuid, uuid, date) is 'A campaign''s sent, bounced and complained counts from its daily rollup since a UTC day (null: all time), with today''s UTC day. All time, it is the safety baseline stored when the campaign is resumed after a safety pause.';
+
+create or replace function app_private.safety_breach(tenant_id uuid, campaign_id uuid, email_account_id uuid, baseline jsonb)
+  returns table (kind text, finding text)
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_config app_public.tenant_config;
+  v_window_from date;
+  v_resumed boolean;
+  v_sums jsonb;
+  v_baseline jsonb;
+begin
+  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = safety_breach.tenant_id;
+  if v_config.tenant_id is null then
+    return; -- every tenant has its row (create_tenant); nothing to judge by without it
+  end if;
+  -- The window: the last safety_window_days UTC days; after a resume from a
+  -- safety pause whose day is still in the window, the messages since then
+  -- (the all-time sums less the baseline taken at the resume).
+  v_window_from := (now() at time zone 'UTC')::date - (greatest(v_config.safety_window_days, 1) - 1);
+  v_resumed := baseline is not null and (baseline ->> 'day')::date >= v_window_from;
+  v_sums := case when safety_breach.campaign_id is not null
+                 then app_private.campaign_rollup_sums(safety_breach.tenant_id, safety_breach.campaign_id, case when not v_resumed then v_window_from end)
+                 else app_private.email_account_rollup_sums(safety_breach.tenant_id, safety_breach.email_account_id, case when not v_resumed then v_window_from end)
+            end;
+  v_baseline := case when v_resumed then baseline else '{"sent": 0, "bounced": 0, "complained": 0}' end;
+  return query
+    select v.kind, v.finding
+    from app_private.safety_verdict(
+      greatest((v_sums ->> 'sent')::bigint - (v_baseline ->> 'sent')::bigint, 0),
+      greatest((v_sums ->> 'bounced')::bigint - (v_baseline ->> 'bounced')::bigint, 0),
+      greatest((v_sums ->> 'complained')::bigint - (v_baseline ->> 'complained')::bigint, 0),
+      v_config.safety_bounce_rate, v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days) v;
+end;
+$$;
+comment on function app_private.safety_breach(uuid, uuid, uuid, jsonb) is 'The safety limit a campaign (campaign_id) or an inbox (email_account_id, campaign_id null) has crossed, judged by safety_verdict on its rollup over the tenant''s safety window (or since its last resume after a safety pause, baseline, when that is more recent) against the tenant''s limits; no row when none is.';
 
 create or replace function app_private.check_campaign_safety(tenant_id uuid, campaign_id uuid) returns text
   language plpgsql volatile
@@ -140,8 +154,6 @@ as $$
 #variable_conflict use_column
 declare
   v_campaign app_public.campaigns;
-  v_config app_public.tenant_config;
-  v_figures record;
   v_verdict record;
   v_kind text;
   v_reason text;
@@ -152,15 +164,7 @@ begin
   if v_campaign.status is distinct from 'sending' then
     return null;
   end if;
-  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_campaign_safety.tenant_id;
-  if v_config.tenant_id is null then
-    return null; -- every tenant has its row (create_tenant); nothing to judge by without it
-  end if;
-  select * into v_figures
-    from app_private.campaign_safety_figures(v_campaign.tenant_id, v_campaign.id, v_config.safety_window_days, v_campaign.safety_baseline);
-  select * into v_verdict
-    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
-                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  select * into v_verdict from app_private.safety_breach(v_campaign.tenant_id, v_campaign.id, null, v_campaign.safety_baseline);
   if v_verdict.kind is null then
     return null;
   end if;
@@ -206,7 +210,7 @@ as $$
 begin
   if old.status = 'paused' and new.status <> 'paused' then
     if old.safety_pause is not null then
-      new.safety_baseline := app_private.campaign_totals(new.tenant_id, new.id);
+      new.safety_baseline := app_private.campaign_rollup_sums(new.tenant_id, new.id, null);
     end if;
     new.safety_pause := null;
   end if;

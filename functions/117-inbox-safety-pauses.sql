@@ -113,51 +113,27 @@ create or replace trigger _510_inbox_complaint
   for each row when (new.event_type = 'complaint')
   execute function app_private.tg_email_events__inbox_complaint();
 
-create or replace function app_private.email_account_safety_figures(tenant_id uuid, email_account_id uuid, window_days integer, baseline jsonb)
-  returns table (sent bigint, bounced bigint, complained bigint)
-  language plpgsql stable
-  set search_path to pg_catalog, public, pg_temp
-as $$
-#variable_conflict use_column
-declare
-  v_from date := (now() at time zone 'UTC')::date - (greatest(window_days, 1) - 1);
-begin
-  if baseline is not null and (baseline ->> 'day')::date >= v_from then
-    -- Resumed after a safety pause within the window: messages since then.
-    return query
-      select greatest(coalesce(sum(s.sent), 0) - (baseline ->> 'sent')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.bounced), 0) - (baseline ->> 'bounced')::bigint, 0)::bigint,
-             greatest(coalesce(sum(s.complained), 0) - (baseline ->> 'complained')::bigint, 0)::bigint
-      from app_private.email_account_stats_daily s
-      where s.tenant_id = email_account_safety_figures.tenant_id and s.email_account_id = email_account_safety_figures.email_account_id;
-    return;
-  end if;
-  return query
-    select coalesce(sum(s.sent), 0)::bigint, coalesce(sum(s.bounced), 0)::bigint, coalesce(sum(s.complained), 0)::bigint
-    from app_private.email_account_stats_daily s
-    where s.tenant_id = email_account_safety_figures.tenant_id and s.email_account_id = email_account_safety_figures.email_account_id
-      and s.day >= v_from;
-end;
-$$;
-comment on function app_private.email_account_safety_figures(uuid, uuid, integer, jsonb) is 'An inbox''s messages sent, bounced and complained about in the safety window (the last window_days UTC days of its rollup), or since its last resume after a safety pause when that is more recent (baseline).';
+drop function if exists app_private.email_account_safety_figures(uuid, uuid, integer, jsonb);
+drop function if exists app_private.email_account_totals(uuid, uuid);
 
-create or replace function app_private.email_account_totals(tenant_id uuid, email_account_id uuid) returns jsonb
+create or replace function app_private.email_account_rollup_sums(tenant_id uuid, email_account_id uuid, since date) returns jsonb
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
 #variable_conflict use_column
 declare
-  v_totals jsonb;
+  v_sums jsonb;
 begin
   select jsonb_build_object('day', (now() at time zone 'UTC')::date, 'sent', coalesce(sum(s.sent), 0),
                             'bounced', coalesce(sum(s.bounced), 0), 'complained', coalesce(sum(s.complained), 0))
-    into v_totals
+    into v_sums
     from app_private.email_account_stats_daily s
-    where s.tenant_id = email_account_totals.tenant_id and s.email_account_id = email_account_totals.email_account_id;
-  return v_totals;
+    where s.tenant_id = email_account_rollup_sums.tenant_id and s.email_account_id = email_account_rollup_sums.email_account_id
+      and (email_account_rollup_sums.since is null or s.day >= email_account_rollup_sums.since);
+  return v_sums;
 end;
 $$;
-comment on function app_private.email_account_totals(uuid, uuid) is 'An inbox''s all-time sent, bounced and complained counts from its rollup, with today''s UTC day: the safety baseline stored when it is resumed after a safety pause.';
+comment on function app_private.email_account_rollup_sums(uuid, uuid, date) is 'An inbox''s sent, bounced and complained counts from its daily rollup since a UTC day (null: all time), with today''s UTC day. All time, it is the safety baseline stored when the inbox is resumed after a safety pause.';
 
 create or replace function app_private.check_email_account_safety(tenant_id uuid, email_account_id uuid) returns text
   language plpgsql volatile
@@ -166,8 +142,6 @@ as $$
 #variable_conflict use_column
 declare
   v_inbox app_public.email_accounts;
-  v_config app_public.tenant_config;
-  v_figures record;
   v_verdict record;
   v_kind text;
   v_reason text;
@@ -178,15 +152,7 @@ begin
   if v_inbox.status is distinct from 'active' then
     return null;
   end if;
-  select tc.* into v_config from app_public.tenant_config tc where tc.tenant_id = check_email_account_safety.tenant_id;
-  if v_config.tenant_id is null then
-    return null;
-  end if;
-  select * into v_figures
-    from app_private.email_account_safety_figures(v_inbox.tenant_id, v_inbox.id, v_config.safety_window_days, v_inbox.safety_baseline);
-  select * into v_verdict
-    from app_private.safety_verdict(v_figures.sent, v_figures.bounced, v_figures.complained, v_config.safety_bounce_rate,
-                                    v_config.safety_complaint_rate, v_config.safety_min_sample, v_config.safety_window_days);
+  select * into v_verdict from app_private.safety_breach(v_inbox.tenant_id, null, v_inbox.id, v_inbox.safety_baseline);
   if v_verdict.kind is null then
     return null;
   end if;
@@ -232,7 +198,7 @@ as $$
 begin
   if old.status = 'paused' and new.status <> 'paused' then
     if old.safety_pause is not null then
-      new.safety_baseline := app_private.email_account_totals(new.tenant_id, new.id);
+      new.safety_baseline := app_private.email_account_rollup_sums(new.tenant_id, new.id, null);
     end if;
     new.safety_pause := null;
   end if;

@@ -41,8 +41,8 @@ create policy own_preferences on app_public.user_preferences for all
   with check (user_id = app_public.current_user_id());
 comment on policy own_preferences on app_public.user_preferences is 'Only the user themselves can see or change their preferences.';
 grant select, delete on app_public.user_preferences to penguinmails_member;
-grant insert (theme, language, timezone, email_notifications, push_notifications, weekly_reports, marketing_emails, muted_notifications),
-  update (theme, language, timezone, email_notifications, push_notifications, weekly_reports, marketing_emails, muted_notifications)
+grant insert (theme, language, timezone, email_notifications, weekly_reports, muted_notifications),
+  update (theme, language, timezone, email_notifications, weekly_reports, muted_notifications)
   on app_public.user_preferences to penguinmails_member;
 
 select app_private.apply_tenant_policies('app_public.tenant_config', write_role => 'admin');
