@@ -7,6 +7,7 @@
  */
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import type { Env } from '../config.ts';
 
 export const ClaimsSchema = z.object({
   role: z.enum(['member', 'staff']),
@@ -127,4 +128,16 @@ function toAuthError(error: unknown): AuthError {
   if (error instanceof errors.JWKSTimeout) return new AuthError('INVALID_TOKEN', "The identity provider's keys could not be fetched in time; try again.");
   if (error instanceof errors.JOSEError) return new AuthError('INVALID_TOKEN', 'The bearer token is not a valid JWT.');
   return new AuthError('INVALID_TOKEN', 'The bearer token could not be verified.');
+}
+
+/** The session tokens the API signs and verifies with this configuration (JWT_* settings). */
+export function tokenServiceOf(env: Env, jwtSecret: string): TokenService {
+  return makeTokenService({
+    secret: jwtSecret,
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+    jwksUrl: env.JWT_JWKS_URL,
+    jwksIssuer: env.JWT_JWKS_ISSUER,
+    jwksAudience: env.JWT_JWKS_AUDIENCE,
+  });
 }

@@ -19,7 +19,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { CITUS_DATABASE_SETTINGS } from './citus-distribution.ts';
 import { AUTHENTICATOR_ROLE, quoteIdent, quoteLiteral, runRolesScript, withDatabase, type DatabaseUrls } from './database.ts';
-import { freePort } from './embedded.ts';
+import { freePorts } from './embedded.ts';
 import { PG15_BIN, startSystemNode, type SystemNode } from './system-postgres.ts';
 
 export interface CitusCluster {
@@ -60,10 +60,9 @@ export async function startCitusCluster(
   };
   const nodes: SystemNode[] = [];
   try {
-    for (let i = 0; i <= workers; i++) {
-      nodes.push(
-        startSystemNode({ dir: path.join(base, i === 0 ? 'coordinator' : `worker${i}`), port: await freePort(), superuserPassword: password, settings }),
-      );
+    const ports = await freePorts(workers + 1);
+    for (const [i, port] of ports.entries()) {
+      nodes.push(startSystemNode({ dir: path.join(base, i === 0 ? 'coordinator' : `worker${i}`), port, superuserPassword: password, settings }));
     }
   } catch (error) {
     for (const node of nodes) node.stop();

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/node';
-import { AuthError, makeTokenService, type TokenService } from '../auth/jwt.ts';
+import { AuthError, tokenServiceOf, type TokenService } from '../auth/jwt.ts';
 import type { Env } from '../config.ts';
 import type { DatabaseUrls } from '../db/database.ts';
 import { migrationStatus } from '../db/status.ts';
@@ -108,14 +108,7 @@ const log = loggerFor('api');
 export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const { env, urls } = options;
   const production = env.NODE_ENV === 'production';
-  const tokens = makeTokenService({
-    secret: options.jwtSecret,
-    issuer: env.JWT_ISSUER,
-    audience: env.JWT_AUDIENCE,
-    jwksUrl: env.JWT_JWKS_URL,
-    jwksIssuer: env.JWT_JWKS_ISSUER,
-    jwksAudience: env.JWT_JWKS_AUDIENCE,
-  });
+  const tokens = tokenServiceOf(env, options.jwtSecret);
   const pool = new pg.Pool({ connectionString: urls.authenticator, max: 20, application_name: 'penguinmails-api', ...DATE_TIME_POOL_CONFIG });
   const ownerPool = new pg.Pool({ connectionString: urls.owner, max: 4, application_name: 'penguinmails-api-internal' });
   pool.on('error', (e) => log.error({ pool: 'api', err: { message: e.message } }, 'idle database connection error'));

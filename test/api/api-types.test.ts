@@ -25,7 +25,8 @@ let schema: GraphQLSchema;
 let tables: Map<string, TableType>;
 
 beforeAll(async () => {
-  t = await startTestApi();
+  // In this process: the schema walker reads the server's own preset (PostGraphile's registry and inflection).
+  t = await startTestApi({}, undefined, undefined, { inProcess: true });
   org = await demoTenant(t, 'api-types', 'api-types.example');
   schema = await liveSchema(t, org.token);
   tables = await tableTypes(t);

@@ -48,7 +48,8 @@ describe('page size', () => {
   let org: DemoTenant;
   let statementsOf: ReturnType<typeof statementRecorder>;
   beforeAll(async () => {
-    t = await startTestApi({ MAX_PAGE_SIZE: '60' });
+    // In this process: the statements recorded are those of the server's own pool.
+    t = await startTestApi({ MAX_PAGE_SIZE: '60' }, undefined, undefined, { inProcess: true });
     statementsOf = statementRecorder(t.api.pool);
     org = await demoTenant(t, 'pages', 'pages.example');
     // 70 more leads, all at one CRM account.

@@ -68,7 +68,8 @@ function variablesFor(field: Parameters<typeof sampleArgs>[0]): Record<string, u
 }
 
 beforeAll(async () => {
-  t = await startTestApi();
+  // In this process: the schema walker reads the server's own preset (PostGraphile's registry and inflection).
+  t = await startTestApi({}, undefined, undefined, { inProcess: true });
   org = await demoTenant(t, 'roles', 'roles.example');
   schema = await liveSchema(t, org.token);
   tables = await tableTypes(t);

@@ -25,6 +25,12 @@ import {
 } from 'postgraphile/graphql';
 import type { TestApi } from '../helpers/api.ts';
 
+/** The server's resolved preset: the file must start its server with `{ inProcess: true }` to read it. */
+export function serverPreset(t: TestApi): GraphileConfig.ResolvedPreset {
+  if (!t.api.pgl) throw new Error('The schema walker reads the server\'s own preset: start it with startTestApi(…, { inProcess: true }).');
+  return t.api.pgl.getResolvedPreset();
+}
+
 export async function liveSchema(t: TestApi, token?: string): Promise<GraphQLSchema> {
   const data = await t.ok<IntrospectionQuery>(getIntrospectionQuery(), {}, token);
   return buildClientSchema(data);
@@ -47,7 +53,7 @@ export interface TableType {
 
 /** Every table type of the API, by GraphQL type name. */
 export async function tableTypes(t: TestApi): Promise<Map<string, TableType>> {
-  const preset = t.api.pgl.getResolvedPreset();
+  const preset = serverPreset(t);
   const input = await gather(preset);
   const inflection = buildInflection(preset);
   const result = new Map<string, TableType>();

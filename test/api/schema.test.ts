@@ -19,7 +19,7 @@ import type { PgResource } from 'postgraphile/@dataplan/pg';
 import { gather } from 'postgraphile/graphile-build';
 import { exportSchemaSDL } from '../../src/server/schema-export.ts';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
-import { liveSchema } from './schema-walker.ts';
+import { liveSchema, serverPreset } from './schema-walker.ts';
 
 /** Names that would betray a secret: hashes, credentials, tokens, keys. */
 const SECRET_WORDS = /password|passwd|secret|credential|private.?key|api.?key|token|hash|salt|encrypted|cipher/i;
@@ -45,7 +45,8 @@ const SECRET_INPUTS = /^(RegisterInput|ConfirmRegistrationInput|LoginInput|Accep
 let t: TestApi;
 let schema: GraphQLSchema;
 beforeAll(async () => {
-  t = await startTestApi();
+  // In this process: the schema walker reads the server's own preset (PostGraphile's registry and inflection).
+  t = await startTestApi({}, undefined, undefined, { inProcess: true });
   schema = await liveSchema(t);
 });
 afterAll(() => t?.close());
@@ -82,7 +83,7 @@ test('no output field can carry a password, hash, credential, token, secret or p
 });
 
 test('everything in the schema comes from app_public; no secret table or function is reachable', async () => {
-  const input = await gather(t.api.pgl.getResolvedPreset());
+  const input = await gather(serverPreset(t));
   const resources = Object.values(input.pgRegistry.pgResources as Record<string, PgResource>);
   const origins = resources.map((r) => (r.extensions?.pg as { schemaName?: string; name?: string } | undefined) ?? {});
   expect(origins.filter((o) => o.schemaName).length).toBeGreaterThan(60);

@@ -27,7 +27,8 @@ let tables: Map<string, TableType>;
 const LEAD = `mutation($lead: LeadInput!) { createLead(input: { lead: $lead }) { lead { rowId } } }`;
 
 beforeAll(async () => {
-  t = await startTestApi();
+  // In this process: the schema walker reads the server's own preset (PostGraphile's registry and inflection).
+  t = await startTestApi({}, undefined, undefined, { inProcess: true });
   org = await demoTenant(t, 'shape', 'shape.example');
   other = await demoTenant(t, 'shape-other', 'shape-other.example');
   schema = await liveSchema(t, org.token);

@@ -147,7 +147,8 @@ async function countsExcept(tenantId: string): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  t = await startTestApi();
+  // In this process: the schema walker reads the server's own preset (PostGraphile's registry and inflection).
+  t = await startTestApi({}, undefined, undefined, { inProcess: true });
   a = await demoTenant(t, 'alpha', 'alpha.example');
   b = await demoTenant(t, 'beta', 'beta.example');
   schema = await liveSchema(t, a.token);

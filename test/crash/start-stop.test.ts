@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/db/embedded.ts';
+import { freePorts } from '../../src/db/embedded.ts';
 import { eventually } from '../helpers/eventually.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'penguinmails-start-'));
@@ -20,8 +20,7 @@ let pgPort = 0;
 let httpPort = 0;
 
 beforeAll(async () => {
-  pgPort = await freePort();
-  httpPort = await freePort();
+  [pgPort, httpPort] = (await freePorts(2)) as [number, number];
 });
 afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });

@@ -4,6 +4,8 @@
  * committed, so each test creates its own tenants (unique emails).
  */
 import { randomUUID } from 'node:crypto';
+import workerThreads, { Worker } from 'node:worker_threads';
+import pg from 'pg';
 import type { SessionClaims } from '../../src/auth/jwt.ts';
 import { signNewSession } from '../../src/auth/sessions.ts';
 import { readEnv, type Env } from '../../src/config.ts';
@@ -12,9 +14,12 @@ import { baseTestUrls } from './db.ts';
 import { uniqueEmail } from './unique.ts';
 import { cloneTemplate, dropDatabase } from './test-database.ts';
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
-import { startApiServer, type ApiServer, type Route, type RouteContext } from '../../src/server/http.ts';
+import { tokenServiceOf } from '../../src/auth/jwt.ts';
+import type { ApiServer, Route, RouteContext } from '../../src/server/http.ts';
+import type { ApiThreadAnswer, ApiThreadRequest } from './api-thread.ts';
+import { TEST_JWT_SECRET, testEnv } from './test-env.ts';
 
-export const TEST_JWT_SECRET = 'test-secret-for-penguinmails-0123456789abcdef';
+export { TEST_JWT_SECRET, testEnv };
 
 /**
  * A private database for one test file, cloned from the migrated template:
@@ -26,19 +31,6 @@ export async function isolatedDatabase(label: string): Promise<{ urls: DatabaseU
   const name = `pm_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
   const urls = await cloneTemplate(base, name);
   return { urls, drop: () => dropDatabase(base, name) };
-}
-
-export function testEnv(overrides: Record<string, string> = {}): Env {
-  return readEnv({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    JWT_SECRET: TEST_JWT_SECRET,
-    PM_DATA_DIR: process.env.PM_DATA_DIR ?? '.data',
-    // The peers tests talk to (SMTP, IMAP) listen on loopback; everything else private stays refused.
-    OUTBOUND_ALLOW_PRIVATE: '127.0.0.1/32,::1/128',
-    ...overrides,
-  });
 }
 
 /** The configuration `npm start` reads to run the whole platform on a private database, with its data folder (NODE_ENV is the caller's). */
@@ -62,8 +54,16 @@ export interface GqlResult<T = any> {
   text: string;
 }
 
+/**
+ * The server a test file talks to: the whole ApiServer when it runs in the
+ * file's own process (startTestApi's inProcess), else the parts a test uses
+ * from outside (its URL, pools of the same roles on the same database, the
+ * same token service), the server itself running in a worker thread.
+ */
+export type TestApiServer = Pick<ApiServer, 'url' | 'port' | 'pool' | 'ownerPool' | 'tokens' | 'close'> & Partial<Pick<ApiServer, 'pgl' | 'apiKeys'>>;
+
 export interface TestApi {
-  api: ApiServer;
+  api: TestApiServer;
   urls: DatabaseUrls;
   url: string;
   owner: ConnectionPool;
@@ -80,11 +80,20 @@ export async function startTestApi(
   routes?: (api: RouteContext) => Route[],
   /** Runs on the new database before the server opens its first connection (e.g. per-database settings). */
   prepare?: (urls: DatabaseUrls) => Promise<void>,
+  /**
+   * inProcess: the server runs in this file's process (its schema and pools are
+   * the test's to inspect); by default only when the file adds routes (they are
+   * functions, which cannot cross into a thread). Otherwise it runs in a worker
+   * thread (test/helpers/api-thread.ts).
+   */
+  { inProcess = routes !== undefined }: { inProcess?: boolean } = {},
 ): Promise<TestApi> {
   const database = await isolatedDatabase(expect.getState().testPath?.split('/').pop()?.replace(/\.test\.ts$/, '') ?? 'api');
   const { urls } = database;
   await prepare?.(urls);
-  const api = await startApiServer({ env: testEnv(overrides), urls, jwtSecret: TEST_JWT_SECRET, routes });
+  const api: TestApiServer = inProcess
+    ? await (await import('../../src/server/http.ts')).startApiServer({ env: testEnv(overrides), urls, jwtSecret: TEST_JWT_SECRET, routes })
+    : await startApiThread(overrides, urls);
   const owner = createPool({ connectionString: urls.owner, bigIntMode: 'string', poolSize: 3 });
   const gql = async (query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult> => {
     const post = () =>
@@ -131,6 +140,88 @@ export async function startTestApi(
   };
 }
 
+/**
+ * The worker thread that runs this jest worker process's API servers
+ * (test/helpers/api-thread.ts). Test files run one after another in a
+ * process, each in its own module sandbox; the thread outlives them, kept
+ * where every file finds it: on Node's own worker_threads module, which jest
+ * shares between files.
+ */
+const API_THREAD = Symbol.for('penguinmails.test.apiThread');
+let requestIds = 0;
+let waiting = 0;
+
+function apiThread(): Worker {
+  const shared = workerThreads as unknown as { [API_THREAD]?: Worker };
+  let thread = shared[API_THREAD];
+  if (!thread) {
+    thread = new Worker(new URL('./api-thread.ts', import.meta.url), { env: { ...process.env } });
+    // Idle between files, it must not keep jest's worker process alive.
+    thread.unref();
+    const created = thread;
+    created.once('exit', () => {
+      if (shared[API_THREAD] === created) delete shared[API_THREAD];
+    });
+    shared[API_THREAD] = thread;
+  }
+  return thread;
+}
+
+/** Sends a request to the API thread and waits for its answer. */
+function askApiThread(request: ApiThreadRequest): Promise<ApiThreadAnswer> {
+  const thread = apiThread();
+  return new Promise((resolve, reject) => {
+    const onMessage = (answer: ApiThreadAnswer) => {
+      if (answer.id !== request.id) return;
+      done();
+      resolve(answer);
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new Error(`The API server thread exited (code ${code}).`));
+    };
+    const done = () => thread.off('message', onMessage).off('error', onError).off('exit', onExit);
+    thread.on('message', onMessage).on('error', onError).on('exit', onExit);
+    // Waiting for an answer keeps this file's process alive; the idle thread does not.
+    if (waiting++ === 0) thread.ref();
+    thread.postMessage(request);
+  }).finally(() => {
+    if (--waiting === 0) thread.unref();
+  }) as Promise<ApiThreadAnswer>;
+}
+
+/** An API server run by the API thread, with the parts a test uses from outside. */
+async function startApiThread(overrides: Record<string, string>, urls: DatabaseUrls): Promise<TestApiServer> {
+  const id = ++requestIds;
+  const ready = await askApiThread({ type: 'start', id, overrides, urls });
+  if (ready.type !== 'ready') {
+    throw Object.assign(new Error(`The API server did not start: ${ready.type === 'error' ? ready.message : ready.type}`), {
+      stack: ready.type === 'error' ? ready.stack : undefined,
+    });
+  }
+  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 4 });
+  const ownerPool = new pg.Pool({ connectionString: urls.owner, max: 2 });
+  let closing: Promise<void> | undefined;
+  return {
+    url: ready.url,
+    port: ready.port,
+    pool,
+    ownerPool,
+    tokens: tokenServiceOf(testEnv(overrides), TEST_JWT_SECRET),
+    close() {
+      closing ??= (async () => {
+        const closed = await askApiThread({ type: 'close', id });
+        await Promise.all([pool.end(), ownerPool.end()]);
+        if (closed.type === 'error') throw new Error(`The API server did not close cleanly: ${closed.message}`);
+      })();
+      return closing;
+    },
+  };
+}
 
 /**
  * Signs a user up through the API (register, then confirmRegistration) with

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { freePort } from './test-database.ts';
+import { freePorts } from '../../src/db/embedded.ts';
 
 const run = promisify(execFile);
 
@@ -77,7 +77,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   if (missing) throw new Error(missing);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pm-dovecot-'));
   await chmod(dir, 0o755); // dovecot's own processes read the configuration and the passwd files
-  const [tlsPort, plainPort] = [await freePort(), await freePort()];
+  const [tlsPort, plainPort] = (await freePorts(2)) as [number, number];
   // One passwd-file per user: a new file is read at once, while an edited
   // shared file may be served from dovecot's copy for up to a second.
   const users = path.join(dir, 'users');

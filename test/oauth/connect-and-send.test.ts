@@ -90,7 +90,8 @@ beforeAll(async () => {
     MICROSOFT_SMTP_HOST: '127.0.0.1',
     MICROSOFT_SMTP_PORT: String(smtp.port),
   };
-  t = await startTestApi(overrides);
+  // In this process: the API's log lines (the token exchange happens there) are captured with the worker's.
+  t = await startTestApi(overrides, undefined, undefined, { inProcess: true });
   const env = testEnv(overrides);
   // One message per connection: every message logs in (a pooled connection stays logged in with the token it started with).
   const smtpPool = createSmtpPool({ maxMessagesPerConnection: 1 });

@@ -20,7 +20,9 @@ const SMTP_PASSWORD = 'smtp-secret-Zq81-never-logged';
 let w: World;
 
 beforeAll(async () => {
+  // The API in this process: its request log lines and metrics are read here.
   w = await startWorld({
+    apiInProcess: true,
     smtp: {
       allowInsecureAuth: true,
       onAuth: (auth, _session, callback) => (auth.password === SMTP_PASSWORD ? callback(null, { user: auth.username }) : callback(new Error('Invalid login'))),
@@ -106,7 +108,7 @@ test('/metrics: requests by operation, deliveries, jobs and pools move while a c
 
 test('with METRICS_TOKEN, /metrics needs it as a bearer token', async () => {
   const token = 'metrics-token-0123456789';
-  const t = await startTestApi({ METRICS_TOKEN: token });
+  const t = await startTestApi({ METRICS_TOKEN: token }, undefined, undefined, { inProcess: true });
   try {
     for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: token }] as Record<string, string>[]) {
       const refused = await fetch(`${t.url}/metrics`, { headers });

@@ -50,11 +50,13 @@ export interface WorldOptions {
   routes?: Parameters<typeof startTestApi>[1];
   /** Platform emails (notifications to admins) go to the test SMTP server instead of an outbox folder. */
   systemMailViaSmtp?: boolean;
+  /** The API server runs in this process (its logs and metrics are this process's): startTestApi's inProcess. */
+  apiInProcess?: boolean;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const smtp = await startSmtpServer(options.smtp, options.smtpHooks);
-  const t = await startTestApi({}, options.routes);
+  const t = await startTestApi({}, options.routes, undefined, { inProcess: options.apiInProcess ?? options.routes !== undefined });
   const env = testEnv({ LOG_LEVEL: 'error' });
   const box = makeSecretBox(secretsKeyOf(env));
   const systemMailer = makeSystemMailer({

@@ -1,0 +1,50 @@
+/**
+ * The API servers of test files, in one worker thread per jest worker process
+ * (startTestApi). The thread loads the server's modules once, with Node's own
+ * loader, not through jest's per-file module sandbox, where loading
+ * PostGraphile costs about 1.8 s of CPU in every file and building the schema
+ * more than it does here: a file's set-up then needs a fraction of the time
+ * on a loaded machine. Each file still gets its own server over its own
+ * database (the schema is built for it), and talks to it over HTTP, as a
+ * client does.
+ *
+ * Requests (each with an id the answer repeats):
+ *   { type: 'start', id, overrides, urls } → { type: 'ready', id, url, port } or { type: 'error', id, message, stack }
+ *   { type: 'close', id }                  → { type: 'closed', id } once the server has finished its requests
+ */
+import { parentPort } from 'node:worker_threads';
+import type { DatabaseUrls } from '../../src/db/database.ts';
+import { startApiServer, type ApiServer } from '../../src/server/http.ts';
+import { TEST_JWT_SECRET, testEnv } from './test-env.ts';
+
+export type ApiThreadRequest =
+  | { type: 'start'; id: number; overrides: Record<string, string>; urls: DatabaseUrls }
+  | { type: 'close'; id: number };
+
+export type ApiThreadAnswer =
+  | { type: 'ready'; id: number; url: string; port: number }
+  | { type: 'error'; id: number; message: string; stack?: string }
+  | { type: 'closed'; id: number };
+
+const port = parentPort!;
+const servers = new Map<number, ApiServer>();
+
+async function answer(request: ApiThreadRequest): Promise<ApiThreadAnswer> {
+  try {
+    if (request.type === 'start') {
+      const api = await startApiServer({ env: testEnv(request.overrides), urls: request.urls, jwtSecret: TEST_JWT_SECRET });
+      servers.set(request.id, api);
+      return { type: 'ready', id: request.id, url: api.url, port: api.port };
+    }
+    const api = servers.get(request.id);
+    servers.delete(request.id);
+    await api?.close();
+    return { type: 'closed', id: request.id };
+  } catch (error) {
+    return { type: 'error', id: request.id, message: (error as Error).message, stack: (error as Error).stack };
+  }
+}
+
+port.on('message', (request: ApiThreadRequest) => {
+  void answer(request).then((message) => port.postMessage(message));
+});
