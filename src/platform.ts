@@ -2,20 +2,14 @@
  * The whole platform in one process: database (embedded by default),
  * migrations, the GraphQL API and the worker. Used by `npm start`.
  */
-import { sandboxEnabled, secretsKeyOf, type Env } from './config.ts';
+import { sandboxEnabled, type Env } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { reachableDataDir } from './db/embedded.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { makeSystemMailer } from './mail/system-mailer.ts';
-import { leadImportRoutes } from './import/upload-route.ts';
-import { tenantExportRoutes } from './privacy/export-route.ts';
 import { startApiServer, type ApiServer } from './server/http.ts';
-import { trackingRoutes } from './tracking/routes.ts';
-import { tlsAllowedRoutes } from './tracking/tls-allowed.ts';
-import { makeNotificationLinks, notificationKeyFrom, notificationUnsubscribeRoutes } from './mail/notification-links.ts';
-import { stripeWebhookRoutes } from './billing/stripe-webhook.ts';
-import { makeTrackingTokens, trackingKeyFrom } from './tracking/tokens.ts';
+import { platformRoutes } from './server/platform-routes.ts';
 import { startWorker, type WorkerHandle } from './worker/runner.ts';
 import path from 'node:path';
 import { loggerFor } from './log/logger.ts';
@@ -73,30 +67,7 @@ export async function startPlatform(env: Env, { signal }: { signal?: AbortSignal
       env: runEnv,
       urls: db.urls,
       jwtSecret: env.JWT_SECRET ?? loadDevSecrets(env.PM_DATA_DIR).jwtSecret,
-      routes: (server) => [
-        ...trackingRoutes({ pool: server.ownerPool, tokens: makeTrackingTokens(trackingKeyFrom(secretsKeyOf(env))), trustProxy: env.TRUST_PROXY }),
-        ...tlsAllowedRoutes({ pool: server.ownerPool }),
-        ...notificationUnsubscribeRoutes({ pool: server.ownerPool, links: makeNotificationLinks(notificationKeyFrom(secretsKeyOf(env))) }),
-        ...leadImportRoutes({
-          pool: server.pool,
-          ownerPool: server.ownerPool,
-          tokens: server.tokens,
-          apiKeys: server.apiKeys,
-          dataDir: env.PM_DATA_DIR,
-          maxBytes: env.IMPORT_MAX_BYTES,
-          statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
-        }),
-        ...tenantExportRoutes({
-          pool: server.pool,
-          ownerPool: server.ownerPool,
-          tokens: server.tokens,
-          apiKeys: server.apiKeys,
-          dataDir: env.PM_DATA_DIR,
-          statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
-        }),
-        ...stripeWebhookRoutes({ pool: server.ownerPool, secret: env.STRIPE_WEBHOOK_SECRET }),
-        ...(sandbox?.routes() ?? []),
-      ],
+      routes: (server) => [...platformRoutes(env, server), ...(sandbox?.routes() ?? [])],
     });
     log.info({ url: `${api.url}/graphql` }, `API listening on ${api.url}/graphql`);
     if (env.GRAPHIQL ?? env.NODE_ENV !== 'production') log.info({ url: `${api.url}/graphiql` }, `Ruru (GraphQL IDE) at ${api.url}/graphiql`);

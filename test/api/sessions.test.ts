@@ -6,14 +6,12 @@
  * does not go through GraphQL, obeys the same check.
  */
 import { SignJWT } from 'jose';
-import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { registerUser, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
 import { sql } from '../../src/db/pg.ts';
 
 let t: TestApi;
 beforeAll(async () => {
-  t = await startTestApi({}, ({ pool, ownerPool, tokens }) =>
-    leadImportRoutes({ pool, ownerPool, tokens, dataDir: '/tmp/pm-sessions-test-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
+  t = await startTestApi({ PM_DATA_DIR: '/tmp/pm-sessions-test-imports', IMPORT_MAX_BYTES: '1000000', STATEMENT_TIMEOUT_MS: '5000' }, 'platform');
 });
 afterAll(() => t.close());
 

@@ -11,7 +11,6 @@
  * - a staff session cannot bring anyone into the tenant: inviting is refused,
  *   and an invitation sent from a staff session cannot be accepted.
  */
-import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { createUser, login, ownedTenant, PASSWORD, type Member } from './fixtures.ts';
 import { sql } from '../../src/db/pg.ts';
@@ -20,8 +19,7 @@ let t: TestApi;
 let org: Member;
 let other: Member;
 beforeAll(async () => {
-  t = await startTestApi({}, ({ pool, ownerPool, tokens }) =>
-    leadImportRoutes({ pool, ownerPool, tokens, dataDir: '/tmp/pm-staff-access-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
+  t = await startTestApi({ PM_DATA_DIR: '/tmp/pm-staff-access-imports', IMPORT_MAX_BYTES: '1000000', STATEMENT_TIMEOUT_MS: '5000' }, 'platform');
   org = await ownedTenant(t, 'staffed');
   other = await ownedTenant(t, 'staffed-other');
   const [domain] = await t.owner.query(sql`

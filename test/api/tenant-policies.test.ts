@@ -12,15 +12,13 @@ import { CONFIRM_2FA, enrolTwoFactor, loginChallenge, START_2FA, totpCode, VERIF
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 import { uniqueEmail } from '../helpers/unique.ts';
-import { leadImportRoutes } from '../../src/import/upload-route.ts';
 
 let t: TestApi;
 let smtp: TestSmtpServer;
 let worker: TestWorker;
 beforeAll(async () => {
   smtp = await startSmtpServer();
-  t = await startTestApi({}, ({ pool, ownerPool, tokens }) =>
-    leadImportRoutes({ pool, ownerPool, tokens, dataDir: '/tmp/pm-tenant-policies-test-imports', maxBytes: 1_000_000, statementTimeoutMs: 5_000 }));
+  t = await startTestApi({ PM_DATA_DIR: '/tmp/pm-tenant-policies-test-imports', IMPORT_MAX_BYTES: '1000000', STATEMENT_TIMEOUT_MS: '5000' }, 'platform');
   worker = await startTestWorker(t.urls.owner, testEnv({ APP_URL: 'https://app.penguinmails.test', LOG_LEVEL: 'error' }), { smtpUrl: smtp.url, pollInterval: 100 });
 });
 afterAll(async () => {

@@ -7,7 +7,6 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { stripeWebhookRoutes } from '../../src/billing/stripe-webhook.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
@@ -29,9 +28,7 @@ let worker: TestWorker;
 
 beforeAll(async () => {
   stripe = await startStripeServer();
-  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, (api) =>
-    stripeWebhookRoutes({ pool: api.ownerPool, secret: TEST_WEBHOOK_SECRET }),
-  );
+  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, 'platform');
   await t.owner.query(sql`update app_public.plans set stripe_price_id = 'price_' || slug || '_monthly' where slug in ('starter', 'pro', 'enterprise')`);
   const env = testEnv({ ...stripe.env, LOG_LEVEL: 'error' });
   worker = await startTestWorker(t.urls.owner, env, { pollInterval: 100 });

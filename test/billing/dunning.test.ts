@@ -9,7 +9,6 @@
 import type { TaskList } from 'graphile-worker';
 import os from 'node:os';
 import path from 'node:path';
-import { stripeWebhookRoutes } from '../../src/billing/stripe-webhook.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { billingDunning } from '../../workers/billing-periods.ts';
 import { resolveWorkerDeps } from '../../src/worker/context.ts';
@@ -24,9 +23,7 @@ let tasks: TaskList;
 const DAY = 86400;
 
 beforeAll(async () => {
-  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, (api) =>
-    stripeWebhookRoutes({ pool: api.ownerPool, secret: TEST_WEBHOOK_SECRET }),
-  );
+  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, 'platform');
   const env = testEnv({ DUNNING_GRACE_DAYS: '3', LOG_LEVEL: 'error' });
   const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-dunning-outbox') });
   // Only the dunning task: the campaign jobs that resuming queues are not this test's business.

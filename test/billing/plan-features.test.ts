@@ -14,7 +14,6 @@
  *   type.
  */
 import { populatePlatform, populateTenant } from '../../src/db/demo-data.ts';
-import { stripeWebhookRoutes } from '../../src/billing/stripe-webhook.ts';
 import { sql } from '../../src/db/pg.ts';
 import { registerUser, startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { closeDb, withTx, type TestTx } from '../helpers/db.ts';
@@ -41,9 +40,7 @@ const DAY = 86400;
 
 beforeAll(async () => {
   stripe = await startStripeServer();
-  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, (api) =>
-    stripeWebhookRoutes({ pool: api.ownerPool, secret: TEST_WEBHOOK_SECRET }),
-  );
+  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, 'platform');
   // Starter and Pro have a monthly and a yearly Stripe price; Enterprise only a monthly one.
   await t.owner.query(sql`
     update app_public.plans set stripe_price_id = 'price_' || slug || '_monthly',

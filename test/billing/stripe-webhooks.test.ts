@@ -23,9 +23,7 @@ let t: TestApi;
 const DAY = 86400;
 
 beforeAll(async () => {
-  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, (api) =>
-    stripeWebhookRoutes({ pool: api.ownerPool, secret: TEST_WEBHOOK_SECRET }),
-  );
+  t = await startTestApi({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }, 'platform');
   await t.owner.query(sql`
     update app_public.plans set stripe_price_id = 'price_' || slug || '_monthly' where slug in ('starter', 'pro', 'enterprise')
   `);

@@ -9,16 +9,17 @@
  * client does.
  *
  * Requests (each with an id the answer repeats):
- *   { type: 'start', id, overrides, urls } → { type: 'ready', id, url, port } or { type: 'error', id, message, stack }
+ *   { type: 'start', id, overrides, urls, platformRoutes } → { type: 'ready', id, url, port } or { type: 'error', id, message, stack }
  *   { type: 'close', id }                  → { type: 'closed', id } once the server has finished its requests
  */
 import { parentPort } from 'node:worker_threads';
 import type { DatabaseUrls } from '../../src/db/database.ts';
 import { startApiServer, type ApiServer } from '../../src/server/http.ts';
+import { platformRoutes } from '../../src/server/platform-routes.ts';
 import { TEST_JWT_SECRET, testEnv } from './test-env.ts';
 
 export type ApiThreadRequest =
-  | { type: 'start'; id: number; overrides: Record<string, string>; urls: DatabaseUrls }
+  | { type: 'start'; id: number; overrides: Record<string, string>; urls: DatabaseUrls; platformRoutes: boolean }
   | { type: 'close'; id: number };
 
 export type ApiThreadAnswer =
@@ -32,7 +33,13 @@ const servers = new Map<number, ApiServer>();
 async function answer(request: ApiThreadRequest): Promise<ApiThreadAnswer> {
   try {
     if (request.type === 'start') {
-      const api = await startApiServer({ env: testEnv(request.overrides), urls: request.urls, jwtSecret: TEST_JWT_SECRET });
+      const env = testEnv(request.overrides);
+      const api = await startApiServer({
+        env,
+        urls: request.urls,
+        jwtSecret: TEST_JWT_SECRET,
+        routes: request.platformRoutes ? (server) => platformRoutes(env, server) : undefined,
+      });
       servers.set(request.id, api);
       return { type: 'ready', id: request.id, url: api.url, port: api.port };
     }

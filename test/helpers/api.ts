@@ -77,23 +77,28 @@ export interface TestApi {
 
 export async function startTestApi(
   overrides: Record<string, string> = {},
-  routes?: (api: RouteContext) => Route[],
+  /**
+   * Routes beside GraphQL: 'platform' for those `npm start` serves
+   * (src/server/platform-routes.ts, configured from the overrides), or a
+   * function of the server's pools and services for others.
+   */
+  routes?: 'platform' | ((api: RouteContext) => Route[]),
   /** Runs on the new database before the server opens its first connection (e.g. per-database settings). */
   prepare?: (urls: DatabaseUrls) => Promise<void>,
   /**
-   * inProcess: the server runs in this file's process (its schema and pools are
-   * the test's to inspect); by default only when the file adds routes (they are
-   * functions, which cannot cross into a thread). Otherwise it runs in a worker
+   * inProcess: the server runs in this file's process (its schema, pools, logs
+   * and metrics are the test's to inspect); implied by routes given as a
+   * function, which cannot cross into a thread. Otherwise it runs in the API
    * thread (test/helpers/api-thread.ts).
    */
-  { inProcess = routes !== undefined }: { inProcess?: boolean } = {},
+  { inProcess = typeof routes === 'function' }: { inProcess?: boolean } = {},
 ): Promise<TestApi> {
   const database = await isolatedDatabase(expect.getState().testPath?.split('/').pop()?.replace(/\.test\.ts$/, '') ?? 'api');
   const { urls } = database;
   await prepare?.(urls);
   const api: TestApiServer = inProcess
-    ? await (await import('../../src/server/http.ts')).startApiServer({ env: testEnv(overrides), urls, jwtSecret: TEST_JWT_SECRET, routes })
-    : await startApiThread(overrides, urls);
+    ? await startInProcess(overrides, urls, routes)
+    : await startApiThread(overrides, urls, routes === 'platform');
   const owner = createPool({ connectionString: urls.owner, bigIntMode: 'string', poolSize: 3 });
   const gql = async (query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult> => {
     const post = () =>
@@ -194,10 +199,17 @@ function askApiThread(request: ApiThreadRequest): Promise<ApiThreadAnswer> {
   }) as Promise<ApiThreadAnswer>;
 }
 
+/** An API server in this process, the whole ApiServer. */
+async function startInProcess(overrides: Record<string, string>, urls: DatabaseUrls, routes: Parameters<typeof startTestApi>[1]): Promise<ApiServer> {
+  const [{ startApiServer }, { platformRoutes }] = await Promise.all([import('../../src/server/http.ts'), import('../../src/server/platform-routes.ts')]);
+  const env = testEnv(overrides);
+  return startApiServer({ env, urls, jwtSecret: TEST_JWT_SECRET, routes: routes === 'platform' ? (server) => platformRoutes(env, server) : routes });
+}
+
 /** An API server run by the API thread, with the parts a test uses from outside. */
-async function startApiThread(overrides: Record<string, string>, urls: DatabaseUrls): Promise<TestApiServer> {
+async function startApiThread(overrides: Record<string, string>, urls: DatabaseUrls, platformRoutes: boolean): Promise<TestApiServer> {
   const id = ++requestIds;
-  const ready = await askApiThread({ type: 'start', id, overrides, urls });
+  const ready = await askApiThread({ type: 'start', id, overrides, urls, platformRoutes });
   if (ready.type !== 'ready') {
     throw Object.assign(new Error(`The API server did not start: ${ready.type === 'error' ? ready.message : ready.type}`), {
       stack: ready.type === 'error' ? ready.stack : undefined,

@@ -7,7 +7,6 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { makeSystemMailer } from '../../src/mail/system-mailer.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
 import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
@@ -51,17 +50,7 @@ export async function startImportHarness({
 } = {}): Promise<ImportHarness> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-import-'));
   const env = testEnv({ ...overrides, PM_DATA_DIR: dataDir, LOG_LEVEL: 'error' });
-  const t = await startTestApi({ ...overrides, PM_DATA_DIR: dataDir }, (api) =>
-    leadImportRoutes({
-      pool: api.pool,
-      ownerPool: api.ownerPool,
-      tokens: api.tokens,
-      apiKeys: api.apiKeys,
-      dataDir,
-      maxBytes,
-      statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
-    }),
-  );
+  const t = await startTestApi({ ...overrides, PM_DATA_DIR: dataDir, IMPORT_MAX_BYTES: String(maxBytes) }, 'platform');
   let worker: TestWorker | undefined;
   if (withWorker) {
     worker = await startTestWorker(t.urls.owner, env, { outboxDir: path.join(dataDir, 'outbox') });

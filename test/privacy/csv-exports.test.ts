@@ -14,7 +14,6 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from '../../src/db/pg.ts';
-import { tenantExportRoutes } from '../../src/privacy/export-route.ts';
 import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createOwnedTenant, TEST_PASSWORD } from '../helpers/tenants.ts';
@@ -26,8 +25,7 @@ let worker: TestWorker | undefined;
 let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-csv-export-'));
-  t = await startTestApi({ PM_DATA_DIR: dataDir }, (api) =>
-    tenantExportRoutes({ pool: api.pool, ownerPool: api.ownerPool, tokens: api.tokens, apiKeys: api.apiKeys, dataDir, statementTimeoutMs: 10_000 }));
+  t = await startTestApi({ PM_DATA_DIR: dataDir, STATEMENT_TIMEOUT_MS: '10000' }, 'platform');
 }, 60_000);
 afterAll(async () => {
   await worker?.stop();

@@ -20,7 +20,6 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { populatePlatform, populateTenant } from '../../src/db/demo-data.ts';
 import { sql } from '../../src/db/pg.ts';
-import { tenantExportRoutes } from '../../src/privacy/export-route.ts';
 import { exportFilePath } from '../../src/privacy/tenant-archive.ts';
 import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -35,8 +34,7 @@ let worker: TestWorker | undefined;
 let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'pm-tenant-export-'));
-  t = await startTestApi({ PM_DATA_DIR: dataDir }, (api) =>
-    tenantExportRoutes({ pool: api.pool, ownerPool: api.ownerPool, tokens: api.tokens, apiKeys: api.apiKeys, dataDir, statementTimeoutMs: 10_000 }));
+  t = await startTestApi({ PM_DATA_DIR: dataDir, STATEMENT_TIMEOUT_MS: '10000' }, 'platform');
 }, 60_000);
 afterAll(async () => {
   await worker?.stop();
