@@ -28,7 +28,7 @@ beforeAll(async () => {
   h = await startImportHarness();
   owner = await ownedTenant(h.t, 'importer');
 }, LONG);
-afterAll(() => h?.close());
+afterAll(() => h?.close(), LONG);
 
 async function importAndWait(token: string, csv: string, params: Record<string, string> = {}): Promise<LeadImportView> {
   const upload = await h.upload(token, csv, { fileName: 'leads.csv', ...params });
@@ -234,7 +234,7 @@ describe('the upload size limit (IMPORT_MAX_BYTES)', () => {
   beforeAll(async () => {
     small = await startImportHarness({ maxBytes: 2048, worker: false });
   }, LONG);
-  afterAll(() => small?.close());
+  afterAll(() => small?.close(), LONG);
 
   test('a larger file is refused with 413, whether its size is declared or only discovered while streaming', async () => {
     const org = await ownedTenant(small.t, 'small');
