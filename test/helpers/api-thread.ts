@@ -8,7 +8,9 @@
  * database (the schema is built for it), and talks to it over HTTP, as a
  * client does.
  *
- * Requests (each with an id the answer repeats):
+ * Requests (each with an id the answer repeats; unique in the process, since
+ * a file that timed out may still be waiting for an answer when the next one
+ * asks):
  *   { type: 'start', id, overrides, urls, platformRoutes } → { type: 'ready', id, url, port } or { type: 'error', id, message, stack }
  *   { type: 'close', id }                  → { type: 'closed', id } once the server has finished its requests
  */
@@ -19,16 +21,16 @@ import { platformRoutes } from '../../src/server/platform-routes.ts';
 import { TEST_JWT_SECRET, testEnv } from './test-env.ts';
 
 export type ApiThreadRequest =
-  | { type: 'start'; id: number; overrides: Record<string, string>; urls: DatabaseUrls; platformRoutes: boolean }
-  | { type: 'close'; id: number };
+  | { type: 'start'; id: string; overrides: Record<string, string>; urls: DatabaseUrls; platformRoutes: boolean }
+  | { type: 'close'; id: string };
 
 export type ApiThreadAnswer =
-  | { type: 'ready'; id: number; url: string; port: number }
-  | { type: 'error'; id: number; message: string; stack?: string }
-  | { type: 'closed'; id: number };
+  | { type: 'ready'; id: string; url: string; port: number }
+  | { type: 'error'; id: string; message: string; stack?: string }
+  | { type: 'closed'; id: string };
 
 const port = parentPort!;
-const servers = new Map<number, ApiServer>();
+const servers = new Map<string, ApiServer>();
 
 async function answer(request: ApiThreadRequest): Promise<ApiThreadAnswer> {
   try {

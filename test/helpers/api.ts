@@ -153,7 +153,6 @@ export async function startTestApi(
  * shares between files.
  */
 const API_THREAD = Symbol.for('penguinmails.test.apiThread');
-let requestIds = 0;
 let waiting = 0;
 
 function apiThread(): Worker {
@@ -208,7 +207,7 @@ async function startInProcess(overrides: Record<string, string>, urls: DatabaseU
 
 /** An API server run by the API thread, with the parts a test uses from outside. */
 async function startApiThread(overrides: Record<string, string>, urls: DatabaseUrls, platformRoutes: boolean): Promise<TestApiServer> {
-  const id = ++requestIds;
+  const id = randomUUID();
   const ready = await askApiThread({ type: 'start', id, overrides, urls, platformRoutes });
   if (ready.type !== 'ready') {
     throw Object.assign(new Error(`The API server did not start: ${ready.type === 'error' ? ready.message : ready.type}`), {
