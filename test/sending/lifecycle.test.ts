@@ -252,7 +252,11 @@ test('pausing holds booked messages; resuming books them again with the gap; can
   const spaced = { min_gap_seconds: 120, max_gap_seconds: 120 };
   const held = await createCampaign(w, tenant.tenantId, { inboxIds: [sender.inboxes[0]!.id], settings: spaced, steps: [{ type: 'email' }], leads: [{}, {}, {}] });
   await lifecycle(w, tenant.token, 'start', held.campaignId);
-  await eventually(async () => (await messagesOf(w, held.campaignId)).length === 3);
+  // The first booking goes now, the other two wait their gaps: pause once the first is out.
+  await eventually(async () => {
+    const booked = await messagesOf(w, held.campaignId);
+    return booked.length === 3 && booked.some((m) => m.status === 'sent');
+  });
   await lifecycle(w, tenant.token, 'pause', held.campaignId);
   await advanceClock(w, '1 hour');
   await new Promise((r) => setTimeout(r, 500));
