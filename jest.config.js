@@ -1,7 +1,8 @@
 /** Jest runs the TypeScript sources as native ES modules, compiled by SWC. */
 import os from 'node:os';
 export default {
-  testEnvironment: 'node',
+  // jest's Node environment plus the API thread each worker process keeps (test/helpers/api-thread.ts).
+  testEnvironment: '<rootDir>/test/setup/environment.js',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': [

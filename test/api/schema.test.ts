@@ -18,7 +18,7 @@ import {
 import type { PgResource } from 'postgraphile/@dataplan/pg';
 import { gather } from 'postgraphile/graphile-build';
 import { exportSchemaSDL } from '../../src/server/schema-export.ts';
-import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { liveSchema, serverPreset } from './schema-walker.ts';
 
 /** Names that would betray a secret: hashes, credentials, tokens, keys. */
@@ -48,7 +48,7 @@ beforeAll(async () => {
   // In this process: the schema walker reads the server's own preset (PostGraphile's registry and inflection).
   t = await startTestApi({}, undefined, undefined, { inProcess: true });
   schema = await liveSchema(t);
-});
+}, IN_PROCESS_SETUP_TIMEOUT_MS);
 afterAll(() => t?.close());
 
 test('no output field can carry a password, hash, credential, token, secret or private key; such inputs only flow in', () => {

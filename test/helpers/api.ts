@@ -4,7 +4,7 @@
  * committed, so each test creates its own tenants (unique emails).
  */
 import { randomUUID } from 'node:crypto';
-import workerThreads, { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import type { SessionClaims } from '../../src/auth/jwt.ts';
 import { signNewSession } from '../../src/auth/sessions.ts';
@@ -146,30 +146,26 @@ export async function startTestApi(
 }
 
 /**
- * The worker thread that runs this jest worker process's API servers
- * (test/helpers/api-thread.ts). Test files run one after another in a
- * process, each in its own module sandbox; the thread outlives them, kept
- * where every file finds it: on Node's own worker_threads module, which jest
- * shares between files.
+ * The timeout of a set-up hook that starts a server in its own process
+ * (startTestApi's inProcess): loading PostGraphile in the file's jest sandbox
+ * and building the schema cost about 7.5 s of CPU, and at load 10 on two
+ * cores a process gets about a fifth of a core. A server in the API thread
+ * costs about 1.7 s and fits jest's default.
  */
-const API_THREAD = Symbol.for('penguinmails.test.apiThread');
-let waiting = 0;
+export const IN_PROCESS_SETUP_TIMEOUT_MS = 120_000;
 
+/**
+ * The worker thread that runs this jest worker process's API servers
+ * (test/helpers/api-thread.ts), started and warmed by the test environment
+ * (test/setup/environment.js) before the process's first file.
+ */
 function apiThread(): Worker {
-  const shared = workerThreads as unknown as { [API_THREAD]?: Worker };
-  let thread = shared[API_THREAD];
-  if (!thread) {
-    thread = new Worker(new URL('./api-thread.ts', import.meta.url), { env: { ...process.env } });
-    // Idle between files, it must not keep jest's worker process alive.
-    thread.unref();
-    const created = thread;
-    created.once('exit', () => {
-      if (shared[API_THREAD] === created) delete shared[API_THREAD];
-    });
-    shared[API_THREAD] = thread;
-  }
+  const thread = (globalThis as { penguinmailsApiThread?: Worker }).penguinmailsApiThread;
+  if (!thread) throw new Error('No API thread: the tests run in test/setup/environment.js (jest.config.js testEnvironment).');
   return thread;
 }
+
+let waiting = 0;
 
 /** Sends a request to the API thread and waits for its answer. */
 function askApiThread(request: ApiThreadRequest): Promise<ApiThreadAnswer> {

@@ -9,6 +9,7 @@
  * of it), whether the suppression was imported before the campaign started
  * or after its leads were enrolled and their first send booked.
  */
+import { IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { sql } from '../../src/db/pg.ts';
 import { leadImportRoutes } from '../../src/import/upload-route.ts';
 import { uniqueDomain } from '../helpers/unique.ts';
@@ -33,7 +34,7 @@ beforeAll(async () => {
     }),
   });
   await setClock(w, await nextMonday(w, 10));
-}, 60_000);
+}, IN_PROCESS_SETUP_TIMEOUT_MS);
 afterAll(async () => {
   await w.close();
   await rm(dataDir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { makeSecretBox } from '../../src/crypto/secrets.ts';
 import { secretsKeyOf } from '../../src/config.ts';
 import { createSmtpPool } from '../../src/sending/smtp-pool.ts';
 import { startTestWorker, type TestWorker } from '../helpers/worker.ts';
-import { startTestApi, testEnv, type TestApi } from '../helpers/api.ts';
+import { startTestApi, testEnv, type TestApi, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startOAuthProvider, type StandInProvider } from '../helpers/oauth-provider.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
@@ -105,7 +105,7 @@ beforeAll(async () => {
     },
   };
   await setClock(w, await nextMonday(w, 9));
-}, 60_000);
+}, IN_PROCESS_SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await w?.close();

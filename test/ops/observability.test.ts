@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { secretsKeyOf } from '../../src/config.ts';
 import { captureLogs } from '../../src/log/logger.ts';
-import { registerUser, startTestApi, TEST_JWT_SECRET } from '../helpers/api.ts';
+import { registerUser, startTestApi, TEST_JWT_SECRET, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createCampaign, createSender, createTenant, nextMonday, setClock, startWorld, type World } from '../sending/support/world.ts';
 import { sql } from '../../src/db/pg.ts';
@@ -29,7 +29,7 @@ beforeAll(async () => {
     },
   });
   await setClock(w, await nextMonday(w, 9));
-});
+}, IN_PROCESS_SETUP_TIMEOUT_MS);
 afterAll(() => w?.close());
 
 /** The value of one sample of a metric in Prometheus text format (0 when absent). */
@@ -108,7 +108,7 @@ test('/metrics: requests by operation, deliveries, jobs and pools move while a c
 
 test('with METRICS_TOKEN, /metrics needs it as a bearer token', async () => {
   const token = 'metrics-token-0123456789';
-  const t = await startTestApi({ METRICS_TOKEN: token }, undefined, undefined, { inProcess: true });
+  const t = await startTestApi({ METRICS_TOKEN: token });
   try {
     for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: token }] as Record<string, string>[]) {
       const refused = await fetch(`${t.url}/metrics`, { headers });

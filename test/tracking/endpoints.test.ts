@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { PREVIEW_MESSAGE_ID } from '../../src/sending/render.ts';
 import { trackingRoutes } from '../../src/tracking/routes.ts';
 import { makeTrackingTokens, trackingKeyFrom, type TrackingLinks } from '../../src/tracking/tokens.ts';
-import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { startTestApi, type TestApi, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createSendingTenant, eventsOf, insertSentMessage, messageState, type SendingTenant, type SentMessage } from './fixtures.ts';
 import { sql } from '../../src/db/pg.ts';
@@ -24,7 +24,7 @@ let tenant: SendingTenant;
 beforeAll(async () => {
   t = await startTestApi({}, (api) => trackingRoutes({ pool: api.ownerPool, tokens }));
   tenant = await createSendingTenant(t.owner, 'tracking', { leads: 16 });
-});
+}, IN_PROCESS_SETUP_TIMEOUT_MS);
 afterAll(async () => {
   await t.close();
 });
