@@ -13,11 +13,12 @@ import { readEnv } from '../../src/config.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { startApiServer } from '../../src/server/http.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { isolatedDatabase, platformEnv, registerUser, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { isolatedDatabase, platformEnv, registerUser, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { startTcpProxy, via } from './tcp-proxy.ts';
 import { sql } from '../../src/db/pg.ts';
 
-const LONG = 60_000;
+// Tests that start a server or the whole platform in this process.
+const LONG = IN_PROCESS_SETUP_TIMEOUT_MS;
 const PRODUCTION = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgres://unused@127.0.0.1/unused',

@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'j
 import pg from 'pg';
 import { OPEN_SESSION_SQL } from '../../src/auth/sessions.ts';
 import { startApiServer, type ApiServer } from '../../src/server/http.ts';
-import { isolatedDatabase, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi } from '../helpers/api.ts';
+import { isolatedDatabase, startTestApi, TEST_JWT_SECRET, testEnv, type TestApi, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { memberWithRoles, ownedTenant, putTenantOnPlan, type Member } from './fixtures.ts';
 import { startTcpProxy, via } from './tcp-proxy.ts';
 import { sql } from '../../src/db/pg.ts';
@@ -92,7 +92,7 @@ describe('every bad token is a 401 with a clear JSON error, decided without the 
     const failing = await post(cutOff.url, `Bearer ${good}`);
     expect(failing.body.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
     expect(failing.body.data?.currentUser ?? null).toBeNull();
-  });
+  }, IN_PROCESS_SETUP_TIMEOUT_MS); // a server of its own in this process
   afterAll(async () => {
     await cutOff?.close();
     await drop?.();

@@ -147,7 +147,7 @@ export async function startTestApi(
 
 /**
  * The timeout of a set-up hook that starts a server in its own process
- * (startTestApi's inProcess): loading PostGraphile in the file's jest sandbox
+ * (startTestApi's inProcess, startApiServer or startPlatform called directly): loading PostGraphile in the file's jest sandbox
  * and building the schema cost about 7.5 s of CPU, and at load 10 on two
  * cores a process gets about a fifth of a core. A server in the API thread
  * costs about 1.7 s and fits jest's default.

@@ -23,7 +23,7 @@ import { SandboxRefused, startSandbox } from '../../src/sandbox/sandbox.ts';
 import { UserFacingError } from '../../src/user-facing-error.ts';
 import type { CaughtMessage } from '../../src/sandbox/store.ts';
 import { createPool, type ConnectionPool } from '../../src/db/pg.ts';
-import { isolatedDatabase, platformEnv, registerUser, TEST_JWT_SECRET } from '../helpers/api.ts';
+import { isolatedDatabase, platformEnv, registerUser, TEST_JWT_SECRET, IN_PROCESS_SETUP_TIMEOUT_MS } from '../helpers/api.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { uniqueDomain, uniqueEmail } from '../helpers/unique.ts';
 
@@ -75,7 +75,7 @@ describe('development mode', () => {
   let r: Running;
   beforeAll(async () => {
     r = await startRunning('sandbox', { NODE_ENV: 'development', SANDBOX_SMTP_PORT: '0', SANDBOX_DNS_PORT: '0' });
-  });
+  }, IN_PROCESS_SETUP_TIMEOUT_MS); // the whole platform in this process
   afterAll(() => r?.stop());
 
   const listing = async (to: string) =>
@@ -239,7 +239,7 @@ describe('production mode', () => {
     let r: Running;
     beforeAll(async () => {
       r = await startRunning('sandbox_prod', PRODUCTION);
-    });
+    }, IN_PROCESS_SETUP_TIMEOUT_MS);
     afterAll(() => r?.stop());
 
     test('has no sandbox routes; loopback inbox hosts stay refused', async () => {
