@@ -56,7 +56,7 @@ export interface WorldOptions {
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const smtp = await startSmtpServer(options.smtp, options.smtpHooks);
-  const t = await startTestApi({}, options.routes, undefined, { inProcess: options.apiInProcess ?? typeof options.routes === 'function' });
+  const t = await startTestApi({}, options.routes, undefined, { inProcess: options.apiInProcess });
   const env = testEnv({ LOG_LEVEL: 'error' });
   const box = makeSecretBox(secretsKeyOf(env));
   const systemMailer = makeSystemMailer({
