@@ -2534,7 +2534,8 @@ begin
     with inboxes as materialized (
       select ea2.id, ea2.next_send_at, ea2.email,
              app_private.inbox_unusable_reason(ea2.tenant_id, ea2.id) as unusable,
-             app_private.inbox_remaining(ea2.tenant_id, ea2.id, now_at) as remaining
+             app_private.inbox_remaining_of(ea2.warmup_enabled, ea2.warmup_started_at, ea2.daily_limit, ea2.timezone,
+                                            ea2.daily_count, ea2.daily_count_date, now_at) as remaining
         from app_public.campaign_email_accounts a
         join app_public.email_accounts ea2 on ea2.tenant_id = a.tenant_id and ea2.id = a.email_account_id
         where a.tenant_id = c.tenant_id and a.campaign_id = c.id
@@ -4926,7 +4927,7 @@ COMMENT ON FUNCTION app_private.drop_monthly_partition(partition regclass) IS 'D
 CREATE FUNCTION app_private.effective_limit(tenant_id uuid, metric text) RETURNS TABLE(plan_name text, limit_value bigint)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $_$
+    AS $$
 #variable_conflict use_column
 declare
   v_column text := app_private.limit_column(metric);
@@ -4934,19 +4935,29 @@ begin
   if v_column is null then
     raise exception 'Unknown usage metric "%".', metric using errcode = 'INVAL';
   end if;
-  return query execute format($q$
+  -- Static SQL (a CASE over the limit columns), not EXECUTE: its plan is
+  -- cached, and every claimed email asks (benchmark figure 6).
+  return query
     select p.name::text,
-           case when p.%1$I is null then null
-                else p.%1$I::bigint + coalesce((
+           case when l.value is null then null
+                else l.value + coalesce((
                   select sum(a.quantity) from app_public.subscription_addons a
-                  where a.tenant_id = $1 and a.subscription_id = s.id and a.is_active and a.addon_type = %2$L), 0)
+                  where a.tenant_id = effective_limit.tenant_id and a.subscription_id = s.id and a.is_active and a.addon_type = v_column), 0)
            end
     from app_public.subscriptions s
     join app_public.plans p on p.id = s.plan_id
-    where s.tenant_id = $1 and s.status <> 'canceled'
-  $q$, v_column, v_column) using effective_limit.tenant_id;
+    cross join lateral (select case v_column
+        when 'max_emails_per_month' then p.max_emails_per_month::bigint
+        when 'max_campaigns_per_month' then p.max_campaigns_per_month::bigint
+        when 'max_warmups' then p.max_warmups::bigint
+        when 'max_contacts' then p.max_contacts::bigint
+        when 'max_domains' then p.max_domains::bigint
+        when 'max_email_accounts' then p.max_email_accounts::bigint
+        when 'max_users' then p.max_users::bigint
+      end as value) l
+    where s.tenant_id = effective_limit.tenant_id and s.status <> 'canceled';
 end;
-$_$;
+$$;
 
 COMMENT ON FUNCTION app_private.effective_limit(tenant_id uuid, metric text) IS 'The tenant''s current plan name and its limit for a metric, add-ons included (null limit: unlimited). No row when the tenant has no current subscription.';
 
@@ -5675,12 +5686,9 @@ CREATE FUNCTION app_private.inbox_remaining(tenant_id uuid, email_account_id uui
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  -- plpgsql: inbox_daily_allowance is defined by a later file (200-warmup.sql).
   return (
-    select greatest(
-      coalesce(app_private.inbox_daily_allowance(ea.tenant_id, ea.id, inbox_remaining.at), 0)
-        - case when ea.daily_count_date = app_private.local_day(inbox_remaining.at, ea.timezone) then ea.daily_count else 0 end,
-      0)
+    select app_private.inbox_remaining_of(ea.warmup_enabled, ea.warmup_started_at, ea.daily_limit, ea.timezone,
+                                          ea.daily_count, ea.daily_count_date, inbox_remaining.at)
     from app_public.email_accounts ea
     where ea.tenant_id = inbox_remaining.tenant_id and ea.id = inbox_remaining.email_account_id
   );
@@ -5688,6 +5696,21 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.inbox_remaining(tenant_id uuid, email_account_id uuid, at timestamp with time zone) IS 'How many more messages the inbox may send on its local day of `at` (its allowance minus daily_count; a count from an earlier day is stale and counts as zero).';
+
+CREATE FUNCTION app_private.inbox_remaining_of(warmup_enabled boolean, warmup_started_at timestamp with time zone, daily_limit integer, timezone text, daily_count integer, daily_count_date date, at timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- plpgsql: inbox_allowance is defined by a later file (200-warmup.sql).
+  return greatest(
+    coalesce(app_private.inbox_allowance(warmup_enabled, warmup_started_at, daily_limit, timezone, at), 0)
+      - case when daily_count_date = app_private.local_day(at, timezone) then daily_count else 0 end,
+    0);
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.inbox_remaining_of(warmup_enabled boolean, warmup_started_at timestamp with time zone, daily_limit integer, timezone text, daily_count integer, daily_count_date date, at timestamp with time zone) IS 'inbox_remaining from the inbox''s columns, for a query that already has its row (the rotation in book_email_send reads every inbox of the campaign once, not three times).';
 
 CREATE FUNCTION app_private.inbox_unusable_reason(tenant_id uuid, email_account_id uuid) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -7650,9 +7673,8 @@ declare
 begin
   m := app_private.claimed_message(record_delivery.tenant_id, record_delivery.message_id, 'be recorded as delivered');
   perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
-    metadata => jsonb_build_object('smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts));
-  update app_public.messages x set smtp_response = left(record_delivery.smtp_response, 1000)
-    where x.tenant_id = m.tenant_id and x.id = m.id;
+    metadata => jsonb_build_object('smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts),
+    smtp_response => record_delivery.smtp_response);
   update app_public.email_accounts ea set last_sent_at = app_private.engine_now()
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
   perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, app_private.engine_now());
@@ -7832,7 +7854,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text, planned_at timestamp with time zone) IS 'Applies what verify_domain found ([{record_type, name, status, error, ttl, details}]) to the domain (unless its records changed since the plan''s fingerprint: then it queues a new check; or a check planned later was already recorded: then nothing changes): each record''s status, attempts, error and last_verified_at, DMARC policy, MX hosts and SPF lookup counts; the domain roll-up (a temporary error never unverifies a verified domain); the promotion of a verified rotated DKIM key; and the next check time.';
 
-CREATE FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text, link_url text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb) RETURNS uuid
+CREATE FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text, link_url text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, smtp_response text DEFAULT NULL::text) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -7883,7 +7905,9 @@ begin
       opened_at = case when event_type in ('open', 'click') then coalesce(m.opened_at, v_now) else m.opened_at end,
       clicked_at = case when event_type = 'click' then coalesce(m.clicked_at, v_now) else m.clicked_at end,
       replied_at = case when event_type = 'reply' then coalesce(m.replied_at, v_now) else m.replied_at end,
-      bounced_at = case when event_type = 'bounce' then coalesce(m.bounced_at, v_now) else m.bounced_at end
+      bounced_at = case when event_type = 'bounce' then coalesce(m.bounced_at, v_now) else m.bounced_at end,
+      -- In the same UPDATE as the status: every UPDATE of messages runs its rollup triggers.
+      smtp_response = coalesce(left(record_email_event.smtp_response, 1000), m.smtp_response)
     where m.tenant_id = v_message.tenant_id and m.id = v_message.id;
 
   -- Consequences for the lead and its sequences.
@@ -7921,7 +7945,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet, user_agent text, link_url text, metadata jsonb) IS 'Records what happened to a message and applies it: advances the status (forward only), stops the sequence on reply (if the campaign says so), and on a hard bounce, complaint or unsubscribe suppresses the lead everywhere. Opens and clicks with metadata {"automated": true} are recorded but change nothing. The one way events are written.';
+COMMENT ON FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet, user_agent text, link_url text, metadata jsonb, smtp_response text) IS 'Records what happened to a message and applies it: advances the status (forward only), stores the SMTP server''s answer when given (smtp_response), stops the sequence on reply (if the campaign says so), and on a hard bounce, complaint or unsubscribe suppresses the lead everywhere. Opens and clicks with metadata {"automated": true} are recorded but change nothing. The one way events are written.';
 
 CREATE FUNCTION app_private.record_fqdn(name text, domain text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -10218,7 +10242,8 @@ begin
     select jsonb_object_agg(n.key, jsonb_build_object('from', v_old -> n.key, 'to', n.value))
       into v_changes
       from jsonb_each(v_new) n
-      where n.key not in ('updated', 'updated_by') and n.value is distinct from v_old -> n.key;
+      where n.key not in ('updated', 'updated_by') and n.key <> all (tg_argv[1:])
+        and n.value is distinct from v_old -> n.key;
     if v_changes is null then
       return null;
     end if;
@@ -10243,7 +10268,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.tg__audit() IS 'Writes one audit_log row per inserted, updated (changed columns only) or deleted row.';
+COMMENT ON FUNCTION app_private.tg__audit() IS 'Writes one audit_log row per inserted, updated (changed columns only) or deleted row. Arguments: the table''s name, then columns whose changes alone are not audited (bookkeeping the engine writes on every send).';
 
 CREATE FUNCTION app_private.tg__display_name() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -16989,7 +17014,7 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.compani
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.domains FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('domains');
 
-CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('email_accounts');
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.email_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('email_accounts', 'daily_count', 'daily_count_date', 'next_send_at', 'last_sent_at');
 
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.invitations FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('invitations');
 
@@ -19042,6 +19067,8 @@ REVOKE ALL ON FUNCTION app_private.inbox_daily_allowance(tenant_id uuid, email_a
 
 REVOKE ALL ON FUNCTION app_private.inbox_remaining(tenant_id uuid, email_account_id uuid, at timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION app_private.inbox_remaining_of(warmup_enabled boolean, warmup_started_at timestamp with time zone, daily_limit integer, timezone text, daily_count integer, daily_count_date date, at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION app_private.inbox_unusable_reason(tenant_id uuid, email_account_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.install_dkim_key(tenant_id uuid, domain_id uuid, selector text, public_key text, private_key_encrypted bytea, key_bits integer) FROM PUBLIC;
@@ -19276,7 +19303,7 @@ GRANT INSERT(dkim_selector) ON TABLE app_public.domains TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uuid, checks jsonb, fingerprint text, planned_at timestamp with time zone) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet, user_agent text, link_url text, metadata jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet, user_agent text, link_url text, metadata jsonb, smtp_response text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_fqdn(name text, domain text) FROM PUBLIC;
 

@@ -18,7 +18,8 @@ begin
     select jsonb_object_agg(n.key, jsonb_build_object('from', v_old -> n.key, 'to', n.value))
       into v_changes
       from jsonb_each(v_new) n
-      where n.key not in ('updated', 'updated_by') and n.value is distinct from v_old -> n.key;
+      where n.key not in ('updated', 'updated_by') and n.key <> all (tg_argv[1:])
+        and n.value is distinct from v_old -> n.key;
     if v_changes is null then
       return null;
     end if;
@@ -42,7 +43,7 @@ begin
   return null;
 end;
 $$;
-comment on function app_private.tg__audit() is 'Writes one audit_log row per inserted, updated (changed columns only) or deleted row.';
+comment on function app_private.tg__audit() is 'Writes one audit_log row per inserted, updated (changed columns only) or deleted row. Arguments: the table''s name, then columns whose changes alone are not audited (bookkeeping the engine writes on every send).';
 
 do $$
 declare
@@ -50,7 +51,7 @@ declare
 begin
   foreach t in array array[
     'tenant_users', 'invitations', 'tenant_policies', 'tenant_config', 'domains',
-    'email_accounts', 'subscriptions', 'subscription_addons', 'companies'
+    'subscriptions', 'subscription_addons', 'companies'
   ] loop
     execute format(
       'create or replace trigger _900_audit after insert or update or delete on app_public.%I for each row execute function app_private.tg__audit(%L)',
@@ -58,3 +59,7 @@ begin
   end loop;
 end;
 $$;
+-- An inbox's pacing and daily count change with every email it books or
+-- sends (functions/120, 130): those alone are not changes anyone made.
+create or replace trigger _900_audit after insert or update or delete on app_public.email_accounts
+  for each row execute function app_private.tg__audit('email_accounts', 'daily_count', 'daily_count_date', 'next_send_at', 'last_sent_at');

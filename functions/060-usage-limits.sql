@@ -57,17 +57,27 @@ begin
   if v_column is null then
     raise exception 'Unknown usage metric "%".', metric using errcode = 'INVAL';
   end if;
-  return query execute format($q$
+  -- Static SQL (a CASE over the limit columns), not EXECUTE: its plan is
+  -- cached, and every claimed email asks (benchmark figure 6).
+  return query
     select p.name::text,
-           case when p.%1$I is null then null
-                else p.%1$I::bigint + coalesce((
+           case when l.value is null then null
+                else l.value + coalesce((
                   select sum(a.quantity) from app_public.subscription_addons a
-                  where a.tenant_id = $1 and a.subscription_id = s.id and a.is_active and a.addon_type = %2$L), 0)
+                  where a.tenant_id = effective_limit.tenant_id and a.subscription_id = s.id and a.is_active and a.addon_type = v_column), 0)
            end
     from app_public.subscriptions s
     join app_public.plans p on p.id = s.plan_id
-    where s.tenant_id = $1 and s.status <> 'canceled'
-  $q$, v_column, v_column) using effective_limit.tenant_id;
+    cross join lateral (select case v_column
+        when 'max_emails_per_month' then p.max_emails_per_month::bigint
+        when 'max_campaigns_per_month' then p.max_campaigns_per_month::bigint
+        when 'max_warmups' then p.max_warmups::bigint
+        when 'max_contacts' then p.max_contacts::bigint
+        when 'max_domains' then p.max_domains::bigint
+        when 'max_email_accounts' then p.max_email_accounts::bigint
+        when 'max_users' then p.max_users::bigint
+      end as value) l
+    where s.tenant_id = effective_limit.tenant_id and s.status <> 'canceled';
 end;
 $$;
 comment on function app_private.effective_limit(uuid, text) is 'The tenant''s current plan name and its limit for a metric, add-ons included (null limit: unlimited). No row when the tenant has no current subscription.';

@@ -84,6 +84,8 @@ end;
 $$;
 comment on function app_private.suppress_lead(uuid, uuid, text) is 'Marks a lead unsubscribed/bounced/complained, adds its address to the suppression list, ends its active enrollments and cancels its queued messages.';
 
+-- smtp_response was added: a new argument list needs a new function.
+drop function if exists app_private.record_email_event(uuid, uuid, text, inet, text, text, jsonb);
 create or replace function app_private.record_email_event(
   tenant_id uuid,
   message_id uuid,
@@ -91,7 +93,8 @@ create or replace function app_private.record_email_event(
   ip_address inet default null,
   user_agent text default null,
   link_url text default null,
-  metadata jsonb default '{}'
+  metadata jsonb default '{}',
+  smtp_response text default null
 ) returns uuid
   language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
@@ -143,7 +146,9 @@ begin
       opened_at = case when event_type in ('open', 'click') then coalesce(m.opened_at, v_now) else m.opened_at end,
       clicked_at = case when event_type = 'click' then coalesce(m.clicked_at, v_now) else m.clicked_at end,
       replied_at = case when event_type = 'reply' then coalesce(m.replied_at, v_now) else m.replied_at end,
-      bounced_at = case when event_type = 'bounce' then coalesce(m.bounced_at, v_now) else m.bounced_at end
+      bounced_at = case when event_type = 'bounce' then coalesce(m.bounced_at, v_now) else m.bounced_at end,
+      -- In the same UPDATE as the status: every UPDATE of messages runs its rollup triggers.
+      smtp_response = coalesce(left(record_email_event.smtp_response, 1000), m.smtp_response)
     where m.tenant_id = v_message.tenant_id and m.id = v_message.id;
 
   -- Consequences for the lead and its sequences.
@@ -180,4 +185,4 @@ begin
   return v_event_id;
 end;
 $$;
-comment on function app_private.record_email_event(uuid, uuid, text, inet, text, text, jsonb) is 'Records what happened to a message and applies it: advances the status (forward only), stops the sequence on reply (if the campaign says so), and on a hard bounce, complaint or unsubscribe suppresses the lead everywhere. Opens and clicks with metadata {"automated": true} are recorded but change nothing. The one way events are written.';
+comment on function app_private.record_email_event(uuid, uuid, text, inet, text, text, jsonb, text) is 'Records what happened to a message and applies it: advances the status (forward only), stores the SMTP server''s answer when given (smtp_response), stops the sequence on reply (if the campaign says so), and on a hard bounce, complaint or unsubscribe suppresses the lead everywhere. Opens and clicks with metadata {"automated": true} are recorded but change nothing. The one way events are written.';

@@ -94,17 +94,31 @@ end;
 $$;
 comment on function app_private.stop_enrollment(uuid, uuid, text, text) is 'Ends an active enrollment with a status (completed, failed, cancelled…) and the reason.';
 
+create or replace function app_private.inbox_remaining_of(
+  warmup_enabled boolean, warmup_started_at timestamptz, daily_limit integer, timezone text,
+  daily_count integer, daily_count_date date, at timestamptz
+) returns integer
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  -- plpgsql: inbox_allowance is defined by a later file (200-warmup.sql).
+  return greatest(
+    coalesce(app_private.inbox_allowance(warmup_enabled, warmup_started_at, daily_limit, timezone, at), 0)
+      - case when daily_count_date = app_private.local_day(at, timezone) then daily_count else 0 end,
+    0);
+end;
+$$;
+comment on function app_private.inbox_remaining_of(boolean, timestamptz, integer, text, integer, date, timestamptz) is 'inbox_remaining from the inbox''s columns, for a query that already has its row (the rotation in book_email_send reads every inbox of the campaign once, not three times).';
+
 create or replace function app_private.inbox_remaining(tenant_id uuid, email_account_id uuid, at timestamptz) returns integer
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  -- plpgsql: inbox_daily_allowance is defined by a later file (200-warmup.sql).
   return (
-    select greatest(
-      coalesce(app_private.inbox_daily_allowance(ea.tenant_id, ea.id, inbox_remaining.at), 0)
-        - case when ea.daily_count_date = app_private.local_day(inbox_remaining.at, ea.timezone) then ea.daily_count else 0 end,
-      0)
+    select app_private.inbox_remaining_of(ea.warmup_enabled, ea.warmup_started_at, ea.daily_limit, ea.timezone,
+                                          ea.daily_count, ea.daily_count_date, inbox_remaining.at)
     from app_public.email_accounts ea
     where ea.tenant_id = inbox_remaining.tenant_id and ea.id = inbox_remaining.email_account_id
   );
@@ -188,7 +202,8 @@ begin
     with inboxes as materialized (
       select ea2.id, ea2.next_send_at, ea2.email,
              app_private.inbox_unusable_reason(ea2.tenant_id, ea2.id) as unusable,
-             app_private.inbox_remaining(ea2.tenant_id, ea2.id, now_at) as remaining
+             app_private.inbox_remaining_of(ea2.warmup_enabled, ea2.warmup_started_at, ea2.daily_limit, ea2.timezone,
+                                            ea2.daily_count, ea2.daily_count_date, now_at) as remaining
         from app_public.campaign_email_accounts a
         join app_public.email_accounts ea2 on ea2.tenant_id = a.tenant_id and ea2.id = a.email_account_id
         where a.tenant_id = c.tenant_id and a.campaign_id = c.id

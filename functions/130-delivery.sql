@@ -180,9 +180,8 @@ declare
 begin
   m := app_private.claimed_message(record_delivery.tenant_id, record_delivery.message_id, 'be recorded as delivered');
   perform app_private.record_email_event(m.tenant_id, m.id, 'sent',
-    metadata => jsonb_build_object('smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts));
-  update app_public.messages x set smtp_response = left(record_delivery.smtp_response, 1000)
-    where x.tenant_id = m.tenant_id and x.id = m.id;
+    metadata => jsonb_build_object('smtp_response', left(smtp_response, 500), 'attempt', m.send_attempts),
+    smtp_response => record_delivery.smtp_response);
   update app_public.email_accounts ea set last_sent_at = app_private.engine_now()
     where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
   perform app_private.record_ip_send(m.tenant_id, m.email_account_id, m.smtp_ip_address_id, app_private.engine_now());

@@ -33,7 +33,14 @@ export function campaignStep(deps: TaskDeps): Task {
     await helpers.withPgClient(async (client) => {
       const query = queryRows(client);
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        const [next] = await query<Action>('select * from app_private.run_enrollment($1, $2)', [payload.tenant_id, payload.enrollment_id]);
+        // Its commit need not wait for the disk: a booking is only acted on
+        // outside the database after mark_handed_over's commit, which waits
+        // (and makes every earlier commit durable with it). A booking lost in
+        // a crash is made again when the job runs again (docs/sending.md).
+        const [next] = await query<Action>(
+          `select r.* from app_private.run_enrollment($1, $2) r, set_config('synchronous_commit', 'off', true)`,
+          [payload.tenant_id, payload.enrollment_id],
+        );
         if (!next || next.action !== 'send' || !next.message_id) {
           helpers.logger.debug(`enrollment ${payload.enrollment_id}: ${next?.action ?? 'nothing'}${next?.detail ? ` (${next.detail})` : ''}`);
           return;

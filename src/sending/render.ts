@@ -173,7 +173,9 @@ export function renderMessage(input: RenderInput, options: RenderOptions): Rende
     ? htmlToText(bodyHtml)
     : render(textEngine, body.text!, scope, seed, 'text body', bodyName).trim();
 
-  let html = juice(bodyHtml);
+  // juice inlines the CSS of <style> (and <link>) elements; without any it
+  // would only re-serialise the HTML, at ~0.6 ms a message (figure 6).
+  let html = /<(style|link)\b/i.test(bodyHtml) ? juice(bodyHtml) : bodyHtml;
   if (campaign.includeUnsubscribeLink) {
     if (!html.includes(links.unsubscribe) && !html.includes(links.unsubscribe.replace(/&/g, '&amp;'))) {
       html = addUnsubscribeFooter(html, links.unsubscribe);

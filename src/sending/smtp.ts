@@ -22,7 +22,7 @@
  * retired so the next message connects and logs in afresh. Without one, each
  * message gets its own connection.
  */
-import { createPrivateKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Readable } from 'node:stream';
@@ -66,7 +66,8 @@ export interface OutgoingMail {
   references?: string[] | null;
   /** RFC 8058 one-click unsubscribe (List-Unsubscribe and List-Unsubscribe-Post); null: no such headers (a reply from a person). */
   unsubscribeUrl: string | null;
-  dkim: { domainName: string; keySelector: string; privateKey: string };
+  /** privateKey: PEM, or a parsed key (src/sending/signing-keys.ts). */
+  dkim: { domainName: string; keySelector: string; privateKey: string | KeyObject };
   /** The local address the connection leaves from (a platform IP of the pool, messages.smtp_ip_address_id); default: the system's choice. */
   sourceAddress?: string | null;
 }
@@ -143,15 +144,6 @@ export function classifySmtpError(error: SmtpError, host: string): SmtpOutcome {
     return { kind: 'deferred', code: null, response: `${error.code}: ${response}` };
   }
   return { kind: 'failed', reason: `Delivery through ${host} failed: ${response}` };
-}
-
-/** Checks a PEM private key before sending: nodemailer would otherwise send the message unsigned. */
-export function assertSigningKey(pem: string, domain: string): void {
-  try {
-    createPrivateKey(pem);
-  } catch {
-    throw new Error(`The DKIM private key of ${domain} cannot be read.`);
-  }
 }
 
 /**
@@ -339,7 +331,8 @@ export async function sendSmtp(
     pmDkim: {
       domainName: mail.dkim.domainName,
       keySelector: mail.dkim.keySelector,
-      privateKey: mail.dkim.privateKey,
+      // nodemailer hands it to crypto's Sign.sign, which takes either (its types say string).
+      privateKey: mail.dkim.privateKey as string,
       headerFieldNames: DKIM_SIGNED_HEADERS.join(':'),
     },
     pmHandOver: {

@@ -128,6 +128,12 @@ test('a started campaign delivers a DKIM-signed message through the inbox SMTP s
 
   const [{ events }] = await w.t.owner.query(sql`select array_agg(event_type order by id) as events from app_public.email_events where message_id = ${message.id}`);
   expect(events).toEqual(['sent']);
+  // Booking and sending move the inbox's pacing and daily count: bookkeeping, not a change anyone made, so not audited.
+  const bookkeeping = await w.t.owner.query(sql`
+    select changes from app_public.audit_log
+    where tenant_id = ${tenant.tenantId} and action = 'email_accounts.update'
+      and changes ?| array['next_send_at', 'daily_count', 'daily_count_date', 'last_sent_at']`);
+  expect(bookkeeping).toEqual([]);
   expect(await enrollmentsOf(w, campaignId)).toMatchObject([{ status: 'completed', steps_completed: 1 }]);
   await campaignCompletes(w, campaignId, 10_000);
   expect(w.smtp.messages.filter((m) => m.to.includes(lead.email))).toHaveLength(1);
@@ -243,6 +249,37 @@ test('a template that cannot render fails its message with the reason, and the p
   // Nothing was sent, nothing counted against the plan.
   const [{ used }] = await w.t.owner.query(sql`select app_private.metered_usage(${tenant.tenantId}, 'emails_sent') as used`);
   expect(Number(used)).toBe(0);
+});
+
+test('a DKIM key that cannot be read, or sealed with another key, fails its message with the reason', async () => {
+  const tenant = await createTenant(w, 'badkey');
+  const sender = await createSender(w, tenant.tenantId);
+  const unreadable = sender.inboxes[0]!;
+  const { campaignId } = await createCampaign(w, tenant.tenantId, {
+    inboxIds: [unreadable.id],
+    steps: [{ type: 'email', html: '<p>Hi</p>' }],
+    leads: [{}],
+  });
+  // The worker keeps parsed keys by their sealed bytes: a key sealed anew is read anew.
+  await w.t.owner.query(sql`update app_private.domain_dkim_keys set private_key_encrypted = ${w.box.encrypt('not a PEM key')} where tenant_id = ${tenant.tenantId}`);
+  await lifecycle(w, tenant.token, 'start', campaignId);
+  const [message] = await eventually(async () => {
+    const rows = await messagesOf(w, campaignId);
+    return rows[0]?.status === 'failed' && rows;
+  });
+  expect(message.error_message).toBe(`The DKIM private key of ${sender.domain} cannot be read.`);
+
+  const other = await createTenant(w, 'foreignkey');
+  const otherSender = await createSender(w, other.tenantId);
+  const second = await createCampaign(w, other.tenantId, { inboxIds: [otherSender.inboxes[0]!.id], steps: [{ type: 'email', html: '<p>Hi</p>' }], leads: [{}] });
+  await w.t.owner.query(sql`update app_private.domain_dkim_keys set private_key_encrypted = ${Buffer.from('sealed elsewhere, with another server key')} where tenant_id = ${other.tenantId}`);
+  await lifecycle(w, other.token, 'start', second.campaignId);
+  const [refused] = await eventually(async () => {
+    const rows = await messagesOf(w, second.campaignId);
+    return rows[0]?.status === 'failed' && rows;
+  });
+  expect(refused.error_message).toMatch(/cannot be decrypted with this server's key/);
+  expect(w.smtp.messages.filter((m) => m.from === unreadable.email || m.from === otherSender.inboxes[0]!.email)).toHaveLength(0);
 });
 
 test('only owners and admins set inbox passwords, only in their organisation, and a password is never empty', async () => {
