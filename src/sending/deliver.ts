@@ -153,7 +153,11 @@ export const CAMPAIGN_EMAIL: MessageKind = {
 async function record(query: RunQuery, tenantId: string, messageId: string, outcome: SmtpOutcome): Promise<DeliveryResult> {
   switch (outcome.kind) {
     case 'accepted':
-      await query('select app_private.record_delivery($1, $2, $3)', [tenantId, messageId, outcome.response]);
+      // Need not wait for the disk either: lost in a crash, it leaves the
+      // message sending with its hand-over mark, which resolves to sent,
+      // unconfirmed (never a second send); the next commit that waits
+      // (the next mark, the job's completion) makes it durable.
+      await query(`select app_private.record_delivery($1, $2, $3), set_config('synchronous_commit', 'off', true)`, [tenantId, messageId, outcome.response]);
       return 'sent';
     case 'deferred': {
       const [row] = await query<{ next: Date | null }>('select app_private.record_deferral($1, $2, $3, $4, $5) as next', [
