@@ -55,9 +55,14 @@ grant execute on function
   app_public.uuid_v7_time(uuid)
 to penguinmails_anonymous, penguinmails_member, penguinmails_analytics;
 -- The first statement of every request (functions/001-request-context.sql).
-grant execute on function app_hidden.enter_request(uuid, uuid) to penguinmails_anonymous, penguinmails_member;
+-- The API sends it in the same statement as the set_config of its role
+-- (requestStart, src/server/context.ts), so EXECUTE is checked for the
+-- authenticator, before it has become the request's role. That gives the
+-- authenticator nothing it could not do by becoming that role first.
+grant usage on schema app_hidden to penguinmails_authenticator;
+grant execute on function app_hidden.enter_request(uuid, uuid) to penguinmails_anonymous, penguinmails_member, penguinmails_authenticator;
 -- Or, for a token the platform signed, its session's check first (functions/051-sessions.sql).
-grant execute on function app_hidden.enter_session(uuid, uuid, uuid) to penguinmails_member;
+grant execute on function app_hidden.enter_session(uuid, uuid, uuid) to penguinmails_member, penguinmails_authenticator;
 
 --------------------------------------------------------------------------------
 -- The standard policy set of a tenant-owned table, so each table's access is

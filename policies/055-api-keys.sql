@@ -13,8 +13,9 @@ grant execute on function
   app_public.revoke_api_key(uuid)
 to penguinmails_member;
 
--- The first statement of an API-key request (instead of enter_request).
-grant execute on function app_hidden.enter_api_key(uuid, uuid) to penguinmails_member;
+-- The first statement of an API-key request (instead of enter_request); the
+-- authenticator's grant is enter_request's (policies/000-reset-and-helpers.sql).
+grant execute on function app_hidden.enter_api_key(uuid, uuid) to penguinmails_member, penguinmails_authenticator;
 -- What the policies' scope checks (policies/990), the SECURITY DEFINER mutations and the upload route call.
 grant execute on function
   app_hidden.current_api_key_id(),

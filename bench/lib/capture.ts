@@ -5,7 +5,7 @@
  */
 import type { ApiChild } from './context.ts';
 import { graphql, type GraphQLRequest } from './http-load.ts';
-import { SET_CONFIG, isRequestSetup, requestSettings, type PgSettings, type Statement } from './sql.ts';
+import { isRequestSetup, requestSettings, type PgSettings, type Statement } from './sql.ts';
 
 export interface Captured {
   statements: Statement[];
@@ -23,7 +23,7 @@ export async function captureStatements(api: ApiChild, token: string, request: G
   if (answer instanceof Error) throw answer;
   const { text } = answer;
   const statements = recorded.filter((s) => !CONNECTION_SETUP.test(s.text));
-  if (statements[0]?.text !== 'begin' || statements[1]?.text !== SET_CONFIG || statements.at(-1)?.text !== 'commit') {
+  if (statements[0]?.text !== 'begin' || !statements[1] || !isRequestSetup(statements[1]) || statements.at(-1)?.text !== 'commit') {
     throw new Error(`Unexpected statements for one GraphQL request: ${statements.map((s) => s.text.slice(0, 40)).join(' | ')}`);
   }
   return { statements, text };

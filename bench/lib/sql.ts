@@ -5,7 +5,7 @@
  * of a statement as a given persona, summarised.
  */
 import pg from 'pg';
-import { ENTER_REQUEST_SQL, ENTER_SESSION_SQL, requestEntry } from '../../src/server/context.ts';
+import { APPLY_SETTINGS_SQL, requestStart } from '../../src/server/context.ts';
 
 export interface Statement {
   text: string;
@@ -16,23 +16,20 @@ export interface Statement {
 /** The settings PostGraphile applies for a member's request (see src/server/context.ts). */
 export type PgSettings = Record<string, string>;
 
-export const SET_CONFIG = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
-
 /**
- * How the API enters a request with these settings (`requestEntry`,
- * src/server/context.ts): the role and timeout by set_config, then
- * app_hidden.enter_session (or enter_request), whose SET LOCAL settings the
- * policies read. set_config of the user and tenant alone gives no roles.
+ * How the API starts a request with these settings (`requestStart`,
+ * src/server/context.ts): one statement that applies the role and timeout
+ * with set_config and enters the request (app_hidden.enter_session or
+ * enter_request), whose SET LOCAL settings the policies read.
  */
 export function requestSettings(settings: PgSettings): Statement[] {
-  const { config, enter } = requestEntry(settings);
-  return [{ text: SET_CONFIG, values: [JSON.stringify(Object.entries(config))] }, ...(enter ? [enter] : [])];
+  return [requestStart(settings)];
 }
 
 /** Statements that set up a request rather than do its work. */
-export const isRequestSetup = (s: Statement) => s.text === SET_CONFIG || s.text === ENTER_REQUEST_SQL || s.text === ENTER_SESSION_SQL;
+export const isRequestSetup = (s: Statement) => s.text === APPLY_SETTINGS_SQL || /^select app_hidden\.enter_[a-z_]+\(/.test(s.text);
 
-/** begin; set_config(…); enter the request; statement; commit — PostGraphile's shape of one request. */
+/** begin; the request's start; statement; commit — the API's shape of one request. */
 export function inRequest(settings: PgSettings, statement: Statement): Statement[] {
   return [{ text: 'begin' }, ...requestSettings(settings), statement, { text: 'commit' }];
 }

@@ -93,6 +93,12 @@ export async function pgSettingsFor(req: RequestLike, options: ContextOptions): 
   return pgSettingsForClaims(await authenticate(req, options), options.statementTimeoutMs);
 }
 
+type EntryFunction = 'app_hidden.enter_request' | 'app_hidden.enter_session' | 'app_hidden.enter_api_key';
+
+/** `fn($first::uuid, …)` for `count` uuid arguments. */
+const entryCall = (fn: EntryFunction, count: number, first = 1) =>
+  `${fn}(${Array.from({ length: count }, (_, i) => `$${first + i}::uuid`).join(', ')})`;
+
 /**
  * How a request's transaction starts, whoever runs it (PostGraphile's adaptor
  * in src/server/pg-service.ts, withUserSession, the test personas): the role
@@ -101,25 +107,49 @@ export async function pgSettingsFor(req: RequestLike, options: ContextOptions): 
  * as SET LOCAL settings (functions/001-request-context.sql). Null when the
  * settings name no user (anonymous): nothing to enter.
  */
-export const ENTER_REQUEST_SQL = 'select app_hidden.enter_request($1::uuid, $2::uuid)';
+export const ENTER_REQUEST_SQL = `select ${entryCall('app_hidden.enter_request', 2)}`;
 /** As ENTER_REQUEST_SQL, for a token the platform signed: its session must still be open (functions/051-sessions.sql). */
-export const ENTER_SESSION_SQL = 'select app_hidden.enter_session($1::uuid, $2::uuid, $3::uuid)';
+export const ENTER_SESSION_SQL = `select ${entryCall('app_hidden.enter_session', 3)}`;
 /** For an API key the request resolved (src/auth/api-keys.ts): the key must still be live (functions/052-api-keys.sql). */
-export const ENTER_API_KEY_SQL = 'select app_hidden.enter_api_key($1::uuid, $2::uuid)';
+export const ENTER_API_KEY_SQL = `select ${entryCall('app_hidden.enter_api_key', 2)}`;
 
 export interface RequestEntry {
+  /** The entry on its own: `select fn($1::uuid, …)`. */
   text: string;
   values: (string | null)[];
+  fn: EntryFunction;
 }
+
+const entry = (fn: EntryFunction, values: (string | null)[]): RequestEntry => ({ fn, values, text: `select ${entryCall(fn, values.length)}` });
 
 export function requestEntry(settings: PgSettings): { config: PgSettings; enter: RequestEntry | null } {
   const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, 'app.current_session_id': sessionId, 'app.api_key_id': apiKeyId, ...config } = settings;
-  if (apiKeyId) return { config, enter: { text: ENTER_API_KEY_SQL, values: [apiKeyId, tenantId || null] } };
+  if (apiKeyId) return { config, enter: entry('app_hidden.enter_api_key', [apiKeyId, tenantId || null]) };
   if (!userId) return { config, enter: null };
   return {
     config,
     enter: sessionId
-      ? { text: ENTER_SESSION_SQL, values: [sessionId, userId, tenantId || null] }
-      : { text: ENTER_REQUEST_SQL, values: [userId, tenantId || null] },
+      ? entry('app_hidden.enter_session', [sessionId, userId, tenantId || null])
+      : entry('app_hidden.enter_request', [userId, tenantId || null]),
   };
+}
+
+/** The statement that applies a request's settings with set_config (transaction-local), one row. */
+export const APPLY_SETTINGS_SQL = 'select count(pg_catalog.set_config(el->>0, el->>1, true)) as n from pg_catalog.json_array_elements($1::json) el';
+
+/**
+ * A request's start as one statement: the settings applied, then the entry
+ * function called with them in force. The aggregate subquery finishes every
+ * set_config before its one row reaches the outer call, so the entry sees
+ * the request's role (staff powers depend on it) and `app.account_setup`.
+ * One round trip instead of two; on a sub-millisecond query that round trip
+ * was most of what RLS appeared to cost (docs/performance.md, findings 12).
+ * EXECUTE on the entry functions is checked before the role is set, so the
+ * authenticator holds it (policies/000-reset-and-helpers.sql).
+ */
+export function requestStart(settings: PgSettings): { text: string; values: (string | null)[] } {
+  const { config, enter } = requestEntry(settings);
+  const values = [JSON.stringify(Object.entries(config))];
+  if (!enter) return { text: APPLY_SETTINGS_SQL, values };
+  return { text: `select ${entryCall(enter.fn, enter.values.length, 2)} from (${APPLY_SETTINGS_SQL}) settings`, values: [...values, ...enter.values] };
 }

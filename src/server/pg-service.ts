@@ -1,30 +1,56 @@
 /**
- * PostGraphile's pg service, with our start of a request's transaction:
- * @dataplan/pg applies `pgSettings` with set_config(…, true) (role, statement
- * timeout); we then enter the request as its user and tenant with
- * app_hidden.enter_session (or enter_request for another issuer's token), whose SET LOCAL settings also reach Citus worker
- * nodes (set_config's do not). See requestEntry in ./context.ts.
+ * PostGraphile's pg service, with our start of a request's transaction: one
+ * statement applies `pgSettings` with set_config(…, true) (role, statement
+ * timeout) and enters the request as its user and tenant with
+ * app_hidden.enter_session (or enter_request, enter_api_key), whose SET LOCAL
+ * settings also reach Citus worker nodes (set_config's do not). See
+ * requestStart in ./context.ts.
+ *
+ * @dataplan/pg would send `begin`, its own set_config statement and then
+ * ours; here the transaction is begun and the request entered in two
+ * statements, and @dataplan/pg runs the request's queries in that
+ * transaction (makeWithPgClientViaPgClientAlreadyInTransaction: its nested
+ * transactions become savepoints). Requests without settings go through
+ * @dataplan/pg as they are.
  */
 import type pg from 'pg';
-import { makePgService } from 'postgraphile/adaptors/pg';
-import { requestEntry, type PgSettings } from './context.ts';
+import { makePgService, makeWithPgClientViaPgClientAlreadyInTransaction } from 'postgraphile/adaptors/pg';
+import { requestStart, type PgSettings } from './context.ts';
 
-type WithPgClient = ((settings: PgSettings | null | undefined, callback: (client: PgClientLike) => Promise<unknown>) => Promise<unknown>) & {
+type WithPgClient = ((settings: PgSettings | null | undefined, callback: (client: never) => Promise<unknown>) => Promise<unknown>) & {
   release?: () => void | PromiseLike<void>;
 };
-interface PgClientLike {
-  query(options: { text: string; values?: unknown[] }): Promise<unknown>;
-}
 
-function enteringRequests(inner: WithPgClient): WithPgClient {
-  const wrapped: WithPgClient = (settings, callback) => {
-    if (!settings) return inner(settings, callback);
-    const { config, enter } = requestEntry(settings);
-    if (!enter) return inner(config, callback);
-    return inner(config, async (client) => {
-      await client.query({ text: enter.text, values: enter.values });
-      return callback(client);
-    });
+/** Clients given @dataplan/pg's per-connection setting (see below). */
+const prepared = new WeakSet<pg.PoolClient>();
+
+function enteringRequests(pool: pg.Pool, inner: WithPgClient): WithPgClient {
+  const wrapped: WithPgClient = async (settings, callback) => {
+    if (!settings || Object.keys(settings).length === 0) return inner(settings, callback);
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      if (!prepared.has(client)) {
+        // As @dataplan/pg does on every connection it uses: no JIT optimisation (its comment: 50 ms queries took 8 s with it).
+        await client.query('set jit_optimize_above_cost = -1');
+        prepared.add(client);
+      }
+      await client.query('begin');
+      try {
+        const start = requestStart(settings);
+        await client.query(start.text, start.values);
+        const result = await makeWithPgClientViaPgClientAlreadyInTransaction(client as never, true)(null, callback as never);
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback').catch(() => {
+          broken = true;
+        });
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
   };
   if (inner.release) wrapped.release = () => inner.release!();
   return wrapped;
@@ -37,7 +63,7 @@ export function makeRequestPgService(pool: pg.Pool, schemas: string[]): ReturnTy
   (service as { adaptor: unknown }).adaptor = {
     ...adaptor,
     async createWithPgClient(...args: unknown[]) {
-      return enteringRequests(await create(...args));
+      return enteringRequests(pool, await create(...args));
     },
   };
   return service;

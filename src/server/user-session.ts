@@ -2,19 +2,18 @@
  * SQL outside GraphQL, run exactly as a GraphQL request would run it: one
  * transaction on the authenticator's pool with the caller's role and
  * statement timeout applied and the request entered as the caller's user and
- * tenant (see requestEntry), so RLS, grants and the SQL functions' own checks
+ * tenant in one statement (see requestStart), so RLS, grants and the SQL functions' own checks
  * decide what is allowed.
  */
 import type pg from 'pg';
-import { requestEntry, type PgSettings } from './context.ts';
+import { requestStart, type PgSettings } from './context.ts';
 
 export async function withUserSession<T>(pool: pg.Pool, settings: PgSettings, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');
-    const { config, enter } = requestEntry(settings);
-    await client.query('select set_config(s.key, s.value, true) from json_each_text($1::json) s', [JSON.stringify(config)]);
-    if (enter) await client.query(enter.text, enter.values);
+    const start = requestStart(settings);
+    await client.query(start.text, start.values);
     const result = await fn(client);
     await client.query('commit');
     return result;
