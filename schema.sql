@@ -18527,6 +18527,7 @@ ALTER TABLE app_public.webhook_subscriptions ENABLE ROW LEVEL SECURITY;
 GRANT USAGE ON SCHEMA app_hidden TO penguinmails_anonymous;
 GRANT USAGE ON SCHEMA app_hidden TO penguinmails_member;
 GRANT USAGE ON SCHEMA app_hidden TO penguinmails_analytics;
+GRANT USAGE ON SCHEMA app_hidden TO penguinmails_authenticator;
 
 GRANT USAGE ON SCHEMA app_public TO penguinmails_anonymous;
 GRANT USAGE ON SCHEMA app_public TO penguinmails_member;
@@ -18593,13 +18594,16 @@ GRANT ALL ON FUNCTION app_hidden.dns_records_problem(doc jsonb) TO penguinmails_
 
 REVOKE ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.enter_api_key(api_key_id uuid, tenant_id uuid) TO penguinmails_authenticator;
 
 REVOKE ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.enter_request(user_id uuid, tenant_id uuid) TO penguinmails_authenticator;
 
 REVOKE ALL ON FUNCTION app_hidden.enter_session(session_id uuid, user_id uuid, tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.enter_session(session_id uuid, user_id uuid, tenant_id uuid) TO penguinmails_member;
+GRANT ALL ON FUNCTION app_hidden.enter_session(session_id uuid, user_id uuid, tenant_id uuid) TO penguinmails_authenticator;
 
 REVOKE ALL ON FUNCTION app_hidden.lead_filter_sql(filter jsonb, depth integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.lead_filter_sql(filter jsonb, depth integer) TO penguinmails_member;
