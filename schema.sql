@@ -10744,11 +10744,15 @@ begin
   -- so this transaction never waits for the campaign row. "Last" is the tail
   -- of fewer than 64 others still active, not "no other": enrollments that
   -- finish in concurrent transactions each see the others still active (write
-  -- skew), and with a "none left" test none of them would queue it. Every
-  -- transaction of the tail queues the same job key, so a check always runs
-  -- after the last of them commits (a job already running is not replaced but
-  -- followed by a new one); more than 64 finishing at the same instant is left
-  -- to campaign_housekeeping.
+  -- skew), and with a "none left" test none of them would queue it. Each
+  -- transaction of the tail queues a check of its own, which no worker can
+  -- see before that transaction commits, so the check of the last one to
+  -- commit sees every enrollment finished. No job key: graphile-worker drops
+  -- an add whose keyed job a worker locks between the two statements of
+  -- add_jobs (its key-clearing UPDATE, then INSERT … ON CONFLICT … WHERE
+  -- locked_at IS NULL), and the check that was running then could have
+  -- missed this transaction. More than 64 finishing at the same instant is
+  -- left to campaign_housekeeping.
   if old.status in ('active', 'paused') and new.status not in ('active', 'paused')
      and exists (select 1 from app_public.campaigns c
                  where c.tenant_id = new.tenant_id and c.id = new.campaign_id and c.status = 'sending')
@@ -10758,8 +10762,7 @@ begin
               and e.status in ('active', 'paused') and e.id <> new.id
             limit 64) others) < 64 then
     perform app_private.add_job(new.tenant_id, 'campaign_check_completion',
-      json_build_object('tenant_id', new.tenant_id, 'campaign_id', new.campaign_id),
-      job_key => 'campaign_check_completion:' || new.campaign_id::text, max_attempts => 5);
+      json_build_object('tenant_id', new.tenant_id, 'campaign_id', new.campaign_id), max_attempts => 5);
   end if;
   return null;
 end;

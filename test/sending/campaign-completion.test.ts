@@ -37,9 +37,8 @@ test('the last two enrollments finishing in concurrent transactions complete the
     where tenant_id = ${tenant.tenantId} and id = ${id}`;
   // A finishes the first (its trigger sees the second active), then B
   // finishes the second (its trigger sees the first active, A being
-  // uncommitted), then both commit. Where queuing the completion check makes B
-  // wait for A's uncommitted job row (one node: the same job key), A commits
-  // after a second instead of waiting for B's update.
+  // uncommitted), then both commit. Should B ever wait on A (a lock A's
+  // transaction holds), A commits after a second instead of waiting for B.
   const aUpdated = deferred();
   const bUpdated = deferred();
   const a = w.t.owner.tx(async (tx) => {
