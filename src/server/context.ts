@@ -100,37 +100,36 @@ const entryCall = (fn: EntryFunction, count: number, first = 1) =>
   `${fn}(${Array.from({ length: count }, (_, i) => `$${first + i}::uuid`).join(', ')})`;
 
 /**
- * How a request's transaction starts, whoever runs it (PostGraphile's adaptor
- * in src/server/pg-service.ts, withUserSession, the test personas): the role
- * and timeouts by set_config, then `app_hidden.enter_request(user, tenant)`,
- * which resolves the user's roles in the tenant once and records everything
- * as SET LOCAL settings (functions/001-request-context.sql). Null when the
- * settings name no user (anonymous): nothing to enter.
+ * `app_hidden.enter_request(user, tenant)` on its own, for a session whose
+ * role is already set (the Citus test fixtures): it resolves the user's roles
+ * in the tenant once and records everything as SET LOCAL settings
+ * (functions/001-request-context.sql). A request made through the API starts
+ * with requestStart, below.
  */
 export const ENTER_REQUEST_SQL = `select ${entryCall('app_hidden.enter_request', 2)}`;
-/** As ENTER_REQUEST_SQL, for a token the platform signed: its session must still be open (functions/051-sessions.sql). */
-export const ENTER_SESSION_SQL = `select ${entryCall('app_hidden.enter_session', 3)}`;
-/** For an API key the request resolved (src/auth/api-keys.ts): the key must still be live (functions/052-api-keys.sql). */
-export const ENTER_API_KEY_SQL = `select ${entryCall('app_hidden.enter_api_key', 2)}`;
 
+/**
+ * The entry function of a request and its arguments: enter_request; for a
+ * token the platform signed enter_session, whose session must still be open
+ * (functions/051-sessions.sql); for an API key the request resolved
+ * (src/auth/api-keys.ts) enter_api_key, whose key must still be live
+ * (functions/052-api-keys.sql). Null when the settings name no user
+ * (anonymous): nothing to enter.
+ */
 export interface RequestEntry {
-  /** The entry on its own: `select fn($1::uuid, …)`. */
-  text: string;
-  values: (string | null)[];
   fn: EntryFunction;
+  values: (string | null)[];
 }
-
-const entry = (fn: EntryFunction, values: (string | null)[]): RequestEntry => ({ fn, values, text: `select ${entryCall(fn, values.length)}` });
 
 export function requestEntry(settings: PgSettings): { config: PgSettings; enter: RequestEntry | null } {
   const { 'app.current_user_id': userId, 'app.current_tenant_id': tenantId, 'app.current_session_id': sessionId, 'app.api_key_id': apiKeyId, ...config } = settings;
-  if (apiKeyId) return { config, enter: entry('app_hidden.enter_api_key', [apiKeyId, tenantId || null]) };
+  if (apiKeyId) return { config, enter: { fn: 'app_hidden.enter_api_key', values: [apiKeyId, tenantId || null] } };
   if (!userId) return { config, enter: null };
   return {
     config,
     enter: sessionId
-      ? entry('app_hidden.enter_session', [sessionId, userId, tenantId || null])
-      : entry('app_hidden.enter_request', [userId, tenantId || null]),
+      ? { fn: 'app_hidden.enter_session', values: [sessionId, userId, tenantId || null] }
+      : { fn: 'app_hidden.enter_request', values: [userId, tenantId || null] },
   };
 }
 
