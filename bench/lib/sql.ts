@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { APPLY_SETTINGS_SQL, requestStart } from '../../src/server/context.ts';
+import { API_CONNECTION_SETTINGS } from '../../src/server/pg-service.ts';
 
 export interface Statement {
   text: string;
@@ -39,11 +40,11 @@ export function statementResult(results: readonly pg.QueryResult[]): pg.QueryRes
   return results[results.length - 2]!;
 }
 
-/** A pool configured like the API's (size 20, JIT optimisation off on every connection as @dataplan/pg does). */
+/** A pool configured like the API's (size 20, the API's per-connection settings: src/server/pg-service.ts). */
 export function apiLikePool(connectionString: string, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'penguinmails-bench-anchor' });
   pool.on('connect', (client) => {
-    client.query('set jit_optimize_above_cost = -1').catch(() => undefined);
+    client.query(API_CONNECTION_SETTINGS).catch(() => undefined);
   });
   pool.on('error', () => undefined);
   return pool;

@@ -21,7 +21,21 @@ type WithPgClient = ((settings: PgSettings | null | undefined, callback: (client
   release?: () => void | PromiseLike<void>;
 };
 
-/** Clients given @dataplan/pg's per-connection setting (see below). */
+/**
+ * What every API connection sets once, before its first request:
+ * - no JIT optimisation, as @dataplan/pg does on every connection it uses
+ *   (its comment: 50 ms queries took 8 s with it);
+ * - a plan made for each execution's own values. @dataplan/pg sends every
+ *   query as a named prepared statement, and after five executions
+ *   PostgreSQL may switch to a generic plan, costed for an average tenant.
+ *   Tenants differ by orders of magnitude, so the largest ones got plans made
+ *   for the smallest: counting a campaign's 150,000 messages by status ran an
+ *   index scan and a sort sized for 3 rows per partition, ×1.8 the time of
+ *   its own plan (docs/performance.md, finding 13).
+ */
+export const API_CONNECTION_SETTINGS = 'set jit_optimize_above_cost = -1; set plan_cache_mode = force_custom_plan';
+
+/** Clients given API_CONNECTION_SETTINGS. */
 const prepared = new WeakSet<pg.PoolClient>();
 
 function enteringRequests(pool: pg.Pool, inner: WithPgClient): WithPgClient {
@@ -31,8 +45,7 @@ function enteringRequests(pool: pg.Pool, inner: WithPgClient): WithPgClient {
     let broken = false;
     try {
       if (!prepared.has(client)) {
-        // As @dataplan/pg does on every connection it uses: no JIT optimisation (its comment: 50 ms queries took 8 s with it).
-        await client.query('set jit_optimize_above_cost = -1');
+        await client.query(API_CONNECTION_SETTINGS);
         prepared.add(client);
       }
       await client.query('begin');

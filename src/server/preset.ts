@@ -37,6 +37,7 @@ import { makeOutboundHostsPlugin } from '../../plugins/outbound-hosts.ts';
 import { InputSafetyPlugin } from '../../plugins/input-safety.ts';
 import { CheckEnumsPlugin } from '../../plugins/check-enums.ts';
 import { KeyAndCountTypesPlugin } from '../../plugins/key-and-count-types.ts';
+import { AggregateCountsPlugin } from '../../plugins/aggregate-counts.ts';
 import { makeOutboundGuard } from '../net/outbound-guard.ts';
 import { resolveSendingApiOptions, type SendingApiOptions } from '../sending/deps.ts';
 import type { TokenService } from '../auth/jwt.ts';
@@ -106,6 +107,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       RowArgumentsPlugin,
       CheckEnumsPlugin,
       KeyAndCountTypesPlugin,
+      AggregateCountsPlugin,
       ApiShapePlugin,
       NaturalOrderPlugin,
       MutationGuardsPlugin,

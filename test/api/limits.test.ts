@@ -84,6 +84,7 @@ describe('page size', () => {
       `{ leads { aggregates { distinctCount { email } } } }`,
       `{ messages { groupedAggregates(groupBy: [STATUS]) { keys distinctCount { rowId } } } }`,
       `{ campaign(rowId: "${org.ids.campaign}") { messages { totalCount groupedAggregates(groupBy: [STATUS]) { keys distinctCount { rowId } } } } }`,
+      `{ campaign(rowId: "${org.ids.campaign}") { messages { groupedAggregates(groupBy: [STATUS]) { keys totalCount } } } }`,
       `{ crmAccount(rowId: "${org.ids.crmAccount}") { leads { totalCount aggregates { distinctCount { email } } } } }`,
       `{ searchLeads(query: "bulk1") { totalCount } }`,
     ];
@@ -101,6 +102,10 @@ describe('page size', () => {
     );
     expect(data.leads).toEqual({ totalCount: 80, aggregates: { distinctCount: { email: 80 } } });
     expect(data.crmAccount.leads.totalCount).toBe(71);
+    // A group's totalCount is a plain count(*): no count(distinct …), whose sort of every key it avoids.
+    const grouped = (await statementsOf(() => t.ok(`{ leads { groupedAggregates(groupBy: [STATUS]) { keys totalCount } } }`, {}, org.token))).join('\n');
+    expect(grouped).toMatch(/count\(\*\)/i);
+    expect(grouped).not.toMatch(/count\(distinct/i);
     // Inside a list: the outer page is the only one fetched.
     const nested = await statementsOf(() => t.ok(`{ crmAccounts { nodes { rowId leads { totalCount } } } }`, {}, org.token));
     expect(nested.join('\n').match(/\blimit\b/gi)).toHaveLength(1);

@@ -176,8 +176,8 @@ test('aggregates: messages per day by status for a campaign, and sums', async ()
   const data = await t.ok(
     `query($c: UUID!) { campaign(rowId: $c) {
        messages { totalCount
-         groupedAggregates(groupBy: [CREATED_TRUNCATED_TO_DAY, STATUS]) { keys distinctCount { rowId } }
-         aggregates { distinctCount { leadId } sum { sendAttempts } } } } }`,
+         groupedAggregates(groupBy: [CREATED_TRUNCATED_TO_DAY, STATUS]) { keys totalCount distinctCount { rowId } }
+         aggregates { totalCount distinctCount { leadId } sum { sendAttempts } } } } }`,
     { c: org.ids.campaign },
     org.token,
   );
@@ -186,16 +186,16 @@ test('aggregates: messages per day by status for a campaign, and sums', async ()
     from app_public.messages where tenant_id = ${org.tenantId} and campaign_id = ${org.ids.campaign}
     group by 1, 2
   `);
-  const got = data.campaign.messages.groupedAggregates.map((g: { keys: string[]; distinctCount: { rowId: number } }) => ({
-    day: g.keys[0]!.slice(0, 10),
-    status: g.keys[1],
-    n: g.distinctCount.rowId,
-  }));
+  const groups: Array<{ keys: string[]; totalCount: number; distinctCount: { rowId: number } }> = data.campaign.messages.groupedAggregates;
+  // totalCount is count(*) per group; a row's key is unique, so distinctCount of it agrees.
+  expect(groups.map((g) => g.totalCount)).toEqual(groups.map((g) => g.distinctCount.rowId));
+  const got = groups.map((g) => ({ day: g.keys[0]!.slice(0, 10), status: g.keys[1]!, n: g.totalCount }));
   const byKey = (r: { day: string; status: string }) => `${r.day}/${r.status}`;
-  expect(got.sort((x: never, y: never) => byKey(x).localeCompare(byKey(y)))).toEqual(expected.sort((x, y) => byKey(x).localeCompare(byKey(y))));
+  expect(got.sort((x, y) => byKey(x).localeCompare(byKey(y)))).toEqual(expected.sort((x, y) => byKey(x).localeCompare(byKey(y))));
   expect(got.length).toBeGreaterThan(8);
   expect(data.campaign.messages.totalCount).toBe(expected.reduce((s, r) => s + r.n, 0));
   expect(data.campaign.messages.aggregates.distinctCount.leadId).toBe(2);
+  expect(data.campaign.messages.aggregates.totalCount).toBe(data.campaign.messages.totalCount);
 
   const deals = await t.ok(`{ deals { aggregates { sum { value } average { probability } } } }`, {}, org.token);
   const [{ total }] = await t.owner.query(sql`select sum(value)::text as total from app_public.deals where tenant_id = ${org.tenantId}`);
