@@ -1602,6 +1602,17 @@ CREATE FUNCTION app_private.add_job(tenant_id uuid, identifier text, payload jso
     AS $$
 begin
   if app_private.on_coordinator() then
+    -- A keyed add must not be lost. graphile_worker.add_job clears the key of
+    -- a job that is running, then inserts ON CONFLICT (key) DO UPDATE ...
+    -- WHERE locked_at IS NULL: a worker locking the pending job between
+    -- those two statements makes the add a silent no-op, and that job may
+    -- have read the world before this transaction's change. Holding the
+    -- pending job's row first closes the gap: workers fetch jobs with SKIP
+    -- LOCKED, and a fetch already under way is waited for, then seen as
+    -- running (its key cleared, a new job added).
+    if job_key is not null then
+      perform 1 from graphile_worker._private_jobs j where j.key = add_job.job_key for update;
+    end if;
     perform graphile_worker.add_job(identifier, payload, queue_name => queue_name, run_at => run_at,
       max_attempts => max_attempts, job_key => job_key, priority => priority, job_key_mode => job_key_mode);
   elsif tenant_id is null then
@@ -9487,11 +9498,13 @@ begin
   select coalesce(array_agg(e.id), '{}') into v_active from app_public.campaign_enrollments e
     where e.tenant_id = schedule_enrollments.tenant_id and e.id = any (enrollment_ids) and e.status = 'active';
   v_count := cardinality(v_active);
-  if v_count > 1 then
+  if v_count > 0 then
     -- add_jobs below updates the enrollments' jobs that are running (clearing
     -- their key). Lock those rows first in ascending id order, the order in
     -- which the worker deletes completed jobs in a batch (src/worker/runner.ts):
     -- two transactions taking the same rows in different orders deadlock.
+    -- Holding the pending jobs also keeps a worker from locking one between
+    -- add_jobs' two statements, which would drop that add (app_private.add_job).
     perform 1 from graphile_worker._private_jobs j
       where j.key = any (array(select app_private.enrollment_job_key(x) from unnest(v_active) x))
       order by j.id

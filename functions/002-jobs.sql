@@ -34,6 +34,17 @@ create or replace function app_private.add_job(
 as $$
 begin
   if app_private.on_coordinator() then
+    -- A keyed add must not be lost. graphile_worker.add_job clears the key of
+    -- a job that is running, then inserts ON CONFLICT (key) DO UPDATE ...
+    -- WHERE locked_at IS NULL: a worker locking the pending job between
+    -- those two statements makes the add a silent no-op, and that job may
+    -- have read the world before this transaction's change. Holding the
+    -- pending job's row first closes the gap: workers fetch jobs with SKIP
+    -- LOCKED, and a fetch already under way is waited for, then seen as
+    -- running (its key cleared, a new job added).
+    if job_key is not null then
+      perform 1 from graphile_worker._private_jobs j where j.key = add_job.job_key for update;
+    end if;
     perform graphile_worker.add_job(identifier, payload, queue_name => queue_name, run_at => run_at,
       max_attempts => max_attempts, job_key => job_key, priority => priority, job_key_mode => job_key_mode);
   elsif tenant_id is null then

@@ -167,11 +167,13 @@ begin
   select coalesce(array_agg(e.id), '{}') into v_active from app_public.campaign_enrollments e
     where e.tenant_id = schedule_enrollments.tenant_id and e.id = any (enrollment_ids) and e.status = 'active';
   v_count := cardinality(v_active);
-  if v_count > 1 then
+  if v_count > 0 then
     -- add_jobs below updates the enrollments' jobs that are running (clearing
     -- their key). Lock those rows first in ascending id order, the order in
     -- which the worker deletes completed jobs in a batch (src/worker/runner.ts):
     -- two transactions taking the same rows in different orders deadlock.
+    -- Holding the pending jobs also keeps a worker from locking one between
+    -- add_jobs' two statements, which would drop that add (app_private.add_job).
     perform 1 from graphile_worker._private_jobs j
       where j.key = any (array(select app_private.enrollment_job_key(x) from unnest(v_active) x))
       order by j.id
