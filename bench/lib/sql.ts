@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { APPLY_SETTINGS_SQL, requestStart } from '../../src/server/context.ts';
-import { API_CONNECTION_SETTINGS } from '../../src/server/pg-service.ts';
+import { API_CONNECTION_SETTINGS } from '../../src/server/user-session.ts';
 
 export interface Statement {
   text: string;
@@ -40,7 +40,7 @@ export function statementResult(results: readonly pg.QueryResult[]): pg.QueryRes
   return results[results.length - 2]!;
 }
 
-/** A pool configured like the API's (size 20, the API's per-connection settings: src/server/pg-service.ts). */
+/** A pool configured like the API's (size 20, the API's per-connection settings: src/server/user-session.ts). */
 export function apiLikePool(connectionString: string, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'penguinmails-bench-anchor' });
   pool.on('connect', (client) => {

@@ -1,26 +1,55 @@
 /**
  * SQL outside GraphQL, run exactly as a GraphQL request would run it: one
- * transaction on the authenticator's pool with the caller's role and
- * statement timeout applied and the request entered as the caller's user and
- * tenant in one statement (see requestStart), so RLS, grants and the SQL functions' own checks
- * decide what is allowed.
+ * transaction with the caller's role and statement timeout applied and the
+ * request entered as the caller's user and tenant in one statement (see
+ * requestStart), so RLS, grants and the SQL functions' own checks decide
+ * what is allowed. GraphQL requests start the same way
+ * (src/server/pg-service.ts).
  */
 import type pg from 'pg';
 import { requestStart, type PgSettings } from './context.ts';
 
+/**
+ * What every connection a request runs on sets once, before its first
+ * request:
+ * - no JIT optimisation, as @dataplan/pg does on every connection it uses
+ *   (its comment: 50 ms queries took 8 s with it);
+ * - a plan made for each execution's own values. @dataplan/pg sends every
+ *   query as a named prepared statement, and after five executions
+ *   PostgreSQL may switch to a generic plan, costed for an average tenant.
+ *   Tenants differ by orders of magnitude, so the largest ones got plans made
+ *   for the smallest: counting a campaign's 150,000 messages by status ran an
+ *   index scan and a sort sized for 3 rows per partition, ×1.8 the time of
+ *   its own plan (docs/performance.md, finding 13).
+ */
+export const API_CONNECTION_SETTINGS = 'set jit_optimize_above_cost = -1; set plan_cache_mode = force_custom_plan';
+
+/** Connections given API_CONNECTION_SETTINGS. */
+const prepared = new WeakSet<pg.PoolClient>();
+
 export async function withUserSession<T>(pool: pg.Pool, settings: PgSettings, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken = false;
   try {
+    if (!prepared.has(client)) {
+      await client.query(API_CONNECTION_SETTINGS);
+      prepared.add(client);
+    }
     await client.query('begin');
-    const start = requestStart(settings);
-    await client.query(start.text, start.values);
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
+    try {
+      const start = requestStart(settings);
+      await client.query(start.text, start.values);
+      const result = await fn(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await client.query('rollback').catch(() => {
+        broken = true;
+      });
+      throw error;
+    }
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
