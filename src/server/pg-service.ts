@@ -22,11 +22,44 @@ type WithPgClient = ((settings: PgSettings | null | undefined, callback: (client
   release?: () => void | PromiseLike<void>;
 };
 
+/**
+ * The request's connection as @dataplan/pg sees it: its queries are sent
+ * unprepared, each planned for its own values.
+ *
+ * @dataplan/pg sends every query as a named prepared statement, and after
+ * five executions of one PostgreSQL may switch it to a generic plan, costed
+ * for an average tenant. Tenants differ by orders of magnitude, so the
+ * largest ones got plans made for the smallest: counting a campaign's 150,000
+ * messages by status ran an index scan and a sort sized for 3 rows per
+ * partition, ×1.6–2 the time of its own plan (docs/performance.md, finding
+ * 13). Forcing custom plans for the session instead (plan_cache_mode) also
+ * re-plans every statement of our PL/pgSQL functions and triggers on every
+ * call: that doubled the database's CPU per createLead. @dataplan/pg's own
+ * switch (DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE=0) is read from the
+ * environment once, when it is loaded, which an import cannot be relied on to
+ * precede. So the name is left out here, the one place our queries reach the
+ * connection; every other property is the connection's own.
+ */
+export function unprepared(client: pg.PoolClient): pg.PoolClient {
+  const query = (config: unknown, ...rest: unknown[]) =>
+    (client.query as (...args: unknown[]) => unknown)(
+      config !== null && typeof config === 'object' && 'name' in config && !('submit' in config) ? { ...config, name: undefined } : config,
+      ...rest,
+    );
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') return query;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 function enteringRequests(pool: pg.Pool, inner: WithPgClient): WithPgClient {
   const wrapped: WithPgClient = (settings, callback) =>
     !settings || Object.keys(settings).length === 0
       ? inner(settings, callback)
-      : withUserSession(pool, settings, (client) => makeWithPgClientViaPgClientAlreadyInTransaction(client as never, true)(null, callback as never));
+      : withUserSession(pool, settings, (client) => makeWithPgClientViaPgClientAlreadyInTransaction(unprepared(client) as never, true)(null, callback as never));
   if (inner.release) wrapped.release = () => inner.release!();
   return wrapped;
 }

@@ -11,18 +11,10 @@ import { requestStart, type PgSettings } from './context.ts';
 
 /**
  * What every connection a request runs on sets once, before its first
- * request:
- * - no JIT optimisation, as @dataplan/pg does on every connection it uses
- *   (its comment: 50 ms queries took 8 s with it);
- * - a plan made for each execution's own values. @dataplan/pg sends every
- *   query as a named prepared statement, and after five executions
- *   PostgreSQL may switch to a generic plan, costed for an average tenant.
- *   Tenants differ by orders of magnitude, so the largest ones got plans made
- *   for the smallest: counting a campaign's 150,000 messages by status ran an
- *   index scan and a sort sized for 3 rows per partition, ×1.8 the time of
- *   its own plan (docs/performance.md, finding 13).
+ * request: no JIT optimisation, as @dataplan/pg does on every connection it
+ * uses (its comment: 50 ms queries took 8 s with it).
  */
-export const API_CONNECTION_SETTINGS = 'set jit_optimize_above_cost = -1; set plan_cache_mode = force_custom_plan';
+export const API_CONNECTION_SETTINGS = 'set jit_optimize_above_cost = -1';
 
 /** Connections given API_CONNECTION_SETTINGS. */
 const prepared = new WeakSet<pg.PoolClient>();
