@@ -6623,7 +6623,7 @@ CREATE FUNCTION app_private.notification_kinds() RETURNS text[]
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select array['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed']::text[];
+  select array['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed', 'webhook_disabled']::text[];
 $$;
 
 COMMENT ON FUNCTION app_private.notification_kinds() IS 'The kinds of event notification (the values user_preferences.muted_notifications may hold); the weekly report is the kind weekly_report, switched by user_preferences.weekly_reports.';
@@ -7301,7 +7301,7 @@ CREATE FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subjec
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  if kind is null or not (kind = any (app_private.notification_kinds())) or kind = 'safety_pause' then
+  if kind is null or not (kind = any (app_private.notification_kinds())) or kind in ('safety_pause', 'webhook_disabled') then
     raise exception 'Unknown notification kind "%".', kind using errcode = 'INVAL';
   end if;
   perform app_private.add_job(tenant_id, 'send_notification',
@@ -7310,7 +7310,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) IS 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses have their own job (queue_safety_pause_notice).';
+COMMENT ON FUNCTION app_private.queue_notification(tenant_id uuid, kind text, subject_id uuid) IS 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses and disabled webhooks have their own jobs (queue_safety_pause_notice, webhook_disabled_notice).';
 
 CREATE FUNCTION app_private.queue_oauth_renewals(within interval DEFAULT '00:15:00'::interval) RETURNS TABLE(tenant_id uuid, email_account_id uuid)
     LANGUAGE plpgsql
@@ -16149,7 +16149,7 @@ CREATE TABLE app_public.user_preferences (
     updated timestamp with time zone DEFAULT now() NOT NULL,
     muted_notifications text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT user_preferences_language_check CHECK ((language ~ '^[a-z]{2}(-[A-Z]{2})?$'::text)),
-    CONSTRAINT user_preferences_muted_notifications_check CHECK ((muted_notifications <@ ARRAY['reply_received'::text, 'campaign_completed'::text, 'safety_pause'::text, 'domain_verification_failed'::text, 'payment_failed'::text])),
+    CONSTRAINT user_preferences_muted_notifications_check CHECK ((muted_notifications <@ ARRAY['reply_received'::text, 'campaign_completed'::text, 'safety_pause'::text, 'domain_verification_failed'::text, 'payment_failed'::text, 'webhook_disabled'::text])),
     CONSTRAINT user_preferences_theme_check CHECK ((theme = ANY (ARRAY['light'::text, 'dark'::text, 'system'::text]))),
     CONSTRAINT user_preferences_timezone_check CHECK ((length(timezone) <= 100))
 );
@@ -16158,11 +16158,11 @@ ALTER TABLE ONLY app_public.user_preferences FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_public.user_preferences IS 'A user''s personal preferences, visible to that user only.';
 
-COMMENT ON COLUMN app_public.user_preferences.email_notifications IS 'Master switch of the event notifications emailed to this user (reply received, campaign completed, campaign or inbox paused automatically, domain verification failed, payment failed), in every organisation they belong to. Default true. The weekly report has its own switch (weekly_reports).';
+COMMENT ON COLUMN app_public.user_preferences.email_notifications IS 'Master switch of the event notifications emailed to this user (reply received, campaign completed, campaign or inbox paused automatically, domain verification failed, payment failed, webhook disabled), in every organisation they belong to. Default true. The weekly report has its own switch (weekly_reports).';
 
 COMMENT ON COLUMN app_public.user_preferences.weekly_reports IS 'Whether this user receives the weekly report (Mondays, 08:00 UTC) of each organisation they belong to: per campaign, messages sent, opened, clicked, replied and bounced over the previous ISO week. Default false. Its unsubscribe link turns this off.';
 
-COMMENT ON COLUMN app_public.user_preferences.muted_notifications IS 'Kinds of event notification this user turned off one by one (the unsubscribe link of such an email adds its kind): reply_received, campaign_completed, safety_pause, domain_verification_failed, payment_failed. Applies while email_notifications is on.';
+COMMENT ON COLUMN app_public.user_preferences.muted_notifications IS 'Kinds of event notification this user turned off one by one (the unsubscribe link of such an email adds its kind): reply_received, campaign_completed, safety_pause, domain_verification_failed, payment_failed, webhook_disabled. Applies while email_notifications is on.';
 
 CREATE TABLE app_public.webhook_events (
     tenant_id uuid DEFAULT app_public.current_tenant_id() NOT NULL,

@@ -14,13 +14,17 @@
 --   domain_verification_failed  a domain's verification became failed
 --   payment_failed              a payment was recorded as failed (Stripe
 --                               invoice.payment_failed, functions/254)
+--   webhook_disabled            a webhook was disabled after a delivery failed
+--                               for its whole retry schedule (functions/270,
+--                               its own webhook_disabled_notice job)
 --
 -- Who gets what (notification_recipients) is decided when the job runs, so a
 -- preference changed in between counts:
 --   * reply_received and campaign_completed go to the campaign's creator
 --     while they are a member; otherwise (no campaign, or its creator left)
 --     to the owners and admins;
---   * safety_pause and domain_verification_failed go to the owners and admins;
+--   * safety_pause, domain_verification_failed and webhook_disabled go to the
+--     owners and admins;
 --   * payment_failed goes to the owners and admins, only when the
 --     organisation's tenant_config.notify_on_billing_changes is on;
 --   * each person only if their user_preferences.email_notifications is on
@@ -36,7 +40,7 @@ create or replace function app_private.notification_kinds() returns text[]
   language sql immutable
   set search_path to pg_catalog, public, pg_temp
 as $$
-  select array['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed']::text[];
+  select array['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed', 'webhook_disabled']::text[];
 $$;
 comment on function app_private.notification_kinds() is 'The kinds of event notification (the values user_preferences.muted_notifications may hold); the weekly report is the kind weekly_report, switched by user_preferences.weekly_reports.';
 
@@ -45,7 +49,7 @@ create or replace function app_private.queue_notification(tenant_id uuid, kind t
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  if kind is null or not (kind = any (app_private.notification_kinds())) or kind = 'safety_pause' then
+  if kind is null or not (kind = any (app_private.notification_kinds())) or kind in ('safety_pause', 'webhook_disabled') then
     raise exception 'Unknown notification kind "%".', kind using errcode = 'INVAL';
   end if;
   perform app_private.add_job(tenant_id, 'send_notification',
@@ -53,7 +57,7 @@ begin
     job_key => 'notification:' || kind || ':' || subject_id::text, max_attempts => 5);
 end;
 $$;
-comment on function app_private.queue_notification(uuid, text, uuid) is 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses have their own job (queue_safety_pause_notice).';
+comment on function app_private.queue_notification(uuid, text, uuid) is 'Queues the send_notification job of one event (kind, and the row it is about), once while it waits. Safety pauses and disabled webhooks have their own jobs (queue_safety_pause_notice, webhook_disabled_notice).';
 
 -- One trigger function for every event notification: the kind is the
 -- trigger's argument, the row it is about is the changed row.

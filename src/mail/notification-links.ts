@@ -21,7 +21,8 @@ import type { Route } from '../server/http.ts';
 import { sendInvalidLinkPage, sendPage } from '../tracking/pages.ts';
 import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, readOneClickForm } from '../tracking/request.ts';
 
-export const NOTIFICATION_KINDS = ['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed', 'weekly_report'] as const;
+// A token carries a kind's position in this list: new kinds go at the end.
+export const NOTIFICATION_KINDS = ['reply_received', 'campaign_completed', 'safety_pause', 'domain_verification_failed', 'payment_failed', 'weekly_report', 'webhook_disabled'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 /** How each kind is named on the unsubscribe pages and in the emails' footers. */
@@ -32,6 +33,7 @@ export const KIND_LABELS: Record<NotificationKind, string> = {
   domain_verification_failed: 'domain verification failures',
   payment_failed: 'failed payments',
   weekly_report: 'the weekly report',
+  webhook_disabled: 'webhooks disabled after failed deliveries',
 };
 
 export const UNSUBSCRIBE_PATH = '/notifications/unsubscribe/';

@@ -235,6 +235,10 @@ test('failures (500s, a timeout) are retried with backoff until the receiver com
 }, 60_000);
 
 test('sustained failure disables the subscription and emails its admins; enabling it resumes in order; replays keep the webhook-id', async () => {
+  // A second admin who turned this kind of notification off: the notice obeys preferences like every notification.
+  const muted = await memberWithRoles(t, admin.tenantId, ['admin'], 'muted-admin');
+  await t.owner.query(sql`insert into app_public.user_preferences (user_id, muted_notifications) values (${muted.userId}, '{webhook_disabled}')
+    on conflict (user_id) do update set muted_notifications = excluded.muted_notifications`);
   receiver.behave('/down', 'fail');
   const sub = await subscribe('/down', { eventTypes: ['lead.status_changed'] });
   const lead = await newLead();
@@ -254,6 +258,16 @@ test('sustained failure disables the subscription and emails its admins; enablin
     return files.find((f) => f.includes('A webhook of your organisation was disabled') && f.includes(admin.email));
   }, 10_000);
   expect(notice).toContain('/down');
+  // With the admin's own unsubscribe link for this kind (RFC 8058), in the headers and the footer.
+  expect(notice).toMatch(/^List-Unsubscribe:\s+<[^>]*\/notifications\/unsubscribe\/[^>]+>/m);
+  expect(notice!.replace(/=\r?\n/g, '')).toContain('To stop emails about webhooks disabled after failed deliveries: ');
+  // The notice job is done, and the admin who muted the kind got nothing.
+  await eventually(async () => {
+    const [{ n }] = (await t.owner.query(sql`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'webhook_disabled_notice'`)) as Array<{ n: number }>;
+    return n === 0;
+  }, 10_000);
+  const outbox = readdirSync(path.join(dataDir, 'outbox')).map((f) => readFileSync(path.join(dataDir, 'outbox', f), 'utf8'));
+  expect(outbox.filter((f) => f.includes('A webhook of your organisation was disabled') && f.includes(muted.email))).toEqual([]);
 
   // While disabled, no new event is recorded for it.
   await setLeadStatus(lead.id, 'do_not_contact');
