@@ -632,11 +632,10 @@ begin
   -- skew), and with a "none left" test none of them would queue it. Each
   -- transaction of the tail queues a check of its own, which no worker can
   -- see before that transaction commits, so the check of the last one to
-  -- commit sees every enrollment finished. No job key: graphile-worker drops
-  -- an add whose keyed job a worker locks between the two statements of
-  -- add_jobs (its key-clearing UPDATE, then INSERT … ON CONFLICT … WHERE
-  -- locked_at IS NULL), and the check that was running then could have
-  -- missed this transaction. More than 64 finishing at the same instant is
+  -- commit sees every enrollment finished. No job key: transactions of the
+  -- tail adding one key would wait on each other's uncommitted job row (the
+  -- INSERT … ON CONFLICT of add_jobs), and a separate check each costs a
+  -- query of the campaign. More than 64 finishing at the same instant is
   -- left to campaign_housekeeping.
   if old.status in ('active', 'paused') and new.status not in ('active', 'paused')
      and exists (select 1 from app_public.campaigns c

@@ -37,8 +37,8 @@ type WithPgClient = ((settings: PgSettings | null | undefined, callback: (client
  * call: that doubled the database's CPU per createLead. @dataplan/pg's own
  * switch (DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE=0) is read from the
  * environment once, when it is loaded, which an import cannot be relied on to
- * precede. So the name is left out here, the one place our queries reach the
- * connection; every other property is the connection's own.
+ * precede. So the name is left out here, where PostGraphile's queries reach
+ * the connection; every other property is the connection's own.
  */
 export function unprepared(client: pg.PoolClient): pg.PoolClient {
   const query = (config: unknown, ...rest: unknown[]) =>

@@ -17,15 +17,15 @@ import { requestStart, type PgSettings } from './context.ts';
 export const API_CONNECTION_SETTINGS = 'set jit_optimize_above_cost = -1';
 
 /** Connections given API_CONNECTION_SETTINGS. */
-const prepared = new WeakSet<pg.PoolClient>();
+const configured = new WeakSet<pg.PoolClient>();
 
 export async function withUserSession<T>(pool: pg.Pool, settings: PgSettings, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    if (!prepared.has(client)) {
+    if (!configured.has(client)) {
       await client.query(API_CONNECTION_SETTINGS);
-      prepared.add(client);
+      configured.add(client);
     }
     await client.query('begin');
     try {
