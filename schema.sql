@@ -779,6 +779,7 @@ CREATE FUNCTION app_hidden.login(email text, password text, requested_tenant uui
 #variable_conflict use_column
 declare
   v_user app_public.users;
+  v_user_id uuid;
   v_secrets app_private.user_secrets;
   v_tenant_id uuid;
   v_policy app_public.tenant_policies;
@@ -790,24 +791,28 @@ declare
   v_lock_until timestamptz;
 begin
   select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted_at is null;
-  if v_user.id is null then
-    -- Same work and answer as a wrong password, so accounts cannot be probed:
-    -- one bcrypt at the cost real hashes are made with (app_private.hash_password).
-    perform app_private.hash_password(coalesce(password, ''));
-    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.', null::text;
-    return;
-  end if;
-  select s.* into v_secrets from app_private.user_secrets s where s.user_id = v_user.id for update;
+  -- An unknown email runs the same lookups below, for a user id no row has,
+  -- then the same bcrypt as a wrong password, so accounts cannot be probed by
+  -- the answer's time either. (On Citus the membership lookup reaches every
+  -- shard: skipping it made unknown emails measurably faster.)
+  v_user_id := coalesce(v_user.id, '00000000-0000-0000-0000-000000000000');
+  select s.* into v_secrets from app_private.user_secrets s where s.user_id = v_user_id for update;
 
   -- The tenant to sign in to: the one asked for, or the user's oldest membership.
   select tu.tenant_id into v_tenant_id
     from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
-    where tu.user_id = v_user.id and tu.deleted_at is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
+    where tu.user_id = v_user_id and tu.deleted_at is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
     order by tu.created limit 1;
   select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
   select f.* into v_failures from app_private.login_failures f
-    where f.user_id = v_user.id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
+    where f.user_id = v_user_id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
+  if v_user.id is null then
+    -- One bcrypt at the cost real hashes are made with (app_private.hash_password).
+    perform app_private.hash_password(coalesce(password, ''));
+    return query select null::text, null::uuid, null::uuid, null::timestamptz, 'CREDS', 'Incorrect email or password.', null::text;
+    return;
+  end if;
   if v_failures.locked_until > now() then
     perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
     return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',

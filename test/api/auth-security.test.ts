@@ -101,9 +101,9 @@ describe('sign-in timing', () => {
       }
       await db.query(sql`delete from app_private.login_failures where user_id = ${user.userId}`);
     });
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    expect(median(known)).toBeGreaterThan(20); // cost 10 really was used
-    expect(median(unknown)).toBeGreaterThanOrEqual(median(known) * 0.5);
+    // The fastest of each: a loaded machine only ever adds time, so the minimum is the cost itself.
+    expect(Math.min(...known)).toBeGreaterThan(20); // cost 10 really was used
+    expect(Math.min(...unknown)).toBeGreaterThanOrEqual(Math.min(...known) * 0.5);
   });
 });
 
