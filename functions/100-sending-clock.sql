@@ -45,6 +45,12 @@ begin
   if by_interval is null then
     raise exception 'Say how far to move the engine clock (an interval such as ''48 hours'').' using errcode = 'INVAL';
   end if;
+  -- A transaction that has queued a job at the real time of an engine time
+  -- read from the old clock, and not yet committed, would keep that run_at:
+  -- invisible to the move below, the job would wait in real time. This lock
+  -- waits for every transaction that has written the queue and holds off new
+  -- ones (job fetches and completions too) until this one commits.
+  lock table graphile_worker._private_jobs in share row exclusive mode;
   update app_private.engine_clock c set offset_by = c.offset_by + by_interval, updated = now() where c.id = 1;
   -- Pending engine jobs keep their place in engine time: those still in the
   -- outbox (queued on a Citus worker node, functions/002) first, as a drain

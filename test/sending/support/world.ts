@@ -350,7 +350,18 @@ export async function setClock(w: World, at: Date | string): Promise<Date> {
   return row.now;
 }
 
+/**
+ * Moves the engine clock on. A running engine job may be about to queue its
+ * next run from an engine time it read from the old clock, so the move waits
+ * (up to 10 s) until none runs.
+ */
 export async function advanceClock(w: World, by: string): Promise<Date> {
+  await eventually(async () => {
+    const [{ running }] = await w.t.owner.query(sql`
+      select count(*)::int as running from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      where j.locked_at is not null and t.identifier = any (app_private.engine_task_identifiers())`);
+    return running === 0;
+  }, 10_000).catch(() => undefined);
   const [row] = await w.t.owner.query(sql`select app_private.advance_engine_clock(${by}::interval) as now`);
   return row.now;
 }
