@@ -1668,6 +1668,12 @@ begin
   if by_interval is null then
     raise exception 'Say how far to move the engine clock (an interval such as ''48 hours'').' using errcode = 'INVAL';
   end if;
+  -- A transaction that has queued a job at the real time of an engine time
+  -- read from the old clock, and not yet committed, would keep that run_at:
+  -- invisible to the move below, the job would wait in real time. This lock
+  -- waits for every transaction that has written the queue and holds off new
+  -- ones (job fetches and completions too) until this one commits.
+  lock table graphile_worker._private_jobs in share row exclusive mode;
   update app_private.engine_clock c set offset_by = c.offset_by + by_interval, updated = now() where c.id = 1;
   -- Pending engine jobs keep their place in engine time: those still in the
   -- outbox (queued on a Citus worker node, functions/002) first, as a drain
@@ -10606,7 +10612,7 @@ $$;
 COMMENT ON FUNCTION app_private.tg__oauth_inbox_reactivation() IS 'An OAuth inbox whose connection is gone (reconnect_required, disconnected) cannot be set active again by hand: only connecting it again does that.';
 
 CREATE FUNCTION app_private.tg__platform_audit() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
@@ -10617,11 +10623,16 @@ declare
   v_ignored text[] := array['created', 'updated'] || coalesce(tg_argv[1:], '{}');
   v_before jsonb;
   v_after jsonb;
+  v_on_coordinator boolean;
 begin
   -- A reference table on Citus: its trigger fires on every node's copy; the
-  -- coordinator's writes the one row.
-  if not app_private.on_coordinator() then
-    return null;
+  -- coordinator's writes the one row. (Citus's own test, not
+  -- app_private.on_coordinator(): staff may not use that schema.)
+  if to_regprocedure('pg_catalog.citus_is_coordinator()') is not null then
+    execute 'select pg_catalog.citus_is_coordinator()' into v_on_coordinator;
+    if not v_on_coordinator then
+      return null;
+    end if;
   end if;
   if tg_op = 'UPDATE' then
     select jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)
@@ -15880,7 +15891,8 @@ CREATE TABLE app_public.platform_audit_log (
 
 ALTER TABLE ONLY app_public.platform_audit_log FORCE ROW LEVEL SECURITY;
 
-COMMENT ON TABLE app_public.platform_audit_log IS 'Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes; organisations closed, reopened and purged (tenant.closed, tenant.reopened, tenant.purged) and accounts deleted by their users (user.deleted). actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
+COMMENT ON TABLE app_public.platform_audit_log IS '@behavior -insert
+Changes to the platform and staff actions: every insert, update (changed columns) and delete of plans, feature_flags, permissions, staff_roles, staff_role_permissions, staff_members, vps_instances and smtp_ip_addresses (action "<table>.<insert|update|delete>", changes {"before", "after"}; for servers and IPs, their status, counters and reputation findings are left out: lifecycle steps are logged as vps_instance.*, smtp_ip.* and domain_ip.* by their functions); system configuration changes (system_config.set, sensitive values redacted); staff access sessions and every operation in them; IP lifecycle steps and staff billing changes; organisations closed, reopened and purged (tenant.closed, tenant.reopened, tenant.purged) and accounts deleted by their users (user.deleted). actor_user_id is the user who made the change, null for the platform itself (a job, a migration). Readable by staff with audit.read.';
 
 ALTER TABLE app_public.platform_audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME app_public.platform_audit_log_id_seq
@@ -17999,6 +18011,10 @@ CREATE POLICY select_signed_in ON app_public.staff_roles FOR SELECT USING (((app
 COMMENT ON POLICY select_signed_in ON app_public.staff_roles IS 'The staff role catalogue is public to signed-in users. No API key reaches this table.';
 
 ALTER TABLE app_public.smtp_ip_addresses ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY staff_changes ON app_public.platform_audit_log FOR INSERT WITH CHECK (((actor_user_id = app_public.current_user_id()) AND app_hidden.without_api_key()));
+
+COMMENT ON POLICY staff_changes ON app_public.platform_audit_log IS 'The audit trigger of platform tables adds the row of a staff member''s change as that staff member, in their own name only. No API key reaches this table.';
 
 ALTER TABLE app_public.staff_members ENABLE ROW LEVEL SECURITY;
 
@@ -20240,6 +20256,16 @@ GRANT SELECT ON TABLE app_public.permissions TO penguinmails_analytics;
 
 GRANT SELECT ON TABLE app_public.platform_audit_log TO penguinmails_staff;
 GRANT SELECT ON TABLE app_public.platform_audit_log TO penguinmails_analytics;
+
+GRANT INSERT(actor_user_id) ON TABLE app_public.platform_audit_log TO penguinmails_staff;
+
+GRANT INSERT(action) ON TABLE app_public.platform_audit_log TO penguinmails_staff;
+
+GRANT INSERT(table_name) ON TABLE app_public.platform_audit_log TO penguinmails_staff;
+
+GRANT INSERT(record_id) ON TABLE app_public.platform_audit_log TO penguinmails_staff;
+
+GRANT INSERT(changes) ON TABLE app_public.platform_audit_log TO penguinmails_staff;
 
 GRANT SELECT ON TABLE app_public.staff_members TO penguinmails_member;
 GRANT DELETE ON TABLE app_public.staff_members TO penguinmails_staff;

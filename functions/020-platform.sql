@@ -199,8 +199,14 @@ comment on function app_private.record_staff_operation(uuid, uuid, jsonb, text) 
 -- their functions, under their own action names, next to the row changes.
 --------------------------------------------------------------------------------
 
+-- Not SECURITY DEFINER: the row is written as the role that made the change
+-- (staff through the API: policies/020-platform.sql lets them add rows in
+-- their own name only). On Citus a transaction must write the reference
+-- tables' copies as one role: a staff member's change of a plan followed by
+-- the owner's write of its audit row was refused ("modified in this
+-- transaction by a different user").
 create or replace function app_private.tg__platform_audit() returns trigger
-  language plpgsql volatile security definer
+  language plpgsql volatile
   set search_path to pg_catalog, public, pg_temp
 as $$
 declare
@@ -211,11 +217,16 @@ declare
   v_ignored text[] := array['created', 'updated'] || coalesce(tg_argv[1:], '{}');
   v_before jsonb;
   v_after jsonb;
+  v_on_coordinator boolean;
 begin
   -- A reference table on Citus: its trigger fires on every node's copy; the
-  -- coordinator's writes the one row.
-  if not app_private.on_coordinator() then
-    return null;
+  -- coordinator's writes the one row. (Citus's own test, not
+  -- app_private.on_coordinator(): staff may not use that schema.)
+  if to_regprocedure('pg_catalog.citus_is_coordinator()') is not null then
+    execute 'select pg_catalog.citus_is_coordinator()' into v_on_coordinator;
+    if not v_on_coordinator then
+      return null;
+    end if;
   end if;
   if tg_op = 'UPDATE' then
     select jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)

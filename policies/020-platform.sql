@@ -34,6 +34,13 @@ create policy audit_readers on app_public.platform_audit_log for select
   using (app_public.current_staff_has_permission('audit.read'));
 comment on policy audit_readers on app_public.platform_audit_log is 'Only staff with audit.read.';
 grant select on app_public.platform_audit_log to penguinmails_staff;
+-- The audit trigger of platform tables runs as the role that made the change
+-- (functions/020-platform.sql): a staff member's change adds its row in
+-- their own name, never someone else's, and cannot set its time.
+create policy staff_changes on app_public.platform_audit_log for insert
+  with check (actor_user_id = app_public.current_user_id());
+comment on policy staff_changes on app_public.platform_audit_log is 'The audit trigger of platform tables adds the row of a staff member''s change as that staff member, in their own name only.';
+grant insert (actor_user_id, action, table_name, record_id, changes) on app_public.platform_audit_log to penguinmails_staff;
 
 grant execute on function
   app_public.open_tenant_access(uuid, text, text, integer),

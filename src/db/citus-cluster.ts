@@ -201,10 +201,22 @@ export async function ensureOwnerOnNodes(rootUrls: string[], ownerRole: string, 
   }
 }
 
-/** Run as a superuser in the coordinator's database (Citus copies the change to the workers). */
+/**
+ * Run as a superuser in the coordinator's database (Citus copies the change to the workers).
+ *
+ * A write to a reference table makes Citus lock, on the first worker, the
+ * reference tables it has foreign keys to, and Citus allows that lock only to
+ * a role that may write those tables too. Staff add staff members (whose role
+ * is a row of `staff_roles`, read-only to them) and IPs (on a server of
+ * `vps_instances`), so for the staff role that check is off
+ * (`citus.skip_advisory_lock_permission_checks`, a superuser setting). It
+ * skips only the permission check on Citus's internal locks; what staff may
+ * write is still their grants and policies.
+ */
 export async function enableApiRoleLogins(coordinatorDbUrl: string, authenticatorPassword: string): Promise<void> {
   await withClient(coordinatorDbUrl, async (c) => {
     for (const role of API_ROLES) await c.query(`alter role ${quoteIdent(role)} with login password ${quoteLiteral(authenticatorPassword)}`);
+    await c.query('alter role penguinmails_staff set citus.skip_advisory_lock_permission_checks = on');
   });
 }
 

@@ -239,7 +239,7 @@ export async function grantShardsColumnPrivileges(connectionString: string): Pro
       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attacl is not null
       cross join lateral aclexplode(a.attacl) x
       join pg_roles r on r.oid = x.grantee
-      where d.partmethod = 'h' and x.privilege_type in ('INSERT', 'UPDATE')
+      where d.partmethod in ('h', 'n') and x.privilege_type in ('INSERT', 'UPDATE')
       order by 1, 2, 3
     `);
     for (const { tbl, grantee, privilege } of rows) {

@@ -6,7 +6,6 @@
  * and staff without audit.read cannot read the log.
  */
 import { startTestApi, type TestApi } from '../helpers/api.ts';
-import { singleNodeTest } from '../helpers/engine.ts';
 import { createUser, ownedTenant, PASSWORD } from './fixtures.ts';
 import { sql } from '../../src/db/pg.ts';
 
@@ -27,7 +26,7 @@ const LOG = `query($actor: UUID!) {
   platformAuditLogs(condition: { actorUserId: $actor }, orderBy: ROW_ID_ASC) { nodes { action tableName recordId actorUserId changes } }
 }`;
 
-singleNodeTest('staffMutationOfReferenceTable', 'staff changes to plans, flags, staff and IPs through the API are in the platform audit log with actor and before/after', async () => {
+test('staff changes to plans, flags, staff and IPs through the API are in the platform audit log with actor and before/after', async () => {
   const admin = await staff('superadmin');
   const suffix = Date.now().toString(36);
 
@@ -108,4 +107,32 @@ test('a tenant user cannot read the platform audit log, nor staff without audit.
   const biller = await staff('billing');
   expect((await t.ok(LOG, { actor: admin.userId }, biller.token)).platformAuditLogs.nodes).toEqual([]);
   expect((await t.ok(LOG, { actor: admin.userId }, admin.token)).platformAuditLogs.nodes).toHaveLength(1);
+});
+
+test('staff add audit rows only through their changes and in their own name; the API offers no way to add one', async () => {
+  const admin = await staff('superadmin');
+  const other = await staff('billing');
+  // The audit trigger runs as the role that made the change, so the staff role may insert rows: its own only.
+  // As the API connects: the authenticator, become the staff role, with the request's user.
+  const insertAs = async (actor: string, action: string) => {
+    const client = await t.api.pool.connect();
+    try {
+      await client.query('begin');
+      // SET LOCAL, as app_hidden.enter_request does: Citus forwards it to the nodes where the policy is checked.
+      await client.query(`set local app.current_user_id = '${admin.userId}'`);
+      await client.query(`select set_config('role', 'penguinmails_staff', true)`);
+      await client.query('insert into app_public.platform_audit_log (actor_user_id, action) values ($1, $2)', [actor, action]);
+      await client.query('commit');
+    } finally {
+      await client.query('rollback').catch(() => undefined);
+      client.release();
+    }
+  };
+  await expect(insertAs(other.userId, 'forged.entry')).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/row-level security/) });
+  await insertAs(admin.userId, 'own.entry');
+  expect((await t.owner.query(sql`delete from app_public.platform_audit_log where action = 'own.entry' and actor_user_id = ${admin.userId} returning id`))).toHaveLength(1);
+  // No mutation adds a row (schema.graphql is checked in test/api/schema.test.ts).
+  const attempt = await t.gql(`mutation { createPlatformAuditLog(input: { platformAuditLog: { action: "forged.entry" } }) { clientMutationId } }`, {}, admin.token);
+  expect(attempt.errors?.[0]?.message).toMatch(/createPlatformAuditLog/);
+  expect((await t.owner.query(sql`select count(*)::int as n from app_public.platform_audit_log where action = 'forged.entry'`))[0].n).toBe(0);
 });

@@ -18,13 +18,6 @@ export const SINGLE_NODE_REASONS = {
    */
   computedColumnInMutationPayload: "a mutation payload asks for a computed column of its row",
   /**
-   * Staff create and update platform rows (plans, feature flags, staff,
-   * IPs: reference tables) through the generated mutations: on the cluster
-   * these are refused (FORBIDDEN, or INTERNAL for an update) whatever the
-   * staff member's permissions, a defect of its own, not of the test.
-   */
-  staffMutationOfReferenceTable: 'a staff member creates or updates a platform row (a reference table) through the API',
-  /**
    * The test runs in one rolled-back transaction (`withTx`, test/helpers/db.ts)
    * that writes as the owner and then reads as a member: Citus refuses a
    * second role in a transaction that modified a distributed table.
