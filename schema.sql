@@ -3305,6 +3305,25 @@ $$;
 
 COMMENT ON FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) IS 'Claims a queued message for one SMTP attempt (queued → sending) and stores what is being sent. Returns claimed; gone (no longer queued, or the recipient is suppressed now); paused (the campaign is not sending); or limit (the plan refused the email: the message stays queued and the tenant''s campaigns are paused with the reason). The first attempt counts against the plan.';
 
+CREATE FUNCTION app_private.claim_notification(tenant_id uuid, notice text, user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_claimed integer;
+begin
+  -- An INSERT of its own, not one in a CTE: Citus cannot plan the latter.
+  insert into app_private.notification_deliveries (tenant_id, notice, user_id)
+    values (claim_notification.tenant_id, claim_notification.notice, claim_notification.user_id)
+    on conflict do nothing;
+  get diagnostics v_claimed = row_count;
+  return v_claimed > 0;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.claim_notification(tenant_id uuid, notice text, user_id uuid) IS 'Records that this member is sent this notice (job:<id> of the job sending it); false when they already were (the caller then sends nothing). Called in the transaction that sends the email, so a failed send records nothing and its retry sends it.';
+
 CREATE FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3395,6 +3414,7 @@ CREATE FUNCTION app_private.claim_weekly_report(tenant_id uuid, user_id uuid, we
 declare
   v_claimed integer;
 begin
+  -- An INSERT of its own, not one in a CTE: Citus cannot plan the latter.
   insert into app_private.weekly_report_deliveries (tenant_id, user_id, week_start)
     values (claim_weekly_report.tenant_id, claim_weekly_report.user_id, claim_weekly_report.week_start)
     on conflict do nothing;
@@ -7019,6 +7039,7 @@ declare
   v_audit integer;
   v_platform integer;
   v_stripe integer;
+  v_notices integer;
 begin
   v_audit := app_private.delete_per_tenant_in_batches($sql$
     delete from app_public.audit_log l
@@ -7036,11 +7057,20 @@ begin
       where e.id in (select e2.id from app_private.stripe_events e2
                      where e2.received_at < $2 and e2.processed_at is not null limit $3)$sql$,
     null, v_stripe_cutoff, batch);
-  return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe);
+  -- A notification job retries for hours, not weeks: after 30 days its
+  -- record of who was emailed has no use.
+  v_notices := app_private.delete_per_tenant_in_batches($sql$
+    delete from app_private.notification_deliveries d
+      where d.tenant_id = $1 and (d.notice, d.user_id) in (
+        select d2.notice, d2.user_id from app_private.notification_deliveries d2
+        where d2.tenant_id = $1 and d2.sent_at < $2 limit $3)$sql$,
+    at - interval '30 days', batch);
+  return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe),
+    ('notification_deliveries', v_notices);
 end;
 $_$;
 
-COMMENT ON FUNCTION app_private.purge_old_records(at timestamp with time zone, batch integer) IS 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset) and processed Stripe events received more than retention.stripe_event_days ago (90 days), in batches; returns how many rows per table.';
+COMMENT ON FUNCTION app_private.purge_old_records(at timestamp with time zone, batch integer) IS 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset), processed Stripe events received more than retention.stripe_event_days ago (90 days) and records of notification emails older than 30 days, in batches; returns how many rows per table.';
 
 CREATE FUNCTION app_private.purge_soft_deleted(at timestamp with time zone DEFAULT now()) RETURNS TABLE(table_name text, deleted integer)
     LANGUAGE plpgsql
@@ -15311,6 +15341,20 @@ ALTER TABLE ONLY app_private.message_handovers FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.message_handovers IS 'One row per SMTP attempt whose final "." was about to be written (committed before it is written): the server may have that attempt''s message. Read by resolve_interrupted_send; a message''s rows go when it leaves "sending" (trigger _600_forget_handovers).';
 
+CREATE TABLE app_private.notification_deliveries (
+    tenant_id uuid NOT NULL,
+    notice text NOT NULL,
+    user_id uuid NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL,
+    created timestamp with time zone DEFAULT now() NOT NULL,
+    updated timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notification_deliveries_notice_check CHECK (((length(notice) >= 1) AND (length(notice) <= 200)))
+);
+
+ALTER TABLE ONLY app_private.notification_deliveries FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.notification_deliveries IS 'One row per notification email sent: the organisation, the notice (the job that sends it, job:<id>, the same on every retry) and the member. The job claims the row in the transaction that sends the email, so a retry after a failure emails only those who did not get it. Rows older than 30 days are purged by the retention job.';
+
 CREATE TABLE app_private.oauth_states (
     tenant_id uuid NOT NULL,
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -16244,6 +16288,9 @@ ALTER TABLE ONLY app_private.login_failures
 ALTER TABLE ONLY app_private.message_handovers
     ADD CONSTRAINT message_handovers_pkey PRIMARY KEY (tenant_id, message_id, attempt);
 
+ALTER TABLE ONLY app_private.notification_deliveries
+    ADD CONSTRAINT notification_deliveries_pkey PRIMARY KEY (tenant_id, notice, user_id);
+
 ALTER TABLE ONLY app_private.oauth_states
     ADD CONSTRAINT oauth_states_pkey PRIMARY KEY (tenant_id, id);
 
@@ -16533,6 +16580,8 @@ CREATE INDEX dkim_key_pool_claimed_idx ON app_private.dkim_key_pool USING btree 
 CREATE INDEX dkim_key_pool_unclaimed_idx ON app_private.dkim_key_pool USING btree (created) WHERE (claimed_domain_id IS NULL);
 
 CREATE INDEX email_verification_tokens_user_id_idx ON app_private.email_verification_tokens USING btree (user_id);
+
+CREATE INDEX notification_deliveries_user_idx ON app_private.notification_deliveries USING btree (user_id);
 
 CREATE INDEX oauth_states_state_hash_idx ON app_private.oauth_states USING btree (state_hash);
 
@@ -17124,6 +17173,12 @@ ALTER TABLE ONLY app_private.login_failures
 ALTER TABLE ONLY app_private.message_handovers
     ADD CONSTRAINT message_handovers_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES app_public.messages(tenant_id, id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY app_private.notification_deliveries
+    ADD CONSTRAINT notification_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY app_private.notification_deliveries
+    ADD CONSTRAINT notification_deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY app_private.oauth_states
     ADD CONSTRAINT oauth_states_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 
@@ -17587,6 +17642,8 @@ ALTER TABLE app_private.job_outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.login_failures ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.message_handovers ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE app_private.notification_deliveries ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE app_private.oauth_states ENABLE ROW LEVEL SECURITY;
 
@@ -18897,6 +18954,8 @@ REVOKE ALL ON FUNCTION app_private.check_email_account_safety(tenant_id uuid, em
 REVOKE ALL ON FUNCTION app_private.check_results_problem(checks jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.claim_notification(tenant_id uuid, notice text, user_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) FROM PUBLIC;
 

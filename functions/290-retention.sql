@@ -224,6 +224,7 @@ declare
   v_audit integer;
   v_platform integer;
   v_stripe integer;
+  v_notices integer;
 begin
   v_audit := app_private.delete_per_tenant_in_batches($sql$
     delete from app_public.audit_log l
@@ -241,7 +242,16 @@ begin
       where e.id in (select e2.id from app_private.stripe_events e2
                      where e2.received_at < $2 and e2.processed_at is not null limit $3)$sql$,
     null, v_stripe_cutoff, batch);
-  return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe);
+  -- A notification job retries for hours, not weeks: after 30 days its
+  -- record of who was emailed has no use.
+  v_notices := app_private.delete_per_tenant_in_batches($sql$
+    delete from app_private.notification_deliveries d
+      where d.tenant_id = $1 and (d.notice, d.user_id) in (
+        select d2.notice, d2.user_id from app_private.notification_deliveries d2
+        where d2.tenant_id = $1 and d2.sent_at < $2 limit $3)$sql$,
+    at - interval '30 days', batch);
+  return query values ('audit_log', v_audit), ('platform_audit_log', v_platform), ('stripe_events', v_stripe),
+    ('notification_deliveries', v_notices);
 end;
 $$;
-comment on function app_private.purge_old_records(timestamptz, integer) is 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset) and processed Stripe events received more than retention.stripe_event_days ago (90 days), in batches; returns how many rows per table.';
+comment on function app_private.purge_old_records(timestamptz, integer) is 'Run daily by the retention job: deletes audit entries (audit_log, platform_audit_log) older than retention.audit_days (730 days when unset), processed Stripe events received more than retention.stripe_event_days ago (90 days) and records of notification emails older than 30 days, in batches; returns how many rows per table.';

@@ -235,6 +235,7 @@ as $$
 declare
   v_claimed integer;
 begin
+  -- An INSERT of its own, not one in a CTE: Citus cannot plan the latter.
   insert into app_private.weekly_report_deliveries (tenant_id, user_id, week_start)
     values (claim_weekly_report.tenant_id, claim_weekly_report.user_id, claim_weekly_report.week_start)
     on conflict do nothing;
@@ -243,3 +244,21 @@ begin
 end;
 $$;
 comment on function app_private.claim_weekly_report(uuid, uuid, date) is 'Records that this member is sent this week''s report; false when they already were (the caller then sends nothing). Called in the transaction that sends the email, so a failed send records nothing.';
+
+create or replace function app_private.claim_notification(tenant_id uuid, notice text, user_id uuid) returns boolean
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_claimed integer;
+begin
+  -- An INSERT of its own, not one in a CTE: Citus cannot plan the latter.
+  insert into app_private.notification_deliveries (tenant_id, notice, user_id)
+    values (claim_notification.tenant_id, claim_notification.notice, claim_notification.user_id)
+    on conflict do nothing;
+  get diagnostics v_claimed = row_count;
+  return v_claimed > 0;
+end;
+$$;
+comment on function app_private.claim_notification(uuid, text, uuid) is 'Records that this member is sent this notice (job:<id> of the job sending it); false when they already were (the caller then sends nothing). Called in the transaction that sends the email, so a failed send records nothing and its retry sends it.';

@@ -23,9 +23,19 @@ import { campaignCompletes, createCampaign, createSender, header, lifecycle, mes
 
 let w: World;
 let worker: TestWorker;
+/** Addresses the SMTP server refuses once, for now (451), and those it refused. */
+const refuseOnce = new Set<string>();
+const refused: string[] = [];
 
 beforeAll(async () => {
   w = await startWorld({
+    smtp: {
+      onRcptTo(address, _session, callback) {
+        if (!refuseOnce.delete(address.address)) return callback();
+        refused.push(address.address);
+        callback(Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 }));
+      },
+    },
     worker: false,
     routes: (api) => [
       ...notificationUnsubscribeRoutes({ pool: api.ownerPool, links: makeNotificationLinks(notificationKeyFrom(secretsKeyOf(testEnv()))) }),
@@ -217,6 +227,26 @@ test('the one-click unsubscribe link turns that kind off for that user only, and
   await jobsSettle(['send_notification']);
   expect(mailsTo(a.admin.email, /failed verification/)).toHaveLength(1);
   expect(mailsTo(a.owner.email, /failed verification/)).toHaveLength(2);
+});
+
+test('a notification refused for now for one member is retried for that member only; the others get it once', async () => {
+  const a = await org('notice-retry');
+  const sender = await createSender(w, a.tenantId);
+  const recipients = (await w.t.owner.query(sql`
+    select email from app_private.notification_recipients(${a.tenantId}, 'domain_verification_failed', null)`)).map((r) => r.email as string);
+  expect([...recipients].sort()).toEqual([a.owner.email, a.admin.email].sort());
+  // The last one in the job's order: the first has been sent when the job fails.
+  const last = recipients.at(-1)!;
+  refuseOnce.add(last);
+  await w.t.owner.query(sql`update app_public.domains set verification_status = 'verified' where tenant_id = ${a.tenantId} and id = ${sender.domainId}`);
+  await w.t.owner.query(sql`update app_public.domains set verification_status = 'failed' where tenant_id = ${a.tenantId} and id = ${sender.domainId}`);
+  await w.smtp.waitFor((m) => m.to.includes(last) && /failed verification/.test(m.parsed.subject ?? ''), 30_000);
+  await jobsSettle(['send_notification']);
+  expect(refused).toContain(last);
+  for (const to of [a.owner, a.admin]) expect(mailsTo(to.email, /failed verification/)).toHaveLength(1);
+  const delivered = await w.t.owner.query(sql`
+    select d.user_id from app_private.notification_deliveries d where d.tenant_id = ${a.tenantId} order by d.user_id`);
+  expect(delivered.map((d) => d.user_id)).toEqual([a.owner.userId, a.admin.userId].sort());
 });
 
 test('the weekly report sums the previous week of the rollups for each member who asked for it, once a week however often its job runs', async () => {

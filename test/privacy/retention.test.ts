@@ -156,7 +156,7 @@ test('the job runs daily next to ensure_partitions, and retention is never under
   expect(await run(`select partition::text from app_private.expired_partitions() where month >= date_trunc('month', now())`)).toEqual([]);
 });
 
-test('soft-deleted deals, accounts and memberships leave after 30 days; audit entries and processed Stripe events after their retention', async () => {
+test('soft-deleted deals, accounts and memberships leave after 30 days; audit entries and processed Stripe events after their retention, records of notification emails after 30 days', async () => {
   const db = w.t.owner;
   const tenant = await createTenant(w, 'soft-delete');
   const closed = await createTenant(w, 'soft-delete-closed');
@@ -202,6 +202,14 @@ test('soft-deleted deals, accounts and memberships leave after 30 days; audit en
       values (${id}, 'invoice.paid', ${ago(daysAgo)}, ${ago(daysAgo)}, ${processed ? ago(daysAgo) : null}, '{}', ${processed ? 'applied' : null})`);
     return id;
   };
+  const notice = async (daysAgo: number) => {
+    const noticeId = `job:retention-${Math.random().toString(36).slice(2)}`;
+    await db.query(sql`insert into app_private.notification_deliveries (tenant_id, notice, user_id, sent_at)
+      values (${tenant.tenantId}, ${noticeId}, ${keptMember}, ${ago(daysAgo)})`);
+    return noticeId;
+  };
+  const oldNotice = await notice(31);
+  const recentNotice = await notice(29);
   const oldAudit = await audit(800);
   const recentAudit = await audit(10);
   const oldPlatform = await platformAudit(800);
@@ -214,9 +222,13 @@ test('soft-deleted deals, accounts and memberships leave after 30 days; audit en
   expect(outcome.purged).toMatchObject({ deals: 1, crm_accounts: 1, tenant_users: 1, stripe_events: 1 });
   expect(outcome.purged.audit_log).toBeGreaterThanOrEqual(1);
   expect(outcome.purged.platform_audit_log).toBeGreaterThanOrEqual(1);
+  expect(outcome.purged.notification_deliveries).toBeGreaterThanOrEqual(1);
 
   const ids = async (table: string, column = 'id') =>
     (await db.query(sql`select ${sql.__dangerous__rawValue(column)}::text as id from ${sql.__dangerous__rawValue(table)}`)).map((r) => r.id as string);
+  const notices = await ids('app_private.notification_deliveries', 'notice');
+  expect(notices).toContain(recentNotice);
+  expect(notices).not.toContain(oldNotice);
   const deals = await ids('app_public.deals');
   expect(deals).toEqual(expect.arrayContaining([liveDeal, keptDeal, closedDeal]));
   expect(deals).not.toContain(goneDeal);

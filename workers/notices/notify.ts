@@ -7,6 +7,8 @@
  * List-Unsubscribe-Post headers (src/mail/notification-links.ts). The text is
  * the platform's; anything a tenant or a stranger typed goes in through
  * quoteUserText by the caller. The HTML is the text, paragraph by paragraph.
+ * Each email is sent in the transaction that records it (sendOnce), so a job
+ * that failed halfway emails on its retry only those it had not reached.
  */
 import type { JobHelpers } from 'graphile-worker';
 import { KIND_LABELS, type NotificationKind } from '../../src/mail/notification-links.ts';
@@ -42,16 +44,55 @@ export function notificationMail(deps: TaskDeps, to: Recipient, kind: Notificati
   };
 }
 
-/** Sends the notification to each recipient of the kind; returns how many were sent. */
+/**
+ * Sends one email in the transaction that records it (`claim`: a statement
+ * returning `claimed`, false when it was recorded before): the email goes out
+ * only if the record is new, and a failed send records nothing. A job that
+ * failed halfway and runs again emails only those it had not reached.
+ * Returns whether it sent.
+ */
+export async function sendOnce(
+  deps: TaskDeps,
+  helpers: Pick<JobHelpers, 'withPgClient'>,
+  claim: { text: string; values: unknown[] },
+  mail: ReturnType<typeof notificationMail>,
+): Promise<boolean> {
+  return helpers.withPgClient(async (client) => {
+    await client.query('begin');
+    try {
+      const { rows: [row] } = await client.query<{ claimed: boolean }>(claim.text, claim.values);
+      if (!row?.claimed) {
+        await client.query('rollback');
+        return false;
+      }
+      await deps.systemMailer.send(mail);
+      await client.query('commit');
+      return true;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+/**
+ * Sends the notification to each recipient of the kind, each email once
+ * however often the job runs (app_private.claim_notification, keyed by the
+ * job's id); returns how many were sent by this run.
+ */
 export async function notifyMembers(
   deps: TaskDeps,
-  helpers: Pick<JobHelpers, 'query'>,
+  helpers: Pick<JobHelpers, 'query' | 'withPgClient' | 'job'>,
   tenantId: string,
   kind: NotificationKind,
   mail: { subject: string; text: string },
   campaignId: string | null = null,
 ): Promise<number> {
-  const recipients = await recipientsOf(helpers, tenantId, kind, campaignId);
-  for (const to of recipients) await deps.systemMailer.send(notificationMail(deps, to, kind, mail));
-  return recipients.length;
+  const notice = `job:${helpers.job.id}`;
+  let sent = 0;
+  for (const to of await recipientsOf(helpers, tenantId, kind, campaignId)) {
+    const claim = { text: 'select app_private.claim_notification($1, $2, $3) as claimed', values: [tenantId, notice, to.user_id] };
+    if (await sendOnce(deps, helpers, claim, notificationMail(deps, to, kind, mail))) sent++;
+  }
+  return sent;
 }

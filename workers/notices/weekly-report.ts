@@ -19,7 +19,7 @@ import { z } from 'zod';
 import type { Task } from 'graphile-worker';
 import { quoteUserText } from '../../src/mail/system-mailer.ts';
 import type { TaskDeps } from '../../src/worker/context.ts';
-import { notificationMail, recipientsOf } from './notify.ts';
+import { notificationMail, recipientsOf, sendOnce } from './notify.ts';
 
 const CronPayload = z.object({ _cron: z.object({ ts: z.string() }).optional() }).loose();
 
@@ -77,25 +77,8 @@ export function weeklyReport(deps: TaskDeps): Task {
     const report = weeklyReportText(tenant.name, weekStart, rows, deps.appUrl);
     let sent = 0;
     for (const to of await recipientsOf(helpers, tenantId, 'weekly_report')) {
-      const mail = notificationMail(deps, to, 'weekly_report', report);
-      const delivered = await helpers.withPgClient(async (client) => {
-        await client.query('begin');
-        try {
-          const { rows: [claim] } = await client.query<{ claimed: boolean }>(
-            'select app_private.claim_weekly_report($1, $2, $3::date) as claimed', [tenantId, to.user_id, weekStart]);
-          if (!claim?.claimed) {
-            await client.query('rollback');
-            return false;
-          }
-          await deps.systemMailer.send(mail);
-          await client.query('commit');
-          return true;
-        } catch (error) {
-          await client.query('rollback').catch(() => undefined);
-          throw error;
-        }
-      });
-      if (delivered) sent++;
+      const claim = { text: 'select app_private.claim_weekly_report($1, $2, $3::date) as claimed', values: [tenantId, to.user_id, weekStart] };
+      if (await sendOnce(deps, helpers, claim, notificationMail(deps, to, 'weekly_report', report))) sent++;
     }
     helpers.logger.info(`weekly report of ${weekStart} sent to ${sent} member(s)`);
   };
