@@ -5,7 +5,8 @@
  * a post it could not cover, given back when the job stops). app_private.queue_webhook_delivery
  * queues a job per event, without a key; a job that finds the lease taken
  * ends at once; a job that finds nothing due ends at once, after making sure
- * the keyed job of the next retry is queued. After giving the lease back a
+ * the keyed job of the next retry is queued (once it has given the lease
+ * back, so that job cannot find it taken). After giving the lease back a
  * job looks once more for a due delivery, so an event whose own job found the
  * lease taken is not left waiting. If a worker dies holding a lease, the
  * lease ends at expires_at and webhook_delivery_sweep (every minute) queues a
@@ -51,8 +52,11 @@ export function webhookDeliver(deps: TaskDeps): Task {
     const { tenant_id: tenantId, subscription_id: subscriptionId } = Payload.parse(rawPayload);
     const { secretBox, outbound: guard } = deps;
     const holder = randomUUID();
-    const requeue = (runAt?: Date) =>
-      helpers.addJob('webhook_deliver', { tenant_id: tenantId, subscription_id: subscriptionId }, { jobKey: `webhook:${subscriptionId}`, runAt });
+    // Through app_private.add_job, whose row lock keeps a keyed add from being lost to a worker fetching the pending job.
+    const requeue = (runAt: Date | null = null) =>
+      helpers.query(`select app_private.add_job($1, 'webhook_deliver', $2::json, run_at => $3, job_key => $4)`, [
+        tenantId, JSON.stringify({ tenant_id: tenantId, subscription_id: subscriptionId }), runAt, `webhook:${subscriptionId}`,
+      ]);
     let leaseEnds = 0;
     const claim = async () => {
       const asked = Date.now();
@@ -63,18 +67,16 @@ export function webhookDeliver(deps: TaskDeps): Task {
 
     /**
      * Posts due deliveries while holding the lease: 'empty' when none was pending, 'stop' when the rest must
-     * wait (a retry time, a disabled subscription, no secret, the lease lost), 'more' after a full batch.
+     * wait (a disabled subscription, no secret, the lease lost), a Date when the head is next due (a retry
+     * time), 'more' after a full batch.
      */
-    const drain = async (): Promise<'empty' | 'stop' | 'more'> => {
+    const drain = async (): Promise<'empty' | 'stop' | 'more' | Date> => {
       for (let n = 0; n < BATCH; n++) {
         const head = await helpers.withPgClient((db) => headDelivery(db, tenantId, subscriptionId));
         // Nothing pending, or disabled: enabling it again queues this job.
         if (!head) return 'empty';
         if (!head.enabled) return 'stop';
-        if (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now()) {
-          await requeue(head.nextAttemptAt);
-          return 'stop';
-        }
+        if (head.nextAttemptAt && head.nextAttemptAt.getTime() > Date.now()) return head.nextAttemptAt;
         // Extended when the next attempt could outlast it; lost only if it ran out (a stalled worker): another job has it.
         if (leaseEnds - Date.now() < options.timeoutMs + 10_000 && !(await claim()).claimed) return 'stop';
         const secrets = await helpers.withPgClient((db) => signingSecrets(db, secretBox, tenantId, subscriptionId));
@@ -95,10 +97,7 @@ export function webhookDeliver(deps: TaskDeps): Task {
           helpers.logger.warn(`webhook subscription ${subscriptionId} disabled after delivery ${head.id} failed ${head.attempts + 1} times`);
           return 'stop';
         }
-        if (retryAt) {
-          await requeue(retryAt);
-          return 'stop';
-        }
+        if (retryAt) return retryAt;
         // Given up on this one while the subscription stays enabled (it was disabled meanwhile and enabled): next.
       }
       return 'more';
@@ -109,6 +108,12 @@ export function webhookDeliver(deps: TaskDeps): Task {
       // Another job is posting, and looks for due deliveries again when it stops.
       if (!lease.claimed) return;
       const result = await drain().finally(() => helpers.withPgClient((db) => releaseLease(db, tenantId, subscriptionId, holder)));
+      // Queued once the lease is free: a job that started before (a short retry delay, a busy worker)
+      // would find it taken and end, and nothing would look again until the sweep.
+      if (result instanceof Date) {
+        await requeue(result);
+        return;
+      }
       if (result === 'more') {
         // Other subscriptions' jobs get their turn.
         await requeue();
