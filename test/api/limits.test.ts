@@ -11,6 +11,7 @@ import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { demoTenant, ownedTenant, putTenantOnPlan, type DemoTenant } from './fixtures.ts';
 import { liveSchema, relationFields, requiredArgs, rootConnections } from './schema-walker.ts';
 import { createOwnedTenant } from '../helpers/tenants.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { sql } from '../../src/db/pg.ts';
 
 const LONG = 120_000;
@@ -279,6 +280,13 @@ describe('statement timeout', () => {
     expect(heavy.errors?.[0]).toEqual(expect.objectContaining({ message: 'The request took too long and was cancelled.', extensions: { code: 'TIMEOUT' } }));
     expect(heavy.text).not.toMatch(/select|statement timeout|canceling/i);
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect((await t.ok(`{ leads(first: 5) { nodes { rowId } } }`, {}, org.token)).leads.nodes).toHaveLength(5);
+    // The server still answers: the cancelled statement left no connection broken. (A few tries: on a
+    // loaded machine, Citus's round trips alone can take a light request past 150 ms now and then.)
+    const light = await eventually(async () => {
+      const r = await t.gql(`{ leads(first: 5) { nodes { rowId } } }`, {}, org.token);
+      if (r.errors?.some((e: { extensions?: { code?: string } }) => e.extensions?.code !== 'TIMEOUT')) throw new Error(r.text);
+      return r.data?.leads;
+    }, 20_000, 200);
+    expect(light.nodes).toHaveLength(5);
   }, LONG);
 });
