@@ -25,7 +25,7 @@ async function waitingLater(campaignId: string, count: number, done = 0) {
     const rows = await enrollmentsOf(w, campaignId);
     const later = rows.filter((e) => e.status === 'active' && new Date(e.next_run_at).getTime() > new Date(now).getTime() + 60_000);
     return later.length === count && rows.filter((e) => e.status === 'completed').length === done && rows;
-  });
+  }, 20_000);
 }
 
 async function localOpening(day: Date, time: string, zone: string): Promise<string> {
