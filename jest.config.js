@@ -16,9 +16,11 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // test/citus/ needs a Citus cluster: npm run test:citus starts one and runs it.
   testPathIgnorePatterns: process.env.TEST_CITUS_WORKER_ROOT_URLS ? [] : ['<rootDir>/test/citus/'],
+  setupFilesAfterEnv: ['<rootDir>/test/setup/wait-scale.ts'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-  testTimeout: 30000,
+  // A test's own limit grows with its waits (TEST_WAIT_SCALE, test/helpers/eventually.ts).
+  testTimeout: 30000 * Math.max(1, Number(process.env.TEST_WAIT_SCALE ?? '1') || 1),
   // At least two workers: with one, jest runs every file in its own main process
   // (in band), whose ES-module registry outgrows the heap over ~90 files (seen:
   // out of memory at 4 GB on a 2-core machine). A worker whose memory

@@ -40,6 +40,8 @@ try {
     TEST_DATABASE_URL: owner.toString(),
     TEST_ROOT_DATABASE_URL: cluster.coordinator.superuserUrl(),
     TEST_CITUS_WORKER_ROOT_URLS: cluster.workers.map((w) => w.superuserUrl()).join(','),
+    // Waits for effects (eventually, the SMTP sink) get three times as long.
+    TEST_WAIT_SCALE: '3',
   });
 } finally {
   cluster.stop();

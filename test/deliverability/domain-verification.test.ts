@@ -32,7 +32,7 @@ beforeAll(async () => {
   await t.owner.query(sql`insert into app_public.system_config (key, value) values ('deliverability.dkim_key_pool_size', '2')`);
   const env = testEnv({ LOG_LEVEL: 'error' });
   const systemMailer = makeSystemMailer({ from: env.MAIL_FROM, outboxDir: path.join(os.tmpdir(), 'pm-outbox') });
-  worker = await startWorker(t.urls.owner, { env, systemMailer, dns: resolverFor(dns, 1000), secretBox }, { pollInterval: 50, crontab: '' });
+  worker = await startWorker(t.urls.owner, { env, systemMailer, dns: resolverFor(dns, 2_000), secretBox }, { pollInterval: 50, crontab: '' });
 });
 afterAll(async () => {
   await worker.stop();

@@ -4,6 +4,7 @@
  */
 import PostalMime, { type Email } from 'postal-mime';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { waitBudget } from './eventually.ts';
 
 export interface ReceivedMail {
   from: string;
@@ -70,6 +71,7 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, 
     url: `smtp://127.0.0.1:${port}`,
     messages,
     waitFor(match, timeoutMs = 10_000) {
+      const budget = waitBudget(timeoutMs);
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = messages.find(match);
@@ -81,8 +83,8 @@ export async function startSmtpServer(options: Partial<SMTPServerOptions> = {}, 
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no matching email within ${timeoutMs} ms (received ${messages.length})`));
-        }, timeoutMs);
+          reject(new Error(`no matching email within ${budget} ms (received ${messages.length})`));
+        }, budget);
         waiters.add(check);
         check();
       });
