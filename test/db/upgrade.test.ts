@@ -1,6 +1,7 @@
 /**
  * Upgrades: for each committed migration but the last, a database built from
- * the committed migrations up to it, holding data the first schema accepted
+ * the committed migrations up to it (a copy of one database carried up step by
+ * step), holding data the first schema accepted
  * and the migrations since carried along (test/db/upgrade/*.sql: soft-deleted users and memberships, paused and
  * cancelled campaigns, failed and running imports, inbound mail, won and lost
  * deals, and the rows a later migration must repair), is migrated to the
@@ -23,19 +24,40 @@ import { migrateDatabase, migrateSettings, releaseMigratePools } from '../../src
 import { createPool, sql, type ConnectionPool } from '../../src/db/pg.ts';
 import { baseTestUrls, closeDb, rootDb } from '../helpers/db.ts';
 import { fingerprintDiff, schemaFingerprint } from '../helpers/schema-fingerprint.ts';
-import { createEmptyDatabase, dropDatabase } from '../helpers/test-database.ts';
+import { copyDatabase, createEmptyDatabase, dropDatabase } from '../helpers/test-database.ts';
 
 const COMMITTED = path.join(process.cwd(), 'migrations', 'committed');
 const migrations = readdirSync(COMMITTED).filter((f) => /^\d{6}.*\.sql$/.test(f)).sort();
 const fixture = (name: string) => readFileSync(path.join(import.meta.dirname, 'upgrade', name), 'utf8');
 
 let fresh: string[];
+/**
+ * The ladder: one database holding the fixture's data, built with 000001 and
+ * then carried up one committed migration at a time. Each step below upgrades
+ * a copy of it, so the earlier migrations run once, not once per step.
+ */
+const ladder = `penguinmails_upgrade_ladder_${process.pid}`;
+let ladderUrls: DatabaseUrls;
 beforeAll(async () => {
   fresh = await schemaFingerprint(rootDb());
   // A fingerprint that read nothing would make every comparison pass.
   expect(fresh.length).toBeGreaterThan(1000);
+  ladderUrls = await createEmptyDatabase(baseTestUrls(), ladder);
+  // The fixtures are written against 000001's schema (later migrations
+  // rename columns): loaded there, then carried up by the committed
+  // migrations themselves.
+  await buildUpTo(ladderUrls, 1);
+  const db = createPool({ connectionString: ladderUrls.owner, bigIntMode: 'string', poolSize: 1 });
+  try {
+    await db.query(sql.__dangerous__rawValue(fixture('edge-states.sql')));
+  } finally {
+    await db.dispose();
+  }
+}, 60_000);
+afterAll(async () => {
+  await dropDatabase(baseTestUrls(), ladder);
+  await closeDb();
 });
-afterAll(closeDb);
 
 /** Builds `name` from the first `count` committed migrations only (no functions/ or policies/ yet). */
 async function buildUpTo(urls: DatabaseUrls, count: number): Promise<void> {
@@ -70,15 +92,11 @@ describe.each(migrations.slice(0, -1).map((file, i) => [file.slice(0, 6), i + 1]
   let before: Record<string, number>;
 
   beforeAll(async () => {
-    urls = await createEmptyDatabase(baseTestUrls(), name);
-    // The fixtures are written against 000001's schema (later migrations
-    // rename columns): loaded there, then carried up to `count` by the
-    // committed migrations themselves.
-    await buildUpTo(urls, 1);
+    // Steps run in order: the ladder is at count - 1 and takes one more migration.
+    if (count > 1) await buildUpTo(ladderUrls, count);
+    urls = await copyDatabase(baseTestUrls(), name, ladder);
     owner = createPool({ connectionString: urls.owner, bigIntMode: 'string', poolSize: 2 });
-    await owner.query(sql.__dangerous__rawValue(fixture('edge-states.sql')));
     if (count === 1) await owner.query(sql.__dangerous__rawValue(fixture('before-000002.sql')));
-    if (count > 1) await buildUpTo(urls, count);
     before = await rowCounts(owner);
     await migrateDatabase(urls, { quiet: true });
   }, 120_000);

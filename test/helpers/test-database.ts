@@ -126,6 +126,21 @@ export function createEmptyDatabase(base: DatabaseUrls, name: string): Promise<D
   return createDatabaseFrom(base, name, 'template0');
 }
 
+/**
+ * A copy of database `source` (one PostgreSQL only), with the roles and the
+ * test settings. PostgreSQL copies only a database nobody is connected to:
+ * the source's idle sessions (pools closed without waiting) are ended first.
+ */
+export async function copyDatabase(base: DatabaseUrls, name: string, source: string): Promise<DatabaseUrls> {
+  const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
+  try {
+    await root.query(sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${source} and pid <> pg_backend_pid()`);
+  } finally {
+    await root.dispose();
+  }
+  return createDatabaseFrom(base, name, source);
+}
+
 async function createDatabaseFrom(base: DatabaseUrls, name: string, template: string): Promise<DatabaseUrls> {
   const root = createPool({ connectionString: base.root!, bigIntMode: 'string', poolSize: 1 });
   try {
