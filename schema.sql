@@ -98,7 +98,7 @@ COMMENT ON COLUMN app_public.usage_metric."limit" IS 'The plan''s limit plus act
 
 COMMENT ON COLUMN app_public.usage_metric.plan IS 'Name of the plan whose limit applies.';
 
-CREATE FUNCTION app_hidden.accept_invitation(token text, password text DEFAULT NULL::text, name text DEFAULT NULL::text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone)
+CREATE FUNCTION app_hidden.accept_invitation(token text, password text DEFAULT NULL::text, name text DEFAULT NULL::text) RETURNS TABLE(role text, user_id uuid, tenant_id uuid, expires_at timestamp with time zone, error_code text, error_message text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -106,7 +106,7 @@ CREATE FUNCTION app_hidden.accept_invitation(token text, password text DEFAULT N
 declare
   v_invitation app_public.invitations;
   v_user app_public.users;
-  v_hash text;
+  v_error record;
   v_token app_private.invitation_tokens;
 begin
   -- The token names no tenant: found in every tenant first, then the
@@ -138,10 +138,13 @@ begin
     perform app_private.assert_password_policy(password, array[v_invitation.tenant_id]);
     v_user := app_private.create_user(v_invitation.email, password, nullif(trim(name), ''), true);
   elsif app_public.current_user_id() is distinct from v_user.id then
-    -- An existing account proves itself with its password (or by being signed in).
-    select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user.id;
-    if v_hash is null or password is null or v_hash <> public.crypt(password, v_hash) then
-      raise exception 'An account with % exists: enter its password to accept.', v_invitation.email using errcode = 'CREDS';
+    -- An existing account proves itself with its password (or by being signed in);
+    -- wrong ones are counted (the error is returned, so the count is committed).
+    select c.* into v_error from app_private.confirm_password(v_user.id, password, v_invitation.tenant_id,
+      format('An account with %s exists: enter its password to accept.', v_invitation.email)) c;
+    if v_error.error_code is not null then
+      return query select null::text, null::uuid, null::uuid, null::timestamptz, v_error.error_code, v_error.error_message;
+      return;
     end if;
   end if;
 
@@ -151,11 +154,11 @@ begin
   update app_public.invitations i set accepted_at = now()
     where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
   update app_public.users u set email_verified_at = now() where u.id = v_user.id and u.email_verified_at is null;
-  return query select * from app_private.session_claims(v_user.id, v_invitation.tenant_id);
+  return query select c.*, null::text, null::text from app_private.session_claims(v_user.id, v_invitation.tenant_id) c;
 end;
 $$;
 
-COMMENT ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) IS 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant.';
+COMMENT ON FUNCTION app_hidden.accept_invitation(token text, password text, name text) IS 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant. For an existing account not signed in, a wrong password is returned as error_code CREDS (or LOCKD) and counted (app_private.confirm_password).';
 
 CREATE FUNCTION app_hidden.api_key_allows(area text, access text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -183,6 +186,40 @@ CREATE FUNCTION app_hidden.assigned_ip_ids() RETURNS uuid[]
 $$;
 
 COMMENT ON FUNCTION app_hidden.assigned_ip_ids() IS 'The platform IPs assigned (not expired) to the current tenant''s domains when the request started: the IPs it may see.';
+
+CREATE FUNCTION app_hidden.change_password(old_password text, new_password text) RETURNS TABLE(error_code text, error_message text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_error record;
+  v_hash text;
+begin
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in first.' using errcode = 'DNIED';
+  end if;
+  select c.* into v_error
+    from app_private.confirm_password(v_user_id, old_password, app_public.current_tenant_id(), 'Your current password is not correct.') c;
+  if v_error.error_code is not null then
+    return query select v_error.error_code, v_error.error_message;
+    return;
+  end if;
+  if old_password = new_password then
+    raise exception 'Choose a password different from the current one.' using errcode = 'WEAKP';
+  end if;
+  perform app_private.assert_password_policy(new_password, app_private.active_tenant_ids(v_user_id));
+  v_hash := app_private.hash_password(new_password);
+  update app_private.user_secrets s set password_hash = v_hash, password_changed_at = now()
+    where s.user_id = v_user_id;
+  -- Every other session ends; this one goes on.
+  perform app_private.revoke_sessions(v_user_id, 'password_changed', app_private.current_session_id());
+  return query select null::text, null::text;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.change_password(old_password text, new_password text) IS 'Changes your password after checking the current one (wrong ones are counted and lock the check like sign-in failures, returned as an error row), against the strictest policy of your organisations; your other sessions end.';
 
 CREATE FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) RETURNS uuid
     LANGUAGE plpgsql STABLE
@@ -353,6 +390,54 @@ CREATE FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature 
 $$;
 
 COMMENT ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) IS 'The tenant of this request when the current user holds at least the given role in it and its plan has the feature; null otherwise. Policies of plan-gated tables compare tenant_id against it.';
+
+CREATE FUNCTION app_hidden.delete_my_account(password text) RETURNS TABLE(error_code text, error_message text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_error record;
+  v_sole text;
+  v_memberships integer;
+  v_now timestamptz := now();
+  v_anonymous text := format('deleted-%s@deleted.invalid', app_public.current_user_id());
+begin
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
+    raise exception 'Sign in to delete your account.' using errcode = 'DNIED';
+  end if;
+  select c.* into v_error from app_private.confirm_password(v_user_id, password, app_public.current_tenant_id(), 'Incorrect password.') c;
+  if v_error.error_code is not null then
+    return query select v_error.error_code, v_error.error_message;
+    return;
+  end if;
+  -- An open organisation must keep an owner: the user transfers it or closes it first.
+  select string_agg(format('"%s"', t.name), ', ' order by t.name) into v_sole
+    from app_public.tenant_users tu
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    where tu.user_id = v_user_id and tu.deleted_at is null and 'owner' = any (tu.roles)
+      and not exists (select 1 from app_public.tenant_users o
+                      where o.tenant_id = tu.tenant_id and o.user_id <> v_user_id and o.deleted_at is null and 'owner' = any (o.roles));
+  if v_sole is not null then
+    raise exception 'You are the only owner of %: make another member an owner (changeMemberRoles) or close the organisation (closeTenant) first.', v_sole
+      using errcode = 'STATE';
+  end if;
+  update app_public.tenant_users tu set deleted_at = v_now where tu.user_id = v_user_id and tu.deleted_at is null;
+  get diagnostics v_memberships = row_count;
+  perform app_private.revoke_sessions(v_user_id, 'account_deleted');
+  update app_private.user_secrets s set password_hash = null, locked_until = null where s.user_id = v_user_id;
+  -- The person's name and address are not kept; the row stays so audit entries still name an (anonymous) actor.
+  update app_public.users u
+    set deleted_at = v_now, name = null, given_name = null, family_name = null, picture = null, email = v_anonymous
+    where u.id = v_user_id;
+  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
+    values (v_user_id, 'user.deleted', 'users', v_user_id::text, jsonb_build_object('memberships_ended', v_memberships));
+  return query select null::text, null::text;
+end;
+$$;
+
+COMMENT ON FUNCTION app_hidden.delete_my_account(password text) IS 'Deletes your account (confirm with your password; a wrong one is returned as an error row and counted, app_private.confirm_password): your memberships end, every session is signed out, and your name and email address are erased. Refused while you are the only owner of an open organisation.';
 
 CREATE FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) RETURNS TABLE(error_code text, error_message text)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -782,13 +867,8 @@ declare
   v_user_id uuid;
   v_secrets app_private.user_secrets;
   v_tenant_id uuid;
-  v_policy app_public.tenant_policies;
   v_client text := coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown');
   v_failures app_private.login_failures;
-  -- Values, not calls, in the upsert below: Citus accepts only immutable
-  -- expressions in the DO UPDATE SET of a distributed table.
-  v_now timestamptz := now();
-  v_lock_until timestamptz;
 begin
   select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted_at is null;
   -- An unknown email runs the same lookups below, for a user id no row has,
@@ -803,7 +883,6 @@ begin
     from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
     where tu.user_id = v_user_id and tu.deleted_at is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
     order by tu.created limit 1;
-  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
   select f.* into v_failures from app_private.login_failures f
     where f.user_id = v_user_id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
@@ -821,17 +900,7 @@ begin
   end if;
 
   if v_secrets.password_hash is null or v_secrets.password_hash <> public.crypt(coalesce(password, ''), v_secrets.password_hash) then
-    v_lock_until := v_now + make_interval(mins => coalesce(v_policy.lockout_minutes, 15));
-    insert into app_private.login_failures as f (user_id, tenant_id, client, failed_attempts, first_failed_at, locked_until)
-      values (v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, 1, v_now,
-              case when 1 >= coalesce(v_policy.max_login_attempts, 5) then v_lock_until end)
-    on conflict (user_id, tenant_id, client) do update set
-      -- A lock that has run out starts a new count.
-      failed_attempts = case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end,
-      first_failed_at = case when f.locked_until <= v_now then v_now else f.first_failed_at end,
-      locked_until = case when (case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end) >= coalesce(v_policy.max_login_attempts, 5)
-                          then v_lock_until end
-    returning * into v_failures;
+    v_failures := app_private.record_login_failure(v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, v_tenant_id);
     if v_failures.locked_until is not null then
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
         format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI')), null::text;
@@ -4016,6 +4085,42 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) IS 'Whether a condition step''s test (opened, not_opened, clicked, not_clicked, replied, not_replied) is true of this campaign''s messages to the lead so far.';
+
+CREATE FUNCTION app_private.confirm_password(user_id uuid, password text, policy_tenant uuid, wrong_password_message text) RETURNS TABLE(error_code text, error_message text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_hash text;
+  v_failures app_private.login_failures;
+  c_nobody constant uuid := '00000000-0000-0000-0000-000000000000';
+begin
+  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = confirm_password.user_id for update;
+  select f.* into v_failures from app_private.login_failures f
+    where f.user_id = confirm_password.user_id and f.tenant_id = c_nobody and f.client = 'reauthentication';
+  if v_failures.locked_until > now() then
+    perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
+    return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+    return;
+  end if;
+  if v_hash is not null and password is not null and v_hash = public.crypt(password, v_hash) then
+    delete from app_private.login_failures f
+      where f.user_id = confirm_password.user_id and f.tenant_id = c_nobody and f.client = 'reauthentication';
+    return query select null::text, null::text;
+    return;
+  end if;
+  -- The policy that counts is the organisation's; the count is the account's.
+  v_failures := app_private.record_login_failure(confirm_password.user_id, c_nobody, 'reauthentication', policy_tenant);
+  if v_failures.locked_until > now() then
+    return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+  else
+    return query select 'CREDS', wrong_password_message;
+  end if;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.confirm_password(user_id uuid, password text, policy_tenant uuid, wrong_password_message text) IS 'Checks the password a user gives to confirm a sensitive step. Wrong ones are counted per account; after the policy tenant''s max_login_attempts the check is locked for its lockout_minutes (LOCKD). Returns (null, null) when right, else (CREDS, wrong_password_message) or LOCKD: the caller returns the error, so the count is committed.';
 
 CREATE FUNCTION app_private.connect_oauth_inbox(tenant_id uuid, user_id uuid, provider text, email text, smtp_settings jsonb, imap_settings jsonb, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone) RETURNS uuid
     LANGUAGE plpgsql
@@ -8292,6 +8397,54 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) IS 'Records the CSV columns no mapping, lead field or custom field definition claimed (kept as custom fields when keep_unmapped is on).';
+
+CREATE TABLE app_private.login_failures (
+    user_id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    client text NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    first_failed_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone,
+    CONSTRAINT login_failures_client_check CHECK (((length(client) >= 1) AND (length(client) <= 100))),
+    CONSTRAINT login_failures_failed_attempts_check CHECK ((failed_attempts >= 0))
+);
+
+ALTER TABLE ONLY app_private.login_failures FORCE ROW LEVEL SECURITY;
+
+COMMENT ON TABLE app_private.login_failures IS 'Consecutive failed sign-ins per user, organisation and client address, and the lockout they caused (the organisation''s max_login_attempts and lockout_minutes).';
+
+CREATE FUNCTION app_private.record_login_failure(user_id uuid, tenant_id uuid, client text, policy_tenant uuid) RETURNS app_private.login_failures
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_policy app_public.tenant_policies;
+  v_failures app_private.login_failures;
+  -- Values, not calls, in the upsert below: Citus accepts only immutable
+  -- expressions in the DO UPDATE SET of a distributed table.
+  v_now timestamptz := now();
+  v_lock_until timestamptz;
+  v_max integer;
+begin
+  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = policy_tenant;
+  v_lock_until := v_now + make_interval(mins => coalesce(v_policy.lockout_minutes, 15));
+  v_max := coalesce(v_policy.max_login_attempts, 5);
+  insert into app_private.login_failures as f (user_id, tenant_id, client, failed_attempts, first_failed_at, locked_until)
+    values (record_login_failure.user_id, record_login_failure.tenant_id, record_login_failure.client, 1, v_now,
+            case when 1 >= v_max then v_lock_until end)
+  on conflict (user_id, tenant_id, client) do update set
+    -- A lock that has run out starts a new count.
+    failed_attempts = case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end,
+    first_failed_at = case when f.locked_until <= v_now then v_now else f.first_failed_at end,
+    locked_until = case when (case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end) >= v_max
+                        then v_lock_until end
+  returning * into v_failures;
+  return v_failures;
+end;
+$$;
+
+COMMENT ON FUNCTION app_private.record_login_failure(user_id uuid, tenant_id uuid, client text, policy_tenant uuid) IS 'Counts one failed password of a user for an organisation (the nil UUID: none) and a client, under the policy of policy_tenant; returns the row, whose locked_until is set once that policy''s max_login_attempts is reached.';
 
 CREATE FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
@@ -12610,36 +12763,6 @@ $$;
 
 COMMENT ON FUNCTION app_public.change_member_roles(user_id uuid, roles text[]) IS 'Sets a member''s roles. Admins move people between member and viewer; only owners grant or remove admin and owner; the last owner cannot step down.';
 
-CREATE FUNCTION app_public.change_password(old_password text, new_password text) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_user_id uuid := app_public.current_user_id();
-  v_hash text;
-begin
-  if v_user_id is null then
-    raise exception 'Sign in first.' using errcode = 'DNIED';
-  end if;
-  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
-  if v_hash is null or old_password is null or v_hash <> public.crypt(old_password, v_hash) then
-    raise exception 'Your current password is not correct.' using errcode = 'CREDS';
-  end if;
-  if old_password = new_password then
-    raise exception 'Choose a password different from the current one.' using errcode = 'WEAKP';
-  end if;
-  perform app_private.assert_password_policy(new_password, app_private.active_tenant_ids(v_user_id));
-  v_hash := app_private.hash_password(new_password);
-  update app_private.user_secrets s set password_hash = v_hash, password_changed_at = now()
-    where s.user_id = v_user_id;
-  -- Every other session ends; this one goes on.
-  perform app_private.revoke_sessions(v_user_id, 'password_changed', app_private.current_session_id());
-  return true;
-end;
-$$;
-
-COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS 'Changes your password after checking the current one, against the strictest policy of your organisations; your other sessions end.';
-
 CREATE FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean DEFAULT NULL::boolean, billing_interval text DEFAULT NULL::text) RETURNS app_public.subscriptions
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -13244,52 +13367,6 @@ end;
 $$;
 
 COMMENT ON FUNCTION app_public.deals_timeline(deal app_public.deals) IS 'The deal''s activities, newest first: its conversion, stage changes, notes and tasks, and the activities of its primary contact and deal contacts that concern no other deal (their emails, status changes, notes).';
-
-CREATE FUNCTION app_public.delete_my_account(password text) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_user_id uuid := app_public.current_user_id();
-  v_hash text;
-  v_sole text;
-  v_memberships integer;
-  v_now timestamptz := now();
-  v_anonymous text := format('deleted-%s@deleted.invalid', app_public.current_user_id());
-begin
-  if v_user_id is null or app_hidden.current_api_key_id() is not null then
-    raise exception 'Sign in to delete your account.' using errcode = 'DNIED';
-  end if;
-  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
-  if v_hash is null or v_hash <> public.crypt(coalesce(password, ''), v_hash) then
-    raise exception 'Incorrect password.' using errcode = 'CREDS';
-  end if;
-  -- An open organisation must keep an owner: the user transfers it or closes it first.
-  select string_agg(format('"%s"', t.name), ', ' order by t.name) into v_sole
-    from app_public.tenant_users tu
-    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
-    where tu.user_id = v_user_id and tu.deleted_at is null and 'owner' = any (tu.roles)
-      and not exists (select 1 from app_public.tenant_users o
-                      where o.tenant_id = tu.tenant_id and o.user_id <> v_user_id and o.deleted_at is null and 'owner' = any (o.roles));
-  if v_sole is not null then
-    raise exception 'You are the only owner of %: make another member an owner (changeMemberRoles) or close the organisation (closeTenant) first.', v_sole
-      using errcode = 'STATE';
-  end if;
-  update app_public.tenant_users tu set deleted_at = v_now where tu.user_id = v_user_id and tu.deleted_at is null;
-  get diagnostics v_memberships = row_count;
-  perform app_private.revoke_sessions(v_user_id, 'account_deleted');
-  update app_private.user_secrets s set password_hash = null, locked_until = null where s.user_id = v_user_id;
-  -- The person's name and address are not kept; the row stays so audit entries still name an (anonymous) actor.
-  update app_public.users u
-    set deleted_at = v_now, name = null, given_name = null, family_name = null, picture = null, email = v_anonymous
-    where u.id = v_user_id;
-  insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
-    values (v_user_id, 'user.deleted', 'users', v_user_id::text, jsonb_build_object('memberships_ended', v_memberships));
-  return true;
-end;
-$$;
-
-COMMENT ON FUNCTION app_public.delete_my_account(password text) IS 'Deletes your account (confirm with your password): your memberships end, every session is signed out, and your name and email address are erased. Refused while you are the only owner of an open organisation.';
 
 CREATE FUNCTION app_public.domains_records_to_publish(domain app_public.domains) RETURNS app_public.dns_record_to_publish[]
     LANGUAGE sql IMMUTABLE SECURITY DEFINER
@@ -15313,21 +15390,6 @@ CREATE TABLE app_private.job_outbox (
 ALTER TABLE ONLY app_private.job_outbox FORCE ROW LEVEL SECURITY;
 
 COMMENT ON TABLE app_private.job_outbox IS 'Jobs queued by triggers running on a Citus worker node, waiting to be moved into graphile-worker''s queue on the coordinator (the arguments of graphile_worker.add_job).';
-
-CREATE TABLE app_private.login_failures (
-    user_id uuid NOT NULL,
-    tenant_id uuid NOT NULL,
-    client text NOT NULL,
-    failed_attempts integer DEFAULT 0 NOT NULL,
-    first_failed_at timestamp with time zone DEFAULT now() NOT NULL,
-    locked_until timestamp with time zone,
-    CONSTRAINT login_failures_client_check CHECK (((length(client) >= 1) AND (length(client) <= 100))),
-    CONSTRAINT login_failures_failed_attempts_check CHECK ((failed_attempts >= 0))
-);
-
-ALTER TABLE ONLY app_private.login_failures FORCE ROW LEVEL SECURITY;
-
-COMMENT ON TABLE app_private.login_failures IS 'Consecutive failed sign-ins per user, organisation and client address, and the lockout they caused (the organisation''s max_login_attempts and lockout_minutes).';
 
 CREATE TABLE app_private.message_handovers (
     tenant_id uuid NOT NULL,
@@ -18648,6 +18710,9 @@ GRANT ALL ON FUNCTION app_hidden.api_key_allows_scopes(scopes text[], area text,
 REVOKE ALL ON FUNCTION app_hidden.assigned_ip_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assigned_ip_ids() TO penguinmails_member;
 
+REVOKE ALL ON FUNCTION app_hidden.change_password(old_password text, new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.change_password(old_password text, new_password text) TO penguinmails_member;
+
 REVOKE ALL ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.choose_variant(tenant_id uuid, step_id uuid, lead_id uuid) TO penguinmails_member;
 
@@ -18675,6 +18740,9 @@ REVOKE ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, f
 GRANT ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) TO penguinmails_anonymous;
 GRANT ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) TO penguinmails_member;
 GRANT ALL ON FUNCTION app_hidden.current_tenant_id_with_feature(minimum text, feature text) TO penguinmails_analytics;
+
+REVOKE ALL ON FUNCTION app_hidden.delete_my_account(password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.delete_my_account(password text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.disable_two_factor(matched_step bigint, code text) TO penguinmails_member;
@@ -19020,6 +19088,8 @@ REVOKE ALL ON FUNCTION app_private.complete_lead_import(tenant_id uuid, import_i
 REVOKE ALL ON FUNCTION app_private.complete_suppression_import(tenant_id uuid, import_id uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.condition_holds(tenant_id uuid, campaign_id uuid, lead_id uuid, condition_type text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.confirm_password(user_id uuid, password text, policy_tenant uuid, wrong_password_message text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.connect_oauth_inbox(tenant_id uuid, user_id uuid, provider text, email text, smtp_settings jsonb, imap_settings jsonb, refresh_token_encrypted bytea, access_token_encrypted bytea, access_expires_at timestamp with time zone) FROM PUBLIC;
 
@@ -19417,6 +19487,8 @@ REVOKE ALL ON FUNCTION app_private.record_ip_reputation(smtp_ip_address_id uuid,
 REVOKE ALL ON FUNCTION app_private.record_ip_send(tenant_id uuid, email_account_id uuid, smtp_ip_address_id uuid, at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_lead_import_columns(tenant_id uuid, import_id uuid, unmapped text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.record_login_failure(user_id uuid, tenant_id uuid, client text, policy_tenant uuid) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text) FROM PUBLIC;
 
@@ -19820,9 +19892,6 @@ GRANT SELECT ON TABLE app_public.tenant_users TO penguinmails_analytics;
 REVOKE ALL ON FUNCTION app_public.change_member_roles(user_id uuid, roles text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.change_member_roles(user_id uuid, roles text[]) TO penguinmails_member;
 
-REVOKE ALL ON FUNCTION app_public.change_password(old_password text, new_password text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.change_password(old_password text, new_password text) TO penguinmails_member;
-
 REVOKE ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean, billing_interval text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.change_plan(plan_slug text, at_period_end boolean, billing_interval text) TO penguinmails_member;
 
@@ -19953,9 +20022,6 @@ GRANT ALL ON FUNCTION app_public.daily_stats(campaign_id uuid, since date, until
 
 REVOKE ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.deals_timeline(deal app_public.deals) TO penguinmails_member;
-
-REVOKE ALL ON FUNCTION app_public.delete_my_account(password text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.delete_my_account(password text) TO penguinmails_member;
 
 REVOKE ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.domains_records_to_publish(domain app_public.domains) TO penguinmails_member;

@@ -203,6 +203,84 @@ end;
 $$;
 comment on function app_hidden.confirm_registration(text) is 'Completes a sign-up from its emailed link: creates the account (email confirmed) and its organisation on the Free plan, and returns a session in it.';
 
+-- One failed password for (user, organisation, client): counted against the
+-- policy of policy_tenant, locking after max_login_attempts for lockout_minutes.
+-- The caller returns its error instead of raising it, so that the count is committed.
+create or replace function app_private.record_login_failure(user_id uuid, tenant_id uuid, client text, policy_tenant uuid)
+  returns app_private.login_failures
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_policy app_public.tenant_policies;
+  v_failures app_private.login_failures;
+  -- Values, not calls, in the upsert below: Citus accepts only immutable
+  -- expressions in the DO UPDATE SET of a distributed table.
+  v_now timestamptz := now();
+  v_lock_until timestamptz;
+  v_max integer;
+begin
+  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = policy_tenant;
+  v_lock_until := v_now + make_interval(mins => coalesce(v_policy.lockout_minutes, 15));
+  v_max := coalesce(v_policy.max_login_attempts, 5);
+  insert into app_private.login_failures as f (user_id, tenant_id, client, failed_attempts, first_failed_at, locked_until)
+    values (record_login_failure.user_id, record_login_failure.tenant_id, record_login_failure.client, 1, v_now,
+            case when 1 >= v_max then v_lock_until end)
+  on conflict (user_id, tenant_id, client) do update set
+    -- A lock that has run out starts a new count.
+    failed_attempts = case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end,
+    first_failed_at = case when f.locked_until <= v_now then v_now else f.first_failed_at end,
+    locked_until = case when (case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end) >= v_max
+                        then v_lock_until end
+  returning * into v_failures;
+  return v_failures;
+end;
+$$;
+comment on function app_private.record_login_failure(uuid, uuid, text, uuid) is 'Counts one failed password of a user for an organisation (the nil UUID: none) and a client, under the policy of policy_tenant; returns the row, whose locked_until is set once that policy''s max_login_attempts is reached.';
+
+-- The password a signed-in user (or an invitation to an existing account)
+-- gives to confirm a sensitive step: changePassword, deleteMyAccount,
+-- acceptInvitation. Wrong passwords count like sign-in failures, per account
+-- (client 'reauthentication', no organisation) under the policy of the
+-- organisation the step is made in, so a stolen session cannot guess the
+-- password without limit. Returns the error (LOCKD or CREDS) instead of raising it.
+create or replace function app_private.confirm_password(user_id uuid, password text, policy_tenant uuid, wrong_password_message text)
+  returns table (error_code text, error_message text)
+  language plpgsql volatile
+  set search_path to pg_catalog, public, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_hash text;
+  v_failures app_private.login_failures;
+  c_nobody constant uuid := '00000000-0000-0000-0000-000000000000';
+begin
+  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = confirm_password.user_id for update;
+  select f.* into v_failures from app_private.login_failures f
+    where f.user_id = confirm_password.user_id and f.tenant_id = c_nobody and f.client = 'reauthentication';
+  if v_failures.locked_until > now() then
+    perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
+    return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+    return;
+  end if;
+  if v_hash is not null and password is not null and v_hash = public.crypt(password, v_hash) then
+    delete from app_private.login_failures f
+      where f.user_id = confirm_password.user_id and f.tenant_id = c_nobody and f.client = 'reauthentication';
+    return query select null::text, null::text;
+    return;
+  end if;
+  -- The policy that counts is the organisation's; the count is the account's.
+  v_failures := app_private.record_login_failure(confirm_password.user_id, c_nobody, 'reauthentication', policy_tenant);
+  if v_failures.locked_until > now() then
+    return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
+  else
+    return query select 'CREDS', wrong_password_message;
+  end if;
+end;
+$$;
+comment on function app_private.confirm_password(uuid, text, uuid, text) is 'Checks the password a user gives to confirm a sensitive step. Wrong ones are counted per account; after the policy tenant''s max_login_attempts the check is locked for its lockout_minutes (LOCKD). Returns (null, null) when right, else (CREDS, wrong_password_message) or LOCKD: the caller returns the error, so the count is committed.';
+
 -- The result gained two_factor_challenge: a changed result type needs a drop (once).
 do $$
 begin
@@ -231,13 +309,8 @@ declare
   v_user_id uuid;
   v_secrets app_private.user_secrets;
   v_tenant_id uuid;
-  v_policy app_public.tenant_policies;
   v_client text := coalesce(nullif(left(trim(client_ip), 100), ''), 'unknown');
   v_failures app_private.login_failures;
-  -- Values, not calls, in the upsert below: Citus accepts only immutable
-  -- expressions in the DO UPDATE SET of a distributed table.
-  v_now timestamptz := now();
-  v_lock_until timestamptz;
 begin
   select u.* into v_user from app_public.users u where u.email = login.email::citext and u.deleted_at is null;
   -- An unknown email runs the same lookups below, for a user id no row has,
@@ -252,7 +325,6 @@ begin
     from app_public.tenant_users tu join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
     where tu.user_id = v_user_id and tu.deleted_at is null and (requested_tenant is null or tu.tenant_id = requested_tenant)
     order by tu.created limit 1;
-  select p.* into v_policy from app_public.tenant_policies p where p.tenant_id = v_tenant_id;
 
   select f.* into v_failures from app_private.login_failures f
     where f.user_id = v_user_id and f.tenant_id = coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000') and f.client = v_client;
@@ -270,17 +342,7 @@ begin
   end if;
 
   if v_secrets.password_hash is null or v_secrets.password_hash <> public.crypt(coalesce(password, ''), v_secrets.password_hash) then
-    v_lock_until := v_now + make_interval(mins => coalesce(v_policy.lockout_minutes, 15));
-    insert into app_private.login_failures as f (user_id, tenant_id, client, failed_attempts, first_failed_at, locked_until)
-      values (v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, 1, v_now,
-              case when 1 >= coalesce(v_policy.max_login_attempts, 5) then v_lock_until end)
-    on conflict (user_id, tenant_id, client) do update set
-      -- A lock that has run out starts a new count.
-      failed_attempts = case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end,
-      first_failed_at = case when f.locked_until <= v_now then v_now else f.first_failed_at end,
-      locked_until = case when (case when f.locked_until <= v_now then 1 else f.failed_attempts + 1 end) >= coalesce(v_policy.max_login_attempts, 5)
-                          then v_lock_until end
-    returning * into v_failures;
+    v_failures := app_private.record_login_failure(v_user.id, coalesce(v_tenant_id, '00000000-0000-0000-0000-000000000000'), v_client, v_tenant_id);
     if v_failures.locked_until is not null then
       return query select null::text, null::uuid, null::uuid, null::timestamptz, 'LOCKD',
         format('Too many failed sign-in attempts. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI')), null::text;
@@ -436,8 +498,17 @@ end;
 $$;
 comment on function app_public.revoke_invitation(uuid) is 'Cancels an open invitation; its link stops working at once.';
 
+-- The result gained error_code and error_message (a wrong password is returned, to be counted): a changed result type needs a drop (once).
+do $$
+begin
+  if exists (select 1 from pg_proc p where p.oid = to_regprocedure('app_hidden.accept_invitation(text, text, text)')
+             and not 'error_code' = any (p.proargnames)) then
+    drop function app_hidden.accept_invitation(text, text, text);
+  end if;
+end;
+$$;
 create or replace function app_hidden.accept_invitation(token text, password text default null, name text default null)
-  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz)
+  returns table (role text, user_id uuid, tenant_id uuid, expires_at timestamptz, error_code text, error_message text)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
@@ -445,7 +516,7 @@ as $$
 declare
   v_invitation app_public.invitations;
   v_user app_public.users;
-  v_hash text;
+  v_error record;
   v_token app_private.invitation_tokens;
 begin
   -- The token names no tenant: found in every tenant first, then the
@@ -477,10 +548,13 @@ begin
     perform app_private.assert_password_policy(password, array[v_invitation.tenant_id]);
     v_user := app_private.create_user(v_invitation.email, password, nullif(trim(name), ''), true);
   elsif app_public.current_user_id() is distinct from v_user.id then
-    -- An existing account proves itself with its password (or by being signed in).
-    select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user.id;
-    if v_hash is null or password is null or v_hash <> public.crypt(password, v_hash) then
-      raise exception 'An account with % exists: enter its password to accept.', v_invitation.email using errcode = 'CREDS';
+    -- An existing account proves itself with its password (or by being signed in);
+    -- wrong ones are counted (the error is returned, so the count is committed).
+    select c.* into v_error from app_private.confirm_password(v_user.id, password, v_invitation.tenant_id,
+      format('An account with %s exists: enter its password to accept.', v_invitation.email)) c;
+    if v_error.error_code is not null then
+      return query select null::text, null::uuid, null::uuid, null::timestamptz, v_error.error_code, v_error.error_message;
+      return;
     end if;
   end if;
 
@@ -490,10 +564,10 @@ begin
   update app_public.invitations i set accepted_at = now()
     where i.tenant_id = v_invitation.tenant_id and i.id = v_invitation.id;
   update app_public.users u set email_verified_at = now() where u.id = v_user.id and u.email_verified_at is null;
-  return query select * from app_private.session_claims(v_user.id, v_invitation.tenant_id);
+  return query select c.*, null::text, null::text from app_private.session_claims(v_user.id, v_invitation.tenant_id) c;
 end;
 $$;
-comment on function app_hidden.accept_invitation(text, text, text) is 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant.';
+comment on function app_hidden.accept_invitation(text, text, text) is 'Accepts an invitation by its emailed token: creates the account if needed (checking the tenant''s password policy), adds the membership and returns a session in that tenant. For an existing account not signed in, a wrong password is returned as error_code CREDS (or LOCKD) and counted (app_private.confirm_password).';
 
 --------------------------------------------------------------------------------
 -- Members and roles.
@@ -674,20 +748,27 @@ end;
 $$;
 comment on function app_public.reset_password(text, text) is 'Sets a new password with an emailed reset token (single use, one hour), checked against the strictest policy of the user''s organisations; also lifts a lockout and ends every session of the account.';
 
-create or replace function app_public.change_password(old_password text, new_password text) returns boolean
+-- Moved to app_hidden (plugins/reauthentication.ts): a wrong current password is returned, so that it is counted.
+drop function if exists app_public.change_password(text, text);
+create or replace function app_hidden.change_password(old_password text, new_password text)
+  returns table (error_code text, error_message text)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 declare
   v_user_id uuid := app_public.current_user_id();
+  v_error record;
   v_hash text;
 begin
-  if v_user_id is null then
+  if v_user_id is null or app_hidden.current_api_key_id() is not null then
     raise exception 'Sign in first.' using errcode = 'DNIED';
   end if;
-  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
-  if v_hash is null or old_password is null or v_hash <> public.crypt(old_password, v_hash) then
-    raise exception 'Your current password is not correct.' using errcode = 'CREDS';
+  select c.* into v_error
+    from app_private.confirm_password(v_user_id, old_password, app_public.current_tenant_id(), 'Your current password is not correct.') c;
+  if v_error.error_code is not null then
+    return query select v_error.error_code, v_error.error_message;
+    return;
   end if;
   if old_password = new_password then
     raise exception 'Choose a password different from the current one.' using errcode = 'WEAKP';
@@ -698,10 +779,10 @@ begin
     where s.user_id = v_user_id;
   -- Every other session ends; this one goes on.
   perform app_private.revoke_sessions(v_user_id, 'password_changed', app_private.current_session_id());
-  return true;
+  return query select null::text, null::text;
 end;
 $$;
-comment on function app_public.change_password(text, text) is 'Changes your password after checking the current one, against the strictest policy of your organisations; your other sessions end.';
+comment on function app_hidden.change_password(text, text) is 'Changes your password after checking the current one (wrong ones are counted and lock the check like sign-in failures, returned as an error row), against the strictest policy of your organisations; your other sessions end.';
 
 --------------------------------------------------------------------------------
 -- Maintenance: expired tokens and invitations.

@@ -315,13 +315,17 @@ comment on function app_private.queue_tenant_purges() is 'Run daily (tenant_purg
 -- Deleting one's own account.
 --------------------------------------------------------------------------------
 
-create or replace function app_public.delete_my_account(password text) returns boolean
+-- Moved to app_hidden (plugins/reauthentication.ts): a wrong password is returned, so that it is counted.
+drop function if exists app_public.delete_my_account(text);
+create or replace function app_hidden.delete_my_account(password text)
+  returns table (error_code text, error_message text)
   language plpgsql volatile security definer
   set search_path to pg_catalog, public, pg_temp
 as $$
+#variable_conflict use_column
 declare
   v_user_id uuid := app_public.current_user_id();
-  v_hash text;
+  v_error record;
   v_sole text;
   v_memberships integer;
   v_now timestamptz := now();
@@ -330,9 +334,10 @@ begin
   if v_user_id is null or app_hidden.current_api_key_id() is not null then
     raise exception 'Sign in to delete your account.' using errcode = 'DNIED';
   end if;
-  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
-  if v_hash is null or v_hash <> public.crypt(coalesce(password, ''), v_hash) then
-    raise exception 'Incorrect password.' using errcode = 'CREDS';
+  select c.* into v_error from app_private.confirm_password(v_user_id, password, app_public.current_tenant_id(), 'Incorrect password.') c;
+  if v_error.error_code is not null then
+    return query select v_error.error_code, v_error.error_message;
+    return;
   end if;
   -- An open organisation must keep an owner: the user transfers it or closes it first.
   select string_agg(format('"%s"', t.name), ', ' order by t.name) into v_sole
@@ -355,7 +360,7 @@ begin
     where u.id = v_user_id;
   insert into app_public.platform_audit_log (actor_user_id, action, table_name, record_id, changes)
     values (v_user_id, 'user.deleted', 'users', v_user_id::text, jsonb_build_object('memberships_ended', v_memberships));
-  return true;
+  return query select null::text, null::text;
 end;
 $$;
-comment on function app_public.delete_my_account(text) is 'Deletes your account (confirm with your password): your memberships end, every session is signed out, and your name and email address are erased. Refused while you are the only owner of an open organisation.';
+comment on function app_hidden.delete_my_account(text) is 'Deletes your account (confirm with your password; a wrong one is returned as an error row and counted, app_private.confirm_password): your memberships end, every session is signed out, and your name and email address are erased. Refused while you are the only owner of an open organisation.';

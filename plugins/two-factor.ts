@@ -6,7 +6,7 @@
  * may be used, recovery codes, lockouts, challenges) is SQL's
  * (functions/053-two-factor.sql). A wrong code comes back from SQL as a row,
  * so that the failure counter is committed; it becomes a GraphQL error here,
- * after the commit, as login's failures do (plugins/session-mutations.ts).
+ * after the commit (plugins/refusals.ts).
  */
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import { constant, lambda, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
@@ -15,26 +15,12 @@ import type { TokenService } from '../src/auth/jwt.ts';
 import { OPEN_SESSION_SQL } from '../src/auth/sessions.ts';
 import { matchTotpStep, newTotpSecret, otpauthUri } from '../src/auth/totp.ts';
 import type { SecretBox } from '../src/crypto/secrets.ts';
+import { failIfRefused, type RefusalRow } from './refusals.ts';
 
 export const TOTP_ISSUER = 'PenguinMails';
 
-/** Error rows of the SQL functions → GraphQL codes. */
-const ATTEMPT_ERRORS: Record<string, string> = {
-  CREDS: 'INVALID_CREDENTIALS',
-  LOCKD: 'ACCOUNT_LOCKED',
-  NTFND: 'NOT_FOUND',
-};
-
-interface AttemptRow {
-  error_code: string | null;
-  error_message: string | null;
-}
-
-function failIfRefused(row: AttemptRow | undefined): void {
-  if (row?.error_code) {
-    throw new SafeError(row.error_message ?? 'The code is not correct.', { code: ATTEMPT_ERRORS[row.error_code] ?? 'FORBIDDEN' });
-  }
-}
+/** A refused code (error row) → GraphQL error. */
+const failIfWrongCode = (row: RefusalRow | undefined) => failIfRefused(row, 'The code is not correct.');
 
 function codeOf(value: unknown): string {
   const code = typeof value === 'string' ? value.trim() : '';
@@ -119,14 +105,14 @@ export function makeTwoFactorPlugin(tokens: TokenService, secretBox: SecretBox):
             const $row = sideEffectWithPgClient(executor, $input, async (client, input) => {
               const code = codeOf(input.code);
               const { rows: [state] } = await client.query<{ secret_sealed: Buffer }>({ text: 'select * from app_hidden.my_two_factor_secret()' });
-              const { rows: [row] } = await client.query<AttemptRow & { recovery_codes: string[] | null }>({
+              const { rows: [row] } = await client.query<RefusalRow & { recovery_codes: string[] | null }>({
                 text: 'select * from app_hidden.confirm_two_factor($1::bigint)',
                 values: [stepFor(secretBox, state?.secret_sealed, code)],
               });
               return row!;
             });
             return lambda($row, (row) => {
-              failIfRefused(row);
+              failIfWrongCode(row);
               return { recoveryCodes: row.recovery_codes ?? [] };
             });
           },
@@ -135,14 +121,14 @@ export function makeTwoFactorPlugin(tokens: TokenService, secretBox: SecretBox):
             const $row = sideEffectWithPgClient(executor, $input, async (client, input) => {
               const code = codeOf(input.code);
               const { rows: [state] } = await client.query<{ secret_sealed: Buffer }>({ text: 'select * from app_hidden.my_two_factor_secret()' });
-              const { rows: [row] } = await client.query<AttemptRow>({
+              const { rows: [row] } = await client.query<RefusalRow>({
                 text: 'select * from app_hidden.disable_two_factor($1::bigint, $2)',
                 values: [stepFor(secretBox, state?.secret_sealed, code), code],
               });
               return row!;
             });
             return lambda($row, (row) => {
-              failIfRefused(row);
+              failIfWrongCode(row);
               return { disabled: true };
             });
           },
@@ -154,7 +140,7 @@ export function makeTwoFactorPlugin(tokens: TokenService, secretBox: SecretBox):
                 text: 'select app_hidden.two_factor_challenge_secret($1) as sealed',
                 values: [input.challenge],
               });
-              const { rows: [row] } = await client.query<AttemptRow & { role: 'member' | 'staff'; user_id: string; tenant_id: string | null; expires_at: Date }>({
+              const { rows: [row] } = await client.query<RefusalRow & { role: 'member' | 'staff'; user_id: string; tenant_id: string | null; expires_at: Date }>({
                 text: 'select * from app_hidden.verify_two_factor_login($1, $2::bigint, $3)',
                 values: [input.challenge, stepFor(secretBox, state?.sealed, code), code],
               });
@@ -164,7 +150,7 @@ export function makeTwoFactorPlugin(tokens: TokenService, secretBox: SecretBox):
               return { ...row, session_id: session!.id };
             });
             return lambda($row, async (row) => {
-              failIfRefused(row);
+              failIfWrongCode(row);
               const expiresAt = new Date(row.expires_at);
               return {
                 jwtToken: await tokens.sign({ role: row.role, user_id: row.user_id, tenant_id: row.tenant_id, session_id: row.session_id!, expires_at: expiresAt }),

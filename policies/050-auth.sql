@@ -23,7 +23,7 @@ grant execute on function
   app_public.revoke_invitation(uuid),
   app_public.change_member_roles(uuid, text[]),
   app_public.remove_member(uuid),
-  app_public.change_password(text, text),
+  app_hidden.change_password(text, text),
   app_public.logout(),
   app_public.logout_everywhere()
 to penguinmails_member;

@@ -9,5 +9,5 @@ grant execute on function
   app_public.close_tenant(text),
   app_public.my_closed_tenants(),
   app_public.reopen_tenant(uuid),
-  app_public.delete_my_account(text)
+  app_hidden.delete_my_account(text)
 to penguinmails_member;

@@ -14,6 +14,7 @@ import { makePageSizePlugin } from '../../plugins/page-size.ts';
 import { makeQueryDepthPlugin } from '../../plugins/query-depth.ts';
 import { BehaviorMatchCachePlugin } from '../../plugins/behavior-match-cache.ts';
 import { makeQueryCostPlugin, type QueryCostOptions } from '../../plugins/query-cost.ts';
+import { ReauthenticationPlugin } from '../../plugins/reauthentication.ts';
 import { makeSessionMutationsPlugin } from '../../plugins/session-mutations.ts';
 import { makeTwoFactorPlugin } from '../../plugins/two-factor.ts';
 import { isAccountSetupOperation } from '../auth/account-setup.ts';
@@ -114,6 +115,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       TenantSingletonsPlugin,
       ResultTypeNamesPlugin,
       makeSessionMutationsPlugin(options.tokens),
+      ReauthenticationPlugin,
       makeTwoFactorPlugin(options.tokens, sending.secretBox),
       makePageSizePlugin({ defaultPageSize: Math.min(50, options.maxPageSize), maxPageSize: options.maxPageSize }),
       makeQueryDepthPlugin(options.maxQueryDepth),

@@ -179,3 +179,55 @@ describe('lockouts stay in one organisation and with the client that failed', ()
     expect((await from('192.0.2.66', LOGIN, { input: { email: user.email, password: 'a brand new password' } })).data?.login?.userId).toBe(user.userId);
   });
 });
+
+describe('a signed-in session cannot guess the password without limit', () => {
+  const CHANGE = `mutation($o: String!, $n: String!) { changePassword(input: { oldPassword: $o, newPassword: $n, clientMutationId: "c1" }) { result clientMutationId } }`;
+  const DELETE_ME = `mutation($p: String!) { deleteMyAccount(input: { password: $p }) { result } }`;
+  const LOCKED = /^Too many wrong passwords\. Try again after \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$/;
+  const failures = async (userId: string) =>
+    (await t.owner.query(sql`select failed_attempts, locked_until is not null as locked from app_private.login_failures where user_id = ${userId} and client = 'reauthentication'`))[0];
+
+  test("wrong current passwords are counted across changePassword and deleteMyAccount and lock both for the organisation's lockout", async () => {
+    const user = await registerUser(t, 'reauth');
+    await t.owner.query(sql`update app_public.tenant_policies set max_login_attempts = 3, lockout_minutes = 30 where tenant_id = ${user.tenantId}`);
+    expectError(await t.gql(CHANGE, { o: 'guess one', n: 'a new password 1' }, user.jwtToken), 'INVALID_CREDENTIALS', 'Your current password is not correct.');
+    expectError(await t.gql(DELETE_ME, { p: 'guess two' }, user.jwtToken), 'INVALID_CREDENTIALS', 'Incorrect password.');
+    // Each wrong guess was committed, though the request failed.
+    expect(await failures(user.userId)).toEqual({ failed_attempts: 2, locked: false });
+    expectError(await t.gql(CHANGE, { o: 'guess three', n: 'a new password 1' }, user.jwtToken), 'ACCOUNT_LOCKED', LOCKED);
+    // Locked: even the right password is refused, by both, and nothing changes.
+    expectError(await t.gql(CHANGE, { o: user.password, n: 'a new password 1' }, user.jwtToken), 'ACCOUNT_LOCKED', LOCKED);
+    expectError(await t.gql(DELETE_ME, { p: user.password }, user.jwtToken), 'ACCOUNT_LOCKED', LOCKED);
+    const [account] = await t.owner.query(sql`
+      select u.deleted_at is null as alive, s.password_hash = public.crypt(${user.password}, s.password_hash) as same_password
+      from app_public.users u join app_private.user_secrets s on s.user_id = u.id where u.id = ${user.userId}`);
+    expect(account).toEqual({ alive: true, same_password: true });
+    // Signing in is a different count: the owner of the account still gets in.
+    expect((await t.ok(LOGIN, { input: { email: user.email, password: user.password } })).login.userId).toBe(user.userId);
+
+    // Once the lock has run out, the right password works and clears the count.
+    await t.owner.query(sql`update app_private.login_failures set locked_until = now() - interval '1 second' where user_id = ${user.userId} and client = 'reauthentication'`);
+    const changed = await t.ok(CHANGE, { o: user.password, n: 'a new password 1' }, user.jwtToken);
+    expect(changed.changePassword).toEqual({ result: true, clientMutationId: 'c1' });
+    expect(await failures(user.userId)).toBeUndefined();
+  });
+
+  test('an invitation to an existing account counts wrong passwords too', async () => {
+    const owner = await registerUser(t, 'reauth-org');
+    await putTenantOnPlan(t.owner, owner.tenantId, 'pro'); // Free allows one member
+    await t.owner.query(sql`update app_public.tenant_policies set max_login_attempts = 2, lockout_minutes = 30 where tenant_id = ${owner.tenantId}`);
+    const existing = await registerUser(t, 'reauth-invited');
+    const token = 'invitation-token-for-reauth-test';
+    const [invitation] = await t.owner.query(sql`
+      insert into app_public.invitations (tenant_id, email, roles, invited_by, expires_at)
+      values (${owner.tenantId}, ${existing.email}, '{member}', ${owner.userId}, now() + interval '1 day') returning id`);
+    await t.owner.query(sql`
+      insert into app_private.invitation_tokens (tenant_id, invitation_id, token_hash)
+      values (${owner.tenantId}, ${invitation.id}, app_private.hash_token(${token}))`);
+    const ACCEPT = `mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { userId tenantId } }`;
+    expectError(await t.gql(ACCEPT, { input: { token, password: 'not it' } }), 'INVALID_CREDENTIALS', `An account with ${existing.email} exists: enter its password to accept.`);
+    expectError(await t.gql(ACCEPT, { input: { token, password: 'not it either' } }), 'ACCOUNT_LOCKED', LOCKED);
+    expectError(await t.gql(ACCEPT, { input: { token, password: existing.password } }), 'ACCOUNT_LOCKED', LOCKED);
+    expect(await t.owner.query(sql`select 1 from app_public.tenant_users where tenant_id = ${owner.tenantId} and user_id = ${existing.userId}`)).toEqual([]);
+  });
+});
