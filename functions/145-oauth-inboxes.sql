@@ -122,9 +122,11 @@ begin
   if v_defaults is null then
     raise exception 'Inboxes connect over OAuth with Google or Microsoft only.' using errcode = 'INVAL';
   end if;
-  -- The user who started the connection must still be an owner or admin there.
+  -- The user who started the connection must still be an owner or admin there
+  -- (a removed member's row keeps its roles, marked deleted), of an open organisation.
   select tu.roles into v_roles from app_public.tenant_users tu
-    where tu.tenant_id = connect_oauth_inbox.tenant_id and tu.user_id = connect_oauth_inbox.user_id;
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    where tu.tenant_id = connect_oauth_inbox.tenant_id and tu.user_id = connect_oauth_inbox.user_id and tu.deleted_at is null;
   if v_roles is null or not (v_roles && array['owner', 'admin']) then
     raise exception 'Only owners and admins can connect inboxes.' using errcode = 'DNIED';
   end if;

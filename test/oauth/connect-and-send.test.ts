@@ -206,6 +206,11 @@ test('the state works once, only within its expiry, and only for an admin of the
   const demoted = await start(admin.token);
   await t.owner.query(sql`update app_public.tenant_users set roles = '{member}' where tenant_id = ${tenant.tenantId} and user_id = ${admin.userId}`);
   expect((await callback(await authorize(demoted, `demoted@${sender.domain}`))).status).toBe(403);
+  // Or who was removed from the organisation meanwhile (the membership row stays, with its roles, marked deleted).
+  const leaver = await addMember(w, tenant.tenantId, 'oauth-leaver', ['admin']);
+  const removed = await start(leaver.token);
+  await t.owner.query(sql`update app_public.tenant_users set deleted_at = now() where tenant_id = ${tenant.tenantId} and user_id = ${leaver.userId}`);
+  expect((await callback(await authorize(removed, `removed@${sender.domain}`))).status).toBe(403);
 
   // A member cannot start one; a state lands in the tenant that started it, never another.
   const member = await addMember(w, tenant.tenantId, 'oauth-member', ['member']);
