@@ -3325,7 +3325,8 @@ declare
   v_lead app_public.leads;
   v_block text;
   v_refused text;
-  v_envelope record;
+  v_rfc_message_id text;
+  v_thread_rfc_message_id text;
 begin
   select x.* into m from app_public.messages x
     where x.tenant_id = claim_message.tenant_id and x.id = claim_message.message_id
@@ -3356,16 +3357,24 @@ begin
       return 'limit';
     end;
   end if;
-  select * into v_envelope from app_private.delivery_envelope(m.tenant_id, m.id);
+  -- Its Message-ID, and the thread's first one (a follow-up answers it), as delivery_envelope gives them.
+  select coalesce(m.rfc_message_id, app_private.default_rfc_message_id(m.id, d.domain::text)), t.rfc_message_id
+    into v_rfc_message_id, v_thread_rfc_message_id
+    from app_public.email_accounts ea
+    join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
+    left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
+    left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
+    where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  v_thread_rfc_message_id := nullif(v_thread_rfc_message_id, v_rfc_message_id);
   update app_public.messages x
     set status = 'sending',
         send_attempts = x.send_attempts + 1,
         processed_at = now(),
         subject = left(claim_message.subject, 998),
         body_text = claim_message.body_text,
-        rfc_message_id = v_envelope.rfc_message_id,
-        in_reply_to = v_envelope.thread_rfc_message_id,
-        references_header = v_envelope.thread_rfc_message_id,
+        rfc_message_id = v_rfc_message_id,
+        in_reply_to = v_thread_rfc_message_id,
+        references_header = v_thread_rfc_message_id,
         error_message = null
     where x.tenant_id = m.tenant_id and x.id = m.id;
   return 'claimed';
@@ -4140,9 +4149,11 @@ begin
   if v_defaults is null then
     raise exception 'Inboxes connect over OAuth with Google or Microsoft only.' using errcode = 'INVAL';
   end if;
-  -- The user who started the connection must still be an owner or admin there.
+  -- The user who started the connection must still be an owner or admin there
+  -- (a removed member's row keeps its roles, marked deleted), of an open organisation.
   select tu.roles into v_roles from app_public.tenant_users tu
-    where tu.tenant_id = connect_oauth_inbox.tenant_id and tu.user_id = connect_oauth_inbox.user_id;
+    join app_public.tenants t on t.id = tu.tenant_id and t.deleted_at is null
+    where tu.tenant_id = connect_oauth_inbox.tenant_id and tu.user_id = connect_oauth_inbox.user_id and tu.deleted_at is null;
   if v_roles is null or not (v_roles && array['owner', 'admin']) then
     raise exception 'Only owners and admins can connect inboxes.' using errcode = 'DNIED';
   end if;
@@ -4732,6 +4743,14 @@ $$;
 
 COMMENT ON FUNCTION app_private.decide_ab_winner(tenant_id uuid, step_id uuid) IS 'Applies an email step''s automatic A/B rule (see functions/121-ab-winners.sql): records the winner when the sample (or the deadline) is reached and one variant''s rate is highest, or after the deadline the earliest label among the tied. Returns the winner, or null when nothing was decided (already decided, rule off, fewer than two variants, not ready, tied).';
 
+CREATE FUNCTION app_private.default_rfc_message_id(message_id uuid, domain text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select message_id::text || '@' || domain;
+$$;
+
+COMMENT ON FUNCTION app_private.default_rfc_message_id(message_id uuid, domain text) IS 'The Message-ID a message is sent with unless it has its own: its id at the sending domain.';
+
 CREATE FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -4789,7 +4808,7 @@ $$;
 
 COMMENT ON FUNCTION app_private.deliverability_setting(key text) IS 'A platform DNS setting: the system_config value deliverability.<key> when staff set one (setSystemConfig), else the built-in default: spf_include _spf.penguinmails.io (the host every tenant SPF record must include), mx_host mail.penguinmails.io and mx_priority 10 (the suggested MX), dmarc_policy quarantine, record_ttl 3600, dkim_key_pool_size 5 (stocked DKIM keys).';
 
-CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text, source_address text)
+CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text, source_address text, oauth_status text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -4800,9 +4819,10 @@ begin
          ea.id, ea.email::text, m.to_email::text, c.reply_to::text,
          ea.smtp_settings, cr.smtp_password_encrypted,
          d.domain::text, d.dkim_selector, k.private_key_encrypted,
-         coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text),
-         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text)),
-         host(ip.ip_address)
+         coalesce(m.rfc_message_id, app_private.default_rfc_message_id(m.id, d.domain::text)),
+         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, app_private.default_rfc_message_id(m.id, d.domain::text))),
+         host(ip.ip_address),
+         ea.oauth_status
   from app_public.messages m
   join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
   join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
@@ -4816,7 +4836,7 @@ begin
 end;
 $$;
 
-COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, and the pool IP to connect from (source_address, null outside the IP pool). Owner only (secrets, still encrypted).';
+COMMENT ON FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) IS 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, the pool IP to connect from (source_address, null outside the IP pool), and the inbox''s OAuth status (null: SMTP password). Owner only (secrets, still encrypted).';
 
 CREATE FUNCTION app_private.disconnect_inbox_oauth(email_account_id uuid) RETURNS TABLE(provider text, refresh_token_encrypted bytea, access_token_encrypted bytea)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -14762,7 +14782,7 @@ begin
     join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
     where ea.tenant_id = v_conversation.tenant_id and ea.id = v_conversation.email_account_id;
   v_id := app_public.uuid_v7(v_now);
-  v_rfc_id := v_id::text || '@' || v_account.domain;
+  v_rfc_id := app_private.default_rfc_message_id(v_id, v_account.domain);
   -- References: the answered message's own References, then its Message-ID (RFC 5322 §3.6.4).
   v_references := btrim(concat_ws(' ', v_original.references_header, '<' || v_original.rfc_message_id || '>'));
   v_subject := app_private.reply_subject(coalesce(v_conversation.subject, v_original.subject));
@@ -19140,6 +19160,8 @@ REVOKE ALL ON FUNCTION app_private.current_session_id() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.deal_owner_is_member() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.decide_ab_winner(tenant_id uuid, step_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION app_private.default_rfc_message_id(message_id uuid, domain text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app_private.delete_in_batches(statement text, tenant_id uuid, cutoff timestamp with time zone, batch integer) FROM PUBLIC;
 

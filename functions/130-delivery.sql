@@ -42,8 +42,22 @@ as $$
 $$;
 comment on function app_private.send_retry_delay(integer) is 'Exponential backoff after the n-th deferred attempt: 5 min, 10, 20, 40, 80 min…, at most 6 hours.';
 
--- Its columns changed (source_address): a new return type needs a new function.
-drop function if exists app_private.delivery_envelope(uuid, uuid);
+create or replace function app_private.default_rfc_message_id(message_id uuid, domain text) returns text
+  language sql immutable parallel safe
+as $$
+  select message_id::text || '@' || domain;
+$$;
+comment on function app_private.default_rfc_message_id(uuid, text) is 'The Message-ID a message is sent with unless it has its own: its id at the sending domain.';
+
+-- Its columns changed (oauth_status): a new return type needs a new function, dropped once.
+do $$
+begin
+  if exists (select 1 from pg_proc p where p.oid = to_regprocedure('app_private.delivery_envelope(uuid, uuid)')
+             and not 'oauth_status' = any (p.proargnames)) then
+    drop function app_private.delivery_envelope(uuid, uuid);
+  end if;
+end;
+$$;
 create or replace function app_private.delivery_envelope(tenant_id uuid, message_id uuid)
   returns table (
     id uuid,
@@ -64,7 +78,8 @@ create or replace function app_private.delivery_envelope(tenant_id uuid, message
     dkim_private_key_encrypted bytea,
     rfc_message_id text,
     thread_rfc_message_id text,
-    source_address text
+    source_address text,
+    oauth_status text
   )
   language plpgsql stable
   set search_path to pg_catalog, public, pg_temp
@@ -76,9 +91,10 @@ begin
          ea.id, ea.email::text, m.to_email::text, c.reply_to::text,
          ea.smtp_settings, cr.smtp_password_encrypted,
          d.domain::text, d.dkim_selector, k.private_key_encrypted,
-         coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text),
-         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, m.id::text || '@' || d.domain::text)),
-         host(ip.ip_address)
+         coalesce(m.rfc_message_id, app_private.default_rfc_message_id(m.id, d.domain::text)),
+         nullif(t.rfc_message_id, coalesce(m.rfc_message_id, app_private.default_rfc_message_id(m.id, d.domain::text))),
+         host(ip.ip_address),
+         ea.oauth_status
   from app_public.messages m
   join app_public.email_accounts ea on ea.tenant_id = m.tenant_id and ea.id = m.email_account_id
   join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
@@ -91,7 +107,7 @@ begin
   where m.tenant_id = delivery_envelope.tenant_id and m.id = delivery_envelope.message_id;
 end;
 $$;
-comment on function app_private.delivery_envelope(uuid, uuid) is 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, and the pool IP to connect from (source_address, null outside the IP pool). Owner only (secrets, still encrypted).';
+comment on function app_private.delivery_envelope(uuid, uuid) is 'What the worker needs to deliver a message: addresses, the inbox''s SMTP settings and encrypted password, the domain''s DKIM selector and encrypted key, its Message-ID and the thread''s first Message-ID, the pool IP to connect from (source_address, null outside the IP pool), and the inbox''s OAuth status (null: SMTP password). Owner only (secrets, still encrypted).';
 
 create or replace function app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) returns text
   language plpgsql volatile
@@ -104,7 +120,8 @@ declare
   v_lead app_public.leads;
   v_block text;
   v_refused text;
-  v_envelope record;
+  v_rfc_message_id text;
+  v_thread_rfc_message_id text;
 begin
   select x.* into m from app_public.messages x
     where x.tenant_id = claim_message.tenant_id and x.id = claim_message.message_id
@@ -135,16 +152,24 @@ begin
       return 'limit';
     end;
   end if;
-  select * into v_envelope from app_private.delivery_envelope(m.tenant_id, m.id);
+  -- Its Message-ID, and the thread's first one (a follow-up answers it), as delivery_envelope gives them.
+  select coalesce(m.rfc_message_id, app_private.default_rfc_message_id(m.id, d.domain::text)), t.rfc_message_id
+    into v_rfc_message_id, v_thread_rfc_message_id
+    from app_public.email_accounts ea
+    join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
+    left join app_public.campaign_enrollments e on e.tenant_id = m.tenant_id and e.id = m.enrollment_id
+    left join app_public.messages t on t.tenant_id = e.tenant_id and t.id = e.thread_message_id
+    where ea.tenant_id = m.tenant_id and ea.id = m.email_account_id;
+  v_thread_rfc_message_id := nullif(v_thread_rfc_message_id, v_rfc_message_id);
   update app_public.messages x
     set status = 'sending',
         send_attempts = x.send_attempts + 1,
         processed_at = now(),
         subject = left(claim_message.subject, 998),
         body_text = claim_message.body_text,
-        rfc_message_id = v_envelope.rfc_message_id,
-        in_reply_to = v_envelope.thread_rfc_message_id,
-        references_header = v_envelope.thread_rfc_message_id,
+        rfc_message_id = v_rfc_message_id,
+        in_reply_to = v_thread_rfc_message_id,
+        references_header = v_thread_rfc_message_id,
         error_message = null
     where x.tenant_id = m.tenant_id and x.id = m.id;
   return 'claimed';

@@ -462,7 +462,7 @@ begin
     join app_public.domains d on d.tenant_id = ea.tenant_id and d.id = ea.domain_id
     where ea.tenant_id = v_conversation.tenant_id and ea.id = v_conversation.email_account_id;
   v_id := app_public.uuid_v7(v_now);
-  v_rfc_id := v_id::text || '@' || v_account.domain;
+  v_rfc_id := app_private.default_rfc_message_id(v_id, v_account.domain);
   -- References: the answered message's own References, then its Message-ID (RFC 5322 §3.6.4).
   v_references := btrim(concat_ws(' ', v_original.references_header, '<' || v_original.rfc_message_id || '>'));
   v_subject := app_private.reply_subject(coalesce(v_conversation.subject, v_original.subject));

@@ -195,7 +195,6 @@ export async function deliverMessage(
   // both processes a system call and a wake-up (benchmark: figure 6).
   const [envelope] = await query<EnvelopeRow>(
     `select e.*,
-            (select a.oauth_status from app_public.email_accounts a where a.tenant_id = $1 and a.id = e.email_account_id) as oauth_status,
             case when $3 and e.step_id is not null and e.status = 'queued' then app_hidden.render_context($1, e.step_id, e.lead_id) end as render_context
        from app_private.delivery_envelope($1, $2) e`,
     [tenantId, messageId, kind.withRenderContext ?? false],
