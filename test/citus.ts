@@ -1,5 +1,5 @@
 /**
- * `npm run test:citus`: the test suites below against a real Citus cluster (a
+ * `npm run test:citus`: the test suites of CITUS_SUITES (test/suites.ts) against a real Citus cluster (a
  * coordinator and two workers of Debian's PostgreSQL 15 with Citus built from
  * the vendored source, see src/db/citus-cluster.ts), with every tenant table
  * distributed by tenant_id and the global tables as reference tables
@@ -9,25 +9,7 @@
  */
 import { startCitusCluster } from '../src/db/citus-cluster.ts';
 import { runJest } from './run-jest.ts';
-
-export const CITUS_SUITES = [
-  'test/db/catalogue.test.ts',
-  'test/citus/',
-  'test/api/',
-  'test/import/',
-  'test/sending/',
-  'test/tracking/',
-  'test/billing/(done|dunning|plans|plan-features|stripe-sync|stripe-webhooks)',
-  'test/deliverability/(dns-checks|domain-verification|reputation)',
-  'test/imap/(parse|poller|complaints)',
-  'test/crm/',
-  'test/inbox/',
-  'test/ops/cli.test.ts',
-  'test/webhooks/',
-  'test/privacy/',
-  'test/oauth/',
-  'test/notifications/',
-];
+import { CITUS_SUITES } from './suites.ts';
 
 
 const cluster = await startCitusCluster();
