@@ -4110,22 +4110,20 @@ begin
     where f.user_id = confirm_password.user_id and f.tenant_id = c_nobody and f.client = 'reauthentication';
   if v_failures.locked_until > now() then
     perform app_private.hash_password(coalesce(password, '')); -- as long as any other answer
-    return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
-    return;
-  end if;
-  if v_hash is not null and password is not null and v_hash = public.crypt(password, v_hash) then
+  elsif v_hash is not null and password is not null and v_hash = public.crypt(password, v_hash) then
     delete from app_private.login_failures f
       where f.user_id = confirm_password.user_id and f.tenant_id = c_nobody and f.client = 'reauthentication';
     return query select null::text, null::text;
     return;
-  end if;
-  -- The policy that counts is the organisation's; the count is the account's.
-  v_failures := app_private.record_login_failure(confirm_password.user_id, c_nobody, 'reauthentication', policy_tenant);
-  if v_failures.locked_until > now() then
-    return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
   else
-    return query select 'CREDS', wrong_password_message;
+    -- The policy that counts is the organisation's; the count is the account's.
+    v_failures := app_private.record_login_failure(confirm_password.user_id, c_nobody, 'reauthentication', policy_tenant);
+    if v_failures.locked_until is null then
+      return query select 'CREDS', wrong_password_message;
+      return;
+    end if;
   end if;
+  return query select 'LOCKD', format('Too many wrong passwords. Try again after %s UTC.', to_char(v_failures.locked_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI'));
 end;
 $$;
 

@@ -5,30 +5,13 @@
  * comes back as a row, not an error, so that SQL's count of wrong passwords
  * (app_private.confirm_password) is committed, and becomes a GraphQL error
  * here (INVALID_CREDENTIALS, then ACCOUNT_LOCKED). The payloads keep the shape
- * PostGraphile gives a function's mutation.
+ * PostGraphile gives a function's mutation (plugins/result-payload.ts).
  */
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
-import { lambda, object, rootValue, type FieldArgs, type Step } from 'postgraphile/grafast';
+import { lambda, type FieldArgs, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import { failIfRefused, type RefusalRow } from './refusals.ts';
-
-const CLIENT_MUTATION_ID = `
-  """
-  An arbitrary string value with no semantic meaning. Will be included in the
-  payload verbatim. May be used to track mutations by the client.
-  """
-  clientMutationId: String`;
-
-const PAYLOAD_FIELDS = `
-  """
-  The exact same \`clientMutationId\` that was provided in the mutation input,
-  unchanged and unused. May be used by a client to track mutations.
-  """
-  clientMutationId: String
-  """Our root query field type. Allows us to run any query from our mutation payload."""
-  query: Query
-  """True when done."""
-  result: Boolean`;
+import { CLIENT_MUTATION_ID_INPUT, RESULT_PAYLOAD_FIELDS, resultPayload } from './result-payload.ts';
 
 interface Confirmed {
   clientMutationId?: string | null;
@@ -48,25 +31,25 @@ export const ReauthenticationPlugin: GraphileConfig.Plugin = extendSchema((build
       failIfRefused(row, 'Incorrect password.');
       return true;
     });
-    return object({ result: $result, clientMutationId: lambda($input, (i) => i.clientMutationId ?? null), query: rootValue() });
+    return resultPayload($input, $result);
   };
 
   return {
     typeDefs: gql`
       """All input for the \`changePassword\` mutation."""
-      input ChangePasswordInput {${CLIENT_MUTATION_ID}
+      input ChangePasswordInput {${CLIENT_MUTATION_ID_INPUT}
         oldPassword: String!
         newPassword: String!
       }
       """The output of our \`changePassword\` mutation."""
-      type ChangePasswordPayload {${PAYLOAD_FIELDS}
+      type ChangePasswordPayload {${RESULT_PAYLOAD_FIELDS}
       }
       """All input for the \`deleteMyAccount\` mutation."""
-      input DeleteMyAccountInput {${CLIENT_MUTATION_ID}
+      input DeleteMyAccountInput {${CLIENT_MUTATION_ID_INPUT}
         password: String!
       }
       """The output of our \`deleteMyAccount\` mutation."""
-      type DeleteMyAccountPayload {${PAYLOAD_FIELDS}
+      type DeleteMyAccountPayload {${RESULT_PAYLOAD_FIELDS}
       }
       extend type Mutation {
         """

@@ -8,10 +8,11 @@
  * committed; they become GraphQL errors here, after the commit.
  */
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
-import { context, lambda, object, rootValue, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
+import { context, lambda, object, SafeError, type FieldArgs, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { TokenService } from '../src/auth/jwt.ts';
 import { OPEN_SESSION_SQL } from '../src/auth/sessions.ts';
+import { CLIENT_MUTATION_ID_INPUT, RESULT_PAYLOAD_FIELDS, resultPayload } from './result-payload.ts';
 
 interface SessionRow {
   role: 'member' | 'staff';
@@ -147,26 +148,11 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
           name: String
         }
         """All input for the \`requestPasswordReset\` mutation."""
-        input RequestPasswordResetInput {
-          """
-          An arbitrary string value with no semantic meaning. Will be included in the
-          payload verbatim. May be used to track mutations by the client.
-          """
-          clientMutationId: String
+        input RequestPasswordResetInput {${CLIENT_MUTATION_ID_INPUT}
           email: String
         }
         """The output of our \`requestPasswordReset\` mutation."""
-        type RequestPasswordResetPayload {
-          """
-          The exact same \`clientMutationId\` that was provided in the mutation input,
-          unchanged and unused. May be used by a client to track mutations.
-          """
-          clientMutationId: String
-          """
-          Our root query field type. Allows us to run any query from our mutation payload.
-          """
-          query: Query
-          result: Boolean
+        type RequestPasswordResetPayload {${RESULT_PAYLOAD_FIELDS}
         }
         extend type Mutation {
           """Emails a password reset link (valid one hour) if an account exists. Always returns true; requests are throttled per account and per client, silently."""
@@ -227,7 +213,7 @@ export function makeSessionMutationsPlugin(tokens: TokenService): GraphileConfig
               });
               return rows[0]?.result ?? true;
             });
-            return object({ result: $result, clientMutationId: lambda($input, (i) => i.clientMutationId ?? null), query: rootValue() });
+            return resultPayload($input, $result);
           },
           switchTenant(_: unknown, fieldArgs: FieldArgs) {
             return toPayload(
