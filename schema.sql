@@ -1028,6 +1028,7 @@ COMMENT ON FUNCTION app_hidden.register(email text, password text, name text, te
 CREATE FUNCTION app_hidden.render_context(tenant_id uuid, step_id uuid, lead_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -3317,6 +3318,7 @@ COMMENT ON FUNCTION app_private.check_results_problem(checks jsonb) IS 'Why a ve
 CREATE FUNCTION app_private.claim_message(tenant_id uuid, message_id uuid, subject text, body_text text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -3405,6 +3407,7 @@ COMMENT ON FUNCTION app_private.claim_notification(tenant_id uuid, notice text, 
 CREATE FUNCTION app_private.claim_reply(tenant_id uuid, message_id uuid, subject text, body_text text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -4809,6 +4812,7 @@ COMMENT ON FUNCTION app_private.deliverability_setting(key text) IS 'A platform 
 CREATE FUNCTION app_private.delivery_envelope(tenant_id uuid, message_id uuid) RETURNS TABLE(id uuid, status text, step_id uuid, lead_id uuid, campaign_id uuid, enrollment_id uuid, send_attempts integer, email_account_id uuid, from_email text, to_email text, reply_to text, smtp_settings jsonb, smtp_password_encrypted bytea, domain text, dkim_selector text, dkim_private_key_encrypted bytea, rfc_message_id text, thread_rfc_message_id text, source_address text, oauth_status text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 begin
@@ -6494,6 +6498,7 @@ COMMENT ON FUNCTION app_private.lockless_budget_left(budget_key text, amount big
 CREATE FUNCTION app_private.mark_handed_over(tenant_id uuid, message_id uuid) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -7785,6 +7790,7 @@ COMMENT ON FUNCTION app_private.receive_stripe_event(event jsonb) IS 'Stores a v
 CREATE FUNCTION app_private.record_bounce(tenant_id uuid, message_id uuid, smtp_code integer, smtp_response text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -7806,6 +7812,7 @@ COMMENT ON FUNCTION app_private.record_bounce(tenant_id uuid, message_id uuid, s
 CREATE FUNCTION app_private.record_deferral(tenant_id uuid, message_id uuid, smtp_code integer, smtp_response text, inbox_error text DEFAULT NULL::text) RETURNS timestamp with time zone
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -7841,6 +7848,7 @@ COMMENT ON FUNCTION app_private.record_deferral(tenant_id uuid, message_id uuid,
 CREATE FUNCTION app_private.record_delivery(tenant_id uuid, message_id uuid, smtp_response text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -8032,6 +8040,7 @@ COMMENT ON FUNCTION app_private.record_domain_check(tenant_id uuid, domain_id uu
 CREATE FUNCTION app_private.record_email_event(tenant_id uuid, message_id uuid, event_type text, ip_address inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text, link_url text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, smtp_response text DEFAULT NULL::text) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -8467,6 +8476,7 @@ COMMENT ON FUNCTION app_private.record_login_failure(user_id uuid, tenant_id uui
 CREATE FUNCTION app_private.record_send_failure(tenant_id uuid, message_id uuid, reason text, inbox_error text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -8491,6 +8501,7 @@ COMMENT ON FUNCTION app_private.record_send_failure(tenant_id uuid, message_id u
 CREATE FUNCTION app_private.record_smtp_auth_failure(tenant_id uuid, message_id uuid, smtp_response text) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -8760,6 +8771,7 @@ COMMENT ON FUNCTION app_private.record_tracking_domain_check(tenant_id uuid, tra
 CREATE FUNCTION app_private.record_unconfirmed(tenant_id uuid, message_id uuid, reason text, explanation text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -9460,6 +9472,7 @@ COMMENT ON FUNCTION app_private.rollout_bucket(flag_key text, tenant_id uuid) IS
 CREATE FUNCTION app_private.run_enrollment(tenant_id uuid, enrollment_id uuid) RETURNS TABLE(action text, message_id uuid, run_at timestamp with time zone, detail text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 declare
@@ -9681,6 +9694,7 @@ COMMENT ON FUNCTION app_private.safety_verdict(sent bigint, bounced bigint, comp
 CREATE FUNCTION app_private.schedule_enrollment(tenant_id uuid, enrollment_id uuid, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 begin
   perform app_private.schedule_enrollments(tenant_id, array[enrollment_id], at);

@@ -19,13 +19,14 @@ import { makeOutboundGuard } from '../../src/net/outbound-guard.ts';
 import { DKIM_SIGNED_HEADERS, sendSmtp, type OutgoingMail } from '../../src/sending/smtp.ts';
 import { createSmtpPool } from '../../src/sending/smtp-pool.ts';
 import { startChild } from '../lib/child.ts';
+import { cpuSecondsOf } from '../lib/proc.ts';
 import { benchFile, type BenchContext } from '../lib/context.ts';
 import { graphql } from '../lib/http-load.ts';
 import { describeProfile, sampleActivity, type ActivityProfile } from '../lib/activity.ts';
 import { cpuMeasurements, describeSplit, watchCpu, type CpuSplit } from '../lib/cpu.ts';
 import { profileNested, type NestedStatement } from '../lib/nested-profile.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
-import { createScratchTenant, removeScratchTenant, type Queryable } from '../lib/scratch-tenant.ts';
+import { createScratchTenant, removeScratchTenant, type Queryable, type ScratchTenant } from '../lib/scratch-tenant.ts';
 import { startSmtpSink, type SmtpSink } from '../lib/smtp-sink.ts';
 import { closedLoop } from '../lib/stats.ts';
 
@@ -191,32 +192,94 @@ async function runEngine(
 }
 
 /**
+ * One enrollment's turn, statement by statement as the worker sends them
+ * (workers/campaign-step.ts, src/sending/deliver.ts), with the SMTP talk left
+ * out: book, envelope and render context, lock and claim, hand-over mark,
+ * delivery, unlock, and the turn that ends the one-step sequence.
+ */
+async function takeTurn(client: pg.ClientBase, tenantId: string, enrollmentId: string): Promise<void> {
+  const { rows: [next] } = await client.query<{ action: string; message_id: string }>(
+    `select r.* from app_private.run_enrollment($1, $2) r, set_config('synchronous_commit', 'off', true)`, [tenantId, enrollmentId]);
+  if (next?.action !== 'send') throw new Error(`enrollment ${enrollmentId}: ${next?.action ?? 'nothing'} instead of a send`);
+  const args = [tenantId, next.message_id];
+  await client.query(`select e.*, app_hidden.render_context($1, e.step_id, e.lead_id) from app_private.delivery_envelope($1, $2) e`, args);
+  await client.query(`select case when pg_try_advisory_lock(app_private.send_lock_key($2)) then app_private.claim_message($1, $2, 'Subject', 'Body') end,
+                             set_config('synchronous_commit', 'off', true)`, args);
+  await client.query('select app_private.mark_handed_over($1, $2)', args);
+  await client.query(`select app_private.record_delivery($1, $2, '250 2.0.0 OK'), set_config('synchronous_commit', 'off', true)`, args);
+  await client.query('select pg_advisory_unlock(app_private.send_lock_key($1))', [next.message_id]);
+  await client.query(`select r.* from app_private.run_enrollment($1, $2) r, set_config('synchronous_commit', 'off', true)`, [tenantId, enrollmentId]);
+}
+
+/**
+ * A scratch campaign of `count` leads started through start_campaign as its
+ * member would; its enrollments, oldest first. Runs inside the caller's
+ * transaction (a superuser's session: it takes the member role for the start).
+ */
+async function startedCampaign(client: pg.ClientBase, ctx: BenchContext, label: string, count: number): Promise<{ tenant: ScratchTenant; enrollments: string[] }> {
+  const tenant = await createScratchTenant(client, label);
+  const sender = await createSender(client, tenant.tenantId, 2525, ctx.db.secretsKey);
+  const campaignId = await createCampaign(client, tenant.tenantId, sender, count);
+  await client.query(`select app_hidden.enter_request($1, $2), set_config('role', 'penguinmails_member', true)`, [tenant.userId, tenant.tenantId]);
+  await client.query('select app_public.start_campaign($1)', [campaignId]);
+  await client.query('reset role');
+  const { rows } = await client.query<{ id: string }>(`select id from app_public.campaign_enrollments where tenant_id = $1 order by id`, [tenant.tenantId]);
+  return { tenant, enrollments: rows.map((r) => r.id) };
+}
+
+/**
  * One email's way through the engine's SQL, profiled: in a rolled-back
- * transaction, a small campaign is started and its enrollments are run,
- * claimed and recorded the way the worker does; the last one (warm plans)
- * is reported statement by statement. Needs a superuser (auto_explain).
+ * transaction, a small campaign is started and its enrollments take their
+ * turns; the last one (warm plans) is reported statement by statement.
+ * Needs a superuser (auto_explain).
  */
 async function profileEngineSql(ctx: BenchContext): Promise<NestedStatement[] | null> {
   if (ctx.monitorUrl === ctx.db.urls.owner) return null;
   let tenantId = '';
   let enrollments: string[] = [];
   return profileNested(ctx.monitorUrl, async (client, pass) => {
-    if (pass === 1) {
-      const tenant = await createScratchTenant(client, 'profile');
-      tenantId = tenant.tenantId;
-      const sender = await createSender(client, tenantId, 2525, ctx.db.secretsKey);
-      const campaignId = await createCampaign(client, tenantId, sender, 20);
-      await client.query(`select app_hidden.enter_request($1, $2), set_config('role', 'penguinmails_member', true)`, [tenant.userId, tenantId]);
-      await client.query('select app_public.start_campaign($1)', [campaignId]);
-      await client.query('reset role');
-      enrollments = (await client.query<{ id: string }>(`select id from app_public.campaign_enrollments where tenant_id = $1 order by id`, [tenantId])).rows.map((r) => r.id);
-    }
-    const { rows: [next] } = await client.query<{ action: string; message_id: string }>(`select * from app_private.run_enrollment($1, $2)`, [tenantId, enrollments[pass - 1]]);
-    if (next?.action === 'send') {
-      await client.query(`select app_private.claim_message($1, $2, 'Subject', 'Body')`, [tenantId, next.message_id]);
-      await client.query(`select app_private.record_delivery($1, $2, '250 2.0.0 OK')`, [tenantId, next.message_id]);
-    }
+    if (pass === 1) ({ tenant: { tenantId }, enrollments } = await startedCampaign(client, ctx, 'profile', 20));
+    await takeTurn(client, tenantId, enrollments[pass - 1]!);
   }, { passes: 6, top: 10 });
+}
+
+/**
+ * The CPU the engine's SQL takes per email on its own: one session takes
+ * every enrollment's turn of a scratch campaign in sequence, each statement
+ * committed, with no worker, job queue, SMTP or concurrent sessions; the
+ * backend's CPU from /proc. Separates the cost of our SQL from what the
+ * figure's run adds around it. Needs a superuser (the member role for
+ * start_campaign) and a server on this machine.
+ */
+async function engineSqlAlone(ctx: BenchContext, count: number): Promise<{ cpuMs: number; emails: number } | null> {
+  if (ctx.monitorUrl === ctx.db.urls.owner) return null;
+  const client = new pg.Client({ connectionString: ctx.monitorUrl, application_name: 'penguinmails-bench-engine-sql' });
+  await client.connect();
+  let tenant: ScratchTenant | null = null;
+  try {
+    await client.query('begin');
+    const started = await startedCampaign(client, ctx, 'engine-sql', count);
+    await client.query('commit');
+    tenant = started.tenant;
+    const { rows: [{ pid }] } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    // Warm the session's plans first, as a worker's long-lived connection has them.
+    const warm = Math.min(20, Math.floor(count / 5));
+    for (const id of started.enrollments.slice(0, warm)) await takeTurn(client, tenant.tenantId, id);
+    const before = cpuSecondsOf(pid);
+    for (const id of started.enrollments.slice(warm)) await takeTurn(client, tenant.tenantId, id);
+    const seconds = cpuSecondsOf(pid) - before;
+    if (!Number.isFinite(seconds)) return null;
+    const emails = started.enrollments.length - warm;
+    return { cpuMs: Math.round(((seconds * 1000) / emails) * 100) / 100, emails };
+  } finally {
+    await client.end();
+    if (tenant) {
+      const owner = new pg.Pool({ connectionString: ctx.db.urls.owner, max: 1 });
+      const problem = await removeScratchTenant(owner, tenant);
+      if (problem) ctx.log(`  ${problem}`);
+      await owner.end();
+    }
+  }
 }
 
 export async function sends(ctx: BenchContext): Promise<Omit<FigureResult, 'key' | 'number' | 'title'>> {
@@ -244,6 +307,11 @@ export async function sends(ctx: BenchContext): Promise<Omit<FigureResult, 'key'
     notes.push(`CPU split: ${describeSplit(cpu, `${arrived} emails`)}`);
     notes.push(`Database profile during the run: ${describeProfile(profile)}`);
     const nested = await profileEngineSql(ctx);
+    const alone = await engineSqlAlone(ctx, 300);
+    const aloneRows: Measurement[] = alone
+      ? [{ label: "CPU per email: the engine's SQL alone, one session (PostgreSQL backend)", side: 'info', value: alone.cpuMs, unit: 'ms',
+           detail: `${alone.emails} emails taken in sequence by one connection, no worker, job queue or SMTP` }]
+      : [];
     if (nested) {
       notes.push(`Inside the engine's SQL for one email (auto_explain, warm): ${nested.slice(0, 5).map((n) => `${n.ms.toFixed(1)} ms ${n.statement.slice(0, 80)}`).join(' | ')} (nested.engine).`);
     }
@@ -283,7 +351,7 @@ export async function sends(ctx: BenchContext): Promise<Omit<FigureResult, 'key'
     const directRow: Measurement = { label: `sendSmtp, a connection per message ×${concurrency} (DKIM, no database)`, side: 'info', value: rate(direct), unit: 'emails/s' };
     const pooledRow: Measurement = { label: `nodemailer, pooled connection ×${concurrency} (DKIM, no database)`, side: 'info', value: rate(pooled), unit: 'emails/s' };
     return {
-      measurements: [engine, anchor, directRow, pooledRow, ...cpuRows],
+      measurements: [engine, anchor, directRow, pooledRow, ...cpuRows, ...aloneRows],
       comparisons: [
         compare('emails/s: engine vs sendSmtp with reused connections (no database)', engine, anchor, 'value', (_, r) => `the engine reaches ×${r} of the bare sending rate`),
         compare('emails/s: sendSmtp, a connection per message vs reused', directRow, anchor, 'value', (x) => `a connection per message costs ×${x}`),
