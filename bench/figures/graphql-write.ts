@@ -15,7 +15,7 @@ import { loadTest } from '../lib/http-load.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
 import { apiLikePool, runStatements, type Statement } from '../lib/sql.ts';
 import { closedLoop } from '../lib/stats.ts';
-import { cpuMeasurements, describeSplit, watchCpu } from '../lib/cpu.ts';
+import { cpuMeasurements, describeSplit, watchCpu, withoutSampler } from '../lib/cpu.ts';
 import { describeProfile, sampleActivity } from '../lib/activity.ts';
 
 const DOMAIN = 'write.bench.example';
@@ -77,7 +77,7 @@ export async function graphqlWrite(ctx: BenchContext, { removeWrites = true } = 
     const sampler = sampleActivity(ctx.monitorUrl);
     const oneTenant = await closedLoop({ concurrency, durationMs: durationSec * 1000, op: insert });
     const oneTenantProfile = await sampler.stop();
-    const anchorSplit = anchorCpu();
+    const anchorSplit = withoutSampler(anchorCpu(), oneTenantProfile);
 
     // The same statement as the owners of the next `concurrency` largest tenants (by their contacts gauge), one tenant per client.
     const { rows: others } = await owner.query<{ tenant_id: string; user_id: string }>(

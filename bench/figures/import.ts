@@ -21,7 +21,7 @@ import { Rng } from '../generate/random.ts';
 import { startChild } from '../lib/child.ts';
 import { benchFile, type BenchContext } from '../lib/context.ts';
 import { describeProfile, sampleActivity, type ActivityProfile } from '../lib/activity.ts';
-import { describeSplit, watchCpu } from '../lib/cpu.ts';
+import { describeSplit, watchCpu, withoutSampler } from '../lib/cpu.ts';
 import { graphql } from '../lib/http-load.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
 import { createScratchTenant, removeScratchTenant } from '../lib/scratch-tenant.ts';
@@ -153,8 +153,9 @@ export async function importLeads(ctx: BenchContext): Promise<Omit<FigureResult,
         }
       } while (!['COMPLETED', 'FAILED'].includes(state.status) && performance.now() < deadline && performance.now() - lastChange < STALL_MS);
       seconds = (performance.now() - t0) / 1000;
-      cpu = cpuSince();
+      const cpuWithSampler = cpuSince();
       profile = await sampler.stop();
+      cpu = withoutSampler(cpuWithSampler, profile);
     } finally {
       await ctx.stopChild('worker (lead import)', worker);
     }

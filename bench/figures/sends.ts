@@ -23,7 +23,7 @@ import { cpuSecondsOf } from '../lib/proc.ts';
 import { benchFile, type BenchContext } from '../lib/context.ts';
 import { graphql } from '../lib/http-load.ts';
 import { describeProfile, sampleActivity, type ActivityProfile } from '../lib/activity.ts';
-import { cpuMeasurements, describeSplit, watchCpu, type CpuSplit } from '../lib/cpu.ts';
+import { cpuMeasurements, describeSplit, watchCpu, withoutSampler, type CpuSplit } from '../lib/cpu.ts';
 import { profileNested, type NestedStatement } from '../lib/nested-profile.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
 import { createScratchTenant, removeScratchTenant, type Queryable, type ScratchTenant } from '../lib/scratch-tenant.ts';
@@ -167,8 +167,9 @@ async function runEngine(
     await graphql(apiUrl, token, { query: `mutation($id: UUID!) { startCampaign(input: { campaignId: $id }) { result { status } } }`, variables: { id: campaignId } });
     const arrived = await sink.waitFor(count, t0 + Math.max(60_000, 8_000 * ctx.options.durationSec));
     const seconds = ((sink.arrivals.at(-1) ?? performance.now()) - t0) / 1000;
-    const cpu = cpuSince();
+    const cpuWithSampler = cpuSince();
     const profile = await sampler.stop();
+    const cpu = withoutSampler(cpuWithSampler, profile);
     if (arrived < count) notes.push(`Only ${arrived} of ${count} emails arrived within the time limit; the rate counts those.`);
     const { rows } = await owner.query<{ status: string; n: string }>(
       `select status, count(*) as n from app_public.messages where tenant_id = $1 and campaign_id = $2 group by status order by 1`,

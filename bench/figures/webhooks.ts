@@ -30,7 +30,7 @@ import { newWebhookSecret, webhookHeaders } from '../../src/webhooks/signing.ts'
 import { startChild } from '../lib/child.ts';
 import { benchFile, type BenchContext } from '../lib/context.ts';
 import { describeProfile, sampleActivity } from '../lib/activity.ts';
-import { perOp, watchCpu } from '../lib/cpu.ts';
+import { perOp, watchCpu, withoutSampler } from '../lib/cpu.ts';
 import { compare, type FigureResult, type Measurement } from '../lib/report.ts';
 import { createScratchTenant, removeScratchTenant } from '../lib/scratch-tenant.ts';
 import { closedLoop } from '../lib/stats.ts';
@@ -162,8 +162,9 @@ export async function webhooks(ctx: BenchContext): Promise<Omit<FigureResult, 'k
     const inserted = await insertSentEvents(owner, tenant.tenantId, perCampaign);
     const arrived = await receiver.waitFor(inserted, t0 + Math.max(60_000, 8_000 * durationSec));
     const seconds = ((Math.max(...receiver.seen.values()) || performance.now()) - t0) / 1000;
-    const cpu = cpuSince();
+    const cpuWithSampler = cpuSince();
     const profile = await sampler.stop();
+    const cpu = withoutSampler(cpuWithSampler, profile);
     notes.push(`Database profile during the deliveries: ${describeProfile(profile)}`);
     if (receiver.badSignatures > 0) throw new Error(`${receiver.badSignatures} deliveries carried a signature the receiver could not verify.`);
     if (arrived < inserted) notes.push(`Only ${arrived} of ${inserted} events arrived within the time limit; the rate counts those.`);

@@ -2,9 +2,12 @@
  * A sampling profile of the database: while a figure runs, pg_stat_activity
  * is read every few milliseconds and every active statement of this
  * database is counted, with what it was waiting on. The statements seen most
- * often are where the server's time went.
+ * often are where the server's time went. The sampler's own backend costs
+ * CPU too; the profile says how much, so figures can leave it out of the
+ * server's (cpu.ts withoutSampler).
  */
 import pg from 'pg';
+import { cpuSecondsOf } from './proc.ts';
 
 export interface ActivityProfile {
   samples: number;
@@ -14,6 +17,8 @@ export interface ActivityProfile {
   statements: Array<{ statement: string; share: number }>;
   /** Wait events by share of the active-backend samples ("CPU" when not waiting). */
   waits: Array<{ wait: string; share: number }>;
+  /** CPU seconds the sampler's own backend used (NaN when the server runs on another machine). */
+  backendCpuSeconds: number;
 }
 
 export function sampleActivity(connectionString: string, intervalMs = 10): { stop(): Promise<ActivityProfile> } {
@@ -23,8 +28,11 @@ export function sampleActivity(connectionString: string, intervalMs = 10): { sto
   let samples = 0;
   let active = 0;
   let running = true;
+  let backendCpuSeconds = NaN;
   const done = (async () => {
     await client.connect();
+    const { rows: [{ pid }] } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const cpuAtStart = cpuSecondsOf(pid);
     while (running) {
       const { rows } = await client.query<{ query: string; wait: string | null }>(
         `select query, wait_event_type || ':' || wait_event as wait from pg_stat_activity
@@ -40,6 +48,7 @@ export function sampleActivity(connectionString: string, intervalMs = 10): { sto
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
+    backendCpuSeconds = cpuSecondsOf(pid) - cpuAtStart;
     await client.end();
   })();
   const top = (m: Map<string, number>, total: number, n: number) =>
@@ -53,6 +62,7 @@ export function sampleActivity(connectionString: string, intervalMs = 10): { sto
         busy: Math.round((active / Math.max(1, samples)) * 100) / 100,
         statements: top(statements, active, 8).map(([statement, share]) => ({ statement, share })),
         waits: top(waits, active, 6).map(([wait, share]) => ({ wait, share })),
+        backendCpuSeconds,
       };
     },
   };

@@ -4,6 +4,7 @@
  * and by the benchmark process itself between two moments, from /proc.
  */
 import type pg from 'pg';
+import type { ActivityProfile } from './activity.ts';
 import type { ChildHandle } from './child.ts';
 import { findPostmaster, serverCpuSeconds } from './proc.ts';
 import type { Measurement } from './report.ts';
@@ -29,6 +30,16 @@ export async function watchCpu(pool: pg.Pool, server: ChildHandle<unknown>): Pro
       benchmark: (own.user + own.system) / 1e6,
     };
   };
+}
+
+/**
+ * The split without the CPU of the sampling profile's backend (activity.ts),
+ * which ran inside the measured window: the benchmark's own monitoring, not
+ * the product's work. It ran to the profile's end, a sample or so past the
+ * window's: that sample is left out too.
+ */
+export function withoutSampler(cpu: CpuSplit, profile: ActivityProfile): CpuSplit {
+  return Number.isFinite(profile.backendCpuSeconds) ? { ...cpu, database: cpu.database - profile.backendCpuSeconds } : cpu;
 }
 
 /** "worker 38 %, PostgreSQL 62 % (1.2 s and 2.0 s of CPU for 2,000 emails)". */
