@@ -154,7 +154,8 @@ test('of two overlapping checks the one that asked DNS later wins, whichever fin
     // verify; the second check starts, sees the records and finishes first.
     const early = await t.one(sql`select app_private.domain_check_plan(${tenantId}, ${domainId}) as p`);
     const late = await t.one(sql`select app_private.domain_check_plan(${tenantId}, ${domainId}) as p`);
-    expect(Date.parse(late.p.planned_at)).toBeGreaterThan(Date.parse(early.p.planned_at));
+    // Compared in SQL: planned_at has microseconds, which Date.parse drops (two statements may share a millisecond).
+    expect((await t.one(sql`select ${late.p.planned_at}::timestamptz > ${early.p.planned_at}::timestamptz as later`)).later).toBe(true);
     const recordAs = (plan: { fingerprint: string; planned_at: string }, checks: unknown) =>
       t.one(sql`select d.* from app_private.record_domain_check(${tenantId}, ${domainId}, ${JSON.stringify(checks)}::jsonb, ${plan.fingerprint}, ${plan.planned_at}) d`);
     const verified = await recordAs(late.p, results({}));
