@@ -249,10 +249,11 @@ async function profileEngineSql(ctx: BenchContext): Promise<NestedStatement[] | 
  * every enrollment's turn of a scratch campaign in sequence, each statement
  * committed, with no worker, job queue, SMTP or concurrent sessions; the
  * backend's CPU from /proc. Separates the cost of our SQL from what the
- * figure's run adds around it. Needs a superuser (the member role for
- * start_campaign) and a server on this machine.
+ * figure's run adds around it; the scratch tenant is removed through the
+ * figure's owner pool. Needs a superuser (the member role for start_campaign)
+ * and a server on this machine.
  */
-async function engineSqlAlone(ctx: BenchContext, count: number): Promise<{ cpuMs: number; emails: number } | null> {
+async function engineSqlAlone(ctx: BenchContext, owner: pg.Pool, count: number): Promise<{ cpuMs: number; emails: number } | null> {
   if (ctx.monitorUrl === ctx.db.urls.owner) return null;
   const client = new pg.Client({ connectionString: ctx.monitorUrl, application_name: 'penguinmails-bench-engine-sql' });
   await client.connect();
@@ -274,12 +275,8 @@ async function engineSqlAlone(ctx: BenchContext, count: number): Promise<{ cpuMs
     return { cpuMs: Math.round(((seconds * 1000) / emails) * 100) / 100, emails };
   } finally {
     await client.end();
-    if (tenant) {
-      const owner = new pg.Pool({ connectionString: ctx.db.urls.owner, max: 1 });
-      const problem = await removeScratchTenant(owner, tenant);
-      if (problem) ctx.log(`  ${problem}`);
-      await owner.end();
-    }
+    const problem = tenant && (await removeScratchTenant(owner, tenant));
+    if (problem) ctx.log(`  ${problem}`);
   }
 }
 
@@ -308,7 +305,7 @@ export async function sends(ctx: BenchContext): Promise<Omit<FigureResult, 'key'
     notes.push(`CPU split: ${describeSplit(cpu, `${arrived} emails`)}`);
     notes.push(`Database profile during the run: ${describeProfile(profile)}`);
     const nested = await profileEngineSql(ctx);
-    const alone = await engineSqlAlone(ctx, 300);
+    const alone = await engineSqlAlone(ctx, owner, 300);
     const aloneRows: Measurement[] = alone
       ? [{ label: "CPU per email: the engine's SQL alone, one session (PostgreSQL backend)", side: 'info', value: alone.cpuMs, unit: 'ms',
            detail: `${alone.emails} emails taken in sequence by one connection, no worker, job queue or SMTP` }]
